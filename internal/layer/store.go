@@ -1,0 +1,376 @@
+package layer
+
+import (
+	"context"
+		"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/hullproject/hull/internal/errdefs"
+)
+
+// Store keeps layers by id in <root>/layers/<id>. Read-only layers are
+// named by their chain id; a scratch layer is named by its container's id,
+// and CreateScratch is the only way to make one, so the two cannot differ.
+type Store struct {
+	dir string // <root>/layers
+
+	// mu serialises creations and removals in this process, so that a
+	// layer is not removed while a child is being made on top of it.
+	mu sync.Mutex
+}
+
+// Info describes a layer in the store.
+type Info struct {
+	ID string
+	// Dir is the layer's folder; its layerchain.json leads down the chain.
+	Dir string
+	// Parent is the id of the nearest parent, empty for a base layer.
+	Parent string
+	// Chain is the parent folders, nearest first.
+	Chain []string
+	Meta
+}
+
+var idPattern = regexp.MustCompile(`^[a-f0-9]{64}$`)
+
+// ValidID reports whether id can name a layer (and so a container): 64
+// lower-case hex digits, which also keeps it a single path element.
+func ValidID(id string) bool { return idPattern.MatchString(id) }
+
+func checkID(id string) error {
+	if !ValidID(id) {
+		return fmt.Errorf("layer id %q: want 64 lower-case hex digits: %w", id, errdefs.ErrInvalidArgument)
+	}
+	return nil
+}
+
+const tmpPrefix = ".tmp-"
+
+// NewStore opens the layer store under root, making it if needed, and
+// removes what an interrupted creation left behind.
+func NewStore(ctx context.Context, root string) (*Store, error) {
+	dir := filepath.Join(root, "layers")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("open layer store: %w", err)
+	}
+	s := &Store{dir: dir}
+	if err := s.cleanup(ctx); err != nil {
+		return nil, fmt.Errorf("open layer store: %w", err)
+	}
+	return s, nil
+}
+
+// cleanup removes folders of creations that never finished: temporary
+// folders, and layers without a record (a crash between the rename and
+// the record cannot happen, since the record is written first).
+func (s *Store) cleanup(ctx context.Context) error {
+	ents, err := os.ReadDir(s.dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), tmpPrefix) {
+			continue
+		}
+		p := filepath.Join(s.dir, e.Name())
+		slog.DebugContext(ctx, "removing interrupted layer creation", "layer", p)
+		_ = unmountImpl(ctx, p)
+		if err := removeAll(p); err != nil {
+			return fmt.Errorf("remove interrupted layer %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// Driver names the store's backend as docker inspect shows it
+// (GraphDriver.Name).
+func (s *Store) Driver() string { return driverName }
+
+// Dir returns the folder of layer id (which need not exist).
+func (s *Store) Dir(id string) string { return filepath.Join(s.dir, id) }
+
+func (s *Store) parentChain(parent string) ([]string, error) {
+	if parent == "" {
+		return nil, nil
+	}
+	if err := checkID(parent); err != nil {
+		return nil, err
+	}
+	pdir := s.Dir(parent)
+	chain, err := ReadChain(pdir)
+	if err != nil {
+		return nil, fmt.Errorf("parent layer %s: %w", parent, err)
+	}
+	return append([]string{pdir}, chain...), nil
+}
+
+// tempDir makes a fresh temporary folder in the store for a layer being
+// made; it becomes the layer by a rename, so a layer folder is either
+// whole or absent.
+func (s *Store) tempDir(id string) (string, error) {
+	return os.MkdirTemp(s.dir, tmpPrefix+id[:12]+"-")
+}
+
+func (s *Store) commit(tmp, id string) error {
+	if err := os.Rename(tmp, s.Dir(id)); err != nil {
+		if _, serr := os.Stat(s.Dir(id)); serr == nil {
+			return fmt.Errorf("layer %s: %w", id, errdefs.ErrAlreadyExists)
+		}
+		return err
+	}
+	return syncDir(s.dir)
+}
+
+// Create makes read-only layer id on top of parent (empty for a base
+// layer) from the tar diff r. On error nothing of it is left.
+func (s *Store) Create(ctx context.Context, id, parent string, r io.Reader, opts ApplyOptions) (Info, error) {
+	if err := checkID(id); err != nil {
+		return Info{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := os.Stat(s.Dir(id)); err == nil {
+		return Info{}, fmt.Errorf("layer %s: %w", id, errdefs.ErrAlreadyExists)
+	}
+	chain, err := s.parentChain(parent)
+	if err != nil {
+		return Info{}, err
+	}
+	tmp, err := s.tempDir(id)
+	if err != nil {
+		return Info{}, fmt.Errorf("create layer %s: %w", id, err)
+	}
+	m, err := importInto(ctx, tmp, chain, r, opts)
+	if err == nil {
+		err = s.commit(tmp, id)
+	}
+	if err != nil {
+		_ = removeAll(tmp)
+		return Info{}, fmt.Errorf("create layer %s: %w", id, err)
+	}
+	return Info{ID: id, Dir: s.Dir(id), Parent: parent, Chain: chain, Meta: m}, nil
+}
+
+// CreateFunc makes a read-only layer on top of parent from the tar diff
+// r when its id is known only once the tar has been read (a chain id needs
+// the diff id). The layer is applied into a temporary folder; name then
+// gets its record and returns the id, or an error that discards it. If a
+// layer with that id exists already, the new copy is discarded and the
+// existing layer returned.
+func (s *Store) CreateFunc(ctx context.Context, parent string, r io.Reader, opts ApplyOptions, name func(Meta) (string, error)) (Info, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	chain, err := s.parentChain(parent)
+	if err != nil {
+		return Info{}, err
+	}
+	tmp, err := os.MkdirTemp(s.dir, tmpPrefix+"new-")
+	if err != nil {
+		return Info{}, fmt.Errorf("create layer: %w", err)
+	}
+	m, err := importInto(ctx, tmp, chain, r, opts)
+	if err != nil {
+		_ = removeAll(tmp)
+		return Info{}, fmt.Errorf("create layer: %w", err)
+	}
+	id, err := name(m)
+	if err == nil {
+		err = checkID(id)
+	}
+	if err != nil {
+		_ = removeAll(tmp)
+		return Info{}, fmt.Errorf("create layer: %w", err)
+	}
+	if _, serr := os.Stat(s.Dir(id)); serr == nil {
+		_ = removeAll(tmp)
+		return s.Get(ctx, id)
+	}
+	if err := s.commit(tmp, id); err != nil {
+		_ = removeAll(tmp)
+		return Info{}, fmt.Errorf("create layer %s: %w", id, err)
+	}
+	return Info{ID: id, Dir: s.Dir(id), Parent: parent, Chain: chain, Meta: m}, nil
+}
+
+// CreateScratch makes the scratch layer of container containerID on top
+// of read-only layer parent (empty for none). The layer's id is the
+// container's id.
+func (s *Store) CreateScratch(ctx context.Context, containerID, parent string) (Info, error) {
+	if err := checkID(containerID); err != nil {
+		return Info{}, fmt.Errorf("scratch layer: container id: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := os.Stat(s.Dir(containerID)); err == nil {
+		return Info{}, fmt.Errorf("layer %s: %w", containerID, errdefs.ErrAlreadyExists)
+	}
+	chain, err := s.parentChain(parent)
+	if err != nil {
+		return Info{}, err
+	}
+	if parent != "" {
+		if m, err := ReadMeta(s.Dir(parent)); err != nil || m.Scratch {
+			return Info{}, fmt.Errorf("parent layer %s is not a read-only layer: %w", parent, errdefs.ErrInvalidArgument)
+		}
+	}
+	tmp, err := s.tempDir(containerID)
+	if err != nil {
+		return Info{}, err
+	}
+	err = writeChain(tmp, chain)
+	if err == nil {
+		err = createScratchImpl(ctx, tmp, chain)
+	}
+	if err == nil {
+		err = writeMeta(tmp, Meta{Scratch: true})
+	}
+	if err == nil {
+		err = s.commit(tmp, containerID)
+	}
+	if err != nil {
+		_ = removeAll(tmp)
+		return Info{}, fmt.Errorf("create scratch layer %s: %w", containerID, err)
+	}
+	return Info{ID: containerID, Dir: s.Dir(containerID), Parent: parent, Chain: chain, Meta: Meta{Scratch: true}}, nil
+}
+
+// Get returns layer id.
+func (s *Store) Get(ctx context.Context, id string) (Info, error) {
+	if err := checkID(id); err != nil {
+		return Info{}, err
+	}
+	dir := s.Dir(id)
+	chain, err := ReadChain(dir)
+	if err != nil {
+		if errdefs.IsNotFound(err) {
+			return Info{}, fmt.Errorf("layer %s: %w", id, errdefs.ErrNotFound)
+		}
+		return Info{}, err
+	}
+	m, err := ReadMeta(dir)
+	if err != nil {
+		return Info{}, err
+	}
+	in := Info{ID: id, Dir: dir, Chain: chain, Meta: m}
+	if len(chain) > 0 {
+		in.Parent = filepath.Base(chain[0])
+	}
+	return in, nil
+}
+
+// List returns every layer in the store.
+func (s *Store) List(ctx context.Context) ([]Info, error) {
+	ents, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []Info
+	for _, e := range ents {
+		if !ValidID(e.Name()) {
+			continue
+		}
+		in, err := s.Get(ctx, e.Name())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, in)
+	}
+	return out, nil
+}
+
+// Mount mounts layer id with its parents and returns where; see Mount.
+func (s *Store) Mount(ctx context.Context, id string) (string, error) {
+	if err := checkID(id); err != nil {
+		return "", err
+	}
+	return Mount(ctx, s.Dir(id))
+}
+
+// Unmount undoes one Mount of layer id.
+func (s *Store) Unmount(ctx context.Context, id string) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	return Unmount(ctx, s.Dir(id))
+}
+
+// Remove deletes layer id. It refuses a layer that another layer stands
+// on, and a mounted one unless force is set.
+func (s *Store) Remove(ctx context.Context, id string, force bool) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	dir := s.Dir(id)
+	if _, err := s.Get(ctx, id); err != nil {
+		return err
+	}
+	all, err := s.List(ctx)
+	if err != nil {
+		return err
+	}
+	for _, in := range all {
+		if slices.Contains(in.Chain, dir) {
+			return fmt.Errorf("remove layer %s: layer %s stands on it: %w", id, in.ID, errdefs.ErrConflict)
+		}
+	}
+	// Move the layer aside first, so that a crash part way through leaves
+	// a temporary folder that the next start removes, never half a layer.
+	if n, err := Mounted(dir); err != nil {
+		return err
+	} else if n > 0 && !force {
+		return fmt.Errorf("remove layer %s: mounted (%d mounts); unmount it or force: %w", id, n, errdefs.ErrConflict)
+	}
+	if err := unmountImpl(ctx, dir); err != nil {
+		return fmt.Errorf("remove layer %s: %w", id, err)
+	}
+	tmp := filepath.Join(s.dir, tmpPrefix+"rm-"+id)
+	if err := os.Rename(dir, tmp); err != nil {
+		return fmt.Errorf("remove layer %s: %w", id, err)
+	}
+	if err := removeAll(tmp); err != nil {
+		return fmt.Errorf("remove layer %s: %w", id, err)
+	}
+	return nil
+}
+
+// Changes lists what layer id changed against its parents; see Changes.
+func (s *Store) Changes(ctx context.Context, id string) ([]Change, error) {
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	return Changes(ctx, s.Dir(id))
+}
+
+// Export writes layer id as a tar diff; see Export.
+func (s *Store) Export(ctx context.Context, id string, w io.Writer) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	return Export(ctx, s.Dir(id), nil, w)
+}
+
+// Size returns the bytes of layer id's own files.
+func (s *Store) Size(ctx context.Context, id string) (int64, error) {
+	if err := checkID(id); err != nil {
+		return 0, err
+	}
+	return Size(ctx, s.Dir(id))
+}
+
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
