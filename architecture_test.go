@@ -1,0 +1,180 @@
+package hull_test
+
+// These tests hold the code to the dependency direction of DESIGN.md and
+// ARCHITECTURE.md, so that it is checked by a test and not by memory.
+
+import (
+	"encoding/json"
+	"go/parser"
+	"go/token"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/hullproject/hull"
+
+// allowed lists, for each package of hull, the hull packages it may import
+// directly. A package missing here may not exist: add it with its rule.
+var allowed = map[string][]string{
+	"internal/errdefs":           {},
+	"internal/layer":             {"internal/errdefs"},
+	"internal/layer/layertest":   {"internal/errdefs", "internal/layer"},
+	"internal/runtime":           {"internal/errdefs"},
+	"internal/plugin":            {"internal/errdefs"},
+	"internal/image":             {"internal/errdefs", "internal/layer"},
+	"internal/network":           {"internal/errdefs", "internal/plugin"},
+	"internal/daemon":            {"internal/errdefs", "internal/image", "internal/layer", "internal/runtime", "internal/network", "internal/plugin"},
+	"internal/server":            {"internal/errdefs"},
+	"internal/cli":               {"internal/errdefs"},
+	"internal/diag":              {"internal/errdefs"},
+	"cmd/hull-shim":              {"internal/errdefs", "internal/runtime"},
+	"cmd/hull":                   nil, // the wiring: knows every concrete type
+	"":                           nil, // this test
+	"bench":                      nil,
+	"internal/image/imagetest":   {"internal/errdefs", "internal/image", "internal/layer"},
+	"internal/server/servertest": {"internal/errdefs", "internal/server"},
+}
+
+// daemonSide may never be reached, even indirectly, from the client side.
+var daemonSide = []string{"internal/server", "internal/daemon", "internal/image", "internal/layer", "internal/runtime", "internal/network", "internal/plugin"}
+
+type listed struct {
+	ImportPath string
+	Imports    []string
+	Deps       []string
+}
+
+func goList(t *testing.T, goos string, args ...string) []listed {
+	t.Helper()
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("the go command is not on PATH")
+	}
+	cmd := exec.Command("go", append([]string{"list", "-json", "-deps=false"}, args...)...)
+	cmd.Env = append(os.Environ(), "GOOS="+goos)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list %v (GOOS=%s): %v", args, goos, err)
+	}
+	var pkgs []listed
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for {
+		var p listed
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	return pkgs
+}
+
+func rel(p string) (string, bool) {
+	if p == module {
+		return "", true
+	}
+	r, ok := strings.CutPrefix(p, module+"/")
+	return r, ok
+}
+
+func TestDependencyDirection(t *testing.T) {
+	for _, goos := range []string{"linux", "windows"} {
+		for _, p := range goList(t, goos, "./...") {
+			name, ok := rel(p.ImportPath)
+			if !ok {
+				continue
+			}
+			rules, known := allowed[name]
+			if !known {
+				t.Errorf("package %s has no rule in architecture_test.go; add one that follows DESIGN.md", name)
+				continue
+			}
+			if rules == nil {
+				continue
+			}
+			for _, imp := range p.Imports {
+				r, ok := rel(imp)
+				if !ok || r == name {
+					continue
+				}
+				if !slices.Contains(rules, r) {
+					t.Errorf("GOOS=%s: %s imports %s, which DESIGN.md's dependency direction forbids", goos, name, r)
+				}
+			}
+			if name == "internal/cli" || name == "internal/diag" || name == "internal/server" {
+				for _, d := range p.Deps {
+					r, ok := rel(d)
+					if ok && slices.Contains(daemonSide, r) && r != name {
+						t.Errorf("GOOS=%s: %s reaches %s", goos, name, r)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestPlatformImports checks that each platform's libraries are imported
+// only from files of that platform: hcsshim and go-winio from *_windows.go,
+// libcontainer, netlink, netns and nftables from *_linux.go.
+func TestPlatformImports(t *testing.T) {
+	only := map[string]string{
+		"github.com/Microsoft/hcsshim":                "_windows",
+		"github.com/Microsoft/go-winio":               "_windows",
+		"github.com/opencontainers/runc/libcontainer": "_linux",
+		"github.com/vishvananda/netlink":              "_linux",
+		"github.com/vishvananda/netns":                "_linux",
+		"github.com/google/nftables":                  "_linux",
+	}
+	fset := token.NewFileSet()
+	err := filepath.WalkDir(".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".")) && p != "." {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(p, ".go") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, p, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		base := strings.TrimSuffix(strings.TrimSuffix(filepath.Base(p), ".go"), "_test")
+		for _, imp := range f.Imports {
+			path := strings.Trim(imp.Path.Value, `"`)
+			for lib, suffix := range only {
+				if (path == lib || strings.HasPrefix(path, lib+"/")) && !strings.HasSuffix(base, suffix) {
+					t.Errorf("%s imports %s; only *%s.go files may", p, path, suffix)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// And the Linux build does not reach hcsshim at all.
+	for _, p := range goListDeps(t, "linux") {
+		if strings.HasPrefix(p, "github.com/Microsoft/hcsshim") {
+			t.Errorf("the Linux build depends on %s", p)
+		}
+	}
+}
+
+func goListDeps(t *testing.T, goos string) []string {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-deps", "./...")
+	cmd.Env = append(os.Environ(), "GOOS="+goos)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list -deps (GOOS=%s): %v", goos, err)
+	}
+	return strings.Fields(string(out))
+}

@@ -1,0 +1,3 @@
+package main
+
+const defaultRoot = "/var/lib/hull"

@@ -1,0 +1,3 @@
+package main
+
+const defaultRoot = `C:\ProgramData\hull`

@@ -1,0 +1,63 @@
+# Shared by hack/setup.sh and hack/test.sh.
+
+step() { printf '\n==> %s\n' "$*"; }
+
+need_root() {
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "hull needs root (overlayfs mounts, namespaces): run this with sudo" >&2
+    exit 1
+  fi
+}
+
+# Go 1.26 or newer: the one on PATH or /usr/local/go; Debian's golang-go
+# is too old for this module, so say so rather than build with it.
+find_go() {
+  export PATH="$PATH:/usr/local/go/bin:$HOME/go/bin"
+  if ! command -v go >/dev/null 2>&1; then
+    apt-get install -y -q golang-go >/dev/null
+  fi
+  local v
+  v=$(go env GOVERSION | sed 's/^go//')
+  case "$v" in
+    1.2[6-9]*|1.[3-9][0-9]*) ;;
+    *) echo "hull needs Go 1.26 or newer; found $v" >&2; exit 1 ;;
+  esac
+}
+
+# install_packages installs Debian packages hull and its tests use, once.
+install_packages() {
+  local pkgs=(busybox-static tar ca-certificates git)
+  local missing=()
+  for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    step "apt-get install ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null
+  fi
+  find_go
+}
+
+build_hull() {
+  step "go build -o bin/hull ./cmd/hull"
+  mkdir -p bin
+  go build -o bin/hull ./cmd/hull
+}
+
+# make_busybox_rootfs_tar OUT: a minimal root file system of Debian's
+# busybox-static, with one link per applet.
+make_busybox_rootfs_tar() {
+  local out=$1 d
+  d=$(mktemp -d)
+  mkdir -p "$d/bin" "$d/etc" "$d/tmp" "$d/root"
+  cp /bin/busybox "$d/bin/busybox"
+  for a in $("$d/bin/busybox" --list); do
+    [ "$a" = busybox ] || ln -sf busybox "$d/bin/$a"
+  done
+  printf 'root:x:0:0:root:/root:/bin/sh\n' >"$d/etc/passwd"
+  printf 'root:x:0:\n' >"$d/etc/group"
+  chmod 1777 "$d/tmp"
+  tar -C "$d" --numeric-owner -cf "$out" .
+  rm -rf "$d"
+}

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs what hull needs on a Debian machine (idempotent), builds hull,
+# and runs the main job: import an image made from Debian's busybox-static
+# and show its layer chain, with a scratch layer mounted on top of it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. hack/lib.sh
+
+need_root
+install_packages
+build_hull
+
+state=$(mktemp -d /tmp/hull-quickstart.XXXXXX)
+trap 'bin/hull layer unmount "$state/scratch" >/dev/null 2>&1 || true; rm -rf "$state"' EXIT
+root="$state/root"
+
+step "make a root file system tar from /bin/busybox"
+make_busybox_rootfs_tar "$state/rootfs.tar"
+
+step "hull image import rootfs.tar busybox:quickstart"
+bin/hull --root "$root" image import --change 'CMD ["/bin/sh"]' "$state/rootfs.tar" busybox:quickstart
+bin/hull --root "$root" image ls
+
+step "the image's top layer folder (GraphDriver.Data.dir) and its layerchain.json"
+dir=$(bin/hull --root "$root" image inspect --format '{{.GraphDriver.Data.dir}}' busybox:quickstart)
+echo "$dir"
+echo "layerchain.json: $(cat "$dir/layerchain.json")"
+
+step "hull layer create --layer \$dir scratch; hull layer chain scratch"
+bin/hull layer create --layer "$dir" "$state/scratch"
+bin/hull layer chain "$state/scratch"
+
+step "hull layer mount scratch; write a file; hull layer changes scratch"
+rootfs=$(bin/hull layer mount "$state/scratch")
+echo "mounted at $rootfs"
+ls "$rootfs/bin" | head -5
+echo hello > "$rootfs/hello.txt"
+bin/hull layer changes "$state/scratch"
+bin/hull layer unmount "$state/scratch"
+bin/hull layer remove "$state/scratch"
+step "done: hull is built at bin/hull"

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs hull's checks and tests: gofmt, go vet (Linux and Windows), the
+# Windows build, and every Go test, for real (as root: overlayfs mounts,
+# a registry on loopback). Prints the runner's summary line.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. hack/lib.sh
+
+need_root
+install_packages
+
+step "gofmt"
+bad=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$bad" ]; then echo "not gofmt'd: $bad"; exit 1; fi
+step "go vet (linux, windows) and the Windows build"
+go vet ./...
+GOOS=windows go vet ./...
+GOOS=windows go build ./...
+
+step "go test"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+go test -count=1 -timeout 15m -v ./... 2>&1 | tee "$log" | grep -E '^(=== RUN|--- FAIL|FAIL|ok|panic:)|^\s+\S+_test\.go:[0-9]+' | grep -v '^=== RUN'
+rc=${PIPESTATUS[0]}
+set -e
+pass=$(grep -cE '^\s*--- PASS' "$log" || true)
+fail=$(grep -cE '^\s*--- FAIL' "$log" || true)
+skip=$(grep -cE '^\s*--- SKIP' "$log" || true)
+if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then
+  grep -E 'FAIL|panic|cannot|error' "$log" | head -40
+  fail=1
+fi
+echo "$pass passed, $fail failed, $skip skipped"
+exit "$rc"
