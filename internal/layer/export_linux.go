@@ -16,11 +16,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const (
-	whiteoutPrefix = ".wh."
-	opaqueMarker   = ".wh..wh..opq"
-)
-
 // exportImpl writes the layer's own files as a tar diff, turning
 // overlayfs's whiteouts and opaque folders into the .wh. entries of the
 // image format. Entries come in the order of a sorted walk, so the same

@@ -31,6 +31,14 @@ import (
 // ChainFile is the name of the file that lists a layer's parents.
 const ChainFile = "layerchain.json"
 
+// The image format's names for what a layer deletes: .wh.NAME deletes NAME
+// from the parents, and .wh..wh..opq hides everything the parents hold in
+// its folder.
+const (
+	whiteoutPrefix = ".wh."
+	opaqueMarker   = ".wh..wh..opq"
+)
+
 // metaFile holds what hull knows of a layer beyond its chain.
 const metaFile = "layer.json"
 
@@ -332,7 +340,14 @@ func Export(ctx context.Context, dir string, parents []string, w io.Writer) erro
 		return err
 	}
 	if m, err := ReadMeta(dir); err == nil && !m.Scratch && hasTarSplit(dir) {
-		err = exportRecorded(dir, w)
+		// Replaying can fail to give the same bytes (a tar that named a
+		// file twice keeps only the last content); check the digest, so a
+		// layer that no longer matches its diff id is never passed off as it.
+		h := sha256.New()
+		err = exportRecorded(dir, io.MultiWriter(w, h))
+		if err == nil && digestString(h) != m.DiffID {
+			err = fmt.Errorf("replayed tar has digest %s, not the layer's diff id %s: %w", digestString(h), m.DiffID, errdefs.ErrDataLoss)
+		}
 		if err != nil {
 			err = fmt.Errorf("export layer %s: %w", dir, err)
 		}

@@ -2,7 +2,7 @@ package layer
 
 import (
 	"context"
-		"fmt"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
