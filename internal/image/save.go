@@ -1,0 +1,262 @@
+package image
+
+import (
+	"archive/tar"
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/hullproject/hull/internal/errdefs"
+)
+
+// The formats Save writes.
+const (
+	// FormatDocker is docker save's format: manifest.json (Config,
+	// RepoTags, Layers) for docker load, written as an OCI image layout
+	// too (index.json, oci-layout, blobs/sha256/), as docker 25 and later
+	// write it.
+	FormatDocker = "docker"
+	// FormatOCI is an OCI image layout tarball.
+	FormatOCI = "oci"
+)
+
+// saveImage is one image Save writes.
+type saveImage struct {
+	rec    *record
+	tags   []ref
+	config []byte
+}
+
+// Save writes the images refsOrIDs name to w as a tar in format
+// (FormatDocker when empty). A reference saves its image with that tag;
+// an id saves the image untagged. Layers are written uncompressed, byte
+// for byte as they were imported (so each layer file's digest is its diff
+// id), and loading the archive gives back the same image ids.
+func (s *Store) Save(ctx context.Context, refsOrIDs []string, w io.Writer, format string) error {
+	switch format {
+	case "":
+		format = FormatDocker
+	case FormatDocker, FormatOCI:
+	default:
+		return fmt.Errorf("save: format %q: want %q or %q: %w", format, FormatDocker, FormatOCI, errdefs.ErrInvalidArgument)
+	}
+	if len(refsOrIDs) == 0 {
+		return fmt.Errorf("save: no image named: %w", errdefs.ErrInvalidArgument)
+	}
+	var imgs []*saveImage
+	err := s.db.View(func(tx *bolt.Tx) error {
+		byID := map[string]*saveImage{}
+		for _, n := range refsOrIDs {
+			id, matched, err := resolveTx(tx, n)
+			if err != nil {
+				return err
+			}
+			img, ok := byID[id]
+			if !ok {
+				rec, err := getRecord(tx, id)
+				if err != nil {
+					return err
+				}
+				img = &saveImage{rec: rec}
+				byID[id] = img
+				imgs = append(imgs, img)
+			}
+			if matched != "" {
+				r, err := parseRef(matched)
+				if err == nil && r.digest == "" && !slices.Contains(img.tags, r) {
+					img.tags = append(img.tags, r)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("save: %w", err)
+	}
+	pins := s.newPins()
+	defer pins.release()
+	for _, img := range imgs {
+		for _, l := range img.rec.Layers {
+			pins.pin(hexOf(l.ChainID))
+		}
+		if img.config, err = s.content.ReadAll(ctx, img.rec.ID); err != nil {
+			return fmt.Errorf("save image %s: config: %w", img.rec.ID, err)
+		}
+		for i := range img.rec.Layers {
+			l := &img.rec.Layers[i]
+			if l.TarSize > 0 {
+				continue
+			}
+			// Not noted when unpacked: measure it.
+			cw := &countWriter{}
+			if err := s.layers.Export(ctx, hexOf(l.ChainID), cw); err != nil {
+				return fmt.Errorf("save image %s: layer %s: %w", img.rec.ID, l.ChainID, err)
+			}
+			l.TarSize = cw.n
+		}
+	}
+
+	// Everything but the layers is known now: write it first, so that a
+	// reader of the stream learns the layers' order before they come, then
+	// the layers base first.
+	var index indexJSON
+	index.SchemaVersion = 2
+	index.MediaType = mediaOCIIndex
+	dockerManifests := []dockerManifest{}
+	type blob struct {
+		name string
+		data []byte
+	}
+	var blobs []blob
+	seen := map[string]bool{}
+	addBlob := func(d string, b []byte) {
+		if !seen[d] {
+			seen[d] = true
+			blobs = append(blobs, blob{blobPath(d), b})
+		}
+	}
+	var layers []layerRecord
+	for _, img := range imgs {
+		m := manifestJSON{
+			SchemaVersion: 2,
+			MediaType:     mediaOCIManifest,
+			Config:        descriptor{MediaType: mediaOCIConfig, Digest: img.rec.ID, Size: int64(len(img.config))},
+			Layers:        []descriptor{},
+		}
+		addBlob(img.rec.ID, img.config)
+		dm := dockerManifest{Config: blobPath(img.rec.ID), RepoTags: []string{}, Layers: []string{}}
+		for _, l := range img.rec.Layers {
+			m.Layers = append(m.Layers, descriptor{MediaType: mediaOCILayer, Digest: l.DiffID, Size: l.TarSize})
+			dm.Layers = append(dm.Layers, blobPath(l.DiffID))
+			if !seen[l.DiffID] {
+				seen[l.DiffID] = true
+				layers = append(layers, l)
+			}
+		}
+		mb, err := json.Marshal(m)
+		if err != nil {
+			return err
+		}
+		md := digestOf(mb)
+		addBlob(md, mb)
+		desc := descriptor{MediaType: mediaOCIManifest, Digest: md, Size: int64(len(mb))}
+		if len(img.tags) == 0 {
+			index.Manifests = append(index.Manifests, desc)
+		}
+		for _, t := range img.tags {
+			d := desc
+			d.Annotations = map[string]string{annotationContainerdRef: t.String(), annotationRefName: t.tag}
+			index.Manifests = append(index.Manifests, d)
+			dm.RepoTags = append(dm.RepoTags, t.Familiar())
+		}
+		dockerManifests = append(dockerManifests, dm)
+	}
+	ib, err := json.Marshal(index)
+	if err != nil {
+		return err
+	}
+	files := []blob{{"oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`)}, {"index.json", ib}}
+	if format == FormatDocker {
+		mb, err := json.Marshal(dockerManifests)
+		if err != nil {
+			return err
+		}
+		files = append(files, blob{"manifest.json", mb})
+	}
+
+	bw := bufio.NewWriterSize(w, 1<<20)
+	tw := tar.NewWriter(bw)
+	sw := &saveWriter{s: s, tw: tw}
+	for _, f := range files {
+		if err := sw.file(f.name, f.data); err != nil {
+			return err
+		}
+	}
+	for _, d := range []string{"blobs/", "blobs/sha256/"} {
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d, Mode: 0o755, ModTime: saveTime}); err != nil {
+			return fmt.Errorf("save: %w", err)
+		}
+	}
+	for _, b := range blobs {
+		if err := sw.file(b.name, b.data); err != nil {
+			return err
+		}
+	}
+	for _, l := range layers {
+		if err := sw.layer(ctx, l); err != nil {
+			return fmt.Errorf("save: %w", err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return fmt.Errorf("save: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("save: %w", err)
+	}
+	return nil
+}
+
+// saveTime is the modification time of the files Save writes, fixed so
+// that saving the same images twice gives the same bytes.
+var saveTime = time.Unix(0, 0).UTC()
+
+// saveWriter writes the files of a saved archive.
+type saveWriter struct {
+	s  *Store
+	tw *tar.Writer
+}
+
+func (sw *saveWriter) file(name string, b []byte) error {
+	hdr := &tar.Header{Typeflag: tar.TypeReg, Name: name, Size: int64(len(b)), Mode: 0o644, ModTime: saveTime}
+	if err := sw.tw.WriteHeader(hdr); err != nil {
+		return fmt.Errorf("save: write %s: %w", name, err)
+	}
+	if _, err := sw.tw.Write(b); err != nil {
+		return fmt.Errorf("save: write %s: %w", name, err)
+	}
+	return nil
+}
+
+// layer writes layer l's tar as blob l.DiffID.
+func (sw *saveWriter) layer(ctx context.Context, l layerRecord) error {
+	name := blobPath(l.DiffID)
+	hdr := &tar.Header{Typeflag: tar.TypeReg, Name: name, Size: l.TarSize, Mode: 0o644, ModTime: saveTime}
+	if err := sw.tw.WriteHeader(hdr); err != nil {
+		return fmt.Errorf("write layer %s: %w", l.DiffID, err)
+	}
+	cw := &countWriter{w: sw.tw}
+	if err := sw.s.layers.Export(ctx, hexOf(l.ChainID), cw); err != nil {
+		if errors.Is(err, tar.ErrWriteTooLong) {
+			return fmt.Errorf("layer %s exports more than its %d bytes: %w", l.ChainID, l.TarSize, errdefs.ErrDataLoss)
+		}
+		return fmt.Errorf("export layer %s: %w", l.ChainID, err)
+	}
+	if cw.n != l.TarSize {
+		return fmt.Errorf("layer %s exports %d bytes, want %d: %w", l.ChainID, cw.n, l.TarSize, errdefs.ErrDataLoss)
+	}
+	return nil
+}
+
+// countWriter counts what is written through it to w (or discards it
+// when w is nil).
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	if c.w == nil {
+		c.n += int64(len(p))
+		return len(p), nil
+	}
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
