@@ -68,6 +68,13 @@ var applyCopyBufs = sync.Pool{New: func() any { b := make([]byte, applyCopyBufSi
 // xattrs need it), and nothing else writes under root meanwhile. On error
 // root holds part of the tar; the caller removes it.
 func applyTar(ctx context.Context, root string, r io.Reader, opts ApplyOptions) (ApplyResult, error) {
+	return applyTarObserved(ctx, root, r, opts, nil)
+}
+
+// applyTarObserved is applyTar that tells observe, when not nil, of each
+// header before the entry's content is read (the tar-split recorder needs
+// to know where content starts).
+func applyTarObserved(ctx context.Context, root string, r io.Reader, opts ApplyOptions, observe func(*tar.Header)) (ApplyResult, error) {
 	rootfd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return ApplyResult{}, fmt.Errorf("open layer files folder %s: %w", root, &os.PathError{Op: "open", Path: root, Err: err})
@@ -75,7 +82,7 @@ func applyTar(ctx context.Context, root string, r io.Reader, opts ApplyOptions) 
 	defer unix.Close(rootfd)
 	bufp := applyCopyBufs.Get().(*[]byte)
 	defer applyCopyBufs.Put(bufp)
-	a := &applier{rootfd: rootfd, max: opts.maxBytes(), buf: *bufp, skipDev: map[string]struct{}{}}
+	a := &applier{rootfd: rootfd, max: opts.maxBytes(), buf: *bufp, skipDev: map[string]struct{}{}, observe: observe}
 	defer a.closeAll()
 
 	if err := a.run(ctx, tar.NewReader(r)); err != nil {
@@ -114,6 +121,9 @@ type applier struct {
 	// skipDev names the device nodes skipped, so hard links to them are
 	// skipped too rather than failing.
 	skipDev map[string]struct{}
+	// observe, when not nil, is told of each header before its content
+	// is read.
+	observe func(*tar.Header)
 }
 
 type cachedDir struct {
@@ -156,6 +166,9 @@ func (a *applier) run(ctx context.Context, tr *tar.Reader) error {
 		// (GODEBUG tarinsecurepath=0); they are checked below either way.
 		if err != nil && !(errors.Is(err, tar.ErrInsecurePath) && hdr != nil) {
 			return tarReadError(err, last)
+		}
+		if a.observe != nil {
+			a.observe(hdr)
 		}
 		a.entries++
 		if a.entries > maxApplyEntries {

@@ -257,12 +257,11 @@ func importInto(ctx context.Context, dir string, parents []string, r io.Reader, 
 	if err := writeChain(dir, parents); err != nil {
 		return Meta{}, fmt.Errorf("import layer %s: %w", dir, err)
 	}
-	h := sha256.New()
-	res, err := importRecorded(ctx, dir, parents, io.TeeReader(r, h), opts)
+	res, diffID, err := importRecorded(ctx, dir, parents, r, opts)
 	if err != nil {
 		return Meta{}, fmt.Errorf("import layer %s: %w", dir, err)
 	}
-	m := Meta{DiffID: digestString(h), Size: res.Size}
+	m := Meta{DiffID: diffID, Size: res.Size}
 	if err := writeMeta(dir, m); err != nil {
 		return Meta{}, fmt.Errorf("import layer %s: %w", dir, err)
 	}

@@ -1,6 +1,7 @@
 package layer
 
 import (
+	"archive/tar"
 	"context"
 	"fmt"
 	"io"
@@ -16,7 +17,7 @@ const driverName = "windowsfilter"
 // ExportLayer, CreateScratchLayer, ActivateLayer/PrepareLayer).
 var errWindows = fmt.Errorf("windowsfilter layers arrive with the Windows backend (issue 7): %w", errdefs.ErrNotImplemented)
 
-func importImpl(ctx context.Context, dir string, parents []string, r io.Reader, opts ApplyOptions) (ApplyResult, error) {
+func importImpl(ctx context.Context, dir string, parents []string, r io.Reader, opts ApplyOptions, observe func(*tar.Header)) (ApplyResult, error) {
 	return ApplyResult{}, errWindows
 }
 

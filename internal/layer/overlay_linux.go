@@ -1,6 +1,7 @@
 package layer
 
 import (
+	"archive/tar"
 	"context"
 	"errors"
 	"fmt"
@@ -32,11 +33,13 @@ const (
 
 func filesDir(dir string) string { return filepath.Join(dir, diffDir) }
 
-func importImpl(ctx context.Context, dir string, parents []string, r io.Reader, opts ApplyOptions) (ApplyResult, error) {
+// importImpl applies the tar r into the layer's files; observe, when not
+// nil, is told of each header before the entry's content is read.
+func importImpl(ctx context.Context, dir string, parents []string, r io.Reader, opts ApplyOptions, observe func(*tar.Header)) (ApplyResult, error) {
 	if err := os.Mkdir(filesDir(dir), 0o755); err != nil {
 		return ApplyResult{}, err
 	}
-	return applyTar(ctx, filesDir(dir), r, opts)
+	return applyTarObserved(ctx, filesDir(dir), r, opts, observe)
 }
 
 func createScratchImpl(ctx context.Context, dir string, parents []string) error {
