@@ -21,8 +21,10 @@ import (
 type Store struct {
 	dir string // <root>/layers
 
-	// mu serialises creations and removals in this process, so that a
-	// layer is not removed while a child is being made on top of it.
+	// mu serialises the commits of new layers with removals in this
+	// process, so that a layer is never committed on a removed parent nor
+	// removed while a child is being committed on it. Layers are made
+	// without it, so creations run side by side.
 	mu sync.Mutex
 }
 
@@ -118,11 +120,21 @@ func (s *Store) tempDir(id string) (string, error) {
 	return os.MkdirTemp(s.dir, tmpPrefix+id[:12]+"-")
 }
 
-func (s *Store) commit(tmp, id string) error {
-	if err := os.Rename(tmp, s.Dir(id)); err != nil {
-		if _, serr := os.Stat(s.Dir(id)); serr == nil {
-			return fmt.Errorf("layer %s: %w", id, errdefs.ErrAlreadyExists)
+// commit renames the finished layer in tmp to id. It holds the store's
+// lock, and checks again that the parent is still there: the layer was made
+// without the lock, and a Remove of the parent may have won the race.
+func (s *Store) commit(tmp, id, parent string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if parent != "" {
+		if _, err := os.Stat(filepath.Join(s.Dir(parent), ChainFile)); err != nil {
+			return fmt.Errorf("parent layer %s was removed meanwhile: %w", parent, errdefs.ErrNotFound)
 		}
+	}
+	if _, err := os.Stat(s.Dir(id)); err == nil {
+		return fmt.Errorf("layer %s: %w", id, errdefs.ErrAlreadyExists)
+	}
+	if err := os.Rename(tmp, s.Dir(id)); err != nil {
 		return err
 	}
 	return syncDir(s.dir)
@@ -134,8 +146,6 @@ func (s *Store) Create(ctx context.Context, id, parent string, r io.Reader, opts
 	if err := checkID(id); err != nil {
 		return Info{}, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if _, err := os.Stat(s.Dir(id)); err == nil {
 		return Info{}, fmt.Errorf("layer %s: %w", id, errdefs.ErrAlreadyExists)
 	}
@@ -149,7 +159,7 @@ func (s *Store) Create(ctx context.Context, id, parent string, r io.Reader, opts
 	}
 	m, err := importInto(ctx, tmp, chain, r, opts)
 	if err == nil {
-		err = s.commit(tmp, id)
+		err = s.commit(tmp, id, parent)
 	}
 	if err != nil {
 		_ = removeAll(tmp)
@@ -165,8 +175,6 @@ func (s *Store) Create(ctx context.Context, id, parent string, r io.Reader, opts
 // layer with that id exists already, the new copy is discarded and the
 // existing layer returned.
 func (s *Store) CreateFunc(ctx context.Context, parent string, r io.Reader, opts ApplyOptions, name func(Meta) (string, error)) (Info, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	chain, err := s.parentChain(parent)
 	if err != nil {
 		return Info{}, err
@@ -188,12 +196,11 @@ func (s *Store) CreateFunc(ctx context.Context, parent string, r io.Reader, opts
 		_ = removeAll(tmp)
 		return Info{}, fmt.Errorf("create layer: %w", err)
 	}
-	if _, serr := os.Stat(s.Dir(id)); serr == nil {
+	if err := s.commit(tmp, id, parent); err != nil {
 		_ = removeAll(tmp)
-		return s.Get(ctx, id)
-	}
-	if err := s.commit(tmp, id); err != nil {
-		_ = removeAll(tmp)
+		if errdefs.IsAlreadyExists(err) {
+			return s.Get(ctx, id)
+		}
 		return Info{}, fmt.Errorf("create layer %s: %w", id, err)
 	}
 	return Info{ID: id, Dir: s.Dir(id), Parent: parent, Chain: chain, Meta: m}, nil
@@ -206,8 +213,6 @@ func (s *Store) CreateScratch(ctx context.Context, containerID, parent string) (
 	if err := checkID(containerID); err != nil {
 		return Info{}, fmt.Errorf("scratch layer: container id: %w", err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if _, err := os.Stat(s.Dir(containerID)); err == nil {
 		return Info{}, fmt.Errorf("layer %s: %w", containerID, errdefs.ErrAlreadyExists)
 	}
@@ -232,7 +237,7 @@ func (s *Store) CreateScratch(ctx context.Context, containerID, parent string) (
 		err = writeMeta(tmp, Meta{Scratch: true})
 	}
 	if err == nil {
-		err = s.commit(tmp, containerID)
+		err = s.commit(tmp, containerID, parent)
 	}
 	if err != nil {
 		_ = removeAll(tmp)
