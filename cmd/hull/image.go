@@ -320,7 +320,17 @@ func printInspect(w io.Writer, objs []any, tmpl string) error {
 		return fmt.Errorf("template %q: %v: %w", tmpl, err, errdefs.ErrInvalidArgument)
 	}
 	for _, o := range objs {
-		if err := t.Execute(w, o); err != nil {
+		// Templates see the JSON document, as docker inspect's do, so
+		// fields go by their API names ({{.Id}}, {{.GraphDriver.Data.dir}}).
+		b, err := json.Marshal(o)
+		if err != nil {
+			return err
+		}
+		var doc any
+		if err := json.Unmarshal(b, &doc); err != nil {
+			return err
+		}
+		if err := t.Execute(w, doc); err != nil {
 			return fmt.Errorf("template %q: %v: %w", tmpl, err, errdefs.ErrInvalidArgument)
 		}
 		fmt.Fprintln(w)

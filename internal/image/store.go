@@ -114,6 +114,10 @@ type layerNote struct {
 // no image uses and that no other layer stands on, and blobs no image
 // names. Scratch layers (containers') are never touched.
 func New(ctx context.Context, root string, db *bolt.DB, layers *layer.Store) (*Store, error) {
+	root, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("open image store: %w", err)
+	}
 	content, err := newContent(filepath.Join(root, "content"))
 	if err != nil {
 		return nil, fmt.Errorf("open image store: %w", err)

@@ -58,6 +58,11 @@ const tmpPrefix = ".tmp-"
 // NewStore opens the layer store under root, making it if needed, and
 // removes what an interrupted creation left behind.
 func NewStore(ctx context.Context, root string) (*Store, error) {
+	// Layer folders name each other by absolute path in layerchain.json.
+	root, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("open layer store: %w", err)
+	}
 	dir := filepath.Join(root, "layers")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("open layer store: %w", err)

@@ -3,6 +3,7 @@ package layer_test
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/hullproject/hull/internal/layer"
@@ -23,4 +24,17 @@ func TestOverlayConformance(t *testing.T) {
 		}
 		return s, root
 	})
+}
+
+// Layer folders name each other by absolute path, whatever root the store
+// was opened with.
+func TestStoreRelativeRoot(t *testing.T) {
+	t.Chdir(t.TempDir())
+	s, err := layer.NewStore(context.Background(), "rel")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := s.Dir(layertest.ID("x")); !filepath.IsAbs(d) {
+		t.Fatalf("layer folder %s is not absolute", d)
+	}
 }
