@@ -24,9 +24,11 @@ find_go() {
   esac
 }
 
-# install_packages installs Debian packages hull and its tests use, once.
+# install_packages installs, once, the Debian packages hull uses and those
+# given as arguments (the tests add the real dockerd and the distribution
+# registry that hull is checked against).
 install_packages() {
-  local pkgs=(busybox-static tar ca-certificates git)
+  local pkgs=(busybox-static tar ca-certificates git "$@")
   local missing=()
   for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 . hack/lib.sh
 
 need_root
-install_packages
+install_packages docker.io docker-registry
 
 step "gofmt"
 bad=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))

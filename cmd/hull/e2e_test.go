@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -246,5 +247,83 @@ func TestImageRoundTripWithDockerd(t *testing.T) {
 	hull(t, "--root", r3, "image", "load", "-q", "-i", oci)
 	if got := strings.TrimSpace(hull(t, "--root", r3, "image", "inspect", "--format", "{{.Id}}", "e2e/busybox:two")); got != want {
 		t.Errorf("the OCI layout loaded back as %s, want %s", got, want)
+	}
+}
+
+// distributionRegistry starts Debian's docker-registry (the distribution
+// registry) on a free loopback port and returns its host:port; it skips
+// when the package is not installed.
+func distributionRegistry(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("docker-registry")
+	if err != nil {
+		t.Skip("docker-registry is not installed (apt-get install docker-registry): skipping the test against the distribution registry")
+	}
+	dir := t.TempDir()
+	port := freePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cfg := fmt.Sprintf("version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: %s\n", filepath.Join(dir, "data"), addr)
+	if err := os.WriteFile(filepath.Join(dir, "config.yml"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, "serve", filepath.Join(dir, "config.yml"))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
+	for i := 0; i < 100; i++ {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return addr
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("docker-registry did not listen on %s", addr)
+	return ""
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestPushPullDistributionRegistry pushes an image hull imported to the
+// distribution registry on loopback and pulls it into a fresh root with the
+// same id; where dockerd is installed, dockerd pulls it too.
+func TestPushPullDistributionRegistry(t *testing.T) {
+	requireRoot(t)
+	if _, err := os.Stat("/bin/busybox"); err != nil {
+		t.Skip("/bin/busybox is missing: apt-get install busybox-static")
+	}
+	reg := distributionRegistry(t)
+	dir := t.TempDir()
+	rootfs := filepath.Join(dir, "rootfs.tar")
+	run(t, 0, nil, "bash", "-c", ". ../../hack/lib.sh && make_busybox_rootfs_tar "+rootfs)
+	r1, r2 := filepath.Join(dir, "r1"), filepath.Join(dir, "r2")
+	ref := reg + "/e2e/busybox:pushed"
+	id := strings.TrimSpace(hull(t, "--root", r1, "image", "import", "--change", "ENV A=b", rootfs, ref))
+	out := hull(t, "--root", r1, "image", "push", ref)
+	if !strings.Contains(out, "pushed: digest: sha256:") {
+		t.Errorf("push printed no digest line:\n%s", out)
+	}
+	out = hull(t, "--root", r2, "image", "pull", ref)
+	if !strings.Contains(out, "Status: Downloaded newer image for "+ref) {
+		t.Errorf("pull printed no status line:\n%s", out)
+	}
+	if got := strings.TrimSpace(hull(t, "--root", r2, "image", "inspect", "--format", "{{.Id}}", ref)); got != id {
+		t.Fatalf("pulled %s, pushed %s", got, id)
+	}
+	if _, err := exec.LookPath("dockerd"); err == nil {
+		env := dockerd(t)
+		docker(t, env, "pull", ref)
+		if got := docker(t, env, "image", "inspect", "--format", "{{.Id}}", ref); got != id {
+			t.Errorf("dockerd pulled %s, hull pushed %s", got, id)
+		}
 	}
 }
