@@ -117,3 +117,24 @@ func TestImportReadErrorLeavesNothing(t *testing.T) {
 		t.Fatalf("failed import left %s: %v", dir, err)
 	}
 }
+
+// A layer whose files changed after import (same size or not) cannot be
+// passed off under its diff id.
+func TestExportRefusesChangedFiles(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("applying a tar with owners and whiteouts needs root")
+	}
+	ctx := context.Background()
+	for name, body := range map[string]string{"same size": "XATTR\n", "shorter": "x"} {
+		dir := filepath.Join(t.TempDir(), "l")
+		if _, err := Import(ctx, dir, nil, bytes.NewReader(recordTar(t, false)), ApplyOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "diff/d/x"), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := Export(ctx, dir, nil, io.Discard); !errdefs.IsDataLoss(err) {
+			t.Errorf("%s: export of a changed layer: %v, want data loss", name, err)
+		}
+	}
+}
