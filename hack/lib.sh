@@ -63,3 +63,35 @@ make_busybox_rootfs_tar() {
   tar -C "$d" --numeric-owner -cf "$out" .
   rm -rf "$d"
 }
+
+# make_two_layer_archive OUT: a docker save tarball (docker-archive) of two
+# layers — the busybox root file system and a layer that adds /etc/motd —
+# written by hand, to show an image whose layers form a chain.
+make_two_layer_archive() {
+  local out=$1 d
+  d=$(mktemp -d)
+  make_busybox_rootfs_tar "$d/l1.tar"
+  mkdir -p "$d/l2/etc"
+  echo "hello from the second layer" >"$d/l2/etc/motd"
+  tar -C "$d/l2" --numeric-owner --mtime=@1700000000 -cf "$d/l2.tar" etc
+  local id1 id2
+  id1=$(sha256sum "$d/l1.tar" | cut -d' ' -f1)
+  id2=$(sha256sum "$d/l2.tar" | cut -d' ' -f1)
+  mkdir -p "$d/a/$id1" "$d/a/$id2"
+  mv "$d/l1.tar" "$d/a/$id1/layer.tar"
+  mv "$d/l2.tar" "$d/a/$id2/layer.tar"
+  cat >"$d/a/config.json" <<JSON
+{"architecture":"amd64","os":"linux","created":"2026-01-01T00:00:00Z",
+ "config":{"Env":["PATH=/bin"],"Cmd":["/bin/sh"]},
+ "rootfs":{"type":"layers","diff_ids":["sha256:$id1","sha256:$id2"]},
+ "history":[{"created":"2026-01-01T00:00:00Z","created_by":"busybox-static root file system"},
+            {"created":"2026-01-01T00:00:00Z","created_by":"add /etc/motd"}]}
+JSON
+  local cid
+  cid=$(sha256sum "$d/a/config.json" | cut -d' ' -f1)
+  mv "$d/a/config.json" "$d/a/$cid.json"
+  printf '[{"Config":"%s.json","RepoTags":["busybox:quickstart"],"Layers":["%s/layer.tar","%s/layer.tar"]}]\n' \
+    "$cid" "$id1" "$id2" >"$d/a/manifest.json"
+  tar -C "$d/a" -cf "$out" .
+  rm -rf "$d"
+}
