@@ -87,6 +87,16 @@ func mustCreate(t *testing.T, s *layer.Store, id, parent string, files ...File) 
 	return in
 }
 
+func mustScratch(t *testing.T, s *layer.Store, id, parent string) layer.Info {
+	t.Helper()
+	in, err := s.CreateScratch(context.Background(), id, parent)
+	if err != nil {
+		t.Fatalf("create scratch layer %s: %v", id[:12], err)
+	}
+	t.Cleanup(func() { _ = s.Remove(context.Background(), id, true) })
+	return in
+}
+
 func mustMount(t *testing.T, s *layer.Store, id string) string {
 	t.Helper()
 	p, err := s.Mount(context.Background(), id)
@@ -147,11 +157,7 @@ func Run(t *testing.T, newStore NewStore) {
 		if err != nil || strings.TrimSpace(string(raw)) != "null" {
 			t.Fatalf("base layer's %s = %q, %v; want null", layer.ChainFile, raw, err)
 		}
-		sc, err := s.CreateScratch(ctx, ID("c1"), l2.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Remove(ctx, sc.ID, true) })
+		sc := mustScratch(t, s, ID("c1"), l2.ID)
 		if !slices.Equal(sc.Chain, []string{l2.Dir, l1.Dir}) || !sc.Scratch {
 			t.Fatalf("scratch chain %v scratch %v, want [l2 l1] true", sc.Chain, sc.Scratch)
 		}
@@ -169,11 +175,7 @@ func Run(t *testing.T, newStore NewStore) {
 				t.Errorf("scratch with container id %q: err %v, want invalid argument", id, err)
 			}
 		}
-		sc, err := s.CreateScratch(ctx, ID("c1"), l1.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Remove(ctx, sc.ID, true) })
+		sc := mustScratch(t, s, ID("c1"), l1.ID)
 		if _, err := s.CreateScratch(ctx, ID("c1"), l1.ID); !errdefs.IsAlreadyExists(err) {
 			t.Errorf("second scratch for one container: %v, want already exists", err)
 		}
@@ -192,11 +194,7 @@ func Run(t *testing.T, newStore NewStore) {
 		s, _ := newStore(t)
 		l1 := mustCreate(t, s, ID("l1"), "", base...)
 		l2 := mustCreate(t, s, ID("l2"), l1.ID, top...)
-		sc, err := s.CreateScratch(ctx, ID("c1"), l2.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Remove(ctx, sc.ID, true) })
+		sc := mustScratch(t, s, ID("c1"), l2.ID)
 		root := mustMount(t, s, sc.ID)
 		if got := readFile(t, filepath.Join(root, "etc/hostname")); got != "top\n" {
 			t.Errorf("etc/hostname = %q, want the top layer's", got)
@@ -242,11 +240,7 @@ func Run(t *testing.T, newStore NewStore) {
 	t.Run("MountCounted", func(t *testing.T) {
 		s, _ := newStore(t)
 		l1 := mustCreate(t, s, ID("l1"), "", base...)
-		sc, err := s.CreateScratch(ctx, ID("c1"), l1.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Remove(ctx, sc.ID, true) })
+		sc := mustScratch(t, s, ID("c1"), l1.ID)
 		p1 := mustMount(t, s, sc.ID)
 		p2 := mustMount(t, s, sc.ID)
 		if p1 != p2 {
@@ -284,11 +278,7 @@ func Run(t *testing.T, newStore NewStore) {
 	t.Run("ChangesWhileRunning", func(t *testing.T) {
 		s, _ := newStore(t)
 		l1 := mustCreate(t, s, ID("l1"), "", base...)
-		sc, err := s.CreateScratch(ctx, ID("c1"), l1.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Remove(ctx, sc.ID, true) })
+		sc := mustScratch(t, s, ID("c1"), l1.ID)
 		root := mustMount(t, s, sc.ID)
 		// Hold a file open for writing, as a running container would.
 		f, err := os.Create(filepath.Join(root, "etc/log"))
@@ -337,11 +327,7 @@ func Run(t *testing.T, newStore NewStore) {
 		if !bytes.Equal(out.Bytes(), b) {
 			t.Fatalf("export of an imported layer differs from its tar (%d vs %d bytes)", out.Len(), len(b))
 		}
-		sc, err := s.CreateScratch(ctx, ID("c1"), l1.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Remove(ctx, sc.ID, true) })
+		sc := mustScratch(t, s, ID("c1"), l1.ID)
 		root := mustMount(t, s, sc.ID)
 		if err := os.Remove(filepath.Join(root, "etc/gone")); err != nil {
 			t.Fatal(err)
