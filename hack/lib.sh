@@ -28,7 +28,9 @@ find_go() {
 # given as arguments (the tests add the real dockerd and the distribution
 # registry that hull is checked against).
 install_packages() {
-  local pkgs=(busybox-static tar ca-certificates git "$@")
+  # gcc, libc6-dev, pkg-config and libseccomp-dev: libcontainer's nsenter
+  # is cgo, and its seccomp support needs libseccomp (build tag seccomp).
+  local pkgs=(busybox-static tar ca-certificates git gcc libc6-dev pkg-config libseccomp-dev "$@")
   local missing=()
   for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -39,12 +41,16 @@ install_packages() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null
   fi
   find_go
+  export CGO_ENABLED=1 GOFLAGS="${GOFLAGS:+$GOFLAGS }-tags=seccomp"
 }
 
+# build_hull builds hull and, beside it, hull-shim (cgo: libcontainer's
+# nsenter; tag seccomp: Docker's default profile), which hull finds there.
 build_hull() {
-  step "go build -o bin/hull ./cmd/hull"
+  step "go build -o bin/hull ./cmd/hull; go build -o bin/hull-shim ./cmd/hull-shim"
   mkdir -p bin
   go build -o bin/hull ./cmd/hull
+  go build -o bin/hull-shim ./cmd/hull-shim
 }
 
 # make_busybox_rootfs_tar OUT: a minimal root file system of Debian's

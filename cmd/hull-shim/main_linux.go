@@ -1,0 +1,24 @@
+// Command hull-shim is the per-container monitor of hull's compute service
+// and, re-executed by libcontainer as `hull-shim init`, the container's
+// init. It imports only internal/runtime (and libcontainer's nsenter), so
+// that every container start pays for as little Go initialisation as
+// possible.
+package main
+
+import (
+	"os"
+
+	// nsenter's constructor joins the namespaces (C, before the Go runtime
+	// starts) when this binary runs as the container's init; it does
+	// nothing otherwise. libcontainer's init needs it linked in.
+	_ "github.com/opencontainers/runc/libcontainer/nsenter"
+
+	"github.com/hullproject/hull/internal/runtime"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "init" {
+		runtime.Init() // does not return
+	}
+	os.Exit(runtime.ShimMain(os.Args[1:]))
+}

@@ -1,0 +1,356 @@
+// Package runtime is hull's compute service: it runs containers from OCI
+// bundles (a folder with config.json and a root file system), each under a
+// small monitor process of its own, the shim (cmd/hull-shim).
+//
+// Layout under the runtime's root (default /run/hull/runtime for
+// `hull runtime`):
+//
+//	<root>/shims/<id>/       one folder per container, made by Create, removed by Delete
+//	    shim.sock            the shim's socket (SOCK_SEQPACKET, one JSON message each way)
+//	    shim.json            how the shim was started (bundle, pid, created)
+//	    exit.json            the init's exit status, written when it exits
+//	    shim.log             the shim's own diagnostics
+//	    container.log        the container's stdout/stderr in Docker's json-file format,
+//	                         unless CreateOptions.LogPath names another file
+//	<root>/state/<id>/       libcontainer's state of the container
+//
+// The shim is the parent of the container's init. It outlives the process
+// that called Create: a fresh Runtime on the same root finds it through its
+// socket. When the shim dies the container dies with it (the init's parent
+// death signal is SIGKILL); State then reports the container stopped, with
+// exit status 137 unless the shim wrote one, and Delete removes what is left
+// (libcontainer state, cgroups, the shim folder).
+//
+// Platform split: this file holds the API; runtime_linux.go (client side)
+// and shim_linux.go (the shim, on libcontainer) implement it on Linux;
+// runtime_windows.go returns ErrNotImplemented until HCS arrives (issue 7).
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hullproject/hull/internal/errdefs"
+)
+
+// DefaultRoot is where `hull runtime` keeps its state unless told otherwise.
+const DefaultRoot = "/run/hull/runtime"
+
+// Runtime is the compute service over one state root. Its methods are safe
+// for concurrent use; all state lives in the shims and on disk, so any
+// number of Runtime values (in any number of processes) may share a root.
+type Runtime struct {
+	root string
+}
+
+// New returns the runtime whose state lives under root.
+func New(root string) *Runtime {
+	if abs, err := filepath.Abs(root); err == nil {
+		root = abs
+	}
+	return &Runtime{root: root}
+}
+
+// Root is the runtime's state folder.
+func (r *Runtime) Root() string { return r.root }
+
+// The container statuses of the OCI runtime spec.
+const (
+	StatusCreating = "creating"
+	StatusCreated  = "created"
+	StatusRunning  = "running"
+	StatusPaused   = "paused"
+	StatusStopped  = "stopped"
+)
+
+// State is the OCI state of a container plus what the shim knows.
+type State struct {
+	OCIVersion  string            `json:"ociVersion"`
+	ID          string            `json:"id"`
+	Status      string            `json:"status"`
+	Pid         int               `json:"pid"`
+	Bundle      string            `json:"bundle"`
+	Rootfs      string            `json:"rootfs,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Created     time.Time         `json:"created"`
+	Owner       string            `json:"owner"`
+	// ShimPID is the pid of the container's shim; 0 when it is gone.
+	ShimPID int `json:"shimPid,omitempty"`
+	// ExitStatus is set once the container has stopped: the exit code, or
+	// 128+signal; 137 when the shim was killed before it could record one.
+	ExitStatus *int `json:"exitStatus,omitempty"`
+}
+
+// Stats are a container's resource counters, read from its cgroups.
+type Stats struct {
+	CPUUsageNS   uint64 `json:"cpuUsageNs"`
+	MemoryUsage  uint64 `json:"memoryUsage"`
+	MemoryLimit  uint64 `json:"memoryLimit"`
+	PidsCurrent  uint64 `json:"pidsCurrent"`
+	PidsLimit    uint64 `json:"pidsLimit,omitempty"`
+	BlkioRead    uint64 `json:"blkioReadBytes"`
+	BlkioWrite   uint64 `json:"blkioWriteBytes"`
+	NetworkStats string `json:"-"` // TODO(#5): network counters come with the network service
+}
+
+// CreateOptions tune Create.
+type CreateOptions struct {
+	// ConsoleSocket is the path of a unix socket that receives the pty
+	// master when process.terminal is true (runc's --console-socket).
+	// Without it a terminal container's pty is held by the shim and its
+	// output goes to the log.
+	ConsoleSocket string
+	// PidFile, when set, receives the init's pid once it is created.
+	PidFile string
+	// LogPath is the json-file log of the container's stdout and stderr;
+	// default <root>/shims/<id>/container.log. Ignored when Stdout is set.
+	LogPath string
+	// NoPivot uses chroot-like MS_MOVE instead of pivot_root (for a rootfs
+	// on a ramdisk).
+	NoPivot bool
+	// ShimPath is the hull-shim binary; default: beside os.Executable(),
+	// then $PATH.
+	ShimPath string
+	// Stdin, Stdout and Stderr, when set, become the init's standard streams
+	// directly (foreground `hull runtime run`) instead of the shim's pipes.
+	Stdin, Stdout, Stderr *os.File
+}
+
+// ExecOptions tune Exec.
+type ExecOptions struct {
+	// ConsoleSocket receives the pty master when the process asks for a
+	// terminal. Without it, Exec returns the master in Process.Console.
+	ConsoleSocket string
+	// Stdin, Stdout and Stderr become the process's streams (no terminal);
+	// unset ones are /dev/null.
+	Stdin, Stdout, Stderr *os.File
+}
+
+// Process is a process started by Exec.
+type Process struct {
+	Pid int
+	// Console is the pty master of a terminal process when no console
+	// socket was given; the caller copies to and from it and closes it.
+	Console *os.File
+	wait    func(ctx context.Context) (int, error)
+	close   func() error
+}
+
+// Wait blocks until the process exits and returns its exit code (128+signal
+// when killed by one).
+func (p *Process) Wait(ctx context.Context) (int, error) { return p.wait(ctx) }
+
+// Close lets go of the process without waiting for it; it keeps running.
+func (p *Process) Close() error { return p.close() }
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$`)
+
+func checkID(id string) error {
+	if !idPattern.MatchString(id) {
+		return fmt.Errorf("container id %q: must be 1-128 letters, digits and _.+-, not starting with a symbol: %w", id, errdefs.ErrInvalidArgument)
+	}
+	return nil
+}
+
+func (r *Runtime) shimDir(id string) string    { return filepath.Join(r.root, "shims", id) }
+func (r *Runtime) stateRoot() string           { return filepath.Join(r.root, "state") }
+func (r *Runtime) shimsRoot() string           { return filepath.Join(r.root, "shims") }
+func (r *Runtime) shimSocket(id string) string { return filepath.Join(r.shimDir(id), "shim.sock") }
+
+// Create makes the container id from the bundle folder and leaves its init
+// waiting for Start. It returns once the container is created, or with the
+// reason it could not be, classified: a bad config.json or bundle is
+// InvalidArgument, an id in use AlreadyExists. A failed Create leaves no
+// state folder, shim, cgroup or mount behind.
+func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOptions) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	abs, err := filepath.Abs(bundle)
+	if err != nil {
+		return fmt.Errorf("bundle %s: %w", bundle, err)
+	}
+	return r.createImpl(ctx, id, abs, opts)
+}
+
+// Start runs the user process of a created container.
+func (r *Runtime) Start(ctx context.Context, id string) error {
+	_, err := r.call(ctx, id, request{Op: "start"})
+	return err
+}
+
+// State reports the container's OCI state.
+func (r *Runtime) State(ctx context.Context, id string) (State, error) {
+	if err := checkID(id); err != nil {
+		return State{}, err
+	}
+	return r.stateImpl(ctx, id)
+}
+
+// List reports every container under the runtime's root, sorted by id.
+func (r *Runtime) List(ctx context.Context) ([]State, error) {
+	return r.listImpl(ctx)
+}
+
+// Kill sends sig to the container's init, or to all its processes.
+func (r *Runtime) Kill(ctx context.Context, id string, sig int, all bool) error {
+	_, err := r.call(ctx, id, request{Op: "kill", Signal: sig, All: all})
+	return err
+}
+
+// Delete removes a stopped container: its shim, libcontainer state and
+// cgroups. A running one is refused (Conflict) unless force, which kills it.
+func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	return r.deleteImpl(ctx, id, force)
+}
+
+// Wait blocks until the container's init exits and returns its exit code.
+func (r *Runtime) Wait(ctx context.Context, id string) (int, error) {
+	resp, err := r.call(ctx, id, request{Op: "wait"})
+	if err != nil {
+		return -1, err
+	}
+	return resp.Exit, nil
+}
+
+// Exec starts proc in the running container.
+func (r *Runtime) Exec(ctx context.Context, id string, proc *specs.Process, opts ExecOptions) (*Process, error) {
+	if proc == nil || len(proc.Args) == 0 {
+		return nil, fmt.Errorf("exec in %s: the process has no args: %w", id, errdefs.ErrInvalidArgument)
+	}
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	return r.execImpl(ctx, id, proc, opts)
+}
+
+// Pause freezes every process of the container.
+func (r *Runtime) Pause(ctx context.Context, id string) error {
+	_, err := r.call(ctx, id, request{Op: "pause"})
+	return err
+}
+
+// Resume thaws a paused container.
+func (r *Runtime) Resume(ctx context.Context, id string) error {
+	_, err := r.call(ctx, id, request{Op: "resume"})
+	return err
+}
+
+// Stats reads the container's resource counters.
+func (r *Runtime) Stats(ctx context.Context, id string) (Stats, error) {
+	resp, err := r.call(ctx, id, request{Op: "stats"})
+	if err != nil || resp.Stats == nil {
+		return Stats{}, err
+	}
+	return *resp.Stats, nil
+}
+
+// Ps lists the host pids of the container's processes.
+func (r *Runtime) Ps(ctx context.Context, id string) ([]int, error) {
+	resp, err := r.call(ctx, id, request{Op: "ps"})
+	return resp.Pids, err
+}
+
+// Resize sets the window size of the pty the shim holds for the
+// container's init (a terminal container created without a console socket).
+func (r *Runtime) Resize(ctx context.Context, id string, width, height uint16) error {
+	_, err := r.call(ctx, id, request{Op: "resize", Width: width, Height: height})
+	return err
+}
+
+// Update changes the container's cgroup resources.
+func (r *Runtime) Update(ctx context.Context, id string, res *specs.LinuxResources) error {
+	if res == nil {
+		return fmt.Errorf("update %s: no resources: %w", id, errdefs.ErrInvalidArgument)
+	}
+	_, err := r.call(ctx, id, request{Op: "update", Resources: res})
+	return err
+}
+
+// request is one message to the shim.
+type request struct {
+	Op        string                `json:"op"`
+	Signal    int                   `json:"signal,omitempty"`
+	All       bool                  `json:"all,omitempty"`
+	Force     bool                  `json:"force,omitempty"`
+	Width     uint16                `json:"width,omitempty"`
+	Height    uint16                `json:"height,omitempty"`
+	Resources *specs.LinuxResources `json:"resources,omitempty"`
+	Process   *specs.Process        `json:"process,omitempty"`
+	// Fds names the descriptors sent with the message, in order:
+	// "stdin", "stdout", "stderr", "console".
+	Fds []string `json:"fds,omitempty"`
+}
+
+// response is one message from the shim. Kind carries the errdefs kind of
+// Error across the socket.
+type response struct {
+	Error string `json:"error,omitempty"`
+	Kind  string `json:"kind,omitempty"`
+	State *State `json:"state,omitempty"`
+	Stats *Stats `json:"stats,omitempty"`
+	Exit  int    `json:"exit,omitempty"`
+	Pid   int    `json:"pid,omitempty"`
+	Pids  []int  `json:"pids,omitempty"`
+	// Warnings are what Create reduced to fit the host.
+	Warnings []string `json:"warnings,omitempty"`
+	// Done marks the last message of an exec: the process has exited.
+	Done bool `json:"done,omitempty"`
+}
+
+var kinds = []struct {
+	name string
+	err  error
+}{
+	{"notfound", errdefs.ErrNotFound},
+	{"invalid", errdefs.ErrInvalidArgument},
+	{"conflict", errdefs.ErrConflict},
+	{"exists", errdefs.ErrAlreadyExists},
+	{"notimplemented", errdefs.ErrNotImplemented},
+	{"unavailable", errdefs.ErrUnavailable},
+	{"limit", errdefs.ErrLimit},
+}
+
+// errorResponse turns err into a response that keeps its kind.
+func errorResponse(err error) response {
+	resp := response{Error: err.Error()}
+	for _, k := range kinds {
+		if errors.Is(err, k.err) {
+			resp.Kind = k.name
+			break
+		}
+	}
+	return resp
+}
+
+// remoteError is an error that came over the shim's socket; it unwraps to
+// its kind so that errors.Is works on the caller's side.
+type remoteError struct {
+	msg  string
+	kind error
+}
+
+func (e *remoteError) Error() string { return e.msg }
+func (e *remoteError) Unwrap() error { return e.kind }
+
+func (resp response) err() error {
+	if resp.Error == "" {
+		return nil
+	}
+	for _, k := range kinds {
+		if k.name == resp.Kind {
+			return &remoteError{msg: resp.Error, kind: k.err}
+		}
+	}
+	return &remoteError{msg: resp.Error}
+}

@@ -1,0 +1,492 @@
+package runtime
+
+// The client side of the shim: spawning it, talking to its socket, and
+// cleaning up after a shim that is gone.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/opencontainers/runc/libcontainer"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/hullproject/hull/internal/errdefs"
+)
+
+// errShimGone: the shim folder exists but nothing answers on its socket.
+var errShimGone = errors.New("the shim is gone")
+
+// shimRecord is shim.json: what the shim knows of itself, for a client
+// that finds it dead.
+type shimRecord struct {
+	Bundle  string    `json:"bundle"`
+	Rootfs  string    `json:"rootfs"`
+	Created time.Time `json:"created"`
+	ShimPID int       `json:"shimPid"`
+	Pid     int       `json:"pid"`
+	Owner   string    `json:"owner"`
+}
+
+// exitRecord is exit.json.
+type exitRecord struct {
+	Status int       `json:"status"`
+	At     time.Time `json:"at"`
+}
+
+func (r *Runtime) createImpl(ctx context.Context, id, bundle string, opts CreateOptions) (retErr error) {
+	if err := os.MkdirAll(r.shimsRoot(), 0o711); err != nil {
+		return fmt.Errorf("create %s: %w", id, err)
+	}
+	if err := os.MkdirAll(r.stateRoot(), 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", id, err)
+	}
+	dir := r.shimDir(id)
+	if err := os.Mkdir(dir, 0o700); errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("container %q: %w", id, errdefs.ErrAlreadyExists)
+	} else if err != nil {
+		return fmt.Errorf("create %s: %w", id, err)
+	}
+	if _, err := os.Stat(filepath.Join(r.stateRoot(), id)); err == nil {
+		os.Remove(dir)
+		return fmt.Errorf("container %q: libcontainer state exists: %w", id, errdefs.ErrAlreadyExists)
+	}
+	var shim *exec.Cmd
+	defer func() {
+		if retErr != nil {
+			if shim != nil && shim.Process != nil {
+				shim.Process.Kill()
+			}
+			r.cleanupDead(id)
+		}
+	}()
+	shimPath, err := findShim(opts.ShimPath)
+	if err != nil {
+		return err
+	}
+	args := []string{"--root", r.root, "--id", id, "--bundle", bundle}
+	if opts.PidFile != "" {
+		p, err := filepath.Abs(opts.PidFile)
+		if err != nil {
+			return err
+		}
+		args = append(args, "--pid-file", p)
+	}
+	if opts.LogPath != "" {
+		p, err := filepath.Abs(opts.LogPath)
+		if err != nil {
+			return err
+		}
+		args = append(args, "--log", p)
+	}
+	if opts.NoPivot {
+		args = append(args, "--no-pivot")
+	}
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer readyR.Close()
+	extra := []*os.File{readyW}
+	if opts.ConsoleSocket != "" {
+		c, err := dialConsole(opts.ConsoleSocket)
+		if err != nil {
+			readyW.Close()
+			return err
+		}
+		defer c.Close()
+		extra = append(extra, c)
+		args = append(args, "--console-fd", fmt.Sprint(2+len(extra)))
+	}
+	if opts.Stdin != nil || opts.Stdout != nil || opts.Stderr != nil {
+		first := 3 + len(extra)
+		for _, f := range []*os.File{opts.Stdin, opts.Stdout, opts.Stderr} {
+			if f == nil {
+				f, err = os.OpenFile(os.DevNull, os.O_RDWR, 0)
+				if err != nil {
+					readyW.Close()
+					return err
+				}
+				defer f.Close()
+			}
+			extra = append(extra, f)
+		}
+		args = append(args, "--stdio-fd", fmt.Sprint(first))
+	}
+	logf, err := os.OpenFile(filepath.Join(dir, "shim.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		readyW.Close()
+		return err
+	}
+	defer logf.Close()
+	shim = exec.Command(shimPath, args...)
+	shim.Dir = "/"
+	shim.Stdout, shim.Stderr = logf, logf
+	shim.ExtraFiles = extra
+	shim.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	err = shim.Start()
+	readyW.Close()
+	if err != nil {
+		return fmt.Errorf("start %s for %s: %w", shimPath, id, err)
+	}
+	// Reap the shim if it exits while this process lives; it is detached
+	// (its own session) and outlives us otherwise.
+	go shim.Wait()
+
+	stop := context.AfterFunc(ctx, func() { readyR.SetDeadline(time.Now()) })
+	b, err := io.ReadAll(readyR)
+	stop()
+	if err != nil {
+		return fmt.Errorf("create %s: waiting for the shim: %w", id, err)
+	}
+	var resp response
+	if len(b) == 0 || json.Unmarshal(b, &resp) != nil {
+		log, _ := os.ReadFile(filepath.Join(dir, "shim.log"))
+		return fmt.Errorf("create %s: the shim exited without an answer: %s", id, strings.TrimSpace(string(log)))
+	}
+	if err := resp.err(); err != nil {
+		// The shim cleaned up and exits; wait for it so no zombie is left
+		// while this process lives, then remove what remains.
+		return err
+	}
+	for _, w := range resp.Warnings {
+		slog.WarnContext(ctx, w, "container", id)
+	}
+	return nil
+}
+
+// findShim finds hull-shim: the given path, beside this executable, or on $PATH.
+func findShim(p string) (string, error) {
+	if p != "" {
+		return p, nil
+	}
+	if exe, err := os.Executable(); err == nil {
+		c := filepath.Join(filepath.Dir(exe), "hull-shim")
+		if _, err := os.Stat(c); err == nil {
+			return c, nil
+		}
+	}
+	c, err := exec.LookPath("hull-shim")
+	if err != nil {
+		return "", fmt.Errorf("hull-shim is neither beside %s nor on PATH: %w", os.Args[0], errdefs.ErrNotFound)
+	}
+	return c, nil
+}
+
+func dialConsole(path string) (*os.File, error) {
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("console socket %s: %w", path, errdefs.ErrInvalidArgument)
+	}
+	defer c.Close()
+	return c.(*net.UnixConn).File()
+}
+
+// viaShortPath calls fn with a short name of dir (/proc/self/fd/N), since
+// a unix socket's path may not exceed 108 bytes and roots may be deep.
+func viaShortPath(dir string, fn func(dir string) error) error {
+	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return fn(fmt.Sprintf("/proc/self/fd/%d", fd))
+}
+
+// dial connects to the shim of id.
+func (r *Runtime) dial(ctx context.Context, id string) (*net.UnixConn, error) {
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(r.shimDir(id)); errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("container %q: %w", id, errdefs.ErrNotFound)
+	}
+	var c net.Conn
+	err := viaShortPath(r.shimDir(id), func(dir string) (err error) {
+		var d net.Dialer
+		c, err = d.DialContext(ctx, "unixpacket", filepath.Join(dir, "shim.sock"))
+		return err
+	})
+	if err != nil {
+		if _, serr := os.Stat(r.shimDir(id)); errors.Is(serr, os.ErrNotExist) {
+			return nil, fmt.Errorf("container %q: %w", id, errdefs.ErrNotFound)
+		}
+		return nil, fmt.Errorf("container %q: %w: %v", id, errShimGone, err)
+	}
+	return c.(*net.UnixConn), nil
+}
+
+func send(c *net.UnixConn, v any, fds ...*os.File) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	var oob []byte
+	if len(fds) > 0 {
+		ints := make([]int, len(fds))
+		for i, f := range fds {
+			ints[i] = int(f.Fd())
+		}
+		oob = unix.UnixRights(ints...)
+	}
+	_, _, err = c.WriteMsgUnix(b, oob, nil)
+	return err
+}
+
+// recv reads one message and the descriptors sent with it.
+func recv(c *net.UnixConn, v any) ([]*os.File, error) {
+	buf := make([]byte, 1<<20)
+	oob := make([]byte, unix.CmsgSpace(4*8))
+	n, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
+	if err != nil {
+		return nil, err
+	}
+	var files []*os.File
+	if oobn > 0 {
+		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range msgs {
+			fds, err := unix.ParseUnixRights(&m)
+			if err != nil {
+				continue
+			}
+			for _, fd := range fds {
+				unix.CloseOnExec(fd)
+				files = append(files, os.NewFile(uintptr(fd), "fd"))
+			}
+		}
+	}
+	if n == 0 {
+		return files, io.EOF
+	}
+	return files, json.Unmarshal(buf[:n], v)
+}
+
+// call sends one request to the shim of id and returns its answer.
+func (r *Runtime) call(ctx context.Context, id string, req request) (response, error) {
+	c, err := r.dial(ctx, id)
+	if errors.Is(err, errShimGone) {
+		return r.callDead(id, req)
+	}
+	if err != nil {
+		return response{}, err
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
+	defer stop()
+	if err := send(c, req); err != nil {
+		return response{}, fmt.Errorf("%s %s: %w", req.Op, id, err)
+	}
+	var resp response
+	if _, err := recv(c, &resp); err != nil {
+		if ctx.Err() != nil {
+			return response{}, ctx.Err()
+		}
+		return response{}, fmt.Errorf("%s %s: reading the shim's answer: %w", req.Op, id, err)
+	}
+	return resp, resp.err()
+}
+
+// callDead answers for a container whose shim is gone: it is stopped.
+func (r *Runtime) callDead(id string, req request) (response, error) {
+	switch req.Op {
+	case "wait":
+		st := r.deadState(id)
+		return response{Exit: *st.ExitStatus}, nil
+	case "state":
+		st := r.deadState(id)
+		return response{State: &st}, nil
+	}
+	return response{}, fmt.Errorf("%s %s: the container is stopped (its shim is gone): %w", req.Op, id, errdefs.ErrConflict)
+}
+
+func (r *Runtime) deadState(id string) State {
+	dir := r.shimDir(id)
+	var rec shimRecord
+	if b, err := os.ReadFile(filepath.Join(dir, "shim.json")); err == nil {
+		json.Unmarshal(b, &rec)
+	}
+	exit := 137
+	var ex exitRecord
+	if b, err := os.ReadFile(filepath.Join(dir, "exit.json")); err == nil && json.Unmarshal(b, &ex) == nil {
+		exit = ex.Status
+	}
+	return State{
+		OCIVersion: specs.Version, ID: id, Status: StatusStopped, Bundle: rec.Bundle,
+		Rootfs: rec.Rootfs, Created: rec.Created, Owner: rec.Owner, ExitStatus: &exit,
+	}
+}
+
+func (r *Runtime) stateImpl(ctx context.Context, id string) (State, error) {
+	resp, err := r.call(ctx, id, request{Op: "state"})
+	if err != nil {
+		return State{}, err
+	}
+	if resp.State == nil {
+		return State{}, fmt.Errorf("state %s: the shim sent no state", id)
+	}
+	return *resp.State, nil
+}
+
+func (r *Runtime) listImpl(ctx context.Context) ([]State, error) {
+	ents, err := os.ReadDir(r.shimsRoot())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []State
+	for _, e := range ents {
+		st, err := r.stateImpl(ctx, e.Name())
+		if errdefs.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+func (r *Runtime) deleteImpl(ctx context.Context, id string, force bool) error {
+	c, err := r.dial(ctx, id)
+	if errors.Is(err, errShimGone) {
+		return r.cleanupDead(id)
+	}
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := send(c, request{Op: "delete", Force: force}); err != nil {
+		return fmt.Errorf("delete %s: %w", id, err)
+	}
+	var resp response
+	if _, err := recv(c, &resp); err != nil {
+		// The shim may exit as it answers; what matters is that it is gone.
+		if _, serr := os.Stat(r.shimDir(id)); errors.Is(serr, os.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("delete %s: %w", id, err)
+	}
+	if err := resp.err(); err != nil {
+		return err
+	}
+	// The shim exits after answering; its end closing tells that it has.
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	recv(c, &resp)
+	return nil
+}
+
+// cleanupDead removes what a dead shim left: the container's processes and
+// cgroups (through libcontainer's state) and the shim folder.
+func (r *Runtime) cleanupDead(id string) error {
+	if c, err := libcontainer.Load(r.stateRoot(), id); err == nil {
+		if err := destroyContainer(c); err != nil {
+			return fmt.Errorf("delete %s: %w", id, err)
+		}
+	} else if !errors.Is(err, libcontainer.ErrNotExist) {
+		slog.Warn("cleanup: cannot load the container's state", "container", id, "error", err)
+		os.RemoveAll(filepath.Join(r.stateRoot(), id))
+	}
+	if err := os.RemoveAll(r.shimDir(id)); err != nil {
+		return fmt.Errorf("delete %s: %w", id, err)
+	}
+	return nil
+}
+
+// destroyContainer kills whatever runs in c and removes its cgroups and state.
+func destroyContainer(c *libcontainer.Container) error {
+	if st, err := c.Status(); err == nil && st != libcontainer.Stopped {
+		_ = c.Signal(unix.SIGKILL)
+		for i := 0; i < 500; i++ {
+			if st, err := c.Status(); err != nil || st == libcontainer.Stopped {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	return c.Destroy()
+}
+
+func (r *Runtime) execImpl(ctx context.Context, id string, proc *specs.Process, opts ExecOptions) (*Process, error) {
+	c, err := r.dial(ctx, id)
+	if errors.Is(err, errShimGone) {
+		_, err = r.callDead(id, request{Op: "exec"})
+	}
+	if err != nil {
+		return nil, err
+	}
+	req := request{Op: "exec", Process: proc}
+	var fds []*os.File
+	if proc.Terminal {
+		if opts.ConsoleSocket != "" {
+			f, err := dialConsole(opts.ConsoleSocket)
+			if err != nil {
+				c.Close()
+				return nil, err
+			}
+			defer f.Close()
+			fds = append(fds, f)
+			req.Fds = append(req.Fds, "console")
+		}
+	} else {
+		for i, f := range []*os.File{opts.Stdin, opts.Stdout, opts.Stderr} {
+			if f != nil {
+				fds = append(fds, f)
+				req.Fds = append(req.Fds, []string{"stdin", "stdout", "stderr"}[i])
+			}
+		}
+	}
+	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
+	defer stop()
+	if err := send(c, req, fds...); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("exec in %s: %w", id, err)
+	}
+	var resp response
+	files, err := recv(c, &resp)
+	if err == nil {
+		err = resp.err()
+	}
+	if err != nil {
+		for _, f := range files {
+			f.Close()
+		}
+		c.Close()
+		return nil, err
+	}
+	p := &Process{Pid: resp.Pid, close: c.Close}
+	if len(files) > 0 {
+		p.Console = files[0]
+	}
+	p.wait = func(ctx context.Context) (int, error) {
+		stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
+		defer stop()
+		var resp response
+		if _, err := recv(c, &resp); err != nil {
+			if ctx.Err() != nil {
+				return -1, ctx.Err()
+			}
+			return -1, fmt.Errorf("wait for process %d in %s: %w", p.Pid, id, err)
+		}
+		return resp.Exit, resp.err()
+	}
+	return p, nil
+}

@@ -1,0 +1,441 @@
+package runtime
+
+// Real containers, as root: a busybox rootfs made in the test, the real
+// hull-shim built once, libcontainer on this machine's cgroups.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/runc/libcontainer/specconv"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/hullproject/hull/internal/errdefs"
+)
+
+var (
+	shimOnce sync.Once
+	shimBin  string
+	shimErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shimBin != "" {
+		os.RemoveAll(filepath.Dir(shimBin))
+	}
+	os.Exit(code)
+}
+
+// testShim builds cmd/hull-shim once per test binary.
+func testShim(t *testing.T) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (namespaces, cgroups, mounts)")
+	}
+	shimOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "hull-shim-test")
+		if err != nil {
+			shimErr = err
+			return
+		}
+		shimBin = filepath.Join(dir, "hull-shim")
+		out, err := exec.Command("go", "build", "-o", shimBin, "../../cmd/hull-shim").CombinedOutput()
+		if err != nil {
+			shimErr = fmt.Errorf("build hull-shim: %v\n%s", err, out)
+		}
+	})
+	if shimErr != nil {
+		t.Fatal(shimErr)
+	}
+	return shimBin
+}
+
+// busyboxRootfs makes a rootfs with the static busybox and its applets.
+func busyboxRootfs(t *testing.T, dir string) {
+	t.Helper()
+	bb, err := exec.LookPath("busybox")
+	if err != nil {
+		t.Skip("busybox is not installed")
+	}
+	for _, d := range []string{"bin", "proc", "sys", "dev", "etc", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := os.ReadFile(bb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bin/busybox"), b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []string{"sh", "echo", "sleep", "cat", "true", "false", "hostname", "ps", "dd", "ls"} {
+		if err := os.Symlink("busybox", filepath.Join(dir, "bin", a)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+type env struct {
+	rt     *Runtime
+	opts   CreateOptions
+	bundle string
+}
+
+// newEnv makes a runtime root and a bundle whose process runs args.
+func newEnv(t *testing.T, mutate func(*specs.Spec), args ...string) *env {
+	t.Helper()
+	shim := testShim(t)
+	dir := t.TempDir()
+	bundle := filepath.Join(dir, "bundle")
+	busyboxRootfs(t, filepath.Join(bundle, "rootfs"))
+	spec := specconv.Example()
+	spec.Process.Terminal = false
+	spec.Process.Args = args
+	spec.Hostname = "hulltest"
+	if mutate != nil {
+		mutate(spec)
+	}
+	b, err := json.MarshalIndent(spec, "", "\t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return &env{rt: New(filepath.Join(dir, "root")), opts: CreateOptions{ShimPath: shim}, bundle: bundle}
+}
+
+func newID(t *testing.T) string {
+	name := strings.NewReplacer("/", "-", "_", "-").Replace(t.Name())
+	return fmt.Sprintf("%s-%06x", strings.ToLower(name), rand.IntN(1<<24))
+}
+
+// create makes id and deletes it (forced) when the test ends.
+func (e *env) create(t *testing.T, id string) {
+	t.Helper()
+	if err := e.rt.Create(context.Background(), id, e.bundle, e.opts); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		e.rt.Delete(context.Background(), id, true)
+		assertNothingLeft(t, e.rt, id)
+	})
+}
+
+// assertNothingLeft checks that no trace of id remains: shim folder,
+// libcontainer state, cgroup, mount, process.
+func assertNothingLeft(t *testing.T, rt *Runtime, id string) {
+	t.Helper()
+	for _, p := range []string{rt.shimDir(id), filepath.Join(rt.stateRoot(), id)} {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s remains", p)
+		}
+	}
+	cg, _ := filepath.Glob("/sys/fs/cgroup/*/" + id)
+	cg2, _ := filepath.Glob("/sys/fs/cgroup/*/*/" + id)
+	if len(cg)+len(cg2) > 0 {
+		t.Errorf("cgroups remain: %v", append(cg, cg2...))
+	}
+	mi, _ := os.ReadFile("/proc/self/mountinfo")
+	if bytes.Contains(mi, []byte(id)) || bytes.Contains(mi, []byte(rt.root)) {
+		t.Errorf("mounts remain:\n%s", mi)
+	}
+	out, _ := exec.Command("ps", "-eo", "pid,args").Output()
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.Contains(l, "--id "+id+" ") {
+			t.Errorf("a shim remains: %s", l)
+		}
+	}
+}
+
+func wantStatus(t *testing.T, rt *Runtime, id, want string) State {
+	t.Helper()
+	st, err := rt.State(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Status != want {
+		t.Fatalf("status of %s = %s, want %s", id, st.Status, want)
+	}
+	return st
+}
+
+func TestLifecycle(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, nil, "sh", "-c", "trap 'exit 42' TERM; echo hello from $(hostname); echo oops >&2; sleep 100 & wait")
+	id := newID(t)
+	e.create(t, id)
+
+	st := wantStatus(t, e.rt, id, StatusCreated)
+	if st.Pid == 0 || st.ShimPID == 0 || st.Bundle != e.bundle || st.ID != id || st.Created.IsZero() {
+		t.Errorf("state = %+v", st)
+	}
+	if err := e.rt.Create(ctx, id, e.bundle, e.opts); !errdefs.IsAlreadyExists(err) {
+		t.Errorf("second create: %v, want AlreadyExists", err)
+	}
+	// A fresh Runtime value (as a new process would make) finds the shim.
+	rt2 := New(e.rt.Root())
+	if err := rt2.Start(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt2.Start(ctx, id); !errdefs.IsConflict(err) {
+		t.Errorf("second start: %v, want Conflict", err)
+	}
+	wantStatus(t, rt2, id, StatusRunning)
+
+	list, err := rt2.List(ctx)
+	if err != nil || len(list) != 1 || list[0].ID != id {
+		t.Errorf("list = %+v, %v", list, err)
+	}
+	pids, err := rt2.Ps(ctx, id)
+	if err != nil || len(pids) != 2 || !slices.Contains(pids, st.Pid) {
+		t.Errorf("ps = %v, %v; want the init %d and its sleep", pids, err, st.Pid)
+	}
+	stats, err := rt2.Stats(ctx, id)
+	if err != nil || stats.CPUUsageNS == 0 || stats.MemoryUsage == 0 || stats.PidsCurrent != 2 {
+		t.Errorf("stats = %+v, %v", stats, err)
+	}
+
+	// exec with stdio passed to the shim
+	r, w, _ := os.Pipe()
+	p, err := rt2.Exec(ctx, id, &specs.Process{Args: []string{"sh", "-c", "echo exec-out; exit 3"}, Cwd: "/", Env: []string{"PATH=/bin"}}, ExecOptions{Stdout: w})
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := new(bytes.Buffer)
+	out.ReadFrom(r)
+	code, err := p.Wait(ctx)
+	if err != nil || code != 3 || out.String() != "exec-out\n" {
+		t.Errorf("exec: code %d, %v, output %q", code, err, out)
+	}
+
+	if err := rt2.Pause(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, rt2, id, StatusPaused)
+	if err := rt2.Delete(ctx, id, false); !errdefs.IsConflict(err) {
+		t.Errorf("delete of a paused container: %v, want Conflict", err)
+	}
+	if err := rt2.Resume(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, rt2, id, StatusRunning)
+
+	limit := int64(64 << 20)
+	if err := rt2.Update(ctx, id, &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}); err != nil {
+		t.Error(err)
+	} else if stats, err := rt2.Stats(ctx, id); err != nil || stats.MemoryLimit != uint64(limit) {
+		t.Errorf("memory limit after update = %d, %v", stats.MemoryLimit, err)
+	}
+
+	if err := rt2.Kill(ctx, id, int(unix.SIGTERM), false); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	code, err = rt2.Wait(wctx, id)
+	if err != nil || code != 42 {
+		t.Errorf("wait = %d, %v; want 42 (the trap's)", code, err)
+	}
+	st = wantStatus(t, rt2, id, StatusStopped)
+	if st.ExitStatus == nil || *st.ExitStatus != 42 {
+		t.Errorf("exit status in state = %v", st.ExitStatus)
+	}
+	if err := rt2.Kill(ctx, id, 9, false); !errdefs.IsConflict(err) {
+		t.Errorf("kill of a stopped container: %v, want Conflict", err)
+	}
+	logb, _ := os.ReadFile(filepath.Join(e.rt.shimDir(id), "container.log"))
+	if !bytes.Contains(logb, []byte(`"log":"hello from hulltest\n","stream":"stdout"`)) || !bytes.Contains(logb, []byte(`"log":"oops\n","stream":"stderr"`)) {
+		t.Errorf("container.log = %s", logb)
+	}
+	if err := rt2.Delete(ctx, id, false); err != nil {
+		t.Fatal(err)
+	}
+	assertNothingLeft(t, e.rt, id)
+	if _, err := rt2.State(ctx, id); !errdefs.IsNotFound(err) {
+		t.Errorf("state after delete: %v, want NotFound", err)
+	}
+}
+
+func TestForegroundStdioAndExitCode(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, nil, "sh", "-c", "cat; echo to-err >&2; exit 7")
+	id := newID(t)
+	in, inW, _ := os.Pipe()
+	outR, out, _ := os.Pipe()
+	e.opts.Stdin, e.opts.Stdout, e.opts.Stderr = in, out, out
+	e.create(t, id)
+	in.Close()
+	out.Close()
+	inW.Write([]byte("from-stdin\n"))
+	inW.Close()
+	if err := e.rt.Start(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	code, err := e.rt.Wait(ctx, id)
+	got := new(bytes.Buffer)
+	got.ReadFrom(outR)
+	if err != nil || code != 7 || got.String() != "from-stdin\nto-err\n" {
+		t.Errorf("wait = %d, %v; output %q", code, err, got)
+	}
+}
+
+func TestExecTerminal(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, nil, "sleep", "100")
+	id := newID(t)
+	e.create(t, id)
+	if err := e.rt.Start(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	p, err := e.rt.Exec(ctx, id, &specs.Process{Terminal: true, Args: []string{"sh"}, Cwd: "/", Env: []string{"PATH=/bin"}}, ExecOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Console == nil {
+		t.Fatal("no console returned")
+	}
+	defer p.Console.Close()
+	p.Console.Write([]byte("echo tty-$((6*7)); exit 5\n"))
+	var buf bytes.Buffer
+	done := make(chan struct{})
+	go func() { buf.ReadFrom(p.Console); close(done) }()
+	code, err := p.Wait(ctx)
+	if err != nil || code != 5 {
+		t.Errorf("exit %d, %v", code, err)
+	}
+	p.Console.Close()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+	}
+	if !strings.Contains(buf.String(), "tty-42") {
+		t.Errorf("terminal output %q", buf.String())
+	}
+}
+
+// TestShimKilled: SIGKILL of the shim takes the container with it; the
+// container reads as stopped with 137 and Delete removes everything.
+func TestShimKilled(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, nil, "sleep", "100")
+	id := newID(t)
+	e.create(t, id)
+	if err := e.rt.Start(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	st := wantStatus(t, e.rt, id, StatusRunning)
+	if err := unix.Kill(st.ShimPID, unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for unix.Kill(st.Pid, 0) == nil && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if unix.Kill(st.Pid, 0) == nil {
+		t.Fatalf("the container's init %d outlived its shim", st.Pid)
+	}
+	st = wantStatus(t, e.rt, id, StatusStopped)
+	if st.ExitStatus == nil || *st.ExitStatus != 137 {
+		t.Errorf("exit status %v, want 137", st.ExitStatus)
+	}
+	if code, err := e.rt.Wait(ctx, id); err != nil || code != 137 {
+		t.Errorf("wait = %d, %v", code, err)
+	}
+	if err := e.rt.Delete(ctx, id, false); err != nil {
+		t.Fatal(err)
+	}
+	assertNothingLeft(t, e.rt, id)
+}
+
+// TestBadInput: each refusal is InvalidArgument and leaves nothing behind.
+func TestBadInput(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*specs.Spec)
+		config string
+		want   string
+	}{
+		{name: "invalid json", config: `{"ociVersion": "1.0.2", "process": {`, want: "not a valid OCI config"},
+		{name: "missing rootfs", mutate: func(s *specs.Spec) { s.Root.Path = "nowhere" }, want: "is not a folder"},
+		{name: "unknown capability", mutate: func(s *specs.Spec) {
+			s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_NOT_A_THING")
+		}, want: `unknown capability "CAP_NOT_A_THING"`},
+		{name: "proc from tmpfs", mutate: func(s *specs.Spec) {
+			for i := range s.Mounts {
+				if s.Mounts[i].Destination == "/proc" {
+					s.Mounts[i].Type, s.Mounts[i].Source = "tmpfs", "tmpfs"
+				}
+			}
+		}, want: "only a procfs may be mounted there"},
+		{name: "bind onto proc", mutate: func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/proc", Type: "bind", Source: "/tmp", Options: []string{"rbind"}})
+		}, want: "only a procfs may be mounted there"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, tt.mutate, "true")
+			if tt.config != "" {
+				os.WriteFile(filepath.Join(e.bundle, "config.json"), []byte(tt.config), 0o644)
+			}
+			id := newID(t)
+			err := e.rt.Create(context.Background(), id, e.bundle, e.opts)
+			if !errdefs.IsInvalidArgument(err) || !strings.Contains(fmt.Sprint(err), tt.want) {
+				t.Errorf("create: %v; want InvalidArgument with %q", err, tt.want)
+			}
+			assertNothingLeft(t, e.rt, id)
+		})
+	}
+}
+
+// TestHostLimits: rlimits above the host's hard limit and capabilities the
+// host lacks are reduced, not refused.
+func TestHostLimits(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, func(s *specs.Spec) {
+		s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 1 << 30, Soft: 1 << 30}}
+		s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_SYS_RESOURCE")
+	}, "true")
+	id := newID(t)
+	e.create(t, id)
+	if err := e.rt.Start(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := e.rt.Wait(ctx, id); err != nil || code != 0 {
+		t.Errorf("wait = %d, %v", code, err)
+	}
+}
+
+func TestNotFound(t *testing.T) {
+	rt := New(t.TempDir())
+	ctx := context.Background()
+	for name, err := range map[string]error{
+		"state":  func() error { _, err := rt.State(ctx, "nope"); return err }(),
+		"start":  rt.Start(ctx, "nope"),
+		"kill":   rt.Kill(ctx, "nope", 9, false),
+		"delete": rt.Delete(ctx, "nope", true),
+	} {
+		if !errdefs.IsNotFound(err) {
+			t.Errorf("%s: %v, want NotFound", name, err)
+		}
+	}
+	if err := rt.Start(ctx, "../x"); !errdefs.IsInvalidArgument(err) {
+		t.Errorf("bad id: %v", err)
+	}
+}
