@@ -260,15 +260,7 @@ func dupFile(f *os.File) *os.File {
 
 // reap waits for the init, records its exit status and lets waiters go.
 func (s *shim) reap() {
-	ps, err := s.init.Wait()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		ps = ee.ProcessState
-	}
-	status := 255
-	if ps != nil {
-		status = exitCode(ps)
-	}
+	status := waitExit(s.init)
 	// Give the output a moment to drain; processes outside a private pid
 	// namespace may still hold the pipes.
 	drained := make(chan struct{})
@@ -573,16 +565,22 @@ func (s *shim) exec(c *net.UnixConn, req request, files []*os.File) {
 		f.Close()
 	}
 	files = nil
+	send(c, response{Done: true, Exit: waitExit(p)})
+}
+
+// waitExit waits for a process of the container and returns its exit
+// status as a shell reports it (128+signal for a killed one, 255 when
+// the kernel told nothing).
+func waitExit(p *libcontainer.Process) int {
 	ps, err := p.Wait()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		ps = ee.ProcessState
 	}
-	status := 255
-	if ps != nil {
-		status = exitCode(ps)
+	if ps == nil {
+		return 255
 	}
-	send(c, response{Done: true, Exit: status})
+	return exitCode(ps)
 }
 
 func socketpair() (*os.File, *os.File, error) {
