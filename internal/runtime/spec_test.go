@@ -226,3 +226,15 @@ func TestValidateSpec(t *testing.T) {
 		t.Errorf("nil spec: %v, want ErrInvalidArgument", err)
 	}
 }
+
+func TestValidID(t *testing.T) {
+	for id, want := range map[string]bool{
+		"c1": true, "A.b_c+d-e": true, strings.Repeat("x", 128): true,
+		"": false, "-x": false, ".x": false, "a/b": false, "a b": false, "..": false,
+		strings.Repeat("x", 129): false, "é": false,
+	} {
+		if got := validID(id); got != want {
+			t.Errorf("validID(%q) = %v, want %v", id, got, want)
+		}
+	}
+}
