@@ -49,7 +49,14 @@ func newRuntimeCommand(g *globals) *cobra.Command {
 		Short: "Create a container, its init waiting for start",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return rt().Create(cmd.Context(), args[0], bundle, runtime.CreateOptions{ConsoleSocket: consoleSocket, PidFile: pidFile, NoPivot: noPivot})
+			opts := runtime.CreateOptions{ConsoleSocket: consoleSocket, PidFile: pidFile, NoPivot: noPivot}
+			// As runc create does, a container without a terminal gets the
+			// caller's stdio: tools that read the container's output from
+			// the runtime's (the OCI validation suite, shells) rely on it.
+			if !bundleTerminal(bundle) {
+				opts.Stdin, opts.Stdout, opts.Stderr = os.Stdin, os.Stdout, os.Stderr
+			}
+			return rt().Create(cmd.Context(), args[0], bundle, opts)
 		},
 	}
 	createFlags(create)
@@ -411,14 +418,19 @@ func followSize(cur, master console.Console, stop <-chan struct{}) {
 // runContainer is `hull runtime run`: create with this process's stdio,
 // start and, unless detached, wait, delete and exit with the container's
 // code.
-func runContainer(ctx context.Context, rt *runtime.Runtime, id, bundle string, opts runtime.CreateOptions, detach bool) error {
-	terminal := false
-	if b, err := os.ReadFile(filepath.Join(bundle, "config.json")); err == nil {
-		var s specs.Spec
-		if json.Unmarshal(b, &s) == nil && s.Process != nil {
-			terminal = s.Process.Terminal
-		}
+// bundleTerminal reports whether the bundle's process asks for a terminal;
+// a config.json that cannot be read says no, and Create reports why.
+func bundleTerminal(bundle string) bool {
+	b, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+	if err != nil {
+		return false
 	}
+	var s specs.Spec
+	return json.Unmarshal(b, &s) == nil && s.Process != nil && s.Process.Terminal
+}
+
+func runContainer(ctx context.Context, rt *runtime.Runtime, id, bundle string, opts runtime.CreateOptions, detach bool) error {
+	terminal := bundleTerminal(bundle)
 	if !detach && (opts.ConsoleSocket == "" || !terminal) {
 		opts.Stdin, opts.Stdout, opts.Stderr = os.Stdin, os.Stdout, os.Stderr
 	}

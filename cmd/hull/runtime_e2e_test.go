@@ -89,7 +89,20 @@ func TestRuntimeWalkthrough(t *testing.T) {
 	rt("spec", "--bundle", bundle, "--terminal=false", "--args", "sleep", "--args", "1000")
 	setRootPath(t, filepath.Join(bundle, "config.json"), "merged") // relative to the bundle
 
-	rt("create", "-b", bundle, id)
+	// create hands the container the caller's stdio, as runc create does;
+	// a captured stdout would stay open as long as the container runs.
+	errFile, err := os.Create(filepath.Join(dir, "create.err"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	create := exec.Command(hullBin, "runtime", "--root", root, "create", "-b", bundle, id)
+	create.Stderr = errFile // a file, not a pipe: the container keeps it
+	err = create.Run()
+	errFile.Close()
+	if err != nil {
+		b, _ := os.ReadFile(errFile.Name())
+		t.Fatalf("hull runtime create: %v\n%s", err, b)
+	}
 	if out := rt("list"); !strings.Contains(out, id) || !strings.Contains(out, " created ") {
 		t.Errorf("list after create:\n%s", out)
 	}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -47,29 +48,18 @@ func loadSpec(bundle string) (*specs.Spec, string, []string, error) {
 	if err := json.Unmarshal(b, &spec); err != nil {
 		return nil, "", nil, invalid("%s: not a valid OCI config: %v", filepath.Join(bundle, "config.json"), err)
 	}
-	if spec.Process == nil || len(spec.Process.Args) == 0 {
-		return nil, "", nil, invalid("config.json of %s: process.args is empty", bundle)
+	if err := ValidateSpec(&spec, bundle); err != nil {
+		return nil, "", nil, fmt.Errorf("config.json of %s: %w", bundle, err)
 	}
-	if spec.Root == nil || spec.Root.Path == "" {
-		return nil, "", nil, invalid("config.json of %s: root.path is missing", bundle)
+	if spec.Process.Cwd == "" || !path.IsAbs(spec.Process.Cwd) {
+		return nil, "", nil, invalid("config.json of %s: process.cwd %q must be an absolute path", bundle, spec.Process.Cwd)
 	}
 	rootfs := spec.Root.Path
 	if !filepath.IsAbs(rootfs) {
 		rootfs = filepath.Join(bundle, rootfs)
 	}
-	if fi, err := os.Stat(rootfs); err != nil || !fi.IsDir() {
-		return nil, "", nil, invalid("config.json of %s: root.path %s is not a folder", bundle, rootfs)
-	}
-	if spec.Process.Cwd == "" || !path.IsAbs(spec.Process.Cwd) {
-		return nil, "", nil, invalid("config.json of %s: process.cwd %q must be an absolute path", bundle, spec.Process.Cwd)
-	}
-	for _, m := range spec.Mounts {
-		dst := path.Clean("/" + m.Destination)
-		if dst == "/proc" && m.Type != "proc" {
-			return nil, "", nil, invalid("config.json of %s: the mount onto /proc has type %q from %q; only a procfs may be mounted there", bundle, m.Type, m.Source)
-		}
-	}
 	var warnings []string
+	fitLegacy(&spec, &warnings)
 	if err := fitCapabilities(spec.Process.Capabilities, &warnings); err != nil {
 		return nil, "", nil, invalid("config.json of %s: %v", bundle, err)
 	}
@@ -78,6 +68,37 @@ func loadSpec(bundle string) (*specs.Spec, string, []string, error) {
 	}
 	fitOOMScoreAdj(spec.Process, &warnings)
 	return &spec, rootfs, warnings, nil
+}
+
+// fitLegacy accepts, with a warning, two things runc 1.1 took silently and
+// libcontainer now refuses: a major:minor on a FIFO device (a FIFO has
+// none), and data options ("mode=755") on a bind mount, which a bind
+// cannot take.
+func fitLegacy(spec *specs.Spec, warnings *[]string) {
+	if spec.Linux != nil {
+		for i := range spec.Linux.Devices {
+			d := &spec.Linux.Devices[i]
+			if d.Type == "p" && (d.Major != 0 || d.Minor != 0) {
+				*warnings = append(*warnings, fmt.Sprintf("device %s: a FIFO has no major:minor; %d:%d ignored", d.Path, d.Major, d.Minor))
+				d.Major, d.Minor = 0, 0
+			}
+		}
+	}
+	for i := range spec.Mounts {
+		m := &spec.Mounts[i]
+		if m.Type != "bind" && !slices.Contains(m.Options, "bind") && !slices.Contains(m.Options, "rbind") {
+			continue
+		}
+		kept := m.Options[:0:0]
+		for _, o := range m.Options {
+			if strings.Contains(o, "=") {
+				*warnings = append(*warnings, fmt.Sprintf("mount %s: a bind mount takes no data option; %q ignored", m.Destination, o))
+				continue
+			}
+			kept = append(kept, o)
+		}
+		m.Options = kept
+	}
 }
 
 // knownCaps maps "CAP_CHOWN" to its number.

@@ -373,7 +373,7 @@ func TestBadInput(t *testing.T) {
 		want   string
 	}{
 		{name: "invalid json", config: `{"ociVersion": "1.0.2", "process": {`, want: "not a valid OCI config"},
-		{name: "missing rootfs", mutate: func(s *specs.Spec) { s.Root.Path = "nowhere" }, want: "is not a folder"},
+		{name: "missing rootfs", mutate: func(s *specs.Spec) { s.Root.Path = "nowhere" }, want: "does not exist"},
 		{name: "unknown capability", mutate: func(s *specs.Spec) {
 			s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_NOT_A_THING")
 		}, want: `unknown capability "CAP_NOT_A_THING"`},
@@ -383,10 +383,10 @@ func TestBadInput(t *testing.T) {
 					s.Mounts[i].Type, s.Mounts[i].Source = "tmpfs", "tmpfs"
 				}
 			}
-		}, want: "only a procfs may be mounted there"},
+		}, want: "needs a procfs"},
 		{name: "bind onto proc", mutate: func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/proc", Type: "bind", Source: "/tmp", Options: []string{"rbind"}})
-		}, want: "only a procfs may be mounted there"},
+		}, want: "needs a procfs"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -437,5 +437,32 @@ func TestNotFound(t *testing.T) {
 	}
 	if err := rt.Start(ctx, "../x"); !errdefs.IsInvalidArgument(err) {
 		t.Errorf("bad id: %v", err)
+	}
+}
+
+func TestFitLegacy(t *testing.T) {
+	spec := &specs.Spec{
+		Linux: &specs.Linux{Devices: []specs.LinuxDevice{{Path: "/dev/fifo", Type: "p", Major: 8, Minor: 666}, {Path: "/dev/null", Type: "c", Major: 1, Minor: 3}}},
+		Mounts: []specs.Mount{
+			{Destination: "/b", Type: "bind", Source: "/tmp", Options: []string{"rbind", "ro", "mode=755", "size=1k"}},
+			{Destination: "/t", Type: "tmpfs", Source: "tmpfs", Options: []string{"mode=755"}},
+		},
+	}
+	var warnings []string
+	fitLegacy(spec, &warnings)
+	if d := spec.Linux.Devices[0]; d.Major != 0 || d.Minor != 0 {
+		t.Errorf("FIFO kept %d:%d", d.Major, d.Minor)
+	}
+	if d := spec.Linux.Devices[1]; d.Major != 1 || d.Minor != 3 {
+		t.Errorf("char device changed to %d:%d", d.Major, d.Minor)
+	}
+	if got := spec.Mounts[0].Options; !slices.Equal(got, []string{"rbind", "ro"}) {
+		t.Errorf("bind options %v, want [rbind ro]", got)
+	}
+	if got := spec.Mounts[1].Options; !slices.Equal(got, []string{"mode=755"}) {
+		t.Errorf("tmpfs options %v changed", got)
+	}
+	if len(warnings) != 3 {
+		t.Errorf("warnings %q, want 3", warnings)
 	}
 }

@@ -464,7 +464,13 @@ func (s *shim) delete(force bool) error {
 		}
 	}
 	if err := destroyContainer(s.c); err != nil {
-		return fmt.Errorf("delete %s: %w", s.id, err)
+		stateDir := filepath.Join(filepath.Dir(filepath.Dir(s.dir)), "state", s.id)
+		if _, serr := os.Stat(stateDir); !errors.Is(serr, os.ErrNotExist) {
+			return fmt.Errorf("delete %s: %w", s.id, err)
+		}
+		// The container is gone and only a poststop hook failed: the OCI
+		// spec has the runtime log it and go on as if it had succeeded.
+		slog.Warn("delete: a poststop hook failed", "container", s.id, "err", err)
 	}
 	select {
 	case <-s.exited:
