@@ -77,7 +77,20 @@ cleanup() {
 	for id in $(env ${env% *} "$cmd" list 2>/dev/null | awk 'NR>1{print $1}'); do
 		env ${env% *} "$cmd" delete --force "$id" >/dev/null 2>&1
 	done
-	rm -rf /tmp/ocitest* 2>/dev/null
+	# linux_rootfs_propagation makes the rootfs shared, so the container's
+	# proc, dev and sys mounts propagate back under /tmp/ocitest*: unmount
+	# them before anything is removed, and never cross into a mount.
+	local d
+	for d in /tmp/ocitest*; do
+		[ -e "$d" ] || continue
+		umount -R "$d" 2>/dev/null
+		rm -rf --one-file-system "$d" 2>/dev/null
+	done
+	# The relative cgroup tests name cgroupsPath testdir/cgrouptest; a
+	# runtime removes the leaf it made, the parent is the suite's.
+	for d in /sys/fs/cgroup/*/testdir; do
+		[ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+	done
 }
 
 count() { # TAP file -> "ok fail skip"
