@@ -3,7 +3,6 @@ package image
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -73,15 +72,6 @@ func (s *Store) commit(ctx context.Context, img newImage) (string, error) {
 			m := img.manifests[i].blobRef
 			rec.Manifests = slices.DeleteFunc(rec.Manifests, func(b blobRef) bool { return b.Digest == m.Digest })
 			rec.Manifests = slices.Insert(rec.Manifests, 0, m)
-		}
-		notes := tx.Bucket(bucketLayers)
-		for _, l := range rec.Layers {
-			if l.TarSize > 0 {
-				b, _ := json.Marshal(layerNote{TarSize: l.TarSize})
-				if err := notes.Put([]byte(hexOf(l.ChainID)), b); err != nil {
-					return err
-				}
-			}
 		}
 		if err := putRecord(tx, rec); err != nil {
 			return err

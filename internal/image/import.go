@@ -55,8 +55,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader, tag string, changes []s
 		return "", fmt.Errorf("import: %w", err)
 	}
 	defer tar.Close()
-	counted := &countReader{r: tar}
-	in, err := s.layers.CreateFunc(ctx, "", counted, layer.ApplyOptions{}, func(m layer.Meta) (string, error) {
+	in, err := s.layers.CreateFunc(ctx, "", tar, layer.ApplyOptions{}, func(m layer.Meta) (string, error) {
 		if err := ValidateDigest(m.DiffID); err != nil {
 			return "", err
 		}
@@ -75,7 +74,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader, tag string, changes []s
 	if err != nil {
 		return "", err
 	}
-	layers := []layerRecord{{DiffID: in.DiffID, ChainID: in.DiffID, TarSize: counted.n, Size: in.Size}}
+	layers := []layerRecord{{DiffID: in.DiffID, ChainID: in.DiffID, TarSize: in.TarSize, Size: in.Size}}
 	id, err := s.commit(ctx, newImage{config: config, cfg: cfg, layers: layers, tags: tags})
 	if err != nil {
 		s.rollbackLayer(ctx, hexOf(in.DiffID), pins.count(hexOf(in.DiffID)))

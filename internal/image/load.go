@@ -218,12 +218,12 @@ func (d *directLoader) offer(a *archive, name string, size int64, r io.Reader) (
 	}
 	src.open = func() (io.ReadCloser, error) { return io.NopCloser(r), nil }
 	src.size = size
-	in, tarSize, err := d.s.createLayer(d.ctx, parent, diffIDs[d.j], src, loadStatus, d.progress)
+	in, err := d.s.createLayer(d.ctx, parent, diffIDs[d.j], src, loadStatus, d.progress)
 	if err != nil {
 		return true, fmt.Errorf("load image %s: layer %d of %d (%s): %w", img.id, d.j+1, len(diffIDs), diffIDs[d.j], err)
 	}
 	d.created = append(d.created, in.ID)
-	d.pre[chains[d.j]] = layerRecord{DiffID: diffIDs[d.j], ChainID: chains[d.j], TarSize: tarSize, Size: in.Size}
+	d.pre[chains[d.j]] = layerRecord{DiffID: diffIDs[d.j], ChainID: chains[d.j], TarSize: in.TarSize, Size: in.Size}
 	emit(d.progress, Progress{ID: shortID(diffIDs[d.j]), Status: loadStatus.done})
 	d.j++
 	return true, nil

@@ -40,9 +40,6 @@ var (
 	// bucketRefs maps a normalized reference (docker.io/library/busybox:latest,
 	// or …@sha256:…) to an image id.
 	bucketRefs = []byte("refs")
-	// bucketLayers maps a layer's chain id to what the image store learnt
-	// of it when it unpacked it (the size of its tar), JSON.
-	bucketLayers = []byte("imagelayers")
 )
 
 // DBFile is the name of the bbolt database under the root that Open uses.
@@ -103,11 +100,6 @@ type blobRef struct {
 	MediaType string `json:"mediaType,omitempty"`
 }
 
-// layerNote is what bucketLayers keeps of a layer.
-type layerNote struct {
-	TarSize int64 `json:"tarSize"`
-}
-
 // New opens the image store under root on db (the daemon's hull.db, in
 // which the store keeps its own buckets) and layers, and removes what an
 // interrupted operation left: ingest files, spools, read-only layers that
@@ -136,7 +128,7 @@ func New(ctx context.Context, root string, db *bolt.DB, layers *layer.Store) (*S
 		return nil, fmt.Errorf("open image store: %w", err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketImages, bucketRefs, bucketLayers} {
+		for _, b := range [][]byte{bucketImages, bucketRefs} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -290,7 +282,6 @@ func (s *Store) removeLayer(ctx context.Context, id string, ownPins int) (bool, 
 	default:
 		return false, err
 	}
-	_ = s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketLayers).Delete([]byte(id)) })
 	return true, nil
 }
 
@@ -372,25 +363,6 @@ func (s *Store) cleanup(ctx context.Context) error {
 		if _, err := s.removeLayer(ctx, in.ID, 0); err != nil {
 			return fmt.Errorf("remove orphan layer %s: %w", in.ID, err)
 		}
-	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketLayers)
-		var drop [][]byte
-		_ = b.ForEach(func(k, _ []byte) error {
-			if !needed[string(k)] {
-				drop = append(drop, slices.Clone(k))
-			}
-			return nil
-		})
-		for _, k := range drop {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("clean layer notes: %w", err)
 	}
 
 	// Blobs no record names.

@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -92,13 +91,13 @@ func (s *Store) unpack(ctx context.Context, pins *pinSet, diffIDs []string, srcs
 				continue
 			}
 			out[i].Size = in.Size
-			out[i].TarSize = s.layerTarSize(id)
+			out[i].TarSize = in.TarSize
 			emit(progress, Progress{ID: srcs[i].eventID(diffID), Status: st.exists})
 			continue
 		} else if !errdefs.IsNotFound(err) {
 			return nil, fmt.Errorf("layer %d of %d: %w", i+1, len(diffIDs), err)
 		}
-		in, tarSize, err := s.createLayer(ctx, parent, diffID, srcs[i], st, progress)
+		in, err := s.createLayer(ctx, parent, diffID, srcs[i], st, progress)
 		if err != nil {
 			return nil, fmt.Errorf("layer %d of %d (%s): %w", i+1, len(diffIDs), diffID, err)
 		}
@@ -109,7 +108,7 @@ func (s *Store) unpack(ctx context.Context, pins *pinSet, diffIDs []string, srcs
 		}
 		created = append(created, id)
 		out[i].Size = in.Size
-		out[i].TarSize = tarSize
+		out[i].TarSize = in.TarSize
 		emit(progress, Progress{ID: srcs[i].eventID(diffID), Status: st.done})
 	}
 	return out, nil
@@ -117,10 +116,10 @@ func (s *Store) unpack(ctx context.Context, pins *pinSet, diffIDs []string, srcs
 
 // createLayer applies one layer from src on top of parent and names it by
 // its chain id once its diff id is known and found to be diffID.
-func (s *Store) createLayer(ctx context.Context, parent, diffID string, src layerSource, st unpackStatus, progress func(Progress)) (layer.Info, int64, error) {
+func (s *Store) createLayer(ctx context.Context, parent, diffID string, src layerSource, st unpackStatus, progress func(Progress)) (layer.Info, error) {
 	raw, err := src.open()
 	if err != nil {
-		return layer.Info{}, 0, err
+		return layer.Info{}, err
 	}
 	defer raw.Close()
 	var h hash.Hash
@@ -132,16 +131,15 @@ func (s *Store) createLayer(ctx context.Context, parent, diffID string, src laye
 	pr := &progressReader{r: ctxReader{ctx, rd}, total: src.size, id: src.eventID(diffID), status: st.working, fn: progress}
 	tar, err := decompress(pr)
 	if err != nil {
-		return layer.Info{}, 0, err
+		return layer.Info{}, err
 	}
 	defer tar.Close()
-	counted := &countReader{r: tar}
 	parentChain := ""
 	if parent != "" {
 		parentChain = "sha256:" + parent
 	}
 	want := chainID(parentChain, diffID)
-	in, err := s.layers.CreateFunc(ctx, parent, counted, layer.ApplyOptions{}, func(m layer.Meta) (string, error) {
+	in, err := s.layers.CreateFunc(ctx, parent, tar, layer.ApplyOptions{}, func(m layer.Meta) (string, error) {
 		if h != nil {
 			// The tar ends before its compressed stream may: read what is
 			// left, so that the digest covers the whole blob.
@@ -158,10 +156,10 @@ func (s *Store) createLayer(ctx context.Context, parent, diffID string, src laye
 		return hexOf(want), nil
 	})
 	if err != nil {
-		return layer.Info{}, 0, err
+		return layer.Info{}, err
 	}
 	pr.flush()
-	return in, counted.n, nil
+	return in, nil
 }
 
 // rollbackLayer removes a layer an unpack created, unless an image
@@ -187,18 +185,6 @@ func (s *Store) rollbackLayer(ctx context.Context, id string, ownPins int) {
 		return
 	}
 	_, _ = s.removeLayer(ctx, id, ownPins)
-}
-
-// layerTarSize returns the tar size noted for layer id, 0 if unknown.
-func (s *Store) layerTarSize(id string) int64 {
-	var n layerNote
-	_ = s.db.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketLayers).Get([]byte(id)); v != nil {
-			return json.Unmarshal(v, &n)
-		}
-		return nil
-	})
-	return n.TarSize
 }
 
 // decompress returns the tar inside r, which may be gzip, zstd or bzip2
@@ -231,18 +217,6 @@ func decompress(r io.Reader) (io.ReadCloser, error) {
 		return nil, fmt.Errorf("xz compressed input is not supported; decompress it first: %w", errdefs.ErrInvalidArgument)
 	}
 	return io.NopCloser(all), nil
-}
-
-// countReader counts the bytes read through it.
-type countReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }
 
 // progressReader reports how far a read has come, at most ten times a

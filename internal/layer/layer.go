@@ -79,6 +79,9 @@ type Meta struct {
 	DiffID string `json:"diffID,omitempty"`
 	// Size is the bytes of file content the layer's tar held.
 	Size int64 `json:"size"`
+	// TarSize is the length of the tar the layer was made from, which is
+	// what Export of a read-only layer writes (0: unknown).
+	TarSize int64 `json:"tarSize,omitempty"`
 }
 
 // ChangeKind is the kind of a Change, numbered as the Docker API numbers it.
@@ -257,11 +260,11 @@ func importInto(ctx context.Context, dir string, parents []string, r io.Reader, 
 	if err := writeChain(dir, parents); err != nil {
 		return Meta{}, fmt.Errorf("import layer %s: %w", dir, err)
 	}
-	res, diffID, err := importRecorded(ctx, dir, parents, r, opts)
+	res, diffID, tarSize, err := importRecorded(ctx, dir, parents, r, opts)
 	if err != nil {
 		return Meta{}, fmt.Errorf("import layer %s: %w", dir, err)
 	}
-	m := Meta{DiffID: diffID, Size: res.Size}
+	m := Meta{DiffID: diffID, Size: res.Size, TarSize: tarSize}
 	if err := writeMeta(dir, m); err != nil {
 		return Meta{}, fmt.Errorf("import layer %s: %w", dir, err)
 	}

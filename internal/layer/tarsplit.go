@@ -32,22 +32,22 @@ func hasTarSplit(dir string) bool {
 }
 
 // importRecorded applies r into the layer in dir, records its tar-split
-// metadata beside it and returns the digest of the whole stream.
+// metadata beside it and returns the digest and length of the whole stream.
 //
 // tar-split's own recorder parses the tar a second time in a goroutine
 // joined to the applier by an unbuffered pipe, which makes the two take
 // turns; here the applier's own parse tells a recorder in the same stream
 // which bytes are file content, and hashing runs ahead in a goroutine of
 // its own.
-func importRecorded(ctx context.Context, dir string, parents []string, r io.Reader, opts ApplyOptions) (ApplyResult, string, error) {
+func importRecorded(ctx context.Context, dir string, parents []string, r io.Reader, opts ApplyOptions) (ApplyResult, string, int64, error) {
 	f, err := os.OpenFile(filepath.Join(dir, tarSplitFile), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return ApplyResult{}, "", err
+		return ApplyResult{}, "", 0, err
 	}
 	defer f.Close()
 	gz, err := gzip.NewWriterLevel(f, gzip.BestSpeed)
 	if err != nil {
-		return ApplyResult{}, "", err
+		return ApplyResult{}, "", 0, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -56,18 +56,19 @@ func importRecorded(ctx context.Context, dir string, parents []string, r io.Read
 	rec := &tarRecorder{r: ra, packer: storage.NewJSONPacker(gz), seen: map[string]bool{}}
 	res, err := importImpl(ctx, dir, parents, rec, opts, rec.entry)
 	if err != nil {
-		return res, "", err
+		return res, "", 0, err
 	}
 	if err := rec.finish(); err != nil {
-		return res, "", err
+		return res, "", 0, err
 	}
 	if err := gz.Close(); err != nil {
-		return res, "", err
+		return res, "", 0, err
 	}
 	if err := f.Sync(); err != nil {
-		return res, "", err
+		return res, "", 0, err
 	}
-	return res, ra.digest(), f.Close()
+	digest, n := ra.digest()
+	return res, digest, n, f.Close()
 }
 
 // tarRecorder passes a tar stream through to the applier and records it
@@ -186,6 +187,7 @@ type readAhead struct {
 	cur    []byte // what is left of it
 	err    error  // set by the goroutine before it closes chunks
 	h      hash.Hash
+	n      int64 // bytes read from the source, set by the goroutine
 	cancel context.CancelFunc
 }
 
@@ -224,6 +226,7 @@ func (ra *readAhead) run(ctx context.Context, r io.Reader) {
 		n, err := io.ReadFull(r, buf[:cap(buf)])
 		if n > 0 {
 			ra.h.Write(buf[:n])
+			ra.n += int64(n)
 			select {
 			case ra.chunks <- buf[:n]:
 			case <-ctx.Done():
@@ -261,11 +264,11 @@ func (ra *readAhead) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// digest returns the digest of everything read; the caller has read the
-// stream to its end.
-func (ra *readAhead) digest() string {
+// digest returns the digest and length of everything read; the caller
+// has read the stream to its end.
+func (ra *readAhead) digest() (string, int64) {
 	<-ra.done
-	return digestString(ra.h)
+	return digestString(ra.h), ra.n
 }
 
 // stop ends the goroutine and waits for it.

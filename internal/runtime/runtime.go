@@ -88,15 +88,15 @@ type State struct {
 }
 
 // Stats are a container's resource counters, read from its cgroups.
+// Network counters belong to the network service (TODO(#6)).
 type Stats struct {
-	CPUUsageNS   uint64 `json:"cpuUsageNs"`
-	MemoryUsage  uint64 `json:"memoryUsage"`
-	MemoryLimit  uint64 `json:"memoryLimit"`
-	PidsCurrent  uint64 `json:"pidsCurrent"`
-	PidsLimit    uint64 `json:"pidsLimit,omitempty"`
-	BlkioRead    uint64 `json:"blkioReadBytes"`
-	BlkioWrite   uint64 `json:"blkioWriteBytes"`
-	NetworkStats string `json:"-"` // TODO(#5): network counters come with the network service
+	CPUUsageNS  uint64 `json:"cpuUsageNs"`
+	MemoryUsage uint64 `json:"memoryUsage"`
+	MemoryLimit uint64 `json:"memoryLimit"`
+	PidsCurrent uint64 `json:"pidsCurrent"`
+	PidsLimit   uint64 `json:"pidsLimit,omitempty"`
+	BlkioRead   uint64 `json:"blkioReadBytes"`
+	BlkioWrite  uint64 `json:"blkioWriteBytes"`
 }
 
 // CreateOptions tune Create.

@@ -83,6 +83,9 @@ func mustCreate(t *testing.T, s *layer.Store, id, parent string, files ...File) 
 	if in.DiffID != digestOf(b) {
 		t.Fatalf("layer %s: diff id %s, want %s", id[:12], in.DiffID, digestOf(b))
 	}
+	if in.TarSize != int64(len(b)) {
+		t.Fatalf("layer %s: tar size %d, want %d", id[:12], in.TarSize, len(b))
+	}
 	t.Cleanup(func() { _ = s.Remove(context.Background(), id, true) })
 	return in
 }
