@@ -7,6 +7,7 @@ package main
 
 import (
 	"os"
+	goruntime "runtime"
 
 	// nsenter's constructor joins the namespaces (C, before the Go runtime
 	// starts) when this binary runs as the container's init; it does
@@ -15,6 +16,10 @@ import (
 
 	"github.com/hullproject/hull/internal/runtime"
 )
+
+// The shim forks every process of its container from the main goroutine,
+// which must keep its thread for the shim's life (see the shim's onMain).
+func init() { goruntime.LockOSThread() }
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "init" {

@@ -364,6 +364,37 @@ func TestShimKilled(t *testing.T) {
 	assertNothingLeft(t, e.rt, id)
 }
 
+// TestCreateUnderLoad: containers created side by side stay created. The
+// shim once forked the init from whatever thread its goroutine was on; when
+// libcontainer's mount-source goroutine later locked and ended that thread,
+// the init got its parent death signal (exit 137), a few times in a hundred.
+func TestCreateUnderLoad(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, nil, "true")
+	var wg sync.WaitGroup
+	for w := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 15 {
+				id := fmt.Sprintf("%s-%d-%d", newID(t), w, i)
+				if err := e.rt.Create(ctx, id, e.bundle, e.opts); err != nil {
+					t.Error(err)
+					return
+				}
+				if st, err := e.rt.State(ctx, id); err != nil || st.Status != StatusCreated {
+					t.Errorf("%s after create: %+v, %v", id, st, err)
+				}
+				if err := e.rt.Delete(ctx, id, true); err != nil {
+					t.Error(err)
+				}
+				assertNothingLeft(t, e.rt, id)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
 // TestBadInput: each refusal is InvalidArgument and leaves nothing behind.
 func TestBadInput(t *testing.T) {
 	tests := []struct {

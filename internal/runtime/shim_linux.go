@@ -45,6 +45,8 @@ type shim struct {
 	// reported once they have drained it.
 	io sync.WaitGroup
 
+	forks chan func() // run by the main goroutine (onMain)
+
 	exited     chan struct{} // closed when the init has been reaped
 	exitStatus int           // valid once exited is closed
 
@@ -80,7 +82,7 @@ func ShimMain(args []string) int {
 		return 1
 	}
 	r := New(*root)
-	s := &shim{id: *id, bundle: *bundle, dir: r.shimDir(*id), exited: make(chan struct{})}
+	s := &shim{id: *id, bundle: *bundle, dir: r.shimDir(*id), exited: make(chan struct{}), forks: make(chan func())}
 	var console, stdio []*os.File
 	if *consoleFd >= 0 {
 		console = []*os.File{os.NewFile(uintptr(*consoleFd), "console")}
@@ -121,14 +123,42 @@ func ShimMain(args []string) int {
 	ready.Close()
 
 	go s.reap()
+	failed := make(chan struct{})
+	go func() {
+		defer close(failed)
+		for {
+			c, err := l.AcceptUnix()
+			if err != nil {
+				slog.Error("accept", "error", err)
+				return
+			}
+			go s.serve(l, c)
+		}
+	}()
+	// This goroutine forked the init and forks every exec'd process (see
+	// onMain): it must outlive them.
 	for {
-		c, err := l.AcceptUnix()
-		if err != nil {
-			slog.Error("accept", "error", err)
+		select {
+		case fn := <-s.forks:
+			fn()
+		case <-failed:
 			return 1
 		}
-		go s.serve(l, c)
 	}
+}
+
+// onMain runs fn on the shim's main goroutine, which cmd/hull-shim locks
+// to the main thread. Every process of the container must be forked there:
+// nsexec forks its stages with CLONE_PARENT, so their parent, the one whose
+// death sends them the parent death signal Init arms, is the *thread* that
+// forked the first stage; and the Go runtime ends a thread when a goroutine
+// locked to it returns, as libcontainer's mount-source goroutine does during
+// a start. A fork from an arbitrary thread let that kill a container just
+// created (seen as exit 137 under load).
+func (s *shim) onMain(fn func()) {
+	done := make(chan struct{})
+	s.forks <- func() { defer close(done); fn() }
+	<-done
 }
 
 // create makes and starts (up to the exec fifo) the container.
@@ -548,8 +578,10 @@ func (s *shim) exec(c *net.UnixConn, req request, files []*os.File) {
 			p.Stderr = f
 		}
 	}
-	if err := s.c.Run(p); err != nil {
-		fail(conflict("exec in", s.id, err))
+	var runErr error
+	s.onMain(func() { runErr = s.c.Run(p) })
+	if runErr != nil {
+		fail(conflict("exec in", s.id, runErr))
 		return
 	}
 	pid, _ := p.Pid()
