@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -51,8 +52,10 @@ type shim struct {
 	exitStatus int           // valid once exited is closed
 
 	// mu serialises start, delete and the other changes of state.
-	mu      sync.Mutex
-	deleted bool
+	mu sync.Mutex
+	// done takes the shim's exit code once the container is deleted.
+	done    chan int
+	closing atomic.Bool
 }
 
 // ShimMain is the shim's main function: it creates the container described
@@ -82,7 +85,7 @@ func ShimMain(args []string) int {
 		return 1
 	}
 	r := New(*root)
-	s := &shim{id: *id, bundle: *bundle, dir: r.shimDir(*id), exited: make(chan struct{}), forks: make(chan func())}
+	s := &shim{id: *id, bundle: *bundle, dir: r.shimDir(*id), exited: make(chan struct{}), forks: make(chan func()), done: make(chan int, 1)}
 	var console, stdio []*os.File
 	if *consoleFd >= 0 {
 		console = []*os.File{os.NewFile(uintptr(*consoleFd), "console")}
@@ -125,11 +128,13 @@ func ShimMain(args []string) int {
 	go s.reap()
 	failed := make(chan struct{})
 	go func() {
-		defer close(failed)
 		for {
 			c, err := l.AcceptUnix()
 			if err != nil {
-				slog.Error("accept", "error", err)
+				if !s.closing.Load() {
+					slog.Error("accept", "error", err)
+					close(failed)
+				}
 				return
 			}
 			go s.serve(l, c)
@@ -143,6 +148,8 @@ func ShimMain(args []string) int {
 			fn()
 		case <-failed:
 			return 1
+		case code := <-s.done:
+			return code
 		}
 	}
 }
@@ -346,8 +353,9 @@ func (s *shim) serve(l *net.UnixListener, c *net.UnixConn) {
 	}
 	send(c, resp)
 	if req.Op == "delete" && err == nil {
+		s.closing.Store(true)
 		l.Close()
-		os.Exit(0)
+		s.done <- 0
 	}
 }
 
