@@ -72,6 +72,7 @@ func (r *Runtime) createImpl(ctx context.Context, id, bundle string, opts Create
 			r.cleanupDead(id)
 		}
 	}()
+	go warmCgroupAttach()
 	shimPath, err := findShim(opts.ShimPath)
 	if err != nil {
 		return err

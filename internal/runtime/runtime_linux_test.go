@@ -53,7 +53,7 @@ func testShim(t *testing.T) string {
 			return
 		}
 		shimBin = filepath.Join(dir, "hull-shim")
-		out, err := exec.Command("go", "build", "-o", shimBin, "../../cmd/hull-shim").CombinedOutput()
+		out, err := exec.Command("go", "build", "-tags", "seccomp,netgo,osusergo", "-ldflags=-extldflags=-static", "-o", shimBin, "../../cmd/hull-shim").CombinedOutput()
 		if err != nil {
 			shimErr = fmt.Errorf("build hull-shim: %v\n%s", err, out)
 		}
@@ -495,5 +495,21 @@ func TestFitLegacy(t *testing.T) {
 	}
 	if len(warnings) != 3 {
 		t.Errorf("warnings %q, want 3", warnings)
+	}
+}
+
+// TestWarmCgroupAttach: the warm-up moves this process nowhere.
+func TestWarmCgroupAttach(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	before, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	warmCgroupAttach()
+	after, _ := os.ReadFile("/proc/self/cgroup")
+	if !bytes.Equal(before, after) {
+		t.Errorf("cgroups changed:\n%s\n->\n%s", before, after)
 	}
 }
