@@ -44,13 +44,18 @@ install_packages() {
   export CGO_ENABLED=1 GOFLAGS="${GOFLAGS:+$GOFLAGS }-tags=seccomp"
 }
 
-# build_hull builds hull and, beside it, hull-shim (cgo: libcontainer's
-# nsenter; tag seccomp: Docker's default profile), which hull finds there.
+# SHIM_BUILD_FLAGS: hull-shim is cgo (libcontainer's nsenter; tag seccomp:
+# Docker's default profile through libseccomp) and linked statically, with
+# Go's own user and DNS code: it starts once per container and once more as
+# each container's init, and the dynamic loader cost ~0.4 ms each time.
+SHIM_BUILD_FLAGS=(-tags seccomp,netgo,osusergo -ldflags=-extldflags=-static)
+
+# build_hull builds hull and, beside it, hull-shim, which hull finds there.
 build_hull() {
-  step "go build -o bin/hull ./cmd/hull; go build -o bin/hull-shim ./cmd/hull-shim"
+  step "go build -o bin/hull ./cmd/hull; go build ${SHIM_BUILD_FLAGS[*]} -o bin/hull-shim ./cmd/hull-shim"
   mkdir -p bin
   go build -o bin/hull ./cmd/hull
-  go build -o bin/hull-shim ./cmd/hull-shim
+  go build "${SHIM_BUILD_FLAGS[@]}" -o bin/hull-shim ./cmd/hull-shim
 }
 
 # make_busybox_rootfs_tar OUT: a minimal root file system of Debian's

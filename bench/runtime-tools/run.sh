@@ -56,7 +56,8 @@ build_suite() {
 build_hull() {
 	echo "== building hull" >&2
 	(cd "$REPO" && export GOFLAGS=-tags=seccomp CGO_ENABLED=1 &&
-		go build -o bin/hull ./cmd/hull && go build -o bin/hull-shim ./cmd/hull-shim) || die "building hull failed"
+		go build -o bin/hull ./cmd/hull &&
+		go build -tags seccomp,netgo,osusergo -ldflags=-extldflags=-static -o bin/hull-shim ./cmd/hull-shim) || die "building hull failed"
 }
 
 # wrapper NAME -> the RUNTIME command and its environment

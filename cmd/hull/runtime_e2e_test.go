@@ -31,7 +31,7 @@ func buildShim(t *testing.T) {
 		t.Skip("libseccomp-dev is not installed; hull-shim needs it for the default seccomp profile")
 	}
 	shimOnce.Do(func() {
-		out, err := exec.Command("go", "build", "-tags", "seccomp", "-o", filepath.Join(filepath.Dir(hullBin), "hull-shim"), "../hull-shim").CombinedOutput()
+		out, err := exec.Command("go", "build", "-tags", "seccomp,netgo,osusergo", "-ldflags=-extldflags=-static", "-o", filepath.Join(filepath.Dir(hullBin), "hull-shim"), "../hull-shim").CombinedOutput()
 		if err != nil {
 			shimErr = fmt.Errorf("build hull-shim: %v\n%s", err, out)
 		}
