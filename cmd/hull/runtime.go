@@ -441,31 +441,24 @@ func runContainer(ctx context.Context, rt *runtime.Runtime, id, bundle string, o
 			defer c.Reset()
 		}
 	}
-	if err := rt.Create(ctx, id, bundle, opts); err != nil {
-		return err
-	}
-	cleanup := context.WithoutCancel(ctx)
-	if err := rt.Start(ctx, id); err != nil {
-		rt.Delete(cleanup, id, true)
-		return err
-	}
 	if detach {
+		if err := rt.Create(ctx, id, bundle, opts); err != nil {
+			return err
+		}
+		if err := rt.Start(ctx, id); err != nil {
+			rt.Delete(context.WithoutCancel(ctx), id, true)
+			return err
+		}
 		return nil
 	}
-	if cur != nil {
-		if ws, err := cur.Size(); err == nil {
-			rt.Resize(ctx, id, ws.Width, ws.Height)
+	code, err := rt.Run(ctx, id, bundle, opts, func() {
+		if cur != nil {
+			if ws, err := cur.Size(); err == nil {
+				rt.Resize(ctx, id, ws.Width, ws.Height)
+			}
 		}
-	}
-	code, err := rt.Wait(ctx, id)
-	if errors.Is(err, context.Canceled) {
-		rt.Kill(cleanup, id, int(syscall.SIGKILL), false)
-		code, err = rt.Wait(cleanup, id)
-	}
-	if derr := rt.Delete(cleanup, id, true); err == nil {
-		err = derr
-	}
-	if err != nil {
+	})
+	if err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
 	if cur != nil {
@@ -474,7 +467,7 @@ func runContainer(ctx context.Context, rt *runtime.Runtime, id, bundle string, o
 	if code != 0 {
 		os.Exit(code)
 	}
-	return nil
+	return err
 }
 
 // parseSignal takes TERM, SIGTERM or 15.

@@ -198,6 +198,23 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpti
 	return r.createImpl(ctx, id, abs, opts)
 }
 
+// Run creates the container, starts it, waits for its init to exit,
+// deletes it and returns the exit code: Create, Start, Wait and Delete in
+// one step, which the shim does on its own (no round trip between them).
+// started, if set, is called once the container runs. Cancelling ctx kills
+// the container, which is still deleted; Run then returns ctx's error with
+// the exit code.
+func (r *Runtime) Run(ctx context.Context, id, bundle string, opts CreateOptions, started func()) (int, error) {
+	if err := checkID(id); err != nil {
+		return -1, err
+	}
+	abs, err := filepath.Abs(bundle)
+	if err != nil {
+		return -1, fmt.Errorf("bundle %s: %w", bundle, err)
+	}
+	return r.runImpl(ctx, id, abs, opts, started)
+}
+
 // Start runs the user process of a created container.
 func (r *Runtime) Start(ctx context.Context, id string) error {
 	_, err := r.call(ctx, id, request{Op: "start"})

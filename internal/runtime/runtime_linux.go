@@ -46,22 +46,76 @@ type exitRecord struct {
 	At     time.Time `json:"at"`
 }
 
-func (r *Runtime) createImpl(ctx context.Context, id, bundle string, opts CreateOptions) (retErr error) {
+func (r *Runtime) createImpl(ctx context.Context, id, bundle string, opts CreateOptions) error {
+	ready, _, err := r.startShim(ctx, id, bundle, opts, false)
+	if err != nil {
+		return err
+	}
+	ready.Close()
+	return nil
+}
+
+func (r *Runtime) runImpl(ctx context.Context, id, bundle string, opts CreateOptions, started func()) (int, error) {
+	ready, dec, err := r.startShim(ctx, id, bundle, opts, true)
+	if err != nil {
+		return -1, err
+	}
+	defer ready.Close()
+	if started != nil {
+		started()
+	}
+	// The shim sends the exit status once it has deleted the container.
+	// Cancelling ctx kills the container; the shim still deletes it.
+	killed := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(killed)
+		r.Kill(context.WithoutCancel(ctx), id, int(unix.SIGKILL), false)
+	})
+	var resp response
+	err = dec.Decode(&resp)
+	if !stop() {
+		<-killed
+	}
+	if err != nil {
+		// The shim died without its answer: report what it left.
+		st := r.deadState(id)
+		code := -1
+		if st.ExitStatus != nil {
+			code = *st.ExitStatus
+		}
+		return code, errors.Join(fmt.Errorf("run %s: the shim exited without the exit status", id), r.cleanupDead(id))
+	}
+	// The pipe ends when the shim has exited.
+	ready.SetReadDeadline(time.Now().Add(5 * time.Second))
+	io.Copy(io.Discard, ready)
+	if err := resp.err(); err != nil {
+		return resp.Exit, err
+	}
+	if ctx.Err() != nil {
+		return resp.Exit, ctx.Err()
+	}
+	return resp.Exit, nil
+}
+
+// startShim starts the container's shim and returns once it has answered
+// (the container is created, or started with run). The answer is read from
+// ready through dec, which with run also carries the exit status later.
+func (r *Runtime) startShim(ctx context.Context, id, bundle string, opts CreateOptions, run bool) (ready *os.File, dec *json.Decoder, retErr error) {
 	if err := os.MkdirAll(r.shimsRoot(), 0o711); err != nil {
-		return fmt.Errorf("create %s: %w", id, err)
+		return nil, nil, fmt.Errorf("create %s: %w", id, err)
 	}
 	if err := os.MkdirAll(r.stateRoot(), 0o700); err != nil {
-		return fmt.Errorf("create %s: %w", id, err)
+		return nil, nil, fmt.Errorf("create %s: %w", id, err)
 	}
 	dir := r.shimDir(id)
 	if err := os.Mkdir(dir, 0o700); errors.Is(err, os.ErrExist) {
-		return fmt.Errorf("container %q: %w", id, errdefs.ErrAlreadyExists)
+		return nil, nil, fmt.Errorf("container %q: %w", id, errdefs.ErrAlreadyExists)
 	} else if err != nil {
-		return fmt.Errorf("create %s: %w", id, err)
+		return nil, nil, fmt.Errorf("create %s: %w", id, err)
 	}
 	if _, err := os.Stat(filepath.Join(r.stateRoot(), id)); err == nil {
 		os.Remove(dir)
-		return fmt.Errorf("container %q: libcontainer state exists: %w", id, errdefs.ErrAlreadyExists)
+		return nil, nil, fmt.Errorf("container %q: libcontainer state exists: %w", id, errdefs.ErrAlreadyExists)
 	}
 	var shim *exec.Cmd
 	defer func() {
@@ -75,37 +129,44 @@ func (r *Runtime) createImpl(ctx context.Context, id, bundle string, opts Create
 	go warmCgroupAttach()
 	shimPath, err := findShim(opts.ShimPath)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	args := []string{"--root", r.root, "--id", id, "--bundle", bundle}
 	if opts.PidFile != "" {
 		p, err := filepath.Abs(opts.PidFile)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		args = append(args, "--pid-file", p)
 	}
 	if opts.LogPath != "" {
 		p, err := filepath.Abs(opts.LogPath)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		args = append(args, "--log", p)
 	}
 	if opts.NoPivot {
 		args = append(args, "--no-pivot")
 	}
+	if run {
+		args = append(args, "--run")
+	}
 	readyR, readyW, err := os.Pipe()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer readyR.Close()
+	defer func() {
+		if retErr != nil {
+			readyR.Close()
+		}
+	}()
 	extra := []*os.File{readyW}
 	if opts.ConsoleSocket != "" {
 		c, err := dialConsole(opts.ConsoleSocket)
 		if err != nil {
 			readyW.Close()
-			return err
+			return nil, nil, err
 		}
 		defer c.Close()
 		extra = append(extra, c)
@@ -118,7 +179,7 @@ func (r *Runtime) createImpl(ctx context.Context, id, bundle string, opts Create
 				f, err = os.OpenFile(os.DevNull, os.O_RDWR, 0)
 				if err != nil {
 					readyW.Close()
-					return err
+					return nil, nil, err
 				}
 				defer f.Close()
 			}
@@ -129,7 +190,7 @@ func (r *Runtime) createImpl(ctx context.Context, id, bundle string, opts Create
 	logf, err := os.OpenFile(filepath.Join(dir, "shim.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		readyW.Close()
-		return err
+		return nil, nil, err
 	}
 	defer logf.Close()
 	shim = exec.Command(shimPath, args...)
@@ -140,32 +201,34 @@ func (r *Runtime) createImpl(ctx context.Context, id, bundle string, opts Create
 	err = shim.Start()
 	readyW.Close()
 	if err != nil {
-		return fmt.Errorf("start %s for %s: %w", shimPath, id, err)
+		return nil, nil, fmt.Errorf("start %s for %s: %w", shimPath, id, err)
 	}
 	// Reap the shim if it exits while this process lives; it is detached
 	// (its own session) and outlives us otherwise.
 	go shim.Wait()
 
-	stop := context.AfterFunc(ctx, func() { readyR.SetDeadline(time.Now()) })
-	b, err := io.ReadAll(readyR)
-	stop()
-	if err != nil {
-		return fmt.Errorf("create %s: waiting for the shim: %w", id, err)
-	}
+	stop := context.AfterFunc(ctx, func() { readyR.SetReadDeadline(time.Now()) })
+	dec = json.NewDecoder(readyR)
 	var resp response
-	if len(b) == 0 || json.Unmarshal(b, &resp) != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "shim.log"))
-		return fmt.Errorf("create %s: the shim exited without an answer: %s", id, strings.TrimSpace(string(log)))
+	err = dec.Decode(&resp)
+	stop()
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return nil, nil, fmt.Errorf("create %s: waiting for the shim: %w", id, ctx.Err())
 	}
+	if err != nil {
+		log, _ := os.ReadFile(filepath.Join(dir, "shim.log"))
+		return nil, nil, fmt.Errorf("create %s: the shim exited without an answer: %s", id, strings.TrimSpace(string(log)))
+	}
+	readyR.SetReadDeadline(time.Time{})
 	if err := resp.err(); err != nil {
 		// The shim cleaned up and exits; wait for it so no zombie is left
 		// while this process lives, then remove what remains.
-		return err
+		return nil, nil, err
 	}
 	for _, w := range resp.Warnings {
 		slog.WarnContext(ctx, w, "container", id)
 	}
-	return nil
+	return readyR, dec, nil
 }
 
 // findShim finds hull-shim: the given path, beside this executable, or on $PATH.

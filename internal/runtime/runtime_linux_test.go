@@ -513,3 +513,62 @@ func TestWarmCgroupAttach(t *testing.T) {
 		t.Errorf("cgroups changed:\n%s\n->\n%s", before, after)
 	}
 }
+
+// TestRun: Run creates, starts, waits and deletes in one step; cancelling
+// its context kills the container, which is deleted all the same; a Delete
+// from another client ends it too.
+func TestRun(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, nil, "sh", "-c", "cat; echo to-err >&2; exit 7")
+	id := newID(t)
+	in, inW, _ := os.Pipe()
+	outR, out, _ := os.Pipe()
+	e.opts.Stdin, e.opts.Stdout, e.opts.Stderr = in, out, out
+	inW.Write([]byte("from-stdin\n"))
+	inW.Close()
+	started := false
+	code, err := e.rt.Run(ctx, id, e.bundle, e.opts, func() { started = true })
+	in.Close()
+	out.Close()
+	got := new(bytes.Buffer)
+	got.ReadFrom(outR)
+	if err != nil || code != 7 || !started || got.String() != "from-stdin\nto-err\n" {
+		t.Errorf("run = %d, %v (started %v); output %q", code, err, started, got)
+	}
+	assertNothingLeft(t, e.rt, id)
+
+	e = newEnv(t, nil, "sleep", "100")
+	t.Run("cancel", func(t *testing.T) {
+		id := newID(t)
+		cctx, cancel := context.WithCancel(ctx)
+		code, err := e.rt.Run(cctx, id, e.bundle, e.opts, func() {
+			wantStatus(t, e.rt, id, StatusRunning)
+			cancel()
+		})
+		if !errors.Is(err, context.Canceled) || code != 137 {
+			t.Errorf("run = %d, %v; want 137, context canceled", code, err)
+		}
+		assertNothingLeft(t, e.rt, id)
+	})
+	t.Run("deleted elsewhere", func(t *testing.T) {
+		id := newID(t)
+		deleted := make(chan error, 1)
+		code, err := e.rt.Run(ctx, id, e.bundle, e.opts, func() {
+			go func() { deleted <- e.rt.Delete(ctx, id, true) }()
+		})
+		if err := <-deleted; err != nil {
+			t.Error(err)
+		}
+		if err != nil || code != 137 {
+			t.Errorf("run = %d, %v; want 137", code, err)
+		}
+		assertNothingLeft(t, e.rt, id)
+	})
+	t.Run("bad bundle", func(t *testing.T) {
+		id := newID(t)
+		if _, err := e.rt.Run(ctx, id, t.TempDir(), e.opts, nil); !errdefs.IsInvalidArgument(err) {
+			t.Errorf("run of an empty bundle: %v, want InvalidArgument", err)
+		}
+		assertNothingLeft(t, e.rt, id)
+	})
+}

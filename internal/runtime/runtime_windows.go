@@ -20,6 +20,10 @@ func (r *Runtime) createImpl(ctx context.Context, id, bundle string, opts Create
 	return notImplemented("create")
 }
 
+func (r *Runtime) runImpl(ctx context.Context, id, bundle string, opts CreateOptions, started func()) (int, error) {
+	return -1, notImplemented("run")
+}
+
 func (r *Runtime) stateImpl(ctx context.Context, id string) (State, error) {
 	return State{}, notImplemented("state")
 }

@@ -62,6 +62,11 @@ type shim struct {
 // by the flags in args, reports to the creating process on fd 3 (one JSON
 // response, then EOF), and serves its socket until the container is
 // deleted. It returns the process's exit code.
+//
+// With --run (Runtime.Run) it also starts the container at once, and when
+// the init exits it deletes the container itself and sends a second
+// response on fd 3, the exit status, before it closes it: a foreground run
+// needs no start, wait or delete round trip.
 func ShimMain(args []string) int {
 	fs := flag.NewFlagSet("hull-shim", flag.ContinueOnError)
 	root := fs.String("root", DefaultRoot, "the runtime's state root")
@@ -72,6 +77,7 @@ func ShimMain(args []string) int {
 	noPivot := fs.Bool("no-pivot", false, "do not use pivot_root")
 	consoleFd := fs.Int("console-fd", -1, "fd of the console socket")
 	stdioFd := fs.Int("stdio-fd", -1, "first of three fds for the init's stdin, stdout, stderr")
+	run := fs.Bool("run", false, "start at once; delete and report the exit status on fd 3 when the init exits")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -112,6 +118,13 @@ func ShimMain(args []string) int {
 			destroyContainer(s.c)
 		}
 	}
+	if err == nil && *run {
+		if err = s.c.Exec(); err != nil {
+			err = conflict("start", s.id, err)
+			l.Close()
+			destroyContainer(s.c)
+		}
+	}
 	if err != nil {
 		slog.Error("create", "container", s.id, "error", err)
 		b, _ := json.Marshal(errorResponse(err))
@@ -123,7 +136,12 @@ func ShimMain(args []string) int {
 	}
 	b, _ := json.Marshal(response{Pid: s.rec.Pid, Warnings: warnings})
 	ready.Write(b)
-	ready.Close()
+	var exited chan struct{} // the init's exit, watched only with --run
+	if *run {
+		exited = s.exited
+	} else {
+		ready.Close()
+	}
 
 	go s.reap()
 	failed := make(chan struct{})
@@ -149,7 +167,23 @@ func ShimMain(args []string) int {
 		case <-failed:
 			return 1
 		case code := <-s.done:
+			if *run {
+				// Deleted through the socket before the init exited.
+				b, _ := json.Marshal(response{Exit: s.exitStatus, Done: true})
+				ready.Write(b)
+			}
 			return code
+		case <-exited:
+			s.closing.Store(true)
+			l.Close()
+			resp := response{Exit: s.exitStatus, Done: true}
+			if err := s.delete(true); err != nil {
+				resp = errorResponse(err)
+				resp.Exit = s.exitStatus
+			}
+			b, _ := json.Marshal(resp)
+			ready.Write(b)
+			return 0
 		}
 	}
 }
@@ -356,6 +390,9 @@ func (s *shim) serve(l *net.UnixListener, c *net.UnixConn) {
 		s.closing.Store(true)
 		l.Close()
 		s.done <- 0
+		// Keep c open: the client takes its closing, when this process
+		// exits, as the sign that the shim is gone.
+		select {}
 	}
 }
 
