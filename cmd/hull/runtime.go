@@ -260,7 +260,7 @@ func newRuntimeCommand(g *globals) *cobra.Command {
 	spec.Flags().StringArrayVar(&specArgs, "args", nil, "process.args (repeat; default sh)")
 	spec.Flags().BoolVar(&specTerminal, "terminal", true, "process.terminal")
 
-	cmd.AddCommand(create, start, run, state, list, kill, del, ex, ps, pause, resume, update, events, spec)
+	cmd.AddCommand(create, start, run, state, list, kill, del, ex, ps, pause, resume, update, events, spec, newAttachCommand(rt))
 	return cmd
 }
 
@@ -415,9 +415,6 @@ func followSize(cur, master console.Console, stop <-chan struct{}) {
 	}
 }
 
-// runContainer is `hull runtime run`: create with this process's stdio,
-// start and, unless detached, wait, delete and exit with the container's
-// code.
 // bundleTerminal reports whether the bundle's process asks for a terminal;
 // a config.json that cannot be read says no, and Create reports why.
 func bundleTerminal(bundle string) bool {
@@ -429,6 +426,9 @@ func bundleTerminal(bundle string) bool {
 	return json.Unmarshal(b, &s) == nil && s.Process != nil && s.Process.Terminal
 }
 
+// runContainer is `hull runtime run`: create with this process's stdio,
+// start and, unless detached, wait, delete and exit with the container's
+// code.
 func runContainer(ctx context.Context, rt *runtime.Runtime, id, bundle string, opts runtime.CreateOptions, detach bool) error {
 	terminal := bundleTerminal(bundle)
 	if !detach && (opts.ConsoleSocket == "" || !terminal) {
@@ -519,4 +519,113 @@ func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// newAttachCommand is `hull runtime attach` (not in runc): this terminal
+// joins the streams of a container whose shim holds them (started
+// detached, or with a terminal and no console socket).
+func newAttachCommand(rt func() *runtime.Runtime) *cobra.Command {
+	var noStdin bool
+	cmd := &cobra.Command{
+		Use:   "attach [--no-stdin] ID",
+		Short: "Attach to a running container's streams (detach with Ctrl-P Ctrl-Q)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, id, r := cmd.Context(), args[0], rt()
+			opts := runtime.AttachOptions{Stdout: os.Stdout, Stderr: os.Stderr}
+			var inW *os.File
+			if !noStdin {
+				pr, pw, err := os.Pipe()
+				if err != nil {
+					return err
+				}
+				defer pw.Close()
+				opts.Stdin, inW = pr, pw
+			}
+			a, err := r.Attach(ctx, id, opts)
+			if opts.Stdin != nil {
+				opts.Stdin.Close()
+			}
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			if cur, err := console.ConsoleFromFile(os.Stdin); err == nil && !noStdin {
+				if err := cur.SetRaw(); err == nil {
+					defer cur.Reset()
+				}
+				stop := make(chan struct{})
+				defer close(stop)
+				go followContainerSize(ctx, r, id, cur, stop)
+			}
+			detached := make(chan struct{})
+			if inW != nil {
+				go func() {
+					if copyUntilDetach(inW, os.Stdin) {
+						close(detached)
+					}
+					inW.Close()
+				}()
+			}
+			waited := make(chan error, 1)
+			go func() { waited <- a.Wait(ctx) }()
+			select {
+			case err := <-waited:
+				return err
+			case <-detached:
+				fmt.Fprintf(os.Stderr, "\r\nhull: detached from %s\r\n", id)
+				return nil
+			}
+		},
+	}
+	cmd.Flags().BoolVar(&noStdin, "no-stdin", false, "do not send this terminal's input")
+	return cmd
+}
+
+// copyUntilDetach copies src to dst until src ends (false) or the detach
+// keys, Ctrl-P Ctrl-Q as in Docker, are typed (true).
+func copyUntilDetach(dst io.Writer, src io.Reader) bool {
+	const ctrlP, ctrlQ = 0x10, 0x11
+	buf := make([]byte, 4096)
+	pending := false // a Ctrl-P was held back
+	for {
+		n, err := src.Read(buf)
+		out := make([]byte, 0, n+1)
+		for _, b := range buf[:n] {
+			switch {
+			case pending && b == ctrlQ:
+				dst.Write(out)
+				return true
+			case pending:
+				out = append(out, ctrlP)
+				pending = false
+			}
+			if b == ctrlP {
+				pending = true
+				continue
+			}
+			out = append(out, b)
+		}
+		if _, werr := dst.Write(out); werr != nil || err != nil {
+			return false
+		}
+	}
+}
+
+// followContainerSize keeps the container's terminal the size of cur.
+func followContainerSize(ctx context.Context, r *runtime.Runtime, id string, cur console.Console, stop <-chan struct{}) {
+	var last console.WinSize
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if ws, err := cur.Size(); err == nil && ws != last {
+			r.Resize(ctx, id, ws.Width, ws.Height)
+			last = ws
+		}
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -197,6 +197,61 @@ func TestRuntimeRun(t *testing.T) {
 	}
 }
 
+// TestRuntimeAttach: a terminal container run detached keeps its pty in
+// the shim; `hull runtime attach` from a later process types into it, sees
+// its output, detaches with Ctrl-P Ctrl-Q and attaches again.
+func TestRuntimeAttach(t *testing.T) {
+	requireRoot(t)
+	buildShim(t)
+	tmux, err := exec.LookPath("tmux")
+	if err != nil {
+		t.Skip("tmux is not installed (apt-get install tmux); it drives hull runtime attach")
+	}
+	dir := t.TempDir()
+	root := filepath.Join(dir, "runtime")
+	bundle := filepath.Join(dir, "bundle")
+	os.MkdirAll(filepath.Join(bundle, "rootfs"), 0o755)
+	run(t, 0, busyboxTar(t), "tar", "-C", filepath.Join(bundle, "rootfs"), "-xf", "-")
+	hull(t, "runtime", "--root", root, "spec", "-b", bundle, "--args", "sh")
+	id := fmt.Sprintf("att-%06x", rand.IntN(1<<24))
+	t.Cleanup(func() { exec.Command(hullBin, "runtime", "--root", root, "delete", "--force", id).Run() })
+	hull(t, "runtime", "--root", root, "run", "-d", "-b", bundle, id)
+
+	sock := fmt.Sprintf("hull-e2e-%06x", rand.IntN(1<<24))
+	tm := func(args ...string) string {
+		t.Helper()
+		return run(t, 0, nil, tmux, append([]string{"-L", sock}, args...)...)
+	}
+	t.Cleanup(func() { exec.Command(tmux, "-L", sock, "kill-server").Run() })
+	attach := hullBin + " runtime --root " + root + " attach " + id + "; echo attach-exit=$?; sleep 30"
+	tm("new-session", "-d", "-x", "90", "-y", "30", attach)
+	screen := func() string { return tm("capture-pane", "-p") }
+	time.Sleep(200 * time.Millisecond) // attached: the shell prints nothing until it reads a line
+	tm("send-keys", "echo answer=$((6*7))", "Enter")
+	waitFor(t, func() bool { return strings.Contains(screen(), "answer=42") }, "the shell's answer", screen)
+	tm("send-keys", "C-p", "C-q")
+	waitFor(t, func() bool { return strings.Contains(screen(), "attach-exit=0") }, "the detach", screen)
+	if !strings.Contains(screen(), "detached from "+id) {
+		t.Errorf("no detach message:\n%s", screen())
+	}
+	if st := hull(t, "runtime", "--root", root, "state", id); !strings.Contains(st, `"running"`) {
+		t.Fatalf("after detach: %s", st)
+	}
+
+	tm("respawn-pane", "-k", attach)
+	time.Sleep(200 * time.Millisecond)
+	tm("send-keys", "stty size; exit 3", "Enter")
+	waitFor(t, func() bool { return strings.Contains(screen(), "attach-exit=") }, "the container to exit", screen)
+	if sc := screen(); !strings.Contains(sc, "30 90") || !strings.Contains(sc, "attach-exit=0") {
+		t.Errorf("second attach:\n%s", sc)
+	}
+	waitFor(t, func() bool { return strings.Contains(hull(t, "runtime", "--root", root, "state", id), `"stopped"`) }, "the container to stop")
+	if st := hull(t, "runtime", "--root", root, "state", id); !strings.Contains(st, `"exitStatus":3`) && !strings.Contains(st, `"exitStatus": 3`) {
+		t.Errorf("state after exit 3: %s", st)
+	}
+	hull(t, "runtime", "--root", root, "delete", id)
+}
+
 func setRootPath(t *testing.T, config, path string) {
 	t.Helper()
 	b, err := os.ReadFile(config)

@@ -120,7 +120,33 @@ type CreateOptions struct {
 	// Stdin, Stdout and Stderr, when set, become the init's standard streams
 	// directly (foreground `hull runtime run`) instead of the shim's pipes.
 	Stdin, Stdout, Stderr *os.File
+	// OpenStdin has the shim hold the init's stdin open, for clients that
+	// attach (docker's -i); without it the init's stdin is /dev/null
+	// unless it has a terminal. StdinOnce closes it when the first attached
+	// client's stdin ends.
+	OpenStdin, StdinOnce bool
 }
+
+// AttachOptions are the client's ends of an attach: the shim reads Stdin
+// (to the container's stdin) and writes the container's output to Stdout
+// and Stderr (both to Stdout with a terminal when Stderr is nil). Any may be
+// nil.
+type AttachOptions struct {
+	Stdin, Stdout, Stderr *os.File
+}
+
+// Attachment is an attached client.
+type Attachment struct {
+	wait  func(ctx context.Context) error
+	close func() error
+}
+
+// Wait blocks until the container's output has ended (it exited and its
+// streams are drained), ctx is done, or the attachment was closed.
+func (a *Attachment) Wait(ctx context.Context) error { return a.wait(ctx) }
+
+// Close detaches: the container goes on.
+func (a *Attachment) Close() error { return a.close() }
 
 // ExecOptions tune Exec.
 type ExecOptions struct {
@@ -213,6 +239,18 @@ func (r *Runtime) Run(ctx context.Context, id, bundle string, opts CreateOptions
 		return -1, fmt.Errorf("bundle %s: %w", bundle, err)
 	}
 	return r.runImpl(ctx, id, abs, opts, started)
+}
+
+// Attach connects the files in opts to the streams of a container whose
+// shim holds them (it was created without the caller's streams or a console
+// socket); it returns once attached. Output is received from then on; the
+// log (<shim dir>/container.log or CreateOptions.LogPath) has what came
+// before.
+func (r *Runtime) Attach(ctx context.Context, id string, opts AttachOptions) (*Attachment, error) {
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	return r.attachImpl(ctx, id, opts)
 }
 
 // Start runs the user process of a created container.

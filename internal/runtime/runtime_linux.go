@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -151,6 +152,12 @@ func (r *Runtime) startShim(ctx context.Context, id, bundle string, opts CreateO
 	}
 	if run {
 		args = append(args, "--run")
+	}
+	if opts.OpenStdin {
+		args = append(args, "--open-stdin")
+	}
+	if opts.StdinOnce {
+		args = append(args, "--stdin-once")
 	}
 	readyR, readyW, err := os.Pipe()
 	if err != nil {
@@ -553,4 +560,61 @@ func (r *Runtime) execImpl(ctx context.Context, id string, proc *specs.Process, 
 		return resp.Exit, resp.err()
 	}
 	return p, nil
+}
+
+func (r *Runtime) attachImpl(ctx context.Context, id string, opts AttachOptions) (*Attachment, error) {
+	c, err := r.dial(ctx, id)
+	if errors.Is(err, errShimGone) {
+		_, err = r.callDead(id, request{Op: "attach"})
+	}
+	if err != nil {
+		return nil, err
+	}
+	req := request{Op: "attach"}
+	var fds []*os.File
+	for i, f := range []*os.File{opts.Stdin, opts.Stdout, opts.Stderr} {
+		if f != nil {
+			fds = append(fds, f)
+			req.Fds = append(req.Fds, []string{"stdin", "stdout", "stderr"}[i])
+		}
+	}
+	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
+	defer stop()
+	var resp response
+	err = send(c, req, fds...)
+	if err == nil {
+		_, err = recv(c, &resp)
+	}
+	if err == nil {
+		err = resp.err()
+	}
+	if err != nil {
+		c.Close()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("attach to %s: %w", id, err)
+	}
+	var once sync.Once
+	closeConn := func() error {
+		var err error
+		once.Do(func() { err = c.Close() })
+		return err
+	}
+	return &Attachment{
+		close: closeConn,
+		wait: func(ctx context.Context) error {
+			stop := context.AfterFunc(ctx, func() { c.SetReadDeadline(time.Now()) })
+			defer stop()
+			var resp response
+			_, err := recv(c, &resp)
+			switch {
+			case ctx.Err() != nil:
+				return ctx.Err()
+			case err != nil:
+				return fmt.Errorf("attach to %s: %w", id, err)
+			}
+			return resp.err()
+		},
+	}, nil
 }

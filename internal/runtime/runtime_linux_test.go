@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -570,5 +571,119 @@ func TestRun(t *testing.T) {
 			t.Errorf("run of an empty bundle: %v, want InvalidArgument", err)
 		}
 		assertNothingLeft(t, e.rt, id)
+	})
+}
+
+// TestAttach: clients attach to the streams the shim holds, each gets the
+// output from then on, stdin reaches the container, the log keeps lines.
+func TestAttach(t *testing.T) {
+	ctx := context.Background()
+	type client struct {
+		inW         *os.File
+		out, errOut chan string
+		a           *Attachment
+	}
+	attach := func(t *testing.T, rt *Runtime, id string, stdin bool) *client {
+		t.Helper()
+		var opts AttachOptions
+		cl := &client{out: make(chan string, 1), errOut: make(chan string, 1)}
+		if stdin {
+			r, w, _ := os.Pipe()
+			opts.Stdin, cl.inW = r, w
+			defer r.Close()
+		}
+		outR, outW, _ := os.Pipe()
+		errR, errW, _ := os.Pipe()
+		opts.Stdout, opts.Stderr = outW, errW
+		a, err := rt.Attach(ctx, id, opts)
+		outW.Close()
+		errW.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cl.a = a
+		go func() { b, _ := io.ReadAll(outR); outR.Close(); cl.out <- string(b) }()
+		go func() { b, _ := io.ReadAll(errR); errR.Close(); cl.errOut <- string(b) }()
+		t.Cleanup(func() { a.Close() })
+		return cl
+	}
+
+	t.Run("pipes", func(t *testing.T) {
+		e := newEnv(t, nil, "sh", "-c", "read x; echo one $x; echo two >&2; cat")
+		e.opts.OpenStdin, e.opts.StdinOnce = true, true
+		id := newID(t)
+		e.create(t, id)
+		if err := e.rt.Start(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		watcher := attach(t, e.rt, id, false)
+		typist := attach(t, e.rt, id, true)
+		typist.inW.Write([]byte("go\nlast line\n"))
+		typist.inW.Close() // StdinOnce: cat sees the end and the container exits
+		for _, cl := range []*client{watcher, typist} {
+			if err := cl.a.Wait(ctx); err != nil {
+				t.Fatal(err)
+			}
+			cl.a.Close()
+			if out, errOut := <-cl.out, <-cl.errOut; out != "one go\nlast line\n" || errOut != "two\n" {
+				t.Errorf("attached client got %q and %q", out, errOut)
+			}
+		}
+		if code, err := e.rt.Wait(ctx, id); err != nil || code != 0 {
+			t.Errorf("wait = %d, %v", code, err)
+		}
+		log, _ := os.ReadFile(filepath.Join(e.rt.shimDir(id), "container.log"))
+		for _, want := range []string{`"log":"one go\n","stream":"stdout"`, `"log":"two\n","stream":"stderr"`} {
+			if !strings.Contains(string(log), strings.ReplaceAll(want, "\n", `\n`)) {
+				t.Errorf("log lacks %s:\n%s", want, log)
+			}
+		}
+	})
+
+	t.Run("terminal", func(t *testing.T) {
+		e := newEnv(t, func(s *specs.Spec) { s.Process.Terminal = true }, "sh", "-c", "read x; echo tty:$x")
+		id := newID(t)
+		e.create(t, id)
+		if err := e.rt.Start(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		cl := attach(t, e.rt, id, true)
+		cl.inW.Write([]byte("hi\n"))
+		if err := cl.a.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cl.a.Close()
+		cl.inW.Close()
+		if out := <-cl.out; !strings.Contains(out, "tty:hi\r\n") {
+			t.Errorf("terminal output %q", out)
+		}
+	})
+
+	t.Run("detach", func(t *testing.T) {
+		e := newEnv(t, nil, "sleep", "100")
+		id := newID(t)
+		e.create(t, id)
+		if err := e.rt.Start(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		cl := attach(t, e.rt, id, false)
+		cl.a.Close()
+		wctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		defer cancel()
+		cl2 := attach(t, e.rt, id, false)
+		if err := cl2.a.Wait(wctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("wait of an attachment to a running container: %v", err)
+		}
+		wantStatus(t, e.rt, id, StatusRunning)
+	})
+
+	t.Run("callers streams", func(t *testing.T) {
+		e := newEnv(t, nil, "sleep", "100")
+		e.opts.Stdin, e.opts.Stdout, e.opts.Stderr = os.Stdin, os.Stdout, os.Stderr
+		id := newID(t)
+		e.create(t, id)
+		if _, err := e.rt.Attach(ctx, id, AttachOptions{Stdout: os.Stdout}); !errdefs.IsConflict(err) {
+			t.Errorf("attach = %v, want Conflict", err)
+		}
 	})
 }

@@ -24,6 +24,10 @@ func (r *Runtime) runImpl(ctx context.Context, id, bundle string, opts CreateOpt
 	return -1, notImplemented("run")
 }
 
+func (r *Runtime) attachImpl(ctx context.Context, id string, opts AttachOptions) (*Attachment, error) {
+	return nil, notImplemented("attach")
+}
+
 func (r *Runtime) stateImpl(ctx context.Context, id string) (State, error) {
 	return State{}, notImplemented("state")
 }

@@ -5,7 +5,6 @@ package runtime
 // reaps it, and answers requests on <shimdir>/shim.sock until Delete.
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -43,8 +42,19 @@ type shim struct {
 	// console is the init's pty master when the shim holds it.
 	console *os.File
 	// io counts the goroutines copying the init's output; the exit is
-	// reported once they have drained it.
-	io sync.WaitGroup
+	// reported once they have drained it, and outputEnded is closed.
+	io          sync.WaitGroup
+	outputEnded chan struct{}
+	// holdsStdio says the shim holds the init's streams (pipes or the pty
+	// master), so clients can attach to them.
+	holdsStdio bool
+	attached   attachers
+	// stdin is the init's stdin held open for attached clients (OpenStdin),
+	// or the pty master; closed after the first attach with stdinOnce.
+	stdin      *os.File
+	openStdin  bool
+	stdinOnce  bool
+	stdinClose sync.Once
 
 	forks chan func() // run by the main goroutine (onMain)
 
@@ -77,6 +87,8 @@ func ShimMain(args []string) int {
 	noPivot := fs.Bool("no-pivot", false, "do not use pivot_root")
 	consoleFd := fs.Int("console-fd", -1, "fd of the console socket")
 	stdioFd := fs.Int("stdio-fd", -1, "first of three fds for the init's stdin, stdout, stderr")
+	openStdin := fs.Bool("open-stdin", false, "hold the init's stdin open for attached clients")
+	stdinOnce := fs.Bool("stdin-once", false, "close the init's stdin when the first attached client's ends")
 	run := fs.Bool("run", false, "start at once; delete and report the exit status on fd 3 when the init exits")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -91,7 +103,7 @@ func ShimMain(args []string) int {
 		return 1
 	}
 	r := New(*root)
-	s := &shim{id: *id, bundle: *bundle, dir: r.shimDir(*id), exited: make(chan struct{}), forks: make(chan func()), done: make(chan int, 1)}
+	s := &shim{id: *id, bundle: *bundle, dir: r.shimDir(*id), exited: make(chan struct{}), forks: make(chan func()), done: make(chan int, 1), outputEnded: make(chan struct{}), openStdin: *openStdin, stdinOnce: *stdinOnce}
 	var console, stdio []*os.File
 	if *consoleFd >= 0 {
 		console = []*os.File{os.NewFile(uintptr(*consoleFd), "console")}
@@ -143,6 +155,7 @@ func ShimMain(args []string) int {
 		ready.Close()
 	}
 
+	go func() { s.io.Wait(); close(s.outputEnded) }()
 	go s.reap()
 	failed := make(chan struct{})
 	go func() {
@@ -269,9 +282,18 @@ func (s *shim) create(r *Runtime, logPath, pidFile string, noPivot bool, console
 		}
 		closeAfter = append(closeAfter, outW, errW)
 		p.Stdout, p.Stderr = outW, errW
+		if s.openStdin {
+			inR, inW, err := os.Pipe()
+			if err != nil {
+				return nil, err
+			}
+			closeAfter = append(closeAfter, inR)
+			p.Stdin, s.stdin = inR, inW
+		}
+		s.holdsStdio = true
 		s.io.Add(2)
-		go func() { defer s.io.Done(); log.copy("stdout", outR) }()
-		go func() { defer s.io.Done(); log.copy("stderr", errR) }()
+		go func() { defer s.io.Done(); s.pump("stdout", outR, log) }()
+		go func() { defer s.io.Done(); s.pump("stderr", errR, log) }()
 	}
 	if err := c.Start(p); err != nil {
 		return nil, fmt.Errorf("create container %s: %w", s.id, err)
@@ -290,8 +312,10 @@ func (s *shim) create(r *Runtime, logPath, pidFile string, noPivot bool, console
 			s.io.Add(1)
 			go func() { defer s.io.Done(); io.Copy(out, master); out.Close() }()
 		} else {
+			s.holdsStdio = true
+			s.stdin = master
 			s.io.Add(1)
-			go func() { defer s.io.Done(); log.copy("stdout", master) }()
+			go func() { defer s.io.Done(); s.pump("stdout", master, log) }()
 		}
 	}
 	pid, err := p.Pid()
@@ -374,8 +398,12 @@ func (s *shim) serve(l *net.UnixListener, c *net.UnixConn) {
 		}
 		return
 	}
-	if req.Op == "exec" {
+	switch req.Op {
+	case "exec":
 		s.exec(c, req, files)
+		return
+	case "attach":
+		s.attach(c, req, files)
 		return
 	}
 	for _, f := range files {
@@ -708,22 +736,6 @@ type jsonLog struct {
 	path string
 	mu   sync.Mutex
 	f    *os.File
-}
-
-func (l *jsonLog) copy(stream string, r io.Reader) {
-	br := bufio.NewReaderSize(r, 16<<10)
-	for {
-		line, err := br.ReadSlice('\n')
-		if len(line) > 0 {
-			l.write(stream, line)
-		}
-		if err == bufio.ErrBufferFull {
-			continue
-		}
-		if err != nil {
-			return
-		}
-	}
 }
 
 func (l *jsonLog) write(stream string, line []byte) {

@@ -1,0 +1,171 @@
+package runtime
+
+// Attach: the shim holds a container's streams (pipes, or the pty master)
+// and any number of clients attach to them: each gets the output from the
+// moment it attaches, and its stdin goes to the container's. The json-file
+// log takes whole lines; attached clients take bytes as they come, so a
+// prompt without a newline shows at once.
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+
+	"github.com/hullproject/hull/internal/errdefs"
+)
+
+// attacher is one attached client's output files.
+type attacher struct {
+	stdout, stderr *os.File
+	gone           chan struct{} // closed when a write to it failed
+}
+
+// attachers are the clients attached to a container's output.
+type attachers struct {
+	mu   sync.Mutex
+	subs map[*attacher]struct{}
+}
+
+func (a *attachers) add(x *attacher) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.subs == nil {
+		a.subs = map[*attacher]struct{}{}
+	}
+	a.subs[x] = struct{}{}
+}
+
+func (a *attachers) remove(x *attacher) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.subs, x)
+}
+
+// write gives b to every attached client. A client that cannot take it
+// (it went away) is dropped. A slow client slows the container's output,
+// as with Docker's attach.
+func (a *attachers) write(stream string, b []byte) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for x := range a.subs {
+		w := x.stdout
+		if stream == "stderr" {
+			w = x.stderr
+		}
+		if w == nil {
+			continue
+		}
+		if _, err := w.Write(b); err != nil {
+			delete(a.subs, x)
+			close(x.gone)
+		}
+	}
+}
+
+// maxLogLine is where a line without a newline is cut in the log, as
+// Docker's json-file driver cuts at 16 KiB.
+const maxLogLine = 16 << 10
+
+// pump copies one output stream of the container to the attached clients
+// and, line by line, to the log, until the stream ends.
+func (s *shim) pump(stream string, r io.Reader, log *jsonLog) {
+	buf := make([]byte, 32<<10)
+	var line []byte
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			s.attached.write(stream, buf[:n])
+			line = append(line, buf[:n]...)
+			for {
+				i := bytes.IndexByte(line, '\n')
+				if i < 0 && len(line) < maxLogLine {
+					break
+				}
+				if i < 0 || i >= maxLogLine {
+					i = maxLogLine - 1
+				}
+				log.write(stream, line[:i+1])
+				line = line[i+1:]
+			}
+			line = append([]byte(nil), line...)
+		}
+		if err != nil {
+			if len(line) > 0 {
+				log.write(stream, line)
+			}
+			return
+		}
+	}
+}
+
+// attach serves an attach request: the files sent are the client's stdin
+// (read here, written to the container's), stdout and stderr (written
+// here). It answers at once, then once more, with Done, when the
+// container's output has ended; the client detaches by closing c.
+func (s *shim) attach(c *net.UnixConn, req request, files []*os.File) {
+	fds := map[string]*os.File{}
+	for i, name := range req.Fds {
+		if i < len(files) {
+			fds[name] = files[i]
+		}
+	}
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	if !s.holdsStdio {
+		send(c, errorResponse(fmt.Errorf("attach to %s: its stdio belongs to the process that created it (it was created with the caller's streams or a console socket): %w", s.id, errdefs.ErrConflict)))
+		return
+	}
+	x := &attacher{stdout: fds["stdout"], stderr: fds["stderr"], gone: make(chan struct{})}
+	if s.spec.Process.Terminal && x.stderr == nil {
+		x.stderr = x.stdout
+	}
+	select {
+	case <-s.outputEnded:
+		// Nothing more will come: say so at once.
+		send(c, response{})
+		send(c, response{Done: true})
+		return
+	default:
+	}
+	s.attached.add(x)
+	defer s.attached.remove(x)
+	if in := fds["stdin"]; in != nil && s.stdin != nil {
+		go func() {
+			io.Copy(s.stdin, in)
+			if s.stdinOnce {
+				s.closeStdin()
+			}
+		}()
+	}
+	if err := send(c, response{}); err != nil {
+		return
+	}
+	closed := make(chan struct{})
+	go func() {
+		// The client sends nothing more; a read ends when it detaches.
+		var r response
+		recv(c, &r)
+		close(closed)
+	}()
+	select {
+	case <-s.outputEnded:
+		send(c, response{Done: true})
+	case <-x.gone:
+	case <-closed:
+	}
+}
+
+// closeStdin closes the container's stdin once (StdinOnce, or CloseStdin).
+func (s *shim) closeStdin() {
+	s.stdinClose.Do(func() {
+		if s.stdin != nil && !s.spec.Process.Terminal {
+			s.stdin.Close()
+		}
+	})
+}
