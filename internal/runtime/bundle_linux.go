@@ -315,3 +315,21 @@ func applyResources(r *cgroups.Resources, res *specs.LinuxResources) {
 		r.BlkioWeight = *b.Weight
 	}
 }
+
+// takeRlimit removes the limit of type res from limits and returns it.
+//
+// The shim applies RLIMIT_AS itself, once the init has been created: the
+// init is a Go program that reserves more than a gigabyte of address space
+// and compiles the seccomp filter after libcontainer has set the limits, so
+// a low RLIMIT_AS made that compilation fail ("cannot allocate memory").
+// Set after create, the limit holds from the execve of the user's process
+// on, as the spec asks.
+func takeRlimit(limits *[]configs.Rlimit, res int) *configs.Rlimit {
+	for i, l := range *limits {
+		if l.Type == res {
+			*limits = append((*limits)[:i], (*limits)[i+1:]...)
+			return &l
+		}
+	}
+	return nil
+}

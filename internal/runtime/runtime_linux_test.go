@@ -687,3 +687,27 @@ func TestAttach(t *testing.T) {
 		}
 	})
 }
+
+// TestAddressSpaceLimit: a low RLIMIT_AS with Docker's seccomp profile
+// (the OCI suite's process_rlimits) — the init's filter compilation used
+// to run out of address space; the limit holds in the container.
+func TestAddressSpaceLimit(t *testing.T) {
+	e := newEnv(t, func(s *specs.Spec) {
+		d, err := DefaultSpec(SpecOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Linux.Seccomp = d.Linux.Seccomp
+		s.Process.Rlimits = append(s.Process.Rlimits, specs.POSIXRlimit{Type: "RLIMIT_AS", Hard: 2 << 30, Soft: 1 << 30})
+	}, "sh", "-c", "ulimit -v; ulimit -H -v")
+	id := newID(t)
+	outR, out, _ := os.Pipe()
+	e.opts.Stdout, e.opts.Stderr = out, out
+	code, err := e.rt.Run(context.Background(), id, e.bundle, e.opts, nil)
+	out.Close()
+	got := new(bytes.Buffer)
+	got.ReadFrom(outR)
+	if err != nil || code != 0 || got.String() != "1048576\n2097152\n" {
+		t.Errorf("run = %d, %v; output %q", code, err, got)
+	}
+}

@@ -249,6 +249,7 @@ func (s *shim) create(r *Runtime, logPath, pidFile string, noPivot bool, console
 		return nil, err
 	}
 	p.Init = true
+	addressSpace := takeRlimit(&p.Rlimits, unix.RLIMIT_AS)
 	var closeAfter []*os.File
 	defer func() {
 		for _, f := range closeAfter {
@@ -299,6 +300,14 @@ func (s *shim) create(r *Runtime, logPath, pidFile string, noPivot bool, console
 		return nil, fmt.Errorf("create container %s: %w", s.id, err)
 	}
 	s.init = p
+	if addressSpace != nil {
+		// The init has compiled its seccomp filter and waits on the exec
+		// fifo; the limit now holds for what it executes.
+		pid, _ := p.Pid()
+		if err := unix.Prlimit(pid, unix.RLIMIT_AS, &unix.Rlimit{Cur: addressSpace.Soft, Max: addressSpace.Hard}, nil); err != nil {
+			return nil, fmt.Errorf("create container %s: set RLIMIT_AS: %w", s.id, err)
+		}
+	}
 	if consoleRecv != nil {
 		master, err := recvFile(consoleRecv)
 		if err != nil {
