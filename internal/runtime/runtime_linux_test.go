@@ -203,7 +203,13 @@ func TestLifecycle(t *testing.T) {
 	if err != nil || len(list) != 1 || list[0].ID != id {
 		t.Errorf("list = %+v, %v", list, err)
 	}
-	pids, err := rt2.Ps(ctx, id)
+	// The shell forks its sleep a moment after it starts.
+	var pids []int
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if pids, err = rt2.Ps(ctx, id); err != nil || len(pids) == 2 {
+			break
+		}
+	}
 	if err != nil || len(pids) != 2 || !slices.Contains(pids, st.Pid) {
 		t.Errorf("ps = %v, %v; want the init %d and its sleep", pids, err, st.Pid)
 	}
