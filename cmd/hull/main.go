@@ -61,6 +61,6 @@ func newRootCommand() *cobra.Command {
 	}
 	cmd.PersistentFlags().StringVar(&g.root, "root", defaultRoot, "folder of hull's persistent state (layers, images, hull.db)")
 	cmd.PersistentFlags().BoolVarP(&g.debug, "debug", "D", false, "log at debug level")
-	cmd.AddCommand(newLayerCommand(g), newImageCommand(g), newRuntimeCommand(g), newDiagCommand(g))
+	cmd.AddCommand(newDaemonCommand(g), newLayerCommand(g), newImageCommand(g), newRuntimeCommand(g), newDiagCommand(g))
 	return cmd
 }

@@ -1,0 +1,266 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/hullproject/hull/internal/daemon"
+	"github.com/hullproject/hull/internal/errdefs"
+	"github.com/hullproject/hull/internal/server"
+)
+
+const defaultHost = "unix:///run/hull/hull.sock"
+
+// daemonFlags are hull daemon's options; each has a daemon.json key.
+type daemonFlags struct {
+	hosts      []string
+	dataRoot   string
+	execRoot   string
+	logLevel   string
+	liveRestor bool
+	group      string
+	configFile string
+	tlsVerify  bool
+	tlsCACert  string
+	tlsCert    string
+	tlsKey     string
+}
+
+func newDaemonCommand(g *globals) *cobra.Command {
+	f := &daemonFlags{}
+	cmd := &cobra.Command{
+		Use:   "daemon",
+		Short: "Serve the Docker Engine API (DOCKER_HOST=unix:///run/hull/hull.sock)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := f.merge(cmd.Flags(), g); err != nil {
+				return err
+			}
+			return runDaemon(cmd.Context(), f, g)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVarP(&f.hosts, "host", "H", nil, "address to listen on: unix:///path or tcp://host:port (tcp needs --tlsverify)")
+	fl.StringVar(&f.dataRoot, "data-root", defaultRoot, "folder of the daemon's persistent state")
+	fl.StringVar(&f.execRoot, "exec-root", "/run/hull", "folder of the daemon's runtime state")
+	fl.StringVarP(&f.logLevel, "log-level", "l", "info", "debug, info, warn or error")
+	fl.BoolVar(&f.liveRestor, "live-restore", true, "keep containers running while the daemon is down")
+	fl.StringVarP(&f.group, "group", "G", "hull", "group that owns the unix socket (mode 0660)")
+	fl.StringVar(&f.configFile, "config-file", "/etc/hull/daemon.json", "daemon configuration file")
+	fl.BoolVar(&f.tlsVerify, "tlsverify", false, "require TLS and a client certificate signed by --tlscacert")
+	fl.StringVar(&f.tlsCACert, "tlscacert", "", "CA certificate that client certificates must chain to")
+	fl.StringVar(&f.tlsCert, "tlscert", "", "the server's TLS certificate")
+	fl.StringVar(&f.tlsKey, "tlskey", "", "the server's TLS key")
+	return cmd
+}
+
+// merge reads the configuration file. As dockerd does, a key set both by a
+// flag and in the file is an error, and so is a key the file should not
+// have.
+func (f *daemonFlags) merge(fl *pflag.FlagSet, g *globals) error {
+	b, err := os.ReadFile(f.configFile)
+	if errors.Is(err, os.ErrNotExist) && !fl.Changed("config-file") {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("configuration file: %w", err)
+	}
+	var file map[string]json.RawMessage
+	if err := json.Unmarshal(b, &file); err != nil {
+		return fmt.Errorf("configuration file %s: %v: %w", f.configFile, err, errdefs.ErrInvalidArgument)
+	}
+	type option struct {
+		flag string
+		into any
+	}
+	options := map[string]option{
+		"debug":        {"debug", &g.debug},
+		"hosts":        {"host", &f.hosts},
+		"data-root":    {"data-root", &f.dataRoot},
+		"exec-root":    {"exec-root", &f.execRoot},
+		"log-level":    {"log-level", &f.logLevel},
+		"live-restore": {"live-restore", &f.liveRestor},
+		"group":        {"group", &f.group},
+		"tlsverify":    {"tlsverify", &f.tlsVerify},
+		"tlscacert":    {"tlscacert", &f.tlsCACert},
+		"tlscert":      {"tlscert", &f.tlsCert},
+		"tlskey":       {"tlskey", &f.tlsKey},
+	}
+	var unknown, conflicts []string
+	for _, k := range slices.Sorted(mapKeys(file)) {
+		o, ok := options[k]
+		if !ok {
+			unknown = append(unknown, k)
+			continue
+		}
+		if fl.Changed(o.flag) || (o.flag == "debug" && g.debug) {
+			conflicts = append(conflicts, fmt.Sprintf("%s: (from flag: %s, from file: %s)", k, flagValue(fl, o.flag, g), strings.TrimSpace(string(file[k]))))
+			continue
+		}
+		if err := json.Unmarshal(file[k], o.into); err != nil {
+			return fmt.Errorf("configuration file %s: %s: %v: %w", f.configFile, k, err, errdefs.ErrInvalidArgument)
+		}
+	}
+	if len(unknown) > 0 {
+		return fmt.Errorf("configuration file %s: the following directives don't match any configuration option: %s: %w", f.configFile, strings.Join(unknown, ", "), errdefs.ErrInvalidArgument)
+	}
+	if len(conflicts) > 0 {
+		return fmt.Errorf("unable to configure the daemon: the following directives are specified both as a flag and in the configuration file: %s: %w", strings.Join(conflicts, ", "), errdefs.ErrInvalidArgument)
+	}
+	return nil
+}
+
+func flagValue(fl *pflag.FlagSet, name string, g *globals) string {
+	if name == "debug" {
+		return strconv.FormatBool(g.debug)
+	}
+	return fl.Lookup(name).Value.String()
+}
+
+func mapKeys[V any](m map[string]V) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+func runDaemon(ctx context.Context, f *daemonFlags, g *globals) error {
+	level := slog.LevelInfo
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return fmt.Errorf("--log-level %q: %w", f.logLevel, errdefs.ErrInvalidArgument)
+	}
+	if g.debug {
+		level = slog.LevelDebug
+	}
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+	hosts := f.hosts
+	if len(hosts) == 0 {
+		hosts = []string{defaultHost}
+	}
+	var listeners []net.Listener
+	closeAll := func() {
+		for _, l := range listeners {
+			l.Close()
+		}
+	}
+	for _, h := range hosts {
+		l, err := f.listen(h)
+		if err != nil {
+			closeAll()
+			return err
+		}
+		listeners = append(listeners, l)
+	}
+	daemon.APIVersion, daemon.MinAPIVersion = server.APIVersion, server.MinAPIVersion
+	d, err := daemon.New(ctx, daemon.Config{Root: f.dataRoot, ExecRoot: f.execRoot, Debug: g.debug, LiveRestore: f.liveRestor})
+	if err != nil {
+		closeAll()
+		return err
+	}
+	defer d.Close()
+	srv := &http.Server{Handler: server.New(d), ReadHeaderTimeout: 30 * time.Second}
+	errc := make(chan error, len(listeners))
+	for _, l := range listeners {
+		slog.Info("API listening", "address", l.Addr().String())
+		go func() { errc <- srv.Serve(l) }()
+	}
+	slog.Info("hull daemon started", "data-root", f.dataRoot, "live-restore", f.liveRestor, "debug", g.debug)
+	select {
+	case <-ctx.Done():
+		slog.Info("shutting down")
+	case err = <-errc:
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	srv.Shutdown(sctx)
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// listen opens one -H address.
+func (f *daemonFlags) listen(host string) (net.Listener, error) {
+	proto, addr, ok := strings.Cut(host, "://")
+	if !ok {
+		return nil, fmt.Errorf("-H %s: want unix:///path or tcp://host:port: %w", host, errdefs.ErrInvalidArgument)
+	}
+	switch proto {
+	case "unix":
+		if err := os.MkdirAll(filepath.Dir(addr), 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.Remove(addr); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		l, err := net.Listen("unix", addr)
+		if err != nil {
+			return nil, err
+		}
+		gid := 0
+		if grp, err := user.LookupGroup(f.group); err == nil {
+			gid, _ = strconv.Atoi(grp.Gid)
+		} else if f.group != "" {
+			slog.Warn("the socket's group does not exist; it stays root's", "group", f.group)
+		}
+		if err := os.Chown(addr, 0, gid); err != nil {
+			l.Close()
+			return nil, err
+		}
+		if err := os.Chmod(addr, 0o660); err != nil {
+			l.Close()
+			return nil, err
+		}
+		return l, nil
+	case "tcp":
+		if !f.tlsVerify {
+			return nil, fmt.Errorf("-H %s: a TCP address needs --tlsverify with --tlscacert, --tlscert and --tlskey (the API gives root on this host): %w", host, errdefs.ErrInvalidArgument)
+		}
+		cfg, err := f.tlsConfig()
+		if err != nil {
+			return nil, err
+		}
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, err
+		}
+		return tls.NewListener(l, cfg), nil
+	}
+	return nil, fmt.Errorf("-H %s: unknown protocol %q: %w", host, proto, errdefs.ErrInvalidArgument)
+}
+
+func (f *daemonFlags) tlsConfig() (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
+	if err != nil {
+		return nil, fmt.Errorf("--tlscert/--tlskey: %w", err)
+	}
+	ca, err := os.ReadFile(f.tlsCACert)
+	if err != nil {
+		return nil, fmt.Errorf("--tlscacert: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(ca) {
+		return nil, fmt.Errorf("--tlscacert %s: no certificate: %w", f.tlsCACert, errdefs.ErrInvalidArgument)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}, nil
+}

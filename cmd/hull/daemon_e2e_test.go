@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// hullDaemon starts `hull daemon` on a private socket and data root, and
+// returns the environment that points the docker CLI at it.
+func hullDaemon(t *testing.T, extra ...string) (env []string, dir string) {
+	t.Helper()
+	requireRoot(t)
+	dir, err := os.MkdirTemp("/var/tmp", "hulld")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "hull.sock")
+	ctx, cancel := context.WithCancel(context.Background())
+	args := append([]string{"-D", "daemon", "-H", "unix://" + sock, "--data-root", filepath.Join(dir, "root"),
+		"--exec-root", filepath.Join(dir, "run"), "--config-file", filepath.Join(dir, "daemon.json")}, extra...)
+	os.WriteFile(filepath.Join(dir, "daemon.json"), []byte("{}"), 0o644)
+	cmd := exec.CommandContext(ctx, hullBin, args...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	logf, _ := os.Create(filepath.Join(dir, "daemon.log"))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		cmd.Wait()
+		if t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(dir, "daemon.log"))
+			t.Logf("daemon log:\n%s", b)
+		}
+		for _, m := range mountsUnder(t, dir) {
+			t.Errorf("mount left: %s", m)
+			exec.Command("umount", "-l", m).Run()
+		}
+		os.RemoveAll(dir)
+	})
+	for i := 0; i < 100; i++ {
+		if c, err := net.Dial("unix", sock); err == nil {
+			c.Close()
+			return append(os.Environ(), "DOCKER_HOST=unix://"+sock), dir
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "daemon.log"))
+	t.Fatalf("hull daemon did not come up:\n%s", b)
+	return nil, ""
+}
+
+func requireDockerCLI(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("docker"); err != nil {
+		t.Skip("the docker CLI is not installed (Debian's docker.io gives it): skipping the test with the real client")
+	}
+}
+
+// TestDaemonImagesWithDockerCLI: the unmodified docker CLI against hull:
+// version, info, load, images, tag, inspect, history, save, rmi.
+func TestDaemonImagesWithDockerCLI(t *testing.T) {
+	requireDockerCLI(t)
+	env, dir := hullDaemon(t)
+	pre := filepath.Join(dir, "pre")
+	run(t, 0, busyboxTar(t), hullBin, "--root", pre, "image", "import", "-", "e2e/busybox:1")
+	archive := filepath.Join(dir, "bb.tar")
+	hull(t, "--root", pre, "image", "save", "-o", archive, "e2e/busybox:1")
+	id := strings.TrimSpace(hull(t, "--root", pre, "image", "inspect", "--format", "{{.Id}}", "e2e/busybox:1"))
+
+	if v := docker(t, env, "version", "--format", "{{.Server.APIVersion}} {{.Server.Os}}"); v != "1.47 linux" {
+		t.Errorf("docker version: %q", v)
+	}
+	if info := docker(t, env, "info", "--format", "{{.ServerVersion}} {{.OSType}}"); !strings.HasSuffix(info, " linux") {
+		t.Errorf("docker info: %q", info)
+	}
+	if out := docker(t, env, "load", "-i", archive); !strings.Contains(out, "Loaded image: e2e/busybox:1") {
+		t.Errorf("docker load: %q", out)
+	}
+	docker(t, env, "tag", "e2e/busybox:1", "example.com/other/name:2")
+	if out := docker(t, env, "images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"); !strings.Contains(out, "e2e/busybox:1 "+id[7:19]) || !strings.Contains(out, "example.com/other/name:2 "+id[7:19]) {
+		t.Errorf("docker images:\n%s", out)
+	}
+	if got := docker(t, env, "image", "inspect", "--format", "{{.Id}} {{.Os}} {{.GraphDriver.Name}}", "example.com/other/name:2"); got != id+" linux overlay" {
+		t.Errorf("docker image inspect: %q", got)
+	}
+	if out := docker(t, env, "history", "--no-trunc", "--format", "{{.ID}}", "e2e/busybox:1"); !strings.HasPrefix(out, id) {
+		t.Errorf("docker history:\n%s", out)
+	}
+	saved := filepath.Join(dir, "saved.tar")
+	docker(t, env, "save", "-o", saved, "e2e/busybox:1")
+	if out := run(t, 0, nil, "tar", "-tf", saved); !strings.Contains(out, "manifest.json") {
+		t.Errorf("docker save wrote:\n%s", out)
+	}
+	if out := docker(t, env, "rmi", "example.com/other/name:2"); !strings.Contains(out, "Untagged: example.com/other/name:2") {
+		t.Errorf("docker rmi: %q", out)
+	}
+	cmd := exec.Command("docker", "rmi", "nothere")
+	cmd.Env = env
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "not found") {
+		t.Errorf("docker rmi nothere: %v\n%s", err, out)
+	}
+	if log, _ := os.ReadFile(filepath.Join(dir, "daemon.log")); !strings.Contains(string(log), `Calling POST /v1.47/images/load`) {
+		t.Errorf("debug mode did not log the API calls:\n%s", log)
+	}
+}
+
+// TestDaemonAPIVersions: versioned and unversioned paths, too new and too
+// old answered as dockerd does, the headers on every answer, bad input 4xx.
+func TestDaemonAPIVersions(t *testing.T) {
+	_, dir := hullDaemon(t)
+	c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return net.Dial("unix", filepath.Join(dir, "hull.sock"))
+	}}}
+	get := func(method, path string) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, "http://hull"+path, nil)
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b strings.Builder
+		buf := make([]byte, 4096)
+		for {
+			n, err := resp.Body.Read(buf)
+			b.Write(buf[:n])
+			if err != nil {
+				break
+			}
+		}
+		return resp, b.String()
+	}
+	for _, p := range []string{"/_ping", "/v1.24/_ping", "/v1.47/_ping"} {
+		resp, body := get("GET", p)
+		if resp.StatusCode != 200 || body != "OK" || resp.Header.Get("Api-Version") != "1.47" || resp.Header.Get("Ostype") != "linux" || resp.Header.Get("Builder-Version") == "" {
+			t.Errorf("GET %s: %d %q %v", p, resp.StatusCode, body, resp.Header)
+		}
+	}
+	if resp, _ := get("HEAD", "/_ping"); resp.StatusCode != 200 || resp.Header.Get("Api-Version") != "1.47" {
+		t.Errorf("HEAD /_ping: %d %v", resp.StatusCode, resp.Header)
+	}
+	for path, want := range map[string]string{
+		"/v1.99/version": "client version 1.99 is too new. Maximum supported API version is 1.47",
+		"/v1.12/version": "client version 1.12 is too old. Minimum supported API version is 1.24",
+	} {
+		resp, body := get("GET", path)
+		var m struct{ Message string }
+		json.Unmarshal([]byte(body), &m)
+		if resp.StatusCode != 400 || !strings.HasPrefix(m.Message, want) || resp.Header.Get("Api-Version") == "" {
+			t.Errorf("GET %s: %d %q", path, resp.StatusCode, body)
+		}
+	}
+	for _, p := range []string{"/images/nothere/json", "/v1.47/images/a/b/c:d/history", "/nothere"} {
+		if resp, body := get("GET", p); resp.StatusCode != 404 {
+			t.Errorf("GET %s: %d %s", p, resp.StatusCode, body)
+		}
+	}
+	if resp, body := get("POST", "/images/nothere/tag"); resp.StatusCode != 400 {
+		t.Errorf("tag without repo: %d %s", resp.StatusCode, body)
+	}
+}
+
+// TestDaemonConfigFile: a flag and daemon.json disagreeing is an error at
+// start, as with dockerd; so is an unknown key.
+func TestDaemonConfigFile(t *testing.T) {
+	requireRoot(t)
+	dir := t.TempDir()
+	for conf, want := range map[string]string{
+		`{"debug": false}`:   "specified both as a flag and in the configuration file: debug",
+		`{"no-such-key": 1}`: "don't match any configuration option: no-such-key",
+		`{not json`:          "invalid",
+	} {
+		f := filepath.Join(dir, "daemon.json")
+		os.WriteFile(f, []byte(conf), 0o644)
+		cmd := exec.Command(hullBin, "-D", "daemon", "--config-file", f, "-H", "unix://"+filepath.Join(dir, "s.sock"), "--data-root", filepath.Join(dir, "root"))
+		b, _ := cmd.CombinedOutput()
+		if cmd.ProcessState.ExitCode() != 2 || !strings.Contains(string(b), want) {
+			t.Errorf("daemon with %s: exit %d: %s", conf, cmd.ProcessState.ExitCode(), b)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "root")); err == nil {
+		t.Errorf("a refused start created the data root")
+	}
+	empty := filepath.Join(dir, "empty.json")
+	os.WriteFile(empty, []byte("{}"), 0o644)
+	cmd := exec.Command(hullBin, "daemon", "-H", "tcp://127.0.0.1:0", "--data-root", filepath.Join(dir, "root"), "--config-file", empty)
+	if b, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(b), "needs --tlsverify") {
+		t.Errorf("tcp without TLS: %v %s", err, b)
+	}
+}

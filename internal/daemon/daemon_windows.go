@@ -1,0 +1,6 @@
+package daemon
+
+const driverName = "windowsfilter"
+
+func kernelVersion() string   { return "" }
+func operatingSystem() string { return "Windows" }

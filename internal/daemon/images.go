@@ -1,0 +1,139 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	apiimage "github.com/moby/moby/api/types/image"
+	"github.com/moby/moby/api/types/jsonstream"
+	"github.com/moby/moby/api/types/storage"
+
+	"github.com/hullproject/hull/internal/errdefs"
+	"github.com/hullproject/hull/internal/image"
+)
+
+// Images is GET /images/json.
+func (d *Daemon) Images(ctx context.Context) ([]apiimage.Summary, error) {
+	list, err := d.images.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]apiimage.Summary, 0, len(list))
+	for _, s := range list {
+		out = append(out, apiimage.Summary{
+			ID:          s.ID,
+			RepoTags:    nonNil(s.RepoTags),
+			RepoDigests: nonNil(s.RepoDigests),
+			Created:     s.Created.Unix(),
+			Size:        s.Size,
+			Labels:      s.Labels,
+			Containers:  -1,
+			SharedSize:  -1,
+		})
+	}
+	return out, nil
+}
+
+// ImageInspect is GET /images/{name}/json.
+func (d *Daemon) ImageInspect(ctx context.Context, name string) (apiimage.InspectResponse, error) {
+	det, err := d.images.Inspect(ctx, name)
+	if err != nil {
+		return apiimage.InspectResponse{}, err
+	}
+	var cfg dockerspec.DockerOCIImageConfig
+	// hull's image config carries Docker's JSON names: the round trip is
+	// the conversion.
+	if b, err := json.Marshal(det.Config); err == nil {
+		json.Unmarshal(b, &cfg)
+	}
+	resp := apiimage.InspectResponse{
+		ID:           det.ID,
+		RepoTags:     nonNil(det.RepoTags),
+		RepoDigests:  nonNil(det.RepoDigests),
+		Comment:      det.Comment,
+		Author:       det.Author,
+		Config:       &cfg,
+		Architecture: det.Architecture,
+		Variant:      det.Variant,
+		Os:           det.Os,
+		OsVersion:    det.OsVersion,
+		Size:         det.Size,
+		GraphDriver:  &storage.DriverData{Name: det.GraphDriver.Name, Data: det.GraphDriver.Data},
+		RootFS:       apiimage.RootFS{Type: det.RootFS.Type, Layers: det.RootFS.Layers},
+		Metadata:     apiimage.Metadata{LastTagTime: det.Metadata.LastTagTime},
+	}
+	if !det.Created.IsZero() {
+		resp.Created = det.Created.Format(time.RFC3339Nano)
+	}
+	return resp, nil
+}
+
+// ImageHistory is GET /images/{name}/history.
+func (d *Daemon) ImageHistory(ctx context.Context, name string) ([]apiimage.HistoryResponseItem, error) {
+	h, err := d.images.History(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]apiimage.HistoryResponseItem, 0, len(h))
+	for _, it := range h {
+		out = append(out, apiimage.HistoryResponseItem{
+			ID: it.ID, Created: it.Created.Unix(), CreatedBy: it.CreatedBy, Tags: it.Tags, Size: it.Size, Comment: it.Comment,
+		})
+	}
+	return out, nil
+}
+
+// ImageTag is POST /images/{name}/tag.
+func (d *Daemon) ImageTag(ctx context.Context, name, repo, tag string) error {
+	target := repo
+	if tag != "" {
+		target += ":" + tag
+	}
+	if strings.HasPrefix(repo, "sha256:") {
+		return fmt.Errorf("tag %s: refusing to create a tag with a digest reference: %w", target, errdefs.ErrInvalidArgument)
+	}
+	return d.images.Tag(ctx, name, target)
+}
+
+// ImageDelete is DELETE /images/{name}.
+func (d *Daemon) ImageDelete(ctx context.Context, name string, force, prune bool) ([]apiimage.DeleteResponse, error) {
+	del, err := d.images.Remove(ctx, name, force, prune)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]apiimage.DeleteResponse, 0, len(del))
+	for _, x := range del {
+		out = append(out, apiimage.DeleteResponse{Untagged: x.Untagged, Deleted: x.Deleted})
+	}
+	return out, nil
+}
+
+// ImageLoad is POST /images/load.
+func (d *Daemon) ImageLoad(ctx context.Context, r io.Reader, progress func(jsonstream.Message)) ([]string, error) {
+	return d.images.Load(ctx, r, func(p image.Progress) { progress(progressMessage(p)) })
+}
+
+// ImageSave is GET /images/get.
+func (d *Daemon) ImageSave(ctx context.Context, names []string, w io.Writer) error {
+	return d.images.Save(ctx, names, w, "")
+}
+
+func progressMessage(p image.Progress) jsonstream.Message {
+	m := jsonstream.Message{ID: p.ID, Status: p.Status}
+	if p.Total > 0 || p.Current > 0 {
+		m.Progress = &jsonstream.Progress{Current: p.Current, Total: p.Total}
+	}
+	return m
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
