@@ -35,6 +35,9 @@ func hullDaemon(t *testing.T, extra ...string) (env []string, dir string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		// Live-restore keeps containers running past the daemon: remove
+		// them first.
+		removeAllContainers(t, sock)
 		cancel()
 		cmd.Wait()
 		if t.Failed() {
@@ -196,5 +199,145 @@ func TestDaemonConfigFile(t *testing.T) {
 	cmd := exec.Command(hullBin, "daemon", "-H", "tcp://127.0.0.1:0", "--data-root", filepath.Join(dir, "root"), "--config-file", empty)
 	if b, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(b), "needs --tlsverify") {
 		t.Errorf("tcp without TLS: %v %s", err, b)
+	}
+}
+
+// apiClient talks HTTP to a daemon's unix socket.
+func apiClient(sock string) *http.Client {
+	return &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return net.Dial("unix", sock)
+	}}}
+}
+
+func removeAllContainers(t *testing.T, sock string) {
+	c := apiClient(sock)
+	resp, err := c.Get("http://hull/containers/json?all=1")
+	if err != nil {
+		return
+	}
+	var list []struct{ Id string }
+	json.NewDecoder(resp.Body).Decode(&list)
+	resp.Body.Close()
+	for _, x := range list {
+		req, _ := http.NewRequest("DELETE", "http://hull/containers/"+x.Id+"?force=1", nil)
+		if resp, err := c.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}
+}
+
+// dockerRun runs the docker CLI with stdin and returns stdout, stderr and
+// the exit code.
+func dockerRun(t *testing.T, env []string, stdin string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command("docker", args...)
+	cmd.Env = env
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errb.String(), code
+}
+
+// loadBusybox loads a one-layer busybox image, e2e/busybox:1, into the
+// daemon through docker load.
+func loadBusybox(t *testing.T, env []string, dir string) {
+	t.Helper()
+	pre := filepath.Join(dir, "pre")
+	run(t, 0, busyboxTar(t), hullBin, "--root", pre, "image", "import", "-", "e2e/busybox:1")
+	archive := filepath.Join(dir, "bb.tar")
+	hull(t, "--root", pre, "image", "save", "-o", archive, "e2e/busybox:1")
+	docker(t, env, "load", "-i", archive)
+}
+
+// TestDaemonRunWithDockerCLI: docker run in the foreground (output, stderr,
+// exit code, stdin), detached with ps, logs, stop, rm; names; bad input.
+func TestDaemonRunWithDockerCLI(t *testing.T) {
+	requireDockerCLI(t)
+	buildShim(t)
+	env, dir := hullDaemon(t)
+	loadBusybox(t, env, dir)
+
+	out, errOut, code := dockerRun(t, env, "", "run", "--rm", "e2e/busybox:1", "sh", "-c", "echo out-$(hostname | wc -c); echo err >&2; exit 3")
+	if out != "out-13\n" || errOut != "err\n" || code != 3 {
+		t.Errorf("docker run: %q %q %d", out, errOut, code)
+	}
+	if out, _, code := dockerRun(t, env, "from stdin\n", "run", "-i", "--rm", "e2e/busybox:1", "cat"); out != "from stdin\n" || code != 0 {
+		t.Errorf("docker run -i: %q %d", out, code)
+	}
+	if out := docker(t, env, "ps", "-aq"); out != "" {
+		t.Errorf("--rm left containers: %q", out)
+	}
+
+	docker(t, env, "run", "-d", "--name", "ticker", "-e", "GREETING=hi", "e2e/busybox:1", "sh", "-c", "trap 'exit 7' TERM; i=0; while :; do echo $GREETING $i; i=$((i+1)); sleep 0.1; done")
+	if out := docker(t, env, "ps", "--format", "{{.Names}} {{.State}}"); out != "ticker running" {
+		t.Errorf("docker ps: %q", out)
+	}
+	waitFor(t, func() bool { return strings.Contains(docker(t, env, "logs", "ticker"), "hi 3\n") }, "the container's log")
+	if out := docker(t, env, "logs", "--tail", "1", "ticker"); !strings.HasPrefix(out, "hi ") || strings.Contains(out, "\n") {
+		t.Errorf("docker logs --tail 1: %q", out)
+	}
+	if _, errOut, code := dockerRun(t, env, "", "run", "-d", "--name", "ticker", "e2e/busybox:1", "true"); code == 0 || !strings.Contains(errOut, "is already in use") {
+		t.Errorf("second container named ticker: %d %s", code, errOut)
+	}
+	if _, errOut, code := dockerRun(t, env, "", "rm", "ticker"); code == 0 || !strings.Contains(errOut, "Stop the container") {
+		t.Errorf("rm of a running container: %d %s", code, errOut)
+	}
+	docker(t, env, "stop", "ticker")
+	if out := docker(t, env, "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}} {{.Name}}", "ticker"); out != "exited 7 /ticker" {
+		t.Errorf("inspect after stop: %q", out)
+	}
+	docker(t, env, "rm", "ticker")
+	if _, errOut, code := dockerRun(t, env, "", "run", "--rm", "no/such:image", "true"); code == 0 || !strings.Contains(errOut, "not found") {
+		t.Errorf("run of a missing image: %d %s", code, errOut)
+	}
+	if _, errOut, code := dockerRun(t, env, "", "run", "--rm", "--name", "bad name", "e2e/busybox:1", "true"); code == 0 || !strings.Contains(errOut, "Invalid container name") && !strings.Contains(errOut, "invalid container name") {
+		t.Errorf("run with a bad name: %d %s", code, errOut)
+	}
+}
+
+// TestDaemonLiveRestore: the daemon is killed (SIGKILL); its containers
+// keep running; a new daemon reattaches: logs, stop and the exit code of
+// one that exited while it was away.
+func TestDaemonLiveRestore(t *testing.T) {
+	requireDockerCLI(t)
+	buildShim(t)
+	env, dir := hullDaemon(t)
+	loadBusybox(t, env, dir)
+	docker(t, env, "run", "-d", "--name", "long", "e2e/busybox:1", "sh", "-c", "trap 'exit 9' TERM; while :; do echo alive; sleep 0.1; done")
+	docker(t, env, "run", "-d", "--name", "short", "e2e/busybox:1", "sh", "-c", "sleep 0.5; exit 5")
+	out, _ := exec.Command("pgrep", "-f", "hull -D daemon -H unix://"+dir).Output()
+	for _, pid := range strings.Fields(string(out)) {
+		exec.Command("kill", "-9", pid).Run()
+	}
+	time.Sleep(time.Second)
+	// A second daemon on the same roots.
+	sock := filepath.Join(dir, "hull.sock")
+	cmd := exec.Command(hullBin, "-D", "daemon", "-H", "unix://"+sock, "--data-root", filepath.Join(dir, "root"),
+		"--exec-root", filepath.Join(dir, "run"), "--config-file", filepath.Join(dir, "daemon.json"))
+	logf, _ := os.OpenFile(filepath.Join(dir, "daemon.log"), os.O_APPEND|os.O_WRONLY, 0)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { removeAllContainers(t, sock); cmd.Process.Signal(os.Interrupt); cmd.Wait() })
+	waitFor(t, func() bool { _, _, code := dockerRun(t, env, "", "version"); return code == 0 }, "the new daemon")
+	if out := docker(t, env, "inspect", "-f", "{{.State.Status}}", "long"); out != "running" {
+		t.Fatalf("long after the restart: %s", out)
+	}
+	if out := docker(t, env, "wait", "short"); out != "5" {
+		t.Errorf("docker wait short: %q", out)
+	}
+	before := strings.Count(docker(t, env, "logs", "long"), "alive")
+	waitFor(t, func() bool { return strings.Count(docker(t, env, "logs", "long"), "alive") > before }, "new log lines")
+	docker(t, env, "stop", "long")
+	if out := docker(t, env, "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "long"); out != "exited 9" {
+		t.Errorf("long after stop: %q", out)
 	}
 }

@@ -6,14 +6,21 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/system"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/hullproject/hull/internal/image"
+	"github.com/hullproject/hull/internal/layer"
+	"github.com/hullproject/hull/internal/runtime"
 )
 
 // Config is the daemon's configuration (flags and daemon.json).
@@ -29,26 +36,131 @@ type Config struct {
 
 // Daemon is the engine behind the API.
 type Daemon struct {
-	cfg       Config
-	images    *image.Store
-	closeImgs func() error
-	started   time.Time
+	cfg     Config
+	db      *bolt.DB
+	layers  *layer.Store
+	images  *image.Store
+	rt      *runtime.Runtime
+	started time.Time
+
+	mu    sync.Mutex
+	ctrs  map[string]*ctr
+	names map[string]string // name -> id
+
+	traceMu sync.Mutex
+	traces  map[string]*tracer
+
+	shuttingDown atomic.Bool
 }
 
-// New opens the stores under cfg.Root.
+// New opens the stores under cfg.Root and restores the containers: those
+// the compute service still runs are reattached, those that exited while
+// the daemon was away get their real exit status.
 func New(ctx context.Context, cfg Config) (*Daemon, error) {
-	if err := os.MkdirAll(cfg.Root, 0o711); err != nil {
-		return nil, fmt.Errorf("data root: %w", err)
-	}
-	imgs, closeImgs, err := image.Open(ctx, cfg.Root)
+	root, err := filepath.Abs(cfg.Root)
 	if err != nil {
 		return nil, err
 	}
-	return &Daemon{cfg: cfg, images: imgs, closeImgs: closeImgs, started: time.Now()}, nil
+	cfg.Root = root
+	if cfg.ExecRoot == "" {
+		cfg.ExecRoot = "/run/hull"
+	}
+	if cfg.ExecRoot, err = filepath.Abs(cfg.ExecRoot); err != nil {
+		return nil, err
+	}
+	for _, dir := range []string{cfg.Root, cfg.ExecRoot, filepath.Join(cfg.Root, "containers")} {
+		if err := os.MkdirAll(dir, 0o711); err != nil {
+			return nil, fmt.Errorf("daemon folders: %w", err)
+		}
+	}
+	db, err := bolt.Open(filepath.Join(cfg.Root, image.DBFile), 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open %s (is another daemon running on this data root?): %w", filepath.Join(cfg.Root, image.DBFile), err)
+	}
+	d := &Daemon{cfg: cfg, db: db, started: time.Now(), traces: map[string]*tracer{}, rt: runtime.New(filepath.Join(cfg.ExecRoot, "runtime"))}
+	fail := func(err error) (*Daemon, error) {
+		db.Close()
+		return nil, err
+	}
+	if d.layers, err = layer.NewStore(ctx, cfg.Root); err != nil {
+		return fail(err)
+	}
+	if d.images, err = image.New(ctx, cfg.Root, db, d.layers); err != nil {
+		return fail(err)
+	}
+	if err := d.openContainers(); err != nil {
+		return fail(err)
+	}
+	d.images.SetInUse(d.imageInUse)
+	d.restore(ctx)
+	return d, nil
 }
 
-// Close releases the stores.
-func (d *Daemon) Close() error { return d.closeImgs() }
+// Close stops serving the containers. With live-restore they go on
+// running under their shims; without it they are stopped.
+func (d *Daemon) Close() error {
+	d.shuttingDown.Store(true)
+	if !d.cfg.LiveRestore {
+		d.mu.Lock()
+		var running []string
+		for id, c := range d.ctrs {
+			c.mu.Lock()
+			if c.rec.State.Status == container.StateRunning || c.rec.State.Status == container.StatePaused {
+				running = append(running, id)
+			}
+			c.mu.Unlock()
+		}
+		d.mu.Unlock()
+		for _, id := range running {
+			d.ContainerStop(context.Background(), id, nil, "")
+		}
+	}
+	return d.db.Close()
+}
+
+func (d *Daemon) imageInUse(id string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, c := range d.ctrs {
+		if c.rec.Image == id {
+			return true
+		}
+	}
+	return false
+}
+
+// restore reconnects the containers that were running when the daemon
+// last stopped.
+func (d *Daemon) restore(ctx context.Context) {
+	d.mu.Lock()
+	cs := make([]*ctr, 0, len(d.ctrs))
+	for _, c := range d.ctrs {
+		cs = append(cs, c)
+	}
+	d.mu.Unlock()
+	for _, c := range cs {
+		st := c.rec.State.Status
+		if st != container.StateRunning && st != container.StatePaused && st != container.StateRestarting {
+			continue
+		}
+		rs, err := d.rt.State(ctx, c.rec.ID)
+		switch {
+		case err == nil && (rs.Status == runtime.StatusRunning || rs.Status == runtime.StatusPaused):
+			slog.Info("container restored: it kept running while the daemon was away", "id", c.rec.ID, "pid", rs.Pid)
+			close(c.created)
+			if rs.Status == runtime.StatusPaused {
+				c.rec.State.Status = container.StatePaused
+			}
+			go d.monitor(c)
+		case err == nil && rs.Status == runtime.StatusStopped && rs.ExitStatus != nil:
+			slog.Info("container exited while the daemon was away", "id", c.rec.ID, "code", *rs.ExitStatus)
+			d.exited(c, *rs.ExitStatus)
+		default:
+			slog.Warn("container lost while the daemon was away", "id", c.rec.ID, "error", err)
+			d.exited(c, 255)
+		}
+	}
+}
 
 // SystemVersion is GET /version.
 func (d *Daemon) SystemVersion(ctx context.Context) (system.VersionResponse, error) {
@@ -81,8 +193,28 @@ func (d *Daemon) SystemInfo(ctx context.Context) (system.Info, error) {
 		return system.Info{}, err
 	}
 	host, _ := os.Hostname()
+	var running, paused, stopped int
+	d.mu.Lock()
+	for _, c := range d.ctrs {
+		c.mu.Lock()
+		switch c.rec.State.Status {
+		case container.StateRunning:
+			running++
+		case container.StatePaused:
+			paused++
+		default:
+			stopped++
+		}
+		c.mu.Unlock()
+	}
+	total := len(d.ctrs)
+	d.mu.Unlock()
 	return system.Info{
 		ID:                 "hull",
+		Containers:         total,
+		ContainersRunning:  running,
+		ContainersPaused:   paused,
+		ContainersStopped:  stopped,
 		Images:             len(list),
 		Driver:             driverName,
 		DriverStatus:       [][2]string{{"Layer folders", filepath.Join(d.cfg.Root, "layers")}},

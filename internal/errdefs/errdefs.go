@@ -31,6 +31,9 @@ var (
 	// ErrLimit: the input exceeds a configured limit (a tar bigger than the
 	// byte limit).
 	ErrLimit = errors.New("limit exceeded")
+	// ErrNotModified: the request asked for a state that already holds
+	// (stopping a stopped container).
+	ErrNotModified = errors.New("not modified")
 )
 
 // IsNotFound reports whether err is of kind ErrNotFound.
@@ -59,3 +62,6 @@ func IsDataLoss(err error) bool { return errors.Is(err, ErrDataLoss) }
 
 // IsLimit reports whether err is of kind ErrLimit.
 func IsLimit(err error) bool { return errors.Is(err, ErrLimit) }
+
+// IsNotModified reports whether err is, or wraps, ErrNotModified.
+func IsNotModified(err error) bool { return errors.Is(err, ErrNotModified) }

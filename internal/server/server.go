@@ -32,6 +32,7 @@ const (
 type Backend interface {
 	SystemBackend
 	ImageBackend
+	ContainerBackend
 }
 
 // Server answers the Docker Engine API.
@@ -48,6 +49,7 @@ func New(b Backend) *Server {
 	s := &Server{backend: b, mux: http.NewServeMux(), OSType: goruntime.GOOS}
 	s.systemRoutes()
 	s.imageRoutes()
+	s.containerRoutes()
 	return s
 }
 
@@ -140,6 +142,8 @@ func checkVersion(v string) error {
 // statusOf is the one mapping of error kinds to HTTP status codes.
 func statusOf(err error) int {
 	switch {
+	case errdefs.IsNotModified(err):
+		return http.StatusNotModified
 	case errdefs.IsNotFound(err):
 		return http.StatusNotFound
 	case errdefs.IsInvalidArgument(err), errdefs.IsDataLoss(err):

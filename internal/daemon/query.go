@@ -1,0 +1,263 @@
+package daemon
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/storage"
+
+	"github.com/hullproject/hull/internal/errdefs"
+)
+
+// ContainerList is GET /containers/json.
+func (d *Daemon) ContainerList(ctx context.Context, all bool, limit int) ([]container.Summary, error) {
+	d.mu.Lock()
+	cs := make([]*ctr, 0, len(d.ctrs))
+	for _, c := range d.ctrs {
+		cs = append(cs, c)
+	}
+	d.mu.Unlock()
+	var out []container.Summary
+	for _, c := range cs {
+		c.mu.Lock()
+		r := c.rec
+		c.mu.Unlock()
+		running := r.State.Status == container.StateRunning || r.State.Status == container.StatePaused || r.State.Status == container.StateRestarting
+		if !all && !running {
+			continue
+		}
+		s := container.Summary{
+			ID: r.ID, Names: []string{"/" + r.Name}, Image: r.ImageRef, ImageID: r.Image,
+			Command: strings.Join(append([]string{r.Path}, r.Args...), " "), Created: r.Created.Unix(),
+			Labels: r.Config.Labels, State: r.State.Status, Status: statusText(r.State),
+			Ports: []container.PortSummary{}, Mounts: []container.MountPoint{},
+		}
+		s.HostConfig.NetworkMode = networkMode(r.HostConfig)
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b container.Summary) int { return int(b.Created - a.Created) })
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	if out == nil {
+		out = []container.Summary{}
+	}
+	return out, nil
+}
+
+// statusText is docker ps's STATUS column.
+func statusText(s state) string {
+	switch s.Status {
+	case container.StateRunning:
+		return "Up " + humanDuration(time.Since(s.StartedAt))
+	case container.StatePaused:
+		return "Up " + humanDuration(time.Since(s.StartedAt)) + " (Paused)"
+	case container.StateRestarting:
+		return fmt.Sprintf("Restarting (%d) %s ago", s.ExitCode, humanDuration(time.Since(s.FinishedAt)))
+	case container.StateExited:
+		return fmt.Sprintf("Exited (%d) %s ago", s.ExitCode, humanDuration(time.Since(s.FinishedAt)))
+	case container.StateCreated:
+		return "Created"
+	}
+	return string(s.Status)
+}
+
+func humanDuration(d time.Duration) string {
+	switch s := int(d.Seconds()); {
+	case s < 1:
+		return "Less than a second"
+	case s == 1:
+		return "1 second"
+	case s < 60:
+		return fmt.Sprintf("%d seconds", s)
+	case d.Minutes() < 2:
+		return "About a minute"
+	case d.Minutes() < 60:
+		return fmt.Sprintf("%d minutes", int(d.Minutes()))
+	case d.Hours() < 2:
+		return "About an hour"
+	case d.Hours() < 48:
+		return fmt.Sprintf("%d hours", int(d.Hours()))
+	}
+	return fmt.Sprintf("%d days", int(d.Hours()/24))
+}
+
+func networkMode(h *container.HostConfig) string {
+	if h == nil || h.NetworkMode == "" || h.NetworkMode == "default" {
+		return "bridge"
+	}
+	return string(h.NetworkMode)
+}
+
+// ContainerInspect is GET /containers/{id}/json.
+func (d *Daemon) ContainerInspect(ctx context.Context, ref string) (container.InspectResponse, error) {
+	c, err := d.lookup(ref)
+	if err != nil {
+		return container.InspectResponse{}, err
+	}
+	c.mu.Lock()
+	r := c.rec
+	c.mu.Unlock()
+	st := &container.State{
+		Status: r.State.Status, Running: r.State.Status == container.StateRunning || r.State.Status == container.StatePaused,
+		Paused: r.State.Status == container.StatePaused, Restarting: r.State.Status == container.StateRestarting,
+		Pid: r.State.Pid, ExitCode: r.State.ExitCode, Error: r.State.Error,
+		StartedAt: zeroTime(r.State.StartedAt), FinishedAt: zeroTime(r.State.FinishedAt),
+	}
+	dir := d.containerDir(r.ID)
+	return container.InspectResponse{
+		ID: r.ID, Created: r.Created.Format(time.RFC3339Nano), Path: r.Path, Args: nonNil(r.Args), State: st,
+		Image: r.Image, ResolvConfPath: dir + "/resolv.conf", HostnamePath: dir + "/hostname", HostsPath: dir + "/hosts",
+		LogPath: d.logPath(r.ID), Name: "/" + r.Name, RestartCount: r.RestartCount, Driver: "overlay", Platform: "linux",
+		HostConfig: r.HostConfig, Config: r.Config, Mounts: []container.MountPoint{},
+		GraphDriver:     &storage.DriverData{Name: "overlay", Data: map[string]string{"dir": d.layers.Dir(r.ID)}},
+		NetworkSettings: &container.NetworkSettings{},
+	}, nil
+}
+
+func zeroTime(t time.Time) string {
+	if t.IsZero() {
+		return "0001-01-01T00:00:00Z"
+	}
+	return t.Format(time.RFC3339Nano)
+}
+
+// logEntry is one line of a container's log.
+type logEntry struct {
+	Stream string
+	Line   []byte
+	Time   time.Time
+}
+
+// ContainerLogs is GET /containers/{id}/logs: it calls emit for each line
+// of the json-file log that opts select, and with Follow waits for more
+// until the container stops or ctx is done. tty says the container has a
+// terminal (no stream framing); it is known before the first emit.
+//
+// tail is the number of lines from the end, < 0 for all; zero times are
+// no bound.
+func (d *Daemon) ContainerLogs(ctx context.Context, ref string, stdout, stderr, follow bool, tail int, since, until time.Time, started func(tty bool), emitLine func(stream string, line []byte, t time.Time) error) error {
+	emit := func(e logEntry) error { return emitLine(e.Stream, e.Line, e.Time) }
+	opts := struct {
+		Stdout, Stderr, Follow bool
+		Tail                   int
+		Since, Until           time.Time
+	}{stdout, stderr, follow, tail, since, until}
+	c, err := d.lookup(ref)
+	if err != nil {
+		return err
+	}
+	if !opts.Stdout && !opts.Stderr {
+		return fmt.Errorf("you must choose at least one stream: %w", errdefs.ErrInvalidArgument)
+	}
+	c.mu.Lock()
+	tty := c.rec.Config.Tty
+	c.mu.Unlock()
+	started(tty)
+	f, err := os.Open(d.logPath(c.rec.ID))
+	if os.IsNotExist(err) {
+		if !opts.Follow {
+			return nil
+		}
+		// Not started yet: follow from when the log appears.
+		for f == nil {
+			if !running(c) {
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(100 * time.Millisecond):
+			}
+			f, _ = os.Open(d.logPath(c.rec.ID))
+		}
+	} else if err != nil {
+		return err
+	}
+	defer f.Close()
+	type jsonLine struct {
+		Log    string    `json:"log"`
+		Stream string    `json:"stream"`
+		Time   time.Time `json:"time"`
+	}
+	want := func(l jsonLine) bool {
+		if l.Stream == "stdout" && !opts.Stdout || l.Stream == "stderr" && !opts.Stderr {
+			return false
+		}
+		if !opts.Since.IsZero() && l.Time.Before(opts.Since) {
+			return false
+		}
+		return opts.Until.IsZero() || !l.Time.After(opts.Until)
+	}
+	br := bufio.NewReaderSize(f, 64<<10)
+	var pending []logEntry
+	readAll := func(tail bool) error {
+		for {
+			b, err := br.ReadBytes('\n')
+			if len(b) > 0 && b[len(b)-1] == '\n' {
+				var l jsonLine
+				if json.Unmarshal(b, &l) == nil && want(l) {
+					e := logEntry{Stream: l.Stream, Line: []byte(l.Log), Time: l.Time}
+					if tail {
+						pending = append(pending, e)
+						if opts.Tail >= 0 && len(pending) > opts.Tail {
+							pending = pending[1:]
+						}
+					} else if err := emit(e); err != nil {
+						return err
+					}
+				}
+			} else if len(b) > 0 {
+				// A line still being written: read it again later.
+				f.Seek(-int64(len(b)), io.SeekCurrent)
+				br.Reset(f)
+			}
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	if err := readAll(true); err != nil {
+		return err
+	}
+	for _, e := range pending {
+		if err := emit(e); err != nil {
+			return err
+		}
+	}
+	if !opts.Follow {
+		return nil
+	}
+	for {
+		stillRunning := running(c)
+		if err := readAll(false); err != nil {
+			return err
+		}
+		if !stillRunning {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func running(c *ctr) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.rec.State.Status
+	return s == container.StateRunning || s == container.StatePaused || s == container.StateRestarting || s == container.StateCreated && !c.removed
+}

@@ -1,0 +1,169 @@
+package daemon
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hullproject/hull/internal/errdefs"
+	"github.com/hullproject/hull/internal/runtime"
+)
+
+// buildSpec makes the container's OCI spec: Docker's default profile
+// (runtime.DefaultSpec) with the container's process, hostname, files,
+// limits and privileges.
+func (d *Daemon) buildSpec(c *ctr, rootfs string) (*specs.Spec, error) {
+	r := c.rec
+	cfg, host := r.Config, r.HostConfig
+	hostname := cfg.Hostname
+	if hostname == "" {
+		hostname = r.ID[:12]
+	}
+	if host.NetworkMode == "host" {
+		hostname, _ = os.Hostname()
+	}
+	cwd := cfg.WorkingDir
+	if cwd == "" {
+		cwd = "/"
+	}
+	opts := runtime.SpecOptions{
+		Args: append([]string{r.Path}, r.Args...), Terminal: cfg.Tty, RootPath: rootfs, Readonly: host.ReadonlyRootfs,
+		Hostname: hostname, Cwd: cwd, Env: cfg.Env,
+	}
+	for _, o := range host.SecurityOpt {
+		switch o {
+		case "seccomp=unconfined", "seccomp:unconfined":
+			opts.NoSeccomp = true
+		case "no-new-privileges", "no-new-privileges=true", "no-new-privileges:true":
+			opts.NoNewPrivileges = true
+		}
+	}
+	s, err := runtime.DefaultSpec(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.containerFiles(c, s, hostname); err != nil {
+		return nil, err
+	}
+	if err := applyUser(s, rootfs, cfg.User); err != nil {
+		return nil, err
+	}
+	if err := applyHost(s, host); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// containerFiles writes /etc/hostname, /etc/hosts and /etc/resolv.conf of
+// the container under its folder and bind-mounts them, as Docker does.
+func (d *Daemon) containerFiles(c *ctr, s *specs.Spec, hostname string) error {
+	dir := d.containerDir(c.rec.ID)
+	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
+	resolv, err := os.ReadFile("/etc/resolv.conf")
+	if err != nil || c.rec.HostConfig.NetworkMode == "none" {
+		resolv = nil
+	}
+	if c.rec.HostConfig.NetworkMode == "host" {
+		if b, err := os.ReadFile("/etc/hosts"); err == nil {
+			hosts = string(b)
+		}
+	}
+	for _, e := range c.rec.HostConfig.ExtraHosts {
+		name, ip, ok := strings.Cut(e, ":")
+		if !ok {
+			return fmt.Errorf("invalid --add-host %q: want NAME:IP: %w", e, errdefs.ErrInvalidArgument)
+		}
+		hosts += ip + "\t" + name + "\n"
+	}
+	files := map[string]string{"hostname": hostname + "\n", "hosts": hosts, "resolv.conf": string(resolv)}
+	for _, name := range []string{"hostname", "hosts", "resolv.conf"} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(files[name]), 0o644); err != nil {
+			return err
+		}
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/etc/" + name, Type: "bind", Source: p, Options: []string{"rbind", "rprivate"}})
+	}
+	return nil
+}
+
+// applyUser resolves docker's --user (name|uid[:group|gid]) in the
+// container's /etc/passwd and /etc/group.
+func applyUser(s *specs.Spec, rootfs, user string) error {
+	if user == "" {
+		return nil
+	}
+	u, g, hasGroup := strings.Cut(user, ":")
+	uid, gid := -1, -1
+	if n, err := strconv.Atoi(u); err == nil {
+		uid = n
+	}
+	passwd, _ := os.ReadFile(filepath.Join(rootfs, "etc", "passwd"))
+	for _, line := range strings.Split(string(passwd), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) < 4 {
+			continue
+		}
+		if f[0] == u || uid >= 0 && f[2] == u {
+			uid, _ = strconv.Atoi(f[2])
+			if !hasGroup {
+				gid, _ = strconv.Atoi(f[3])
+			}
+			if len(f) >= 6 {
+				setEnvDefault(s, "HOME", f[5])
+			}
+			break
+		}
+	}
+	if uid < 0 {
+		return fmt.Errorf("unable to find user %s: no matching entries in passwd file: %w", u, errdefs.ErrInvalidArgument)
+	}
+	if hasGroup {
+		if n, err := strconv.Atoi(g); err == nil {
+			gid = n
+		} else {
+			group, _ := os.ReadFile(filepath.Join(rootfs, "etc", "group"))
+			for _, line := range strings.Split(string(group), "\n") {
+				if f := strings.Split(line, ":"); len(f) >= 3 && f[0] == g {
+					gid, _ = strconv.Atoi(f[2])
+				}
+			}
+			if gid < 0 {
+				return fmt.Errorf("unable to find group %s: no matching entries in group file: %w", g, errdefs.ErrInvalidArgument)
+			}
+		}
+	}
+	if gid < 0 {
+		gid = 0
+	}
+	s.Process.User.UID, s.Process.User.GID = uint32(uid), uint32(gid)
+	return nil
+}
+
+func setEnvDefault(s *specs.Spec, k, v string) {
+	for _, e := range s.Process.Env {
+		if strings.HasPrefix(e, k+"=") {
+			return
+		}
+	}
+	s.Process.Env = append(s.Process.Env, k+"="+v)
+}
+
+func writeBundle(dir string, s *specs.Spec) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(s, "", "\t")
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, ".config.json")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(dir, "config.json"))
+}

@@ -1,0 +1,133 @@
+package daemon
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"syscall"
+
+	"github.com/moby/moby/api/types/container"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/hullproject/hull/internal/errdefs"
+)
+
+// applyHost applies the HostConfig fields hull supports so far: network
+// mode none/host (user networks and the bridge arrive with the network
+// service: until then a container gets a network namespace of its own with
+// loopback only), memory, CPUs, pids, capabilities, privileged.
+func applyHost(s *specs.Spec, h *container.HostConfig) error {
+	if h.NetworkMode == "host" {
+		s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.NetworkNamespace })
+		for k := range s.Linux.Sysctl {
+			if strings.HasPrefix(k, "net.") {
+				delete(s.Linux.Sysctl, k)
+			}
+		}
+	}
+	if s.Linux.Resources == nil {
+		s.Linux.Resources = &specs.LinuxResources{}
+	}
+	res := s.Linux.Resources
+	if h.Memory > 0 {
+		m := h.Memory
+		res.Memory = &specs.LinuxMemory{Limit: &m}
+		if h.MemorySwap != 0 {
+			sw := h.MemorySwap
+			res.Memory.Swap = &sw
+		}
+	}
+	if h.NanoCPUs > 0 {
+		period := uint64(100000)
+		quota := h.NanoCPUs * int64(period) / 1e9
+		res.CPU = &specs.LinuxCPU{Period: &period, Quota: &quota}
+	}
+	if h.CPUShares > 0 {
+		if res.CPU == nil {
+			res.CPU = &specs.LinuxCPU{}
+		}
+		sh := uint64(h.CPUShares)
+		res.CPU.Shares = &sh
+	}
+	if h.PidsLimit != nil && *h.PidsLimit > 0 {
+		limit := *h.PidsLimit
+		res.Pids = &specs.LinuxPids{Limit: &limit}
+	}
+	caps := s.Process.Capabilities
+	if h.Privileged {
+		all := allCapabilities()
+		caps.Bounding, caps.Effective, caps.Permitted = all, all, all
+		s.Linux.MaskedPaths, s.Linux.ReadonlyPaths, s.Linux.Seccomp = nil, nil, nil
+		res.Devices = []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}
+		for i, m := range s.Mounts {
+			if m.Destination == "/sys" {
+				s.Mounts[i].Options = slices.DeleteFunc(slices.Clone(m.Options), func(o string) bool { return o == "ro" })
+			}
+		}
+		return nil
+	}
+	set := slices.Clone(caps.Bounding)
+	for _, c := range h.CapAdd {
+		name, err := capName(c)
+		if err != nil {
+			return err
+		}
+		if name == "ALL" {
+			set = allCapabilities()
+			continue
+		}
+		if !slices.Contains(set, name) {
+			set = append(set, name)
+		}
+	}
+	for _, c := range h.CapDrop {
+		name, err := capName(c)
+		if err != nil {
+			return err
+		}
+		if name == "ALL" {
+			set = nil
+			continue
+		}
+		set = slices.DeleteFunc(set, func(x string) bool { return x == name })
+	}
+	caps.Bounding, caps.Effective, caps.Permitted = set, slices.Clone(set), slices.Clone(set)
+	return nil
+}
+
+var capNames = func() []string {
+	var out []string
+	for c := 0; c <= unix.CAP_LAST_CAP; c++ {
+		if n := capabilityName(c); n != "" {
+			out = append(out, n)
+		}
+	}
+	return out
+}()
+
+func allCapabilities() []string { return slices.Clone(capNames) }
+
+func capName(c string) (string, error) {
+	u := strings.ToUpper(c)
+	if u == "ALL" {
+		return u, nil
+	}
+	if !strings.HasPrefix(u, "CAP_") {
+		u = "CAP_" + u
+	}
+	if !slices.Contains(capNames, u) {
+		return "", fmt.Errorf("unknown capability: %q: %w", c, errdefs.ErrInvalidArgument)
+	}
+	return u, nil
+}
+
+func capabilityName(c int) string {
+	names := []string{"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE"}
+	if c < len(names) {
+		return names[c]
+	}
+	return ""
+}
+
+func unixSignalName(s syscall.Signal) string { return unix.SignalName(s) }

@@ -1,0 +1,340 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+
+	"github.com/hullproject/hull/internal/errdefs"
+)
+
+// ContainerBackend serves /containers.
+type ContainerBackend interface {
+	ContainerCreate(ctx context.Context, name string, cfg *container.Config, host *container.HostConfig) (container.CreateResponse, error)
+	ContainerStart(ctx context.Context, id string) error
+	// ContainerStop returns an errdefs.ErrNotModified error when the
+	// container was not running (304).
+	ContainerStop(ctx context.Context, id string, timeout *int, signal string) error
+	ContainerRestart(ctx context.Context, id string, timeout *int, signal string) error
+	ContainerKill(ctx context.Context, id, signal string) error
+	ContainerRemove(ctx context.Context, id string, force, volumes bool) error
+	ContainerList(ctx context.Context, all bool, limit int) ([]container.Summary, error)
+	ContainerInspect(ctx context.Context, id string) (container.InspectResponse, error)
+	// ContainerWait returns at once; the channel gives the status when
+	// condition holds, or closes if ctx ends first.
+	ContainerWait(ctx context.Context, id, condition string) (<-chan container.WaitResponse, error)
+	ContainerResize(ctx context.Context, id string, height, width uint16) error
+	// ContainerAttach connects the streams (nil ones are not attached) and
+	// returns when the container's output ends or ctx is done.
+	ContainerAttach(ctx context.Context, id string, stdin io.Reader, stdout, stderr io.Writer) error
+	ContainerLogs(ctx context.Context, id string, stdout, stderr, follow bool, tail int, since, until time.Time, started func(tty bool), emit func(stream string, line []byte, t time.Time) error) error
+}
+
+func (s *Server) containerRoutes() {
+	s.handle("POST /containers/create", func(w http.ResponseWriter, r *http.Request) error {
+		var req container.CreateRequest
+		if err := decodeJSON(w, r, &req); err != nil {
+			return err
+		}
+		resp, err := s.backend.ContainerCreate(r.Context(), r.URL.Query().Get("name"), req.Config, req.HostConfig)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusCreated, resp)
+	})
+	s.handle("GET /containers/json", func(w http.ResponseWriter, r *http.Request) error {
+		limit := -1
+		if v := r.URL.Query().Get("limit"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return fmt.Errorf("limit %q: %w", v, errdefs.ErrInvalidArgument)
+			}
+			limit = n
+		}
+		list, err := s.backend.ContainerList(r.Context(), boolValue(r, "all"), limit)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, list)
+	})
+	s.handle("GET /containers/{id}/json", func(w http.ResponseWriter, r *http.Request) error {
+		c, err := s.backend.ContainerInspect(r.Context(), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, c)
+	})
+	s.handle("POST /containers/{id}/start", func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.backend.ContainerStart(r.Context(), r.PathValue("id")); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+	stopLike := func(f func(ctx context.Context, id string, timeout *int, signal string) error) handlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) error {
+			var timeout *int
+			if v := r.URL.Query().Get("t"); v != "" {
+				n, err := strconv.Atoi(v)
+				if err != nil {
+					return fmt.Errorf("t %q: %w", v, errdefs.ErrInvalidArgument)
+				}
+				timeout = &n
+			}
+			err := f(r.Context(), r.PathValue("id"), timeout, r.URL.Query().Get("signal"))
+			if errdefs.IsNotModified(err) {
+				w.WriteHeader(http.StatusNotModified)
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			w.WriteHeader(http.StatusNoContent)
+			return nil
+		}
+	}
+	s.handle("POST /containers/{id}/stop", stopLike(s.backend.ContainerStop))
+	s.handle("POST /containers/{id}/restart", stopLike(s.backend.ContainerRestart))
+	s.handle("POST /containers/{id}/kill", func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.backend.ContainerKill(r.Context(), r.PathValue("id"), r.URL.Query().Get("signal")); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+	s.handle("DELETE /containers/{id}", func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.backend.ContainerRemove(r.Context(), r.PathValue("id"), boolValue(r, "force"), boolValue(r, "v")); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+	s.handle("POST /containers/{id}/resize", func(w http.ResponseWriter, r *http.Request) error {
+		h, err1 := strconv.ParseUint(r.URL.Query().Get("h"), 10, 16)
+		wd, err2 := strconv.ParseUint(r.URL.Query().Get("w"), 10, 16)
+		if err1 != nil || err2 != nil {
+			return fmt.Errorf("resize: h and w must be numbers: %w", errdefs.ErrInvalidArgument)
+		}
+		return s.backend.ContainerResize(r.Context(), r.PathValue("id"), uint16(h), uint16(wd))
+	})
+	s.handle("POST /containers/{id}/wait", s.containerWait)
+	s.handle("POST /containers/{id}/attach", s.containerAttach)
+	s.handle("GET /containers/{id}/logs", s.containerLogs)
+}
+
+// containerWait answers its headers at once (the docker CLI waits for them
+// before it starts the container), then the status.
+func (s *Server) containerWait(w http.ResponseWriter, r *http.Request) error {
+	ch, err := s.backend.ContainerWait(r.Context(), r.PathValue("id"), r.URL.Query().Get("condition"))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
+	resp, ok := <-ch
+	if !ok {
+		return nil
+	}
+	return json.NewEncoder(w).Encode(resp)
+}
+
+// containerAttach hijacks the connection: 101 UPGRADED when the client
+// asks to upgrade, then the raw stream with a TTY or stdcopy frames
+// without one; the client's half-close ends the container's stdin.
+func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	info, err := s.backend.ContainerInspect(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	tty := info.Config != nil && info.Config.Tty
+	stream := boolValue(r, "stream")
+	if !stream && !boolValue(r, "logs") {
+		return fmt.Errorf("attach: stream or logs must be set: %w", errdefs.ErrInvalidArgument)
+	}
+	conn, buf, err := hijack(w, r, tty)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	var out io.Writer = conn
+	var mu sync.Mutex // stdcopy frames from two goroutines must not interleave
+	locked := writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return out.Write(p) })
+	var stdin io.Reader
+	var stdout, stderr io.Writer
+	if boolValue(r, "stdout") {
+		stdout = locked
+		if !tty {
+			stdout = newFramedWriter(locked, streamStdout)
+		}
+	}
+	if boolValue(r, "stderr") {
+		stderr = locked
+		if !tty {
+			stderr = newFramedWriter(locked, streamStderr)
+		}
+	}
+	if boolValue(r, "stdin") {
+		stdin = io.MultiReader(bufferedPart(buf), conn)
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	defer cancel()
+	if stdin == nil {
+		// The docker CLI half-closes a connection it sends nothing on; a
+		// read error (not EOF) says the client went away.
+		go func() {
+			if _, err := io.Copy(io.Discard, conn); err != nil {
+				cancel()
+			}
+		}()
+	}
+	if stream {
+		err = s.backend.ContainerAttach(ctx, id, stdin, stdout, stderr)
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintf(locked, "Error attaching: %v\n", err)
+	}
+	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	return nil
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// bufferedPart is what the HTTP server read past the request's headers.
+func bufferedPart(b *bufio.ReadWriter) io.Reader {
+	n := b.Reader.Buffered()
+	if n == 0 {
+		return strings.NewReader("")
+	}
+	p, _ := b.Reader.Peek(n)
+	return strings.NewReader(string(p))
+}
+
+// hijack takes the connection from the HTTP server and writes the answer's
+// head: 101 UPGRADED if the client asked to upgrade, 200 otherwise.
+func hijack(w http.ResponseWriter, r *http.Request, tty bool) (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		return nil, nil, fmt.Errorf("the connection cannot be hijacked: %w", errdefs.ErrInvalidArgument)
+	}
+	conn, buf, err := hj.Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	contentType := "application/vnd.docker.multiplexed-stream"
+	if tty {
+		contentType = "application/vnd.docker.raw-stream"
+	}
+	h := w.Header()
+	head := "HTTP/1.1 200 OK\r\n"
+	if strings.EqualFold(r.Header.Get("Upgrade"), "tcp") || strings.Contains(strings.ToLower(r.Header.Get("Connection")), "upgrade") {
+		head = "HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
+	}
+	head += "Content-Type: " + contentType + "\r\n"
+	for _, k := range []string{"Api-Version", "Ostype", "Docker-Experimental", "Server"} {
+		if v := h.Get(k); v != "" {
+			head += k + ": " + v + "\r\n"
+		}
+	}
+	if _, err := conn.Write([]byte(head + "\r\n")); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	return conn, buf, nil
+}
+
+// containerLogs streams the log: stdcopy frames unless the container has
+// a TTY, with timestamps when asked.
+func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	tail := -1
+	if v := q.Get("tail"); v != "" && v != "all" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return fmt.Errorf("tail %q: a number or \"all\": %w", v, errdefs.ErrInvalidArgument)
+		}
+		tail = n
+	}
+	since, err := parseTime(q.Get("since"))
+	if err != nil {
+		return err
+	}
+	until, err := parseTime(q.Get("until"))
+	if err != nil {
+		return err
+	}
+	timestamps := boolValue(r, "timestamps")
+	var stdout, stderr io.Writer
+	flusher, _ := w.(http.Flusher)
+	started := func(tty bool) {
+		ct := "application/vnd.docker.multiplexed-stream"
+		stdout, stderr = w, w
+		if tty {
+			ct = "application/vnd.docker.raw-stream"
+		} else {
+			stdout, stderr = newFramedWriter(w, streamStdout), newFramedWriter(w, streamStderr)
+		}
+		w.Header().Set("Content-Type", ct)
+		w.WriteHeader(http.StatusOK)
+		if flusher != nil {
+			flusher.Flush()
+		}
+	}
+	emit := func(stream string, line []byte, t time.Time) error {
+		dst := stdout
+		if stream == "stderr" {
+			dst = stderr
+		}
+		if timestamps {
+			line = append([]byte(t.Format(time.RFC3339Nano)+" "), line...)
+		}
+		_, err := dst.Write(line)
+		if flusher != nil {
+			flusher.Flush()
+		}
+		return err
+	}
+	err = s.backend.ContainerLogs(r.Context(), r.PathValue("id"), boolValue(r, "stdout"), boolValue(r, "stderr"), boolValue(r, "follow"), tail, since, until, started, emit)
+	if err != nil && stdout != nil {
+		return nil // the answer has begun: nothing more can be said
+	}
+	return err
+}
+
+// parseTime reads since/until: Unix seconds with an optional fraction.
+func parseTime(v string) (time.Time, error) {
+	if v == "" || v == "0" {
+		return time.Time{}, nil
+	}
+	sec, frac, _ := strings.Cut(v, ".")
+	s, err := strconv.ParseInt(sec, 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("time %q: want Unix seconds: %w", v, errdefs.ErrInvalidArgument)
+	}
+	var ns int64
+	if frac != "" {
+		frac = (frac + "000000000")[:9]
+		if ns, err = strconv.ParseInt(frac, 10, 64); err != nil {
+			return time.Time{}, fmt.Errorf("time %q: want Unix seconds: %w", v, errdefs.ErrInvalidArgument)
+		}
+	}
+	return time.Unix(s, ns), nil
+}
