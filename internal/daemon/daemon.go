@@ -50,6 +50,9 @@ type Daemon struct {
 	traceMu sync.Mutex
 	traces  map[string]*tracer
 
+	execMu sync.Mutex
+	execs  map[string]*execRec
+
 	shuttingDown atomic.Bool
 }
 
@@ -77,7 +80,7 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s (is another daemon running on this data root?): %w", filepath.Join(cfg.Root, image.DBFile), err)
 	}
-	d := &Daemon{cfg: cfg, db: db, started: time.Now(), traces: map[string]*tracer{}, rt: runtime.New(filepath.Join(cfg.ExecRoot, "runtime"))}
+	d := &Daemon{cfg: cfg, db: db, started: time.Now(), traces: map[string]*tracer{}, execs: map[string]*execRec{}, rt: runtime.New(filepath.Join(cfg.ExecRoot, "runtime"))}
 	fail := func(err error) (*Daemon, error) {
 		db.Close()
 		return nil, err

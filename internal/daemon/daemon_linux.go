@@ -32,3 +32,7 @@ func operatingSystem() string {
 	}
 	return "Linux"
 }
+
+func resizeConsole(f *os.File, height, width uint16) error {
+	return unix.IoctlSetWinsize(int(f.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: height, Col: width})
+}

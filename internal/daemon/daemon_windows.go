@@ -1,6 +1,10 @@
 package daemon
 
+import "os"
+
 const driverName = "windowsfilter"
 
 func kernelVersion() string   { return "" }
 func operatingSystem() string { return "Windows" }
+
+func resizeConsole(f *os.File, height, width uint16) error { return nil }

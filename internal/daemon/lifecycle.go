@@ -325,6 +325,13 @@ func (d *Daemon) ContainerRemove(ctx context.Context, ref string, force, volumes
 	os.RemoveAll(d.bundleDir(id))
 	os.RemoveAll(d.containerDir(id))
 	d.dropTrace(id)
+	d.execMu.Lock()
+	for eid, e := range d.execs {
+		if e.container == id {
+			delete(d.execs, eid)
+		}
+	}
+	d.execMu.Unlock()
 	if err := d.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketContainers).Delete([]byte(id)) }); err != nil {
 		return err
 	}

@@ -29,3 +29,5 @@ func unixSignalName(s syscall.Signal) string {
 	}
 	return ""
 }
+
+func allCapabilities() []string { return nil }

@@ -38,6 +38,13 @@ type ContainerBackend interface {
 	// ContainerAttach connects the streams (nil ones are not attached) and
 	// returns when the container's output ends or ctx is done.
 	ContainerAttach(ctx context.Context, id string, stdin io.Reader, stdout, stderr io.Writer) error
+	ContainerExecCreate(ctx context.Context, id string, cfg container.ExecCreateRequest) (string, error)
+	// ContainerExecStart runs the exec; with streams it returns when the
+	// process has exited, without (detached) once it runs.
+	ContainerExecStart(ctx context.Context, execID string, stdin io.Reader, stdout, stderr io.Writer) error
+	ContainerExecInspect(ctx context.Context, execID string) (container.ExecInspectResponse, error)
+	ContainerExecResize(ctx context.Context, execID string, height, width uint16) error
+	ExecTTY(execID string) (bool, error)
 	ContainerLogs(ctx context.Context, id string, stdout, stderr, follow bool, tail int, since, until time.Time, started func(tty bool), emit func(stream string, line []byte, t time.Time) error) error
 }
 
@@ -131,6 +138,74 @@ func (s *Server) containerRoutes() {
 	s.handle("POST /containers/{id}/wait", s.containerWait)
 	s.handle("POST /containers/{id}/attach", s.containerAttach)
 	s.handle("GET /containers/{id}/logs", s.containerLogs)
+	s.handle("POST /containers/{id}/exec", func(w http.ResponseWriter, r *http.Request) error {
+		var req container.ExecCreateRequest
+		if err := decodeJSON(w, r, &req); err != nil {
+			return err
+		}
+		id, err := s.backend.ContainerExecCreate(r.Context(), r.PathValue("id"), req)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusCreated, container.ExecCreateResponse{ID: id})
+	})
+	s.handle("POST /exec/{id}/start", s.execStart)
+	s.handle("GET /exec/{id}/json", func(w http.ResponseWriter, r *http.Request) error {
+		e, err := s.backend.ContainerExecInspect(r.Context(), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, e)
+	})
+	s.handle("POST /exec/{id}/resize", func(w http.ResponseWriter, r *http.Request) error {
+		h, err1 := strconv.ParseUint(r.URL.Query().Get("h"), 10, 16)
+		wd, err2 := strconv.ParseUint(r.URL.Query().Get("w"), 10, 16)
+		if err1 != nil || err2 != nil {
+			return fmt.Errorf("resize: h and w must be numbers: %w", errdefs.ErrInvalidArgument)
+		}
+		return s.backend.ContainerExecResize(r.Context(), r.PathValue("id"), uint16(h), uint16(wd))
+	})
+}
+
+// execStart runs an exec, detached or on the hijacked connection.
+func (s *Server) execStart(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	var req container.ExecStartRequest
+	if r.ContentLength != 0 {
+		if err := decodeJSON(w, r, &req); err != nil {
+			return err
+		}
+	}
+	tty, err := s.backend.ExecTTY(id)
+	if err != nil {
+		return err
+	}
+	if req.Detach {
+		if err := s.backend.ContainerExecStart(r.Context(), id, nil, nil, nil); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusOK)
+		return nil
+	}
+	conn, buf, err := hijack(w, r, tty)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	var mu sync.Mutex
+	locked := writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return conn.Write(p) })
+	var stdout, stderr io.Writer = locked, locked
+	if !tty {
+		stdout, stderr = newFramedWriter(locked, streamStdout), newFramedWriter(locked, streamStderr)
+	}
+	stdin := io.MultiReader(bufferedPart(buf), conn)
+	if err := s.backend.ContainerExecStart(context.WithoutCancel(r.Context()), id, stdin, stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+	}
+	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	return nil
 }
 
 // containerWait answers its headers at once (the docker CLI waits for them
