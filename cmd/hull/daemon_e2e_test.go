@@ -280,6 +280,12 @@ func TestDaemonRunWithDockerCLI(t *testing.T) {
 		t.Errorf("docker ps: %q", out)
 	}
 	waitFor(t, func() bool { return strings.Contains(docker(t, env, "logs", "ticker"), "hi 3\n") }, "the container's log")
+	trace := hull(t, "diag", "trace", "-H", "unix://"+filepath.Join(dir, "hull.sock"), "ticker")
+	for _, step := range []string{"image resolved", "scratch layer created with the container's id", "layer mounted", "spec written", "shim started and container created", "process started"} {
+		if !strings.Contains(trace, step) {
+			t.Errorf("the creation trace lacks %q:\n%s", step, trace)
+		}
+	}
 	if out := docker(t, env, "logs", "--tail", "1", "ticker"); !strings.HasPrefix(out, "hi ") || strings.Contains(out, "\n") {
 		t.Errorf("docker logs --tail 1: %q", out)
 	}

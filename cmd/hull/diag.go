@@ -1,13 +1,23 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"net/url"
 	"os"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/hullproject/hull/internal/errdefs"
 	"github.com/hullproject/hull/internal/runtime"
 )
 
@@ -73,7 +83,17 @@ func newDiagCommand(g *globals) *cobra.Command {
 	}
 	con.Flags().StringVar(&shell, "shell", "/bin/sh", "the shell to run")
 
-	cmd.AddCommand(list, con)
+	var host string
+	trace := &cobra.Command{
+		Use:   "trace ID",
+		Short: "Print a container's creation trace: every step of its create and start, with its duration (from the daemon)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return printTrace(cmd.Context(), cmd.OutOrStdout(), host, args[0])
+		},
+	}
+	trace.Flags().StringVarP(&host, "host", "H", defaultDaemonHost(), "the daemon's address (unix:///path)")
+	cmd.AddCommand(trace, list, con)
 	return cmd
 }
 
@@ -84,4 +104,60 @@ func hasEnv(env []string, key string) bool {
 		}
 	}
 	return false
+}
+
+// defaultDaemonHost is $HULL_HOST, else hull's default socket.
+func defaultDaemonHost() string {
+	if h := os.Getenv("HULL_HOST"); h != "" {
+		return h
+	}
+	return "unix:///run/hull/hull.sock"
+}
+
+// printTrace asks the daemon for a container's creation trace.
+func printTrace(ctx context.Context, out io.Writer, host, id string) error {
+	path, ok := strings.CutPrefix(host, "unix://")
+	if !ok {
+		return fmt.Errorf("--host %s: only unix:// addresses: %w", host, errdefs.ErrInvalidArgument)
+	}
+	c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", path)
+	}}}
+	req, err := http.NewRequestWithContext(ctx, "GET", "http://hull/containers/"+url.PathEscape(id)+"/trace", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return fmt.Errorf("the daemon at %s: %w", host, errdefs.ErrUnavailable)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var m struct{ Message string }
+		json.NewDecoder(resp.Body).Decode(&m)
+		if resp.StatusCode == http.StatusNotFound {
+			return fmt.Errorf("%s: %w", strings.TrimSuffix(m.Message, ": not found"), errdefs.ErrNotFound)
+		}
+		return fmt.Errorf("the daemon: %s", m.Message)
+	}
+	var steps []struct {
+		Name       string            `json:"name"`
+		At         time.Time         `json:"at"`
+		DurationNs time.Duration     `json:"durationNs"`
+		Attrs      map[string]string `json:"attrs"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&steps); err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(out, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(w, "STEP\tDURATION\tAT\tDETAILS")
+	for _, s := range steps {
+		var details []string
+		for _, k := range slices.Sorted(maps.Keys(s.Attrs)) {
+			details = append(details, k+"="+s.Attrs[k])
+		}
+		fmt.Fprintf(w, "%s\t%v\t%s\t%s\n", s.Name, s.DurationNs.Round(time.Microsecond), s.At.Format("15:04:05.000000"), strings.Join(details, " "))
+	}
+	return w.Flush()
 }

@@ -156,15 +156,19 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *containe
 	if err != nil {
 		return container.CreateResponse{}, err
 	}
+	id := newID()
+	tr := d.trace(id)
 	img, err := d.images.Get(ctx, cfg.Image)
 	if err != nil {
+		d.dropTrace(id)
 		return container.CreateResponse{}, err
 	}
 	path, args := command(cfg, img.Config.Entrypoint, img.Config.Cmd)
 	if path == "" {
+		d.dropTrace(id)
 		return container.CreateResponse{}, fmt.Errorf("no command specified: %w", errdefs.ErrInvalidArgument)
 	}
-	id := newID()
+	tr.step("image resolved", "image", img.ID, "layer chain top", img.TopLayer)
 	generated := name == ""
 	if generated {
 		name = generateName(id)
@@ -178,6 +182,7 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *containe
 	}
 	if other, ok := d.names[name]; ok {
 		d.mu.Unlock()
+		d.dropTrace(id)
 		return container.CreateResponse{}, fmt.Errorf("Conflict. The container name \"/%s\" is already in use by container %q. You have to remove (or rename) that container to be able to reuse that name: %w", name, other, errdefs.ErrConflict)
 	}
 	d.names[name] = id // reserved while the container is made
@@ -186,12 +191,11 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *containe
 		d.mu.Lock()
 		delete(d.names, name)
 		d.mu.Unlock()
+		d.dropTrace(id)
 	}
 	merged := mergeImageConfig(cfg, img.Config)
 	rec := record{ID: id, Name: name, Created: time.Now().UTC(), Image: img.ID, ImageRef: cfg.Image, Config: merged, HostConfig: host,
 		State: state{Status: container.StateCreated}, Path: path, Args: args}
-	tr := d.trace(id)
-	tr.step("image resolved", "image", img.ID)
 	if _, err := d.layers.CreateScratch(ctx, id, img.TopLayer); err != nil {
 		release()
 		return container.CreateResponse{}, err

@@ -46,6 +46,7 @@ func (d *Daemon) ContainerStart(ctx context.Context, ref string) error {
 func (d *Daemon) startLocked(ctx context.Context, c *ctr) (retErr error) {
 	id := c.rec.ID
 	tr := d.trace(id)
+	tr.begin("start requested")
 	fail := func(err error) error {
 		c.rec.State.Error = err.Error()
 		d.save(&c.rec)

@@ -4,6 +4,7 @@ package daemon
 // with its duration (hull diag trace ID; logged in debug mode).
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -62,6 +63,15 @@ func (t *tracer) step(name string, kv ...string) {
 	slog.Debug("creation trace", "container", t.id, "step", name, "took", s.Duration)
 }
 
+// begin marks the start of a phase (a start after a create): the next
+// step counts from now.
+func (t *tracer) begin(name string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.last = time.Now()
+	t.steps = append(t.steps, Step{Name: name, At: t.last.UTC()})
+}
+
 // done marks the end of a start; in debug mode the whole trace is logged.
 func (t *tracer) done(debug bool) {
 	t.mu.Lock()
@@ -76,8 +86,9 @@ func (t *tracer) done(debug bool) {
 	}
 }
 
-// ContainerTrace returns the creation trace of a container.
-func (d *Daemon) ContainerTrace(ref string) ([]Step, error) {
+// ContainerTrace returns the creation trace of a container ([]Step): the
+// steps of its create and of each start since the daemon started.
+func (d *Daemon) ContainerTrace(ctx context.Context, ref string) (any, error) {
 	c, err := d.lookup(ref)
 	if err != nil {
 		return nil, err

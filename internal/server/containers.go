@@ -45,6 +45,9 @@ type ContainerBackend interface {
 	ContainerExecInspect(ctx context.Context, execID string) (container.ExecInspectResponse, error)
 	ContainerExecResize(ctx context.Context, execID string, height, width uint16) error
 	ExecTTY(execID string) (bool, error)
+	// ContainerTrace is the container's creation trace (hull's own
+	// endpoint): a JSON array of steps with their durations.
+	ContainerTrace(ctx context.Context, id string) (any, error)
 	ContainerLogs(ctx context.Context, id string, stdout, stderr, follow bool, tail int, since, until time.Time, started func(tty bool), emit func(stream string, line []byte, t time.Time) error) error
 }
 
@@ -150,6 +153,13 @@ func (s *Server) containerRoutes() {
 		return writeJSON(w, http.StatusCreated, container.ExecCreateResponse{ID: id})
 	})
 	s.handle("POST /exec/{id}/start", s.execStart)
+	s.handle("GET /containers/{id}/trace", func(w http.ResponseWriter, r *http.Request) error {
+		t, err := s.backend.ContainerTrace(r.Context(), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, t)
+	})
 	s.handle("GET /exec/{id}/json", func(w http.ResponseWriter, r *http.Request) error {
 		e, err := s.backend.ContainerExecInspect(r.Context(), r.PathValue("id"))
 		if err != nil {
