@@ -289,7 +289,7 @@ func TestDaemonRunWithDockerCLI(t *testing.T) {
 	if out := docker(t, env, "logs", "--tail", "1", "ticker"); !strings.HasPrefix(out, "hi ") || strings.Contains(out, "\n") {
 		t.Errorf("docker logs --tail 1: %q", out)
 	}
-	if _, errOut, code := dockerRun(t, env, "", "run", "-d", "--name", "ticker", "e2e/busybox:1", "true"); code == 0 || !strings.Contains(errOut, "is already in use") {
+	if _, errOut, code := dockerRun(t, env, "", "run", "-d", "--name", "ticker", "e2e/busybox:1", "sh"); code == 0 || !strings.Contains(errOut, "is already in use") {
 		t.Errorf("second container named ticker: %d %s", code, errOut)
 	}
 	if _, errOut, code := dockerRun(t, env, "", "rm", "ticker"); code == 0 || !strings.Contains(errOut, "Stop the container") {
@@ -300,10 +300,10 @@ func TestDaemonRunWithDockerCLI(t *testing.T) {
 		t.Errorf("inspect after stop: %q", out)
 	}
 	docker(t, env, "rm", "ticker")
-	if _, errOut, code := dockerRun(t, env, "", "run", "--rm", "no/such:image", "true"); code == 0 || !strings.Contains(errOut, "not found") {
+	if _, errOut, code := dockerRun(t, env, "", "run", "--rm", "no/such:image", "sh"); code == 0 || !strings.Contains(errOut, "not found") {
 		t.Errorf("run of a missing image: %d %s", code, errOut)
 	}
-	if _, errOut, code := dockerRun(t, env, "", "run", "--rm", "--name", "bad name", "e2e/busybox:1", "true"); code == 0 || !strings.Contains(errOut, "Invalid container name") && !strings.Contains(errOut, "invalid container name") {
+	if _, errOut, code := dockerRun(t, env, "", "run", "--rm", "--name", "bad name", "e2e/busybox:1", "sh"); code == 0 || !strings.Contains(errOut, "Invalid container name") && !strings.Contains(errOut, "invalid container name") {
 		t.Errorf("run with a bad name: %d %s", code, errOut)
 	}
 }
@@ -345,5 +345,49 @@ func TestDaemonLiveRestore(t *testing.T) {
 	docker(t, env, "stop", "long")
 	if out := docker(t, env, "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "long"); out != "exited 9" {
 		t.Errorf("long after stop: %q", out)
+	}
+}
+
+// TestDaemonVolumesWithDockerCLI: named volumes persist across containers,
+// binds (read-only refused writes), tmpfs, a used volume cannot be
+// removed, --rm takes anonymous volumes with it.
+func TestDaemonVolumesWithDockerCLI(t *testing.T) {
+	requireDockerCLI(t)
+	buildShim(t)
+	env, dir := hullDaemon(t)
+	loadBusybox(t, env, dir)
+	docker(t, env, "volume", "create", "data")
+	docker(t, env, "run", "--rm", "-v", "data:/data", "e2e/busybox:1", "sh", "-c", "echo persisted > /data/f")
+	if out := docker(t, env, "run", "--rm", "-v", "data:/data", "e2e/busybox:1", "cat", "/data/f"); out != "persisted" {
+		t.Errorf("named volume: %q", out)
+	}
+	host := filepath.Join(dir, "hostdir")
+	os.MkdirAll(host, 0o755)
+	os.WriteFile(filepath.Join(host, "h"), []byte("fromhost\n"), 0o644)
+	out, errOut, code := dockerRun(t, env, "", "run", "--rm", "-v", host+":/h:ro", "e2e/busybox:1", "sh", "-c", "cat /h/h; echo x > /h/y")
+	if out != "fromhost\n" || code == 0 || !strings.Contains(errOut, "Read-only file system") {
+		t.Errorf("read-only bind: %q %q %d", out, errOut, code)
+	}
+	if out := docker(t, env, "run", "--rm", "--mount", "type=tmpfs,target=/scratch", "e2e/busybox:1", "sh", "-c", "mount | grep /scratch"); !strings.Contains(out, "tmpfs on /scratch type tmpfs") {
+		t.Errorf("tmpfs mount: %q", out)
+	}
+	docker(t, env, "run", "-d", "--name", "user", "-v", "data:/data", "e2e/busybox:1", "sleep", "100")
+	if _, errOut, code := dockerRun(t, env, "", "volume", "rm", "data"); code == 0 || !strings.Contains(errOut, "volume is in use") {
+		t.Errorf("rm of a used volume: %d %s", code, errOut)
+	}
+	if got := docker(t, env, "inspect", "-f", "{{range .Mounts}}{{.Type}} {{.Name}} {{.Destination}} {{.RW}}{{end}}", "user"); got != "volume data /data true" {
+		t.Errorf("inspect Mounts: %q", got)
+	}
+	docker(t, env, "rm", "-f", "user")
+	docker(t, env, "volume", "rm", "data")
+	docker(t, env, "run", "--rm", "-v", "/anon", "e2e/busybox:1", "sh", "-c", "exit 0")
+	if _, errOut, code := dockerRun(t, env, "", "run", "--rm", "e2e/busybox:1", "no-such-command"); code != 127 || !strings.Contains(errOut, "executable file not found") {
+		t.Errorf("run of a missing command: %d %s", code, errOut)
+	}
+	if out := docker(t, env, "volume", "ls", "-q"); out != "" {
+		t.Errorf("volumes left: %q", out)
+	}
+	if _, errOut, code := dockerRun(t, env, "", "run", "--rm", "-v", "bad name:/x", "e2e/busybox:1", "sh"); code == 0 || errOut == "" {
+		t.Errorf("a bad volume name: %d %s", code, errOut)
 	}
 }

@@ -41,6 +41,8 @@ type record struct {
 	Path         string `json:"path"`
 	Args         []string
 	RestartCount int `json:"restartCount"`
+	// Mounts are the container's volumes, binds and tmpfs mounts.
+	Mounts []mountPoint `json:"mounts,omitempty"`
 }
 
 type state struct {
@@ -89,6 +91,9 @@ func (d *Daemon) openContainers() error {
 	d.ctrs = map[string]*ctr{}
 	d.names = map[string]string{}
 	return d.db.Update(func(tx *bolt.Tx) error {
+		if _, err := tx.CreateBucketIfNotExists(bucketVolumes); err != nil {
+			return err
+		}
 		b, err := tx.CreateBucketIfNotExists(bucketContainers)
 		if err != nil {
 			return err
@@ -201,6 +206,11 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *containe
 		return container.CreateResponse{}, err
 	}
 	tr.step("scratch layer created with the container's id", "parent", img.TopLayer)
+	if rec.Mounts, err = d.resolveMounts(host, img.Config.Volumes); err != nil {
+		d.layers.Remove(context.WithoutCancel(ctx), id, true)
+		release()
+		return container.CreateResponse{}, err
+	}
 	if err := os.MkdirAll(d.containerDir(id), 0o710); err != nil {
 		d.layers.Remove(context.WithoutCancel(ctx), id, true)
 		release()

@@ -53,6 +53,8 @@ type Daemon struct {
 	execMu sync.Mutex
 	execs  map[string]*execRec
 
+	volMu sync.Mutex
+
 	shuttingDown atomic.Bool
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"os"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -35,4 +36,11 @@ func operatingSystem() string {
 
 func resizeConsole(f *os.File, height, width uint16) error {
 	return unix.IoctlSetWinsize(int(f.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: height, Col: width})
+}
+
+// copyOwner gives dst the owner of src (copy-up into a volume).
+func copyOwner(src, dst string, fi os.FileInfo) {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		os.Lchown(dst, int(st.Uid), int(st.Gid))
+	}
 }

@@ -8,3 +8,5 @@ func kernelVersion() string   { return "" }
 func operatingSystem() string { return "Windows" }
 
 func resizeConsole(f *os.File, height, width uint16) error { return nil }
+
+func copyOwner(src, dst string, fi os.FileInfo) {}

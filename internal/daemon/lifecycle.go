@@ -48,8 +48,17 @@ func (d *Daemon) startLocked(ctx context.Context, c *ctr) (retErr error) {
 	tr := d.trace(id)
 	tr.begin("start requested")
 	fail := func(err error) error {
+		// A command the image does not have is the client's mistake (400,
+		// and the docker CLI's exit code 127), as with dockerd.
+		if msg := err.Error(); strings.Contains(msg, "executable file not found") || strings.Contains(msg, "no such file or directory") {
+			err = fmt.Errorf("%w: %w", err, errdefs.ErrInvalidArgument)
+		}
 		c.rec.State.Error = err.Error()
 		d.save(&c.rec)
+		c.notify() // attaches waiting for the start give up
+		if c.rec.HostConfig.AutoRemove {
+			go d.ContainerRemove(context.WithoutCancel(ctx), id, true, true)
+		}
 		return err
 	}
 	merged, err := d.layers.Mount(ctx, id)
@@ -342,6 +351,14 @@ func (d *Daemon) ContainerRemove(ctx context.Context, ref string, force, volumes
 		delete(d.names, c.rec.Name)
 	}
 	d.mu.Unlock()
+	if volumes {
+		// Anonymous volumes go with their container, unless another uses one.
+		for _, name := range usedVolumes(c.rec.Mounts, func(n string) bool { r, err := d.getVolume(n); return err == nil && r.Anonymous }) {
+			if len(d.volumeUsers(name)) == 0 {
+				d.removeVolume(name)
+			}
+		}
+	}
 	c.rec.State.Status = container.StateRemoving
 	c.notify()
 	return nil
@@ -432,7 +449,7 @@ func (d *Daemon) ContainerAttach(ctx context.Context, ref string, stdin io.Reade
 		c.mu.Unlock()
 		return fmt.Errorf("You cannot attach to a stopped container, start it first: %w", errdefs.ErrConflict)
 	}
-	created := c.created
+	created, changed := c.created, c.changed
 	c.attachers.Add(1)
 	pending := true
 	done := func() {
@@ -443,10 +460,21 @@ func (d *Daemon) ContainerAttach(ctx context.Context, ref string, stdin io.Reade
 	}
 	defer done()
 	c.mu.Unlock()
-	select {
-	case <-created:
-	case <-ctx.Done():
-		return ctx.Err()
+	for waiting := true; waiting; {
+		select {
+		case <-created:
+			waiting = false
+		case <-changed:
+			c.mu.Lock()
+			st, msg := c.rec.State.Status, c.rec.State.Error
+			created, changed = c.created, c.changed
+			c.mu.Unlock()
+			if st != container.StateCreated && st != container.StateRunning && st != container.StateRestarting || st == container.StateCreated && msg != "" {
+				return fmt.Errorf("the container did not start: %s: %w", msg, errdefs.ErrConflict)
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	var local []*os.File
 	var ao runtime.AttachOptions

@@ -38,7 +38,7 @@ func (d *Daemon) ContainerList(ctx context.Context, all bool, limit int) ([]cont
 			ID: r.ID, Names: []string{"/" + r.Name}, Image: r.ImageRef, ImageID: r.Image,
 			Command: strings.Join(append([]string{r.Path}, r.Args...), " "), Created: r.Created.Unix(),
 			Labels: r.Config.Labels, State: r.State.Status, Status: statusText(r.State),
-			Ports: []container.PortSummary{}, Mounts: []container.MountPoint{},
+			Ports: []container.PortSummary{}, Mounts: mountPointsAPI(r.Mounts),
 		}
 		s.HostConfig.NetworkMode = networkMode(r.HostConfig)
 		out = append(out, s)
@@ -117,7 +117,7 @@ func (d *Daemon) ContainerInspect(ctx context.Context, ref string) (container.In
 		ID: r.ID, Created: r.Created.Format(time.RFC3339Nano), Path: r.Path, Args: nonNil(r.Args), State: st,
 		Image: r.Image, ResolvConfPath: dir + "/resolv.conf", HostnamePath: dir + "/hostname", HostsPath: dir + "/hosts",
 		LogPath: d.logPath(r.ID), Name: "/" + r.Name, RestartCount: r.RestartCount, Driver: "overlay", Platform: "linux",
-		HostConfig: r.HostConfig, Config: r.Config, Mounts: []container.MountPoint{},
+		HostConfig: r.HostConfig, Config: r.Config, Mounts: mountPointsAPI(r.Mounts),
 		GraphDriver:     &storage.DriverData{Name: "overlay", Data: map[string]string{"dir": d.layers.Dir(r.ID)}},
 		NetworkSettings: &container.NetworkSettings{},
 	}, nil

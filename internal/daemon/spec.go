@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/moby/moby/api/types/mount"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/hullproject/hull/internal/errdefs"
@@ -48,6 +50,9 @@ func (d *Daemon) buildSpec(c *ctr, rootfs string) (*specs.Spec, error) {
 		return nil, err
 	}
 	if err := d.containerFiles(c, s, hostname); err != nil {
+		return nil, err
+	}
+	if err := addMounts(s, rootfs, r.Mounts); err != nil {
 		return nil, err
 	}
 	if err := applyUser(s, rootfs, cfg.User); err != nil {
@@ -166,4 +171,80 @@ func writeBundle(dir string, s *specs.Spec) error {
 		return err
 	}
 	return os.Rename(tmp, filepath.Join(dir, "config.json"))
+}
+
+// addMounts adds the container's volumes, binds and tmpfs mounts, in
+// place of any default mount at the same destination. An empty volume
+// gets what the image has at its mount point first (copy-up).
+func addMounts(s *specs.Spec, rootfs string, ms []mountPoint) error {
+	for _, m := range ms {
+		s.Mounts = slices.DeleteFunc(s.Mounts, func(x specs.Mount) bool { return x.Destination == m.Destination })
+		switch m.Type {
+		case mount.TypeTmpfs:
+			opts := []string{"nosuid", "nodev", "noexec"}
+			if m.TmpfsSize > 0 {
+				opts = append(opts, "size="+strconv.FormatInt(m.TmpfsSize, 10))
+			}
+			if !m.RW {
+				opts = append(opts, "ro")
+			}
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: m.Destination, Type: "tmpfs", Source: "tmpfs", Options: opts})
+		default:
+			if m.Type == mount.TypeVolume {
+				// The image's content at the mount point, resolved inside
+				// the rootfs (never through a symlink out of it).
+				if src, err := securejoin(rootfs, m.Destination); err == nil {
+					if err := copyUp(src, m.Source); err != nil {
+						return fmt.Errorf("copy the image's %s into volume %s: %w", m.Destination, m.Name, err)
+					}
+				}
+			}
+			opts := []string{"rbind", "rprivate"}
+			if !m.RW {
+				opts = append(opts, "ro")
+			}
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: m.Destination, Type: "bind", Source: m.Source, Options: opts})
+		}
+	}
+	return nil
+}
+
+// securejoin resolves p under root, following symlinks as if root were
+// "/", so that the result stays under root.
+func securejoin(root, p string) (string, error) {
+	cur := ""
+	links := 0
+	parts := strings.Split(strings.Trim(filepath.ToSlash(p), "/"), "/")
+	for len(parts) > 0 {
+		part := parts[0]
+		parts = parts[1:]
+		switch part {
+		case "", ".":
+			continue
+		case "..":
+			cur = filepath.Dir("/" + cur)[1:]
+			continue
+		}
+		next := filepath.Join(cur, part)
+		fi, err := os.Lstat(filepath.Join(root, next))
+		if err != nil {
+			return "", err
+		}
+		if fi.Mode()&os.ModeSymlink == 0 {
+			cur = next
+			continue
+		}
+		if links++; links > 40 {
+			return "", fmt.Errorf("%s: too many symlinks", p)
+		}
+		l, err := os.Readlink(filepath.Join(root, next))
+		if err != nil {
+			return "", err
+		}
+		if filepath.IsAbs(l) {
+			cur = ""
+		}
+		parts = append(strings.Split(strings.Trim(filepath.ToSlash(l), "/"), "/"), parts...)
+	}
+	return filepath.Join(root, cur), nil
 }

@@ -33,6 +33,7 @@ type Backend interface {
 	SystemBackend
 	ImageBackend
 	ContainerBackend
+	VolumeBackend
 }
 
 // Server answers the Docker Engine API.
@@ -50,6 +51,7 @@ func New(b Backend) *Server {
 	s.systemRoutes()
 	s.imageRoutes()
 	s.containerRoutes()
+	s.volumeRoutes()
 	return s
 }
 
