@@ -391,3 +391,34 @@ func TestDaemonVolumesWithDockerCLI(t *testing.T) {
 		t.Errorf("a bad volume name: %d %s", code, errOut)
 	}
 }
+
+// TestDaemonImportPushPull: docker import (with --change), push to the
+// distribution registry and pull back, through hull's API.
+func TestDaemonImportPushPull(t *testing.T) {
+	requireDockerCLI(t)
+	buildShim(t)
+	reg := distributionRegistry(t)
+	env, dir := hullDaemon(t)
+	rootfs := filepath.Join(dir, "rootfs.tar")
+	os.WriteFile(rootfs, busyboxTar(t), 0o644)
+	docker(t, env, "import", "--change", `CMD ["echo", "imported ok"]`, rootfs, "e2e/imported:1")
+	if out := docker(t, env, "run", "--rm", "e2e/imported:1"); out != "imported ok" {
+		t.Errorf("run of the imported image: %q", out)
+	}
+	remote := reg + "/e2e/imported:1"
+	docker(t, env, "tag", "e2e/imported:1", remote)
+	if out := docker(t, env, "push", remote); !strings.Contains(out, "digest: sha256:") {
+		t.Errorf("docker push: %s", out)
+	}
+	id := docker(t, env, "image", "inspect", "-f", "{{.Id}}", remote)
+	docker(t, env, "rmi", remote, "e2e/imported:1")
+	if out := docker(t, env, "pull", remote); !strings.Contains(out, "Digest: sha256:") {
+		t.Errorf("docker pull: %s", out)
+	}
+	if got := docker(t, env, "image", "inspect", "-f", "{{.Id}}", remote); got != id {
+		t.Errorf("pulled %s, pushed %s", got, id)
+	}
+	if _, errOut, code := dockerRun(t, env, "", "pull", reg+"/e2e/nothere:1"); code == 0 || !strings.Contains(errOut, "not found") {
+		t.Errorf("pull of a missing image: %d %s", code, errOut)
+	}
+}

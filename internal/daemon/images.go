@@ -2,15 +2,18 @@ package daemon
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	apiimage "github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/jsonstream"
+	"github.com/moby/moby/api/types/registry"
 	"github.com/moby/moby/api/types/storage"
 
 	"github.com/hullproject/hull/internal/errdefs"
@@ -136,4 +139,36 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+func registryOptions(a registry.AuthConfig) image.RegistryOptions {
+	o := image.RegistryOptions{Username: a.Username, Password: a.Password}
+	if a.Auth != "" && a.Username == "" {
+		if b, err := base64.StdEncoding.DecodeString(a.Auth); err == nil {
+			o.Username, o.Password, _ = strings.Cut(string(b), ":")
+		}
+	}
+	if a.IdentityToken != "" {
+		o.Auth = &authn.Bearer{Token: a.IdentityToken}
+	}
+	return o
+}
+
+// ImagePull is POST /images/create?fromImage=.
+func (d *Daemon) ImagePull(ctx context.Context, ref, platform string, auth registry.AuthConfig, progress func(jsonstream.Message)) error {
+	_, err := d.images.Pull(ctx, ref, image.PullOptions{RegistryOptions: registryOptions(auth), Platform: platform,
+		Progress: func(p image.Progress) { progress(progressMessage(p)) }})
+	return err
+}
+
+// ImageImport is POST /images/create?fromSrc=-.
+func (d *Daemon) ImageImport(ctx context.Context, r io.Reader, ref string, changes []string, progress func(jsonstream.Message)) (string, error) {
+	return d.images.Import(ctx, r, ref, changes, func(p image.Progress) { progress(progressMessage(p)) })
+}
+
+// ImagePush is POST /images/{name}/push.
+func (d *Daemon) ImagePush(ctx context.Context, ref string, auth registry.AuthConfig, progress func(jsonstream.Message)) error {
+	_, err := d.images.Push(ctx, ref, image.PushOptions{RegistryOptions: registryOptions(auth),
+		Progress: func(p image.Progress) { progress(progressMessage(p)) }})
+	return err
 }

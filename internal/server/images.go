@@ -2,14 +2,17 @@ package server
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/jsonstream"
+	"github.com/moby/moby/api/types/registry"
 
 	"github.com/hullproject/hull/internal/errdefs"
 )
@@ -41,6 +44,7 @@ func (s *Server) imageRoutes() {
 		return writeJSON(w, http.StatusOK, list)
 	})
 	s.handle("POST /images/load", s.imageLoad)
+	s.handle("POST /images/create", s.imageCreate)
 	s.handle("GET /images/get", func(w http.ResponseWriter, r *http.Request) error {
 		return s.imageSave(w, r, r.URL.Query()["names"])
 	})
@@ -67,6 +71,9 @@ func (s *Server) imageRoutes() {
 	})
 	s.handle("POST /images/{path...}", func(w http.ResponseWriter, r *http.Request) error {
 		name, op, ok := cutOp(r.PathValue("path"))
+		if ok && op == "push" {
+			return s.imagePush(w, r, name)
+		}
 		if !ok || op != "tag" {
 			return fmt.Errorf("page not found: %w", errdefs.ErrNotFound)
 		}
@@ -103,20 +110,11 @@ func cutOp(p string) (name, op string, ok bool) {
 // an error goes in-band (errorDetail), not as a status.
 func (s *Server) imageLoad(w http.ResponseWriter, r *http.Request) error {
 	quiet := boolValue(r, "quiet")
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	enc := json.NewEncoder(w)
-	flush := func() {
-		if f, ok := w.(http.Flusher); ok {
-			f.Flush()
-		}
-	}
+	send, finish := progressStream(w)
 	progress := func(m jsonstream.Message) {
-		if quiet {
-			return
+		if !quiet {
+			send(m)
 		}
-		enc.Encode(m)
-		flush()
 	}
 	loaded, err := s.backend.ImageLoad(r.Context(), r.Body, progress)
 	for _, name := range loaded {
@@ -124,12 +122,9 @@ func (s *Server) imageLoad(w http.ResponseWriter, r *http.Request) error {
 		if strings.HasPrefix(name, "sha256:") {
 			line = "Loaded image ID: " + name + "\n"
 		}
-		enc.Encode(jsonstream.Message{Stream: line})
+		send(jsonstream.Message{Stream: line})
 	}
-	if err != nil {
-		enc.Encode(jsonstream.Message{Error: &jsonstream.Error{Message: err.Error()}})
-	}
-	flush()
+	finish(err)
 	return nil
 }
 
@@ -146,4 +141,122 @@ func (s *Server) imageSave(w http.ResponseWriter, r *http.Request, names []strin
 	}
 	w.Header().Set("Content-Type", "application/x-tar")
 	return s.backend.ImageSave(r.Context(), names, w)
+}
+
+// RegistryBackend pulls, imports and pushes images.
+type RegistryBackend interface {
+	// ImagePull fetches ref (with its tag or digest) for platform.
+	ImagePull(ctx context.Context, ref, platform string, auth registry.AuthConfig, progress func(jsonstream.Message)) error
+	// ImageImport makes an image of the root file system tar r, named ref
+	// when given, with Dockerfile changes; it returns the image id.
+	ImageImport(ctx context.Context, r io.Reader, ref string, changes []string, progress func(jsonstream.Message)) (string, error)
+	// ImagePush sends ref to its registry.
+	ImagePush(ctx context.Context, ref string, auth registry.AuthConfig, progress func(jsonstream.Message)) error
+}
+
+// registryAuth decodes X-Registry-Auth (base64url JSON); a bad header is
+// the client's error.
+func registryAuth(r *http.Request) (registry.AuthConfig, error) {
+	var a registry.AuthConfig
+	h := r.Header.Get("X-Registry-Auth")
+	if h == "" {
+		return a, nil
+	}
+	b, err := base64.URLEncoding.DecodeString(h)
+	if err != nil {
+		if b, err = base64.RawURLEncoding.DecodeString(h); err != nil {
+			return a, fmt.Errorf("X-Registry-Auth: not base64: %w", errdefs.ErrInvalidArgument)
+		}
+	}
+	if err := json.Unmarshal(b, &a); err != nil {
+		return a, fmt.Errorf("X-Registry-Auth: %v: %w", err, errdefs.ErrInvalidArgument)
+	}
+	return a, nil
+}
+
+// progressStream starts a JSON-message answer: once it has begun, errors
+// go in-band (errorDetail), as dockerd does. finish writes err, if any.
+func progressStream(w http.ResponseWriter) (progress func(jsonstream.Message), finish func(error)) {
+	// The body (an import's or a load's tar) is read while the answer
+	// streams: HTTP/1 needs full duplex for that.
+	http.NewResponseController(w).EnableFullDuplex()
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	enc := json.NewEncoder(w)
+	flusher, _ := w.(http.Flusher)
+	var mu sync.Mutex
+	progress = func(m jsonstream.Message) {
+		mu.Lock()
+		defer mu.Unlock()
+		enc.Encode(m)
+		if flusher != nil {
+			flusher.Flush()
+		}
+	}
+	finish = func(err error) {
+		if err != nil {
+			progress(jsonstream.Message{Error: &jsonstream.Error{Message: err.Error()}})
+		}
+	}
+	return progress, finish
+}
+
+// imageCreate is POST /images/create: a pull (fromImage) or an import
+// (fromSrc=-, the body being the tar).
+func (s *Server) imageCreate(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	from, src := q.Get("fromImage"), q.Get("fromSrc")
+	switch {
+	case from != "" && src != "":
+		return fmt.Errorf("fromImage and fromSrc cannot both be set: %w", errdefs.ErrInvalidArgument)
+	case from != "":
+		ref := from
+		if tag := q.Get("tag"); tag != "" {
+			if strings.HasPrefix(tag, "sha256:") {
+				ref += "@" + tag
+			} else {
+				ref += ":" + tag
+			}
+		}
+		auth, err := registryAuth(r)
+		if err != nil {
+			return err
+		}
+		progress, finish := progressStream(w)
+		finish(s.backend.ImagePull(r.Context(), ref, q.Get("platform"), auth, progress))
+		return nil
+	case src == "-":
+		ref := q.Get("repo") // the docker CLI puts the tag in it
+		if tag := q.Get("tag"); ref != "" && tag != "" {
+			ref += ":" + tag
+		}
+		progress, finish := progressStream(w)
+		id, err := s.backend.ImageImport(r.Context(), r.Body, ref, q["changes"], progress)
+		if err == nil {
+			progress(jsonstream.Message{Status: id})
+		}
+		finish(err)
+		return nil
+	case src != "":
+		return fmt.Errorf("import from %q: hull imports from the request body only (fromSrc=-): %w", src, errdefs.ErrInvalidArgument)
+	}
+	return fmt.Errorf("fromImage or fromSrc is required: %w", errdefs.ErrInvalidArgument)
+}
+
+// imagePush is POST /images/{name}/push.
+func (s *Server) imagePush(w http.ResponseWriter, r *http.Request, name string) error {
+	ref := name
+	if tag := r.URL.Query().Get("tag"); tag != "" {
+		ref += ":" + tag
+	}
+	auth, err := registryAuth(r)
+	if err != nil {
+		return err
+	}
+	if _, err := s.backend.ImageInspect(r.Context(), ref); err != nil {
+		return err
+	}
+	progress, finish := progressStream(w)
+	finish(s.backend.ImagePush(r.Context(), ref, auth, progress))
+	return nil
 }

@@ -32,6 +32,7 @@ const (
 type Backend interface {
 	SystemBackend
 	ImageBackend
+	RegistryBackend
 	ContainerBackend
 	VolumeBackend
 }
