@@ -300,7 +300,7 @@ func TestDaemonRunWithDockerCLI(t *testing.T) {
 		t.Errorf("inspect after stop: %q", out)
 	}
 	docker(t, env, "rm", "ticker")
-	if _, errOut, code := dockerRun(t, env, "", "run", "--rm", "no/such:image", "sh"); code == 0 || !strings.Contains(errOut, "not found") {
+	if _, errOut, code := dockerRun(t, env, "", "run", "--pull", "never", "--rm", "no/such:image", "sh"); code == 0 || !strings.Contains(errOut, "not found") {
 		t.Errorf("run of a missing image: %d %s", code, errOut)
 	}
 	if _, errOut, code := dockerRun(t, env, "", "run", "--rm", "--name", "bad name", "e2e/busybox:1", "sh"); code == 0 || !strings.Contains(errOut, "Invalid container name") && !strings.Contains(errOut, "invalid container name") {
