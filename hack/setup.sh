@@ -1,21 +1,51 @@
 #!/usr/bin/env bash
 # Installs what hull needs on a Debian machine (idempotent), builds hull,
-# and runs the main job: import an image made from Debian's busybox-static
-# and show its layer chain, with a scratch layer mounted on top of it.
+# and runs the main job: the hull daemon, and the real docker CLI running
+# containers on it from an image made of Debian's busybox-static; then the
+# layer chain underneath, as wclayer shows it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . hack/lib.sh
 
 need_root
-install_packages
+docker_pkg=()
+command -v docker >/dev/null || docker_pkg=(docker.io) # the docker CLI
+install_packages "${docker_pkg[@]}"
 build_hull
 
 state=$(mktemp -d /tmp/hull-quickstart.XXXXXX)
-trap 'bin/hull layer unmount "$state/scratch" >/dev/null 2>&1 || true; rm -rf "$state"' EXIT
+daemon_pid=
+cleanup() {
+  if [ -n "$daemon_pid" ]; then
+    mapfile -t ids < <(DOCKER_HOST="unix://$state/hull.sock" docker ps -aq 2>/dev/null || true)
+    [ ${#ids[@]} -eq 0 ] || DOCKER_HOST="unix://$state/hull.sock" docker rm -f "${ids[@]}" >/dev/null 2>&1 || true
+    kill "$daemon_pid" 2>/dev/null || true
+    wait "$daemon_pid" 2>/dev/null || true
+  fi
+  bin/hull layer unmount "$state/scratch" >/dev/null 2>&1 || true
+  rm -rf "$state"
+}
+trap cleanup EXIT
 root="$state/root"
 
-step "make a docker save tarball of two layers from /bin/busybox"
+step "hull daemon -H unix://$state/hull.sock (the Docker Engine API), then the docker CLI on it"
+echo "{}" >"$state/daemon.json"
+bin/hull daemon -H "unix://$state/hull.sock" --data-root "$state/daemon" --exec-root "$state/run" \
+  --config-file "$state/daemon.json" 2>"$state/daemon.log" &
+daemon_pid=$!
+export DOCKER_HOST="unix://$state/hull.sock"
+for _ in $(seq 100); do docker version >/dev/null 2>&1 && break; sleep 0.1; done
+docker version --format 'client {{.Client.Version}}, server {{.Server.Platform.Name}} {{.Server.Version}} (API {{.Server.APIVersion}})'
 make_two_layer_archive "$state/busybox.tar"
+docker load -i "$state/busybox.tar"
+docker run --rm busybox:quickstart sh -c 'echo "hello from a hull container: $(hostname), $(cat /etc/motd)"'
+docker run -d --name quickstart busybox:quickstart sleep 300
+docker ps
+docker exec quickstart sh -c 'echo exec in $(hostname)'
+bin/hull diag trace -H "unix://$state/hull.sock" quickstart
+docker rm -f quickstart
+kill "$daemon_pid"; wait "$daemon_pid" 2>/dev/null || true; daemon_pid=
+unset DOCKER_HOST
 
 step "hull image load -i busybox.tar; hull image import rootfs.tar busybox:imported"
 bin/hull --root "$root" image load -q -i "$state/busybox.tar"
