@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by hack/setup.sh and hack/test.sh.
 
 step() { printf '\n==> %s\n' "$*"; }
@@ -48,7 +49,7 @@ install_packages() {
 # Docker's default profile through libseccomp) and linked statically, with
 # Go's own user and DNS code: it starts once per container and once more as
 # each container's init, and the dynamic loader cost ~0.4 ms each time.
-SHIM_BUILD_FLAGS=(-tags seccomp,netgo,osusergo -ldflags=-extldflags=-static)
+SHIM_BUILD_FLAGS=(-tags "seccomp,netgo,osusergo" -ldflags=-extldflags=-static)
 
 # build_hull builds hull and, beside it, hull-shim, which hull finds there.
 build_hull() {
