@@ -422,3 +422,57 @@ func TestDaemonImportPushPull(t *testing.T) {
 		t.Errorf("pull of a missing image: %d %s", code, errOut)
 	}
 }
+
+// TestDaemonRunFlags: the docker run flags the daemon honours so far, ps
+// filters, and restart policies.
+func TestDaemonRunFlags(t *testing.T) {
+	requireDockerCLI(t)
+	buildShim(t)
+	env, dir := hullDaemon(t)
+	loadBusybox(t, env, dir)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-w", "/tmp", "e2e/busybox:1", "sh", "-c", "pwd"}, "/tmp"},
+		{[]string{"-u", "1234:5678", "e2e/busybox:1", "sh", "-c", "id"}, "uid=1234 gid=5678"},
+		{[]string{"--entrypoint", "echo", "e2e/busybox:1", "from", "entrypoint"}, "from entrypoint"},
+		{[]string{"-e", "A=1", "--env", "B=2", "e2e/busybox:1", "sh", "-c", "echo $A$B"}, "12"},
+		{[]string{"--hostname", "box", "e2e/busybox:1", "hostname"}, "box"},
+		{[]string{"--read-only", "e2e/busybox:1", "sh", "-c", "touch /x 2>&1; true"}, "touch: /x: Read-only file system"},
+		{[]string{"--memory", "64m", "e2e/busybox:1", "sh", "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max"}, "67108864"},
+		{[]string{"--pids-limit", "42", "e2e/busybox:1", "sh", "-c", "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max"}, "42"},
+		{[]string{"--cap-drop", "ALL", "e2e/busybox:1", "sh", "-c", "grep CapEff /proc/self/status"}, "CapEff:\t0000000000000000"},
+		{[]string{"--cap-add", "NET_ADMIN", "e2e/busybox:1", "sh", "-c", "grep -c . /proc/self/status >/dev/null; grep CapBnd /proc/self/status"}, "CapBnd:\t00000000a80435fb"},
+		{[]string{"--add-host", "db:10.1.2.3", "e2e/busybox:1", "sh", "-c", "grep db /etc/hosts"}, "10.1.2.3\tdb"},
+		{[]string{"--network", "none", "e2e/busybox:1", "sh", "-c", "ls /sys/class/net"}, "lo"},
+	} {
+		out, errOut, code := dockerRun(t, env, "", append([]string{"run", "--rm"}, c.args...)...)
+		if code != 0 || strings.TrimSpace(out) != c.want {
+			t.Errorf("docker run %v: %d %q %s; want %q", c.args, code, out, errOut, c.want)
+		}
+	}
+	if _, errOut, code := dockerRun(t, env, "", "run", "--rm", "--cap-add", "NOT_A_CAP", "e2e/busybox:1", "sh"); code == 0 || !strings.Contains(errOut, "unknown capability") {
+		t.Errorf("--cap-add NOT_A_CAP: %d %s", code, errOut)
+	}
+
+	docker(t, env, "run", "-d", "--name", "labelled", "-l", "team=blue", "e2e/busybox:1", "sleep", "100")
+	if _, _, code := dockerRun(t, env, "", "run", "--name", "failed", "e2e/busybox:1", "sh", "-c", "exit 3"); code != 3 {
+		t.Errorf("exit 3 gave %d", code)
+	}
+	for filter, want := range map[string]string{
+		"label=team=blue": "labelled",
+		"status=exited":   "failed",
+		"exited=3":        "failed",
+		"name=label":      "labelled",
+	} {
+		if out := docker(t, env, "ps", "-a", "--filter", filter, "--format", "{{.Names}}"); out != want {
+			t.Errorf("ps --filter %s: %q, want %q", filter, out, want)
+		}
+	}
+
+	docker(t, env, "run", "-d", "--name", "flaky", "--restart", "on-failure:2", "e2e/busybox:1", "sh", "-c", "exit 1")
+	waitFor(t, func() bool {
+		return docker(t, env, "inspect", "-f", "{{.State.Status}} {{.RestartCount}}", "flaky") == "exited 2"
+	}, "two restarts of flaky, then exited")
+}

@@ -43,6 +43,12 @@ type record struct {
 	RestartCount int `json:"restartCount"`
 	// Mounts are the container's volumes, binds and tmpfs mounts.
 	Mounts []mountPoint `json:"mounts,omitempty"`
+	// ManuallyStopped: the user stopped or killed it (unless-stopped then
+	// keeps it stopped, also across daemon restarts).
+	ManuallyStopped bool `json:"manuallyStopped,omitempty"`
+	// StoppedByDaemon: a daemon shutting down without live-restore stopped
+	// it; the restart policy applies at the next start.
+	StoppedByDaemon bool `json:"stoppedByDaemon,omitempty"`
 }
 
 type state struct {

@@ -145,6 +145,20 @@ func (d *Daemon) restore(ctx context.Context) {
 	d.mu.Unlock()
 	for _, c := range cs {
 		st := c.rec.State.Status
+		if st == container.StateExited && c.rec.StoppedByDaemon {
+			// Stopped by a daemon that shut down without live-restore: the
+			// restart policy brings it back.
+			if p := c.rec.HostConfig.RestartPolicy.Name; p == "always" || p == "unless-stopped" {
+				slog.Info("restart policy: starting the container at daemon start", "id", c.rec.ID, "policy", p)
+				c.mu.Lock()
+				c.rec.StoppedByDaemon = false
+				if err := d.startLocked(ctx, c); err != nil {
+					slog.Error("start at daemon start", "id", c.rec.ID, "error", err)
+				}
+				c.mu.Unlock()
+			}
+			continue
+		}
 		if st != container.StateRunning && st != container.StatePaused && st != container.StateRestarting {
 			continue
 		}

@@ -38,6 +38,7 @@ func (d *Daemon) ContainerStart(ctx context.Context, ref string) error {
 	}
 	c.rec.RestartCount = 0
 	c.stopping = false
+	c.rec.ManuallyStopped, c.rec.StoppedByDaemon = false, false
 	return d.startLocked(context.WithoutCancel(ctx), c)
 }
 
@@ -216,6 +217,11 @@ func (d *Daemon) ContainerStop(ctx context.Context, ref string, timeout *int, si
 		return fmt.Errorf("container %s %w", c.rec.ID, errNotModified)
 	}
 	c.stopping = true
+	if d.shuttingDown.Load() {
+		c.rec.StoppedByDaemon = true
+	} else {
+		c.rec.ManuallyStopped = true
+	}
 	if signal == "" {
 		signal = c.rec.Config.StopSignal
 	}
@@ -282,6 +288,7 @@ func (d *Daemon) ContainerKill(ctx context.Context, ref, signal string) error {
 	running := c.rec.State.Status == container.StateRunning || c.rec.State.Status == container.StatePaused
 	if running && (sig == syscall.SIGKILL || sig == syscall.SIGTERM) {
 		c.stopping = true
+		c.rec.ManuallyStopped = true
 	}
 	c.mu.Unlock()
 	if !running {

@@ -18,7 +18,17 @@ import (
 )
 
 // ContainerList is GET /containers/json.
-func (d *Daemon) ContainerList(ctx context.Context, all bool, limit int) ([]container.Summary, error) {
+func (d *Daemon) ContainerList(ctx context.Context, all bool, limit int, filters map[string][]string) ([]container.Summary, error) {
+	for k := range filters {
+		switch k {
+		case "id", "name", "status", "label", "ancestor", "exited":
+		default:
+			return nil, fmt.Errorf("invalid filter '%s': %w", k, errdefs.ErrInvalidArgument)
+		}
+	}
+	if len(filters["status"]) > 0 || len(filters["exited"]) > 0 {
+		all = true
+	}
 	d.mu.Lock()
 	cs := make([]*ctr, 0, len(d.ctrs))
 	for _, c := range d.ctrs {
@@ -31,7 +41,7 @@ func (d *Daemon) ContainerList(ctx context.Context, all bool, limit int) ([]cont
 		r := c.rec
 		c.mu.Unlock()
 		running := r.State.Status == container.StateRunning || r.State.Status == container.StatePaused || r.State.Status == container.StateRestarting
-		if !all && !running {
+		if !all && !running || !d.matches(r, filters) {
 			continue
 		}
 		s := container.Summary{
@@ -260,4 +270,33 @@ func running(c *ctr) bool {
 	defer c.mu.Unlock()
 	s := c.rec.State.Status
 	return s == container.StateRunning || s == container.StatePaused || s == container.StateRestarting || s == container.StateCreated && !c.removed
+}
+
+// matches applies docker ps's filters: each key must match, by any of its
+// values.
+func (d *Daemon) matches(r record, filters map[string][]string) bool {
+	anyOf := func(vals []string, f func(string) bool) bool {
+		if len(vals) == 0 {
+			return true
+		}
+		return slices.ContainsFunc(vals, f)
+	}
+	return anyOf(filters["id"], func(v string) bool { return strings.HasPrefix(r.ID, v) }) &&
+		anyOf(filters["name"], func(v string) bool { return strings.Contains(r.Name, strings.TrimPrefix(v, "/")) }) &&
+		anyOf(filters["status"], func(v string) bool { return string(r.State.Status) == v }) &&
+		anyOf(filters["exited"], func(v string) bool {
+			return r.State.Status == container.StateExited && fmt.Sprint(r.State.ExitCode) == v
+		}) &&
+		anyOf(filters["label"], func(v string) bool {
+			k, val, hasVal := strings.Cut(v, "=")
+			got, ok := r.Config.Labels[k]
+			return ok && (!hasVal || got == val)
+		}) &&
+		anyOf(filters["ancestor"], func(v string) bool {
+			if v == r.ImageRef || strings.HasPrefix(r.Image, v) || strings.HasPrefix(r.Image, "sha256:"+v) {
+				return true
+			}
+			id, err := d.images.Resolve(context.Background(), v)
+			return err == nil && id == r.Image
+		})
 }

@@ -29,7 +29,10 @@ type ContainerBackend interface {
 	ContainerRestart(ctx context.Context, id string, timeout *int, signal string) error
 	ContainerKill(ctx context.Context, id, signal string) error
 	ContainerRemove(ctx context.Context, id string, force, volumes bool) error
-	ContainerList(ctx context.Context, all bool, limit int) ([]container.Summary, error)
+	// ContainerList lists containers; filters are docker's (id, name,
+	// status, label, ancestor, exited), each with the values any of which
+	// may match.
+	ContainerList(ctx context.Context, all bool, limit int, filters map[string][]string) ([]container.Summary, error)
 	ContainerInspect(ctx context.Context, id string) (container.InspectResponse, error)
 	// ContainerWait returns at once; the channel gives the status when
 	// condition holds, or closes if ctx ends first.
@@ -72,7 +75,11 @@ func (s *Server) containerRoutes() {
 			}
 			limit = n
 		}
-		list, err := s.backend.ContainerList(r.Context(), boolValue(r, "all"), limit)
+		filters, err := parseFilters(r.URL.Query().Get("filters"))
+		if err != nil {
+			return err
+		}
+		list, err := s.backend.ContainerList(r.Context(), boolValue(r, "all"), limit, filters)
 		if err != nil {
 			return err
 		}
@@ -422,4 +429,29 @@ func parseTime(v string) (time.Time, error) {
 		}
 	}
 	return time.Unix(s, ns), nil
+}
+
+// parseFilters reads docker's filters parameter: {"key": {"value": true}}
+// (or the older {"key": ["value"]}).
+func parseFilters(v string) (map[string][]string, error) {
+	out := map[string][]string{}
+	if v == "" {
+		return out, nil
+	}
+	var m map[string]map[string]bool
+	if err := json.Unmarshal([]byte(v), &m); err == nil {
+		for k, vals := range m {
+			for val, on := range vals {
+				if on {
+					out[k] = append(out[k], val)
+				}
+			}
+		}
+		return out, nil
+	}
+	var old map[string][]string
+	if err := json.Unmarshal([]byte(v), &old); err != nil {
+		return nil, fmt.Errorf("filters: %v: %w", err, errdefs.ErrInvalidArgument)
+	}
+	return old, nil
 }
