@@ -2,7 +2,16 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -475,4 +484,101 @@ func TestDaemonRunFlags(t *testing.T) {
 	waitFor(t, func() bool {
 		return docker(t, env, "inspect", "-f", "{{.State.Status}} {{.RestartCount}}", "flaky") == "exited 2"
 	}, "two restarts of flaky, then exited")
+}
+
+// TestDaemonTLS: -H tcp:// with --tlsverify answers only clients with a
+// certificate from the CA; the docker CLI with --tlsverify gets through.
+func TestDaemonTLS(t *testing.T) {
+	requireRoot(t)
+	dir := t.TempDir()
+	ca, caKey := newCert(t, nil, nil, "hull test CA", true)
+	write := func(name string, der []byte, key *ecdsa.PrivateKey) {
+		os.WriteFile(filepath.Join(dir, name+".pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+		kb, _ := x509.MarshalECPrivateKey(key)
+		os.WriteFile(filepath.Join(dir, name+"-key.pem"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
+	}
+	caCert, _ := x509.ParseCertificate(ca)
+	write("ca", ca, caKey)
+	srv, srvKey := newCert(t, caCert, caKey, "127.0.0.1", false)
+	write("server", srv, srvKey)
+	cli, cliKey := newCert(t, caCert, caKey, "client", false)
+	write("cert", cli, cliKey)
+	os.Rename(filepath.Join(dir, "cert-key.pem"), filepath.Join(dir, "key.pem"))
+	port := freePort(t)
+	conf := filepath.Join(dir, "daemon.json")
+	os.WriteFile(conf, []byte("{}"), 0o644)
+	cmd := exec.Command(hullBin, "daemon", "-H", fmt.Sprintf("tcp://127.0.0.1:%d", port), "--tlsverify",
+		"--tlscacert", filepath.Join(dir, "ca.pem"), "--tlscert", filepath.Join(dir, "server.pem"), "--tlskey", filepath.Join(dir, "server-key.pem"),
+		"--data-root", filepath.Join(dir, "root"), "--exec-root", filepath.Join(dir, "run"), "--config-file", conf)
+	var log strings.Builder
+	cmd.Stderr = &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	waitFor(t, func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}, "the TLS listener")
+	pool := x509.NewCertPool()
+	pool.AddCert(caCert)
+	// Without a client certificate the handshake fails.
+	noCert := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	if resp, err := noCert.Get("https://" + addr + "/_ping"); err == nil {
+		resp.Body.Close()
+		t.Errorf("a client without a certificate got %s", resp.Status)
+	}
+	pair, err := tls.LoadX509KeyPair(filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	withCert := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}}}}
+	resp, err := withCert.Get("https://" + addr + "/_ping")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("with a client certificate: %v %v\n%s", resp, err, log.String())
+	}
+	resp.Body.Close()
+	if _, err := exec.LookPath("docker"); err == nil {
+		c := exec.Command("docker", "--tlsverify", "-H", "tcp://"+addr, "version", "--format", "{{.Server.Platform.Name}}")
+		c.Env = append(os.Environ(), "DOCKER_CERT_PATH="+dir)
+		if out, err := c.CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "hull" {
+			t.Errorf("docker --tlsverify version: %v %s", err, out)
+		}
+	}
+}
+
+// newCert makes an ECDSA certificate signed by parent (self-signed when
+// nil), for 127.0.0.1 when name is an address.
+func newCert(t *testing.T, parent *x509.Certificate, parentKey *ecdsa.PrivateKey, name string, isCA bool) ([]byte, *ecdsa.PrivateKey) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl := &x509.Certificate{
+		SerialNumber: serial, Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}
+	if ip := net.ParseIP(name); ip != nil {
+		tmpl.IPAddresses = []net.IP{ip}
+	}
+	if isCA {
+		tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
+		tmpl.KeyUsage |= x509.KeyUsageCertSign
+	}
+	if parent == nil {
+		parent, parentKey = tmpl, key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der, key
 }
