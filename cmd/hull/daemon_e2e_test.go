@@ -308,6 +308,42 @@ func TestDaemonRunWithDockerCLI(t *testing.T) {
 	if out := docker(t, env, "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}} {{.Name}}", "ticker"); out != "exited 7 /ticker" {
 		t.Errorf("inspect after stop: %q", out)
 	}
+	docker(t, env, "start", "ticker")
+	if out := docker(t, env, "inspect", "-f", "{{.State.Status}}", "ticker"); out != "running" {
+		t.Errorf("after start: %q", out)
+	}
+	docker(t, env, "restart", "-t", "1", "ticker")
+	if out := docker(t, env, "inspect", "-f", "{{.State.Status}} {{.RestartCount}}", "ticker"); !strings.HasPrefix(out, "running") {
+		t.Errorf("after restart: %q", out)
+	}
+	if out := docker(t, env, "exec", "ticker", "echo", "ok"); out != "ok" {
+		t.Errorf("exec: %q", out)
+	}
+	// logs -f and attach follow the running container until it stops.
+	follow := exec.Command("docker", "logs", "-f", "--since", "0", "ticker")
+	follow.Env = env
+	var followed strings.Builder
+	follow.Stdout = &followed
+	follow.Start()
+	attach := exec.Command("docker", "attach", "--no-stdin", "ticker")
+	attach.Env = env
+	var attached strings.Builder
+	attach.Stdout = &attached
+	attach.Start()
+	time.Sleep(500 * time.Millisecond)
+	docker(t, env, "stop", "ticker")
+	done := make(chan struct{})
+	go func() { follow.Wait(); attach.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		follow.Process.Kill()
+		attach.Process.Kill()
+		t.Fatal("logs -f or attach did not end when the container stopped")
+	}
+	if !strings.Contains(followed.String(), "hi 0\n") || !strings.Contains(attached.String(), "hi ") {
+		t.Errorf("logs -f gave %d bytes, attach %q", followed.Len(), attached.String())
+	}
 	docker(t, env, "rm", "ticker")
 	if _, errOut, code := dockerRun(t, env, "", "run", "--pull", "never", "--rm", "no/such:image", "sh"); code == 0 || !strings.Contains(errOut, "not found") {
 		t.Errorf("run of a missing image: %d %s", code, errOut)
@@ -398,6 +434,15 @@ func TestDaemonVolumesWithDockerCLI(t *testing.T) {
 	}
 	if _, errOut, code := dockerRun(t, env, "", "run", "--rm", "-v", "bad name:/x", "e2e/busybox:1", "sh"); code == 0 || errOut == "" {
 		t.Errorf("a bad volume name: %d %s", code, errOut)
+	}
+	if _, errOut, code := dockerRun(t, env, "", "run", "--rm", "-v", "/proc:/proc", "e2e/busybox:1", "sh"); code == 0 || !strings.Contains(errOut, "nothing may be mounted over it") {
+		t.Errorf("a bind over /proc: %d %s", code, errOut)
+	}
+	if out := docker(t, env, "ps", "-aq"); out != "" {
+		t.Errorf("refused creates left containers: %q", out)
+	}
+	if mounts := mountsUnder(t, dir); len(mounts) > 0 {
+		t.Errorf("refused creates left mounts: %v", mounts)
 	}
 }
 

@@ -227,6 +227,9 @@ func (d *Daemon) resolveMounts(host *container.HostConfig, imageVolumes map[stri
 		if m.Destination == "/" {
 			return fmt.Errorf("invalid specification: destination can't be '/': %w", errdefs.ErrInvalidArgument)
 		}
+		if m.Destination == "/proc" || m.Destination == "/sys" {
+			return fmt.Errorf("invalid mount config: %s is the container's own %sfs; nothing may be mounted over it: %w", m.Destination, m.Destination[1:], errdefs.ErrInvalidArgument)
+		}
 		if seen[m.Destination] {
 			return fmt.Errorf("duplicate mount point: %s: %w", m.Destination, errdefs.ErrInvalidArgument)
 		}
