@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# The daemon benchmark: `docker run --rm --network none IMAGE true` through
+# the docker CLI against hull's daemon and Debian's dockerd (and podman's own
+# CLI when installed), same busybox image, in one run: the median of N
+# sequential runs, the wall time of 10 runs in parallel, and each daemon's
+# idle RSS. Prints ratios.
+#
+#   bash bench/daemon.sh [-n 20] [--no-install]
+#
+# It needs root; it leaves nothing behind under its work folder.
+set -euo pipefail
+
+RUNS=20
+INSTALL=1
+while (($#)); do
+	case $1 in
+	-n) RUNS=${2:?-n needs a number}; shift 2 ;;
+	--no-install) INSTALL=0; shift ;;
+	-h | --help) sed -n '2,10p' "$0"; exit 0 ;;
+	*) echo "unknown option $1" >&2; exit 2 ;;
+	esac
+done
+
+cd "$(dirname "$0")/.."
+. hack/lib.sh
+need_root
+if [ "$INSTALL" = 1 ]; then
+	install_packages docker.io
+else
+	install_packages
+fi
+build_hull
+
+work=$(mktemp -d /var/tmp/hull-daemon-bench.XXXXXX)
+pids=()
+cleanup() {
+	for sock in "$work/hull.sock" "$work/d.sock"; do
+		[ -S "$sock" ] || continue
+		mapfile -t ids < <(DOCKER_HOST="unix://$sock" docker ps -aq 2>/dev/null || true)
+		[ ${#ids[@]} -eq 0 ] || DOCKER_HOST="unix://$sock" docker rm -f "${ids[@]}" >/dev/null 2>&1 || true
+	done
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	grep -o " ${work}[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+	if command -v podman >/dev/null; then
+		podman --root "$work/podman" --runroot "$work/podman-run" rm -af >/dev/null 2>&1 || true
+		podman --root "$work/podman" --runroot "$work/podman-run" system reset -f >/dev/null 2>&1 || true
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+make_busybox_rootfs_tar "$work/rootfs.tar"
+waitfor() { # HOST
+	for _ in $(seq 300); do DOCKER_HOST=$1 DOCKER_API_VERSION=1.41 docker version >/dev/null 2>&1 && return 0; sleep 0.1; done
+	echo "no daemon answered at $1" >&2
+	return 1
+}
+
+declare -A hosts
+echo '{}' >"$work/daemon.json"
+bin/hull daemon -H "unix://$work/hull.sock" --data-root "$work/hull" --exec-root "$work/hx" \
+	--config-file "$work/daemon.json" 2>"$work/hull.log" &
+pids+=($!)
+hull_pid=$!
+waitfor "unix://$work/hull.sock"
+hosts[hull]="unix://$work/hull.sock"
+if command -v dockerd >/dev/null; then
+	dockerd --data-root "$work/docker" --exec-root "$work/dx" -H "unix://$work/d.sock" --pidfile "$work/d.pid" \
+		--bridge=none --iptables=false --ip-masq=false --storage-driver overlay2 >"$work/dockerd.log" 2>&1 &
+	pids+=($!)
+	dockerd_pid=$!
+	waitfor "unix://$work/d.sock" && hosts[dockerd]="unix://$work/d.sock"
+fi
+contenders=(hull)
+[ -n "${hosts[dockerd]:-}" ] && contenders+=(dockerd)
+for c in "${contenders[@]}"; do
+	DOCKER_HOST=${hosts[$c]} DOCKER_API_VERSION=1.41 docker import "$work/rootfs.tar" bench/busybox:1 >/dev/null
+done
+podman_cmd=()
+if command -v podman >/dev/null; then
+	podman_cmd=(podman --root "$work/podman" --runroot "$work/podman-run" --cgroup-manager cgroupfs --events-backend none)
+	"${podman_cmd[@]}" import "$work/rootfs.tar" bench/busybox:1 >/dev/null 2>&1 && contenders+=(podman) || podman_cmd=()
+fi
+
+run_one() { # CONTENDER
+	if [ "$1" = podman ]; then
+		"${podman_cmd[@]}" run --rm --network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 bench/busybox:1 true
+	else
+		DOCKER_HOST=${hosts[$1]} DOCKER_API_VERSION=1.41 docker run --rm --network none bench/busybox:1 true
+	fi
+}
+now() { date +%s%N; }
+median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+declare -A seq par rss
+for c in "${contenders[@]}"; do run_one "$c" >/dev/null 2>&1 || { echo "$c cannot run the image:"; run_one "$c"; exit 1; }; done
+for _ in $(seq "$RUNS"); do # interleaved
+	for c in "${contenders[@]}"; do
+		t0=$(now)
+		run_one "$c" >/dev/null
+		seq[$c]+="$((($(now) - t0) / 1000)) "
+	done
+done
+for c in "${contenders[@]}"; do
+	t0=$(now)
+	for _ in $(seq 10); do run_one "$c" >/dev/null & done
+	wait_all=$(jobs -p | grep -v -x -F -f <(printf '%s\n' "${pids[@]}") || true)
+	for j in $wait_all; do wait "$j"; done
+	par[$c]=$((($(now) - t0) / 1000))
+done
+sleep 2 # idle
+rss_kb() { local s=0 p; for p in "$@"; do s=$((s + $(awk '/VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0))); done; echo "$s"; }
+rss[hull]=$(rss_kb "$hull_pid")
+if [ -n "${dockerd_pid:-}" ]; then
+	mapfile -t ctrd < <(pgrep -P "$dockerd_pid" containerd || true)
+	rss[dockerd]=$(rss_kb "$dockerd_pid" "${ctrd[@]}")
+fi
+
+echo "hull $(git rev-parse --short HEAD 2>/dev/null); docker CLI $(docker version --format '{{.Client.Version}}' 2>/dev/null); $(dockerd --version 2>/dev/null || true); $(podman --version 2>/dev/null || true)"
+printf '\n%-9s %16s %16s %14s %12s\n' contender "median run ms" "10 parallel s" "idle RSS MB" "x hull"
+base=$(echo "${seq[hull]}" | median)
+for c in "${contenders[@]}"; do
+	m=$(echo "${seq[$c]}" | median)
+	r=-
+	[ -n "${rss[$c]:-}" ] && r=$(awk -v k="${rss[$c]}" 'BEGIN {printf "%.1f", k/1024}')
+	printf '%-9s %16.1f %16.2f %14s %11.2fx\n' "$c" "$(awk -v a="$m" 'BEGIN{print a/1000}')" "$(awk -v a="${par[$c]}" 'BEGIN{print a/1e6}')" "$r" "$(awk -v a="$m" -v b="$base" 'BEGIN{print a/b}')"
+done
+echo "goals (issue 4): hull median <= 40 ms, 10 parallel <= 0.3 s, idle RSS <= 25 MB"
