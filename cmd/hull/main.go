@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hullproject/hull/internal/cli"
 	"github.com/hullproject/hull/internal/errdefs"
 )
 
@@ -27,6 +28,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRootCommand().ExecuteContext(ctx)
 	stop()
+	if code, ok := cli.ExitCode(err); ok {
+		os.Exit(code) // the container's (or exec's) exit status; nothing to print
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "hull:", err)
 		os.Exit(exitCode(err))
@@ -62,5 +66,8 @@ func newRootCommand() *cobra.Command {
 	cmd.PersistentFlags().StringVar(&g.root, "root", defaultRoot, "folder of hull's persistent state (layers, images, hull.db)")
 	cmd.PersistentFlags().BoolVarP(&g.debug, "debug", "D", false, "log at debug level")
 	cmd.AddCommand(newDaemonCommand(g), newLayerCommand(g), newImageCommand(g), newRuntimeCommand(g), newDiagCommand(g))
+	// The docker-like client (hull run, hull ps, …); $HULL_HOST names the
+	// daemon, and one is started when none answers at the default socket.
+	cmd.AddCommand(cli.Commands(&cli.Options{AutoStart: true})...)
 	return cmd
 }
