@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -41,6 +42,9 @@ type daemonFlags struct {
 	tlsCACert  string
 	tlsCert    string
 	tlsKey     string
+	ulimits    []string
+	// defaultUlimits is daemon.json's default-ulimits, or the flags'.
+	defaultUlimits map[string]*units.Ulimit
 }
 
 func newDaemonCommand(g *globals) *cobra.Command {
@@ -68,6 +72,7 @@ func newDaemonCommand(g *globals) *cobra.Command {
 	fl.StringVar(&f.tlsCACert, "tlscacert", "", "CA certificate that client certificates must chain to")
 	fl.StringVar(&f.tlsCert, "tlscert", "", "the server's TLS certificate")
 	fl.StringVar(&f.tlsKey, "tlskey", "", "the server's TLS key")
+	fl.StringArrayVar(&f.ulimits, "default-ulimit", nil, "a default ulimit for containers (nofile=1024:2048)")
 	return cmd
 }
 
@@ -91,17 +96,18 @@ func (f *daemonFlags) merge(fl *pflag.FlagSet, g *globals) error {
 		into any
 	}
 	options := map[string]option{
-		"debug":        {"debug", &g.debug},
-		"hosts":        {"host", &f.hosts},
-		"data-root":    {"data-root", &f.dataRoot},
-		"exec-root":    {"exec-root", &f.execRoot},
-		"log-level":    {"log-level", &f.logLevel},
-		"live-restore": {"live-restore", &f.liveRestor},
-		"group":        {"group", &f.group},
-		"tlsverify":    {"tlsverify", &f.tlsVerify},
-		"tlscacert":    {"tlscacert", &f.tlsCACert},
-		"tlscert":      {"tlscert", &f.tlsCert},
-		"tlskey":       {"tlskey", &f.tlsKey},
+		"debug":           {"debug", &g.debug},
+		"hosts":           {"host", &f.hosts},
+		"data-root":       {"data-root", &f.dataRoot},
+		"exec-root":       {"exec-root", &f.execRoot},
+		"log-level":       {"log-level", &f.logLevel},
+		"live-restore":    {"live-restore", &f.liveRestor},
+		"group":           {"group", &f.group},
+		"tlsverify":       {"tlsverify", &f.tlsVerify},
+		"tlscacert":       {"tlscacert", &f.tlsCACert},
+		"tlscert":         {"tlscert", &f.tlsCert},
+		"tlskey":          {"tlskey", &f.tlsKey},
+		"default-ulimits": {"default-ulimit", &f.defaultUlimits},
 	}
 	var unknown, conflicts []string
 	for _, k := range slices.Sorted(mapKeys(file)) {
@@ -172,7 +178,18 @@ func runDaemon(ctx context.Context, f *daemonFlags, g *globals) error {
 		listeners = append(listeners, l)
 	}
 	daemon.APIVersion, daemon.MinAPIVersion = server.APIVersion, server.MinAPIVersion
-	d, err := daemon.New(ctx, daemon.Config{Root: f.dataRoot, ExecRoot: f.execRoot, Debug: g.debug, LiveRestore: f.liveRestor})
+	for _, s := range f.ulimits {
+		u, err := units.ParseUlimit(s)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("--default-ulimit %s: %v: %w", s, err, errdefs.ErrInvalidArgument)
+		}
+		if f.defaultUlimits == nil {
+			f.defaultUlimits = map[string]*units.Ulimit{}
+		}
+		f.defaultUlimits[u.Name] = u
+	}
+	d, err := daemon.New(ctx, daemon.Config{Root: f.dataRoot, ExecRoot: f.execRoot, Debug: g.debug, LiveRestore: f.liveRestor, DefaultUlimits: f.defaultUlimits})
 	if err != nil {
 		closeAll()
 		return err

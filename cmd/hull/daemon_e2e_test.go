@@ -385,6 +385,12 @@ func TestDaemonLiveRestore(t *testing.T) {
 	if out := docker(t, env, "wait", "short"); out != "5" {
 		t.Errorf("docker wait short: %q", out)
 	}
+	if out := docker(t, env, "exec", "long", "echo", "exec-ok"); out != "exec-ok" {
+		t.Errorf("exec in the restored container: %q", out)
+	}
+	if out := docker(t, env, "stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}", "long"); !strings.HasPrefix(out, "long ") || strings.HasSuffix(out, " 0") {
+		t.Errorf("stats of the restored container: %q", out)
+	}
 	before := strings.Count(docker(t, env, "logs", "long"), "alive")
 	waitFor(t, func() bool { return strings.Count(docker(t, env, "logs", "long"), "alive") > before }, "new log lines")
 	docker(t, env, "stop", "long")
@@ -482,7 +488,7 @@ func TestDaemonImportPushPull(t *testing.T) {
 func TestDaemonRunFlags(t *testing.T) {
 	requireDockerCLI(t)
 	buildShim(t)
-	env, dir := hullDaemon(t)
+	env, dir := hullDaemon(t, "--default-ulimit", "nproc=300:400")
 	loadBusybox(t, env, dir)
 	for _, c := range []struct {
 		args []string
@@ -500,6 +506,7 @@ func TestDaemonRunFlags(t *testing.T) {
 		{[]string{"--cap-add", "NET_ADMIN", "e2e/busybox:1", "sh", "-c", "grep -c . /proc/self/status >/dev/null; grep CapBnd /proc/self/status"}, "CapBnd:\t00000000a80435fb"},
 		{[]string{"--add-host", "db:10.1.2.3", "e2e/busybox:1", "sh", "-c", "grep db /etc/hosts"}, "10.1.2.3\tdb"},
 		{[]string{"--network", "none", "e2e/busybox:1", "sh", "-c", "ls /sys/class/net"}, "lo"},
+		{[]string{"--ulimit", "nofile=512:1024", "e2e/busybox:1", "sh", "-c", "echo $(ulimit -n) $(ulimit -Hn) $(ulimit -u)"}, "512 1024 300"},
 	} {
 		out, errOut, code := dockerRun(t, env, "", append([]string{"run", "--rm"}, c.args...)...)
 		if code != 0 || strings.TrimSpace(out) != c.want {
@@ -661,5 +668,32 @@ func TestDaemonTerminalWithDockerCLI(t *testing.T) {
 			t.Errorf("%s:\n%s", c.name, s)
 		}
 		tm("kill-server")
+	}
+}
+
+// TestDaemonStatsWithDockerCLI: docker stats shows a busy container's CPU
+// and an idle one's ~0.
+func TestDaemonStatsWithDockerCLI(t *testing.T) {
+	requireDockerCLI(t)
+	buildShim(t)
+	env, dir := hullDaemon(t)
+	loadBusybox(t, env, dir)
+	docker(t, env, "run", "-d", "--name", "busy", "e2e/busybox:1", "sh", "-c", "while :; do :; done")
+	docker(t, env, "run", "-d", "--name", "idle", "e2e/busybox:1", "sleep", "100")
+	out := docker(t, env, "stats", "--no-stream", "--format", "{{.Name}} {{.CPUPerc}} {{.MemUsage}}", "busy", "idle")
+	var busy, idle float64
+	for _, l := range strings.Split(out, "\n") {
+		var name string
+		var cpu float64
+		fmt.Sscanf(l, "%s %f%%", &name, &cpu)
+		switch name {
+		case "busy":
+			busy = cpu
+		case "idle":
+			idle = cpu
+		}
+	}
+	if busy < 20 || idle > 5 {
+		t.Errorf("docker stats:\n%s", out)
 	}
 }

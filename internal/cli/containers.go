@@ -25,13 +25,13 @@ import (
 
 // createFlags are docker create's (and run's) flags that hull honours.
 type createFlags struct {
-	name, workdir, user, hostname, network, restart, memory, stopSignal  string
-	entrypoint                                                           *string
-	env, labels, volumes, mounts, capAdd, capDrop, addHosts, securityOpt []string
-	tty, interactive, rm, readOnly, privileged                           bool
-	cpus                                                                 float64
-	pidsLimit                                                            int64
-	stopTimeout                                                          int
+	name, workdir, user, hostname, network, restart, memory, stopSignal           string
+	entrypoint                                                                    *string
+	env, labels, volumes, mounts, capAdd, capDrop, addHosts, securityOpt, ulimits []string
+	tty, interactive, rm, readOnly, privileged                                    bool
+	cpus                                                                          float64
+	pidsLimit                                                                     int64
+	stopTimeout                                                                   int
 }
 
 func (f *createFlags) register(fs *pflag.FlagSet) {
@@ -54,6 +54,7 @@ func (f *createFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.capDrop, "cap-drop", nil, "drop a capability")
 	fs.StringArrayVar(&f.addHosts, "add-host", nil, "add a host to /etc/hosts (name:ip)")
 	fs.StringArrayVar(&f.securityOpt, "security-opt", nil, "security options")
+	fs.StringArrayVar(&f.ulimits, "ulimit", nil, "a ulimit (nofile=1024:2048)")
 	fs.BoolVarP(&f.tty, "tty", "t", false, "allocate a terminal")
 	fs.BoolVarP(&f.interactive, "interactive", "i", false, "keep stdin open")
 	fs.BoolVar(&f.rm, "rm", false, "remove the container when it exits")
@@ -116,6 +117,13 @@ func (f *createFlags) options(args []string) (client.ContainerCreateOptions, err
 	}
 	if f.pidsLimit != 0 {
 		host.PidsLimit = &f.pidsLimit
+	}
+	for _, s := range f.ulimits {
+		u, err := units.ParseUlimit(s)
+		if err != nil {
+			return client.ContainerCreateOptions{}, fmt.Errorf("--ulimit %s: %v: %w", s, err, errdefs.ErrInvalidArgument)
+		}
+		host.Ulimits = append(host.Ulimits, u)
 	}
 	for _, m := range f.mounts {
 		mm, err := parseMount(m)

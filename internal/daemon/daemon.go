@@ -32,6 +32,9 @@ type Config struct {
 	Debug    bool
 	// LiveRestore keeps containers running while the daemon is down.
 	LiveRestore bool
+	// DefaultUlimits apply to every container unless its HostConfig
+	// names the same limit (daemon.json default-ulimits).
+	DefaultUlimits map[string]*container.Ulimit
 }
 
 // Daemon is the engine behind the API.

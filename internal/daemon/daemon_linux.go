@@ -3,6 +3,8 @@ package daemon
 import (
 	"bufio"
 	"os"
+	goruntime "runtime"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -43,4 +45,42 @@ func copyOwner(src, dst string, fi os.FileInfo) {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		os.Lchown(dst, int(st.Uid), int(st.Gid))
 	}
+}
+
+const osType = "linux"
+
+// systemCPUUsage is the host's CPU time in nanoseconds (/proc/stat's cpu
+// line), the denominator of docker stats' CPU %.
+func systemCPUUsage() uint64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 8 || f[0] != "cpu" {
+		return 0
+	}
+	var ticks uint64
+	for _, v := range f[1:8] {
+		n, _ := strconv.ParseUint(v, 10, 64)
+		ticks += n
+	}
+	return ticks * (1e9 / 100) // USER_HZ is 100 on Linux
+}
+
+func onlineCPUs() uint32 {
+	var set unix.CPUSet
+	if unix.SchedGetaffinity(0, &set) == nil {
+		return uint32(set.Count())
+	}
+	return uint32(goruntime.NumCPU())
+}
+
+func hostMemory() uint64 {
+	var si unix.Sysinfo_t
+	if unix.Sysinfo(&si) != nil {
+		return 0
+	}
+	return uint64(si.Totalram) * uint64(si.Unit)
 }

@@ -62,6 +62,11 @@ func (d *Daemon) startLocked(ctx context.Context, c *ctr) (retErr error) {
 		}
 		return err
 	}
+	info, err := d.layers.Get(ctx, id)
+	if err != nil {
+		return fail(err)
+	}
+	tr.step("layer chain read", "layers", fmt.Sprint(len(info.Chain)+1))
 	merged, err := d.layers.Mount(ctx, id)
 	if err != nil {
 		return fail(err)

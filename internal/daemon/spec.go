@@ -3,12 +3,14 @@ package daemon
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -59,6 +61,9 @@ func (d *Daemon) buildSpec(c *ctr, rootfs string) (*specs.Spec, error) {
 		return nil, err
 	}
 	if err := applyHost(s, host); err != nil {
+		return nil, err
+	}
+	if err := applyUlimits(s, d.cfg.DefaultUlimits, host.Ulimits); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -247,4 +252,39 @@ func securejoin(root, p string) (string, error) {
 		parts = append(strings.Split(strings.Trim(filepath.ToSlash(l), "/"), "/"), parts...)
 	}
 	return filepath.Join(root, cur), nil
+}
+
+// applyUlimits sets the process's rlimits: the daemon's defaults, then the
+// container's own (docker run --ulimit), by name.
+func applyUlimits(s *specs.Spec, defaults map[string]*container.Ulimit, own []*container.Ulimit) error {
+	limits := map[string]*container.Ulimit{}
+	for name, u := range defaults {
+		if u != nil {
+			limits[name] = u
+		}
+	}
+	for _, u := range own {
+		if u != nil {
+			limits[u.Name] = u
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(limits)) {
+		u := limits[name]
+		if u.Soft > u.Hard {
+			return fmt.Errorf("ulimit %s: soft limit %d is above the hard limit %d: %w", name, u.Soft, u.Hard, errdefs.ErrInvalidArgument)
+		}
+		typ := "RLIMIT_" + strings.ToUpper(name)
+		if !knownRlimits[typ] {
+			return fmt.Errorf("ulimit %q: not a limit (nofile, nproc, core, memlock, stack, …): %w", name, errdefs.ErrInvalidArgument)
+		}
+		s.Process.Rlimits = slices.DeleteFunc(s.Process.Rlimits, func(r specs.POSIXRlimit) bool { return r.Type == typ })
+		s.Process.Rlimits = append(s.Process.Rlimits, specs.POSIXRlimit{Type: typ, Hard: uint64(u.Hard), Soft: uint64(u.Soft)})
+	}
+	return nil
+}
+
+var knownRlimits = map[string]bool{
+	"RLIMIT_AS": true, "RLIMIT_CORE": true, "RLIMIT_CPU": true, "RLIMIT_DATA": true, "RLIMIT_FSIZE": true,
+	"RLIMIT_LOCKS": true, "RLIMIT_MEMLOCK": true, "RLIMIT_MSGQUEUE": true, "RLIMIT_NICE": true, "RLIMIT_NOFILE": true,
+	"RLIMIT_NPROC": true, "RLIMIT_RSS": true, "RLIMIT_RTPRIO": true, "RLIMIT_RTTIME": true, "RLIMIT_SIGPENDING": true, "RLIMIT_STACK": true,
 }

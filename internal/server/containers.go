@@ -48,6 +48,9 @@ type ContainerBackend interface {
 	ContainerExecInspect(ctx context.Context, execID string) (container.ExecInspectResponse, error)
 	ContainerExecResize(ctx context.Context, execID string, height, width uint16) error
 	ExecTTY(execID string) (bool, error)
+	// ContainerStats sends samples to emit: one, or one a second with
+	// stream until ctx ends or the container stops.
+	ContainerStats(ctx context.Context, id string, stream, oneShot bool, emit func(container.StatsResponse) error) error
 	// ContainerTrace is the container's creation trace (hull's own
 	// endpoint): a JSON array of steps with their durations.
 	ContainerTrace(ctx context.Context, id string) (any, error)
@@ -160,6 +163,30 @@ func (s *Server) containerRoutes() {
 		return writeJSON(w, http.StatusCreated, container.ExecCreateResponse{ID: id})
 	})
 	s.handle("POST /exec/{id}/start", s.execStart)
+	s.handle("GET /containers/{id}/stats", func(w http.ResponseWriter, r *http.Request) error {
+		stream := r.URL.Query().Get("stream") == "" || boolValue(r, "stream")
+		started := false
+		enc := json.NewEncoder(w)
+		flusher, _ := w.(http.Flusher)
+		err := s.backend.ContainerStats(r.Context(), r.PathValue("id"), stream, boolValue(r, "one-shot"), func(st container.StatsResponse) error {
+			if !started {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusOK)
+				started = true
+			}
+			if err := enc.Encode(st); err != nil {
+				return err
+			}
+			if flusher != nil {
+				flusher.Flush()
+			}
+			return nil
+		})
+		if started {
+			return nil
+		}
+		return err
+	})
 	s.handle("GET /containers/{id}/trace", func(w http.ResponseWriter, r *http.Request) error {
 		t, err := s.backend.ContainerTrace(r.Context(), r.PathValue("id"))
 		if err != nil {
