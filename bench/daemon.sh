@@ -109,7 +109,7 @@ for c in "${contenders[@]}"; do
 	for j in $wait_all; do wait "$j"; done
 	par[$c]=$((($(now) - t0) / 1000))
 done
-sleep 2 # idle
+sleep 5 # idle
 rss_kb() { local s=0 p; for p in "$@"; do s=$((s + $(awk '/VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0))); done; echo "$s"; }
 rss[hull]=$(rss_kb "$hull_pid")
 if [ -n "${dockerd_pid:-}" ]; then

@@ -13,9 +13,11 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/docker/go-units"
@@ -195,7 +197,7 @@ func runDaemon(ctx context.Context, f *daemonFlags, g *globals) error {
 		return err
 	}
 	defer d.Close()
-	srv := &http.Server{Handler: server.New(d), ReadHeaderTimeout: 30 * time.Second}
+	srv := &http.Server{Handler: returnMemoryWhenIdle(ctx, server.New(d)), ReadHeaderTimeout: 30 * time.Second}
 	errc := make(chan error, len(listeners))
 	for _, l := range listeners {
 		slog.Info("API listening", "address", l.Addr().String())
@@ -280,4 +282,33 @@ func (f *daemonFlags) tlsConfig() (*tls.Config, error) {
 		return nil, fmt.Errorf("--tlscacert %s: no certificate: %w", f.tlsCACert, errdefs.ErrInvalidArgument)
 	}
 	return &tls.Config{Certificates: []tls.Certificate{cert}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}, nil
+}
+
+// returnMemoryWhenIdle gives the heap that a burst of requests grew back to
+// the system once the daemon has been idle for a couple of seconds, so that
+// an idle daemon stays small (the Go runtime would otherwise keep it for
+// minutes).
+func returnMemoryWhenIdle(ctx context.Context, h http.Handler) http.Handler {
+	var inFlight, served atomic.Int64
+	go func() {
+		t := time.NewTicker(2 * time.Second)
+		defer t.Stop()
+		var last int64
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if n := served.Load(); n != last && inFlight.Load() == 0 {
+				last = n
+				debug.FreeOSMemory()
+			}
+		}
+	}()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inFlight.Add(1)
+		defer func() { inFlight.Add(-1); served.Add(1) }()
+		h.ServeHTTP(w, r)
+	})
 }
