@@ -34,6 +34,7 @@ build_hull
 work=$(mktemp -d /var/tmp/hull-daemon-bench.XXXXXX)
 pids=()
 cleanup() {
+	set +e # clean up as much as can be, whatever fails
 	for sock in "$work/hull.sock" "$work/d.sock"; do
 		[ -S "$sock" ] || continue
 		mapfile -t ids < <(DOCKER_HOST="unix://$sock" docker ps -aq 2>/dev/null || true)
@@ -41,7 +42,7 @@ cleanup() {
 	done
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	grep -o " ${work}[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+	{ grep -o " ${work}[^ ]*" /proc/self/mountinfo || true; } | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
 	if command -v podman >/dev/null; then
 		podman --root "$work/podman" --runroot "$work/podman-run" rm -af >/dev/null 2>&1 || true
 		podman --root "$work/podman" --runroot "$work/podman-run" system reset -f >/dev/null 2>&1 || true

@@ -697,3 +697,62 @@ func TestDaemonStatsWithDockerCLI(t *testing.T) {
 		t.Errorf("docker stats:\n%s", out)
 	}
 }
+
+// TestDaemonBadInput: each bad request is 4xx with a clear message, and
+// nothing is left half-created.
+func TestDaemonBadInput(t *testing.T) {
+	requireDockerCLI(t)
+	buildShim(t)
+	env, dir := hullDaemon(t)
+	loadBusybox(t, env, dir)
+	c := apiClient(filepath.Join(dir, "hull.sock"))
+	post := func(path, body string) (int, string) {
+		t.Helper()
+		resp, err := c.Post("http://hull"+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m struct{ Message string }
+		json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m.Message
+	}
+	for _, c := range []struct {
+		name, path, body string
+		status           int
+		msg              string
+	}{
+		{"malformed JSON", "/containers/create", `{"Image": "e2e/busybox:1",`, 400, "invalid JSON: unexpected EOF"},
+		{"a name with /", "/containers/create?name=a/b", `{"Image": "e2e/busybox:1", "Cmd": ["sh"]}`, 400, "invalid container name"},
+		{"a missing image", "/containers/create", `{"Image": "no/such:image", "Cmd": ["sh"]}`, 404, "not found"},
+		{"a bind over /proc", "/containers/create", `{"Image": "e2e/busybox:1", "Cmd": ["sh"], "HostConfig": {"Binds": ["/proc:/proc"]}}`, 400, "nothing may be mounted over it"},
+		{"an unknown restart policy", "/containers/create", `{"Image": "e2e/busybox:1", "Cmd": ["sh"], "HostConfig": {"RestartPolicy": {"Name": "sometimes"}}}`, 400, "invalid restart policy"},
+		{"an unknown network mode", "/containers/create", `{"Image": "e2e/busybox:1", "Cmd": ["sh"], "HostConfig": {"NetworkMode": "nowhere"}}`, 404, "network nowhere not found"},
+		{"a wrong type", "/containers/create", `{"Image": 42}`, 400, "invalid JSON"},
+		{"a body over the limit", "/containers/create", `{"Image": "` + strings.Repeat("x", 11<<20) + `"}`, 413, "over"},
+		{"an unknown container", "/containers/nothere/start", ``, 404, "No such container: nothere"},
+		{"wait on an unknown container", "/containers/nothere/wait?condition=next-exit", ``, 404, "No such container"},
+	} {
+		status, msg := post(c.path, c.body)
+		if status != c.status || !strings.Contains(msg, c.msg) {
+			t.Errorf("%s: %d %q, want %d with %q", c.name, status, msg, c.status, c.msg)
+		}
+	}
+	if out := docker(t, env, "ps", "-aq"); out != "" {
+		t.Errorf("refused creates left containers: %q", out)
+	}
+	if m := mountsUnder(t, dir); len(m) > 0 {
+		t.Errorf("mounts left: %v", m)
+	}
+	entries, _ := os.ReadDir(filepath.Join(dir, "root", "containers"))
+	if len(entries) > 0 {
+		t.Errorf("container folders left: %v", entries)
+	}
+	if layers, _ := os.ReadDir(filepath.Join(dir, "root", "layers")); len(layers) != 1 {
+		t.Errorf("layers: %d, want the image's one (no scratch layer left)", len(layers))
+	}
+	// The acceptance's own command, through the docker CLI.
+	if out := docker(t, env, "run", "--rm", "-e", "A=1", "-w", "/tmp", "-u", "1000", "e2e/busybox:1", "sh", "-c", "echo $A; pwd; id -u"); out != "1\n/tmp\n1000" {
+		t.Errorf("run -e -w -u: %q", out)
+	}
+}
