@@ -648,18 +648,19 @@ func TestDaemonTerminalWithDockerCLI(t *testing.T) {
 	env, dir := hullDaemon(t)
 	loadBusybox(t, env, dir)
 	docker(t, env, "run", "-d", "--name", "web", "e2e/busybox:1", "sleep", "1000")
-	sock := fmt.Sprintf("hull-e2e-%d", time.Now().UnixNano())
-	tm := func(args ...string) string {
-		t.Helper()
-		return run(t, 0, nil, tmux, append([]string{"-L", sock}, args...)...)
-	}
-	t.Cleanup(func() { exec.Command(tmux, "-L", sock, "kill-server").Run() })
 	host := "DOCKER_HOST=unix://" + filepath.Join(dir, "hull.sock")
-	screen := func() string { return tm("capture-pane", "-p") }
-	for _, c := range []struct{ name, cmd string }{
+	for i, c := range []struct{ name, cmd string }{
 		{"run -it", host + " docker run -it --rm e2e/busybox:1 sh"},
 		{"exec -it", host + " docker exec -it web sh"},
 	} {
+		// A tmux server of its own for each terminal.
+		sock := fmt.Sprintf("hull-e2e-%d-%d", time.Now().UnixNano(), i)
+		tm := func(args ...string) string {
+			t.Helper()
+			return run(t, 0, nil, tmux, append([]string{"-L", sock}, args...)...)
+		}
+		t.Cleanup(func() { exec.Command(tmux, "-L", sock, "kill-server").Run() })
+		screen := func() string { return tm("capture-pane", "-p") }
 		tm("new-session", "-d", "-x", "91", "-y", "27", c.cmd+"; echo exit=$?; sleep 30")
 		waitFor(t, func() bool { return strings.Contains(screen(), "/ #") }, c.name+": the shell's prompt", screen)
 		tm("send-keys", "stty size; exit 6", "Enter")
@@ -667,7 +668,6 @@ func TestDaemonTerminalWithDockerCLI(t *testing.T) {
 		if s := screen(); !strings.Contains(s, "27 91") || !strings.Contains(s, "exit=6") {
 			t.Errorf("%s:\n%s", c.name, s)
 		}
-		tm("kill-server")
 	}
 }
 
