@@ -756,3 +756,44 @@ func TestDaemonBadInput(t *testing.T) {
 		t.Errorf("run -e -w -u: %q", out)
 	}
 }
+
+// TestDaemonPauseRenameTopDiff: docker pause stops a counter, unpause lets
+// it go on; rename; top lists the container's processes; diff shows what a
+// running container changed (and not the runtime's mount points).
+func TestDaemonPauseRenameTopDiff(t *testing.T) {
+	requireDockerCLI(t)
+	buildShim(t)
+	env, dir := hullDaemon(t)
+	loadBusybox(t, env, dir)
+	docker(t, env, "run", "-d", "--name", "counter", "e2e/busybox:1", "sh", "-c",
+		"i=0; while :; do i=$((i+1)); echo $i > /tmp/counter; sleep 0.05; done")
+	waitFor(t, func() bool { _, _, code := dockerRun(t, env, "", "exec", "counter", "cat", "/tmp/counter"); return code == 0 }, "the counter")
+	docker(t, env, "pause", "counter")
+	if out := docker(t, env, "ps", "--format", "{{.Status}}"); !strings.HasSuffix(out, "(Paused)") {
+		t.Errorf("ps of a paused container: %q", out)
+	}
+	counter := func() int {
+		b, err := os.ReadFile(filepath.Join(dir, "root", "layers", docker(t, env, "inspect", "-f", "{{.Id}}", "counter"), "diff", "tmp", "counter"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		fmt.Sscan(string(b), &n)
+		return n
+	}
+	a := counter()
+	time.Sleep(300 * time.Millisecond)
+	if b := counter(); b != a {
+		t.Errorf("the counter went on while paused: %d -> %d", a, b)
+	}
+	docker(t, env, "unpause", "counter")
+	waitFor(t, func() bool { return counter() > a }, "the counter to go on after unpause")
+	docker(t, env, "rename", "counter", "renamed")
+	if out := docker(t, env, "top", "renamed"); !strings.Contains(out, "while :; do") || !strings.Contains(out, "PID") {
+		t.Errorf("top:\n%s", out)
+	}
+	if out := docker(t, env, "diff", "renamed"); out != "C /tmp\nA /tmp/counter" {
+		t.Errorf("diff of the running container: %q", out)
+	}
+	docker(t, env, "rm", "-f", "renamed")
+}

@@ -2,13 +2,19 @@ package daemon
 
 import (
 	"bufio"
+	"context"
+	"fmt"
 	"os"
+	"os/exec"
 	goruntime "runtime"
 	"strconv"
 	"strings"
 	"syscall"
 
+	"github.com/moby/moby/api/types/container"
 	"golang.org/x/sys/unix"
+
+	"github.com/hullproject/hull/internal/errdefs"
 )
 
 const driverName = "overlay (hull layer folders)"
@@ -83,4 +89,42 @@ func hostMemory() uint64 {
 		return 0
 	}
 	return uint64(si.Totalram) * uint64(si.Unit)
+}
+
+// psTable runs ps with args over the host's processes and keeps the rows
+// of pids, as docker top does.
+func psTable(ctx context.Context, args string, pids []int) (container.TopResponse, error) {
+	if args == "" {
+		args = "-ef"
+	}
+	out, err := exec.CommandContext(ctx, "ps", strings.Fields(args)...).Output()
+	if err != nil {
+		return container.TopResponse{}, fmt.Errorf("ps %s: %v: %w", args, err, errdefs.ErrInvalidArgument)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	titles := strings.Fields(lines[0])
+	pidCol := -1
+	for i, t := range titles {
+		if t == "PID" {
+			pidCol = i
+		}
+	}
+	if pidCol < 0 {
+		return container.TopResponse{}, fmt.Errorf("ps %s: no PID column: %w", args, errdefs.ErrInvalidArgument)
+	}
+	want := map[string]bool{}
+	for _, p := range pids {
+		want[strconv.Itoa(p)] = true
+	}
+	resp := container.TopResponse{Titles: titles, Processes: [][]string{}}
+	for _, l := range lines[1:] {
+		f := strings.Fields(l)
+		if len(f) < len(titles) || !want[f[pidCol]] {
+			continue
+		}
+		// The last column (the command) keeps its spaces.
+		row := append(f[:len(titles)-1:len(titles)-1], strings.Join(f[len(titles)-1:], " "))
+		resp.Processes = append(resp.Processes, row)
+	}
+	return resp, nil
 }

@@ -1,6 +1,14 @@
 package daemon
 
-import "os"
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/moby/moby/api/types/container"
+
+	"github.com/hullproject/hull/internal/errdefs"
+)
 
 const driverName = "windowsfilter"
 
@@ -16,3 +24,7 @@ const osType = "windows"
 func systemCPUUsage() uint64 { return 0 }
 func onlineCPUs() uint32     { return 0 }
 func hostMemory() uint64     { return 0 }
+
+func psTable(ctx context.Context, args string, pids []int) (container.TopResponse, error) {
+	return container.TopResponse{}, fmt.Errorf("top: the HCS process list arrives with issue 7: %w", errdefs.ErrNotImplemented)
+}

@@ -42,7 +42,11 @@ func (d *Daemon) ContainerExecCreate(ctx context.Context, ref string, cfg contai
 	if len(cfg.Cmd) == 0 || cfg.Cmd[0] == "" {
 		return "", fmt.Errorf("no exec command specified: %w", errdefs.ErrInvalidArgument)
 	}
-	if !running(c) || c.rec.State.Status != container.StateRunning {
+	switch c.rec.State.Status {
+	case container.StateRunning:
+	case container.StatePaused:
+		return "", fmt.Errorf("container %s is paused, unpause the container before exec: %w", c.rec.ID, errdefs.ErrConflict)
+	default:
 		return "", fmt.Errorf("container %s is not running: %w", c.rec.ID, errdefs.ErrConflict)
 	}
 	e := &execRec{id: newID(), container: c.rec.ID, cfg: cfg, done: make(chan struct{})}

@@ -48,6 +48,12 @@ type ContainerBackend interface {
 	ContainerExecInspect(ctx context.Context, execID string) (container.ExecInspectResponse, error)
 	ContainerExecResize(ctx context.Context, execID string, height, width uint16) error
 	ExecTTY(execID string) (bool, error)
+	ContainerPause(ctx context.Context, id string) error
+	ContainerUnpause(ctx context.Context, id string) error
+	ContainerRename(ctx context.Context, id, name string) error
+	ContainerTop(ctx context.Context, id, psArgs string) (container.TopResponse, error)
+	// ContainerChanges is docker diff, for a stopped or a running container.
+	ContainerChanges(ctx context.Context, id string) ([]container.FilesystemChange, error)
 	// ContainerStats sends samples to emit: one, or one a second with
 	// stream until ctx ends or the container stops.
 	ContainerStats(ctx context.Context, id string, stream, oneShot bool, emit func(container.StatsResponse) error) error
@@ -163,6 +169,38 @@ func (s *Server) containerRoutes() {
 		return writeJSON(w, http.StatusCreated, container.ExecCreateResponse{ID: id})
 	})
 	s.handle("POST /exec/{id}/start", s.execStart)
+	noContent := func(f func(ctx context.Context, id string) error) handlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) error {
+			if err := f(r.Context(), r.PathValue("id")); err != nil {
+				return err
+			}
+			w.WriteHeader(http.StatusNoContent)
+			return nil
+		}
+	}
+	s.handle("POST /containers/{id}/pause", noContent(s.backend.ContainerPause))
+	s.handle("POST /containers/{id}/unpause", noContent(s.backend.ContainerUnpause))
+	s.handle("POST /containers/{id}/rename", func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.backend.ContainerRename(r.Context(), r.PathValue("id"), r.URL.Query().Get("name")); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+	s.handle("GET /containers/{id}/top", func(w http.ResponseWriter, r *http.Request) error {
+		top, err := s.backend.ContainerTop(r.Context(), r.PathValue("id"), r.URL.Query().Get("ps_args"))
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, top)
+	})
+	s.handle("GET /containers/{id}/changes", func(w http.ResponseWriter, r *http.Request) error {
+		ch, err := s.backend.ContainerChanges(r.Context(), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, ch)
+	})
 	s.handle("GET /containers/{id}/stats", func(w http.ResponseWriter, r *http.Request) error {
 		stream := r.URL.Query().Get("stream") == "" || boolValue(r, "stream")
 		started := false

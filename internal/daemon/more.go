@@ -1,0 +1,169 @@
+package daemon
+
+// Pause, rename, top and diff: the container operations whose parts the
+// compute service and the layer store already have.
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/moby/moby/api/types/container"
+
+	"github.com/hullproject/hull/internal/errdefs"
+	"github.com/hullproject/hull/internal/layer"
+)
+
+// ContainerPause is POST /containers/{id}/pause (the cgroup freezer).
+func (d *Daemon) ContainerPause(ctx context.Context, ref string) error {
+	c, err := d.lookup(ref)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch c.rec.State.Status {
+	case container.StateRunning:
+	case container.StatePaused:
+		return fmt.Errorf("container %s is already paused: %w", c.rec.ID, errdefs.ErrConflict)
+	default:
+		return fmt.Errorf("container %s is not running: %w", c.rec.ID, errdefs.ErrConflict)
+	}
+	if err := d.rt.Pause(ctx, c.rec.ID); err != nil {
+		return err
+	}
+	c.rec.State.Status = container.StatePaused
+	d.save(&c.rec)
+	c.notify()
+	return nil
+}
+
+// ContainerUnpause is POST /containers/{id}/unpause.
+func (d *Daemon) ContainerUnpause(ctx context.Context, ref string) error {
+	c, err := d.lookup(ref)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.rec.State.Status != container.StatePaused {
+		return fmt.Errorf("container %s is not paused: %w", c.rec.ID, errdefs.ErrConflict)
+	}
+	if err := d.rt.Resume(ctx, c.rec.ID); err != nil {
+		return err
+	}
+	c.rec.State.Status = container.StateRunning
+	d.save(&c.rec)
+	c.notify()
+	return nil
+}
+
+// ContainerRename is POST /containers/{id}/rename.
+func (d *Daemon) ContainerRename(ctx context.Context, ref, name string) error {
+	if !namePattern.MatchString(name) {
+		return fmt.Errorf("invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed: %w", name, errdefs.ErrInvalidArgument)
+	}
+	name = strings.TrimPrefix(name, "/")
+	c, err := d.lookup(ref)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	if other, ok := d.names[name]; ok {
+		d.mu.Unlock()
+		if other == c.rec.ID {
+			return fmt.Errorf("renaming a container with the same name as its current name: %w", errdefs.ErrInvalidArgument)
+		}
+		return fmt.Errorf("Conflict. The container name \"/%s\" is already in use by container %q: %w", name, other, errdefs.ErrConflict)
+	}
+	c.mu.Lock()
+	old := c.rec.Name
+	c.rec.Name = name
+	if err := d.save(&c.rec); err != nil {
+		c.rec.Name = old
+		c.mu.Unlock()
+		d.mu.Unlock()
+		return err
+	}
+	c.mu.Unlock()
+	delete(d.names, old)
+	d.names[name] = c.rec.ID
+	d.mu.Unlock()
+	return nil
+}
+
+// ContainerTop is GET /containers/{id}/top: the container's processes as
+// ps shows them (ps_args chooses the columns, -ef by default).
+func (d *Daemon) ContainerTop(ctx context.Context, ref, psArgs string) (container.TopResponse, error) {
+	c, err := d.lookup(ref)
+	if err != nil {
+		return container.TopResponse{}, err
+	}
+	if !running(c) || c.rec.State.Status == container.StateCreated {
+		return container.TopResponse{}, fmt.Errorf("container %s is not running: %w", c.rec.ID, errdefs.ErrConflict)
+	}
+	pids, err := d.rt.Ps(ctx, c.rec.ID)
+	if err != nil {
+		return container.TopResponse{}, err
+	}
+	return psTable(ctx, psArgs, pids)
+}
+
+// ContainerChanges is GET /containers/{id}/changes: what the container
+// changed in its scratch layer — read from the layer folders, so it works
+// on a running container too.
+func (d *Daemon) ContainerChanges(ctx context.Context, ref string) ([]container.FilesystemChange, error) {
+	c, err := d.lookup(ref)
+	if err != nil {
+		return nil, err
+	}
+	changes, err := d.layers.Changes(ctx, c.rec.ID)
+	if err != nil {
+		return nil, err
+	}
+	// The mount points the runtime made in the scratch layer (/proc, /dev,
+	// /etc/hosts, volume targets, …) are not the container's changes:
+	// Docker keeps them in an init layer; hull leaves them out here, and a
+	// folder changed only by them with them.
+	skip := map[string]bool{}
+	for _, m := range []string{"/proc", "/sys", "/dev", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf"} {
+		skip[m] = true
+	}
+	c.mu.Lock()
+	for _, m := range c.rec.Mounts {
+		skip[m.Destination] = true
+	}
+	c.mu.Unlock()
+	var kept []container.FilesystemChange
+	for _, ch := range changes {
+		if ch.Kind == layer.ChangeAdd && skip[ch.Path] {
+			continue
+		}
+		kept = append(kept, container.FilesystemChange{Path: ch.Path, Kind: container.ChangeType(ch.Kind)})
+	}
+	out := make([]container.FilesystemChange, 0, len(kept))
+	for _, ch := range kept {
+		if ch.Kind == container.ChangeModify {
+			// A changed folder stays if something under it is still listed
+			// or the folder itself is all there is (its metadata changed).
+			under := false
+			for _, other := range kept {
+				if strings.HasPrefix(other.Path, ch.Path+"/") {
+					under = true
+					break
+				}
+			}
+			hadSkipped := false
+			for p := range skip {
+				if strings.HasPrefix(p, ch.Path+"/") {
+					hadSkipped = true
+				}
+			}
+			if !under && hadSkipped {
+				continue
+			}
+		}
+		out = append(out, ch)
+	}
+	return out, nil
+}
