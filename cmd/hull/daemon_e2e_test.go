@@ -767,7 +767,10 @@ func TestDaemonPauseRenameTopDiff(t *testing.T) {
 	loadBusybox(t, env, dir)
 	docker(t, env, "run", "-d", "--name", "counter", "e2e/busybox:1", "sh", "-c",
 		"i=0; while :; do i=$((i+1)); echo $i > /tmp/counter; sleep 0.05; done")
-	waitFor(t, func() bool { _, _, code := dockerRun(t, env, "", "exec", "counter", "cat", "/tmp/counter"); return code == 0 }, "the counter")
+	waitFor(t, func() bool {
+		_, _, code := dockerRun(t, env, "", "exec", "counter", "cat", "/tmp/counter")
+		return code == 0
+	}, "the counter")
 	docker(t, env, "pause", "counter")
 	if out := docker(t, env, "ps", "--format", "{{.Status}}"); !strings.HasSuffix(out, "(Paused)") {
 		t.Errorf("ps of a paused container: %q", out)
