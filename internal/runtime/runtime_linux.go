@@ -367,6 +367,17 @@ func (r *Runtime) call(ctx context.Context, id string, req request) (response, e
 		if ctx.Err() != nil {
 			return response{}, ctx.Err()
 		}
+		// A shim killed while we connected: its listener took the
+		// connection, then its last thread closed it. Ask again; a dead
+		// shim is answered for.
+		if errors.Is(err, unix.ECONNRESET) || errors.Is(err, io.EOF) {
+			time.Sleep(20 * time.Millisecond)
+			if c2, derr := r.dial(ctx, id); errors.Is(derr, errShimGone) {
+				return r.callDead(id, req)
+			} else if derr == nil {
+				c2.Close()
+			}
+		}
 		return response{}, fmt.Errorf("%s %s: reading the shim's answer: %w", req.Op, id, err)
 	}
 	return resp, resp.err()
