@@ -800,3 +800,31 @@ func TestDaemonPauseRenameTopDiff(t *testing.T) {
 	}
 	docker(t, env, "rm", "-f", "renamed")
 }
+
+// TestDaemonEventsWithDockerCLI: docker events shows create, start, die,
+// destroy of a run --rm live, and image events with --since/--until.
+func TestDaemonEventsWithDockerCLI(t *testing.T) {
+	requireDockerCLI(t)
+	buildShim(t)
+	env, dir := hullDaemon(t)
+	loadBusybox(t, env, dir)
+	ev := exec.Command("docker", "events", "--format", "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}", "--filter", "type=container")
+	ev.Env = env
+	var out strings.Builder
+	ev.Stdout = &out
+	if err := ev.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { ev.Process.Kill(); ev.Wait() }()
+	time.Sleep(300 * time.Millisecond)
+	docker(t, env, "run", "--rm", "--name", "evt", "e2e/busybox:1", "sh", "-c", "exit 0")
+	want := "container create evt\ncontainer start evt\ncontainer die evt\ncontainer destroy evt\n"
+	waitFor(t, func() bool { return strings.Contains(out.String(), want) }, "the events of run --rm", func() string { return out.String() })
+	since := time.Now().Add(-time.Second).Unix()
+	docker(t, env, "tag", "e2e/busybox:1", "e2e/tagged:1")
+	docker(t, env, "rmi", "e2e/tagged:1")
+	got := docker(t, env, "events", "--since", fmt.Sprint(since), "--until", fmt.Sprint(time.Now().Unix()+1), "--filter", "type=image", "--filter", "event=tag", "--filter", "event=untag", "--format", "{{.Action}}")
+	if got != "tag\nuntag" {
+		t.Errorf("image events: %q", got)
+	}
+}

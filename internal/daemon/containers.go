@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/events"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/hullproject/hull/internal/errdefs"
@@ -233,6 +234,9 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *containe
 	d.ctrs[id] = &ctr{rec: rec, changed: make(chan struct{}), created: make(chan struct{})}
 	d.mu.Unlock()
 	slog.Debug("container created", "id", id, "name", name, "image", img.ID)
+	d.mu.Lock()
+	d.containerEvent(d.ctrs[id], events.ActionCreate)
+	d.mu.Unlock()
 	return container.CreateResponse{ID: id, Warnings: nonNil(warnings)}, nil
 }
 

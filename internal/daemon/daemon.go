@@ -58,6 +58,8 @@ type Daemon struct {
 
 	volMu sync.Mutex
 
+	events eventBus
+
 	shuttingDown atomic.Bool
 }
 

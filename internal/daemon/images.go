@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	"github.com/moby/moby/api/types/events"
 	apiimage "github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/jsonstream"
 	"github.com/moby/moby/api/types/registry"
@@ -100,7 +101,12 @@ func (d *Daemon) ImageTag(ctx context.Context, name, repo, tag string) error {
 	if strings.HasPrefix(repo, "sha256:") {
 		return fmt.Errorf("tag %s: refusing to create a tag with a digest reference: %w", target, errdefs.ErrInvalidArgument)
 	}
-	return d.images.Tag(ctx, name, target)
+	if err := d.images.Tag(ctx, name, target); err != nil {
+		return err
+	}
+	id, _ := d.images.Resolve(ctx, target)
+	d.emit(events.ImageEventType, events.ActionTag, id, map[string]string{"name": target})
+	return nil
 }
 
 // ImageDelete is DELETE /images/{name}.
@@ -108,6 +114,14 @@ func (d *Daemon) ImageDelete(ctx context.Context, name string, force, prune bool
 	del, err := d.images.Remove(ctx, name, force, prune)
 	if err != nil {
 		return nil, err
+	}
+	for _, x := range del {
+		if x.Untagged != "" {
+			d.emit(events.ImageEventType, events.ActionUnTag, x.Untagged, map[string]string{"name": x.Untagged})
+		}
+		if x.Deleted != "" {
+			d.emit(events.ImageEventType, events.ActionDelete, x.Deleted, map[string]string{"name": name})
+		}
 	}
 	out := make([]apiimage.DeleteResponse, 0, len(del))
 	for _, x := range del {
@@ -118,7 +132,11 @@ func (d *Daemon) ImageDelete(ctx context.Context, name string, force, prune bool
 
 // ImageLoad is POST /images/load.
 func (d *Daemon) ImageLoad(ctx context.Context, r io.Reader, progress func(jsonstream.Message)) ([]string, error) {
-	return d.images.Load(ctx, r, func(p image.Progress) { progress(progressMessage(p)) })
+	loaded, err := d.images.Load(ctx, r, func(p image.Progress) { progress(progressMessage(p)) })
+	for _, name := range loaded {
+		d.emit(events.ImageEventType, events.ActionLoad, name, map[string]string{"name": name})
+	}
+	return loaded, err
 }
 
 // ImageSave is GET /images/get.
@@ -158,17 +176,27 @@ func registryOptions(a registry.AuthConfig) image.RegistryOptions {
 func (d *Daemon) ImagePull(ctx context.Context, ref, platform string, auth registry.AuthConfig, progress func(jsonstream.Message)) error {
 	_, err := d.images.Pull(ctx, ref, image.PullOptions{RegistryOptions: registryOptions(auth), Platform: platform,
 		Progress: func(p image.Progress) { progress(progressMessage(p)) }})
+	if err == nil {
+		d.emit(events.ImageEventType, events.ActionPull, ref, map[string]string{"name": ref})
+	}
 	return err
 }
 
 // ImageImport is POST /images/create?fromSrc=-.
 func (d *Daemon) ImageImport(ctx context.Context, r io.Reader, ref string, changes []string, progress func(jsonstream.Message)) (string, error) {
-	return d.images.Import(ctx, r, ref, changes, func(p image.Progress) { progress(progressMessage(p)) })
+	id, err := d.images.Import(ctx, r, ref, changes, func(p image.Progress) { progress(progressMessage(p)) })
+	if err == nil {
+		d.emit(events.ImageEventType, events.ActionImport, id, map[string]string{"name": ref})
+	}
+	return id, err
 }
 
 // ImagePush is POST /images/{name}/push.
 func (d *Daemon) ImagePush(ctx context.Context, ref string, auth registry.AuthConfig, progress func(jsonstream.Message)) error {
 	_, err := d.images.Push(ctx, ref, image.PushOptions{RegistryOptions: registryOptions(auth),
 		Progress: func(p image.Progress) { progress(progressMessage(p)) }})
+	if err == nil {
+		d.emit(events.ImageEventType, events.ActionPush, ref, map[string]string{"name": ref})
+	}
 	return err
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/events"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/hullproject/hull/internal/errdefs"
@@ -110,6 +111,7 @@ func (d *Daemon) startLocked(ctx context.Context, c *ctr) (retErr error) {
 	}
 	c.notify()
 	tr.done(d.cfg.Debug)
+	d.containerEvent(c, events.ActionStart)
 	go d.monitor(c)
 	return nil
 }
@@ -149,6 +151,7 @@ func (d *Daemon) exited(c *ctr, code int) {
 	c.created = make(chan struct{})
 	d.save(&c.rec)
 	c.notify()
+	d.containerEvent(c, events.ActionDie, "exitCode", strconv.Itoa(code))
 	restart := d.shouldRestart(c, code)
 	autoRemove := c.rec.HostConfig.AutoRemove
 	c.mu.Unlock()
@@ -246,15 +249,17 @@ func (d *Daemon) ContainerStop(ctx context.Context, ref string, timeout *int, si
 	if c.rec.State.Status == container.StatePaused {
 		d.rt.Resume(ctx, c.rec.ID)
 	}
+	d.containerEvent(c, events.ActionKill, "signal", strconv.Itoa(int(sig)))
 	d.rt.Kill(ctx, c.rec.ID, int(sig), false)
 	if t < 0 {
 		t = 1 << 30
 	}
-	if waitNotRunning(ctx, c, changed, time.Duration(t)*time.Second) {
-		return nil
+	if !waitNotRunning(ctx, c, changed, time.Duration(t)*time.Second) {
+		d.containerEvent(c, events.ActionKill, "signal", strconv.Itoa(int(syscall.SIGKILL)))
+		d.rt.Kill(ctx, c.rec.ID, int(syscall.SIGKILL), true)
+		waitNotRunning(ctx, c, nil, 30*time.Second)
 	}
-	d.rt.Kill(ctx, c.rec.ID, int(syscall.SIGKILL), true)
-	waitNotRunning(ctx, c, nil, 30*time.Second)
+	d.containerEvent(c, events.ActionStop)
 	return nil
 }
 
@@ -299,6 +304,7 @@ func (d *Daemon) ContainerKill(ctx context.Context, ref, signal string) error {
 	if !running {
 		return fmt.Errorf("cannot kill container: %s: container %s is not running: %w", ref, c.rec.ID, errdefs.ErrConflict)
 	}
+	d.containerEvent(c, events.ActionKill, "signal", strconv.Itoa(int(sig)))
 	return d.rt.Kill(ctx, c.rec.ID, int(sig), false)
 }
 
@@ -307,7 +313,13 @@ func (d *Daemon) ContainerRestart(ctx context.Context, ref string, timeout *int,
 	if err := d.ContainerStop(ctx, ref, timeout, signal); err != nil && !errors.Is(err, errNotModified) {
 		return err
 	}
-	return d.ContainerStart(ctx, ref)
+	if err := d.ContainerStart(ctx, ref); err != nil {
+		return err
+	}
+	if c, err := d.lookup(ref); err == nil {
+		d.containerEvent(c, events.ActionRestart)
+	}
+	return nil
 }
 
 // ContainerRemove is DELETE /containers/{id}.
@@ -373,6 +385,7 @@ func (d *Daemon) ContainerRemove(ctx context.Context, ref string, force, volumes
 	}
 	c.rec.State.Status = container.StateRemoving
 	c.notify()
+	d.containerEvent(c, events.ActionDestroy)
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/events"
 
 	"github.com/hullproject/hull/internal/errdefs"
 	"github.com/hullproject/hull/internal/layer"
@@ -35,6 +36,7 @@ func (d *Daemon) ContainerPause(ctx context.Context, ref string) error {
 	c.rec.State.Status = container.StatePaused
 	d.save(&c.rec)
 	c.notify()
+	d.containerEvent(c, events.ActionPause)
 	return nil
 }
 
@@ -55,6 +57,7 @@ func (d *Daemon) ContainerUnpause(ctx context.Context, ref string) error {
 	c.rec.State.Status = container.StateRunning
 	d.save(&c.rec)
 	c.notify()
+	d.containerEvent(c, events.ActionUnPause)
 	return nil
 }
 
@@ -89,6 +92,7 @@ func (d *Daemon) ContainerRename(ctx context.Context, ref, name string) error {
 	delete(d.names, old)
 	d.names[name] = c.rec.ID
 	d.mu.Unlock()
+	d.containerEvent(c, events.ActionRename, "oldName", "/"+old)
 	return nil
 }
 

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/volume"
 	bolt "go.etcd.io/bbolt"
@@ -87,6 +88,7 @@ func (d *Daemon) createVolume(name string, labels map[string]string, anonymous b
 	d.volMu.Lock()
 	defer d.volMu.Unlock()
 	var rec volumeRecord
+	created := false
 	err := d.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketVolumes)
 		if v := b.Get([]byte(name)); v != nil {
@@ -100,8 +102,12 @@ func (d *Daemon) createVolume(name string, labels map[string]string, anonymous b
 		if err != nil {
 			return err
 		}
+		created = true
 		return b.Put([]byte(name), v)
 	})
+	if created && err == nil {
+		d.emit(events.VolumeEventType, events.ActionCreate, name, map[string]string{"driver": "local"})
+	}
 	return rec, err
 }
 
@@ -178,7 +184,11 @@ func (d *Daemon) removeVolume(name string) error {
 	if err := os.RemoveAll(d.volumeDir(name)); err != nil {
 		return err
 	}
-	return d.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketVolumes).Delete([]byte(name)) })
+	if err := d.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketVolumes).Delete([]byte(name)) }); err != nil {
+		return err
+	}
+	d.emit(events.VolumeEventType, events.ActionDestroy, name, map[string]string{"driver": "local"})
+	return nil
 }
 
 // VolumesPrune is POST /volumes/prune: unused anonymous volumes, or all

@@ -35,6 +35,7 @@ type Backend interface {
 	RegistryBackend
 	ContainerBackend
 	VolumeBackend
+	EventsBackend
 }
 
 // Server answers the Docker Engine API.
@@ -53,6 +54,7 @@ func New(b Backend) *Server {
 	s.imageRoutes()
 	s.containerRoutes()
 	s.volumeRoutes()
+	s.eventRoutes()
 	return s
 }
 
