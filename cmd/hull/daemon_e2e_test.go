@@ -828,3 +828,56 @@ func TestDaemonEventsWithDockerCLI(t *testing.T) {
 		t.Errorf("image events: %q", got)
 	}
 }
+
+// TestDaemonExportDfPrune: docker export of a running and a stopped
+// container, system df, system prune, image prune -a.
+func TestDaemonExportDfPrune(t *testing.T) {
+	requireDockerCLI(t)
+	buildShim(t)
+	env, dir := hullDaemon(t)
+	loadBusybox(t, env, dir)
+	docker(t, env, "run", "-d", "--name", "running", "e2e/busybox:1", "sh", "-c", "echo hi > /tmp/new; sleep 100")
+	waitFor(t, func() bool { return strings.Contains(docker(t, env, "diff", "running"), "/tmp/new") }, "the file")
+	exportList := func(name string) string {
+		t.Helper()
+		cmd := exec.Command("sh", "-c", "docker export "+name+" | tar -t")
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("export %s: %v\n%s", name, err, out)
+		}
+		return string(out)
+	}
+	if out := exportList("running"); !strings.Contains(out, "tmp/new\n") || !strings.Contains(out, "bin/busybox\n") {
+		t.Errorf("export of the running container:\n%s", out)
+	}
+	if _, _, code := dockerRun(t, env, "", "run", "--name", "stopped", "e2e/busybox:1", "sh", "-c", "echo bye > /gone"); code != 0 {
+		t.Fatal("run stopped")
+	}
+	if out := exportList("stopped"); !strings.Contains(out, "gone\n") {
+		t.Errorf("export of the stopped container:\n%s", out)
+	}
+	if m := mountsUnder(t, filepath.Join(dir, "root", "layers", docker(t, env, "inspect", "-f", "{{.Id}}", "stopped"))); len(m) > 0 {
+		t.Errorf("export left the stopped container mounted: %v", m)
+	}
+	df := docker(t, env, "system", "df")
+	for _, want := range []string{"Images ", "Containers ", "Local Volumes ", "Build Cache "} {
+		if !strings.Contains(df, want) {
+			t.Errorf("system df lacks %q:\n%s", want, df)
+		}
+	}
+	if out := docker(t, env, "system", "prune", "-f"); !strings.Contains(out, "Deleted Containers:") {
+		t.Errorf("system prune -f: %s", out)
+	}
+	if out := docker(t, env, "ps", "-a", "--format", "{{.Names}}"); out != "running" {
+		t.Errorf("after system prune: %q", out)
+	}
+	docker(t, env, "tag", "e2e/busybox:1", "e2e/extra:1")
+	docker(t, env, "rm", "-f", "running")
+	if out := docker(t, env, "image", "prune", "-af"); !strings.Contains(out, "untagged: e2e/extra:1") {
+		t.Errorf("image prune -a: %s", out)
+	}
+	if out := docker(t, env, "images", "-q"); out != "" {
+		t.Errorf("images after prune -a: %q", out)
+	}
+}

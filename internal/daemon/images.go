@@ -36,7 +36,7 @@ func (d *Daemon) Images(ctx context.Context) ([]apiimage.Summary, error) {
 			Created:     s.Created.Unix(),
 			Size:        s.Size,
 			Labels:      s.Labels,
-			Containers:  -1,
+			Containers:  d.imageContainers(s.ID),
 			SharedSize:  -1,
 		})
 	}
@@ -199,4 +199,17 @@ func (d *Daemon) ImagePush(ctx context.Context, ref string, auth registry.AuthCo
 		d.emit(events.ImageEventType, events.ActionPush, ref, map[string]string{"name": ref})
 	}
 	return err
+}
+
+// imageContainers is the number of containers made from image id.
+func (d *Daemon) imageContainers(id string) int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var n int64
+	for _, c := range d.ctrs {
+		if c.rec.Image == id {
+			n++
+		}
+	}
+	return n
 }

@@ -19,6 +19,15 @@ import (
 
 // ContainerList is GET /containers/json.
 func (d *Daemon) ContainerList(ctx context.Context, all bool, limit int, filters map[string][]string) ([]container.Summary, error) {
+	return d.containerList(ctx, all, limit, filters, false)
+}
+
+// ContainerListSize is ContainerList with each container's sizes (ps -s).
+func (d *Daemon) ContainerListSize(ctx context.Context, all bool, limit int, filters map[string][]string) ([]container.Summary, error) {
+	return d.containerList(ctx, all, limit, filters, true)
+}
+
+func (d *Daemon) containerList(ctx context.Context, all bool, limit int, filters map[string][]string, size bool) ([]container.Summary, error) {
 	for k := range filters {
 		switch k {
 		case "id", "name", "status", "label", "ancestor", "exited":
@@ -59,6 +68,9 @@ func (d *Daemon) ContainerList(ctx context.Context, all bool, limit int, filters
 	}
 	if out == nil {
 		out = []container.Summary{}
+	}
+	if size {
+		d.containerSizes(ctx, out)
 	}
 	return out, nil
 }

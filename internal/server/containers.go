@@ -49,6 +49,9 @@ type ContainerBackend interface {
 	ContainerExecResize(ctx context.Context, execID string, height, width uint16) error
 	ExecTTY(execID string) (bool, error)
 	ContainerPause(ctx context.Context, id string) error
+	// ContainerExport writes the container's flattened file system as a
+	// tar; started is called before the first byte.
+	ContainerExport(ctx context.Context, id string, started func(), w io.Writer) error
 	ContainerUnpause(ctx context.Context, id string) error
 	ContainerRename(ctx context.Context, id, name string) error
 	ContainerTop(ctx context.Context, id, psArgs string) (container.TopResponse, error)
@@ -88,11 +91,15 @@ func (s *Server) containerRoutes() {
 		if err != nil {
 			return err
 		}
-		list, err := s.backend.ContainerList(r.Context(), boolValue(r, "all"), limit, filters)
+		list := s.backend.ContainerList
+		if boolValue(r, "size") {
+			list = s.backend.ContainerListSize
+		}
+		items, err := list(r.Context(), boolValue(r, "all"), limit, filters)
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, list)
+		return writeJSON(w, http.StatusOK, items)
 	})
 	s.handle("GET /containers/{id}/json", func(w http.ResponseWriter, r *http.Request) error {
 		c, err := s.backend.ContainerInspect(r.Context(), r.PathValue("id"))
@@ -193,6 +200,18 @@ func (s *Server) containerRoutes() {
 			return err
 		}
 		return writeJSON(w, http.StatusOK, top)
+	})
+	s.handle("GET /containers/{id}/export", func(w http.ResponseWriter, r *http.Request) error {
+		started := false
+		err := s.backend.ContainerExport(r.Context(), r.PathValue("id"), func() {
+			w.Header().Set("Content-Type", "application/x-tar")
+			w.WriteHeader(http.StatusOK)
+			started = true
+		}, w)
+		if started {
+			return nil // the answer has begun: a failure can only cut it short
+		}
+		return err
 	})
 	s.handle("GET /containers/{id}/changes", func(w http.ResponseWriter, r *http.Request) error {
 		ch, err := s.backend.ContainerChanges(r.Context(), r.PathValue("id"))

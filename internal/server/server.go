@@ -36,6 +36,7 @@ type Backend interface {
 	ContainerBackend
 	VolumeBackend
 	EventsBackend
+	DiskUsageBackend
 }
 
 // Server answers the Docker Engine API.
@@ -55,6 +56,7 @@ func New(b Backend) *Server {
 	s.containerRoutes()
 	s.volumeRoutes()
 	s.eventRoutes()
+	s.diskUsageRoutes()
 	return s
 }
 

@@ -1,0 +1,94 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/image"
+	"github.com/moby/moby/api/types/volume"
+
+	"github.com/hullproject/hull/internal/errdefs"
+)
+
+// DiskUsageBackend serves docker system df and the prunes.
+type DiskUsageBackend interface {
+	LayersSize(ctx context.Context) (int64, error)
+	ContainerListSize(ctx context.Context, all bool, limit int, filters map[string][]string) ([]container.Summary, error)
+	VolumesUsage(ctx context.Context) ([]volume.Volume, error)
+	ContainersPrune(ctx context.Context) (container.PruneReport, error)
+	ImagesPrune(ctx context.Context, all bool) (image.PruneReport, error)
+}
+
+// diskUsage is GET /system/df's answer in the shape of API ≤ 1.51, which
+// the docker CLI reads (moby's current type is the 1.52 one).
+type diskUsage struct {
+	LayersSize int64
+	Images     []image.Summary
+	Containers []container.Summary
+	Volumes    []volume.Volume
+	BuildCache []struct{}
+}
+
+func (s *Server) diskUsageRoutes() {
+	s.handle("GET /system/df", func(w http.ResponseWriter, r *http.Request) error {
+		ctx := r.Context()
+		var du diskUsage
+		var err error
+		if du.LayersSize, err = s.backend.LayersSize(ctx); err != nil {
+			return err
+		}
+		if du.Images, err = s.backend.Images(ctx); err != nil {
+			return err
+		}
+		if du.Containers, err = s.backend.ContainerListSize(ctx, true, -1, nil); err != nil {
+			return err
+		}
+		if du.Volumes, err = s.backend.VolumesUsage(ctx); err != nil {
+			return err
+		}
+		du.BuildCache = []struct{}{}
+		return writeJSON(w, http.StatusOK, du)
+	})
+	s.handle("POST /containers/prune", func(w http.ResponseWriter, r *http.Request) error {
+		rep, err := s.backend.ContainersPrune(r.Context())
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, rep)
+	})
+	s.handle("POST /images/prune", func(w http.ResponseWriter, r *http.Request) error {
+		filters, err := parseFilters(r.URL.Query().Get("filters"))
+		if err != nil {
+			return err
+		}
+		all := false
+		for k, v := range filters {
+			switch k {
+			case "dangling":
+				for _, x := range v {
+					if x == "false" || x == "0" {
+						all = true
+					}
+				}
+			default:
+				return fmt.Errorf("invalid filter %q: %w", k, errdefs.ErrInvalidArgument)
+			}
+		}
+		rep, err := s.backend.ImagesPrune(r.Context(), all)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, rep)
+	})
+	// No networks or build cache yet: nothing to prune, as a daemon without
+	// them would answer.
+	s.handle("POST /networks/prune", func(w http.ResponseWriter, r *http.Request) error {
+		return writeJSON(w, http.StatusOK, map[string][]string{"NetworksDeleted": {}})
+	})
+	s.handle("POST /build/prune", func(w http.ResponseWriter, r *http.Request) error {
+		return writeJSON(w, http.StatusOK, json.RawMessage(`{"CachesDeleted":[],"SpaceReclaimed":0}`))
+	})
+}
