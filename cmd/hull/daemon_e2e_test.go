@@ -881,3 +881,28 @@ func TestDaemonExportDfPrune(t *testing.T) {
 		t.Errorf("images after prune -a: %q", out)
 	}
 }
+
+// TestDaemonCommitWithDockerCLI: docker commit of a running container
+// (paused while its layer is read), then a run of the new image sees the
+// change, the deletion and the new CMD.
+func TestDaemonCommitWithDockerCLI(t *testing.T) {
+	requireDockerCLI(t)
+	buildShim(t)
+	env, dir := hullDaemon(t)
+	loadBusybox(t, env, dir)
+	docker(t, env, "run", "-d", "--name", "src", "e2e/busybox:1", "sh", "-c", "echo committed > /hello; rm /bin/hostname; sleep 100")
+	waitFor(t, func() bool { return strings.Contains(docker(t, env, "diff", "src"), "/hello") }, "the change")
+	docker(t, env, "commit", "--change", `CMD ["cat", "/hello"]`, "-m", "a commit", "src", "e2e/committed:1")
+	if out := docker(t, env, "run", "--rm", "e2e/committed:1"); out != "committed" {
+		t.Errorf("run of the committed image: %q", out)
+	}
+	if _, _, code := dockerRun(t, env, "", "run", "--rm", "e2e/committed:1", "sh", "-c", "test -e /bin/hostname"); code == 0 {
+		t.Error("the deletion did not carry into the committed image")
+	}
+	if out := docker(t, env, "inspect", "-f", "{{.State.Status}}", "src"); out != "running" {
+		t.Errorf("the source after commit: %q", out)
+	}
+	if out := docker(t, env, "history", "--format", "{{.Comment}}", "e2e/committed:1"); !strings.HasPrefix(out, "a commit") {
+		t.Errorf("history: %q", out)
+	}
+}

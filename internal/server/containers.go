@@ -49,6 +49,9 @@ type ContainerBackend interface {
 	ContainerExecResize(ctx context.Context, execID string, height, width uint16) error
 	ExecTTY(execID string) (bool, error)
 	ContainerPause(ctx context.Context, id string) error
+	// ContainerCommit makes an image of the container; cfg, when set,
+	// replaces the container's configuration in it.
+	ContainerCommit(ctx context.Context, id, ref, comment, author string, changes []string, pause bool, cfg *container.Config) (string, error)
 	// ContainerExport writes the container's flattened file system as a
 	// tar; started is called before the first byte.
 	ContainerExport(ctx context.Context, id string, started func(), w io.Writer) error
@@ -212,6 +215,29 @@ func (s *Server) containerRoutes() {
 			return nil // the answer has begun: a failure can only cut it short
 		}
 		return err
+	})
+	s.handle("POST /commit", func(w http.ResponseWriter, r *http.Request) error {
+		q := r.URL.Query()
+		var cfg *container.Config
+		if r.ContentLength != 0 {
+			var c container.Config
+			if err := decodeJSON(w, r, &c); err != nil {
+				return err
+			}
+			if c.Image != "" || len(c.Cmd) > 0 || len(c.Env) > 0 || len(c.Entrypoint) > 0 || c.WorkingDir != "" || c.User != "" || len(c.Labels) > 0 {
+				cfg = &c
+			}
+		}
+		ref := q.Get("repo")
+		if tag := q.Get("tag"); ref != "" && tag != "" {
+			ref += ":" + tag
+		}
+		pause := q.Get("pause") == "" || boolValue(r, "pause")
+		id, err := s.backend.ContainerCommit(r.Context(), q.Get("container"), ref, q.Get("comment"), q.Get("author"), q["changes"], pause, cfg)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusCreated, map[string]string{"Id": id})
 	})
 	s.handle("GET /containers/{id}/changes", func(w http.ResponseWriter, r *http.Request) error {
 		ch, err := s.backend.ContainerChanges(r.Context(), r.PathValue("id"))
