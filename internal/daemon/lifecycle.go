@@ -459,7 +459,7 @@ func (d *Daemon) ContainerResize(ctx context.Context, ref string, height, width 
 // streams to the container's, waiting for a created container to start,
 // and returns when its output ends or ctx is done.
 // Nil streams are not attached.
-func (d *Daemon) ContainerAttach(ctx context.Context, ref string, stdin io.Reader, stdout, stderr io.Writer) error {
+func (d *Daemon) ContainerAttach(ctx context.Context, ref string, stdin io.Reader, stdout, stderr io.Writer, attached func()) error {
 	opts := struct {
 		Stdin          io.Reader
 		Stdout, Stderr io.Writer
@@ -485,6 +485,7 @@ func (d *Daemon) ContainerAttach(ctx context.Context, ref string, stdin io.Reade
 	}
 	defer done()
 	c.mu.Unlock()
+	attached()
 	for waiting := true; waiting; {
 		select {
 		case <-created:

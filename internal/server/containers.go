@@ -39,8 +39,10 @@ type ContainerBackend interface {
 	ContainerWait(ctx context.Context, id, condition string) (<-chan container.WaitResponse, error)
 	ContainerResize(ctx context.Context, id string, height, width uint16) error
 	// ContainerAttach connects the streams (nil ones are not attached) and
-	// returns when the container's output ends or ctx is done.
-	ContainerAttach(ctx context.Context, id string, stdin io.Reader, stdout, stderr io.Writer) error
+	// returns when the container's output ends or ctx is done. It calls
+	// attached once the attach is registered (a start then waits for it),
+	// before any output; an error before that is answered as a status.
+	ContainerAttach(ctx context.Context, id string, stdin io.Reader, stdout, stderr io.Writer, attached func()) error
 	ContainerExecCreate(ctx context.Context, id string, cfg container.ExecCreateRequest) (string, error)
 	// ContainerExecStart runs the exec; with streams it returns when the
 	// process has exited, without (detached) once it runs.
@@ -49,6 +51,7 @@ type ContainerBackend interface {
 	ContainerExecResize(ctx context.Context, execID string, height, width uint16) error
 	ExecTTY(execID string) (bool, error)
 	ContainerPause(ctx context.Context, id string) error
+	ContainerUpdate(ctx context.Context, id string, u container.UpdateConfig) ([]string, error)
 	// ContainerCommit makes an image of the container; cfg, when set,
 	// replaces the container's configuration in it.
 	ContainerCommit(ctx context.Context, id, ref, comment, author string, changes []string, pause bool, cfg *container.Config) (string, error)
@@ -216,6 +219,17 @@ func (s *Server) containerRoutes() {
 		}
 		return err
 	})
+	s.handle("POST /containers/{id}/update", func(w http.ResponseWriter, r *http.Request) error {
+		var u container.UpdateConfig
+		if err := decodeJSON(w, r, &u); err != nil {
+			return err
+		}
+		warnings, err := s.backend.ContainerUpdate(r.Context(), r.PathValue("id"), u)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, container.UpdateResponse{Warnings: warnings})
+	})
 	s.handle("POST /commit", func(w http.ResponseWriter, r *http.Request) error {
 		q := r.URL.Query()
 		var cfg *container.Config
@@ -368,11 +382,20 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) error {
 	if !stream && !boolValue(r, "logs") {
 		return fmt.Errorf("attach: stream or logs must be set: %w", errdefs.ErrInvalidArgument)
 	}
-	conn, buf, err := hijack(w, r, tty)
+	conn, buf, err := takeConn(w)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
+	// The head goes out once the daemon has registered the attach: a
+	// client that starts the container when it has the head misses no
+	// output.
+	headWritten := false
+	attached := func() {
+		if err := writeStreamHead(conn, w, r, tty); err == nil {
+			headWritten = true
+		}
+	}
 	var out io.Writer = conn
 	var mu sync.Mutex // stdcopy frames from two goroutines must not interleave
 	locked := writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return out.Write(p) })
@@ -405,7 +428,16 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) error {
 		}()
 	}
 	if stream {
-		err = s.backend.ContainerAttach(ctx, id, stdin, stdout, stderr)
+		err = s.backend.ContainerAttach(ctx, id, stdin, stdout, stderr, attached)
+	} else {
+		attached()
+	}
+	if !headWritten {
+		if err == nil {
+			err = fmt.Errorf("attach to %s: %w", id, errdefs.ErrConflict)
+		}
+		writeRawError(conn, err)
+		return nil
 	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintf(locked, "Error attaching: %v\n", err)
@@ -433,14 +465,28 @@ func bufferedPart(b *bufio.ReadWriter) io.Reader {
 // hijack takes the connection from the HTTP server and writes the answer's
 // head: 101 UPGRADED if the client asked to upgrade, 200 otherwise.
 func hijack(w http.ResponseWriter, r *http.Request, tty bool) (net.Conn, *bufio.ReadWriter, error) {
+	conn, buf, err := takeConn(w)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := writeStreamHead(conn, w, r, tty); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	return conn, buf, nil
+}
+
+// takeConn takes the connection from the HTTP server; nothing is written.
+func takeConn(w http.ResponseWriter) (net.Conn, *bufio.ReadWriter, error) {
 	hj, ok := w.(http.Hijacker)
 	if !ok {
 		return nil, nil, fmt.Errorf("the connection cannot be hijacked: %w", errdefs.ErrInvalidArgument)
 	}
-	conn, buf, err := hj.Hijack()
-	if err != nil {
-		return nil, nil, err
-	}
+	return hj.Hijack()
+}
+
+// writeStreamHead writes the head of a stream answer on a taken connection.
+func writeStreamHead(conn net.Conn, w http.ResponseWriter, r *http.Request, tty bool) error {
 	contentType := "application/vnd.docker.multiplexed-stream"
 	if tty {
 		contentType = "application/vnd.docker.raw-stream"
@@ -456,11 +502,15 @@ func hijack(w http.ResponseWriter, r *http.Request, tty bool) (net.Conn, *bufio.
 			head += k + ": " + v + "\r\n"
 		}
 	}
-	if _, err := conn.Write([]byte(head + "\r\n")); err != nil {
-		conn.Close()
-		return nil, nil, err
-	}
-	return conn, buf, nil
+	_, err := conn.Write([]byte(head + "\r\n"))
+	return err
+}
+
+// writeRawError answers err on a taken connection whose head is not written.
+func writeRawError(conn net.Conn, err error) {
+	b, _ := json.Marshal(errorMessage{Message: err.Error()})
+	code := statusOf(err)
+	fmt.Fprintf(conn, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", code, http.StatusText(code), len(b), b)
 }
 
 // containerLogs streams the log: stdcopy frames unless the container has
