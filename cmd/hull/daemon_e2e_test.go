@@ -906,3 +906,33 @@ func TestDaemonCommitWithDockerCLI(t *testing.T) {
 		t.Errorf("history: %q", out)
 	}
 }
+
+// TestDaemonHealthWithDockerCLI: a failing health check turns the
+// container unhealthy (inspect, ps, health_status events); a passing one
+// healthy. docker update changes a running container's limits.
+func TestDaemonHealthWithDockerCLI(t *testing.T) {
+	requireDockerCLI(t)
+	buildShim(t)
+	env, dir := hullDaemon(t)
+	loadBusybox(t, env, dir)
+	docker(t, env, "run", "-d", "--name", "sick", "--health-cmd", "exit 1", "--health-interval", "200ms", "--health-retries", "2", "e2e/busybox:1", "sleep", "100")
+	docker(t, env, "run", "-d", "--name", "fine", "--health-cmd", "echo ok", "--health-interval", "200ms", "e2e/busybox:1", "sleep", "100")
+	waitFor(t, func() bool {
+		return docker(t, env, "inspect", "-f", "{{.State.Health.Status}}", "sick") == "unhealthy" &&
+			docker(t, env, "inspect", "-f", "{{.State.Health.Status}}", "fine") == "healthy"
+	}, "the health checks", func() string { return docker(t, env, "ps") })
+	if out := docker(t, env, "ps", "--format", "{{.Names}} {{.Status}}"); !strings.Contains(out, "(unhealthy)") || !strings.Contains(out, "(healthy)") {
+		t.Errorf("ps:\n%s", out)
+	}
+	if out := docker(t, env, "inspect", "-f", "{{(index .State.Health.Log 0).Output}}", "fine"); out != "ok" {
+		t.Errorf("the check's output: %q", out)
+	}
+	evs := docker(t, env, "events", "--since", "0", "--until", fmt.Sprint(time.Now().Unix()+1), "--filter", "event=health_status", "--format", "{{.Actor.Attributes.name}} {{.Action}}")
+	if !strings.Contains(evs, "sick health_status: unhealthy") || !strings.Contains(evs, "fine health_status: healthy") {
+		t.Errorf("health events:\n%s", evs)
+	}
+	docker(t, env, "update", "--memory", "32m", "--pids-limit", "17", "fine")
+	if out := docker(t, env, "exec", "fine", "sh", "-c", "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max"); out != "17" {
+		t.Errorf("pids.max after update: %q", out)
+	}
+}

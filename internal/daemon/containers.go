@@ -50,6 +50,8 @@ type record struct {
 	// StoppedByDaemon: a daemon shutting down without live-restore stopped
 	// it; the restart policy applies at the next start.
 	StoppedByDaemon bool `json:"stoppedByDaemon,omitempty"`
+	// Health is the health check's state, when the container has one.
+	Health *container.Health `json:"health,omitempty"`
 }
 
 type state struct {
@@ -77,6 +79,8 @@ type ctr struct {
 	// attachers counts attaches waiting for created; start lets them
 	// connect before the process runs.
 	attachers sync.WaitGroup
+	// stopHealth ends the health check's goroutine.
+	stopHealth context.CancelFunc
 }
 
 func (c *ctr) notify() {
@@ -307,6 +311,30 @@ func mergeImageConfig(cfg *container.Config, img imageConfig) *container.Config 
 	}
 	if c.StopSignal == "" {
 		c.StopSignal = img.StopSignal
+	}
+	if img.Healthcheck != nil {
+		// The image's check, with the request's fields over it.
+		var ih container.HealthConfig
+		b, _ := json.Marshal(img.Healthcheck)
+		json.Unmarshal(b, &ih)
+		if c.Healthcheck != nil {
+			if len(c.Healthcheck.Test) > 0 {
+				ih.Test = c.Healthcheck.Test
+			}
+			if c.Healthcheck.Interval != 0 {
+				ih.Interval = c.Healthcheck.Interval
+			}
+			if c.Healthcheck.Timeout != 0 {
+				ih.Timeout = c.Healthcheck.Timeout
+			}
+			if c.Healthcheck.StartPeriod != 0 {
+				ih.StartPeriod = c.Healthcheck.StartPeriod
+			}
+			if c.Healthcheck.Retries != 0 {
+				ih.Retries = c.Healthcheck.Retries
+			}
+		}
+		c.Healthcheck = &ih
 	}
 	if len(img.Labels) > 0 {
 		labels := map[string]string{}

@@ -172,6 +172,9 @@ func (d *Daemon) restore(ctx context.Context) {
 		case err == nil && (rs.Status == runtime.StatusRunning || rs.Status == runtime.StatusPaused):
 			slog.Info("container restored: it kept running while the daemon was away", "id", c.rec.ID, "pid", rs.Pid)
 			close(c.created)
+			c.mu.Lock()
+			d.startHealth(c)
+			c.mu.Unlock()
 			if rs.Status == runtime.StatusPaused {
 				c.rec.State.Status = container.StatePaused
 			}

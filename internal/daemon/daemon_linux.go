@@ -128,3 +128,9 @@ func psTable(ctx context.Context, args string, pids []int) (container.TopRespons
 	}
 	return resp, nil
 }
+
+func killPid(pid int) {
+	if pid > 0 {
+		unix.Kill(pid, unix.SIGKILL)
+	}
+}

@@ -112,6 +112,7 @@ func (d *Daemon) startLocked(ctx context.Context, c *ctr) (retErr error) {
 	c.notify()
 	tr.done(d.cfg.Debug)
 	d.containerEvent(c, events.ActionStart)
+	d.startHealth(c)
 	go d.monitor(c)
 	return nil
 }
@@ -143,6 +144,10 @@ func (d *Daemon) exited(c *ctr, code int) {
 	}
 	if err := d.layers.Unmount(ctx, id); err != nil {
 		slog.Error("unmount the container's layer", "id", id, "error", err)
+	}
+	if c.stopHealth != nil {
+		c.stopHealth()
+		c.stopHealth = nil
 	}
 	c.rec.State.Status = container.StateExited
 	c.rec.State.ExitCode = code

@@ -60,6 +60,15 @@ func (d *Daemon) containerList(ctx context.Context, all bool, limit int, filters
 			Ports: []container.PortSummary{}, Mounts: mountPointsAPI(r.Mounts),
 		}
 		s.HostConfig.NetworkMode = networkMode(r.HostConfig)
+		if r.Health != nil {
+			s.Health = &container.HealthSummary{Status: r.Health.Status, FailingStreak: r.Health.FailingStreak}
+			if running {
+				s.Status += " (" + string(r.Health.Status) + ")"
+				if r.Health.Status == container.Starting {
+					s.Status = strings.Replace(s.Status, "(starting)", "(health: starting)", 1)
+				}
+			}
+		}
 		out = append(out, s)
 	}
 	slices.SortFunc(out, func(a, b container.Summary) int { return int(b.Created - a.Created) })
@@ -133,6 +142,7 @@ func (d *Daemon) ContainerInspect(ctx context.Context, ref string) (container.In
 		Paused: r.State.Status == container.StatePaused, Restarting: r.State.Status == container.StateRestarting,
 		Pid: r.State.Pid, ExitCode: r.State.ExitCode, Error: r.State.Error,
 		StartedAt: zeroTime(r.State.StartedAt), FinishedAt: zeroTime(r.State.FinishedAt),
+		Health: r.Health,
 	}
 	dir := d.containerDir(r.ID)
 	return container.InspectResponse{

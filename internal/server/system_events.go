@@ -23,6 +23,9 @@ func (s *Server) eventRoutes() {
 		if err != nil {
 			return err
 		}
+		if q.Get("since") != "" && since.IsZero() {
+			since = time.Unix(0, 0) // since=0: every kept event
+		}
 		until, err := parseTime(q.Get("until"))
 		if err != nil {
 			return err
