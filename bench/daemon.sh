@@ -3,7 +3,8 @@
 # the docker CLI against hull's daemon and Debian's dockerd (and podman's own
 # CLI when installed), same busybox image, in one run: the median of N
 # sequential runs, the wall time of 10 runs in parallel, and each daemon's
-# idle RSS. Prints ratios.
+# idle RSS; and docker stats --no-stream over 20 running containers.
+# Prints ratios.
 #
 #   bash bench/daemon.sh [-n 20] [--no-install]
 #
@@ -110,6 +111,21 @@ for c in "${contenders[@]}"; do
 	for j in $wait_all; do wait "$j"; done
 	par[$c]=$((($(now) - t0) / 1000))
 done
+# docker stats --no-stream over 20 running containers (issue 5).
+declare -A stats
+for c in "${contenders[@]}"; do
+	[ "$c" = podman ] && continue
+	for i in $(seq 20); do
+		DOCKER_HOST=${hosts[$c]} DOCKER_API_VERSION=1.41 docker run -d --network none --name "s$i" bench/busybox:1 sleep 1000 >/dev/null
+	done
+	for _ in 1 2 3 4 5; do
+		t0=$(now)
+		DOCKER_HOST=${hosts[$c]} DOCKER_API_VERSION=1.41 docker stats --no-stream >/dev/null
+		stats[$c]+="$((($(now) - t0) / 1000)) "
+	done
+	mapfile -t ids < <(DOCKER_HOST=${hosts[$c]} docker ps -aq)
+	DOCKER_HOST=${hosts[$c]} docker rm -f "${ids[@]}" >/dev/null
+done
 sleep 5 # idle
 rss_kb() { local s=0 p; for p in "$@"; do s=$((s + $(awk '/VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0))); done; echo "$s"; }
 rss[hull]=$(rss_kb "$hull_pid")
@@ -128,3 +144,9 @@ for c in "${contenders[@]}"; do
 	printf '%-9s %16.1f %16.2f %14s %11.2fx\n' "$c" "$(awk -v a="$m" 'BEGIN{print a/1000}')" "$(awk -v a="${par[$c]}" 'BEGIN{print a/1e6}')" "$r" "$(awk -v a="$m" -v b="$base" 'BEGIN{print a/b}')"
 done
 echo "goals (issue 4): hull median <= 40 ms, 10 parallel <= 0.3 s, idle RSS <= 25 MB"
+printf '\n%-9s %28s %8s\n' contender "stats --no-stream, 20 ctrs" "x hull"
+sbase=$(echo "${stats[hull]}" | median)
+for c in "${!stats[@]}"; do
+	m=$(echo "${stats[$c]}" | median)
+	printf '%-9s %25.0f ms %7.2fx\n' "$c" "$(awk -v a="$m" 'BEGIN{print a/1000}')" "$(awk -v a="$m" -v b="$sbase" 'BEGIN{print a/b}')"
+done
