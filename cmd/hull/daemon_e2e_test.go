@@ -936,3 +936,96 @@ func TestDaemonHealthWithDockerCLI(t *testing.T) {
 		t.Errorf("pids.max after update: %q", out)
 	}
 }
+
+// TestDaemonCopyWithDockerCLI: docker cp both ways, running and stopped;
+// ownership without and with -a; a read-only root refused.
+func TestDaemonCopyWithDockerCLI(t *testing.T) {
+	requireDockerCLI(t)
+	buildShim(t)
+	env, dir := hullDaemon(t)
+	loadBusybox(t, env, dir)
+	docker(t, env, "run", "-d", "--name", "box", "e2e/busybox:1", "sh", "-c", "mkdir -p /data/sub; echo inside > /data/sub/f; sleep 100")
+	waitFor(t, func() bool {
+		_, _, code := dockerRun(t, env, "", "exec", "box", "cat", "/data/sub/f")
+		return code == 0
+	}, "the file")
+	out := filepath.Join(dir, "out")
+	os.MkdirAll(out, 0o755)
+	docker(t, env, "cp", "box:/data", out)
+	if b, err := os.ReadFile(filepath.Join(out, "data", "sub", "f")); err != nil || string(b) != "inside\n" {
+		t.Errorf("cp out of a running container: %q %v", b, err)
+	}
+	in := filepath.Join(dir, "in.txt")
+	os.WriteFile(in, []byte("from the host\n"), 0o640)
+	os.Chown(in, 1234, 1234)
+	docker(t, env, "cp", in, "box:/data/")
+	if got := docker(t, env, "exec", "box", "sh", "-c", "cat /data/in.txt; stat -c '%u:%g %a' /data/in.txt"); got != "from the host\n0:0 640" {
+		t.Errorf("cp into a running container: %q", got)
+	}
+	docker(t, env, "cp", "-a", in, "box:/data/kept.txt")
+	if got := docker(t, env, "exec", "box", "sh", "-c", "stat -c %u:%g /data/kept.txt"); got != "1234:1234" {
+		t.Errorf("cp -a ownership: %q", got)
+	}
+	docker(t, env, "stop", "-t", "0", "box")
+	docker(t, env, "cp", in, "box:/")
+	stopped := filepath.Join(dir, "stopped")
+	os.MkdirAll(stopped, 0o755)
+	docker(t, env, "cp", "box:/in.txt", stopped)
+	if b, _ := os.ReadFile(filepath.Join(stopped, "in.txt")); string(b) != "from the host\n" {
+		t.Errorf("cp in and out of a stopped container: %q", b)
+	}
+	if m := mountsUnder(t, filepath.Join(dir, "root", "layers")); len(m) > 0 {
+		t.Errorf("cp left the stopped container mounted: %v", m)
+	}
+	docker(t, env, "run", "-d", "--name", "ro", "--read-only", "e2e/busybox:1", "sleep", "100")
+	if _, errOut, code := dockerRun(t, env, "", "cp", in, "ro:/tmp/"); code == 0 || !strings.Contains(errOut, "read-only") {
+		t.Errorf("cp into a read-only root: %d %s", code, errOut)
+	}
+	if _, errOut, code := dockerRun(t, env, "", "cp", "box:/nothere", dir); code == 0 || !strings.Contains(errOut, "Could not find the file") {
+		t.Errorf("cp of a missing file: %d %s", code, errOut)
+	}
+}
+
+// TestDaemonCopyEscapes: nothing outside the container's root is read or
+// written by docker cp — through a symbolic link in the container that
+// points at a host path, nor through one swapped in and out of place
+// while copies run (CVE-2018-15664). hull never runs anything inside the
+// container to copy (CVE-2019-14271 was docker-tar loading the container's
+// libraries).
+func TestDaemonCopyEscapes(t *testing.T) {
+	requireDockerCLI(t)
+	buildShim(t)
+	env, dir := hullDaemon(t)
+	loadBusybox(t, env, dir)
+	host := filepath.Join(dir, "hostside")
+	os.MkdirAll(host, 0o755)
+	os.WriteFile(filepath.Join(host, "secret"), []byte("host secret\n"), 0o600)
+	docker(t, env, "run", "-d", "--name", "evil", "e2e/busybox:1", "sh", "-c",
+		"mkdir -p /x; ln -s "+host+" /x/link; mkdir -p /w; while :; do mkdir -p /w/d; rmdir /w/d; ln -s "+host+" /w/d; rm /w/d; done")
+	waitFor(t, func() bool {
+		_, _, code := dockerRun(t, env, "", "exec", "evil", "test", "-L", "/x/link")
+		return code == 0
+	}, "the links")
+	payload := filepath.Join(dir, "payload")
+	os.WriteFile(payload, []byte("planted\n"), 0o644)
+	// Through a fixed link: the container's own path, which is empty.
+	dockerRun(t, env, "", "cp", payload, "evil:/x/link/")
+	got := filepath.Join(dir, "got")
+	os.MkdirAll(got, 0o755)
+	dockerRun(t, env, "", "cp", "evil:/x/link/secret", got)
+	// Through a link swapped in and out while the copies run.
+	for i := 0; i < 40; i++ {
+		dockerRun(t, env, "", "cp", payload, "evil:/w/d/")
+		dockerRun(t, env, "", "cp", "evil:/w/d/secret", got)
+	}
+	if _, err := os.Stat(filepath.Join(host, "payload")); err == nil {
+		t.Error("docker cp wrote outside the container")
+	}
+	if b, err := os.ReadFile(filepath.Join(got, "secret")); err == nil {
+		t.Errorf("docker cp read outside the container: %q", b)
+	}
+	entries, _ := os.ReadDir(host)
+	if len(entries) != 1 {
+		t.Errorf("the host folder changed: %v", entries)
+	}
+}

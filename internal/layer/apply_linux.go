@@ -1016,3 +1016,12 @@ func openLayerFile(dir, rel string) (io.ReadCloser, error) {
 	}
 	return os.NewFile(uintptr(fd), filepath.Join(root, filepath.FromSlash(rel))), nil
 }
+
+// ExtractTar extracts the tar read from r into the folder dir, which the
+// caller resolved safely (a folder of a container's root file system:
+// docker cp). Every name is resolved inside dir by the kernel, as for a
+// layer, so no entry — "..", an absolute name, a symbolic link in the
+// folder or in the tar — writes outside it.
+func ExtractTar(ctx context.Context, dir string, r io.Reader, opts ApplyOptions) (ApplyResult, error) {
+	return applyTar(ctx, dir, r, opts)
+}

@@ -37,6 +37,7 @@ type Backend interface {
 	VolumeBackend
 	EventsBackend
 	DiskUsageBackend
+	ArchiveBackend
 }
 
 // Server answers the Docker Engine API.
@@ -57,6 +58,7 @@ func New(b Backend) *Server {
 	s.volumeRoutes()
 	s.eventRoutes()
 	s.diskUsageRoutes()
+	s.archiveRoutes()
 	return s
 }
 
