@@ -197,7 +197,11 @@ func runDaemon(ctx context.Context, f *daemonFlags, g *globals) error {
 		return err
 	}
 	defer d.Close()
-	srv := &http.Server{Handler: returnMemoryWhenIdle(ctx, server.New(d)), ReadHeaderTimeout: 30 * time.Second}
+	// Streaming answers (events, logs -f, stats) end when the daemon stops.
+	serveCtx, stopServing := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopServing()
+	srv := &http.Server{Handler: returnMemoryWhenIdle(ctx, server.New(d)), ReadHeaderTimeout: 30 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return serveCtx }}
 	errc := make(chan error, len(listeners))
 	for _, l := range listeners {
 		slog.Info("API listening", "address", l.Addr().String())
@@ -211,6 +215,7 @@ func runDaemon(ctx context.Context, f *daemonFlags, g *globals) error {
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
+	stopServing()
 	srv.Shutdown(sctx)
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
