@@ -290,7 +290,7 @@ func TestDaemonRunWithDockerCLI(t *testing.T) {
 	}
 	waitFor(t, func() bool { return strings.Contains(docker(t, env, "logs", "ticker"), "hi 3\n") }, "the container's log")
 	trace := hull(t, "diag", "trace", "-H", "unix://"+filepath.Join(dir, "hull.sock"), "ticker")
-	for _, step := range []string{"image resolved", "scratch layer created with the container's id", "layer mounted", "spec written", "shim started and container created", "process started"} {
+	for _, step := range []string{"image resolved", "scratch layer created with the container's id", "layer chain read", "layer mounted", "spec written", "shim started", "container created (init waiting to start)", "process started"} {
 		if !strings.Contains(trace, step) {
 			t.Errorf("the creation trace lacks %q:\n%s", step, trace)
 		}

@@ -72,6 +72,17 @@ func (t *tracer) begin(name string) {
 	t.steps = append(t.steps, Step{Name: name, At: t.last.UTC()})
 }
 
+// stepAt records a step another process reached at the time at (the
+// shim's), timed from the step before.
+func (t *tracer) stepAt(name string, at time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	d := at.Sub(t.last)
+	t.steps = append(t.steps, Step{Name: name, At: at.UTC(), Duration: d})
+	t.last = at
+	slog.Debug("creation trace", "container", t.id, "step", name, "took", d)
+}
+
 // done marks the end of a start; in debug mode the whole trace is logged.
 func (t *tracer) done(debug bool) {
 	t.mu.Lock()

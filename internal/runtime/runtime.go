@@ -125,6 +125,15 @@ type CreateOptions struct {
 	// unless it has a terminal. StdinOnce closes it when the first attached
 	// client's stdin ends.
 	OpenStdin, StdinOnce bool
+	// Steps, when set, is told when the shim reached each step of the
+	// create ("shim started", "container created"), for a creation trace.
+	Steps func(TimedStep)
+}
+
+// TimedStep is a step of a create and when the shim reached it.
+type TimedStep struct {
+	Name string    `json:"name"`
+	At   time.Time `json:"at"`
 }
 
 // AttachOptions are the client's ends of an attach: the shim reads Stdin
@@ -377,6 +386,8 @@ type response struct {
 	Pids  []int  `json:"pids,omitempty"`
 	// Warnings are what Create reduced to fit the host.
 	Warnings []string `json:"warnings,omitempty"`
+	// Steps are the times the shim reached the steps of a create.
+	Steps []TimedStep `json:"steps,omitempty"`
 	// Done marks the last message of an exec: the process has exited.
 	Done bool `json:"done,omitempty"`
 }

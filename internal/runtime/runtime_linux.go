@@ -232,6 +232,11 @@ func (r *Runtime) startShim(ctx context.Context, id, bundle string, opts CreateO
 		// while this process lives, then remove what remains.
 		return nil, nil, err
 	}
+	if opts.Steps != nil {
+		for _, st := range resp.Steps {
+			opts.Steps(st)
+		}
+	}
 	for _, w := range resp.Warnings {
 		slog.WarnContext(ctx, w, "container", id)
 	}

@@ -78,6 +78,7 @@ type shim struct {
 // response on fd 3, the exit status, before it closes it: a foreground run
 // needs no start, wait or delete round trip.
 func ShimMain(args []string) int {
+	steps := []TimedStep{{Name: "shim started", At: time.Now()}}
 	fs := flag.NewFlagSet("hull-shim", flag.ContinueOnError)
 	root := fs.String("root", DefaultRoot, "the runtime's state root")
 	id := fs.String("id", "", "container id")
@@ -146,7 +147,8 @@ func ShimMain(args []string) int {
 	for _, w := range warnings {
 		slog.Warn(w, "container", s.id)
 	}
-	b, _ := json.Marshal(response{Pid: s.rec.Pid, Warnings: warnings})
+	steps = append(steps, TimedStep{Name: "container created (init waiting to start)", At: time.Now()})
+	b, _ := json.Marshal(response{Pid: s.rec.Pid, Warnings: warnings, Steps: steps})
 	ready.Write(b)
 	var exited chan struct{} // the init's exit, watched only with --run
 	if *run {
