@@ -977,6 +977,21 @@ func TestDaemonCopyWithDockerCLI(t *testing.T) {
 	if m := mountsUnder(t, filepath.Join(dir, "root", "layers")); len(m) > 0 {
 		t.Errorf("cp left the stopped container mounted: %v", m)
 	}
+	// Into and out of a volume and a read-only bind: their own files.
+	docker(t, env, "run", "-d", "--name", "vols", "-v", "cpvol:/vol", "-v", dir+":/hostro:ro", "e2e/busybox:1", "sleep", "100")
+	docker(t, env, "cp", in, "vols:/vol/")
+	if got := docker(t, env, "exec", "vols", "cat", "/vol/in.txt"); got != "from the host" {
+		t.Errorf("cp into a volume: %q", got)
+	}
+	if _, errOut, code := dockerRun(t, env, "", "cp", in, "vols:/hostro/"); code == 0 || !strings.Contains(errOut, "read-only") {
+		t.Errorf("cp into a read-only bind: %d %s", code, errOut)
+	}
+	fromVol := filepath.Join(dir, "fromvol")
+	os.MkdirAll(fromVol, 0o755)
+	docker(t, env, "cp", "vols:/vol/in.txt", fromVol)
+	if b, _ := os.ReadFile(filepath.Join(fromVol, "in.txt")); string(b) != "from the host\n" {
+		t.Errorf("cp out of a volume: %q", b)
+	}
 	docker(t, env, "run", "-d", "--name", "ro", "--read-only", "e2e/busybox:1", "sleep", "100")
 	if _, errOut, code := dockerRun(t, env, "", "cp", in, "ro:/tmp/"); code == 0 || !strings.Contains(errOut, "read-only") {
 		t.Errorf("cp into a read-only root: %d %s", code, errOut)
