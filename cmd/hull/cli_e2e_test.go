@@ -12,19 +12,7 @@ import (
 // hullCLI runs hull's docker-like client against the daemon at sock.
 func hullCLI(t *testing.T, sock, stdin string, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(hullBin, args...)
-	cmd.Env = append(os.Environ(), "HULL_HOST=unix://"+sock)
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errb strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return out.String(), errb.String(), code
+	return runEnv(t, append(os.Environ(), "HULL_HOST=unix://"+sock), stdin, hullBin, args...)
 }
 
 // TestHullCLI: hull's own client (on the Go SDK) runs the docker flows.

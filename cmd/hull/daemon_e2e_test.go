@@ -239,7 +239,14 @@ func removeAllContainers(t *testing.T, sock string) {
 // the exit code.
 func dockerRun(t *testing.T, env []string, stdin string, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command("docker", args...)
+	return runEnv(t, env, stdin, "docker", args...)
+}
+
+// runEnv runs name with env and stdin and returns its stdout, stderr and
+// exit code.
+func runEnv(t *testing.T, env []string, stdin, name string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
 	cmd.Env = env
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb strings.Builder

@@ -260,19 +260,7 @@ func runAttached(ctx context.Context, c *client.Client, id string, stdin, tty, r
 		stop := followSize(ctx, cur, func(h, w uint) { c.ContainerResize(ctx, id, client.ContainerResizeOptions{Height: h, Width: w}) })
 		defer stop()
 	}
-	if stdin {
-		go func() {
-			io.Copy(att.Conn, os.Stdin)
-			if cw, ok := att.Conn.(interface{ CloseWrite() error }); ok {
-				cw.CloseWrite()
-			}
-		}()
-	}
-	if tty {
-		io.Copy(os.Stdout, att.Reader)
-	} else {
-		stdcopy.StdCopy(os.Stdout, os.Stderr, att.Reader)
-	}
+	pumpStreams(att.HijackedResponse, stdin, tty)
 	select {
 	case res := <-wait.Result:
 		if cur != nil {
@@ -575,19 +563,7 @@ func (e *env) execCommand() *cobra.Command {
 				stop := followSize(ctx, cur, func(h, w uint) { c.ExecResize(ctx, ex.ID, client.ExecResizeOptions{Height: h, Width: w}) })
 				defer stop()
 			}
-			if interactive {
-				go func() {
-					io.Copy(att.Conn, os.Stdin)
-					if cw, ok := att.Conn.(interface{ CloseWrite() error }); ok {
-						cw.CloseWrite()
-					}
-				}()
-			}
-			if tty {
-				io.Copy(os.Stdout, att.Reader)
-			} else {
-				stdcopy.StdCopy(os.Stdout, os.Stderr, att.Reader)
-			}
+			pumpStreams(att.HijackedResponse, interactive, tty)
 			if cur != nil {
 				cur.Reset()
 			}
@@ -681,5 +657,24 @@ func (e *env) inspectCommand() *cobra.Command {
 			fmt.Println(string(b))
 			return nil
 		},
+	}
+}
+
+// pumpStreams copies this process's stdin to a hijacked stream (then
+// half-closes it) when stdin is set, and the stream's output to stdout and
+// stderr (demultiplexed unless tty) until it ends.
+func pumpStreams(h client.HijackedResponse, stdin, tty bool) {
+	if stdin {
+		go func() {
+			io.Copy(h.Conn, os.Stdin)
+			if cw, ok := h.Conn.(interface{ CloseWrite() error }); ok {
+				cw.CloseWrite()
+			}
+		}()
+	}
+	if tty {
+		io.Copy(os.Stdout, h.Reader)
+	} else {
+		stdcopy.StdCopy(os.Stdout, os.Stderr, h.Reader)
 	}
 }
