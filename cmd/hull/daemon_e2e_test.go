@@ -20,6 +20,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // hullDaemon starts `hull daemon` on a private socket and data root, and
@@ -1049,5 +1051,73 @@ func TestDaemonCopyEscapes(t *testing.T) {
 	entries, _ := os.ReadDir(host)
 	if len(entries) != 1 {
 		t.Errorf("the host folder changed: %v", entries)
+	}
+}
+
+// TestDaemonReconcile: what a daemon killed in the middle of a create
+// leaves (a scratch layer, mounted, and a container of the compute service
+// with its bundle, but no record) is removed by the next start; a
+// container that `hull runtime` made itself on the same root is left alone.
+func TestDaemonReconcile(t *testing.T) {
+	requireDockerCLI(t)
+	buildShim(t)
+	env, dir := hullDaemon(t)
+	loadBusybox(t, env, dir)
+	docker(t, env, "run", "-d", "--name", "kept", "e2e/busybox:1", "sleep", "100")
+	id := docker(t, env, "inspect", "-f", "{{.Id}}", "kept")
+	// Kill the daemon, then remove the container's record by hand: what
+	// remains is what a crash between the layer and the record leaves.
+	out, _ := exec.Command("pgrep", "-f", "hull -D daemon -H unix://"+dir).Output()
+	for _, pid := range strings.Fields(string(out)) {
+		exec.Command("kill", "-9", pid).Run()
+	}
+	time.Sleep(200 * time.Millisecond)
+	dbDropContainer(t, filepath.Join(dir, "root", "hull.db"), id)
+	// A container of hull runtime's own under the same runtime root.
+	bundle := filepath.Join(dir, "ownbundle")
+	os.MkdirAll(filepath.Join(bundle, "rootfs"), 0o755)
+	run(t, 0, busyboxTar(t), "tar", "-C", filepath.Join(bundle, "rootfs"), "-xf", "-")
+	hull(t, "runtime", "--root", filepath.Join(dir, "run", "runtime"), "spec", "-b", bundle, "--terminal=false", "--args", "sleep", "--args", "100")
+	hull(t, "runtime", "--root", filepath.Join(dir, "run", "runtime"), "run", "-d", "-b", bundle, "own")
+	t.Cleanup(func() {
+		exec.Command(hullBin, "runtime", "--root", filepath.Join(dir, "run", "runtime"), "delete", "-f", "own").Run()
+	})
+
+	sock := filepath.Join(dir, "hull.sock")
+	cmd := exec.Command(hullBin, "-D", "daemon", "-H", "unix://"+sock, "--data-root", filepath.Join(dir, "root"),
+		"--exec-root", filepath.Join(dir, "run"), "--config-file", filepath.Join(dir, "daemon.json"))
+	logf, _ := os.OpenFile(filepath.Join(dir, "daemon.log"), os.O_APPEND|os.O_WRONLY, 0)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
+	waitFor(t, func() bool { _, _, code := dockerRun(t, env, "", "version"); return code == 0 }, "the new daemon")
+	if _, err := os.Stat(filepath.Join(dir, "root", "layers", id)); !os.IsNotExist(err) {
+		t.Errorf("the leftover scratch layer remains: %v", err)
+	}
+	if m := mountsUnder(t, filepath.Join(dir, "root")); len(m) > 0 {
+		t.Errorf("mounts remain: %v", m)
+	}
+	for _, p := range []string{filepath.Join(dir, "run", "runtime", "shims", id), filepath.Join(dir, "run", "containers", id), filepath.Join(dir, "root", "containers", id)} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s remains", p)
+		}
+	}
+	if st := hull(t, "runtime", "--root", filepath.Join(dir, "run", "runtime"), "state", "own"); !strings.Contains(st, `"running"`) {
+		t.Errorf("hull runtime's own container was touched: %s", st)
+	}
+}
+
+// dbDropContainer removes a container's record from hull.db.
+func dbDropContainer(t *testing.T, db, id string) {
+	t.Helper()
+	b, err := bolt.Open(db, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("containers")).Delete([]byte(id)) }); err != nil {
+		t.Fatal(err)
 	}
 }

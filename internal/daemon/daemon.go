@@ -103,6 +103,7 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 	}
 	d.images.SetInUse(d.imageInUse)
 	d.restore(ctx)
+	d.reconcile(ctx)
 	return d, nil
 }
 
