@@ -34,6 +34,9 @@ build_hull
 
 work=$(mktemp -d /var/tmp/hull-daemon-bench.XXXXXX)
 pids=()
+# dockerd and podman make parent cgroups of their own; remove the ones
+# that did not exist before.
+mapfile -t cgroups_before < <(ls -d /sys/fs/cgroup/*/docker /sys/fs/cgroup/*/libpod_parent 2>/dev/null || true)
 cleanup() {
 	set +e # clean up as much as can be, whatever fails
 	for sock in "$work/hull.sock" "$work/d.sock"; do
@@ -49,6 +52,11 @@ cleanup() {
 		podman --root "$work/podman" --runroot "$work/podman-run" system reset -f >/dev/null 2>&1 || true
 	fi
 	rm -rf "$work"
+	for d in /sys/fs/cgroup/*/docker /sys/fs/cgroup/*/libpod_parent; do
+		[ -d "$d" ] || continue
+		printf '%s\n' "${cgroups_before[@]}" | grep -qxF "$d" && continue
+		find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+	done
 }
 trap cleanup EXIT
 
