@@ -351,15 +351,17 @@ func (d *Daemon) ContainerRemove(ctx context.Context, ref string, force, volumes
 		d.rt.Kill(ctx, c.rec.ID, int(syscall.SIGKILL), true)
 		waitNotRunning(ctx, c, nil, 30*time.Second)
 	}
+	// Lock order: d.mu before c.mu (rename, info); so c.mu is let go
+	// before the daemon's maps are changed below.
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	id := c.rec.ID
+	id, name, mounts := c.rec.ID, c.rec.Name, c.rec.Mounts
 	d.rt.Delete(ctx, id, true)
 	if err := d.layers.Unmount(ctx, id); err != nil {
 		slog.Warn("unmount before remove", "id", id, "error", err)
 	}
 	if err := d.layers.Remove(ctx, id, true); err != nil && !errdefs.IsNotFound(err) {
 		c.removed = false
+		c.mu.Unlock()
 		return err
 	}
 	os.RemoveAll(d.bundleDir(id))
@@ -373,24 +375,29 @@ func (d *Daemon) ContainerRemove(ctx context.Context, ref string, force, volumes
 	}
 	d.execMu.Unlock()
 	if err := d.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketContainers).Delete([]byte(id)) }); err != nil {
+		c.removed = false
+		c.mu.Unlock()
 		return err
 	}
+	c.rec.State.Status = container.StateRemoving
+	c.mu.Unlock()
 	d.mu.Lock()
 	delete(d.ctrs, id)
-	if d.names[c.rec.Name] == id {
-		delete(d.names, c.rec.Name)
+	if d.names[name] == id {
+		delete(d.names, name)
 	}
 	d.mu.Unlock()
 	if volumes {
 		// Anonymous volumes go with their container, unless another uses one.
-		for _, name := range usedVolumes(c.rec.Mounts, func(n string) bool { r, err := d.getVolume(n); return err == nil && r.Anonymous }) {
-			if len(d.volumeUsers(name)) == 0 {
-				d.removeVolume(name)
+		for _, vol := range usedVolumes(mounts, func(n string) bool { r, err := d.getVolume(n); return err == nil && r.Anonymous }) {
+			if len(d.volumeUsers(vol)) == 0 {
+				d.removeVolume(vol)
 			}
 		}
 	}
-	c.rec.State.Status = container.StateRemoving
+	c.mu.Lock()
 	c.notify()
+	c.mu.Unlock()
 	d.containerEvent(c, events.ActionDestroy)
 	return nil
 }
