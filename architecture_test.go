@@ -25,7 +25,9 @@ var allowed = map[string][]string{
 	"internal/errdefs":           {},
 	"internal/layer":             {"internal/errdefs"},
 	"internal/layer/layertest":   {"internal/errdefs", "internal/layer"},
-	"internal/runtime":           {"internal/errdefs"},
+	"internal/runtime":           {"internal/errdefs", "internal/runtime/shimapi", "internal/runtime/monitor"},
+	"internal/runtime/shimapi":   {"internal/errdefs"},
+	"internal/runtime/monitor":   {"internal/errdefs", "internal/runtime/shimapi"},
 	"internal/plugin":            {"internal/errdefs"},
 	"internal/image":             {"internal/errdefs", "internal/layer"},
 	"internal/network":           {"internal/errdefs", "internal/plugin"},
@@ -34,6 +36,7 @@ var allowed = map[string][]string{
 	"internal/cli":               {"internal/errdefs"},
 	"internal/diag":              {"internal/errdefs"},
 	"cmd/hull-shim":              {"internal/errdefs", "internal/runtime"},
+	"cmd/hull-monitor":           {"internal/runtime/monitor"},
 	"cmd/hull":                   nil, // the wiring: knows every concrete type
 	"":                           nil, // this test
 	"bench":                      {},
@@ -118,6 +121,26 @@ func TestDependencyDirection(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestMonitorStaysSmall: hull-monitor stays resident beside every running
+// container, so it may not reach the container runtime (libcontainer,
+// libseccomp through cgo) or the rest of hull.
+func TestMonitorStaysSmall(t *testing.T) {
+	cmd := exec.Command("go", "list", "-deps", "./cmd/hull-monitor")
+	cmd.Env = append(os.Environ(), "GOOS=linux", "CGO_ENABLED=0")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list -deps ./cmd/hull-monitor: %v", err)
+	}
+	for _, d := range strings.Fields(string(out)) {
+		r, ours := rel(d)
+		if strings.HasPrefix(d, "github.com/opencontainers/runc") || strings.HasPrefix(d, "github.com/opencontainers/cgroups") ||
+			strings.HasPrefix(d, "github.com/seccomp") || (ours && r != "internal/errdefs" && !strings.HasPrefix(r, "internal/runtime/") && r != "cmd/hull-monitor") ||
+			(ours && r == "internal/runtime") {
+			t.Errorf("hull-monitor depends on %s", d)
 		}
 	}
 }

@@ -51,12 +51,16 @@ install_packages() {
 # each container's init, and the dynamic loader cost ~0.4 ms each time.
 SHIM_BUILD_FLAGS=(-tags "seccomp,netgo,osusergo" -ldflags=-extldflags=-static)
 
-# build_hull builds hull and, beside it, hull-shim, which hull finds there.
+# build_hull builds hull and, beside it, hull-shim, which hull finds there,
+# and hull-monitor, which hull-shim finds beside itself. hull-monitor is
+# pure Go (no cgo): it stays resident beside every container, so it is kept
+# small.
 build_hull() {
-  step "go build -o bin/hull ./cmd/hull; go build ${SHIM_BUILD_FLAGS[*]} -o bin/hull-shim ./cmd/hull-shim"
+  step "go build -o bin/hull ./cmd/hull; go build ${SHIM_BUILD_FLAGS[*]} -o bin/hull-shim ./cmd/hull-shim; CGO_ENABLED=0 go build -o bin/hull-monitor ./cmd/hull-monitor"
   mkdir -p bin
   go build -o bin/hull ./cmd/hull
   go build "${SHIM_BUILD_FLAGS[@]}" -o bin/hull-shim ./cmd/hull-shim
+  CGO_ENABLED=0 go build -o bin/hull-monitor ./cmd/hull-monitor
 }
 
 # make_busybox_rootfs_tar OUT: a minimal root file system of Debian's

@@ -57,7 +57,8 @@ build_hull() {
 	echo "== building hull" >&2
 	(cd "$REPO" && export GOFLAGS=-tags=seccomp CGO_ENABLED=1 &&
 		go build -o bin/hull ./cmd/hull &&
-		go build -tags seccomp,netgo,osusergo -ldflags=-extldflags=-static -o bin/hull-shim ./cmd/hull-shim) || die "building hull failed"
+		go build -tags seccomp,netgo,osusergo -ldflags=-extldflags=-static -o bin/hull-shim ./cmd/hull-shim &&
+		CGO_ENABLED=0 go build -o bin/hull-monitor ./cmd/hull-monitor) || die "building hull failed"
 }
 
 # wrapper NAME -> the RUNTIME command and its environment

@@ -22,7 +22,8 @@ var (
 	shimErr  error
 )
 
-// buildShim builds hull-shim beside hullBin, where hull looks for it. It is
+// buildShim builds hull-shim beside hullBin, where hull looks for it, and
+// hull-monitor beside that (pure Go, as hack/lib.sh builds it). hull-shim is
 // built with libcontainer's seccomp support (cgo, libseccomp), since the
 // default spec carries Docker's seccomp profile.
 func buildShim(t *testing.T) {
@@ -34,6 +35,12 @@ func buildShim(t *testing.T) {
 		out, err := exec.Command("go", "build", "-tags", "seccomp,netgo,osusergo", "-ldflags=-extldflags=-static", "-o", filepath.Join(filepath.Dir(hullBin), "hull-shim"), "../hull-shim").CombinedOutput()
 		if err != nil {
 			shimErr = fmt.Errorf("build hull-shim: %v\n%s", err, out)
+			return
+		}
+		cmd := exec.Command("go", "build", "-o", filepath.Join(filepath.Dir(hullBin), "hull-monitor"), "../hull-monitor")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			shimErr = fmt.Errorf("build hull-monitor: %v\n%s", err, out)
 		}
 	})
 	if shimErr != nil {

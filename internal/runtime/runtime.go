@@ -1,6 +1,8 @@
 // Package runtime is hull's compute service: it runs containers from OCI
 // bundles (a folder with config.json and a root file system), each under a
-// small monitor process of its own, the shim (cmd/hull-shim).
+// small monitor process of its own, the shim: cmd/hull-shim creates the
+// container and then execs cmd/hull-monitor (package monitor), which keeps
+// serving it without libcontainer in memory.
 //
 // Layout under the runtime's root (default /run/hull/runtime for
 // `hull runtime`):
@@ -28,15 +30,14 @@ package runtime
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/hullproject/hull/internal/errdefs"
+	"github.com/hullproject/hull/internal/runtime/shimapi"
 )
 
 // DefaultRoot is where `hull runtime` keeps its state unless told otherwise.
@@ -62,42 +63,18 @@ func (r *Runtime) Root() string { return r.root }
 
 // The container statuses of the OCI runtime spec.
 const (
-	StatusCreating = "creating"
-	StatusCreated  = "created"
-	StatusRunning  = "running"
-	StatusPaused   = "paused"
-	StatusStopped  = "stopped"
+	StatusCreating = shimapi.StatusCreating
+	StatusCreated  = shimapi.StatusCreated
+	StatusRunning  = shimapi.StatusRunning
+	StatusPaused   = shimapi.StatusPaused
+	StatusStopped  = shimapi.StatusStopped
 )
 
 // State is the OCI state of a container plus what the shim knows.
-type State struct {
-	OCIVersion  string            `json:"ociVersion"`
-	ID          string            `json:"id"`
-	Status      string            `json:"status"`
-	Pid         int               `json:"pid"`
-	Bundle      string            `json:"bundle"`
-	Rootfs      string            `json:"rootfs,omitempty"`
-	Annotations map[string]string `json:"annotations,omitempty"`
-	Created     time.Time         `json:"created"`
-	Owner       string            `json:"owner"`
-	// ShimPID is the pid of the container's shim; 0 when it is gone.
-	ShimPID int `json:"shimPid,omitempty"`
-	// ExitStatus is set once the container has stopped: the exit code, or
-	// 128+signal; 137 when the shim was killed before it could record one.
-	ExitStatus *int `json:"exitStatus,omitempty"`
-}
+type State = shimapi.State
 
 // Stats are a container's resource counters, read from its cgroups.
-// Network counters belong to the network service (TODO(#6)).
-type Stats struct {
-	CPUUsageNS  uint64 `json:"cpuUsageNs"`
-	MemoryUsage uint64 `json:"memoryUsage"`
-	MemoryLimit uint64 `json:"memoryLimit"`
-	PidsCurrent uint64 `json:"pidsCurrent"`
-	PidsLimit   uint64 `json:"pidsLimit,omitempty"`
-	BlkioRead   uint64 `json:"blkioReadBytes"`
-	BlkioWrite  uint64 `json:"blkioWriteBytes"`
-}
+type Stats = shimapi.Stats
 
 // CreateOptions tune Create.
 type CreateOptions struct {
@@ -131,10 +108,7 @@ type CreateOptions struct {
 }
 
 // TimedStep is a step of a create and when the shim reached it.
-type TimedStep struct {
-	Name string    `json:"name"`
-	At   time.Time `json:"at"`
-}
+type TimedStep = shimapi.TimedStep
 
 // AttachOptions are the client's ends of an attach: the shim reads Stdin
 // (to the container's stdin) and writes the container's output to Stdout
@@ -359,82 +333,10 @@ func (r *Runtime) Update(ctx context.Context, id string, res *specs.LinuxResourc
 	return err
 }
 
-// request is one message to the shim.
-type request struct {
-	Op        string                `json:"op"`
-	Signal    int                   `json:"signal,omitempty"`
-	All       bool                  `json:"all,omitempty"`
-	Force     bool                  `json:"force,omitempty"`
-	Width     uint16                `json:"width,omitempty"`
-	Height    uint16                `json:"height,omitempty"`
-	Resources *specs.LinuxResources `json:"resources,omitempty"`
-	Process   *specs.Process        `json:"process,omitempty"`
-	// Fds names the descriptors sent with the message, in order:
-	// "stdin", "stdout", "stderr", "console".
-	Fds []string `json:"fds,omitempty"`
-}
+// The messages on the shim's socket (package shimapi).
+type (
+	request  = shimapi.Request
+	response = shimapi.Response
+)
 
-// response is one message from the shim. Kind carries the errdefs kind of
-// Error across the socket.
-type response struct {
-	Error string `json:"error,omitempty"`
-	Kind  string `json:"kind,omitempty"`
-	State *State `json:"state,omitempty"`
-	Stats *Stats `json:"stats,omitempty"`
-	Exit  int    `json:"exit,omitempty"`
-	Pid   int    `json:"pid,omitempty"`
-	Pids  []int  `json:"pids,omitempty"`
-	// Warnings are what Create reduced to fit the host.
-	Warnings []string `json:"warnings,omitempty"`
-	// Steps are the times the shim reached the steps of a create.
-	Steps []TimedStep `json:"steps,omitempty"`
-	// Done marks the last message of an exec: the process has exited.
-	Done bool `json:"done,omitempty"`
-}
-
-var kinds = []struct {
-	name string
-	err  error
-}{
-	{"notfound", errdefs.ErrNotFound},
-	{"invalid", errdefs.ErrInvalidArgument},
-	{"conflict", errdefs.ErrConflict},
-	{"exists", errdefs.ErrAlreadyExists},
-	{"notimplemented", errdefs.ErrNotImplemented},
-	{"unavailable", errdefs.ErrUnavailable},
-	{"limit", errdefs.ErrLimit},
-}
-
-// errorResponse turns err into a response that keeps its kind.
-func errorResponse(err error) response {
-	resp := response{Error: err.Error()}
-	for _, k := range kinds {
-		if errors.Is(err, k.err) {
-			resp.Kind = k.name
-			break
-		}
-	}
-	return resp
-}
-
-// remoteError is an error that came over the shim's socket; it unwraps to
-// its kind so that errors.Is works on the caller's side.
-type remoteError struct {
-	msg  string
-	kind error
-}
-
-func (e *remoteError) Error() string { return e.msg }
-func (e *remoteError) Unwrap() error { return e.kind }
-
-func (resp response) err() error {
-	if resp.Error == "" {
-		return nil
-	}
-	for _, k := range kinds {
-		if k.name == resp.Kind {
-			return &remoteError{msg: resp.Error, kind: k.err}
-		}
-	}
-	return &remoteError{msg: resp.Error}
-}
+func errorResponse(err error) response { return shimapi.ErrorResponse(err) }

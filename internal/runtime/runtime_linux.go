@@ -25,27 +25,16 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hullproject/hull/internal/errdefs"
+	"github.com/hullproject/hull/internal/runtime/shimapi"
 )
 
 // errShimGone: the shim folder exists but nothing answers on its socket.
 var errShimGone = errors.New("the shim is gone")
 
-// shimRecord is shim.json: what the shim knows of itself, for a client
-// that finds it dead.
-type shimRecord struct {
-	Bundle  string    `json:"bundle"`
-	Rootfs  string    `json:"rootfs"`
-	Created time.Time `json:"created"`
-	ShimPID int       `json:"shimPid"`
-	Pid     int       `json:"pid"`
-	Owner   string    `json:"owner"`
-}
-
-// exitRecord is exit.json.
-type exitRecord struct {
-	Status int       `json:"status"`
-	At     time.Time `json:"at"`
-}
+type (
+	shimRecord = shimapi.ShimRecord
+	exitRecord = shimapi.ExitRecord
+)
 
 func (r *Runtime) createImpl(ctx context.Context, id, bundle string, opts CreateOptions) error {
 	ready, _, err := r.startShim(ctx, id, bundle, opts, false)
@@ -89,7 +78,7 @@ func (r *Runtime) runImpl(ctx context.Context, id, bundle string, opts CreateOpt
 	// The pipe ends when the shim has exited.
 	ready.SetReadDeadline(time.Now().Add(5 * time.Second))
 	io.Copy(io.Discard, ready)
-	if err := resp.err(); err != nil {
+	if err := resp.Err(); err != nil {
 		return resp.Exit, err
 	}
 	if ctx.Err() != nil {
@@ -227,7 +216,7 @@ func (r *Runtime) startShim(ctx context.Context, id, bundle string, opts CreateO
 		return nil, nil, fmt.Errorf("create %s: the shim exited without an answer: %s", id, strings.TrimSpace(string(log)))
 	}
 	readyR.SetReadDeadline(time.Time{})
-	if err := resp.err(); err != nil {
+	if err := resp.Err(); err != nil {
 		// The shim cleaned up and exits; wait for it so no zombie is left
 		// while this process lives, then remove what remains.
 		return nil, nil, err
@@ -304,53 +293,10 @@ func (r *Runtime) dial(ctx context.Context, id string) (*net.UnixConn, error) {
 	return c.(*net.UnixConn), nil
 }
 
-func send(c *net.UnixConn, v any, fds ...*os.File) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	var oob []byte
-	if len(fds) > 0 {
-		ints := make([]int, len(fds))
-		for i, f := range fds {
-			ints[i] = int(f.Fd())
-		}
-		oob = unix.UnixRights(ints...)
-	}
-	_, _, err = c.WriteMsgUnix(b, oob, nil)
-	return err
-}
+func send(c *net.UnixConn, v any, fds ...*os.File) error { return shimapi.Send(c, v, fds...) }
 
 // recv reads one message and the descriptors sent with it.
-func recv(c *net.UnixConn, v any) ([]*os.File, error) {
-	buf := make([]byte, 1<<20)
-	oob := make([]byte, unix.CmsgSpace(4*8))
-	n, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
-	if err != nil {
-		return nil, err
-	}
-	var files []*os.File
-	if oobn > 0 {
-		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-		if err != nil {
-			return nil, err
-		}
-		for _, m := range msgs {
-			fds, err := unix.ParseUnixRights(&m)
-			if err != nil {
-				continue
-			}
-			for _, fd := range fds {
-				unix.CloseOnExec(fd)
-				files = append(files, os.NewFile(uintptr(fd), "fd"))
-			}
-		}
-	}
-	if n == 0 {
-		return files, io.EOF
-	}
-	return files, json.Unmarshal(buf[:n], v)
-}
+func recv(c *net.UnixConn, v any) ([]*os.File, error) { return shimapi.Recv(c, v) }
 
 // call sends one request to the shim of id and returns its answer.
 func (r *Runtime) call(ctx context.Context, id string, req request) (response, error) {
@@ -385,7 +331,7 @@ func (r *Runtime) call(ctx context.Context, id string, req request) (response, e
 		}
 		return response{}, fmt.Errorf("%s %s: reading the shim's answer: %w", req.Op, id, err)
 	}
-	return resp, resp.err()
+	return resp, resp.Err()
 }
 
 // callDead answers for a container whose shim is gone: it is stopped.
@@ -472,7 +418,7 @@ func (r *Runtime) deleteImpl(ctx context.Context, id string, force bool) error {
 		}
 		return fmt.Errorf("delete %s: %w", id, err)
 	}
-	if err := resp.err(); err != nil {
+	if err := resp.Err(); err != nil {
 		return err
 	}
 	// The shim exits after answering; its end closing tells that it has.
@@ -550,7 +496,7 @@ func (r *Runtime) execImpl(ctx context.Context, id string, proc *specs.Process, 
 	var resp response
 	files, err := recv(c, &resp)
 	if err == nil {
-		err = resp.err()
+		err = resp.Err()
 	}
 	if err != nil {
 		for _, f := range files {
@@ -573,7 +519,7 @@ func (r *Runtime) execImpl(ctx context.Context, id string, proc *specs.Process, 
 			}
 			return -1, fmt.Errorf("wait for process %d in %s: %w", p.Pid, id, err)
 		}
-		return resp.Exit, resp.err()
+		return resp.Exit, resp.Err()
 	}
 	return p, nil
 }
@@ -602,7 +548,7 @@ func (r *Runtime) attachImpl(ctx context.Context, id string, opts AttachOptions)
 		_, err = recv(c, &resp)
 	}
 	if err == nil {
-		err = resp.err()
+		err = resp.Err()
 	}
 	if err != nil {
 		c.Close()
@@ -630,7 +576,7 @@ func (r *Runtime) attachImpl(ctx context.Context, id string, opts AttachOptions)
 			case err != nil:
 				return fmt.Errorf("attach to %s: %w", id, err)
 			}
-			return resp.err()
+			return resp.Err()
 		},
 	}, nil
 }

@@ -41,7 +41,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// testShim builds cmd/hull-shim once per test binary.
+// testShim builds cmd/hull-shim, and hull-monitor beside it, once per test
+// binary.
 func testShim(t *testing.T) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
@@ -57,12 +58,24 @@ func testShim(t *testing.T) string {
 		out, err := exec.Command("go", "build", "-tags", "seccomp,netgo,osusergo", "-ldflags=-extldflags=-static", "-o", shimBin, "../../cmd/hull-shim").CombinedOutput()
 		if err != nil {
 			shimErr = fmt.Errorf("build hull-shim: %v\n%s", err, out)
+			return
 		}
+		shimErr = buildMonitor(filepath.Join(dir, "hull-monitor"), "../../cmd/hull-monitor")
 	})
 	if shimErr != nil {
 		t.Fatal(shimErr)
 	}
 	return shimBin
+}
+
+// buildMonitor builds cmd/hull-monitor as hack/lib.sh does: pure Go.
+func buildMonitor(out, pkg string) error {
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("build hull-monitor: %v\n%s", err, b)
+	}
+	return nil
 }
 
 // busyboxRootfs makes a rootfs with the static busybox and its applets.
@@ -158,7 +171,7 @@ func assertNothingLeft(t *testing.T, rt *Runtime, id string) {
 	}
 	out, _ := exec.Command("ps", "-eo", "pid,args").Output()
 	for _, l := range strings.Split(string(out), "\n") {
-		if strings.Contains(l, "--id "+id+" ") {
+		if strings.Contains(l, "--id "+id+" ") || strings.Contains(l, `"id":"`+id+`"`) {
 			t.Errorf("a shim remains: %s", l)
 		}
 	}
@@ -174,6 +187,55 @@ func wantStatus(t *testing.T, rt *Runtime, id, want string) State {
 		t.Fatalf("status of %s = %s, want %s", id, st.Status, want)
 	}
 	return st
+}
+
+// TestShimMemory: once the container is created the shim has replaced
+// itself with hull-monitor, which holds the container (its socket, streams,
+// and the init as its child) in at most 5 MB of resident memory, and
+// requests that need libcontainer still work through helpers.
+func TestShimMemory(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, nil, "sh", "-c", "echo started; sleep 100")
+	id := newID(t)
+	e.create(t, id)
+	if err := e.rt.Start(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	st := wantStatus(t, e.rt, id, StatusRunning)
+	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", st.ShimPID))
+	if err != nil || strings.TrimSpace(string(comm)) != "hull-monitor" {
+		t.Fatalf("the shim (pid %d) is %q (%v), want hull-monitor", st.ShimPID, comm, err)
+	}
+	// Requests served by helpers, then the memory once they are gone.
+	if _, err := e.rt.Stats(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	p, err := e.rt.Exec(ctx, id, &specs.Process{Args: []string{"/bin/true"}, Cwd: "/", Env: []string{"PATH=/bin"}}, ExecOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, err := p.Wait(ctx); err != nil || code != 0 {
+		t.Fatalf("exec true: %d, %v", code, err)
+	}
+	p.Close()
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", st.ShimPID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rssKB int
+	var detail []string
+	for _, l := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			fmt.Sscan(v, &rssKB)
+		}
+		if strings.HasPrefix(l, "Rss") {
+			detail = append(detail, strings.Join(strings.Fields(l), " "))
+		}
+	}
+	t.Logf("shim (hull-monitor) resident memory: %d kB (%s)", rssKB, strings.Join(detail, ", "))
+	if rssKB == 0 || rssKB > 5<<10 {
+		t.Errorf("the shim's resident memory is %d kB, want at most 5 MB", rssKB)
+	}
 }
 
 func TestLifecycle(t *testing.T) {

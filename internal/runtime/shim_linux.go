@@ -9,7 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
+
 	"log/slog"
 	"net"
 	"os"
@@ -17,8 +17,6 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -31,53 +29,43 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hullproject/hull/internal/errdefs"
+	"github.com/hullproject/hull/internal/runtime/monitor"
 )
 
+// shim is the libcontainer side of a container's shim: it creates the
+// container, and as the monitor's Backend it does what needs libcontainer.
+// In a detached shim that is done by `hull-shim helper` processes once the
+// shim has replaced itself with hull-monitor (see package monitor).
 type shim struct {
 	id, bundle, dir string
 	spec            *specs.Spec
 	rec             shimRecord
 	c               *libcontainer.Container
-	init            *libcontainer.Process
-	// console is the init's pty master when the shim holds it.
-	console *os.File
-	// io counts the goroutines copying the init's output; the exit is
-	// reported once they have drained it, and outputEnded is closed.
-	io          sync.WaitGroup
-	outputEnded chan struct{}
-	// holdsStdio says the shim holds the init's streams (pipes or the pty
-	// master), so clients can attach to them.
-	holdsStdio bool
-	attached   attachers
-	// stdin is the init's stdin held open for attached clients (OpenStdin),
-	// or the pty master; closed after the first attach with stdinOnce.
-	stdin      *os.File
-	openStdin  bool
-	stdinOnce  bool
-	stdinClose sync.Once
-
-	forks chan func() // run by the main goroutine (onMain)
-
-	exited     chan struct{} // closed when the init has been reaped
-	exitStatus int           // valid once exited is closed
-
-	// mu serialises start, delete and the other changes of state.
-	mu sync.Mutex
-	// done takes the shim's exit code once the container is deleted.
-	done    chan int
-	closing atomic.Bool
+	// files are the init's streams the monitor takes over.
+	files     monitor.Files
+	openStdin bool
+	// mon is the in-process monitor, whose goroutine forks (OnMain); nil
+	// in a helper, which forks from its main goroutine directly.
+	mon *monitor.Monitor
 }
 
 // ShimMain is the shim's main function: it creates the container described
 // by the flags in args, reports to the creating process on fd 3 (one JSON
-// response, then EOF), and serves its socket until the container is
-// deleted. It returns the process's exit code.
+// response, then EOF), and then serves its socket until the container is
+// deleted — as hull-monitor, which it execs, when that is beside it. It
+// returns the process's exit code.
 //
 // With --run (Runtime.Run) it also starts the container at once, and when
 // the init exits it deletes the container itself and sends a second
 // response on fd 3, the exit status, before it closes it: a foreground run
-// needs no start, wait or delete round trip.
+// needs no start, wait or delete round trip. A foreground run keeps
+// libcontainer in process rather than pay for a helper to delete.
+//
+// `hull-shim helper …` runs one request for hull-monitor (helperMain).
 func ShimMain(args []string) int {
+	if len(args) > 0 && args[0] == "helper" {
+		return helperMain(args[1:])
+	}
 	steps := []TimedStep{{Name: "shim started", At: time.Now()}}
 	fs := flag.NewFlagSet("hull-shim", flag.ContinueOnError)
 	root := fs.String("root", DefaultRoot, "the runtime's state root")
@@ -104,7 +92,7 @@ func ShimMain(args []string) int {
 		return 1
 	}
 	r := New(*root)
-	s := &shim{id: *id, bundle: *bundle, dir: r.shimDir(*id), exited: make(chan struct{}), forks: make(chan func()), done: make(chan int, 1), outputEnded: make(chan struct{}), openStdin: *openStdin, stdinOnce: *stdinOnce}
+	s := &shim{id: *id, bundle: *bundle, dir: r.shimDir(*id), openStdin: *openStdin}
 	var console, stdio []*os.File
 	if *consoleFd >= 0 {
 		console = []*os.File{os.NewFile(uintptr(*consoleFd), "console")}
@@ -117,24 +105,40 @@ func ShimMain(args []string) int {
 	if *logPath == "" {
 		*logPath = filepath.Join(s.dir, "container.log")
 	}
-	warnings, err := s.create(r, *logPath, *pidFile, *noPivot, console, stdio)
+	self, _ := os.Executable()
+	monitorPath := ""
+	if !*run {
+		monitorPath = findMonitor(self)
+	}
+	warnings, err := s.create(r, *pidFile, *noPivot, console, stdio)
 	for _, f := range append(console, stdio...) {
 		f.Close()
 	}
-	var l *net.UnixListener
 	if err == nil {
 		err = viaShortPath(s.dir, func(dir string) (err error) {
-			l, err = net.ListenUnix("unixpacket", &net.UnixAddr{Net: "unixpacket", Name: filepath.Join(dir, "shim.sock")})
+			s.files.Listener, err = net.ListenUnix("unixpacket", &net.UnixAddr{Net: "unixpacket", Name: filepath.Join(dir, "shim.sock")})
 			return err
 		})
 		if err != nil {
 			destroyContainer(s.c)
 		}
 	}
+	var cfg monitor.Config
+	if err == nil {
+		cfg = monitor.Config{
+			ID: s.id, Root: r.root, Record: s.rec, Annotations: s.spec.Annotations,
+			Terminal: s.spec.Process.Terminal, StdinOnce: *stdinOnce, SharedPidNS: !privatePidNS(s.spec),
+			LogPath: *logPath, Helper: self,
+		}
+	}
+	if err == nil && monitorPath == "" {
+		if s.mon, err = monitor.New(cfg, s.files, s); err != nil {
+			destroyContainer(s.c)
+		}
+	}
 	if err == nil && *run {
-		if err = s.c.Exec(); err != nil {
-			err = conflict("start", s.id, err)
-			l.Close()
+		if err = s.mon.Start(); err != nil {
+			s.files.Listener.Close()
 			destroyContainer(s.c)
 		}
 	}
@@ -150,75 +154,141 @@ func ShimMain(args []string) int {
 	steps = append(steps, TimedStep{Name: "container created (init waiting to start)", At: time.Now()})
 	b, _ := json.Marshal(response{Pid: s.rec.Pid, Warnings: warnings, Steps: steps})
 	ready.Write(b)
-	var exited chan struct{} // the init's exit, watched only with --run
 	if *run {
-		exited = s.exited
-	} else {
-		ready.Close()
+		return s.mon.Run(ready)
 	}
-
-	go func() { s.io.Wait(); close(s.outputEnded) }()
-	go s.reap()
-	failed := make(chan struct{})
-	go func() {
-		for {
-			c, err := l.AcceptUnix()
-			if err != nil {
-				if !s.closing.Load() {
-					slog.Error("accept", "error", err)
-					close(failed)
-				}
-				return
-			}
-			go s.serve(l, c)
-		}
-	}()
-	// This goroutine forked the init and forks every exec'd process (see
-	// onMain): it must outlive them.
-	for {
-		select {
-		case fn := <-s.forks:
-			fn()
-		case <-failed:
+	ready.Close()
+	if s.mon == nil {
+		err := becomeMonitor(monitorPath, cfg, s.files)
+		// Still here: serve in process.
+		slog.Error("exec hull-monitor; the shim serves the container itself", "container", s.id, "error", err)
+		if s.mon, err = monitor.New(cfg, s.files, s); err != nil {
+			slog.Error("monitor", "container", s.id, "error", err)
+			destroyContainer(s.c)
 			return 1
-		case code := <-s.done:
-			if *run {
-				// Deleted through the socket before the init exited.
-				b, _ := json.Marshal(response{Exit: s.exitStatus, Done: true})
-				ready.Write(b)
-			}
-			return code
-		case <-exited:
-			s.closing.Store(true)
-			l.Close()
-			resp := response{Exit: s.exitStatus, Done: true}
-			if err := s.delete(true); err != nil {
-				resp = errorResponse(err)
-				resp.Exit = s.exitStatus
-			}
-			b, _ := json.Marshal(resp)
-			ready.Write(b)
-			return 0
 		}
 	}
+	return s.mon.Run(nil)
 }
 
-// onMain runs fn on the shim's main goroutine, which cmd/hull-shim locks
-// to the main thread. Every process of the container must be forked there:
-// nsexec forks its stages with CLONE_PARENT, so their parent, the one whose
-// death sends them the parent death signal Init arms, is the *thread* that
-// forked the first stage; and the Go runtime ends a thread when a goroutine
-// locked to it returns, as libcontainer's mount-source goroutine does during
-// a start. A fork from an arbitrary thread let that kill a container just
-// created (seen as exit 137 under load).
+// findMonitor finds hull-monitor beside the shim; "" when it is not there,
+// and then the shim serves the container itself.
+func findMonitor(self string) string {
+	if self == "" {
+		return ""
+	}
+	p := filepath.Join(filepath.Dir(self), "hull-monitor")
+	if fi, err := os.Stat(p); err != nil || fi.IsDir() {
+		slog.Warn("hull-monitor is not beside hull-shim: the shim keeps serving with libcontainer in memory", "path", p)
+		return ""
+	}
+	return p
+}
+
+// becomeMonitor replaces this process with hull-monitor. It must run on
+// the main thread, the one that forked the init: the init's parent death
+// signal follows that thread, which execve keeps. It returns only if the
+// execve failed.
+func becomeMonitor(path string, cfg monitor.Config, files monitor.Files) error {
+	fds, err := monitor.Handover(files)
+	if err != nil {
+		return err
+	}
+	cfg.Fds = fds
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	return syscall.Exec(path, []string{"hull-monitor", "--config", string(b)}, os.Environ())
+}
+
+func privatePidNS(spec *specs.Spec) bool {
+	if spec.Linux == nil {
+		return false
+	}
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Type == specs.PIDNamespace && ns.Path == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// helperMain runs one request for hull-monitor (see monitor.HelperBackend)
+// on the container loaded from libcontainer's state.
+func helperMain(args []string) int {
+	fs := flag.NewFlagSet("hull-shim helper", flag.ContinueOnError)
+	root := fs.String("root", DefaultRoot, "the runtime's state root")
+	id := fs.String("id", "", "container id")
+	nfiles := fs.Int("files", 0, "descriptors after fd 3 that came with the request")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	var req request
+	if err := json.NewDecoder(os.Stdin).Decode(&req); err != nil {
+		slog.Error("helper: read the request", "error", err)
+		return 2
+	}
+	r := New(*root)
+	s := &shim{id: *id, dir: r.shimDir(*id)}
+	c, loadErr := libcontainer.Load(r.stateRoot(), *id)
+	s.c = c
+	if req.Op == "exec" {
+		f := os.NewFile(3, "client")
+		nc, err := net.FileConn(f)
+		f.Close()
+		if err != nil {
+			slog.Error("helper: the client's connection", "error", err)
+			return 2
+		}
+		conn := nc.(*net.UnixConn)
+		files := make([]*os.File, *nfiles)
+		for i := range files {
+			files[i] = os.NewFile(uintptr(4+i), "fd")
+		}
+		if loadErr != nil {
+			send(conn, errorResponse(fmt.Errorf("exec in %s: %w", *id, loadErr)))
+			return 1
+		}
+		s.Exec(conn, req, files)
+		return 0
+	}
+	var resp response
+	var err error
+	switch {
+	case req.Op == "destroy" && errors.Is(loadErr, libcontainer.ErrNotExist):
+		// Nothing of it is left to destroy.
+	case loadErr != nil:
+		err = fmt.Errorf("%s %s: %w", req.Op, *id, loadErr)
+	default:
+		resp, err = s.Do(req)
+	}
+	if err != nil {
+		resp = errorResponse(err)
+	}
+	json.NewEncoder(os.Stdout).Encode(resp)
+	return 0
+}
+
+// onMain runs fn where the container's processes must be forked: on the
+// in-process monitor's goroutine (the main thread), or directly in a helper,
+// which runs on its main goroutine. nsexec forks its stages with
+// CLONE_PARENT, so their parent, the one whose death sends them the parent
+// death signal Init arms, is the *thread* that forked the first stage; and
+// the Go runtime ends a thread when a goroutine locked to it returns, as
+// libcontainer's mount-source goroutine does during a start. A fork from an
+// arbitrary thread let that kill a container just created (seen as exit 137
+// under load).
 func (s *shim) onMain(fn func()) {
-	done := make(chan struct{})
-	s.forks <- func() { defer close(done); fn() }
-	<-done
+	if s.mon == nil {
+		fn()
+		return
+	}
+	s.mon.OnMain(fn)
 }
 
 // create makes and starts (up to the exec fifo) the container.
-func (s *shim) create(r *Runtime, logPath, pidFile string, noPivot bool, console, stdio []*os.File) (_ []string, retErr error) {
+func (s *shim) create(r *Runtime, pidFile string, noPivot bool, console, stdio []*os.File) (_ []string, retErr error) {
 	if err := os.Chdir(s.bundle); err != nil {
 		return nil, invalid("bundle %s: %v", s.bundle, err)
 	}
@@ -259,7 +329,16 @@ func (s *shim) create(r *Runtime, logPath, pidFile string, noPivot bool, console
 		}
 	}()
 	var consoleRecv *os.File
-	log := &jsonLog{path: logPath}
+	// On failure, close what the monitor would have taken over.
+	defer func() {
+		if retErr != nil {
+			for _, f := range []*os.File{s.files.Stdin, s.files.Stdout, s.files.Stderr, s.files.Console, s.files.CallerIn, s.files.CallerOut} {
+				if f != nil {
+					f.Close()
+				}
+			}
+		}
+	}()
 	switch {
 	case spec.Process.Terminal && len(console) > 0:
 		p.ConsoleSocket = console[0]
@@ -279,10 +358,13 @@ func (s *shim) create(r *Runtime, logPath, pidFile string, noPivot bool, console
 		if err != nil {
 			return nil, err
 		}
+		s.files.Stdout = outR
 		errR, errW, err := os.Pipe()
 		if err != nil {
+			outW.Close()
 			return nil, err
 		}
+		s.files.Stderr = errR
 		closeAfter = append(closeAfter, outW, errW)
 		p.Stdout, p.Stderr = outW, errW
 		if s.openStdin {
@@ -291,17 +373,12 @@ func (s *shim) create(r *Runtime, logPath, pidFile string, noPivot bool, console
 				return nil, err
 			}
 			closeAfter = append(closeAfter, inR)
-			p.Stdin, s.stdin = inR, inW
+			p.Stdin, s.files.Stdin = inR, inW
 		}
-		s.holdsStdio = true
-		s.io.Add(2)
-		go func() { defer s.io.Done(); s.pump("stdout", outR, log) }()
-		go func() { defer s.io.Done(); s.pump("stderr", errR, log) }()
 	}
 	if err := c.Start(p); err != nil {
 		return nil, fmt.Errorf("create container %s: %w", s.id, err)
 	}
-	s.init = p
 	if addressSpace != nil {
 		// The init has compiled its seccomp filter and waits on the exec
 		// fifo; the limit now holds for what it executes.
@@ -313,20 +390,13 @@ func (s *shim) create(r *Runtime, logPath, pidFile string, noPivot bool, console
 	if consoleRecv != nil {
 		master, err := recvFile(consoleRecv)
 		if err != nil {
-			return nil, fmt.Errorf("create container %s: receive its pty: %w", s.id, err)
+			return nil, fmt.Errorf("create %s: receive its pty: %w", s.id, err)
 		}
-		s.console = master
+		s.files.Console = master
 		if len(stdio) == 3 {
-			// Foreground with a terminal: the caller's streams meet the pty here.
-			in, out := dupFile(stdio[0]), dupFile(stdio[1])
-			go func() { io.Copy(master, in); in.Close() }()
-			s.io.Add(1)
-			go func() { defer s.io.Done(); io.Copy(out, master); out.Close() }()
-		} else {
-			s.holdsStdio = true
-			s.stdin = master
-			s.io.Add(1)
-			go func() { defer s.io.Done(); s.pump("stdout", master, log) }()
+			// Foreground with a terminal: the caller's streams meet the pty
+			// in the monitor.
+			s.files.CallerIn, s.files.CallerOut = dupFile(stdio[0]), dupFile(stdio[1])
 		}
 	}
 	pid, err := p.Pid()
@@ -364,97 +434,46 @@ func dupFile(f *os.File) *os.File {
 	return os.NewFile(uintptr(fd), f.Name())
 }
 
-// reap waits for the init, records its exit status and lets waiters go.
-func (s *shim) reap() {
-	status := waitExit(s.init)
-	// Give the output a moment to drain; processes outside a private pid
-	// namespace may still hold the pipes.
-	drained := make(chan struct{})
-	go func() { s.io.Wait(); close(drained) }()
-	select {
-	case <-drained:
-	case <-time.After(2 * time.Second):
-	}
-	if err := writeJSON(filepath.Join(s.dir, "exit.json"), exitRecord{Status: status, At: time.Now().UTC()}); err != nil {
-		slog.Error("record exit status", "container", s.id, "error", err)
-	}
-	s.exitStatus = status
-	close(s.exited)
-}
-
-func exitCode(ps *os.ProcessState) int {
-	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return 128 + int(ws.Signal())
-	}
-	return ps.ExitCode()
-}
-
-func (s *shim) hasExited() bool {
-	select {
-	case <-s.exited:
-		return true
-	default:
-		return false
-	}
-}
-
-// serve answers the requests of one connection.
-func (s *shim) serve(l *net.UnixListener, c *net.UnixConn) {
-	defer c.Close()
-	var req request
-	files, err := recv(c, &req)
-	if err != nil {
-		for _, f := range files {
-			f.Close()
-		}
-		return
-	}
+// Do is the monitor's Backend: what needs libcontainer.
+func (s *shim) Do(req request) (response, error) {
 	switch req.Op {
-	case "exec":
-		s.exec(c, req, files)
-		return
-	case "attach":
-		s.attach(c, req, files)
-		return
+	case "kill":
+		sig := unix.Signal(req.Signal)
+		if req.All {
+			pids, err := s.c.Processes()
+			if err != nil {
+				return response{}, conflict("kill", s.id, err)
+			}
+			for _, pid := range pids {
+				unix.Kill(pid, sig)
+			}
+			return response{}, nil
+		}
+		return response{}, conflict("kill", s.id, s.c.Signal(sig))
+	case "pause":
+		return response{}, conflict("pause", s.id, s.c.Pause())
+	case "resume":
+		return response{}, conflict("resume", s.id, s.c.Resume())
+	case "ps":
+		pids, err := s.c.Processes()
+		if err != nil {
+			return response{}, conflict("ps", s.id, err)
+		}
+		return response{Pids: pids}, nil
+	case "stats":
+		st, err := s.stats()
+		return response{Stats: st}, err
+	case "update":
+		cfg := s.c.Config()
+		applyResources(cfg.Cgroups.Resources, req.Resources)
+		if err := s.c.Set(cfg); err != nil {
+			return response{}, conflict("update", s.id, err)
+		}
+		return response{}, nil
+	case "destroy":
+		return response{}, s.destroy()
 	}
-	for _, f := range files {
-		f.Close()
-	}
-	resp, err := s.handle(req)
-	if err != nil {
-		resp = errorResponse(err)
-	}
-	send(c, resp)
-	if req.Op == "delete" && err == nil {
-		s.closing.Store(true)
-		l.Close()
-		s.done <- 0
-		// Keep c open: the client takes its closing, when this process
-		// exits, as the sign that the shim is gone.
-		select {}
-	}
-}
-
-func (s *shim) state() (*State, error) {
-	st := &State{
-		OCIVersion: specs.Version, ID: s.id, Bundle: s.bundle, Rootfs: s.rec.Rootfs,
-		Annotations: s.spec.Annotations, Created: s.rec.Created, Owner: s.rec.Owner, ShimPID: os.Getpid(),
-	}
-	if s.hasExited() {
-		st.Status = StatusStopped
-		exit := s.exitStatus
-		st.ExitStatus = &exit
-		return st, nil
-	}
-	status, err := s.c.Status()
-	if err != nil {
-		return nil, fmt.Errorf("state of %s: %w", s.id, err)
-	}
-	st.Status = status.String()
-	if status != libcontainer.Stopped {
-		st.Pid = s.rec.Pid
-	}
-	return st, nil
+	return response{}, fmt.Errorf("unknown request %q: %w", req.Op, errdefs.ErrInvalidArgument)
 }
 
 // conflict classifies libcontainer's state errors.
@@ -469,82 +488,7 @@ func conflict(op, id string, err error) error {
 	return fmt.Errorf("%s %s: %w", op, id, err)
 }
 
-func (s *shim) handle(req request) (response, error) {
-	switch req.Op {
-	case "state":
-		st, err := s.state()
-		return response{State: st}, err
-	case "start":
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		st, err := s.state()
-		if err != nil {
-			return response{}, err
-		}
-		if st.Status != StatusCreated {
-			return response{}, fmt.Errorf("start %s: the container is %s, not created: %w", s.id, st.Status, errdefs.ErrConflict)
-		}
-		if err := s.c.Exec(); err != nil {
-			return response{}, conflict("start", s.id, err)
-		}
-		return response{}, nil
-	case "kill":
-		if s.hasExited() {
-			return response{}, fmt.Errorf("kill %s: the container is stopped: %w", s.id, errdefs.ErrConflict)
-		}
-		sig := unix.Signal(req.Signal)
-		if req.Signal == 0 {
-			sig = unix.SIGTERM
-		}
-		if req.All {
-			pids, err := s.c.Processes()
-			if err != nil {
-				return response{}, conflict("kill", s.id, err)
-			}
-			for _, pid := range pids {
-				unix.Kill(pid, sig)
-			}
-			return response{}, nil
-		}
-		return response{}, conflict("kill", s.id, s.c.Signal(sig))
-	case "wait":
-		<-s.exited
-		return response{Exit: s.exitStatus}, nil
-	case "pause":
-		return response{}, conflict("pause", s.id, s.c.Pause())
-	case "resume":
-		return response{}, conflict("resume", s.id, s.c.Resume())
-	case "ps":
-		pids, err := s.c.Processes()
-		if err != nil {
-			return response{}, conflict("ps", s.id, err)
-		}
-		return response{Pids: pids}, nil
-	case "stats":
-		st, err := s.stats()
-		return response{Stats: st}, err
-	case "resize":
-		if s.console == nil {
-			return response{}, fmt.Errorf("resize %s: the shim holds no terminal for it: %w", s.id, errdefs.ErrConflict)
-		}
-		return response{}, resize(s.console, req.Width, req.Height)
-	case "update":
-		cfg := s.c.Config()
-		applyResources(cfg.Cgroups.Resources, req.Resources)
-		if err := s.c.Set(cfg); err != nil {
-			return response{}, conflict("update", s.id, err)
-		}
-		return response{}, nil
-	case "delete":
-		return response{}, s.delete(req.Force)
-	}
-	return response{}, fmt.Errorf("unknown request %q: %w", req.Op, errdefs.ErrInvalidArgument)
-}
-
 func (s *shim) stats() (*Stats, error) {
-	if s.hasExited() {
-		return nil, fmt.Errorf("stats %s: the container is stopped: %w", s.id, errdefs.ErrConflict)
-	}
 	st, err := s.c.Stats()
 	if err != nil {
 		return nil, conflict("stats", s.id, err)
@@ -568,15 +512,9 @@ func (s *shim) stats() (*Stats, error) {
 	return out, nil
 }
 
-func (s *shim) delete(force bool) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.hasExited() && !force {
-		st, err := s.state()
-		if err == nil && (st.Status == StatusRunning || st.Status == StatusPaused) {
-			return fmt.Errorf("delete %s: the container is %s; stop it or delete with force: %w", s.id, st.Status, errdefs.ErrConflict)
-		}
-	}
+// destroy kills what runs in the container and removes its cgroups and
+// libcontainer state.
+func (s *shim) destroy() error {
 	if err := destroyContainer(s.c); err != nil {
 		stateDir := filepath.Join(filepath.Dir(filepath.Dir(s.dir)), "state", s.id)
 		if _, serr := os.Stat(stateDir); !errors.Is(serr, os.ErrNotExist) {
@@ -586,30 +524,19 @@ func (s *shim) delete(force bool) error {
 		// spec has the runtime log it and go on as if it had succeeded.
 		slog.Warn("delete: a poststop hook failed", "container", s.id, "err", err)
 	}
-	select {
-	case <-s.exited:
-	case <-time.After(5 * time.Second):
-		slog.Warn("delete: the init was not reaped in time", "container", s.id)
-	}
-	if err := os.RemoveAll(s.dir); err != nil {
-		return fmt.Errorf("delete %s: %w", s.id, err)
-	}
 	return nil
 }
 
-// exec runs a process in the container; the connection stays open until it
-// exits, and carries its exit status last.
-func (s *shim) exec(c *net.UnixConn, req request, files []*os.File) {
+// Exec (the monitor's Backend) runs a process in the container; the
+// connection stays open until it exits, and carries its exit status last.
+func (s *shim) Exec(c *net.UnixConn, req request, files []*os.File) {
+	defer c.Close()
 	defer func() {
 		for _, f := range files {
 			f.Close()
 		}
 	}()
 	fail := func(err error) { send(c, errorResponse(err)) }
-	if s.hasExited() {
-		fail(fmt.Errorf("exec in %s: the container is stopped: %w", s.id, errdefs.ErrConflict))
-		return
-	}
 	if req.Process == nil {
 		fail(fmt.Errorf("exec in %s: no process: %w", s.id, errdefs.ErrInvalidArgument))
 		return
@@ -702,7 +629,7 @@ func waitExit(p *libcontainer.Process) int {
 	if ps == nil {
 		return 255
 	}
-	return exitCode(ps)
+	return monitor.ExitCode(ps)
 }
 
 func socketpair() (*os.File, *os.File, error) {
@@ -736,35 +663,6 @@ func recvFile(sock *os.File) (*os.File, error) {
 		}
 		return os.NewFile(uintptr(fds[0]), "/dev/ptmx"), nil
 	}
-}
-
-func resize(f *os.File, w, h uint16) error {
-	return unix.IoctlSetWinsize(int(f.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Col: w, Row: h})
-}
-
-// jsonLog writes lines in Docker's json-file format.
-type jsonLog struct {
-	path string
-	mu   sync.Mutex
-	f    *os.File
-}
-
-func (l *jsonLog) write(stream string, line []byte) {
-	b, _ := json.Marshal(struct {
-		Log    string `json:"log"`
-		Stream string `json:"stream"`
-		Time   string `json:"time"`
-	}{string(line), stream, time.Now().UTC().Format(time.RFC3339Nano)})
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.f == nil {
-		f, err := os.OpenFile(l.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
-		if err != nil {
-			return
-		}
-		l.f = f
-	}
-	l.f.Write(append(b, '\n'))
 }
 
 func writeJSON(p string, v any) error {

@@ -1,4 +1,4 @@
-package runtime
+package monitor
 
 // Attach: the shim holds a container's streams (pipes, or the pty master)
 // and any number of clients attach to them: each gets the output from the
@@ -15,6 +15,7 @@ import (
 	"sync"
 
 	"github.com/hullproject/hull/internal/errdefs"
+	"github.com/hullproject/hull/internal/runtime/shimapi"
 )
 
 // attacher is one attached client's output files.
@@ -71,13 +72,13 @@ const maxLogLine = 16 << 10
 
 // pump copies one output stream of the container to the attached clients
 // and, line by line, to the log, until the stream ends.
-func (s *shim) pump(stream string, r io.Reader, log *jsonLog) {
+func (m *Monitor) pump(stream string, r io.Reader, log *jsonLog) {
 	buf := make([]byte, 32<<10)
 	var line []byte
 	for {
 		n, err := r.Read(buf)
 		if n > 0 {
-			s.attached.write(stream, buf[:n])
+			m.attached.write(stream, buf[:n])
 			line = append(line, buf[:n]...)
 			for {
 				i := bytes.IndexByte(line, '\n')
@@ -105,7 +106,7 @@ func (s *shim) pump(stream string, r io.Reader, log *jsonLog) {
 // (read here, written to the container's), stdout and stderr (written
 // here). It answers at once, then once more, with Done, when the
 // container's output has ended; the client detaches by closing c.
-func (s *shim) attach(c *net.UnixConn, req request, files []*os.File) {
+func (m *Monitor) attach(c *net.UnixConn, req shimapi.Request, files []*os.File) {
 	fds := map[string]*os.File{}
 	for i, name := range req.Fds {
 		if i < len(files) {
@@ -117,55 +118,46 @@ func (s *shim) attach(c *net.UnixConn, req request, files []*os.File) {
 			f.Close()
 		}
 	}()
-	if !s.holdsStdio {
-		send(c, errorResponse(fmt.Errorf("attach to %s: its stdio belongs to the process that created it (it was created with the caller's streams or a console socket): %w", s.id, errdefs.ErrConflict)))
+	if !m.holdsStdio {
+		shimapi.Send(c, shimapi.ErrorResponse(fmt.Errorf("attach to %s: its stdio belongs to the process that created it (it was created with the caller's streams or a console socket): %w", m.cfg.ID, errdefs.ErrConflict)))
 		return
 	}
 	x := &attacher{stdout: fds["stdout"], stderr: fds["stderr"], gone: make(chan struct{})}
-	if s.spec.Process.Terminal && x.stderr == nil {
+	if m.cfg.Terminal && x.stderr == nil {
 		x.stderr = x.stdout
 	}
 	select {
-	case <-s.outputEnded:
+	case <-m.outputEnded:
 		// Nothing more will come: say so at once.
-		send(c, response{})
-		send(c, response{Done: true})
+		shimapi.Send(c, shimapi.Response{})
+		shimapi.Send(c, shimapi.Response{Done: true})
 		return
 	default:
 	}
-	s.attached.add(x)
-	defer s.attached.remove(x)
-	if in := fds["stdin"]; in != nil && s.stdin != nil {
+	m.attached.add(x)
+	defer m.attached.remove(x)
+	if in := fds["stdin"]; in != nil && m.stdin != nil {
 		go func() {
-			io.Copy(s.stdin, in)
-			if s.stdinOnce {
-				s.closeStdin()
+			io.Copy(m.stdin, in)
+			if m.cfg.StdinOnce {
+				m.closeStdin()
 			}
 		}()
 	}
-	if err := send(c, response{}); err != nil {
+	if err := shimapi.Send(c, shimapi.Response{}); err != nil {
 		return
 	}
 	closed := make(chan struct{})
 	go func() {
 		// The client sends nothing more; a read ends when it detaches.
-		var r response
-		recv(c, &r)
+		var r shimapi.Response
+		shimapi.Recv(c, &r)
 		close(closed)
 	}()
 	select {
-	case <-s.outputEnded:
-		send(c, response{Done: true})
+	case <-m.outputEnded:
+		shimapi.Send(c, shimapi.Response{Done: true})
 	case <-x.gone:
 	case <-closed:
 	}
-}
-
-// closeStdin closes the container's stdin once (StdinOnce, or CloseStdin).
-func (s *shim) closeStdin() {
-	s.stdinClose.Do(func() {
-		if s.stdin != nil && !s.spec.Process.Terminal {
-			s.stdin.Close()
-		}
-	})
 }

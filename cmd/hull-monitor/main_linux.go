@@ -1,0 +1,45 @@
+// Command hull-monitor is what a container's shim becomes once the
+// container is created: hull-shim execs it, handing over the shim's socket
+// and the container's streams, so that what stays resident beside every
+// container is a small program without libcontainer (see package
+// internal/runtime/monitor). It is not meant to be run by hand.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	goruntime "runtime"
+	"runtime/debug"
+
+	"github.com/hullproject/hull/internal/runtime/monitor"
+)
+
+// The main goroutine keeps the main thread, the one the container's init
+// was forked from: its parent death signal follows that thread.
+func init() { goruntime.LockOSThread() }
+
+func main() {
+	// The heap is small and mostly buffers of finished requests: collect
+	// at a quarter over the live heap (the default waits for 4 MB).
+	debug.SetGCPercent(25)
+	config := flag.String("config", "", "the monitor's configuration (JSON), from hull-shim")
+	flag.Parse()
+	var cfg monitor.Config
+	if err := json.Unmarshal([]byte(*config), &cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "hull-monitor: bad --config:", err)
+		os.Exit(2)
+	}
+	files, err := monitor.Adopt(cfg.Fds)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "hull-monitor:", err)
+		os.Exit(1)
+	}
+	m, err := monitor.New(cfg, files, monitor.HelperBackend{Path: cfg.Helper, Root: cfg.Root, ID: cfg.ID})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "hull-monitor:", err)
+		os.Exit(1)
+	}
+	os.Exit(m.Run(nil))
+}
