@@ -45,6 +45,7 @@ type daemonFlags struct {
 	tlsCert    string
 	tlsKey     string
 	ulimits    []string
+	bridge     string
 	// defaultUlimits is daemon.json's default-ulimits, or the flags'.
 	defaultUlimits map[string]*units.Ulimit
 }
@@ -75,6 +76,7 @@ func newDaemonCommand(g *globals) *cobra.Command {
 	fl.StringVar(&f.tlsCert, "tlscert", "", "the server's TLS certificate")
 	fl.StringVar(&f.tlsKey, "tlskey", "", "the server's TLS key")
 	fl.StringArrayVar(&f.ulimits, "default-ulimit", nil, "a default ulimit for containers (nofile=1024:2048)")
+	fl.StringVarP(&f.bridge, "bridge", "b", "", "interface of the default bridge network (default hull0; one of its own for another --exec-root)")
 	return cmd
 }
 
@@ -110,6 +112,7 @@ func (f *daemonFlags) merge(fl *pflag.FlagSet, g *globals) error {
 		"tlscert":         {"tlscert", &f.tlsCert},
 		"tlskey":          {"tlskey", &f.tlsKey},
 		"default-ulimits": {"default-ulimit", &f.defaultUlimits},
+		"bridge":          {"bridge", &f.bridge},
 	}
 	var unknown, conflicts []string
 	for _, k := range slices.Sorted(mapKeys(file)) {
@@ -191,7 +194,7 @@ func runDaemon(ctx context.Context, f *daemonFlags, g *globals) error {
 		}
 		f.defaultUlimits[u.Name] = u
 	}
-	d, err := daemon.New(ctx, daemon.Config{Root: f.dataRoot, ExecRoot: f.execRoot, Debug: g.debug, LiveRestore: f.liveRestor, DefaultUlimits: f.defaultUlimits})
+	d, err := daemon.New(ctx, daemon.Config{Root: f.dataRoot, ExecRoot: f.execRoot, Debug: g.debug, LiveRestore: f.liveRestor, DefaultUlimits: f.defaultUlimits, Bridge: f.bridge})
 	if err != nil {
 		closeAll()
 		return err

@@ -45,12 +45,22 @@ func hullDaemon(t *testing.T, extra ...string) (env []string, dir string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	forward, _ := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
 	t.Cleanup(func() {
 		// Live-restore keeps containers running past the daemon: remove
-		// them first.
+		// them first, then the networks; the default bridge and the
+		// firewall table stay with a daemon, as Docker's do, so remove
+		// them after it, and put IPv4 forwarding back as it was.
 		removeAllContainers(t, sock)
+		if resp, err := apiClient(sock).Post("http://hull/networks/prune", "application/json", nil); err == nil {
+			resp.Body.Close()
+		}
 		cancel()
 		cmd.Wait()
+		removeDaemonNetwork(filepath.Join(dir, "run"))
+		if len(forward) > 0 {
+			os.WriteFile("/proc/sys/net/ipv4/ip_forward", forward, 0o644)
+		}
 		if t.Failed() {
 			b, _ := os.ReadFile(filepath.Join(dir, "daemon.log"))
 			t.Logf("daemon log:\n%s", b)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -18,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hullproject/hull/internal/errdefs"
+	"github.com/hullproject/hull/internal/network"
 	"github.com/hullproject/hull/internal/runtime"
 )
 
@@ -27,7 +29,7 @@ func newDiagCommand(g *globals) *cobra.Command {
 	var runtimeRoot string
 	cmd := &cobra.Command{
 		Use:   "diag",
-		Short: "Diagnostics: every container the runtime knows, a shell inside one (the hcsdiag of hull)",
+		Short: "Diagnostics: every container the runtime knows, a shell inside one, compartments, interfaces, routes (the hcsdiag of hull)",
 	}
 	cmd.PersistentFlags().StringVar(&runtimeRoot, "runtime-root", runtime.DefaultRoot, "folder of the runtime's state")
 
@@ -94,7 +96,107 @@ func newDiagCommand(g *globals) *cobra.Command {
 	}
 	trace.Flags().StringVarP(&host, "host", "H", defaultDaemonHost(), "the daemon's address (unix:///path)")
 	cmd.AddCommand(trace, list, con)
+	cmd.AddCommand(newDiagNetworkCommands()...)
 	return cmd
+}
+
+// newDiagNetworkCommands are Get-NetCompartment, Get-NetIPInterface and
+// Get-NetRoute of hull: read from the kernel, daemon or not.
+func newDiagNetworkCommands() []*cobra.Command {
+	var netnsDir string
+	comps := &cobra.Command{
+		Use:   "compartments",
+		Short: "List the containers' network compartments (namespaces) with their interfaces",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			all, err := network.Compartments(netnsDir)
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 8, 2, ' ', 0)
+			fmt.Fprintln(w, "ID\tDESCRIPTION\tCONTAINER\tINTERFACES")
+			for _, c := range all {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", c.ID, c.Description, c.Container, strings.Join(c.Interfaces, ","))
+			}
+			return w.Flush()
+		},
+	}
+	var compartment string
+	ifaces := &cobra.Command{
+		Use:   "interfaces [--compartment ID]",
+		Short: "List the container NICs of one compartment, or of all: addresses, MAC, MTU",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var paths []string
+			if compartment != "" {
+				p, err := network.FindCompartment(netnsDir, compartment)
+				if err != nil {
+					return err
+				}
+				paths = append(paths, p)
+			} else {
+				all, err := network.Compartments(netnsDir)
+				if err != nil {
+					return err
+				}
+				for _, c := range all {
+					paths = append(paths, c.Path)
+				}
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 8, 2, ' ', 0)
+			fmt.Fprintln(w, "COMPARTMENT\tINDEX\tNAME\tSTATE\tMAC\tMTU\tADDRESSES\tALIAS")
+			for _, p := range paths {
+				ifs, err := network.CompartmentInterfaces(p)
+				if err != nil {
+					return err
+				}
+				for _, it := range ifs {
+					state := "down"
+					if it.Up {
+						state = "up"
+					}
+					id := filepath.Base(p)
+					fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%d\t%s\t%s\n", id[:min(12, len(id))], it.Index, it.Name, state, it.MAC, it.MTU, strings.Join(it.Addresses, ","), it.Alias)
+				}
+			}
+			return w.Flush()
+		},
+	}
+	ifaces.Flags().StringVar(&compartment, "compartment", "", "a compartment: its container's id or a unique prefix")
+	var rcompartment string
+	routes := &cobra.Command{
+		Use:   "routes --compartment ID",
+		Short: "List the routes of a compartment",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if rcompartment == "" {
+				return fmt.Errorf("routes: --compartment is required: %w", errdefs.ErrInvalidArgument)
+			}
+			p, err := network.FindCompartment(netnsDir, rcompartment)
+			if err != nil {
+				return err
+			}
+			rs, err := network.CompartmentRoutes(p)
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 8, 2, ' ', 0)
+			fmt.Fprintln(w, "DESTINATION\tNEXT HOP\tINTERFACE\tSCOPE")
+			for _, r := range rs {
+				nh := r.NextHop
+				if nh == "" {
+					nh = "-"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.Destination, nh, r.Interface, r.Scope)
+			}
+			return w.Flush()
+		},
+	}
+	routes.Flags().StringVar(&rcompartment, "compartment", "", "a compartment: its container's id or a unique prefix")
+	for _, c := range []*cobra.Command{comps, ifaces, routes} {
+		c.Flags().StringVar(&netnsDir, "netns-dir", "/run/hull/netns", "where the daemon keeps compartments (<exec-root>/netns)")
+	}
+	return []*cobra.Command{comps, ifaces, routes}
 }
 
 func hasEnv(env []string, key string) bool {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/network"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/hullproject/hull/internal/errdefs"
@@ -52,6 +53,12 @@ type record struct {
 	StoppedByDaemon bool `json:"stoppedByDaemon,omitempty"`
 	// Health is the health check's state, when the container has one.
 	Health *container.Health `json:"health,omitempty"`
+	// NetworkingConfig holds the networks besides the network mode's, and
+	// the endpoints' aliases and static addresses.
+	NetworkingConfig *network.NetworkingConfig `json:"networkingConfig,omitempty"`
+	// NetworkModeDetached: the container was disconnected from its network
+	// mode's network; it is not attached to it at start.
+	NetworkModeDetached bool `json:"networkModeDetached,omitempty"`
 }
 
 type state struct {
@@ -161,7 +168,7 @@ func (d *Daemon) lookup(ref string) (*ctr, error) {
 }
 
 // ContainerCreate is POST /containers/create.
-func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *container.Config, host *container.HostConfig) (container.CreateResponse, error) {
+func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *container.Config, host *container.HostConfig, netCfg *network.NetworkingConfig) (container.CreateResponse, error) {
 	if cfg == nil || cfg.Image == "" {
 		return container.CreateResponse{}, fmt.Errorf("no image named in the container's config: %w", errdefs.ErrInvalidArgument)
 	}
@@ -211,7 +218,11 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *containe
 	}
 	merged := mergeImageConfig(cfg, img.Config)
 	rec := record{ID: id, Name: name, Created: time.Now().UTC(), Image: img.ID, ImageRef: cfg.Image, Config: merged, HostConfig: host,
-		State: state{Status: container.StateCreated}, Path: path, Args: args}
+		State: state{Status: container.StateCreated}, Path: path, Args: args, NetworkingConfig: netCfg}
+	if err := d.checkNetworking(&rec); err != nil {
+		release()
+		return container.CreateResponse{}, err
+	}
 	if _, err := d.layers.CreateScratch(ctx, id, img.TopLayer); err != nil {
 		release()
 		return container.CreateResponse{}, err
@@ -274,10 +285,8 @@ func checkHostConfig(h *container.HostConfig) ([]string, error) {
 	if h.AutoRemove && h.RestartPolicy.Name != "" && h.RestartPolicy.Name != "no" {
 		return nil, fmt.Errorf("can't create 'AutoRemove' container with restart policy: %w", errdefs.ErrInvalidArgument)
 	}
-	switch mode := string(h.NetworkMode); mode {
-	case "", "default", "bridge", "none", "host":
-	default:
-		return nil, fmt.Errorf("network %s not found (user networks arrive with hull's network service): %w", mode, errdefs.ErrNotFound)
+	if strings.HasPrefix(string(h.NetworkMode), "container:") {
+		return nil, fmt.Errorf("network mode %s: sharing another container's network is not supported by hull yet: %w", h.NetworkMode, errdefs.ErrNotImplemented)
 	}
 	if h.Memory < 0 || h.NanoCPUs < 0 {
 		return nil, fmt.Errorf("memory and CPU limits cannot be negative: %w", errdefs.ErrInvalidArgument)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/hullproject/hull/internal/image"
 	"github.com/hullproject/hull/internal/layer"
+	"github.com/hullproject/hull/internal/network"
 	"github.com/hullproject/hull/internal/runtime"
 )
 
@@ -35,6 +36,9 @@ type Config struct {
 	// DefaultUlimits apply to every container unless its HostConfig
 	// names the same limit (daemon.json default-ulimits).
 	DefaultUlimits map[string]*container.Ulimit
+	// Bridge is the default bridge network's interface (dockerd's
+	// --bridge); default hull0, or a name of the exec root's own.
+	Bridge string
 }
 
 // Daemon is the engine behind the API.
@@ -44,6 +48,7 @@ type Daemon struct {
 	layers  *layer.Store
 	images  *image.Store
 	rt      *runtime.Runtime
+	net     *network.Service
 	started time.Time
 
 	mu    sync.Mutex
@@ -101,9 +106,19 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 	if err := d.openContainers(); err != nil {
 		return fail(err)
 	}
+	bridge, table := networkNames(cfg.ExecRoot, cfg.Bridge)
+	if d.net, err = network.Open(ctx, network.Config{DB: db, NetnsDir: filepath.Join(cfg.ExecRoot, "netns"), DefaultBridge: bridge, Table: table}); err != nil {
+		return fail(err)
+	}
+	if err := d.net.Prepare(ctx); err != nil {
+		slog.Error("network service: the networks' bridges and firewall", "error", err)
+	}
 	d.images.SetInUse(d.imageInUse)
 	d.restore(ctx)
 	d.reconcile(ctx)
+	if err := d.net.Reconcile(ctx, d.isRunning); err != nil {
+		slog.Error("network service: reconcile", "error", err)
+	}
 	return d, nil
 }
 
@@ -126,7 +141,21 @@ func (d *Daemon) Close() error {
 			d.ContainerStop(context.Background(), id, nil, "")
 		}
 	}
+	d.net.Close()
 	return d.db.Close()
+}
+
+// isRunning says whether a container runs (or is paused), for the network
+// service's reconcile.
+func (d *Daemon) isRunning(id string) bool {
+	c, err := d.lookup(id)
+	if err != nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := c.rec.State.Status
+	return st == container.StateRunning || st == container.StatePaused || st == container.StateRestarting
 }
 
 func (d *Daemon) imageInUse(id string) bool {

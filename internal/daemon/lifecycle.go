@@ -78,7 +78,19 @@ func (d *Daemon) startLocked(ctx context.Context, c *ctr) (retErr error) {
 			d.layers.Unmount(context.WithoutCancel(ctx), id)
 		}
 	}()
-	spec, err := d.buildSpec(c, merged)
+	sb, addr, err := d.attachNetwork(ctx, &c.rec)
+	if err != nil {
+		return fail(err)
+	}
+	defer func() {
+		if retErr != nil && sb != nil {
+			d.detachNetwork(context.WithoutCancel(ctx), id)
+		}
+	}()
+	if sb != nil {
+		tr.step("network attached", "compartment", sb.Path, "description", sb.Description(), "address", addr.String())
+	}
+	spec, err := d.buildSpec(c, merged, sb, addr)
 	if err != nil {
 		return fail(err)
 	}
@@ -146,6 +158,7 @@ func (d *Daemon) exited(c *ctr, code int) {
 	if err := d.layers.Unmount(ctx, id); err != nil {
 		slog.Error("unmount the container's layer", "id", id, "error", err)
 	}
+	d.detachNetwork(ctx, id)
 	if c.stopHealth != nil {
 		c.stopHealth()
 		c.stopHealth = nil
@@ -359,6 +372,7 @@ func (d *Daemon) ContainerRemove(ctx context.Context, ref string, force, volumes
 	if err := d.layers.Unmount(ctx, id); err != nil {
 		slog.Warn("unmount before remove", "id", id, "error", err)
 	}
+	d.detachNetwork(ctx, id)
 	if err := d.layers.Remove(ctx, id, true); err != nil && !errdefs.IsNotFound(err) {
 		c.removed = false
 		c.mu.Unlock()

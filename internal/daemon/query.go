@@ -57,8 +57,9 @@ func (d *Daemon) containerList(ctx context.Context, all bool, limit int, filters
 			ID: r.ID, Names: []string{"/" + r.Name}, Image: r.ImageRef, ImageID: r.Image,
 			Command: strings.Join(append([]string{r.Path}, r.Args...), " "), Created: r.Created.Unix(),
 			Labels: r.Config.Labels, State: r.State.Status, Status: statusText(r.State),
-			Ports: []container.PortSummary{}, Mounts: mountPointsAPI(r.Mounts),
+			Ports: d.portSummary(&r), Mounts: mountPointsAPI(r.Mounts),
 		}
+		s.NetworkSettings = &container.NetworkSettingsSummary{Networks: d.networkSettings(&r).Networks}
 		s.HostConfig.NetworkMode = networkMode(r.HostConfig)
 		if r.Health != nil {
 			s.Health = &container.HealthSummary{Status: r.Health.Status, FailingStreak: r.Health.FailingStreak}
@@ -151,7 +152,7 @@ func (d *Daemon) ContainerInspect(ctx context.Context, ref string) (container.In
 		LogPath: d.logPath(r.ID), Name: "/" + r.Name, RestartCount: r.RestartCount, Driver: "overlay", Platform: "linux",
 		HostConfig: r.HostConfig, Config: r.Config, Mounts: mountPointsAPI(r.Mounts),
 		GraphDriver:     &storage.DriverData{Name: "overlay", Data: map[string]string{"dir": d.layers.Dir(r.ID)}},
-		NetworkSettings: &container.NetworkSettings{},
+		NetworkSettings: d.networkSettings(&r),
 	}, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,13 +16,14 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/hullproject/hull/internal/errdefs"
+	"github.com/hullproject/hull/internal/network"
 	"github.com/hullproject/hull/internal/runtime"
 )
 
 // buildSpec makes the container's OCI spec: Docker's default profile
 // (runtime.DefaultSpec) with the container's process, hostname, files,
 // limits and privileges.
-func (d *Daemon) buildSpec(c *ctr, rootfs string) (*specs.Spec, error) {
+func (d *Daemon) buildSpec(c *ctr, rootfs string, sb *network.Sandbox, addr netip.Addr) (*specs.Spec, error) {
 	r := c.rec
 	cfg, host := r.Config, r.HostConfig
 	hostname := cfg.Hostname
@@ -51,7 +53,7 @@ func (d *Daemon) buildSpec(c *ctr, rootfs string) (*specs.Spec, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := d.containerFiles(c, s, hostname); err != nil {
+	if err := d.containerFiles(c, s, hostname, sb, addr); err != nil {
 		return nil, err
 	}
 	if err := addMounts(s, rootfs, r.Mounts); err != nil {
@@ -63,6 +65,14 @@ func (d *Daemon) buildSpec(c *ctr, rootfs string) (*specs.Spec, error) {
 	if err := applyHost(s, host); err != nil {
 		return nil, err
 	}
+	if sb != nil {
+		// The container joins its compartment, made by the network service.
+		for i, ns := range s.Linux.Namespaces {
+			if ns.Type == specs.NetworkNamespace {
+				s.Linux.Namespaces[i].Path = sb.Path
+			}
+		}
+	}
 	if err := applyUlimits(s, d.cfg.DefaultUlimits, host.Ulimits); err != nil {
 		return nil, err
 	}
@@ -71,12 +81,20 @@ func (d *Daemon) buildSpec(c *ctr, rootfs string) (*specs.Spec, error) {
 
 // containerFiles writes /etc/hostname, /etc/hosts and /etc/resolv.conf of
 // the container under its folder and bind-mounts them, as Docker does.
-func (d *Daemon) containerFiles(c *ctr, s *specs.Spec, hostname string) error {
+func (d *Daemon) containerFiles(c *ctr, s *specs.Spec, hostname string, sb *network.Sandbox, addr netip.Addr) error {
 	dir := d.containerDir(c.rec.ID)
 	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
-	resolv, err := os.ReadFile("/etc/resolv.conf")
-	if err != nil || c.rec.HostConfig.NetworkMode == "none" {
-		resolv = nil
+	h := c.rec.HostConfig
+	var resolv []byte
+	switch {
+	case h.NetworkMode == "none":
+	case h.NetworkMode == "host":
+		resolv, _ = os.ReadFile("/etc/resolv.conf")
+	default:
+		resolv = []byte(d.net.ResolvConf(sb, addrStrings(h.DNS), h.DNSSearch, h.DNSOptions))
+	}
+	if addr.IsValid() {
+		hosts += addr.String() + "\t" + hostname + "\n"
 	}
 	if c.rec.HostConfig.NetworkMode == "host" {
 		if b, err := os.ReadFile("/etc/hosts"); err == nil {

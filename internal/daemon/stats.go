@@ -47,6 +47,7 @@ func (d *Daemon) ContainerStats(ctx context.Context, ref string, stream, oneShot
 			out.MemoryStats.Limit = hostMemory()
 		}
 		out.PidsStats = container.PidsStats{Current: s.PidsCurrent, Limit: s.PidsLimit}
+		out.Networks = d.networkStats(id)
 		out.BlkioStats = container.BlkioStats{IoServiceBytesRecursive: []container.BlkioStatEntry{
 			{Op: "read", Value: s.BlkioRead}, {Op: "write", Value: s.BlkioWrite},
 		}}

@@ -34,6 +34,9 @@ var (
 	// ErrNotModified: the request asked for a state that already holds
 	// (stopping a stopped container).
 	ErrNotModified = errors.New("not modified")
+	// ErrForbidden: the operation is never allowed on this object as it is
+	// (removing a predefined network, or one with endpoints).
+	ErrForbidden = errors.New("forbidden")
 )
 
 // IsNotFound reports whether err is of kind ErrNotFound.
@@ -65,3 +68,6 @@ func IsLimit(err error) bool { return errors.Is(err, ErrLimit) }
 
 // IsNotModified reports whether err is, or wraps, ErrNotModified.
 func IsNotModified(err error) bool { return errors.Is(err, ErrNotModified) }
+
+// IsForbidden reports whether err is of kind ErrForbidden.
+func IsForbidden(err error) bool { return errors.Is(err, ErrForbidden) }

@@ -15,13 +15,14 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
 
 	"github.com/hullproject/hull/internal/errdefs"
 )
 
 // ContainerBackend serves /containers.
 type ContainerBackend interface {
-	ContainerCreate(ctx context.Context, name string, cfg *container.Config, host *container.HostConfig) (container.CreateResponse, error)
+	ContainerCreate(ctx context.Context, name string, cfg *container.Config, host *container.HostConfig, net *network.NetworkingConfig) (container.CreateResponse, error)
 	ContainerStart(ctx context.Context, id string) error
 	// ContainerStop returns an errdefs.ErrNotModified error when the
 	// container was not running (304).
@@ -78,7 +79,7 @@ func (s *Server) containerRoutes() {
 		if err := decodeJSON(w, r, &req); err != nil {
 			return err
 		}
-		resp, err := s.backend.ContainerCreate(r.Context(), r.URL.Query().Get("name"), req.Config, req.HostConfig)
+		resp, err := s.backend.ContainerCreate(r.Context(), r.URL.Query().Get("name"), req.Config, req.HostConfig, req.NetworkingConfig)
 		if err != nil {
 			return err
 		}

@@ -35,6 +35,7 @@ type Backend interface {
 	RegistryBackend
 	ContainerBackend
 	VolumeBackend
+	NetworkBackend
 	EventsBackend
 	DiskUsageBackend
 	ArchiveBackend
@@ -56,6 +57,7 @@ func New(b Backend) *Server {
 	s.imageRoutes()
 	s.containerRoutes()
 	s.volumeRoutes()
+	s.networkRoutes()
 	s.eventRoutes()
 	s.diskUsageRoutes()
 	s.archiveRoutes()
@@ -163,6 +165,8 @@ func statusOf(err error) int {
 		return http.StatusConflict
 	case errdefs.IsUnauthorized(err):
 		return http.StatusUnauthorized
+	case errdefs.IsForbidden(err):
+		return http.StatusForbidden
 	case errdefs.IsNotImplemented(err):
 		return http.StatusNotImplemented
 	case errdefs.IsUnavailable(err):

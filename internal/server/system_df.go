@@ -83,11 +83,8 @@ func (s *Server) diskUsageRoutes() {
 		}
 		return writeJSON(w, http.StatusOK, rep)
 	})
-	// No networks or build cache yet: nothing to prune, as a daemon without
-	// them would answer.
-	s.handle("POST /networks/prune", func(w http.ResponseWriter, r *http.Request) error {
-		return writeJSON(w, http.StatusOK, map[string][]string{"NetworksDeleted": {}})
-	})
+	// No build cache yet: nothing to prune, as a daemon without one would
+	// answer.
 	s.handle("POST /build/prune", func(w http.ResponseWriter, r *http.Request) error {
 		return writeJSON(w, http.StatusOK, json.RawMessage(`{"CachesDeleted":[],"SpaceReclaimed":0}`))
 	})

@@ -1,0 +1,365 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	goruntime "runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+)
+
+// daemonNetworkNames mirrors the daemon's names for a test daemon's default
+// bridge and firewall table (internal/daemon networkNames).
+func daemonNetworkNames(execRoot string) (bridge, table string) {
+	h := fnv.New32a()
+	h.Write([]byte(execRoot))
+	sum := fmt.Sprintf("%08x", h.Sum32())[:6]
+	return "hull" + sum, "hull_" + sum
+}
+
+// removeDaemonNetwork removes what a stopped test daemon's network service
+// keeps for the next start: its default bridge and its nftables table.
+func removeDaemonNetwork(execRoot string) {
+	bridge, table := daemonNetworkNames(execRoot)
+	if l, err := netlink.LinkByName(bridge); err == nil {
+		netlink.LinkDel(l)
+	}
+	if c, err := nftables.New(); err == nil {
+		t := &nftables.Table{Name: table, Family: nftables.TableFamilyIPv4}
+		c.AddTable(t)
+		c.DelTable(t)
+		c.Flush()
+	}
+}
+
+// outsideHost is a network namespace standing for a host beyond the
+// machine: a veth pair 10.<n>.0.1 (here) — 10.<n>.0.2 (there), with a TCP
+// server there that records the address each connection comes from.
+type outsideHost struct {
+	addr  string
+	peers chan string
+}
+
+func newOutsideHost(t *testing.T) *outsideHost {
+	t.Helper()
+	n := 100 + rand.IntN(100)
+	here, there := fmt.Sprintf("hoh%d", n), fmt.Sprintf("hot%d", n)
+	goruntime.LockOSThread()
+	defer goruntime.UnlockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer orig.Close()
+	ns, err := netns.New() // this thread is now in it
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	if err := netns.Set(orig); err != nil {
+		t.Fatal(err)
+	}
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: here}, PeerName: there}
+	if err := netlink.LinkAdd(veth); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { netlink.LinkDel(veth) })
+	hereLink, err := netlink.LinkByName(here)
+	if err != nil {
+		t.Fatal(err)
+	}
+	netlink.AddrAdd(hereLink, &netlink.Addr{IPNet: &net.IPNet{IP: net.IPv4(10, byte(n), 0, 1), Mask: net.CIDRMask(24, 32)}})
+	netlink.LinkSetUp(hereLink)
+	thereLink, err := netlink.LinkByName(there)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := netlink.LinkSetNsFd(thereLink, int(ns)); err != nil {
+		t.Fatal(err)
+	}
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	thereLink, err = h.LinkByName(there)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.AddrAdd(thereLink, &netlink.Addr{IPNet: &net.IPNet{IP: net.IPv4(10, byte(n), 0, 2), Mask: net.CIDRMask(24, 32)}})
+	h.LinkSetUp(thereLink)
+	if lo, err := h.LinkByName("lo"); err == nil {
+		h.LinkSetUp(lo)
+	}
+	o := &outsideHost{addr: fmt.Sprintf("10.%d.0.2", n), peers: make(chan string, 4)}
+	// The listening socket belongs to the namespace it is made in.
+	if err := netns.Set(ns); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp4", o.addr+":9999")
+	if serr := netns.Set(orig); serr != nil {
+		t.Fatal(serr)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
+			o.peers <- host
+			c.Close()
+		}
+	}()
+	return o
+}
+
+// TestDaemonNetworks is issue 6's acceptance through the docker CLI: user
+// networks with names and aliases, isolation between networks, -p from the
+// host's loopback and addresses, connect/disconnect of a running container,
+// network inspect, outbound NAT from the default bridge, per-interface stats,
+// and afterwards nothing left: namespace, veth, bridge, rule, lease.
+func TestDaemonNetworks(t *testing.T) {
+	requireDockerCLI(t)
+	buildShim(t)
+	env, dir := hullDaemon(t)
+	loadBusybox(t, env, dir)
+	execRoot := filepath.Join(dir, "run")
+	img := "e2e/busybox:1"
+
+	docker(t, env, "network", "create", "app")
+	docker(t, env, "network", "create", "--subnet", "10.77.0.0/24", "--gateway", "10.77.0.254", "other")
+	if out := docker(t, env, "network", "ls", "--format", "{{.Name}} {{.Driver}}"); !strings.Contains(out, "app bridge") || !strings.Contains(out, "other bridge") || !strings.Contains(out, "bridge bridge") {
+		t.Errorf("network ls:\n%s", out)
+	}
+	docker(t, env, "run", "-d", "--name", "web", "--network", "app", "--network-alias", "www", img, "sleep", "300")
+	docker(t, env, "run", "-d", "--name", "peer", "--network", "app", img, "sleep", "300")
+	docker(t, env, "run", "-d", "--name", "outsider", "--network", "other", "--ip", "10.77.0.9", img, "sleep", "300")
+
+	ping := func(from, to string) bool {
+		_, _, code := dockerRun(t, env, "", "exec", from, "busybox", "ping", "-c1", "-W2", to)
+		return code == 0
+	}
+	for _, to := range []string{"web", "www"} {
+		if !ping("peer", to) {
+			t.Errorf("peer cannot ping %s on the same network", to)
+		}
+	}
+	if !ping("web", "peer") {
+		t.Errorf("web cannot ping peer")
+	}
+	webIP := docker(t, env, "inspect", "-f", "{{.NetworkSettings.Networks.app.IPAddress}}", "web")
+	if !strings.HasPrefix(webIP, "172.") {
+		t.Fatalf("web's address on app: %q", webIP)
+	}
+	if out := docker(t, env, "inspect", "-f", "{{.NetworkSettings.Networks.other.IPAddress}} {{.NetworkSettings.Networks.other.Gateway}}", "outsider"); out != "10.77.0.9 10.77.0.254" {
+		t.Errorf("outsider's static address and gateway: %q", out)
+	}
+	if ping("outsider", webIP) {
+		t.Errorf("a container on another network reaches web at %s", webIP)
+	}
+	if out, _, code := dockerRun(t, env, "", "exec", "outsider", "busybox", "nslookup", "web", "127.0.0.11"); code == 0 {
+		t.Errorf("outsider resolves web across networks:\n%s", out)
+	}
+
+	// network inspect shows the containers and their addresses.
+	var nets []struct {
+		Containers map[string]struct{ Name, IPv4Address string }
+		IPAM       struct {
+			Config []struct{ Subnet, Gateway string }
+		}
+	}
+	if err := json.Unmarshal([]byte(docker(t, env, "network", "inspect", "app")), &nets); err != nil || len(nets) != 1 {
+		t.Fatalf("network inspect: %v", err)
+	}
+	seen := map[string]string{}
+	for _, c := range nets[0].Containers {
+		seen[c.Name] = c.IPv4Address
+	}
+	if seen["web"] != webIP+"/16" || seen["peer"] == "" || len(seen) != 2 {
+		t.Errorf("network inspect app: containers %v", seen)
+	}
+
+	// connect and disconnect a running container.
+	docker(t, env, "network", "connect", "--alias", "visitor", "app", "outsider")
+	if !ping("outsider", "web") || !ping("web", "visitor") {
+		t.Errorf("after connect: outsider and web do not reach each other")
+	}
+	docker(t, env, "network", "disconnect", "app", "outsider")
+	if ping("outsider", webIP) {
+		t.Errorf("after disconnect: outsider still reaches web")
+	}
+
+	// -p: reachable from the host's loopback and its other addresses.
+	docker(t, env, "run", "-d", "--name", "pub", "-p", "18080:80", img, "sh", "-c", "mkdir -p /www && echo hello-published > /www/index.html && exec busybox httpd -f -p 80 -h /www")
+	get := func(url string) string {
+		var body string
+		waitFor(t, func() bool {
+			c := http.Client{Timeout: 2 * time.Second}
+			resp, err := c.Get(url)
+			if err != nil {
+				return false
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			body = string(b)
+			return resp.StatusCode == 200
+		}, "GET "+url)
+		return body
+	}
+	if got := get("http://127.0.0.1:18080/"); got != "hello-published\n" {
+		t.Errorf("GET 127.0.0.1:18080: %q", got)
+	}
+	if ip := hostAddress(t); ip != "" {
+		if got := get("http://" + ip + ":18080/"); got != "hello-published\n" {
+			t.Errorf("GET %s:18080: %q", ip, got)
+		}
+	}
+	if out := docker(t, env, "port", "pub"); out != "80/tcp -> 0.0.0.0:18080" {
+		t.Errorf("docker port: %q", out)
+	}
+	docker(t, env, "run", "-d", "--name", "pub2", "-P", "--expose", "80", img, "sleep", "300")
+	if out := docker(t, env, "port", "pub2", "80"); !strings.HasPrefix(out, "0.0.0.0:") {
+		t.Errorf("-P: docker port pub2 80 = %q", out)
+	}
+	docker(t, env, "stop", "-t", "1", "pub")
+	if c, err := net.DialTimeout("tcp", "127.0.0.1:18080", time.Second); err == nil {
+		c.Close()
+		t.Errorf("port 18080 still published after the container stopped")
+	}
+
+	// Outbound NAT from the default bridge: a host beyond the machine sees
+	// the machine's address, not the container's.
+	out := newOutsideHost(t)
+	if o, e, code := dockerRun(t, env, "", "run", "--rm", img, "busybox", "nc", "-w", "3", out.addr, "9999"); code != 0 {
+		t.Errorf("connect to %s from the default bridge: %d %s %s", out.addr, code, o, e)
+	}
+	select {
+	case peer := <-out.peers:
+		want := strings.TrimSuffix(out.addr, "2") + "1"
+		if peer != want {
+			t.Errorf("the outside host saw %s, want the machine's %s (masqueraded)", peer, want)
+		}
+	case <-time.After(5 * time.Second):
+		t.Errorf("the outside host saw no connection")
+	}
+
+	// Per-interface counters in docker stats.
+	if o := docker(t, env, "stats", "--no-stream", "--format", "{{.Name}} {{.NetIO}}", "web"); !strings.HasPrefix(o, "web ") || strings.HasPrefix(o, "web 0B / 0B") {
+		t.Errorf("docker stats NetIO: %q", o)
+	}
+
+	// hull diag: the compartments, web's NIC and routes, from the kernel.
+	webID := docker(t, env, "inspect", "-f", "{{.Id}}", "web")
+	netnsDir := filepath.Join(execRoot, "netns")
+	if out := hull(t, "diag", "compartments", "--netns-dir", netnsDir); !strings.Contains(out, `\Container_`+webID) || !strings.Contains(out, "lo,eth0") {
+		t.Errorf("hull diag compartments:\n%s", out)
+	}
+	mac := docker(t, env, "inspect", "-f", "{{.NetworkSettings.Networks.app.MacAddress}}", "web")
+	if out := hull(t, "diag", "interfaces", "--netns-dir", netnsDir, "--compartment", webID[:12]); !strings.Contains(out, "eth0") || !strings.Contains(out, webIP+"/16") || !strings.Contains(out, mac) || !strings.Contains(out, "1500") {
+		t.Errorf("hull diag interfaces (want eth0 %s %s):\n%s", webIP, mac, out)
+	}
+	gw := docker(t, env, "inspect", "-f", "{{.NetworkSettings.Networks.app.Gateway}}", "web")
+	if out := hull(t, "diag", "routes", "--netns-dir", netnsDir, "--compartment", webID[:12]); !strings.Contains(out, "0.0.0.0/0") || !strings.Contains(out, gw) {
+		t.Errorf("hull diag routes (want the default route through %s):\n%s", gw, out)
+	}
+
+	// Removing a network in use is refused; with every container and
+	// network removed nothing is left.
+	if _, e, code := dockerRun(t, env, "", "network", "rm", "app"); code == 0 || !strings.Contains(e, "active endpoints") {
+		t.Errorf("network rm of a network in use: %d %q", code, e)
+	}
+	bridges := map[string]string{}
+	for _, n := range []string{"app", "other"} {
+		id := docker(t, env, "network", "inspect", "-f", "{{.Id}}", n)
+		bridges[n] = "hb-" + id[:10]
+	}
+	docker(t, env, "rm", "-f", "web", "peer", "outsider", "pub", "pub2")
+	docker(t, env, "network", "rm", "app", "other")
+	assertNoNetworkLeft(t, env, execRoot, bridges)
+}
+
+// hostAddress is one of the machine's non-loopback IPv4 addresses.
+func hostAddress(t *testing.T) string {
+	addrs, _ := netlink.AddrList(nil, netlink.FAMILY_V4)
+	for _, a := range addrs {
+		if !a.IP.IsLoopback() && !strings.HasPrefix(a.IP.String(), "172.") && !strings.HasPrefix(a.IP.String(), "10.") {
+			return a.IP.String()
+		}
+	}
+	return ""
+}
+
+// assertNoNetworkLeft: no compartment, no veth of an endpoint, no bridge of
+// a removed network, no firewall rule naming one, no endpoint (lease) on
+// the default network.
+func assertNoNetworkLeft(t *testing.T, env []string, execRoot string, removedBridges map[string]string) {
+	t.Helper()
+	if ents, _ := os.ReadDir(filepath.Join(execRoot, "netns")); len(ents) > 0 {
+		t.Errorf("compartments left: %d", len(ents))
+	}
+	links, _ := netlink.LinkList()
+	for _, l := range links {
+		name := l.Attrs().Name
+		if strings.HasPrefix(name, "hv") || strings.HasPrefix(name, "hp") {
+			t.Errorf("veth left: %s", name)
+		}
+		for _, b := range removedBridges {
+			if name == b {
+				t.Errorf("bridge of a removed network left: %s", name)
+			}
+		}
+	}
+	_, table := daemonNetworkNames(execRoot)
+	c, err := nftables.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	chains, _ := c.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
+	for _, ch := range chains {
+		if ch.Table.Name != table {
+			continue
+		}
+		rules, _ := c.GetRules(ch.Table, ch)
+		for _, r := range rules {
+			for _, b := range removedBridges {
+				for _, e := range r.Exprs {
+					if cmp, ok := e.(*expr.Cmp); ok && bytes.HasPrefix(cmp.Data, []byte(b)) {
+						t.Errorf("firewall rule left in %s/%s for %s", table, ch.Name, b)
+					}
+				}
+			}
+		}
+		if ch.Name == "forward" && len(rules) > 0 {
+			t.Errorf("isolation rules left in %s/forward: %d", table, len(rules))
+		}
+	}
+	if out := docker(t, env, "network", "inspect", "-f", "{{len .Containers}}", "bridge"); out != "0" {
+		t.Errorf("endpoints left on the default bridge: %s", out)
+	}
+	if out := docker(t, env, "network", "ls", "-q", "--filter", "type=custom"); out != "" {
+		t.Errorf("user networks left: %s", out)
+	}
+	if out, err := exec.Command("ip", "netns", "list").Output(); err == nil && strings.Contains(string(out), "hullout") {
+		t.Logf("ip netns: %s", out)
+	}
+}

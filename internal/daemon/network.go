@@ -1,0 +1,554 @@
+package daemon
+
+// The daemon's side of the network service: /networks, a container's
+// endpoints at start and exit, connect/disconnect, and what inspect, ps and
+// stats show of them.
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/events"
+	mnet "github.com/moby/moby/api/types/network"
+
+	"github.com/hullproject/hull/internal/errdefs"
+	"github.com/hullproject/hull/internal/network"
+)
+
+// networkNames are the default bridge's interface and the nftables table:
+// hull0 and hull for the default exec root, and names of their own for any
+// other (a test's daemon), so that two daemons never share them.
+func networkNames(execRoot, bridge string) (string, string) {
+	if execRoot == "/run/hull" {
+		if bridge == "" {
+			bridge = "hull0"
+		}
+		return bridge, "hull"
+	}
+	h := fnv.New32a()
+	h.Write([]byte(execRoot))
+	sum := fmt.Sprintf("%08x", h.Sum32())[:6]
+	if bridge == "" {
+		bridge = "hull" + sum
+	}
+	return bridge, "hull_" + sum
+}
+
+// containerNetworks are the networks a container asks for: its network
+// mode's first, then the others of NetworkingConfig, by name. None for the
+// modes none, host and container:.
+func containerNetworks(r *record) []network.EndpointRequest {
+	mode := networkMode(r.HostConfig)
+	if mode == "none" || mode == "host" || strings.HasPrefix(mode, "container:") {
+		return nil
+	}
+	eps := map[string]*mnet.EndpointSettings{}
+	if r.NetworkingConfig != nil {
+		for name, es := range r.NetworkingConfig.EndpointsConfig {
+			if name == "default" || name == string(r.HostConfig.NetworkMode) {
+				// The docker CLI names the mode's network "default".
+				name = mode
+			}
+			eps[name] = es
+		}
+	}
+	req := func(name string) network.EndpointRequest {
+		er := network.EndpointRequest{Network: name}
+		if es := eps[name]; es != nil {
+			er.Aliases = es.Aliases
+			if es.IPAMConfig != nil && es.IPAMConfig.IPv4Address.IsValid() {
+				er.IPv4 = es.IPAMConfig.IPv4Address.String()
+			}
+		}
+		return er
+	}
+	var out []network.EndpointRequest
+	if !r.NetworkModeDetached {
+		out = append(out, req(mode))
+	}
+	names := make([]string, 0, len(eps))
+	for name := range eps {
+		if name != mode {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		out = append(out, req(n))
+	}
+	return out
+}
+
+// checkNetworking refuses at create what cannot start: unknown networks,
+// a static address on the default bridge, bad port bindings.
+func (d *Daemon) checkNetworking(r *record) error {
+	for _, er := range containerNetworks(r) {
+		nw, err := d.net.Network(er.Network)
+		if err != nil {
+			return err
+		}
+		if er.IPv4 != "" && nw.Predefined {
+			return fmt.Errorf("user specified IP address is supported on user defined networks only: %w", errdefs.ErrInvalidArgument)
+		}
+	}
+	_, err := portBindings(r)
+	return err
+}
+
+// portBindings are the container's published ports: -p, and with -P every
+// exposed port on a free host port.
+func portBindings(r *record) ([]network.PortBinding, error) {
+	var out []network.PortBinding
+	seen := map[mnet.Port]bool{}
+	ports := make([]mnet.Port, 0, len(r.HostConfig.PortBindings))
+	for p := range r.HostConfig.PortBindings {
+		ports = append(ports, p)
+	}
+	slices.SortFunc(ports, func(a, b mnet.Port) int { return strings.Compare(a.String(), b.String()) })
+	for _, p := range ports {
+		seen[p] = true
+		for _, b := range r.HostConfig.PortBindings[p] {
+			pb := network.PortBinding{Proto: string(p.Proto()), ContainerPort: p.Num()}
+			if b.HostIP.IsValid() && !b.HostIP.IsUnspecified() {
+				pb.HostIP = b.HostIP.String()
+			}
+			if b.HostPort != "" {
+				// A range takes its first port, as one container port maps
+				// to one host port.
+				first, _, _ := strings.Cut(b.HostPort, "-")
+				n, err := strconv.ParseUint(first, 10, 16)
+				if err != nil {
+					return nil, fmt.Errorf("invalid host port %q: %w", b.HostPort, errdefs.ErrInvalidArgument)
+				}
+				pb.HostPort = uint16(n)
+			}
+			out = append(out, pb)
+		}
+	}
+	if r.HostConfig.PublishAllPorts && r.Config != nil {
+		exposed := make([]mnet.Port, 0, len(r.Config.ExposedPorts))
+		for p := range r.Config.ExposedPorts {
+			exposed = append(exposed, p)
+		}
+		slices.SortFunc(exposed, func(a, b mnet.Port) int { return strings.Compare(a.String(), b.String()) })
+		for _, p := range exposed {
+			if !seen[p] {
+				out = append(out, network.PortBinding{Proto: string(p.Proto()), ContainerPort: p.Num()})
+			}
+		}
+	}
+	for _, pb := range out {
+		if pb.Proto != "tcp" && pb.Proto != "udp" {
+			return nil, fmt.Errorf("invalid protocol %q: hull publishes tcp and udp: %w", pb.Proto, errdefs.ErrInvalidArgument)
+		}
+	}
+	return out, nil
+}
+
+// attachNetwork gives a starting container its compartment and endpoints.
+// It returns the compartment (nil for none, host) and the container's
+// first address, for /etc/hosts.
+func (d *Daemon) attachNetwork(ctx context.Context, r *record) (*network.Sandbox, netip.Addr, error) {
+	nets := containerNetworks(r)
+	if len(nets) == 0 {
+		return nil, netip.Addr{}, nil
+	}
+	ports, err := portBindings(r)
+	if err != nil {
+		return nil, netip.Addr{}, err
+	}
+	sb, err := d.net.Attach(ctx, network.AttachRequest{ContainerID: r.ID, Name: r.Name, Networks: nets, Ports: ports, DNS: addrStrings(r.HostConfig.DNS)})
+	if err != nil {
+		return nil, netip.Addr{}, err
+	}
+	var addr netip.Addr
+	if eps := d.net.Endpoints(r.ID); len(eps) > 0 && eps[0].Addr.IsValid() {
+		addr = eps[0].Addr.Addr()
+	}
+	return sb, addr, nil
+}
+
+func addrStrings(as []netip.Addr) []string {
+	out := make([]string, 0, len(as))
+	for _, a := range as {
+		out = append(out, a.String())
+	}
+	return out
+}
+
+// detachNetwork removes a container's compartment and endpoints.
+func (d *Daemon) detachNetwork(ctx context.Context, id string) {
+	if err := d.net.Detach(ctx, id); err != nil {
+		slog.Error("detach the container's network", "id", id, "error", err)
+	}
+}
+
+// networkSettings is what inspect shows of a container's networks: the
+// endpoints while it runs, the networks it asks for otherwise.
+func (d *Daemon) networkSettings(r *record) *container.NetworkSettings {
+	ns := &container.NetworkSettings{Ports: mnet.PortMap{}, Networks: map[string]*mnet.EndpointSettings{}}
+	sb := d.net.Sandbox(r.ID)
+	if sb != nil {
+		ns.SandboxID, ns.SandboxKey = r.ID, sb.Path
+		for _, p := range sb.Ports {
+			port, ok := mnet.PortFrom(p.ContainerPort, mnet.IPProtocol(p.Proto))
+			if !ok {
+				continue
+			}
+			hostIP := netip.IPv4Unspecified()
+			if a, err := netip.ParseAddr(p.HostIP); err == nil {
+				hostIP = a
+			}
+			ns.Ports[port] = append(ns.Ports[port], mnet.PortBinding{HostIP: hostIP, HostPort: strconv.Itoa(int(p.HostPort))})
+		}
+	}
+	if r.Config != nil {
+		for p := range r.Config.ExposedPorts {
+			if _, ok := ns.Ports[p]; !ok {
+				ns.Ports[p] = nil
+			}
+		}
+	}
+	mode := networkMode(r.HostConfig)
+	if mode == "none" || mode == "host" {
+		if nw, err := d.net.Network(mode); err == nil {
+			ns.Networks[mode] = &mnet.EndpointSettings{NetworkID: nw.ID}
+		}
+		return ns
+	}
+	for _, er := range containerNetworks(r) {
+		es := &mnet.EndpointSettings{Aliases: er.Aliases}
+		if nw, err := d.net.Network(er.Network); err == nil {
+			es.NetworkID = nw.ID
+		}
+		if er.IPv4 != "" {
+			a, _ := netip.ParseAddr(er.IPv4)
+			es.IPAMConfig = &mnet.EndpointIPAMConfig{IPv4Address: a}
+		}
+		ns.Networks[er.Network] = es
+	}
+	for _, ep := range d.net.Endpoints(r.ID) {
+		nw, err := d.net.Network(ep.NetworkID)
+		if err != nil {
+			continue
+		}
+		es := ns.Networks[nw.Name]
+		if es == nil {
+			es = &mnet.EndpointSettings{NetworkID: nw.ID, Aliases: ep.Aliases}
+			ns.Networks[nw.Name] = es
+		}
+		es.EndpointID = ep.ID
+		es.Gateway = ep.Gateway
+		if ep.Addr.IsValid() {
+			es.IPAddress, es.IPPrefixLen = ep.Addr.Addr(), ep.Addr.Bits()
+		}
+		if mac, err := net.ParseMAC(ep.MAC); err == nil {
+			es.MacAddress = mnet.HardwareAddr(mac)
+		}
+		if !nw.Predefined {
+			es.DNSNames = append([]string{r.Name, r.ID[:12]}, ep.Aliases...)
+		}
+	}
+	return ns
+}
+
+// portSummary is ps's PORTS.
+func (d *Daemon) portSummary(r *record) []container.PortSummary {
+	out := []container.PortSummary{}
+	sb := d.net.Sandbox(r.ID)
+	if sb == nil {
+		return out
+	}
+	for _, p := range sb.Ports {
+		ip := netip.IPv4Unspecified()
+		if a, err := netip.ParseAddr(p.HostIP); err == nil {
+			ip = a
+		}
+		out = append(out, container.PortSummary{IP: ip, PrivatePort: p.ContainerPort, PublicPort: p.HostPort, Type: p.Proto})
+	}
+	return out
+}
+
+// networkStats are docker stats' per-interface counters.
+func (d *Daemon) networkStats(id string) map[string]container.NetworkStats {
+	ifs, err := d.net.Interfaces(id)
+	if err != nil {
+		return nil
+	}
+	out := map[string]container.NetworkStats{}
+	for _, it := range ifs {
+		if it.Name == "lo" {
+			continue
+		}
+		out[it.Name] = container.NetworkStats{RxBytes: it.RxBytes, RxPackets: it.RxPackets, RxErrors: it.RxErrors, RxDropped: it.RxDropped,
+			TxBytes: it.TxBytes, TxPackets: it.TxPackets, TxErrors: it.TxErrors, TxDropped: it.TxDropped}
+	}
+	return out
+}
+
+func (d *Daemon) networkAPI(nw *network.Network, withContainers bool) mnet.Inspect {
+	out := mnet.Inspect{Network: mnet.Network{
+		Name: nw.Name, ID: nw.ID, Created: nw.Created, Scope: "local", Driver: nw.Driver, EnableIPv4: true,
+		IPAM:     mnet.IPAM{Driver: "default", Options: map[string]string{}, Config: []mnet.IPAMConfig{}},
+		Internal: nw.Internal, Attachable: nw.Attachable, ConfigFrom: mnet.ConfigReference{},
+		Options: nw.Options, Labels: nw.Labels, Peers: nil,
+	}}
+	if out.Options == nil {
+		out.Options = map[string]string{}
+	}
+	if out.Labels == nil {
+		out.Labels = map[string]string{}
+	}
+	if nw.Subnet.IsValid() {
+		out.IPAM.Config = append(out.IPAM.Config, mnet.IPAMConfig{Subnet: nw.Subnet, Gateway: nw.Gateway, IPRange: nw.IPRange})
+	}
+	if withContainers {
+		out.Containers = map[string]mnet.EndpointResource{}
+		for _, ep := range d.net.NetworkEndpoints(nw.ID) {
+			res := mnet.EndpointResource{Name: ep.ContainerName, EndpointID: ep.ID, IPv4Address: ep.Addr}
+			if mac, err := net.ParseMAC(ep.MAC); err == nil {
+				res.MacAddress = mnet.HardwareAddr(mac)
+			}
+			if c, err := d.lookup(ep.ContainerID); err == nil {
+				c.mu.Lock()
+				res.Name = c.rec.Name
+				c.mu.Unlock()
+			}
+			out.Containers[ep.ContainerID] = res
+		}
+	}
+	return out
+}
+
+// NetworkList is GET /networks.
+func (d *Daemon) NetworkList(ctx context.Context, filters map[string][]string) ([]mnet.Inspect, error) {
+	for k := range filters {
+		switch k {
+		case "name", "id", "driver", "label", "type", "dangling":
+		default:
+			return nil, fmt.Errorf("invalid filter '%s': %w", k, errdefs.ErrInvalidArgument)
+		}
+	}
+	all, err := d.net.Networks()
+	if err != nil {
+		return nil, err
+	}
+	out := []mnet.Inspect{}
+	for _, nw := range all {
+		if !networkMatches(&nw, filters, len(d.net.NetworkEndpoints(nw.ID)) > 0) {
+			continue
+		}
+		out = append(out, d.networkAPI(&nw, false))
+	}
+	return out, nil
+}
+
+func networkMatches(nw *network.Network, f map[string][]string, inUse bool) bool {
+	any := func(key string, ok func(v string) bool) bool {
+		vs := f[key]
+		if len(vs) == 0 {
+			return true
+		}
+		return slices.ContainsFunc(vs, ok)
+	}
+	return any("name", func(v string) bool { return strings.Contains(nw.Name, v) }) &&
+		any("id", func(v string) bool { return strings.HasPrefix(nw.ID, v) }) &&
+		any("driver", func(v string) bool { return nw.Driver == v }) &&
+		any("type", func(v string) bool { return (v == "builtin") == nw.Predefined }) &&
+		any("dangling", func(v string) bool { return (v == "true" || v == "1") == (!inUse && !nw.Predefined) }) &&
+		any("label", func(v string) bool {
+			k, val, hasVal := strings.Cut(v, "=")
+			got, ok := nw.Labels[k]
+			return ok && (!hasVal || got == val)
+		})
+}
+
+// NetworkInspect is GET /networks/{id}.
+func (d *Daemon) NetworkInspect(ctx context.Context, ref string) (mnet.Inspect, error) {
+	nw, err := d.net.Network(ref)
+	if err != nil {
+		return mnet.Inspect{}, err
+	}
+	return d.networkAPI(nw, true), nil
+}
+
+// NetworkCreate is POST /networks/create.
+func (d *Daemon) NetworkCreate(ctx context.Context, req mnet.CreateRequest) (mnet.CreateResponse, error) {
+	cr := network.CreateRequest{Name: req.Name, Driver: req.Driver, Internal: req.Internal, Attachable: req.Attachable,
+		Options: req.Options, Labels: req.Labels}
+	if req.EnableIPv6 != nil && *req.EnableIPv6 {
+		return mnet.CreateResponse{}, fmt.Errorf("IPv6 networks are not supported by hull yet: %w", errdefs.ErrInvalidArgument)
+	}
+	if req.IPAM != nil {
+		if req.IPAM.Driver != "" && req.IPAM.Driver != "default" {
+			return mnet.CreateResponse{}, fmt.Errorf("IPAM driver %q: only the default IPAM driver is supported yet: %w", req.IPAM.Driver, errdefs.ErrNotImplemented)
+		}
+		if len(req.IPAM.Config) > 1 {
+			return mnet.CreateResponse{}, fmt.Errorf("a network has one IPv4 subnet in hull: %w", errdefs.ErrInvalidArgument)
+		}
+		if len(req.IPAM.Config) == 1 {
+			c := req.IPAM.Config[0]
+			if c.Subnet.IsValid() {
+				cr.Subnet = c.Subnet.String()
+			}
+			if c.Gateway.IsValid() {
+				cr.Gateway = c.Gateway.String()
+			}
+			if c.IPRange.IsValid() {
+				cr.IPRange = c.IPRange.String()
+			}
+		}
+	}
+	nw, err := d.net.CreateNetwork(ctx, cr)
+	if err != nil {
+		return mnet.CreateResponse{}, err
+	}
+	d.events.publish(events.Message{Type: events.NetworkEventType, Action: events.ActionCreate,
+		Actor: events.Actor{ID: nw.ID, Attributes: map[string]string{"name": nw.Name, "type": nw.Driver}}})
+	return mnet.CreateResponse{ID: nw.ID}, nil
+}
+
+// NetworkRemove is DELETE /networks/{id}.
+func (d *Daemon) NetworkRemove(ctx context.Context, ref string) error {
+	nw, err := d.net.Network(ref)
+	if err != nil {
+		return err
+	}
+	if err := d.net.RemoveNetwork(ctx, nw.ID); err != nil {
+		return err
+	}
+	d.events.publish(events.Message{Type: events.NetworkEventType, Action: events.ActionDestroy,
+		Actor: events.Actor{ID: nw.ID, Attributes: map[string]string{"name": nw.Name, "type": nw.Driver}}})
+	return nil
+}
+
+// NetworksPrune is POST /networks/prune.
+func (d *Daemon) NetworksPrune(ctx context.Context, filters map[string][]string) (mnet.PruneReport, error) {
+	for k := range filters {
+		if k != "label" && k != "until" {
+			return mnet.PruneReport{}, fmt.Errorf("invalid filter '%s': %w", k, errdefs.ErrInvalidArgument)
+		}
+	}
+	removed, err := d.net.PruneNetworks(ctx, func(nw *network.Network) bool {
+		return !networkMatches(nw, map[string][]string{"label": filters["label"]}, false)
+	})
+	return mnet.PruneReport{NetworksDeleted: removed}, err
+}
+
+// NetworkConnect is POST /networks/{id}/connect: a running container gets
+// the endpoint at once, any container keeps it in its config.
+func (d *Daemon) NetworkConnect(ctx context.Context, ref string, req mnet.ConnectRequest) error {
+	nw, err := d.net.Network(ref)
+	if err != nil {
+		return err
+	}
+	c, err := d.lookup(req.Container)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	mode := networkMode(c.rec.HostConfig)
+	if mode == "none" || mode == "host" || strings.HasPrefix(mode, "container:") {
+		return fmt.Errorf("container sharing network namespace with another container or host cannot be connected to any other network: %w", errdefs.ErrForbidden)
+	}
+	if nw.Driver == "null" || nw.Driver == "host" {
+		return fmt.Errorf("container cannot be disconnected from network %s and connected to another: %w", nw.Name, errdefs.ErrForbidden)
+	}
+	for _, er := range containerNetworks(&c.rec) {
+		if n, err := d.net.Network(er.Network); err == nil && n.ID == nw.ID {
+			return fmt.Errorf("endpoint with name %s already exists in network %s: %w", c.rec.Name, nw.Name, errdefs.ErrForbidden)
+		}
+	}
+	es := req.EndpointConfig
+	if es == nil {
+		es = &mnet.EndpointSettings{}
+	}
+	er := network.EndpointRequest{Network: nw.Name, Aliases: es.Aliases}
+	if es.IPAMConfig != nil && es.IPAMConfig.IPv4Address.IsValid() {
+		if nw.Predefined {
+			return fmt.Errorf("user specified IP address is supported on user defined networks only: %w", errdefs.ErrInvalidArgument)
+		}
+		er.IPv4 = es.IPAMConfig.IPv4Address.String()
+	}
+	running := c.rec.State.Status == container.StateRunning || c.rec.State.Status == container.StatePaused
+	if running {
+		if _, err := d.net.Connect(ctx, c.rec.ID, er); err != nil {
+			return err
+		}
+	}
+	if c.rec.NetworkingConfig == nil {
+		c.rec.NetworkingConfig = &mnet.NetworkingConfig{}
+	}
+	if c.rec.NetworkingConfig.EndpointsConfig == nil {
+		c.rec.NetworkingConfig.EndpointsConfig = map[string]*mnet.EndpointSettings{}
+	}
+	if m, err := d.net.Network(mode); err == nil && m.ID == nw.ID {
+		c.rec.NetworkModeDetached = false
+	} else {
+		c.rec.NetworkingConfig.EndpointsConfig[nw.Name] = &mnet.EndpointSettings{Aliases: es.Aliases, IPAMConfig: es.IPAMConfig}
+	}
+	if err := d.save(&c.rec); err != nil {
+		return err
+	}
+	d.events.publish(events.Message{Type: events.NetworkEventType, Action: events.ActionConnect,
+		Actor: events.Actor{ID: nw.ID, Attributes: map[string]string{"name": nw.Name, "type": nw.Driver, "container": c.rec.ID}}})
+	return nil
+}
+
+// NetworkDisconnect is POST /networks/{id}/disconnect.
+func (d *Daemon) NetworkDisconnect(ctx context.Context, ref string, req mnet.DisconnectRequest) error {
+	nw, err := d.net.Network(ref)
+	if err != nil {
+		return err
+	}
+	c, err := d.lookup(req.Container)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	found := false
+	if eps := c.rec.NetworkingConfig; eps != nil {
+		for name := range eps.EndpointsConfig {
+			if n, err := d.net.Network(name); err == nil && n.ID == nw.ID {
+				delete(eps.EndpointsConfig, name)
+				found = true
+			}
+		}
+	}
+	if m, err := d.net.Network(networkMode(c.rec.HostConfig)); err == nil && m.ID == nw.ID {
+		// Its network mode's network: the mode stays, as Docker's does,
+		// but the container is no longer attached to it.
+		c.rec.NetworkModeDetached = true
+		found = true
+	}
+	running := c.rec.State.Status == container.StateRunning || c.rec.State.Status == container.StatePaused
+	if running {
+		if err := d.net.Disconnect(ctx, c.rec.ID, nw.ID); err != nil && !(errdefs.IsNotFound(err) && req.Force) {
+			return err
+		}
+		found = true
+	}
+	if !found && !req.Force {
+		return fmt.Errorf("container %s is not connected to network %s: %w", c.rec.ID, nw.Name, errdefs.ErrNotFound)
+	}
+	if err := d.save(&c.rec); err != nil {
+		return err
+	}
+	d.events.publish(events.Message{Type: events.NetworkEventType, Action: events.ActionDisconnect,
+		Actor: events.Actor{ID: nw.ID, Attributes: map[string]string{"name": nw.Name, "type": nw.Driver, "container": c.rec.ID}}})
+	return nil
+}
+
+// Network is the network service (hull diag).
+func (d *Daemon) Network() *network.Service { return d.net }

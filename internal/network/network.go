@@ -1,0 +1,591 @@
+// Package network is hull's network service, HNS's role in the Windows
+// stack: networks (each made by a driver), IPAM, endpoints, and one
+// compartment per container — on Linux a named network namespace under
+// <exec-root>/netns/, described as \Container_<id> — holding its container
+// NICs and routes. It also publishes ports and answers DNS for containers on
+// user networks.
+//
+// The records live in the daemon's bbolt file (buckets networks, endpoints,
+// sandboxes); every change is one transaction. What lives in the kernel
+// (namespaces, links, nftables rules) is made after the record and removed
+// before it, and Reconcile removes what a daemon killed in between left.
+package network
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/hullproject/hull/internal/errdefs"
+)
+
+// Network is a network's record.
+type Network struct {
+	ID         string            `json:"id"`
+	Name       string            `json:"name"`
+	Driver     string            `json:"driver"`
+	Created    time.Time         `json:"created"`
+	Internal   bool              `json:"internal,omitempty"`
+	Attachable bool              `json:"attachable,omitempty"`
+	Options    map[string]string `json:"options,omitempty"`
+	Labels     map[string]string `json:"labels,omitempty"`
+	// Subnet and Gateway are the network's IPv4 pool (none for null and
+	// host); IPRange, when set, is where addresses are allocated.
+	Subnet  netip.Prefix `json:"subnet,omitzero"`
+	Gateway netip.Addr   `json:"gateway,omitzero"`
+	IPRange netip.Prefix `json:"ipRange,omitzero"`
+	// Bridge is the bridge driver's interface on the host.
+	Bridge string `json:"bridge,omitempty"`
+	// Predefined networks (bridge, host, none) cannot be removed.
+	Predefined bool `json:"predefined,omitempty"`
+}
+
+// Endpoint is a container's attachment to a network: its NIC in the
+// container's compartment.
+type Endpoint struct {
+	ID            string       `json:"id"`
+	NetworkID     string       `json:"networkId"`
+	ContainerID   string       `json:"containerId"`
+	ContainerName string       `json:"containerName"`
+	Aliases       []string     `json:"aliases,omitempty"`
+	Addr          netip.Prefix `json:"addr,omitzero"`
+	StaticIP      bool         `json:"staticIp,omitempty"`
+	Gateway       netip.Addr   `json:"gateway,omitzero"`
+	MAC           string       `json:"mac,omitempty"`
+	// IfName is the NIC's name in the compartment (eth0, eth1, …).
+	IfName string `json:"ifName,omitempty"`
+	// HostIf is the host's end of the NIC (the bridge driver's veth).
+	HostIf string `json:"hostIf,omitempty"`
+	// Routes are the static routes a driver asked for.
+	Routes []Route `json:"routes,omitempty"`
+}
+
+// Route is a static route in a compartment.
+type Route struct {
+	Destination netip.Prefix `json:"destination"`
+	NextHop     netip.Addr   `json:"nextHop,omitzero"`
+}
+
+// PortBinding publishes a container port on the host.
+type PortBinding struct {
+	Proto         string `json:"proto"` // tcp or udp
+	ContainerPort uint16 `json:"containerPort"`
+	HostIP        string `json:"hostIp,omitempty"`
+	// HostPort 0 asks for a free port; the sandbox records the one taken.
+	HostPort uint16 `json:"hostPort"`
+}
+
+// Sandbox is a container's compartment and what the service runs for it.
+type Sandbox struct {
+	ContainerID string `json:"containerId"`
+	Name        string `json:"name"`
+	// Path is the compartment: the bind-mounted network namespace.
+	Path  string        `json:"path"`
+	Ports []PortBinding `json:"ports,omitempty"`
+	// DNS says the container resolves through the service's resolver
+	// (127.0.0.11 in its compartment): it is on a user network.
+	DNS bool `json:"dns,omitempty"`
+	// DNSServers are where the resolver forwards (--dns); the host's
+	// resolvers when empty.
+	DNSServers []string `json:"dnsServers,omitempty"`
+}
+
+// Description is how Windows names a container's compartment.
+func (sb *Sandbox) Description() string { return `\Container_` + sb.ContainerID }
+
+// JoinInfo is a driver's answer to Join: the interface to move into the
+// compartment (renamed DstPrefix+N there), and its gateway and routes.
+type JoinInfo struct {
+	SrcName   string
+	DstPrefix string
+	Gateway   netip.Addr
+	Routes    []Route
+}
+
+// Driver makes networks and endpoints of one kind.
+type Driver interface {
+	// CreateNetwork makes what the network needs on the host.
+	CreateNetwork(ctx context.Context, nw *Network) error
+	DeleteNetwork(ctx context.Context, nw *Network) error
+	// CreateEndpoint may fill the endpoint's address and MAC (a remote
+	// driver may choose them); DeleteEndpoint undoes it.
+	CreateEndpoint(ctx context.Context, nw *Network, ep *Endpoint) error
+	DeleteEndpoint(ctx context.Context, nw *Network, ep *Endpoint) error
+	// Join makes the NIC for ep and returns it; Leave removes it.
+	Join(ctx context.Context, nw *Network, ep *Endpoint, sandbox string) (JoinInfo, error)
+	Leave(ctx context.Context, nw *Network, ep *Endpoint) error
+}
+
+// Config configures the service.
+type Config struct {
+	DB *bolt.DB
+	// NetnsDir is where compartments are bind-mounted.
+	NetnsDir string
+	// DefaultBridge is the interface of the predefined bridge network.
+	DefaultBridge string
+	// Table is the name of the service's nftables table.
+	Table string
+	// ResolvConf is the host's resolver configuration, for forwarding.
+	ResolvConf string
+}
+
+// Service is the network service.
+type Service struct {
+	cfg Config
+	// mu serialises network create and remove.
+	mu      sync.Mutex
+	dmu     sync.RWMutex
+	drivers map[string]Driver
+	sys     system
+	// running is what the service runs for each sandbox in this process:
+	// port proxies and the DNS resolver.
+	rmu     sync.Mutex
+	running map[string]*running
+}
+
+var (
+	bucketNetworks  = []byte("networks")
+	bucketEndpoints = []byte("endpoints")
+	bucketSandboxes = []byte("sandboxes")
+)
+
+var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+func newID() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Open opens the service on cfg.DB and makes sure the predefined networks
+// exist (bridge, host, none).
+func Open(ctx context.Context, cfg Config) (*Service, error) {
+	if cfg.DefaultBridge == "" {
+		cfg.DefaultBridge = "hull0"
+	}
+	if cfg.Table == "" {
+		cfg.Table = "hull"
+	}
+	if cfg.ResolvConf == "" {
+		cfg.ResolvConf = "/etc/resolv.conf"
+	}
+	s := &Service{cfg: cfg, drivers: map[string]Driver{}, running: map[string]*running{}}
+	s.sys = newSystem(cfg)
+	registerDrivers(s)
+	err := cfg.DB.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketNetworks, bucketEndpoints, bucketSandboxes} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("network store: %w", err)
+	}
+	for _, d := range []string{"null", "host"} {
+		name := map[string]string{"null": "none", "host": "host"}[d]
+		if _, err := s.Network(name); errdefs.IsNotFound(err) {
+			if err := s.put(&Network{ID: newID(), Name: name, Driver: d, Created: time.Now().UTC(), Predefined: true}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if _, ok := s.drivers["bridge"]; ok {
+		if _, err := s.Network("bridge"); errdefs.IsNotFound(err) {
+			subnet, err := s.freeSubnet(netip.Prefix{})
+			if err != nil {
+				return nil, fmt.Errorf("the default bridge network: %w", err)
+			}
+			nw := &Network{ID: newID(), Name: "bridge", Driver: "bridge", Created: time.Now().UTC(), Predefined: true,
+				Subnet: subnet, Gateway: subnet.Addr().Next(), Bridge: cfg.DefaultBridge,
+				Options: map[string]string{"com.docker.network.bridge.default_bridge": "true", "com.docker.network.bridge.name": cfg.DefaultBridge}}
+			if err := s.put(nw); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return s, nil
+}
+
+// Register adds a driver (the Linux and Windows builds register theirs;
+// remote drivers are registered as plugins are found).
+func (s *Service) Register(name string, d Driver) {
+	s.dmu.Lock()
+	defer s.dmu.Unlock()
+	s.drivers[name] = d
+}
+
+func (s *Service) driver(name string) (Driver, error) {
+	s.dmu.RLock()
+	d, ok := s.drivers[name]
+	s.dmu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("network driver %q: plugin not found: %w", name, errdefs.ErrNotFound)
+	}
+	return d, nil
+}
+
+func (s *Service) put(nw *Network) error {
+	b, err := json.Marshal(nw)
+	if err != nil {
+		return err
+	}
+	return s.cfg.DB.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketNetworks).Put([]byte(nw.ID), b) })
+}
+
+// Networks lists every network, by name.
+func (s *Service) Networks() ([]Network, error) {
+	var out []Network
+	err := s.cfg.DB.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketNetworks).ForEach(func(_, v []byte) error {
+			var nw Network
+			if err := json.Unmarshal(v, &nw); err != nil {
+				return err
+			}
+			out = append(out, nw)
+			return nil
+		})
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, err
+}
+
+// Network finds a network by full id, name, or unique id prefix, as Docker
+// does.
+func (s *Service) Network(ref string) (*Network, error) {
+	all, err := s.Networks()
+	if err != nil {
+		return nil, err
+	}
+	for _, nw := range all {
+		if nw.ID == ref {
+			return &nw, nil
+		}
+	}
+	for _, nw := range all {
+		if nw.Name == ref {
+			return &nw, nil
+		}
+	}
+	var found []Network
+	for _, nw := range all {
+		if ref != "" && strings.HasPrefix(nw.ID, ref) {
+			found = append(found, nw)
+		}
+	}
+	switch len(found) {
+	case 1:
+		return &found[0], nil
+	case 0:
+		return nil, fmt.Errorf("network %s not found: %w", ref, errdefs.ErrNotFound)
+	}
+	return nil, fmt.Errorf("network %s is ambiguous (%d matches found): %w", ref, len(found), errdefs.ErrInvalidArgument)
+}
+
+// CreateRequest asks for a network.
+type CreateRequest struct {
+	Name, Driver         string
+	Internal, Attachable bool
+	Options, Labels      map[string]string
+	// Subnet, Gateway and IPRange are the user's IPAM config (all optional).
+	Subnet, Gateway, IPRange string
+}
+
+// CreateNetwork makes a network with its driver.
+func (s *Service) CreateNetwork(ctx context.Context, req CreateRequest) (*Network, error) {
+	if !validName.MatchString(req.Name) {
+		return nil, fmt.Errorf("invalid network name %q: it must match %s: %w", req.Name, validName, errdefs.ErrInvalidArgument)
+	}
+	if req.Driver == "" {
+		req.Driver = "bridge"
+	}
+	if req.Driver == "null" || req.Driver == "host" {
+		return nil, fmt.Errorf("only one instance of %q network is allowed: %w", req.Driver, errdefs.ErrInvalidArgument)
+	}
+	d, err := s.driver(req.Driver)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.Network(req.Name); err == nil {
+		return nil, fmt.Errorf("network with name %s already exists: %w", req.Name, errdefs.ErrConflict)
+	}
+	nw := &Network{ID: newID(), Name: req.Name, Driver: req.Driver, Created: time.Now().UTC(), Internal: req.Internal,
+		Attachable: req.Attachable, Options: req.Options, Labels: req.Labels}
+	if err := s.ipamConfig(nw, req); err != nil {
+		return nil, err
+	}
+	if req.Driver == "bridge" {
+		nw.Bridge = "hb-" + nw.ID[:10]
+		if name := req.Options["com.docker.network.bridge.name"]; name != "" {
+			if len(name) > 15 {
+				return nil, fmt.Errorf("bridge name %q is longer than 15 characters: %w", name, errdefs.ErrInvalidArgument)
+			}
+			nw.Bridge = name
+		}
+	}
+	// The record first: a crash after it leaves a network Reconcile makes
+	// whole; a crash before it leaves nothing.
+	if err := s.put(nw); err != nil {
+		return nil, err
+	}
+	if err := d.CreateNetwork(ctx, nw); err != nil {
+		s.cfg.DB.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketNetworks).Delete([]byte(nw.ID)) })
+		return nil, err
+	}
+	if err := s.sys.syncFirewall(s.bridgeNetworksLocked()); err != nil {
+		slog.Error("firewall", "error", err)
+	}
+	return nw, nil
+}
+
+// ipamConfig chooses the network's subnet and gateway: the user's, checked,
+// or the next free pool.
+func (s *Service) ipamConfig(nw *Network, req CreateRequest) error {
+	if req.Subnet == "" {
+		if req.Gateway != "" || req.IPRange != "" {
+			return fmt.Errorf("a gateway or IP range needs a subnet: %w", errdefs.ErrInvalidArgument)
+		}
+		if req.Driver != "bridge" {
+			return nil // the remote driver's IPAM, or none
+		}
+		subnet, err := s.freeSubnet(netip.Prefix{})
+		if err != nil {
+			return err
+		}
+		nw.Subnet, nw.Gateway = subnet, subnet.Addr().Next()
+		return nil
+	}
+	p, err := netip.ParsePrefix(req.Subnet)
+	if err != nil || !p.Addr().Is4() {
+		return fmt.Errorf("invalid subnet %q: want an IPv4 CIDR: %w", req.Subnet, errdefs.ErrInvalidArgument)
+	}
+	if p.Bits() > 30 {
+		return fmt.Errorf("subnet %s is too small: %w", p, errdefs.ErrInvalidArgument)
+	}
+	if p.Masked() != p {
+		return fmt.Errorf("invalid subnet %s: it has host bits set (did you mean %s?): %w", p, p.Masked(), errdefs.ErrInvalidArgument)
+	}
+	if _, err := s.freeSubnet(p); err != nil {
+		return err
+	}
+	nw.Subnet, nw.Gateway = p, p.Addr().Next()
+	if req.Gateway != "" {
+		g, err := netip.ParseAddr(req.Gateway)
+		if err != nil || !p.Contains(g) {
+			return fmt.Errorf("invalid gateway %q: not an address in %s: %w", req.Gateway, p, errdefs.ErrInvalidArgument)
+		}
+		nw.Gateway = g
+	}
+	if req.IPRange != "" {
+		r, err := netip.ParsePrefix(req.IPRange)
+		if err != nil || !p.Contains(r.Addr()) || r.Bits() < p.Bits() {
+			return fmt.Errorf("invalid IP range %q: not within %s: %w", req.IPRange, p, errdefs.ErrInvalidArgument)
+		}
+		nw.IPRange = r.Masked()
+	}
+	return nil
+}
+
+// defaultPools are Docker's local address pools: 172.17–31.0.0/16, then
+// 192.168.0.0/16 in /20s.
+func defaultPools() []netip.Prefix {
+	var out []netip.Prefix
+	for i := 17; i <= 31; i++ {
+		out = append(out, netip.PrefixFrom(netip.AddrFrom4([4]byte{172, byte(i), 0, 0}), 16))
+	}
+	for i := 0; i < 256; i += 16 {
+		out = append(out, netip.PrefixFrom(netip.AddrFrom4([4]byte{192, 168, byte(i), 0}), 20))
+	}
+	return out
+}
+
+func overlaps(a, b netip.Prefix) bool { return a.Overlaps(b) }
+
+// freeSubnet checks want (when valid) or picks a pool that overlaps no
+// network's subnet and no route of the host.
+func (s *Service) freeSubnet(want netip.Prefix) (netip.Prefix, error) {
+	all, err := s.Networks()
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	routes := s.sys.hostRoutes()
+	used := func(p netip.Prefix) string {
+		for _, nw := range all {
+			if nw.Subnet.IsValid() && overlaps(nw.Subnet, p) {
+				return "network " + nw.Name
+			}
+		}
+		for _, r := range routes {
+			if r.Bits() > 0 && overlaps(r, p) {
+				return "the host's route to " + r.String()
+			}
+		}
+		return ""
+	}
+	if want.IsValid() {
+		for _, nw := range all {
+			if nw.Subnet.IsValid() && overlaps(nw.Subnet, want) {
+				return netip.Prefix{}, fmt.Errorf("invalid pool request: Pool overlaps with other one on this address space (%s of network %s): %w", nw.Subnet, nw.Name, errdefs.ErrConflict)
+			}
+		}
+		return want, nil
+	}
+	for _, p := range defaultPools() {
+		if used(p) == "" {
+			return p, nil
+		}
+	}
+	return netip.Prefix{}, fmt.Errorf("all predefined address pools have been fully subnetted: %w", errdefs.ErrUnavailable)
+}
+
+// RemoveNetwork removes a network that no container uses.
+func (s *Service) RemoveNetwork(ctx context.Context, ref string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	nw, err := s.Network(ref)
+	if err != nil {
+		return err
+	}
+	if nw.Predefined {
+		return fmt.Errorf("%s is a pre-defined network and cannot be removed: %w", nw.Name, errdefs.ErrForbidden)
+	}
+	eps, err := s.endpoints(func(ep *Endpoint) bool { return ep.NetworkID == nw.ID })
+	if err != nil {
+		return err
+	}
+	if len(eps) > 0 {
+		return fmt.Errorf("error while removing network: network %s id %s has active endpoints: %w", nw.Name, nw.ID, errdefs.ErrForbidden)
+	}
+	d, err := s.driver(nw.Driver)
+	if err != nil {
+		return err
+	}
+	if err := d.DeleteNetwork(ctx, nw); err != nil {
+		return err
+	}
+	if err := s.cfg.DB.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketNetworks).Delete([]byte(nw.ID)) }); err != nil {
+		return err
+	}
+	return s.sys.syncFirewall(s.bridgeNetworksLocked())
+}
+
+// PruneNetworks removes every user network no container uses and returns
+// their names.
+func (s *Service) PruneNetworks(ctx context.Context, keep func(*Network) bool) ([]string, error) {
+	all, err := s.Networks()
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	for _, nw := range all {
+		if nw.Predefined || (keep != nil && keep(&nw)) {
+			continue
+		}
+		if err := s.RemoveNetwork(ctx, nw.ID); err == nil {
+			removed = append(removed, nw.Name)
+		} else if !errdefs.IsForbidden(err) {
+			return removed, err
+		}
+	}
+	return removed, nil
+}
+
+func (s *Service) bridgeNetworksLocked() []Network {
+	all, _ := s.Networks()
+	return slices.DeleteFunc(all, func(nw Network) bool { return nw.Driver != "bridge" || nw.Bridge == "" })
+}
+
+// endpoints lists the endpoint records that match.
+func (s *Service) endpoints(match func(*Endpoint) bool) ([]Endpoint, error) {
+	var out []Endpoint
+	err := s.cfg.DB.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketEndpoints).ForEach(func(_, v []byte) error {
+			var ep Endpoint
+			if err := json.Unmarshal(v, &ep); err != nil {
+				return err
+			}
+			if match == nil || match(&ep) {
+				out = append(out, ep)
+			}
+			return nil
+		})
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].IfName < out[j].IfName })
+	return out, err
+}
+
+// Endpoints are a container's endpoints, in the order of their NICs.
+func (s *Service) Endpoints(containerID string) []Endpoint {
+	eps, _ := s.endpoints(func(ep *Endpoint) bool { return ep.ContainerID == containerID })
+	sort.Slice(eps, func(i, j int) bool { return ifIndex(eps[i].IfName) < ifIndex(eps[j].IfName) })
+	return eps
+}
+
+// NetworkEndpoints are the endpoints on a network.
+func (s *Service) NetworkEndpoints(networkID string) []Endpoint {
+	eps, _ := s.endpoints(func(ep *Endpoint) bool { return ep.NetworkID == networkID })
+	return eps
+}
+
+func ifIndex(name string) int {
+	n := 0
+	fmt.Sscanf(strings.TrimLeft(name, "abcdefghijklmnopqrstuvwxyz"), "%d", &n)
+	return n
+}
+
+// allocate takes an address for ep on nw inside tx: the one asked for, or
+// the first free one.
+func allocate(tx *bolt.Tx, nw *Network, want string) (netip.Prefix, error) {
+	used := map[netip.Addr]bool{nw.Gateway: true}
+	tx.Bucket(bucketEndpoints).ForEach(func(_, v []byte) error {
+		var ep Endpoint
+		if json.Unmarshal(v, &ep) == nil && ep.NetworkID == nw.ID && ep.Addr.IsValid() {
+			used[ep.Addr.Addr()] = true
+		}
+		return nil
+	})
+	if want != "" {
+		a, err := netip.ParseAddr(want)
+		if err != nil || !nw.Subnet.Contains(a) {
+			return netip.Prefix{}, fmt.Errorf("invalid address %q: not in network %s's subnet %s: %w", want, nw.Name, nw.Subnet, errdefs.ErrInvalidArgument)
+		}
+		if used[a] {
+			return netip.Prefix{}, fmt.Errorf("address %s is already in use on network %s: %w", a, nw.Name, errdefs.ErrConflict)
+		}
+		return netip.PrefixFrom(a, nw.Subnet.Bits()), nil
+	}
+	pool := nw.Subnet
+	if nw.IPRange.IsValid() {
+		pool = nw.IPRange
+	}
+	for a := pool.Addr().Next(); pool.Contains(a); a = a.Next() {
+		if next := a.Next(); !nw.Subnet.Contains(next) {
+			break // the broadcast address
+		}
+		if !used[a] {
+			return netip.PrefixFrom(a, nw.Subnet.Bits()), nil
+		}
+	}
+	return netip.Prefix{}, fmt.Errorf("no available IPv4 addresses on network %s: %w", nw.Name, errdefs.ErrUnavailable)
+}
+
+// macFor is Docker's MAC for an IPv4 address: 02:42 and the address.
+func macFor(a netip.Addr) string {
+	b := a.As4()
+	return fmt.Sprintf("02:42:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3])
+}

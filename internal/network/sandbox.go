@@ -1,0 +1,619 @@
+package network
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/hullproject/hull/internal/errdefs"
+)
+
+// system is what the service asks of the kernel: compartments, NICs,
+// routes, the firewall. system_linux.go implements it on netlink and
+// nftables; on Windows it arrives with HNS (issue 7).
+type system interface {
+	hostRoutes() []netip.Prefix
+	newCompartment(path string) error
+	removeCompartment(path string) error
+	// plumb moves the host interface src into the compartment as dst with
+	// ep's address and MAC, sets it up, and adds routes, and a default
+	// route through gw when defaultRoute.
+	plumb(path, src, dst string, ep *Endpoint, routes []Route, gw netip.Addr, defaultRoute bool) error
+	unplumb(path, ifName string) error
+	syncFirewall(nws []Network) error
+	// listenDNS opens the resolver's sockets on 127.0.0.11:53 inside the
+	// compartment.
+	listenDNS(path string) (net.PacketConn, net.Listener, error)
+	interfaces(path string) ([]Interface, error)
+	routes(path string) ([]RouteInfo, error)
+	// reconcileLinks removes host links of the service's drivers that no
+	// record names (keep holds the names to keep).
+	reconcileLinks(keep map[string]bool)
+}
+
+// Interface is a NIC in a compartment, as `hull diag interfaces` shows it.
+type Interface struct {
+	Name      string   `json:"name"`
+	Index     int      `json:"index"`
+	MAC       string   `json:"mac"`
+	MTU       int      `json:"mtu"`
+	Addresses []string `json:"addresses"`
+	Alias     string   `json:"alias,omitempty"`
+	Up        bool     `json:"up"`
+	RxBytes   uint64   `json:"rxBytes"`
+	RxPackets uint64   `json:"rxPackets"`
+	RxErrors  uint64   `json:"rxErrors"`
+	RxDropped uint64   `json:"rxDropped"`
+	TxBytes   uint64   `json:"txBytes"`
+	TxPackets uint64   `json:"txPackets"`
+	TxErrors  uint64   `json:"txErrors"`
+	TxDropped uint64   `json:"txDropped"`
+}
+
+// RouteInfo is a route in a compartment.
+type RouteInfo struct {
+	Destination string `json:"destination"`
+	NextHop     string `json:"nextHop,omitempty"`
+	Interface   string `json:"interface"`
+	Scope       string `json:"scope,omitempty"`
+}
+
+// EndpointRequest asks for a container's endpoint on a network.
+type EndpointRequest struct {
+	Network string
+	Aliases []string
+	// IPv4 is a static address (--ip), or "".
+	IPv4 string
+}
+
+// AttachRequest asks for a container's compartment and endpoints.
+type AttachRequest struct {
+	ContainerID, Name string
+	// Networks in order: the first gives the default route.
+	Networks []EndpointRequest
+	Ports    []PortBinding
+	// DNS servers (--dns): the resolver forwards to them instead of the
+	// host's.
+	DNS []string
+}
+
+// running is what this process runs for a sandbox.
+type running struct {
+	closers []io.Closer
+}
+
+func (r *running) close() {
+	for _, c := range r.closers {
+		c.Close()
+	}
+}
+
+func (s *Service) putSandbox(sb *Sandbox) error {
+	b, err := json.Marshal(sb)
+	if err != nil {
+		return err
+	}
+	return s.cfg.DB.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketSandboxes).Put([]byte(sb.ContainerID), b) })
+}
+
+// Sandbox is a container's sandbox record, or nil.
+func (s *Service) Sandbox(containerID string) *Sandbox {
+	var sb *Sandbox
+	s.cfg.DB.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketSandboxes).Get([]byte(containerID)); v != nil {
+			sb = &Sandbox{}
+			if json.Unmarshal(v, sb) != nil {
+				sb = nil
+			}
+		}
+		return nil
+	})
+	return sb
+}
+
+// Sandboxes lists every sandbox record.
+func (s *Service) Sandboxes() []Sandbox {
+	var out []Sandbox
+	s.cfg.DB.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketSandboxes).ForEach(func(_, v []byte) error {
+			var sb Sandbox
+			if json.Unmarshal(v, &sb) == nil {
+				out = append(out, sb)
+			}
+			return nil
+		})
+	})
+	return out
+}
+
+// Attach makes a container's compartment, its endpoints on the networks
+// asked for, its published ports and, on user networks, its resolver. On
+// an error nothing of it is left.
+func (s *Service) Attach(ctx context.Context, req AttachRequest) (sb *Sandbox, retErr error) {
+	if len(req.Networks) == 0 {
+		return nil, fmt.Errorf("attach %s: no network: %w", req.ContainerID, errdefs.ErrInvalidArgument)
+	}
+	var nws []*Network
+	for _, er := range req.Networks {
+		nw, err := s.Network(er.Network)
+		if err != nil {
+			return nil, err
+		}
+		if nw.Driver == "null" || nw.Driver == "host" {
+			return nil, fmt.Errorf("container cannot be connected to network %s with other networks: %w", nw.Name, errdefs.ErrInvalidArgument)
+		}
+		nws = append(nws, nw)
+	}
+	if err := checkPorts(req.Ports); err != nil {
+		return nil, err
+	}
+	sb = &Sandbox{ContainerID: req.ContainerID, Name: req.Name, Path: filepath.Join(s.cfg.NetnsDir, req.ContainerID), DNSServers: req.DNS}
+	if old := s.Sandbox(req.ContainerID); old != nil {
+		// What a crash left: start again from nothing.
+		s.Detach(ctx, req.ContainerID)
+	}
+	if err := s.putSandbox(sb); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if retErr != nil {
+			if err := s.Detach(context.WithoutCancel(ctx), req.ContainerID); err != nil {
+				slog.Error("undo a failed attach", "container", req.ContainerID, "error", err)
+			}
+		}
+	}()
+	if err := s.sys.newCompartment(sb.Path); err != nil {
+		return nil, fmt.Errorf("compartment of %s: %w", req.ContainerID, err)
+	}
+	for i, er := range req.Networks {
+		if _, err := s.join(ctx, sb, nws[i], er, i == 0); err != nil {
+			return nil, err
+		}
+		if !nws[i].Predefined {
+			sb.DNS = true
+		}
+	}
+	sb.Ports = req.Ports
+	if err := s.start(sb); err != nil {
+		return nil, err
+	}
+	if err := s.putSandbox(sb); err != nil {
+		return nil, err
+	}
+	return sb, nil
+}
+
+// start runs the sandbox's port proxies (taking the free ports asked for)
+// and its resolver.
+func (s *Service) start(sb *Sandbox) error {
+	r := &running{}
+	eps := s.Endpoints(sb.ContainerID)
+	if len(sb.Ports) > 0 {
+		if len(eps) == 0 || !eps[0].Addr.IsValid() {
+			return fmt.Errorf("publish ports of %s: the container has no address: %w", sb.ContainerID, errdefs.ErrInvalidArgument)
+		}
+		for i, p := range sb.Ports {
+			c, port, err := startProxy(p, eps[0].Addr.Addr())
+			if err != nil {
+				r.close()
+				return err
+			}
+			sb.Ports[i].HostPort = port
+			r.closers = append(r.closers, c)
+		}
+	}
+	if sb.DNS {
+		pc, l, err := s.sys.listenDNS(sb.Path)
+		if err != nil {
+			r.close()
+			return fmt.Errorf("resolver of %s: %w", sb.ContainerID, err)
+		}
+		r.closers = append(r.closers, s.serveDNS(sb.ContainerID, pc, l)...)
+	}
+	s.rmu.Lock()
+	if old := s.running[sb.ContainerID]; old != nil {
+		old.close()
+	}
+	s.running[sb.ContainerID] = r
+	s.rmu.Unlock()
+	return nil
+}
+
+func (s *Service) stop(containerID string) {
+	s.rmu.Lock()
+	r := s.running[containerID]
+	delete(s.running, containerID)
+	s.rmu.Unlock()
+	if r != nil {
+		r.close()
+	}
+}
+
+func checkPorts(ports []PortBinding) error {
+	seen := map[string]bool{}
+	for _, p := range ports {
+		if p.Proto != "tcp" && p.Proto != "udp" {
+			return fmt.Errorf("invalid protocol %q of port %d: want tcp or udp: %w", p.Proto, p.ContainerPort, errdefs.ErrInvalidArgument)
+		}
+		if p.ContainerPort == 0 {
+			return fmt.Errorf("invalid container port 0: %w", errdefs.ErrInvalidArgument)
+		}
+		if p.HostIP != "" {
+			if _, err := netip.ParseAddr(p.HostIP); err != nil {
+				return fmt.Errorf("invalid host IP %q: %w", p.HostIP, errdefs.ErrInvalidArgument)
+			}
+		}
+		if p.HostPort != 0 {
+			k := fmt.Sprintf("%s/%s/%d", p.Proto, p.HostIP, p.HostPort)
+			if seen[k] {
+				return fmt.Errorf("port %d/%s is published twice: %w", p.HostPort, p.Proto, errdefs.ErrInvalidArgument)
+			}
+			seen[k] = true
+		}
+	}
+	return nil
+}
+
+// join makes ep on nw in sb's compartment.
+func (s *Service) join(ctx context.Context, sb *Sandbox, nw *Network, er EndpointRequest, first bool) (_ *Endpoint, retErr error) {
+	d, err := s.driver(nw.Driver)
+	if err != nil {
+		return nil, err
+	}
+	ep := &Endpoint{ID: newID(), NetworkID: nw.ID, ContainerID: sb.ContainerID, ContainerName: sb.Name, Aliases: er.Aliases}
+	if err := s.cfg.DB.Update(func(tx *bolt.Tx) error {
+		used := map[string]bool{}
+		var present bool
+		tx.Bucket(bucketEndpoints).ForEach(func(_, v []byte) error {
+			var o Endpoint
+			if json.Unmarshal(v, &o) == nil && o.ContainerID == sb.ContainerID {
+				used[o.IfName] = true
+				present = present || o.NetworkID == nw.ID
+			}
+			return nil
+		})
+		if present {
+			return fmt.Errorf("container %s is already attached to network %s: %w", sb.ContainerID, nw.Name, errdefs.ErrConflict)
+		}
+		for i := 0; ; i++ {
+			if n := fmt.Sprintf("eth%d", i); !used[n] {
+				ep.IfName = n
+				break
+			}
+		}
+		if nw.Subnet.IsValid() {
+			a, err := allocate(tx, nw, er.IPv4)
+			if err != nil {
+				return err
+			}
+			ep.Addr, ep.StaticIP, ep.Gateway, ep.MAC = a, er.IPv4 != "", nw.Gateway, macFor(a.Addr())
+		} else if er.IPv4 != "" {
+			return fmt.Errorf("network %s has no subnet for a static address: %w", nw.Name, errdefs.ErrInvalidArgument)
+		}
+		return putEndpoint(tx, ep)
+	}); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if retErr != nil {
+			s.cfg.DB.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketEndpoints).Delete([]byte(ep.ID)) })
+		}
+	}()
+	if err := d.CreateEndpoint(ctx, nw, ep); err != nil {
+		return nil, fmt.Errorf("create endpoint on %s: %w", nw.Name, err)
+	}
+	defer func() {
+		if retErr != nil {
+			d.DeleteEndpoint(context.WithoutCancel(ctx), nw, ep)
+		}
+	}()
+	ji, err := d.Join(ctx, nw, ep, sb.Path)
+	if err != nil {
+		return nil, fmt.Errorf("join network %s: %w", nw.Name, err)
+	}
+	defer func() {
+		if retErr != nil {
+			d.Leave(context.WithoutCancel(ctx), nw, ep)
+		}
+	}()
+	if ji.Gateway.IsValid() {
+		ep.Gateway = ji.Gateway
+	}
+	ep.Routes = ji.Routes
+	if err := s.updateEndpoint(ep); err != nil {
+		return nil, err
+	}
+	if err := s.sys.plumb(sb.Path, ji.SrcName, ep.IfName, ep, ji.Routes, ep.Gateway, first && !nw.Internal); err != nil {
+		return nil, fmt.Errorf("container NIC on %s: %w", nw.Name, err)
+	}
+	return ep, nil
+}
+
+func putEndpoint(tx *bolt.Tx, ep *Endpoint) error {
+	b, err := json.Marshal(ep)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketEndpoints).Put([]byte(ep.ID), b)
+}
+
+func (s *Service) updateEndpoint(ep *Endpoint) error {
+	return s.cfg.DB.Update(func(tx *bolt.Tx) error { return putEndpoint(tx, ep) })
+}
+
+// leave undoes join: the NIC, the driver's endpoint, the address.
+func (s *Service) leave(ctx context.Context, ep *Endpoint) error {
+	var errs []error
+	if nw, err := s.Network(ep.NetworkID); err == nil {
+		if d, err := s.driver(nw.Driver); err == nil {
+			if err := d.Leave(ctx, nw, ep); err != nil {
+				errs = append(errs, fmt.Errorf("leave %s: %w", nw.Name, err))
+			}
+			if err := d.DeleteEndpoint(ctx, nw, ep); err != nil {
+				errs = append(errs, fmt.Errorf("delete endpoint on %s: %w", nw.Name, err))
+			}
+		}
+	}
+	if err := s.cfg.DB.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketEndpoints).Delete([]byte(ep.ID)) }); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Detach removes everything Attach and Connect made for a container. It
+// goes on past errors and returns them all.
+func (s *Service) Detach(ctx context.Context, containerID string) error {
+	s.stop(containerID)
+	var errs []error
+	for _, ep := range s.Endpoints(containerID) {
+		if err := s.leave(ctx, &ep); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	path := filepath.Join(s.cfg.NetnsDir, containerID)
+	if sb := s.Sandbox(containerID); sb != nil {
+		path = sb.Path
+	}
+	if err := s.sys.removeCompartment(path); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.cfg.DB.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketSandboxes).Delete([]byte(containerID)) }); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Connect joins a running container's compartment to one more network.
+func (s *Service) Connect(ctx context.Context, containerID string, er EndpointRequest) (*Endpoint, error) {
+	sb := s.Sandbox(containerID)
+	if sb == nil {
+		return nil, fmt.Errorf("container %s has no compartment (is it running with a network of its own?): %w", containerID, errdefs.ErrConflict)
+	}
+	nw, err := s.Network(er.Network)
+	if err != nil {
+		return nil, err
+	}
+	if nw.Driver == "null" || nw.Driver == "host" {
+		return nil, fmt.Errorf("container cannot be connected to network %s with other networks: %w", nw.Name, errdefs.ErrForbidden)
+	}
+	first := len(s.Endpoints(containerID)) == 0
+	ep, err := s.join(ctx, sb, nw, er, first)
+	if err != nil {
+		return nil, err
+	}
+	if !nw.Predefined && !sb.DNS {
+		sb.DNS = true
+		s.putSandbox(sb)
+		if err := s.start(sb); err != nil {
+			slog.Error("resolver", "container", containerID, "error", err)
+		}
+	}
+	return ep, nil
+}
+
+// Disconnect removes a container's endpoint on a network.
+func (s *Service) Disconnect(ctx context.Context, containerID, network string) error {
+	nw, err := s.Network(network)
+	if err != nil {
+		return err
+	}
+	for _, ep := range s.Endpoints(containerID) {
+		if ep.NetworkID == nw.ID {
+			if sb := s.Sandbox(containerID); sb != nil {
+				// A remote driver's NIC stays in the compartment unless
+				// removed there.
+				s.sys.unplumb(sb.Path, ep.IfName)
+			}
+			return s.leave(ctx, &ep)
+		}
+	}
+	return fmt.Errorf("container %s is not connected to network %s: %w", containerID, nw.Name, errdefs.ErrNotFound)
+}
+
+// Reconcile makes the kernel agree with the records after a daemon start:
+// bridges of recorded networks exist; sandboxes of containers that are not
+// live are removed with their endpoints; live ones get their proxies and
+// resolver again; compartments, endpoints and links without a record are
+// removed; the firewall is rebuilt.
+func (s *Service) Reconcile(ctx context.Context, live func(containerID string) bool) error {
+	var errs []error
+	nws, err := s.Networks()
+	if err != nil {
+		return err
+	}
+	if err := s.Prepare(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	sandboxes := map[string]bool{}
+	for _, sb := range s.Sandboxes() {
+		if !live(sb.ContainerID) {
+			if err := s.Detach(ctx, sb.ContainerID); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		sandboxes[sb.ContainerID] = true
+		if err := s.start(&sb); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	eps, _ := s.endpoints(nil)
+	keep := map[string]bool{}
+	for _, ep := range eps {
+		if !sandboxes[ep.ContainerID] {
+			if err := s.leave(ctx, &ep); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		if ep.HostIf != "" {
+			keep[ep.HostIf] = true
+		}
+	}
+	for _, nw := range nws {
+		if nw.Bridge != "" {
+			keep[nw.Bridge] = true
+		}
+	}
+	if ents, err := os.ReadDir(s.cfg.NetnsDir); err == nil {
+		for _, e := range ents {
+			if !sandboxes[e.Name()] {
+				if err := s.sys.removeCompartment(filepath.Join(s.cfg.NetnsDir, e.Name())); err != nil {
+					errs = append(errs, err)
+				}
+			}
+		}
+	}
+	s.sys.reconcileLinks(keep)
+	if err := s.sys.syncFirewall(s.bridgeNetworksLocked()); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Prepare makes what the recorded networks need on the host (after a
+// reboot, the bridges) and the firewall, before any container starts.
+func (s *Service) Prepare(ctx context.Context) error {
+	nws, err := s.Networks()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, nw := range nws {
+		if d, err := s.driver(nw.Driver); err == nil {
+			if err := d.CreateNetwork(ctx, &nw); err != nil {
+				errs = append(errs, fmt.Errorf("network %s: %w", nw.Name, err))
+			}
+		}
+	}
+	if err := s.sys.syncFirewall(s.bridgeNetworksLocked()); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Close stops what the service runs in this process (proxies, resolvers);
+// compartments and NICs stay for the containers that outlive the daemon.
+// When no container has a compartment left, the bridges and the firewall
+// table go too (Prepare makes them again at the next start), so that a
+// stopped daemon with nothing running leaves nothing on the host.
+func (s *Service) Close() {
+	defer func() {
+		if len(s.Sandboxes()) > 0 {
+			return
+		}
+		ctx := context.Background()
+		for _, nw := range s.bridgeNetworksLocked() {
+			if d, err := s.driver(nw.Driver); err == nil {
+				if err := d.DeleteNetwork(ctx, &nw); err != nil {
+					slog.Warn("network service: remove a bridge at shutdown", "bridge", nw.Bridge, "error", err)
+				}
+			}
+		}
+		if err := s.sys.syncFirewall(nil); err != nil {
+			slog.Warn("network service: remove the firewall table at shutdown", "error", err)
+		}
+	}()
+	s.rmu.Lock()
+	ids := make([]string, 0, len(s.running))
+	for id := range s.running {
+		ids = append(ids, id)
+	}
+	s.rmu.Unlock()
+	for _, id := range ids {
+		s.stop(id)
+	}
+}
+
+// Interfaces are the NICs in a container's compartment.
+func (s *Service) Interfaces(containerID string) ([]Interface, error) {
+	sb := s.Sandbox(containerID)
+	if sb == nil {
+		return nil, fmt.Errorf("container %s has no compartment: %w", containerID, errdefs.ErrNotFound)
+	}
+	return s.sys.interfaces(sb.Path)
+}
+
+// Routes are the routes in a container's compartment.
+func (s *Service) Routes(containerID string) ([]RouteInfo, error) {
+	sb := s.Sandbox(containerID)
+	if sb == nil {
+		return nil, fmt.Errorf("container %s has no compartment: %w", containerID, errdefs.ErrNotFound)
+	}
+	return s.sys.routes(sb.Path)
+}
+
+// names is what a container on a network is known by there.
+func names(ep *Endpoint) []string {
+	out := []string{ep.ContainerName}
+	if len(ep.ContainerID) >= 12 {
+		out = append(out, ep.ContainerID[:12])
+	}
+	return append(out, ep.Aliases...)
+}
+
+// Lookup finds the addresses a name has for the container asking: the
+// endpoints, on the networks it is attached to (user networks only, as
+// Docker), that go by that name.
+func (s *Service) Lookup(containerID, name string) []netip.Addr {
+	name = strings.TrimSuffix(strings.ToLower(name), ".")
+	mine := map[string]bool{}
+	for _, ep := range s.Endpoints(containerID) {
+		if nw, err := s.Network(ep.NetworkID); err == nil && !nw.Predefined {
+			mine[ep.NetworkID] = true
+		}
+	}
+	var out []netip.Addr
+	eps, _ := s.endpoints(func(ep *Endpoint) bool { return mine[ep.NetworkID] && ep.Addr.IsValid() })
+	for _, ep := range eps {
+		if slices.ContainsFunc(names(&ep), func(n string) bool { return strings.ToLower(n) == name }) {
+			out = append(out, ep.Addr.Addr())
+		}
+	}
+	return out
+}
+
+// nullDriver and hostDriver stand behind the predefined none and host
+// networks: the compute service gives such a container a namespace of its
+// own with only loopback, or the host's; they have no endpoints.
+type nullDriver struct{}
+
+func (nullDriver) CreateNetwork(context.Context, *Network) error             { return nil }
+func (nullDriver) DeleteNetwork(context.Context, *Network) error             { return nil }
+func (nullDriver) CreateEndpoint(context.Context, *Network, *Endpoint) error { return nil }
+func (nullDriver) DeleteEndpoint(context.Context, *Network, *Endpoint) error { return nil }
+func (nullDriver) Leave(context.Context, *Network, *Endpoint) error          { return nil }
+func (nullDriver) Join(context.Context, *Network, *Endpoint, string) (JoinInfo, error) {
+	return JoinInfo{}, fmt.Errorf("no endpoint can join this network: %w", errdefs.ErrForbidden)
+}

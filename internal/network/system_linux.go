@@ -1,0 +1,411 @@
+package network
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// linuxSystem is the service's kernel side on Linux: compartments are
+// network namespaces bind-mounted under NetnsDir, NICs veth pairs (made by
+// the bridge driver) moved into them, the firewall one nftables table.
+type linuxSystem struct {
+	cfg Config
+}
+
+func newSystem(cfg Config) system { return &linuxSystem{cfg: cfg} }
+
+func registerDrivers(s *Service) {
+	s.drivers["null"] = nullDriver{}
+	s.drivers["host"] = nullDriver{}
+	s.drivers["bridge"] = &bridgeDriver{}
+}
+
+func (ls *linuxSystem) hostRoutes() []netip.Prefix {
+	var out []netip.Prefix
+	routes, _ := netlink.RouteList(nil, netlink.FAMILY_V4)
+	for _, r := range routes {
+		if r.Dst == nil {
+			continue
+		}
+		if p, ok := prefixOf(r.Dst); ok {
+			out = append(out, p)
+		}
+	}
+	addrs, _ := netlink.AddrList(nil, netlink.FAMILY_V4)
+	for _, a := range addrs {
+		if p, ok := prefixOf(a.IPNet); ok && !p.Addr().IsLoopback() {
+			out = append(out, p.Masked())
+		}
+	}
+	return out
+}
+
+func prefixOf(n *net.IPNet) (netip.Prefix, bool) {
+	a, ok := netip.AddrFromSlice(n.IP.To4())
+	if !ok {
+		return netip.Prefix{}, false
+	}
+	bits, _ := n.Mask.Size()
+	return netip.PrefixFrom(a, bits), true
+}
+
+func ipNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{IP: net.IP(p.Addr().AsSlice()), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}
+
+// inNetns runs fn on a thread that has joined the network namespace at
+// path, and puts the thread back. A thread that cannot go back is left
+// locked, so the Go runtime ends it with the goroutine.
+func inNetns(path string, fn func() error) error {
+	ns, err := netns.GetFromPath(path)
+	if err != nil {
+		return err
+	}
+	defer ns.Close()
+	errc := make(chan error, 1)
+	go func() {
+		goruntime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer orig.Close()
+		if err := netns.Set(ns); err != nil {
+			errc <- err
+			return
+		}
+		ferr := fn()
+		if err := netns.Set(orig); err != nil {
+			errc <- errors.Join(ferr, fmt.Errorf("return to the host's network namespace: %w", err))
+			return // the thread stays locked and ends with this goroutine
+		}
+		goruntime.UnlockOSThread()
+		errc <- ferr
+	}()
+	return <-errc
+}
+
+func (ls *linuxSystem) newCompartment(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDONLY, 0o444)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	errc := make(chan error, 1)
+	go func() {
+		goruntime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer orig.Close()
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("unshare: %w", err)
+			goruntime.UnlockOSThread()
+			return
+		}
+		err = unix.Mount(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()), path, "", unix.MS_BIND, "")
+		if err == nil {
+			if lo, lerr := netlink.LinkByName("lo"); lerr == nil {
+				err = netlink.LinkSetUp(lo)
+			}
+		}
+		if serr := netns.Set(orig); serr != nil {
+			errc <- errors.Join(err, serr)
+			return // the thread ends with this goroutine
+		}
+		goruntime.UnlockOSThread()
+		errc <- err
+	}()
+	if err := <-errc; err != nil {
+		ls.removeCompartment(path)
+		return err
+	}
+	return nil
+}
+
+func (ls *linuxSystem) removeCompartment(path string) error {
+	err := unix.Unmount(path, unix.MNT_DETACH)
+	if err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("unmount compartment %s: %w", path, err)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// handle is a netlink handle working in the compartment at path.
+func handle(path string) (*netlink.Handle, netns.NsHandle, error) {
+	ns, err := netns.GetFromPath(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		ns.Close()
+		return nil, 0, err
+	}
+	return h, ns, nil
+}
+
+func (ls *linuxSystem) plumb(path, src, dst string, ep *Endpoint, routes []Route, gw netip.Addr, defaultRoute bool) error {
+	h, ns, err := handle(path)
+	if err != nil {
+		return err
+	}
+	defer ns.Close()
+	defer h.Close()
+	link, err := netlink.LinkByName(src)
+	if err != nil {
+		return fmt.Errorf("interface %s: %w", src, err)
+	}
+	if err := netlink.LinkSetNsFd(link, int(ns)); err != nil {
+		return fmt.Errorf("move %s into the compartment: %w", src, err)
+	}
+	link, err = h.LinkByName(src)
+	if err != nil {
+		return err
+	}
+	if err := h.LinkSetName(link, dst); err != nil {
+		return fmt.Errorf("rename %s to %s: %w", src, dst, err)
+	}
+	h.LinkSetAlias(link, "endpoint "+ep.ID)
+	if ep.MAC != "" {
+		if mac, err := net.ParseMAC(ep.MAC); err == nil {
+			if err := h.LinkSetHardwareAddr(link, mac); err != nil {
+				return fmt.Errorf("MAC of %s: %w", dst, err)
+			}
+		}
+	}
+	if ep.Addr.IsValid() {
+		if err := h.AddrAdd(link, &netlink.Addr{IPNet: ipNet(ep.Addr)}); err != nil {
+			return fmt.Errorf("address %s on %s: %w", ep.Addr, dst, err)
+		}
+	}
+	if err := h.LinkSetUp(link); err != nil {
+		return err
+	}
+	for _, r := range routes {
+		rt := &netlink.Route{LinkIndex: link.Attrs().Index, Dst: ipNet(r.Destination)}
+		if r.NextHop.IsValid() {
+			rt.Gw = net.IP(r.NextHop.AsSlice())
+		} else {
+			rt.Scope = netlink.SCOPE_LINK
+		}
+		if err := h.RouteAdd(rt); err != nil {
+			return fmt.Errorf("route to %s: %w", r.Destination, err)
+		}
+	}
+	if defaultRoute && gw.IsValid() {
+		if err := h.RouteAdd(&netlink.Route{LinkIndex: link.Attrs().Index, Gw: net.IP(gw.AsSlice())}); err != nil && !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("default route through %s: %w", gw, err)
+		}
+	}
+	return nil
+}
+
+func (ls *linuxSystem) unplumb(path, ifName string) error {
+	h, ns, err := handle(path)
+	if err != nil {
+		return err
+	}
+	defer ns.Close()
+	defer h.Close()
+	link, err := h.LinkByName(ifName)
+	if err != nil {
+		return nil
+	}
+	return h.LinkDel(link)
+}
+
+func (ls *linuxSystem) listenDNS(path string) (pc net.PacketConn, l net.Listener, err error) {
+	err = inNetns(path, func() error {
+		var err error
+		if pc, err = net.ListenPacket("udp4", "127.0.0.11:53"); err != nil {
+			return err
+		}
+		if l, err = net.Listen("tcp4", "127.0.0.11:53"); err != nil {
+			pc.Close()
+			return err
+		}
+		return nil
+	})
+	return pc, l, err
+}
+
+func (ls *linuxSystem) interfaces(path string) ([]Interface, error) {
+	h, ns, err := handle(path)
+	if err != nil {
+		return nil, err
+	}
+	defer ns.Close()
+	defer h.Close()
+	links, err := h.LinkList()
+	if err != nil {
+		return nil, err
+	}
+	var out []Interface
+	for _, l := range links {
+		a := l.Attrs()
+		it := Interface{Name: a.Name, Index: a.Index, MAC: a.HardwareAddr.String(), MTU: a.MTU, Alias: a.Alias, Up: a.Flags&net.FlagUp != 0}
+		if st := a.Statistics; st != nil {
+			it.RxBytes, it.RxPackets, it.RxErrors, it.RxDropped = st.RxBytes, st.RxPackets, st.RxErrors, st.RxDropped
+			it.TxBytes, it.TxPackets, it.TxErrors, it.TxDropped = st.TxBytes, st.TxPackets, st.TxErrors, st.TxDropped
+		}
+		addrs, _ := h.AddrList(l, netlink.FAMILY_ALL)
+		for _, ad := range addrs {
+			it.Addresses = append(it.Addresses, ad.IPNet.String())
+		}
+		out = append(out, it)
+	}
+	return out, nil
+}
+
+func (ls *linuxSystem) routes(path string) ([]RouteInfo, error) {
+	h, ns, err := handle(path)
+	if err != nil {
+		return nil, err
+	}
+	defer ns.Close()
+	defer h.Close()
+	names := map[int]string{}
+	if links, err := h.LinkList(); err == nil {
+		for _, l := range links {
+			names[l.Attrs().Index] = l.Attrs().Name
+		}
+	}
+	rs, err := h.RouteList(nil, netlink.FAMILY_V4)
+	if err != nil {
+		return nil, err
+	}
+	var out []RouteInfo
+	for _, r := range rs {
+		ri := RouteInfo{Destination: "0.0.0.0/0", Interface: names[r.LinkIndex], Scope: r.Scope.String()}
+		if r.Dst != nil {
+			ri.Destination = r.Dst.String()
+		}
+		if r.Gw != nil {
+			ri.NextHop = r.Gw.String()
+		}
+		out = append(out, ri)
+	}
+	return out, nil
+}
+
+// reconcileLinks removes the bridge driver's links (bridges hb-*, veths
+// hv*) that no record names.
+func (ls *linuxSystem) reconcileLinks(keep map[string]bool) {
+	links, err := netlink.LinkList()
+	if err != nil {
+		return
+	}
+	for _, l := range links {
+		name := l.Attrs().Name
+		ours := (strings.HasPrefix(name, "hb-") && l.Type() == "bridge") || (strings.HasPrefix(name, "hv") && l.Type() == "veth")
+		if ours && !keep[name] {
+			slog.Info("network: removing a link no record names", "link", name)
+			netlink.LinkDel(l)
+		}
+	}
+}
+
+// bridgeDriver: a Linux bridge per network, holding the gateway address;
+// each endpoint a veth pair, hv<id> on the bridge and hp<id> moved into the
+// compartment. Names come from the endpoint id, so what a crash leaves is
+// found again.
+type bridgeDriver struct{}
+
+func (bridgeDriver) CreateNetwork(_ context.Context, nw *Network) error {
+	link, err := netlink.LinkByName(nw.Bridge)
+	if err != nil {
+		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: nw.Bridge}}
+		if err := netlink.LinkAdd(br); err != nil {
+			return fmt.Errorf("create bridge %s: %w", nw.Bridge, err)
+		}
+		if link, err = netlink.LinkByName(nw.Bridge); err != nil {
+			return err
+		}
+	}
+	if nw.Gateway.IsValid() {
+		if err := netlink.AddrReplace(link, &netlink.Addr{IPNet: ipNet(netip.PrefixFrom(nw.Gateway, nw.Subnet.Bits()))}); err != nil {
+			return fmt.Errorf("gateway %s on %s: %w", nw.Gateway, nw.Bridge, err)
+		}
+	}
+	if err := netlink.LinkSetUp(link); err != nil {
+		return err
+	}
+	if !nw.Internal {
+		if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644); err != nil {
+			return fmt.Errorf("enable IPv4 forwarding: %w", err)
+		}
+	}
+	return nil
+}
+
+func (bridgeDriver) DeleteNetwork(_ context.Context, nw *Network) error {
+	link, err := netlink.LinkByName(nw.Bridge)
+	if err != nil {
+		return nil
+	}
+	if err := netlink.LinkDel(link); err != nil {
+		return fmt.Errorf("delete bridge %s: %w", nw.Bridge, err)
+	}
+	return nil
+}
+
+func (bridgeDriver) CreateEndpoint(context.Context, *Network, *Endpoint) error { return nil }
+func (bridgeDriver) DeleteEndpoint(context.Context, *Network, *Endpoint) error { return nil }
+
+func (bridgeDriver) Join(_ context.Context, nw *Network, ep *Endpoint, _ string) (JoinInfo, error) {
+	br, err := netlink.LinkByName(nw.Bridge)
+	if err != nil {
+		return JoinInfo{}, fmt.Errorf("bridge %s: %w", nw.Bridge, err)
+	}
+	host, peer := "hv"+ep.ID[:12], "hp"+ep.ID[:12]
+	if old, err := netlink.LinkByName(host); err == nil {
+		netlink.LinkDel(old)
+	}
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: host, MasterIndex: br.Attrs().Index, MTU: br.Attrs().MTU}, PeerName: peer}
+	if err := netlink.LinkAdd(veth); err != nil {
+		return JoinInfo{}, fmt.Errorf("create veth %s: %w", host, err)
+	}
+	ep.HostIf = host
+	link, err := netlink.LinkByName(host)
+	if err == nil {
+		err = netlink.LinkSetUp(link)
+	}
+	if err != nil {
+		netlink.LinkDel(veth)
+		return JoinInfo{}, err
+	}
+	return JoinInfo{SrcName: peer, DstPrefix: "eth", Gateway: nw.Gateway}, nil
+}
+
+func (bridgeDriver) Leave(_ context.Context, _ *Network, ep *Endpoint) error {
+	if ep.HostIf == "" {
+		ep.HostIf = "hv" + ep.ID[:12]
+	}
+	link, err := netlink.LinkByName(ep.HostIf)
+	if err != nil {
+		return nil // gone already (with its namespace)
+	}
+	return netlink.LinkDel(link)
+}

@@ -1,0 +1,94 @@
+package server
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/moby/moby/api/types/network"
+)
+
+// NetworkBackend serves /networks.
+type NetworkBackend interface {
+	NetworkList(ctx context.Context, filters map[string][]string) ([]network.Inspect, error)
+	NetworkInspect(ctx context.Context, id string) (network.Inspect, error)
+	NetworkCreate(ctx context.Context, req network.CreateRequest) (network.CreateResponse, error)
+	NetworkRemove(ctx context.Context, id string) error
+	NetworkConnect(ctx context.Context, id string, req network.ConnectRequest) error
+	NetworkDisconnect(ctx context.Context, id string, req network.DisconnectRequest) error
+	NetworksPrune(ctx context.Context, filters map[string][]string) (network.PruneReport, error)
+}
+
+func (s *Server) networkRoutes() {
+	s.handle("GET /networks", func(w http.ResponseWriter, r *http.Request) error {
+		filters, err := parseFilters(r.URL.Query().Get("filters"))
+		if err != nil {
+			return err
+		}
+		l, err := s.backend.NetworkList(r.Context(), filters)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, l)
+	})
+	s.handle("GET /networks/{id}", func(w http.ResponseWriter, r *http.Request) error {
+		n, err := s.backend.NetworkInspect(r.Context(), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, n)
+	})
+	s.handle("POST /networks/create", func(w http.ResponseWriter, r *http.Request) error {
+		var req network.CreateRequest
+		if err := decodeJSON(w, r, &req); err != nil {
+			return err
+		}
+		resp, err := s.backend.NetworkCreate(r.Context(), req)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusCreated, resp)
+	})
+	s.handle("DELETE /networks/{id}", func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.backend.NetworkRemove(r.Context(), r.PathValue("id")); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+	s.handle("POST /networks/{id}/connect", func(w http.ResponseWriter, r *http.Request) error {
+		var req network.ConnectRequest
+		if err := decodeJSON(w, r, &req); err != nil {
+			return err
+		}
+		if err := s.backend.NetworkConnect(r.Context(), r.PathValue("id"), req); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusOK)
+		return nil
+	})
+	s.handle("POST /networks/{id}/disconnect", func(w http.ResponseWriter, r *http.Request) error {
+		var req network.DisconnectRequest
+		if err := decodeJSON(w, r, &req); err != nil {
+			return err
+		}
+		if err := s.backend.NetworkDisconnect(r.Context(), r.PathValue("id"), req); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusOK)
+		return nil
+	})
+	s.handle("POST /networks/prune", func(w http.ResponseWriter, r *http.Request) error {
+		filters, err := parseFilters(r.URL.Query().Get("filters"))
+		if err != nil {
+			return err
+		}
+		rep, err := s.backend.NetworksPrune(r.Context(), filters)
+		if err != nil {
+			return err
+		}
+		if rep.NetworksDeleted == nil {
+			rep.NetworksDeleted = []string{}
+		}
+		return writeJSON(w, http.StatusOK, rep)
+	})
+}
