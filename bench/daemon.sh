@@ -4,7 +4,9 @@
 # CLI when installed), same busybox image, in one run: the median of N
 # sequential runs, the wall time of 10 runs in parallel, and each daemon's
 # idle RSS; and docker stats --no-stream over 20 running containers.
-# Prints ratios.
+# Then `docker run --rm IMAGE true` on the default bridge network, hull
+# beside dockerd (given a bridge of its own, hbench0, without iptables), and
+# what networking adds to each. Prints ratios.
 #
 #   bash bench/daemon.sh [-n 20] [--no-install]
 #
@@ -52,6 +54,7 @@ cleanup() {
 		podman --root "$work/podman" --runroot "$work/podman-run" system reset -f >/dev/null 2>&1 || true
 	fi
 	rm -rf "$work"
+	ip link del hbench0 2>/dev/null
 	for d in /sys/fs/cgroup/*/docker /sys/fs/cgroup/*/libpod_parent; do
 		[ -d "$d" ] || continue
 		printf '%s\n' "${cgroups_before[@]}" | grep -qxF "$d" && continue
@@ -76,8 +79,11 @@ hull_pid=$!
 waitfor "unix://$work/hull.sock"
 hosts[hull]="unix://$work/hull.sock"
 if command -v dockerd >/dev/null; then
+	# A bridge of dockerd's own for the bridge-network runs; no iptables, so
+	# that it leaves the host's firewall as it was.
+	ip link add hbench0 type bridge && ip addr add 10.201.0.1/24 dev hbench0 && ip link set hbench0 up
 	dockerd --data-root "$work/docker" --exec-root "$work/dx" -H "unix://$work/d.sock" --pidfile "$work/d.pid" \
-		--bridge=none --iptables=false --ip-masq=false --storage-driver overlay2 >"$work/dockerd.log" 2>&1 &
+		--bridge=hbench0 --iptables=false --ip-masq=false --storage-driver overlay2 >"$work/dockerd.log" 2>&1 &
 	pids+=($!)
 	dockerd_pid=$!
 	waitfor "unix://$work/d.sock" && hosts[dockerd]="unix://$work/d.sock"
@@ -93,11 +99,12 @@ if command -v podman >/dev/null; then
 	"${podman_cmd[@]}" import "$work/rootfs.tar" bench/busybox:1 >/dev/null 2>&1 && contenders+=(podman) || podman_cmd=()
 fi
 
-run_one() { # CONTENDER
+run_one() { # CONTENDER [NETWORK]
+	local net=${2:-none}
 	if [ "$1" = podman ]; then
 		"${podman_cmd[@]}" run --rm --network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 bench/busybox:1 true
 	else
-		DOCKER_HOST=${hosts[$1]} DOCKER_API_VERSION=1.41 docker run --rm --network none bench/busybox:1 true
+		DOCKER_HOST=${hosts[$1]} DOCKER_API_VERSION=1.41 docker run --rm --network "$net" bench/busybox:1 true
 	fi
 }
 now() { date +%s%N; }
@@ -118,6 +125,20 @@ for c in "${contenders[@]}"; do
 	wait_all=$(jobs -p | grep -v -x -F -f <(printf '%s\n' "${pids[@]}") || true)
 	for j in $wait_all; do wait "$j"; done
 	par[$c]=$((($(now) - t0) / 1000))
+done
+# The default bridge network (issue 6): hull and dockerd, interleaved.
+declare -A bseq
+for c in "${contenders[@]}"; do
+	[ "$c" = podman ] && continue
+	run_one "$c" bridge >/dev/null 2>&1 || { echo "$c cannot run on its bridge network:"; run_one "$c" bridge; exit 1; }
+done
+for _ in $(seq "$RUNS"); do
+	for c in "${contenders[@]}"; do
+		[ "$c" = podman ] && continue
+		t0=$(now)
+		run_one "$c" bridge >/dev/null
+		bseq[$c]+="$((($(now) - t0) / 1000)) "
+	done
 done
 # docker stats --no-stream over 20 running containers (issue 5).
 declare -A stats
@@ -152,6 +173,14 @@ for c in "${contenders[@]}"; do
 	printf '%-9s %16.1f %16.2f %14s %11.2fx\n' "$c" "$(awk -v a="$m" 'BEGIN{print a/1000}')" "$(awk -v a="${par[$c]}" 'BEGIN{print a/1e6}')" "$r" "$(awk -v a="$m" -v b="$base" 'BEGIN{print a/b}')"
 done
 echo "goals (issue 4): hull median <= 40 ms, 10 parallel <= 0.3 s, idle RSS <= 25 MB"
+printf '\n%-9s %22s %24s %12s\n' contender "bridge: median run ms" "networking adds (ms)" "x hull"
+bbase=$(echo "${bseq[hull]}" | median)
+for c in "${!bseq[@]}"; do
+	m=$(echo "${bseq[$c]}" | median)
+	n=$(echo "${seq[$c]}" | median)
+	printf '%-9s %22.1f %24.1f %11.2fx\n' "$c" "$(awk -v a="$m" 'BEGIN{print a/1000}')" "$(awk -v a="$m" -v b="$n" 'BEGIN{print (a-b)/1000}')" "$(awk -v a="$m" -v b="$bbase" 'BEGIN{print a/b}')"
+done
+echo "goals (issue 6): networking adds <= 10 ms to hull's run, and hull stays >= 5x faster than dockerd"
 printf '\n%-9s %28s %8s\n' contender "stats --no-stream, 20 ctrs" "x hull"
 sbase=$(echo "${stats[hull]}" | median)
 for c in "${!stats[@]}"; do

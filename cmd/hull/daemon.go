@@ -46,6 +46,7 @@ type daemonFlags struct {
 	tlsKey     string
 	ulimits    []string
 	bridge     string
+	pluginTO   time.Duration
 	// defaultUlimits is daemon.json's default-ulimits, or the flags'.
 	defaultUlimits map[string]*units.Ulimit
 }
@@ -76,6 +77,7 @@ func newDaemonCommand(g *globals) *cobra.Command {
 	fl.StringVar(&f.tlsCert, "tlscert", "", "the server's TLS certificate")
 	fl.StringVar(&f.tlsKey, "tlskey", "", "the server's TLS key")
 	fl.StringArrayVar(&f.ulimits, "default-ulimit", nil, "a default ulimit for containers (nofile=1024:2048)")
+	fl.DurationVar(&f.pluginTO, "plugin-timeout", 30*time.Second, "how long a plugin may take to activate, and to answer each call")
 	fl.StringVarP(&f.bridge, "bridge", "b", "", "interface of the default bridge network (default hull0; one of its own for another --exec-root)")
 	return cmd
 }
@@ -194,7 +196,7 @@ func runDaemon(ctx context.Context, f *daemonFlags, g *globals) error {
 		}
 		f.defaultUlimits[u.Name] = u
 	}
-	d, err := daemon.New(ctx, daemon.Config{Root: f.dataRoot, ExecRoot: f.execRoot, Debug: g.debug, LiveRestore: f.liveRestor, DefaultUlimits: f.defaultUlimits, Bridge: f.bridge})
+	d, err := daemon.New(ctx, daemon.Config{Root: f.dataRoot, ExecRoot: f.execRoot, Debug: g.debug, LiveRestore: f.liveRestor, DefaultUlimits: f.defaultUlimits, Bridge: f.bridge, PluginTimeout: f.pluginTO})
 	if err != nil {
 		closeAll()
 		return err

@@ -21,6 +21,7 @@ import (
 	"github.com/hullproject/hull/internal/image"
 	"github.com/hullproject/hull/internal/layer"
 	"github.com/hullproject/hull/internal/network"
+	"github.com/hullproject/hull/internal/plugin"
 	"github.com/hullproject/hull/internal/runtime"
 )
 
@@ -39,6 +40,9 @@ type Config struct {
 	// Bridge is the default bridge network's interface (dockerd's
 	// --bridge); default hull0, or a name of the exec root's own.
 	Bridge string
+	// PluginTimeout bounds a plugin's activation and each call (default
+	// 30 s, Docker's).
+	PluginTimeout time.Duration
 }
 
 // Daemon is the engine behind the API.
@@ -107,7 +111,13 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 		return fail(err)
 	}
 	bridge, table := networkNames(cfg.ExecRoot, cfg.Bridge)
-	if d.net, err = network.Open(ctx, network.Config{DB: db, NetnsDir: filepath.Join(cfg.ExecRoot, "netns"), DefaultBridge: bridge, Table: table}); err != nil {
+	dirs := plugin.DefaultDirs()
+	if cfg.ExecRoot != "/run/hull" {
+		dirs.Sockets = append(dirs.Sockets, filepath.Join(cfg.ExecRoot, "plugins"))
+		dirs.Specs = append(dirs.Specs, filepath.Join(cfg.ExecRoot, "plugins"))
+	}
+	plugins := plugin.NewRegistry(dirs, cfg.PluginTimeout)
+	if d.net, err = network.Open(ctx, network.Config{DB: db, NetnsDir: filepath.Join(cfg.ExecRoot, "netns"), DefaultBridge: bridge, Table: table, Plugins: plugins}); err != nil {
 		return fail(err)
 	}
 	if err := d.net.Prepare(ctx); err != nil {

@@ -389,9 +389,7 @@ func (d *Daemon) NetworkCreate(ctx context.Context, req mnet.CreateRequest) (mne
 		return mnet.CreateResponse{}, fmt.Errorf("IPv6 networks are not supported by hull yet: %w", errdefs.ErrInvalidArgument)
 	}
 	if req.IPAM != nil {
-		if req.IPAM.Driver != "" && req.IPAM.Driver != "default" {
-			return mnet.CreateResponse{}, fmt.Errorf("IPAM driver %q: only the default IPAM driver is supported yet: %w", req.IPAM.Driver, errdefs.ErrNotImplemented)
-		}
+		cr.IPAMDriver, cr.IPAMOptions = req.IPAM.Driver, req.IPAM.Options
 		if len(req.IPAM.Config) > 1 {
 			return mnet.CreateResponse{}, fmt.Errorf("a network has one IPv4 subnet in hull: %w", errdefs.ErrInvalidArgument)
 		}

@@ -16,9 +16,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
 	"regexp"
 	"slices"
 	"sort"
@@ -29,6 +31,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/hullproject/hull/internal/errdefs"
+	"github.com/hullproject/hull/internal/plugin"
 )
 
 // Network is a network's record.
@@ -48,6 +51,11 @@ type Network struct {
 	IPRange netip.Prefix `json:"ipRange,omitzero"`
 	// Bridge is the bridge driver's interface on the host.
 	Bridge string `json:"bridge,omitempty"`
+	// IPAMDriver is a remote IPAM plugin ("" is hull's own), PoolID the
+	// pool it gave.
+	IPAMDriver  string            `json:"ipamDriver,omitempty"`
+	IPAMOptions map[string]string `json:"ipamOptions,omitempty"`
+	PoolID      string            `json:"poolId,omitempty"`
 	// Predefined networks (bridge, host, none) cannot be removed.
 	Predefined bool `json:"predefined,omitempty"`
 }
@@ -70,6 +78,9 @@ type Endpoint struct {
 	HostIf string `json:"hostIf,omitempty"`
 	// Routes are the static routes a driver asked for.
 	Routes []Route `json:"routes,omitempty"`
+	// Ready: the NIC is in the compartment. An endpoint recorded without it
+	// is what a crash in the middle of a join left; Reconcile removes it.
+	Ready bool `json:"ready,omitempty"`
 }
 
 // Route is a static route in a compartment.
@@ -139,6 +150,8 @@ type Config struct {
 	Table string
 	// ResolvConf is the host's resolver configuration, for forwarding.
 	ResolvConf string
+	// Plugins finds remote network and IPAM drivers; nil: none.
+	Plugins *plugin.Registry
 }
 
 // Service is the network service.
@@ -148,6 +161,7 @@ type Service struct {
 	mu      sync.Mutex
 	dmu     sync.RWMutex
 	drivers map[string]Driver
+	ipams   map[string]*remoteIPAM
 	sys     system
 	// running is what the service runs for each sandbox in this process:
 	// port proxies and the DNS resolver.
@@ -162,6 +176,15 @@ var (
 )
 
 var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+// crashAt ends the process at a named point when HULL_TEST_CRASH_AT names
+// it: the tests' way to kill the daemon in the middle of a change.
+func crashAt(point string) {
+	if os.Getenv("HULL_TEST_CRASH_AT") == point {
+		slog.Error("crashing on purpose (HULL_TEST_CRASH_AT)", "point", point)
+		os.Exit(70)
+	}
+}
 
 func newID() string {
 	b := make([]byte, 32)
@@ -181,7 +204,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.ResolvConf == "" {
 		cfg.ResolvConf = "/etc/resolv.conf"
 	}
-	s := &Service{cfg: cfg, drivers: map[string]Driver{}, running: map[string]*running{}}
+	s := &Service{cfg: cfg, drivers: map[string]Driver{}, ipams: map[string]*remoteIPAM{}, running: map[string]*running{}}
 	s.sys = newSystem(cfg)
 	registerDrivers(s)
 	err := cfg.DB.Update(func(tx *bolt.Tx) error {
@@ -228,14 +251,58 @@ func (s *Service) Register(name string, d Driver) {
 	s.drivers[name] = d
 }
 
-func (s *Service) driver(name string) (Driver, error) {
+// driver is the driver name: built in, or a remote driver of the plugin
+// of that name, activated on first use.
+func (s *Service) driver(ctx context.Context, name string) (Driver, error) {
 	s.dmu.RLock()
 	d, ok := s.drivers[name]
 	s.dmu.RUnlock()
-	if !ok {
+	if ok {
+		return d, nil
+	}
+	if s.cfg.Plugins == nil {
 		return nil, fmt.Errorf("network driver %q: plugin not found: %w", name, errdefs.ErrNotFound)
 	}
-	return d, nil
+	p, err := s.cfg.Plugins.Get(ctx, name, "NetworkDriver")
+	if err != nil {
+		return nil, fmt.Errorf("network driver %q: %w", name, err)
+	}
+	rd, err := newRemoteDriver(ctx, p)
+	if err != nil {
+		s.cfg.Plugins.Forget(name)
+		return nil, fmt.Errorf("network driver %q: %w", name, err)
+	}
+	s.dmu.Lock()
+	defer s.dmu.Unlock()
+	if d, ok := s.drivers[name]; ok {
+		return d, nil
+	}
+	s.drivers[name] = rd
+	return rd, nil
+}
+
+// ipam is the remote IPAM driver name, activated on first use.
+func (s *Service) ipam(ctx context.Context, name string) (*remoteIPAM, error) {
+	s.dmu.RLock()
+	r, ok := s.ipams[name]
+	s.dmu.RUnlock()
+	if ok {
+		return r, nil
+	}
+	if s.cfg.Plugins == nil {
+		return nil, fmt.Errorf("IPAM driver %q: plugin not found: %w", name, errdefs.ErrNotFound)
+	}
+	p, err := s.cfg.Plugins.Get(ctx, name, "IpamDriver")
+	if err != nil {
+		return nil, fmt.Errorf("IPAM driver %q: %w", name, err)
+	}
+	if r, err = newRemoteIPAM(ctx, p); err != nil {
+		return nil, fmt.Errorf("IPAM driver %q: %w", name, err)
+	}
+	s.dmu.Lock()
+	s.ipams[name] = r
+	s.dmu.Unlock()
+	return r, nil
 }
 
 func (s *Service) put(nw *Network) error {
@@ -302,6 +369,9 @@ type CreateRequest struct {
 	Options, Labels      map[string]string
 	// Subnet, Gateway and IPRange are the user's IPAM config (all optional).
 	Subnet, Gateway, IPRange string
+	// IPAMDriver names a remote IPAM plugin ("" or "default": hull's own).
+	IPAMDriver  string
+	IPAMOptions map[string]string
 }
 
 // CreateNetwork makes a network with its driver.
@@ -315,7 +385,7 @@ func (s *Service) CreateNetwork(ctx context.Context, req CreateRequest) (*Networ
 	if req.Driver == "null" || req.Driver == "host" {
 		return nil, fmt.Errorf("only one instance of %q network is allowed: %w", req.Driver, errdefs.ErrInvalidArgument)
 	}
-	d, err := s.driver(req.Driver)
+	d, err := s.driver(ctx, req.Driver)
 	if err != nil {
 		return nil, err
 	}
@@ -326,7 +396,11 @@ func (s *Service) CreateNetwork(ctx context.Context, req CreateRequest) (*Networ
 	}
 	nw := &Network{ID: newID(), Name: req.Name, Driver: req.Driver, Created: time.Now().UTC(), Internal: req.Internal,
 		Attachable: req.Attachable, Options: req.Options, Labels: req.Labels}
-	if err := s.ipamConfig(nw, req); err != nil {
+	if req.IPAMDriver != "" && req.IPAMDriver != "default" {
+		if err := s.remotePool(ctx, nw, req); err != nil {
+			return nil, err
+		}
+	} else if err := s.ipamConfig(nw, req); err != nil {
 		return nil, err
 	}
 	if req.Driver == "bridge" {
@@ -344,8 +418,9 @@ func (s *Service) CreateNetwork(ctx context.Context, req CreateRequest) (*Networ
 		return nil, err
 	}
 	if err := d.CreateNetwork(ctx, nw); err != nil {
+		s.releasePool(context.WithoutCancel(ctx), nw)
 		s.cfg.DB.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketNetworks).Delete([]byte(nw.ID)) })
-		return nil, err
+		return nil, fmt.Errorf("create network %s: %w", nw.Name, err)
 	}
 	if err := s.sys.syncFirewall(s.bridgeNetworksLocked()); err != nil {
 		slog.Error("firewall", "error", err)
@@ -359,9 +434,6 @@ func (s *Service) ipamConfig(nw *Network, req CreateRequest) error {
 	if req.Subnet == "" {
 		if req.Gateway != "" || req.IPRange != "" {
 			return fmt.Errorf("a gateway or IP range needs a subnet: %w", errdefs.ErrInvalidArgument)
-		}
-		if req.Driver != "bridge" {
-			return nil // the remote driver's IPAM, or none
 		}
 		subnet, err := s.freeSubnet(netip.Prefix{})
 		if err != nil {
@@ -399,6 +471,38 @@ func (s *Service) ipamConfig(nw *Network, req CreateRequest) error {
 		nw.IPRange = r.Masked()
 	}
 	return nil
+}
+
+// remotePool has the network's IPAM plugin give its pool and gateway.
+func (s *Service) remotePool(ctx context.Context, nw *Network, req CreateRequest) error {
+	r, err := s.ipam(ctx, req.IPAMDriver)
+	if err != nil {
+		return err
+	}
+	poolID, pool, gw, err := r.requestPool(ctx, req.Subnet, req.IPRange, req.IPAMOptions)
+	if err != nil {
+		return err
+	}
+	nw.IPAMDriver, nw.IPAMOptions, nw.PoolID, nw.Subnet, nw.Gateway = req.IPAMDriver, req.IPAMOptions, poolID, pool, gw
+	return nil
+}
+
+// releasePool gives a remote IPAM driver its pool (and gateway) back.
+func (s *Service) releasePool(ctx context.Context, nw *Network) {
+	if nw.IPAMDriver == "" || nw.PoolID == "" {
+		return
+	}
+	r, err := s.ipam(ctx, nw.IPAMDriver)
+	if err != nil {
+		slog.Warn("release an IPAM pool", "network", nw.Name, "error", err)
+		return
+	}
+	if nw.Gateway.IsValid() {
+		r.releaseAddress(ctx, nw.PoolID, nw.Gateway)
+	}
+	if err := r.releasePool(ctx, nw.PoolID); err != nil {
+		slog.Warn("release an IPAM pool", "network", nw.Name, "error", err)
+	}
 }
 
 // defaultPools are Docker's local address pools: 172.17–31.0.0/16, then
@@ -471,13 +575,14 @@ func (s *Service) RemoveNetwork(ctx context.Context, ref string) error {
 	if len(eps) > 0 {
 		return fmt.Errorf("error while removing network: network %s id %s has active endpoints: %w", nw.Name, nw.ID, errdefs.ErrForbidden)
 	}
-	d, err := s.driver(nw.Driver)
+	d, err := s.driver(ctx, nw.Driver)
 	if err != nil {
 		return err
 	}
 	if err := d.DeleteNetwork(ctx, nw); err != nil {
 		return err
 	}
+	s.releasePool(ctx, nw)
 	if err := s.cfg.DB.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketNetworks).Delete([]byte(nw.ID)) }); err != nil {
 		return err
 	}
@@ -492,6 +597,7 @@ func (s *Service) PruneNetworks(ctx context.Context, keep func(*Network) bool) (
 		return nil, err
 	}
 	var removed []string
+	var errs []error
 	for _, nw := range all {
 		if nw.Predefined || (keep != nil && keep(&nw)) {
 			continue
@@ -499,10 +605,10 @@ func (s *Service) PruneNetworks(ctx context.Context, keep func(*Network) bool) (
 		if err := s.RemoveNetwork(ctx, nw.ID); err == nil {
 			removed = append(removed, nw.Name)
 		} else if !errdefs.IsForbidden(err) {
-			return removed, err
+			errs = append(errs, err)
 		}
 	}
-	return removed, nil
+	return removed, errors.Join(errs...)
 }
 
 func (s *Service) bridgeNetworksLocked() []Network {

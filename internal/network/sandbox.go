@@ -267,11 +267,26 @@ func checkPorts(ports []PortBinding) error {
 
 // join makes ep on nw in sb's compartment.
 func (s *Service) join(ctx context.Context, sb *Sandbox, nw *Network, er EndpointRequest, first bool) (_ *Endpoint, retErr error) {
-	d, err := s.driver(nw.Driver)
+	d, err := s.driver(ctx, nw.Driver)
 	if err != nil {
 		return nil, err
 	}
 	ep := &Endpoint{ID: newID(), NetworkID: nw.ID, ContainerID: sb.ContainerID, ContainerName: sb.Name, Aliases: er.Aliases}
+	var remoteAddr netip.Prefix
+	if nw.IPAMDriver != "" {
+		r, err := s.ipam(ctx, nw.IPAMDriver)
+		if err != nil {
+			return nil, err
+		}
+		if remoteAddr, err = r.requestAddress(ctx, nw.PoolID, er.IPv4, nil); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if retErr != nil {
+				r.releaseAddress(context.WithoutCancel(ctx), nw.PoolID, remoteAddr.Addr())
+			}
+		}()
+	}
 	if err := s.cfg.DB.Update(func(tx *bolt.Tx) error {
 		used := map[string]bool{}
 		var present bool
@@ -292,7 +307,9 @@ func (s *Service) join(ctx context.Context, sb *Sandbox, nw *Network, er Endpoin
 				break
 			}
 		}
-		if nw.Subnet.IsValid() {
+		if remoteAddr.IsValid() {
+			ep.Addr, ep.StaticIP, ep.Gateway, ep.MAC = remoteAddr, er.IPv4 != "", nw.Gateway, macFor(remoteAddr.Addr())
+		} else if nw.Subnet.IsValid() {
 			a, err := allocate(tx, nw, er.IPv4)
 			if err != nil {
 				return err
@@ -334,8 +351,20 @@ func (s *Service) join(ctx context.Context, sb *Sandbox, nw *Network, er Endpoin
 	if err := s.updateEndpoint(ep); err != nil {
 		return nil, err
 	}
+	if ji.DstPrefix != "" && ji.DstPrefix != "eth" {
+		// The driver's prefix, numbered as the container's NICs are.
+		ep.IfName = ji.DstPrefix + strings.TrimPrefix(ep.IfName, "eth")
+		if err := s.updateEndpoint(ep); err != nil {
+			return nil, err
+		}
+	}
+	crashAt("join: the driver joined, the NIC is not in the compartment")
 	if err := s.sys.plumb(sb.Path, ji.SrcName, ep.IfName, ep, ji.Routes, ep.Gateway, first && !nw.Internal); err != nil {
 		return nil, fmt.Errorf("container NIC on %s: %w", nw.Name, err)
+	}
+	ep.Ready = true
+	if err := s.updateEndpoint(ep); err != nil {
+		return nil, err
 	}
 	return ep, nil
 }
@@ -356,12 +385,21 @@ func (s *Service) updateEndpoint(ep *Endpoint) error {
 func (s *Service) leave(ctx context.Context, ep *Endpoint) error {
 	var errs []error
 	if nw, err := s.Network(ep.NetworkID); err == nil {
-		if d, err := s.driver(nw.Driver); err == nil {
+		if d, err := s.driver(ctx, nw.Driver); err == nil {
 			if err := d.Leave(ctx, nw, ep); err != nil {
 				errs = append(errs, fmt.Errorf("leave %s: %w", nw.Name, err))
 			}
 			if err := d.DeleteEndpoint(ctx, nw, ep); err != nil {
 				errs = append(errs, fmt.Errorf("delete endpoint on %s: %w", nw.Name, err))
+			}
+		} else {
+			errs = append(errs, err)
+		}
+		if nw.IPAMDriver != "" && ep.Addr.IsValid() {
+			if r, err := s.ipam(ctx, nw.IPAMDriver); err == nil {
+				if err := r.releaseAddress(ctx, nw.PoolID, ep.Addr.Addr()); err != nil {
+					errs = append(errs, err)
+				}
 			}
 		}
 	}
@@ -471,7 +509,7 @@ func (s *Service) Reconcile(ctx context.Context, live func(containerID string) b
 	eps, _ := s.endpoints(nil)
 	keep := map[string]bool{}
 	for _, ep := range eps {
-		if !sandboxes[ep.ContainerID] {
+		if !sandboxes[ep.ContainerID] || !ep.Ready {
 			if err := s.leave(ctx, &ep); err != nil {
 				errs = append(errs, err)
 			}
@@ -511,7 +549,10 @@ func (s *Service) Prepare(ctx context.Context) error {
 	}
 	var errs []error
 	for _, nw := range nws {
-		if d, err := s.driver(nw.Driver); err == nil {
+		if nw.Driver != "bridge" {
+			continue // remote networks live in their plugins; no activation at start
+		}
+		if d, err := s.driver(ctx, nw.Driver); err == nil {
 			if err := d.CreateNetwork(ctx, &nw); err != nil {
 				errs = append(errs, fmt.Errorf("network %s: %w", nw.Name, err))
 			}
@@ -529,13 +570,20 @@ func (s *Service) Prepare(ctx context.Context) error {
 // table go too (Prepare makes them again at the next start), so that a
 // stopped daemon with nothing running leaves nothing on the host.
 func (s *Service) Close() {
+	s.dmu.RLock()
+	for _, d := range s.drivers {
+		if rd, ok := d.(*remoteDriver); ok {
+			rd.discoverDelete(context.Background())
+		}
+	}
+	s.dmu.RUnlock()
 	defer func() {
 		if len(s.Sandboxes()) > 0 {
 			return
 		}
 		ctx := context.Background()
 		for _, nw := range s.bridgeNetworksLocked() {
-			if d, err := s.driver(nw.Driver); err == nil {
+			if d, err := s.driver(ctx, nw.Driver); err == nil {
 				if err := d.DeleteNetwork(ctx, &nw); err != nil {
 					slog.Warn("network service: remove a bridge at shutdown", "bridge", nw.Bridge, "error", err)
 				}
