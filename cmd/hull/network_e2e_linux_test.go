@@ -19,6 +19,7 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
+	"github.com/miekg/dns"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 )
@@ -112,6 +113,10 @@ func newOutsideHost(t *testing.T) *outsideHost {
 		t.Fatal(err)
 	}
 	l, err := net.Listen("tcp4", o.addr+":9999")
+	var pc net.PacketConn
+	if err == nil {
+		pc, err = net.ListenPacket("udp4", o.addr+":53")
+	}
 	if serr := netns.Set(orig); serr != nil {
 		t.Fatal(serr)
 	}
@@ -119,6 +124,20 @@ func newOutsideHost(t *testing.T) *outsideHost {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
+	// A name server there: outside.test is 192.0.2.99.
+	dnsSrv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(q)
+		switch {
+		case len(q.Question) != 1 || q.Question[0].Name != "outside.test.":
+			m.Rcode = dns.RcodeNameError
+		case q.Question[0].Qtype == dns.TypeA:
+			m.Answer = append(m.Answer, &dns.A{Hdr: dns.RR_Header{Name: "outside.test.", Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: net.IPv4(192, 0, 2, 99)})
+		}
+		w.WriteMsg(m)
+	})}
+	go dnsSrv.ActivateAndServe()
+	t.Cleanup(func() { dnsSrv.Shutdown(); pc.Close() })
 	go func() {
 		for {
 			c, err := l.Accept()
@@ -263,6 +282,12 @@ func TestDaemonNetworks(t *testing.T) {
 		t.Errorf("the outside host saw no connection")
 	}
 
+	// Names the resolver does not know are forwarded: here to --dns, the
+	// outside host's name server.
+	if o, e, code := dockerRun(t, env, "", "run", "--rm", "--network", "app", "--dns", out.addr, img, "busybox", "nslookup", "outside.test"); code != 0 || !strings.Contains(o, "192.0.2.99") {
+		t.Errorf("nslookup outside.test through the resolver to --dns %s: %d\n%s%s", out.addr, code, o, e)
+	}
+
 	// Per-interface counters in docker stats.
 	if o := docker(t, env, "stats", "--no-stream", "--format", "{{.Name}} {{.NetIO}}", "web"); !strings.HasPrefix(o, "web ") || strings.HasPrefix(o, "web 0B / 0B") {
 		t.Errorf("docker stats NetIO: %q", o)
@@ -317,7 +342,23 @@ func assertNoNetworkLeft(t *testing.T, env []string, execRoot string, removedBri
 	if ents, _ := os.ReadDir(filepath.Join(execRoot, "netns")); len(ents) > 0 {
 		t.Errorf("compartments left: %d", len(ents))
 	}
-	links, _ := netlink.LinkList()
+	// A container's veth goes with its compartment's namespace, which the
+	// kernel tears down in the background: give it a moment.
+	deadline := time.Now().Add(5 * time.Second)
+	var links []netlink.Link
+	for {
+		links, _ = netlink.LinkList()
+		left := false
+		for _, l := range links {
+			if n := l.Attrs().Name; strings.HasPrefix(n, "hv") || strings.HasPrefix(n, "hp") {
+				left = true
+			}
+		}
+		if !left || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	for _, l := range links {
 		name := l.Attrs().Name
 		if strings.HasPrefix(name, "hv") || strings.HasPrefix(name, "hp") {
@@ -362,4 +403,90 @@ func assertNoNetworkLeft(t *testing.T, env []string, execRoot string, removedBri
 	if out, err := exec.Command("ip", "netns", "list").Output(); err == nil && strings.Contains(string(out), "hullout") {
 		t.Logf("ip netns: %s", out)
 	}
+}
+
+// TestDaemonNetworkCrashReconcile: a daemon killed in the middle of a
+// connect (after the driver made the NIC, before it was in the
+// compartment) leaves nothing its next start does not remove: no veth, no
+// endpoint (lease), no compartment; the running container keeps its first
+// network.
+func TestDaemonNetworkCrashReconcile(t *testing.T) {
+	requireDockerCLI(t)
+	buildShim(t)
+	env, dir := hullDaemon(t)
+	loadBusybox(t, env, dir)
+	execRoot := filepath.Join(dir, "run")
+	docker(t, env, "network", "create", "app")
+	docker(t, env, "network", "create", "app2")
+	docker(t, env, "run", "-d", "--name", "ca", "--network", "app", "e2e/busybox:1", "sleep", "300")
+	linksBefore := hostLinks()
+
+	killDaemon := func() {
+		out, _ := exec.Command("pgrep", "-f", "daemon -H unix://"+dir).Output()
+		for _, pid := range strings.Fields(string(out)) {
+			exec.Command("kill", "-9", pid).Run()
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	startDaemon := func(extraEnv ...string) *exec.Cmd {
+		cmd := exec.Command(hullBin, "-D", "daemon", "-H", "unix://"+filepath.Join(dir, "hull.sock"), "--data-root", filepath.Join(dir, "root"),
+			"--exec-root", execRoot, "--config-file", filepath.Join(dir, "daemon.json"))
+		cmd.Env = append(os.Environ(), extraEnv...)
+		logf, _ := os.OpenFile(filepath.Join(dir, "daemon.log"), os.O_APPEND|os.O_WRONLY, 0)
+		cmd.Stdout, cmd.Stderr = logf, logf
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, func() bool { _, _, code := dockerRun(t, env, "", "version"); return code == 0 }, "the daemon")
+		return cmd
+	}
+	killDaemon()
+	crashing := startDaemon("HULL_TEST_CRASH_AT=join: the driver joined, the NIC is not in the compartment")
+	if _, _, code := dockerRun(t, env, "", "network", "connect", "app2", "ca"); code == 0 {
+		t.Fatal("network connect succeeded on a daemon that crashes in it")
+	}
+	crashing.Wait()
+	if extra := newLinks(linksBefore); len(extra) == 0 {
+		t.Log("the crash left no link to clean (it came before the veth)")
+	} else {
+		t.Logf("left by the crash: %v", extra)
+	}
+	d := startDaemon()
+	t.Cleanup(func() { d.Process.Signal(os.Interrupt); d.Wait() })
+	if extra := newLinks(linksBefore); len(extra) > 0 {
+		t.Errorf("links left after the restart: %v", extra)
+	}
+	if out := docker(t, env, "network", "inspect", "-f", "{{len .Containers}}", "app2"); out != "0" {
+		t.Errorf("an endpoint (lease) on app2 is left: %s", out)
+	}
+	if out := docker(t, env, "inspect", "-f", "{{.State.Status}}", "ca"); out != "running" {
+		t.Errorf("ca: %s", out)
+	}
+	if _, _, code := dockerRun(t, env, "", "exec", "ca", "busybox", "ip", "link", "show", "eth1"); code == 0 {
+		t.Errorf("ca has a second NIC after the failed connect")
+	}
+	// The connect works now, and everything goes with the container.
+	docker(t, env, "network", "connect", "app2", "ca")
+	docker(t, env, "rm", "-f", "ca")
+	docker(t, env, "network", "rm", "app", "app2")
+	assertNoNetworkLeft(t, env, execRoot, nil)
+}
+
+func hostLinks() map[string]bool {
+	out := map[string]bool{}
+	links, _ := netlink.LinkList()
+	for _, l := range links {
+		out[l.Attrs().Name] = true
+	}
+	return out
+}
+
+func newLinks(before map[string]bool) []string {
+	var out []string
+	for name := range hostLinks() {
+		if !before[name] {
+			out = append(out, name)
+		}
+	}
+	return out
 }

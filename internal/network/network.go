@@ -123,6 +123,10 @@ type JoinInfo struct {
 	DstPrefix string
 	Gateway   netip.Addr
 	Routes    []Route
+	// InSandbox: the driver made the interface in the compartment already,
+	// named as the endpoint's IfName (moving an interface between
+	// namespaces waits for an RCU grace period, ~10 ms).
+	InSandbox bool
 }
 
 // Driver makes networks and endpoints of one kind.
@@ -173,6 +177,8 @@ var (
 	bucketNetworks  = []byte("networks")
 	bucketEndpoints = []byte("endpoints")
 	bucketSandboxes = []byte("sandboxes")
+	// bucketIPAM holds, per network, the address last given.
+	bucketIPAM = []byte("ipam")
 )
 
 var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
@@ -208,7 +214,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	s.sys = newSystem(cfg)
 	registerDrivers(s)
 	err := cfg.DB.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketNetworks, bucketEndpoints, bucketSandboxes} {
+		for _, b := range [][]byte{bucketNetworks, bucketEndpoints, bucketSandboxes, bucketIPAM} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -583,7 +589,10 @@ func (s *Service) RemoveNetwork(ctx context.Context, ref string) error {
 		return err
 	}
 	s.releasePool(ctx, nw)
-	if err := s.cfg.DB.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketNetworks).Delete([]byte(nw.ID)) }); err != nil {
+	if err := s.cfg.DB.Update(func(tx *bolt.Tx) error {
+		tx.Bucket(bucketIPAM).Delete([]byte(nw.ID))
+		return tx.Bucket(bucketNetworks).Delete([]byte(nw.ID))
+	}); err != nil {
 		return err
 	}
 	return s.sys.syncFirewall(s.bridgeNetworksLocked())
@@ -679,11 +688,38 @@ func allocate(tx *bolt.Tx, nw *Network, want string) (netip.Prefix, error) {
 	if nw.IPRange.IsValid() {
 		pool = nw.IPRange
 	}
-	for a := pool.Addr().Next(); pool.Contains(a); a = a.Next() {
-		if next := a.Next(); !nw.Subnet.Contains(next) {
-			break // the broadcast address
+	// Serially, as Docker's IPAM: from the address after the last one
+	// given, wrapping around, so that an address just released (whose NIC
+	// may still be going away with its namespace) is not given again at
+	// once.
+	cursors := tx.Bucket(bucketIPAM)
+	var last netip.Addr
+	if v := cursors.Get([]byte(nw.ID)); v != nil {
+		last, _ = netip.ParseAddr(string(v))
+	}
+	first := pool.Addr().Next()
+	start := first
+	if last.IsValid() && pool.Contains(last) {
+		start = last.Next()
+	}
+	usable := func(a netip.Addr) bool { return pool.Contains(a) && nw.Subnet.Contains(a.Next()) }
+	for a, wrapped := start, false; ; a = a.Next() {
+		if !usable(a) {
+			if wrapped {
+				break
+			}
+			a, wrapped = first, true
+			if !usable(a) {
+				break
+			}
+		}
+		if wrapped && a == start {
+			break
 		}
 		if !used[a] {
+			if err := cursors.Put([]byte(nw.ID), []byte(a.String())); err != nil {
+				return netip.Prefix{}, err
+			}
 			return netip.PrefixFrom(a, nw.Subnet.Bits()), nil
 		}
 	}

@@ -29,7 +29,7 @@ type system interface {
 	// plumb moves the host interface src into the compartment as dst with
 	// ep's address and MAC, sets it up, and adds routes, and a default
 	// route through gw when defaultRoute.
-	plumb(path, src, dst string, ep *Endpoint, routes []Route, gw netip.Addr, defaultRoute bool) error
+	plumb(path string, ji JoinInfo, dst string, ep *Endpoint, gw netip.Addr, defaultRoute bool) error
 	unplumb(path, ifName string) error
 	syncFirewall(nws []Network) error
 	// listenDNS opens the resolver's sockets on 127.0.0.11:53 inside the
@@ -359,7 +359,7 @@ func (s *Service) join(ctx context.Context, sb *Sandbox, nw *Network, er Endpoin
 		}
 	}
 	crashAt("join: the driver joined, the NIC is not in the compartment")
-	if err := s.sys.plumb(sb.Path, ji.SrcName, ep.IfName, ep, ji.Routes, ep.Gateway, first && !nw.Internal); err != nil {
+	if err := s.sys.plumb(sb.Path, ji, ep.IfName, ep, ep.Gateway, first && !nw.Internal); err != nil {
 		return nil, fmt.Errorf("container NIC on %s: %w", nw.Name, err)
 	}
 	ep.Ready = true
@@ -381,12 +381,19 @@ func (s *Service) updateEndpoint(ep *Endpoint) error {
 	return s.cfg.DB.Update(func(tx *bolt.Tx) error { return putEndpoint(tx, ep) })
 }
 
-// leave undoes join: the NIC, the driver's endpoint, the address.
-func (s *Service) leave(ctx context.Context, ep *Endpoint) error {
+// leave undoes join: the NIC, the driver's endpoint, the address. With
+// compartmentGoing, a NIC of the bridge driver is left to go with the
+// compartment: the kernel removes both ends of the veth when it tears the
+// namespace down, off the caller's path (deleting a link waits for an RCU
+// grace period, ~10 ms).
+func (s *Service) leave(ctx context.Context, ep *Endpoint, compartmentGoing bool) error {
 	var errs []error
 	if nw, err := s.Network(ep.NetworkID); err == nil {
 		if d, err := s.driver(ctx, nw.Driver); err == nil {
-			if err := d.Leave(ctx, nw, ep); err != nil {
+			g, ok := d.(interface{ nicGoesWithCompartment() bool })
+			if compartmentGoing && ok && g.nicGoesWithCompartment() && ep.Ready {
+				// nothing: the veth goes with the namespace
+			} else if err := d.Leave(ctx, nw, ep); err != nil {
 				errs = append(errs, fmt.Errorf("leave %s: %w", nw.Name, err))
 			}
 			if err := d.DeleteEndpoint(ctx, nw, ep); err != nil {
@@ -415,7 +422,7 @@ func (s *Service) Detach(ctx context.Context, containerID string) error {
 	s.stop(containerID)
 	var errs []error
 	for _, ep := range s.Endpoints(containerID) {
-		if err := s.leave(ctx, &ep); err != nil {
+		if err := s.leave(ctx, &ep, true); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -473,7 +480,7 @@ func (s *Service) Disconnect(ctx context.Context, containerID, network string) e
 				// removed there.
 				s.sys.unplumb(sb.Path, ep.IfName)
 			}
-			return s.leave(ctx, &ep)
+			return s.leave(ctx, &ep, false)
 		}
 	}
 	return fmt.Errorf("container %s is not connected to network %s: %w", containerID, nw.Name, errdefs.ErrNotFound)
@@ -510,7 +517,7 @@ func (s *Service) Reconcile(ctx context.Context, live func(containerID string) b
 	keep := map[string]bool{}
 	for _, ep := range eps {
 		if !sandboxes[ep.ContainerID] || !ep.Ready {
-			if err := s.leave(ctx, &ep); err != nil {
+			if err := s.leave(ctx, &ep, false); err != nil {
 				errs = append(errs, err)
 			}
 			continue

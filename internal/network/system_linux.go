@@ -166,29 +166,36 @@ func handle(path string) (*netlink.Handle, netns.NsHandle, error) {
 	return h, ns, nil
 }
 
-func (ls *linuxSystem) plumb(path, src, dst string, ep *Endpoint, routes []Route, gw netip.Addr, defaultRoute bool) error {
+func (ls *linuxSystem) plumb(path string, ji JoinInfo, dst string, ep *Endpoint, gw netip.Addr, defaultRoute bool) error {
 	h, ns, err := handle(path)
 	if err != nil {
 		return err
 	}
 	defer ns.Close()
 	defer h.Close()
-	link, err := netlink.LinkByName(src)
-	if err != nil {
-		return fmt.Errorf("interface %s: %w", src, err)
-	}
-	if err := netlink.LinkSetNsFd(link, int(ns)); err != nil {
-		return fmt.Errorf("move %s into the compartment: %w", src, err)
-	}
-	link, err = h.LinkByName(src)
-	if err != nil {
-		return err
-	}
-	if err := h.LinkSetName(link, dst); err != nil {
-		return fmt.Errorf("rename %s to %s: %w", src, dst, err)
+	routes := ji.Routes
+	var link netlink.Link
+	if ji.InSandbox {
+		if link, err = h.LinkByName(dst); err != nil {
+			return fmt.Errorf("interface %s in the compartment: %w", dst, err)
+		}
+	} else {
+		src := ji.SrcName
+		if link, err = netlink.LinkByName(src); err != nil {
+			return fmt.Errorf("interface %s: %w", src, err)
+		}
+		if err := netlink.LinkSetNsFd(link, int(ns)); err != nil {
+			return fmt.Errorf("move %s into the compartment: %w", src, err)
+		}
+		if link, err = h.LinkByName(src); err != nil {
+			return err
+		}
+		if err := h.LinkSetName(link, dst); err != nil {
+			return fmt.Errorf("rename %s to %s: %w", src, dst, err)
+		}
 	}
 	h.LinkSetAlias(link, "endpoint "+ep.ID)
-	if ep.MAC != "" {
+	if ep.MAC != "" && !ji.InSandbox {
 		if mac, err := net.ParseMAC(ep.MAC); err == nil {
 			if err := h.LinkSetHardwareAddr(link, mac); err != nil {
 				return fmt.Errorf("MAC of %s: %w", dst, err)
@@ -371,19 +378,34 @@ func (bridgeDriver) DeleteNetwork(_ context.Context, nw *Network) error {
 	return nil
 }
 
+// nicGoesWithCompartment: both ends of the veth go when the compartment's
+// namespace is torn down.
+func (bridgeDriver) nicGoesWithCompartment() bool { return true }
+
 func (bridgeDriver) CreateEndpoint(context.Context, *Network, *Endpoint) error { return nil }
 func (bridgeDriver) DeleteEndpoint(context.Context, *Network, *Endpoint) error { return nil }
 
-func (bridgeDriver) Join(_ context.Context, nw *Network, ep *Endpoint, _ string) (JoinInfo, error) {
+func (bridgeDriver) Join(_ context.Context, nw *Network, ep *Endpoint, sandbox string) (JoinInfo, error) {
 	br, err := netlink.LinkByName(nw.Bridge)
 	if err != nil {
 		return JoinInfo{}, fmt.Errorf("bridge %s: %w", nw.Bridge, err)
 	}
-	host, peer := "hv"+ep.ID[:12], "hp"+ep.ID[:12]
+	host := "hv" + ep.ID[:12]
 	if old, err := netlink.LinkByName(host); err == nil {
 		netlink.LinkDel(old)
 	}
-	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: host, MasterIndex: br.Attrs().Index, MTU: br.Attrs().MTU}, PeerName: peer}
+	// The container's end is made in the compartment, with its name and
+	// MAC: no move between namespaces.
+	ns, err := netns.GetFromPath(sandbox)
+	if err != nil {
+		return JoinInfo{}, fmt.Errorf("compartment %s: %w", sandbox, err)
+	}
+	defer ns.Close()
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: host, MasterIndex: br.Attrs().Index, MTU: br.Attrs().MTU},
+		PeerName: ep.IfName, PeerNamespace: netlink.NsFd(ns)}
+	if mac, err := net.ParseMAC(ep.MAC); err == nil {
+		veth.PeerHardwareAddr = mac
+	}
 	if err := netlink.LinkAdd(veth); err != nil {
 		return JoinInfo{}, fmt.Errorf("create veth %s: %w", host, err)
 	}
@@ -396,7 +418,7 @@ func (bridgeDriver) Join(_ context.Context, nw *Network, ep *Endpoint, _ string)
 		netlink.LinkDel(veth)
 		return JoinInfo{}, err
 	}
-	return JoinInfo{SrcName: peer, DstPrefix: "eth", Gateway: nw.Gateway}, nil
+	return JoinInfo{SrcName: ep.IfName, DstPrefix: "eth", Gateway: nw.Gateway, InSandbox: true}, nil
 }
 
 func (bridgeDriver) Leave(_ context.Context, _ *Network, ep *Endpoint) error {
