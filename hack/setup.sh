@@ -19,6 +19,7 @@ cleanup() {
   if [ -n "$daemon_pid" ]; then
     mapfile -t ids < <(DOCKER_HOST="unix://$state/hull.sock" docker ps -aq 2>/dev/null || true)
     [ ${#ids[@]} -eq 0 ] || DOCKER_HOST="unix://$state/hull.sock" docker rm -f "${ids[@]}" >/dev/null 2>&1 || true
+    DOCKER_HOST="unix://$state/hull.sock" docker network prune -f >/dev/null 2>&1 || true
     kill "$daemon_pid" 2>/dev/null || true
     wait "$daemon_pid" 2>/dev/null || true
   fi
@@ -44,6 +45,15 @@ docker ps
 docker exec quickstart sh -c 'echo exec in $(hostname)'
 bin/hull diag trace -H "unix://$state/hull.sock" quickstart
 docker rm -f quickstart
+step "the network service: a user network, names, a published port"
+docker network create demo
+docker run -d --name web --network demo --network-alias www -p 18080:80 busybox:quickstart \
+  sh -c 'mkdir -p /www && echo "hello through -p 18080:80" >/www/index.html && exec busybox httpd -f -p 80 -h /www'
+docker run --rm --network demo busybox:quickstart busybox ping -c1 -W2 www
+for _ in $(seq 50); do busybox wget -qO- http://127.0.0.1:18080/ 2>/dev/null && break; sleep 0.1; done
+bin/hull diag compartments --netns-dir "$state/run/netns"
+docker rm -f web
+docker network rm demo
 kill "$daemon_pid"; wait "$daemon_pid" 2>/dev/null || true; daemon_pid=
 unset DOCKER_HOST
 
