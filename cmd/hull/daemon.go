@@ -29,8 +29,6 @@ import (
 	"github.com/hullproject/hull/internal/server"
 )
 
-const defaultHost = "unix:///run/hull/hull.sock"
-
 // daemonFlags are hull daemon's options; each has a daemon.json key.
 type daemonFlags struct {
 	hosts      []string
@@ -46,7 +44,9 @@ type daemonFlags struct {
 	tlsKey     string
 	ulimits    []string
 	bridge     string
-	pluginTO   time.Duration
+	// registerService and unregisterService manage the Windows service.
+	registerService, unregisterService bool
+	pluginTO                           time.Duration
 	// defaultUlimits is daemon.json's default-ulimits, or the flags'.
 	defaultUlimits map[string]*units.Ulimit
 }
@@ -55,19 +55,24 @@ func newDaemonCommand(g *globals) *cobra.Command {
 	f := &daemonFlags{}
 	cmd := &cobra.Command{
 		Use:   "daemon",
-		Short: "Serve the Docker Engine API (DOCKER_HOST=unix:///run/hull/hull.sock)",
+		Short: "Serve the Docker Engine API (DOCKER_HOST=" + defaultHost + ")",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.registerService || f.unregisterService {
+				return manageService(f.registerService, os.Args[1:])
+			}
 			if err := f.merge(cmd.Flags(), g); err != nil {
 				return err
 			}
-			return runDaemon(cmd.Context(), f, g)
+			return runMaybeAsService(cmd.Context(), func(ctx context.Context) error { return runDaemon(ctx, f, g) })
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringArrayVarP(&f.hosts, "host", "H", nil, "address to listen on: unix:///path or tcp://host:port (tcp needs --tlsverify)")
+	fl.StringArrayVarP(&f.hosts, "host", "H", nil, "address to listen on: unix:///path, npipe:////./pipe/NAME (Windows) or tcp://host:port (tcp needs --tlsverify)")
+	fl.BoolVar(&f.registerService, "register-service", false, "register hull daemon (with the other flags given) as a Windows service, and exit")
+	fl.BoolVar(&f.unregisterService, "unregister-service", false, "remove the Windows service, and exit")
 	fl.StringVar(&f.dataRoot, "data-root", defaultRoot, "folder of the daemon's persistent state")
-	fl.StringVar(&f.execRoot, "exec-root", "/run/hull", "folder of the daemon's runtime state")
+	fl.StringVar(&f.execRoot, "exec-root", defaultExecRoot, "folder of the daemon's runtime state")
 	fl.StringVarP(&f.logLevel, "log-level", "l", "info", "debug, info, warn or error")
 	fl.BoolVar(&f.liveRestor, "live-restore", true, "keep containers running while the daemon is down")
 	fl.StringVarP(&f.group, "group", "G", "hull", "group that owns the unix socket (mode 0660)")
@@ -261,6 +266,8 @@ func (f *daemonFlags) listen(host string) (net.Listener, error) {
 			return nil, err
 		}
 		return l, nil
+	case "npipe":
+		return listenPipe(addr)
 	case "tcp":
 		if !f.tlsVerify {
 			return nil, fmt.Errorf("-H %s: a TCP address needs --tlsverify with --tlscacert, --tlscert and --tlskey (the API gives root on this host): %w", host, errdefs.ErrInvalidArgument)

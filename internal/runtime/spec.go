@@ -505,3 +505,8 @@ var knownCapabilities = []string{
 	"CAP_BPF",
 	"CAP_CHECKPOINT_RESTORE",
 }
+
+// WindowsSpec is the Windows-shaped OCI spec of opts on any OS (the
+// daemon's Windows container flow builds on it; its windows section's layer
+// folders and network are the caller's).
+func WindowsSpec(opts SpecOptions) *specs.Spec { return windowsSpec(opts) }
