@@ -490,3 +490,89 @@ func newLinks(before map[string]bool) []string {
 	}
 	return out
 }
+
+// TestDaemonNetworkBadInput: wrong network input answers 4xx with a message
+// and leaves nothing; a renamed container answers to its new name.
+func TestDaemonNetworkBadInput(t *testing.T) {
+	requireDockerCLI(t)
+	buildShim(t)
+	env, dir := hullDaemon(t)
+	loadBusybox(t, env, dir)
+	sock := filepath.Join(dir, "hull.sock")
+	c := apiClient(sock)
+	call := func(method, path, body string) (int, string) {
+		req, _ := http.NewRequest(method, "http://hull"+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	docker(t, env, "network", "create", "--subnet", "10.91.0.0/24", "app")
+	docker(t, env, "run", "-d", "--name", "idle", "e2e/busybox:1", "sleep", "300")
+	for _, tc := range []struct {
+		method, path, body string
+		want               int
+	}{
+		{"POST", "/networks/create", `{"Name":"a/b"}`, 400},
+		{"POST", "/networks/create", `{"Name":"x","IPAM":{"Config":[{"Subnet":"10.1.2.3/24"}]}}`, 400},
+		{"POST", "/networks/create", `{"Name":"x","IPAM":{"Config":[{"Subnet":"10.92.0.0/24","Gateway":"10.93.0.1"}]}}`, 400},
+		{"POST", "/networks/create", `{"Name":"x","IPAM":{"Config":[{"Subnet":"10.91.0.0/16"}]}}`, 409},
+		{"POST", "/networks/create", `{"Name":"app"}`, 409},
+		{"POST", "/networks/create", `{"Name":"x","Driver":"nosuchdriver"}`, 404},
+		{"POST", "/networks/create", `{"Name":"x","EnableIPv6":true}`, 400},
+		{"POST", "/networks/create", `{"Name":"x","Driver":"host"}`, 400},
+		{"POST", "/networks/create", `{"Name": 7}`, 400},
+		{"DELETE", "/networks/bridge", ``, 403},
+		{"DELETE", "/networks/nosuch", ``, 404},
+		{"POST", "/networks/app/connect", `{"Container":"nosuch"}`, 404},
+		{"POST", "/networks/app/disconnect", `{"Container":"idle"}`, 404},
+		{"POST", "/networks/nosuch/connect", `{"Container":"idle"}`, 404},
+		{"POST", "/networks/prune?filters=%7B%22bogus%22%3A%7B%22x%22%3Atrue%7D%7D", ``, 400},
+		{"GET", "/networks?filters=%7B%22bogus%22%3A%7B%22x%22%3Atrue%7D%7D", ``, 400},
+		{"POST", "/containers/create", `{"Image":"e2e/busybox:1","Cmd":["true"],"HostConfig":{"NetworkMode":"nosuch"}}`, 404},
+		{"POST", "/containers/create", `{"Image":"e2e/busybox:1","Cmd":["true"],"NetworkingConfig":{"EndpointsConfig":{"bridge":{"IPAMConfig":{"IPv4Address":"172.17.0.99"}}}}}`, 400},
+		{"POST", "/containers/create", `{"Image":"e2e/busybox:1","Cmd":["true"],"HostConfig":{"NetworkMode":"app"},"NetworkingConfig":{"EndpointsConfig":{"app":{"IPAMConfig":{"IPv4Address":"10.99.0.5"}}}}}`, 0},
+		{"POST", "/containers/create", `{"Image":"e2e/busybox:1","Cmd":["true"],"HostConfig":{"PortBindings":{"80/sctp":[{"HostPort":"8080"}]}}}`, 400},
+	} {
+		code, body := call(tc.method, tc.path, tc.body)
+		if tc.want == 0 {
+			// Created; the bad static address is refused at start.
+			var r struct{ Id string }
+			json.Unmarshal([]byte(body), &r)
+			if code != 201 {
+				t.Errorf("%s %s: %d %s", tc.method, tc.path, code, body)
+				continue
+			}
+			if code, body := call("POST", "/containers/"+r.Id+"/start", ""); code != 400 || !strings.Contains(body, "10.99.0.5") {
+				t.Errorf("start with an address outside the subnet: %d %s", code, body)
+			}
+			continue
+		}
+		if code != tc.want || !strings.Contains(body, `"message"`) {
+			t.Errorf("%s %s %s: %d %s, want %d", tc.method, tc.path, tc.body, code, body, tc.want)
+		}
+	}
+	// A published port already taken: the second container does not start.
+	docker(t, env, "run", "-d", "--name", "p1", "-p", "18091:80", "e2e/busybox:1", "sleep", "300")
+	if _, e, code := dockerRun(t, env, "", "run", "-d", "--name", "p2", "-p", "18091:80", "e2e/busybox:1", "sleep", "300"); code == 0 || !strings.Contains(e, "18091") {
+		t.Errorf("a port published twice: %d %s", code, e)
+	}
+	// A renamed container answers to its new name.
+	docker(t, env, "run", "-d", "--name", "old-name", "--network", "app", "e2e/busybox:1", "sleep", "300")
+	docker(t, env, "run", "-d", "--name", "asker", "--network", "app", "e2e/busybox:1", "sleep", "300")
+	docker(t, env, "rename", "old-name", "new-name")
+	if _, _, code := dockerRun(t, env, "", "exec", "asker", "busybox", "ping", "-c1", "-W2", "new-name"); code != 0 {
+		t.Errorf("the renamed container does not answer to its new name")
+	}
+	docker(t, env, "rm", "-f", "idle", "p1", "p2", "old-name", "new-name", "asker")
+	docker(t, env, "container", "prune", "-f")
+	docker(t, env, "network", "rm", "app")
+	if out := docker(t, env, "network", "ls", "--format", "{{.Name}}"); out != "bridge\nhost\nnone" {
+		t.Errorf("networks left:\n%s", out)
+	}
+	assertNoNetworkLeft(t, env, filepath.Join(dir, "run"), nil)
+}

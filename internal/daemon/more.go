@@ -6,6 +6,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/moby/moby/api/types/container"
@@ -92,6 +93,10 @@ func (d *Daemon) ContainerRename(ctx context.Context, ref, name string) error {
 	delete(d.names, old)
 	d.names[name] = c.rec.ID
 	d.mu.Unlock()
+	// Its endpoints answer to the new name in the resolver.
+	if err := d.net.Rename(c.rec.ID, name); err != nil {
+		slog.Warn("rename the container's endpoints", "id", c.rec.ID, "error", err)
+	}
 	d.containerEvent(c, events.ActionRename, "oldName", "/"+old)
 	return nil
 }

@@ -611,6 +611,39 @@ func (s *Service) Close() {
 	}
 }
 
+// Rename gives a container's endpoints and sandbox its new name (what the
+// resolver answers to).
+func (s *Service) Rename(containerID, name string) error {
+	return s.cfg.DB.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketEndpoints)
+		var eps []Endpoint
+		b.ForEach(func(_, v []byte) error {
+			var ep Endpoint
+			if json.Unmarshal(v, &ep) == nil && ep.ContainerID == containerID {
+				eps = append(eps, ep)
+			}
+			return nil
+		})
+		for _, ep := range eps {
+			ep.ContainerName = name
+			if err := putEndpoint(tx, &ep); err != nil {
+				return err
+			}
+		}
+		sbs := tx.Bucket(bucketSandboxes)
+		if v := sbs.Get([]byte(containerID)); v != nil {
+			var sb Sandbox
+			if json.Unmarshal(v, &sb) == nil {
+				sb.Name = name
+				if b, err := json.Marshal(&sb); err == nil {
+					return sbs.Put([]byte(containerID), b)
+				}
+			}
+		}
+		return nil
+	})
+}
+
 // Interfaces are the NICs in a container's compartment.
 func (s *Service) Interfaces(containerID string) ([]Interface, error) {
 	sb := s.Sandbox(containerID)
