@@ -201,7 +201,7 @@ func runDaemon(ctx context.Context, f *daemonFlags, g *globals) error {
 		}
 		f.defaultUlimits[u.Name] = u
 	}
-	d, err := daemon.New(ctx, daemon.Config{Root: f.dataRoot, ExecRoot: f.execRoot, Debug: g.debug, LiveRestore: f.liveRestor, DefaultUlimits: f.defaultUlimits, Bridge: f.bridge, PluginTimeout: f.pluginTO})
+	d, err := daemon.New(ctx, daemon.Config{Root: f.dataRoot, ExecRoot: f.execRoot, Debug: g.debug, LiveRestore: f.liveRestor, DefaultUlimits: f.defaultUlimits, Bridge: f.bridge, PluginTimeout: f.pluginTO, Windows: windowsServices()})
 	if err != nil {
 		closeAll()
 		return err

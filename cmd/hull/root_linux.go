@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 
+	"github.com/hullproject/hull/internal/daemon"
 	"github.com/hullproject/hull/internal/errdefs"
 )
 
@@ -21,5 +22,9 @@ func listenPipe(addr string) (net.Listener, error) {
 func manageService(register bool, args []string) error {
 	return fmt.Errorf("--register-service and --unregister-service are for Windows; on Linux see README's systemd unit: %w", errdefs.ErrInvalidArgument)
 }
+
+// windowsServices: Linux containers run on libcontainer, overlayfs and
+// netlink; no Windows services.
+func windowsServices() *daemon.WindowsServices { return nil }
 
 func runMaybeAsService(ctx context.Context, run func(context.Context) error) error { return run(ctx) }

@@ -17,7 +17,11 @@ import (
 	"golang.org/x/sys/windows/svc"
 	"golang.org/x/sys/windows/svc/mgr"
 
+	"github.com/hullproject/hull/internal/daemon"
 	"github.com/hullproject/hull/internal/errdefs"
+	"github.com/hullproject/hull/internal/layer"
+	"github.com/hullproject/hull/internal/network"
+	"github.com/hullproject/hull/internal/runtime"
 )
 
 const (
@@ -62,6 +66,11 @@ func manageService(register bool, args []string) error {
 	defer s.Close()
 	fmt.Printf("registered the service %s: %s %s\n", serviceName, exe, strings.Join(args, " "))
 	return nil
+}
+
+// windowsServices are hcsshim's: the windowsfilter layers, HCS and HNS.
+func windowsServices() *daemon.WindowsServices {
+	return &daemon.WindowsServices{Layers: layer.HCSLayers{}, Compute: runtime.HCSCompute{}, HNS: network.HCNService{}}
 }
 
 // runMaybeAsService runs the daemon under the service manager when it

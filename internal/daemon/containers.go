@@ -88,6 +88,9 @@ type ctr struct {
 	attachers sync.WaitGroup
 	// stopHealth ends the health check's goroutine.
 	stopHealth context.CancelFunc
+	// win is the container's compute system, endpoint and volume on
+	// Windows.
+	win *winContainer
 }
 
 func (c *ctr) notify() {
@@ -219,27 +222,32 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *containe
 	merged := mergeImageConfig(cfg, img.Config)
 	rec := record{ID: id, Name: name, Created: time.Now().UTC(), Image: img.ID, ImageRef: cfg.Image, Config: merged, HostConfig: host,
 		State: state{Status: container.StateCreated}, Path: path, Args: args, NetworkingConfig: netCfg}
-	if err := d.checkNetworking(&rec); err != nil {
+	if d.win == nil {
+		if err := d.checkNetworking(&rec); err != nil {
+			release()
+			return container.CreateResponse{}, err
+		}
+	} else if len(host.Binds)+len(host.Mounts)+len(img.Config.Volumes) > 0 || len(host.PortBindings) > 0 {
 		release()
-		return container.CreateResponse{}, err
+		return container.CreateResponse{}, fmt.Errorf("volumes, binds and published ports of Windows containers are not supported by hull yet: %w", errdefs.ErrNotImplemented)
 	}
-	if _, err := d.layers.CreateScratch(ctx, id, img.TopLayer); err != nil {
+	if err := d.createScratch(ctx, id, img.TopLayer); err != nil {
 		release()
 		return container.CreateResponse{}, err
 	}
 	tr.step("scratch layer created with the container's id", "parent", img.TopLayer)
 	if rec.Mounts, err = d.resolveMounts(host, img.Config.Volumes); err != nil {
-		d.layers.Remove(context.WithoutCancel(ctx), id, true)
+		d.removeScratch(context.WithoutCancel(ctx), id)
 		release()
 		return container.CreateResponse{}, err
 	}
 	if err := os.MkdirAll(d.containerDir(id), 0o710); err != nil {
-		d.layers.Remove(context.WithoutCancel(ctx), id, true)
+		d.removeScratch(context.WithoutCancel(ctx), id)
 		release()
 		return container.CreateResponse{}, err
 	}
 	if err := d.save(&rec); err != nil {
-		d.layers.Remove(context.WithoutCancel(ctx), id, true)
+		d.removeScratch(context.WithoutCancel(ctx), id)
 		os.RemoveAll(d.containerDir(id))
 		release()
 		return container.CreateResponse{}, err

@@ -43,6 +43,10 @@ type Config struct {
 	// PluginTimeout bounds a plugin's activation and each call (default
 	// 30 s, Docker's).
 	PluginTimeout time.Duration
+	// Windows, when set, runs containers on the Windows services — the
+	// windowsfilter layers, HNS and HCS — through these interfaces: the
+	// hcsshim adapters on Windows, recording fakes in tests elsewhere.
+	Windows *WindowsServices
 }
 
 // Daemon is the engine behind the API.
@@ -53,6 +57,7 @@ type Daemon struct {
 	images  *image.Store
 	rt      *runtime.Runtime
 	net     *network.Service
+	win     *windowsEngine
 	started time.Time
 
 	mu    sync.Mutex
@@ -124,6 +129,11 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 		slog.Error("network service: the networks' bridges and firewall", "error", err)
 	}
 	d.images.SetInUse(d.imageInUse)
+	if w := cfg.Windows; w != nil {
+		d.win = &windowsEngine{layers: layer.NewWindowsFilterIn(d.layers.LayersDir(), w.Layers), net: network.NewHNSService(w.HNS), compute: runtime.NewHCSRuntime(w.Compute)}
+		d.restoreWindows()
+		return d, nil
+	}
 	d.restore(ctx)
 	d.reconcile(ctx)
 	if err := d.net.Reconcile(ctx, d.isRunning); err != nil {

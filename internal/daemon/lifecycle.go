@@ -46,6 +46,9 @@ func (d *Daemon) ContainerStart(ctx context.Context, ref string) error {
 // startLocked mounts the container's layers, writes its bundle and has the
 // compute service create and start it. c.mu is held.
 func (d *Daemon) startLocked(ctx context.Context, c *ctr) (retErr error) {
+	if d.win != nil {
+		return d.startWindows(ctx, c)
+	}
 	id := c.rec.ID
 	tr := d.trace(id)
 	tr.begin("start requested")
@@ -269,13 +272,13 @@ func (d *Daemon) ContainerStop(ctx context.Context, ref string, timeout *int, si
 		d.rt.Resume(ctx, c.rec.ID)
 	}
 	d.containerEvent(c, events.ActionKill, "signal", strconv.Itoa(int(sig)))
-	d.rt.Kill(ctx, c.rec.ID, int(sig), false)
+	d.kill(ctx, c, sig, false)
 	if t < 0 {
 		t = 1 << 30
 	}
 	if !waitNotRunning(ctx, c, changed, time.Duration(t)*time.Second) {
 		d.containerEvent(c, events.ActionKill, "signal", strconv.Itoa(int(syscall.SIGKILL)))
-		d.rt.Kill(ctx, c.rec.ID, int(syscall.SIGKILL), true)
+		d.kill(ctx, c, syscall.SIGKILL, true)
 		waitNotRunning(ctx, c, nil, 30*time.Second)
 	}
 	d.containerEvent(c, events.ActionStop)
@@ -324,7 +327,7 @@ func (d *Daemon) ContainerKill(ctx context.Context, ref, signal string) error {
 		return fmt.Errorf("cannot kill container: %s: container %s is not running: %w", ref, c.rec.ID, errdefs.ErrConflict)
 	}
 	d.containerEvent(c, events.ActionKill, "signal", strconv.Itoa(int(sig)))
-	return d.rt.Kill(ctx, c.rec.ID, int(sig), false)
+	return d.kill(ctx, c, sig, false)
 }
 
 // ContainerRestart is POST /containers/{id}/restart.
@@ -361,19 +364,21 @@ func (d *Daemon) ContainerRemove(ctx context.Context, ref string, force, volumes
 	c.stopping = true
 	c.mu.Unlock()
 	if st == container.StateRunning || st == container.StatePaused {
-		d.rt.Kill(ctx, c.rec.ID, int(syscall.SIGKILL), true)
+		d.kill(ctx, c, syscall.SIGKILL, true)
 		waitNotRunning(ctx, c, nil, 30*time.Second)
 	}
 	// Lock order: d.mu before c.mu (rename, info); so c.mu is let go
 	// before the daemon's maps are changed below.
 	c.mu.Lock()
 	id, name, mounts := c.rec.ID, c.rec.Name, c.rec.Mounts
-	d.rt.Delete(ctx, id, true)
-	if err := d.layers.Unmount(ctx, id); err != nil {
-		slog.Warn("unmount before remove", "id", id, "error", err)
+	if d.win == nil {
+		d.rt.Delete(ctx, id, true)
+		if err := d.layers.Unmount(ctx, id); err != nil {
+			slog.Warn("unmount before remove", "id", id, "error", err)
+		}
+		d.detachNetwork(ctx, id)
 	}
-	d.detachNetwork(ctx, id)
-	if err := d.layers.Remove(ctx, id, true); err != nil && !errdefs.IsNotFound(err) {
+	if err := d.removeScratch(ctx, id); err != nil && !errdefs.IsNotFound(err) {
 		c.removed = false
 		c.mu.Unlock()
 		return err

@@ -11,7 +11,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/events"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -120,4 +127,158 @@ func (e *windowsEngine) stop(ctx context.Context, c *winContainer) error {
 // restore reopens the compute systems a previous daemon left running.
 func (e *windowsEngine) restore(pids map[string]int) ([]*runtime.HCSContainer, error) {
 	return e.compute.Restore(pids)
+}
+
+// WindowsServices are the interfaces the daemon's Windows flow runs on.
+type WindowsServices struct {
+	Layers  layer.WCLayer
+	Compute runtime.ComputeService
+	HNS     network.HNS
+}
+
+// createScratch makes a container's scratch layer (id = container id).
+func (d *Daemon) createScratch(ctx context.Context, id, parent string) error {
+	if d.win != nil {
+		return d.win.create(ctx, id, parent)
+	}
+	_, err := d.layers.CreateScratch(ctx, id, parent)
+	return err
+}
+
+// removeScratch removes it.
+func (d *Daemon) removeScratch(ctx context.Context, id string) error {
+	if d.win != nil {
+		return d.win.layers.Remove(ctx, id)
+	}
+	return d.layers.Remove(ctx, id, true)
+}
+
+// kill signals a container's process (all: every process); on Windows the
+// compute system has no signals: SIGKILL terminates it, any other signal
+// asks it to shut down.
+func (d *Daemon) kill(ctx context.Context, c *ctr, sig syscall.Signal, all bool) error {
+	if d.win == nil {
+		return d.rt.Kill(ctx, c.rec.ID, int(sig), all)
+	}
+	w := c.win
+	if w == nil || w.Compute == nil || w.Compute.System == nil {
+		return fmt.Errorf("container %s has no compute system: %w", c.rec.ID, errdefs.ErrConflict)
+	}
+	if sig == syscall.SIGKILL {
+		return w.Compute.System.Terminate()
+	}
+	if err := w.Compute.System.Shutdown(); err != nil {
+		return w.Compute.System.Terminate()
+	}
+	return nil
+}
+
+// startWindows starts c on the Windows services. c.mu is held.
+func (d *Daemon) startWindows(ctx context.Context, c *ctr) error {
+	r := c.rec
+	netName := networkMode(r.HostConfig)
+	if netName == "bridge" || netName == "default" {
+		netName = "nat" // Windows' default network
+	}
+	hostname := r.Config.Hostname
+	if hostname == "" {
+		hostname = r.ID[:12]
+	}
+	wc, err := d.win.start(ctx, r.ID, winStart{
+		Network: netName, Args: append([]string{r.Path}, r.Args...), Env: r.Config.Env, Cwd: r.Config.WorkingDir,
+		Hostname: hostname, Tty: r.Config.Tty, Stdin: r.Config.OpenStdin, HyperV: r.HostConfig.Isolation == "hyperv",
+	})
+	if err != nil {
+		c.rec.State.Error = err.Error()
+		d.save(&c.rec)
+		c.notify()
+		return err
+	}
+	c.win = wc
+	pid := 0
+	if wc.Compute.Process != nil {
+		pid = wc.Compute.Process.Pid()
+	}
+	c.rec.State = state{Status: container.StateRunning, Pid: pid, StartedAt: time.Now().UTC()}
+	d.save(&c.rec)
+	close(c.created)
+	c.notify()
+	d.containerEvent(c, events.ActionStart)
+	go d.monitorWindows(c, wc)
+	return nil
+}
+
+// monitorWindows waits for the container's process, then records its exit
+// and releases the compute system, endpoint and layer.
+func (d *Daemon) monitorWindows(c *ctr, wc *winContainer) {
+	code := 255
+	if p := wc.Compute.Process; p != nil {
+		if err := p.Wait(); err == nil {
+			if n, err := p.ExitCode(); err == nil {
+				code = n
+			}
+		}
+	}
+	if err := d.win.stop(context.Background(), wc); err != nil {
+		slog.Warn("release a Windows container", "id", wc.ID, "error", err)
+	}
+	c.mu.Lock()
+	c.win = nil
+	c.rec.State.Status = container.StateExited
+	c.rec.State.ExitCode = code
+	c.rec.State.Pid = 0
+	c.rec.State.FinishedAt = time.Now().UTC()
+	c.created = make(chan struct{})
+	d.save(&c.rec)
+	c.notify()
+	d.containerEvent(c, events.ActionDie, "exitCode", strconv.Itoa(code))
+	autoRemove := c.rec.HostConfig.AutoRemove && !c.removed
+	c.mu.Unlock()
+	if autoRemove {
+		d.ContainerRemove(context.Background(), c.rec.ID, true, true)
+	}
+}
+
+// restoreWindows reopens the compute systems of the containers the records
+// say run (their processes by the recorded pid) — never terminating one —
+// and records the others as exited.
+func (d *Daemon) restoreWindows() {
+	d.mu.Lock()
+	pids := map[string]int{}
+	byID := map[string]*ctr{}
+	for id, c := range d.ctrs {
+		if st := c.rec.State.Status; st == container.StateRunning || st == container.StatePaused {
+			pids[id] = c.rec.State.Pid
+			byID[id] = c
+		}
+	}
+	d.mu.Unlock()
+	if len(byID) == 0 {
+		return
+	}
+	found, err := d.win.restore(pids)
+	if err != nil {
+		slog.Warn("restore Windows containers", "error", err)
+	}
+	for _, hc := range found {
+		c := byID[hc.ID]
+		if c == nil || hc.System == nil || hc.Process == nil {
+			continue
+		}
+		delete(byID, hc.ID)
+		slog.Info("container restored: its compute system kept running while the daemon was away", "id", hc.ID)
+		wc := &winContainer{ID: hc.ID, Compute: hc}
+		c.mu.Lock()
+		c.win = wc
+		close(c.created)
+		c.mu.Unlock()
+		go d.monitorWindows(c, wc)
+	}
+	for id, c := range byID {
+		slog.Warn("container lost while the daemon was away", "id", id)
+		c.mu.Lock()
+		c.rec.State.Status, c.rec.State.ExitCode, c.rec.State.Pid = container.StateExited, 255, 0
+		d.save(&c.rec)
+		c.mu.Unlock()
+	}
 }

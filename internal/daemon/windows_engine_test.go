@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/hullproject/hull/internal/layer"
@@ -21,12 +22,26 @@ import (
 
 // hcsRecorder is one log of every call to the three Windows services.
 type hcsRecorder struct {
+	mu         sync.Mutex
 	calls      []string
 	containers map[string]*fakeSystem
 	docs       []*runtime.HCSContainerConfig
 }
 
-func (r *hcsRecorder) rec(c string) { r.calls = append(r.calls, c) }
+func (r *hcsRecorder) rec(c string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls = append(r.calls, c)
+}
+
+// take returns the calls so far and forgets them.
+func (r *hcsRecorder) take() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := r.calls
+	r.calls = nil
+	return c
+}
 
 // The layer calls (hcsshim wclayer).
 type fakeLayers struct{ r *hcsRecorder }
@@ -111,17 +126,25 @@ type fakeSystem struct {
 	r       *hcsRecorder
 	id      string
 	running bool
+	proc    *fakeProcess
 }
 
-type fakeProcess struct{ pid int }
+// fakeProcess runs until its compute system is shut down or terminated.
+type fakeProcess struct {
+	pid  int
+	done chan struct{}
+	once sync.Once
+}
 
-func (p *fakeProcess) Pid() int { return p.pid }
+func newFakeProcess(pid int) *fakeProcess { return &fakeProcess{pid: pid, done: make(chan struct{})} }
+func (p *fakeProcess) end()               { p.once.Do(func() { close(p.done) }) }
+func (p *fakeProcess) Pid() int           { return p.pid }
 func (p *fakeProcess) Stdio() (io.WriteCloser, io.ReadCloser, io.ReadCloser, error) {
 	return nil, nil, nil, nil
 }
-func (p *fakeProcess) Wait() error                     { return nil }
-func (p *fakeProcess) ExitCode() (int, error)          { return 0, nil }
-func (p *fakeProcess) Kill() error                     { return nil }
+func (p *fakeProcess) Wait() error                     { <-p.done; return nil }
+func (p *fakeProcess) ExitCode() (int, error)          { return 1067, nil }
+func (p *fakeProcess) Kill() error                     { p.end(); return nil }
 func (p *fakeProcess) ResizeConsole(_, _ uint16) error { return nil }
 func (p *fakeProcess) Close() error                    { return nil }
 
@@ -134,6 +157,9 @@ func (f fakeHCS) CreateContainer(id string, doc *runtime.HCSContainerConfig) (ru
 }
 func (f fakeHCS) OpenContainer(id string) (runtime.ComputeSystem, error) {
 	f.r.rec("HCS OpenContainer " + id[:4])
+	if s := f.r.containers[id]; s != nil {
+		return s, nil
+	}
 	return &fakeSystem{r: f.r, id: id, running: true}, nil
 }
 func (f fakeHCS) GetContainers(owner string) ([]runtime.ComputeSystemInfo, error) {
@@ -153,15 +179,26 @@ func (s *fakeSystem) Start() error {
 }
 func (s *fakeSystem) CreateProcess(doc *runtime.HCSProcessConfig) (runtime.ComputeProcess, error) {
 	s.r.rec("HCS CreateProcess " + doc.CommandLine)
-	return &fakeProcess{pid: 4242}, nil
+	s.proc = newFakeProcess(4242)
+	return s.proc, nil
 }
 func (s *fakeSystem) OpenProcess(pid int) (runtime.ComputeProcess, error) {
 	s.r.rec("HCS OpenProcess " + s.id[:4])
-	return &fakeProcess{pid: pid}, nil
+	if s.proc == nil {
+		s.proc = newFakeProcess(pid)
+	}
+	return s.proc, nil
 }
-func (s *fakeSystem) Shutdown() error { s.r.rec("HCS Shutdown " + s.id[:4]); return nil }
+func (s *fakeSystem) stopped() {
+	s.running = false
+	if s.proc != nil {
+		s.proc.end()
+	}
+}
+func (s *fakeSystem) Shutdown() error { s.r.rec("HCS Shutdown " + s.id[:4]); s.stopped(); return nil }
 func (s *fakeSystem) Terminate() error {
 	s.r.rec("HCS Terminate " + s.id[:4])
+	s.stopped()
 	return nil
 }
 func (s *fakeSystem) Statistics() (runtime.HCSStatistics, error)     { return runtime.HCSStatistics{}, nil }

@@ -103,6 +103,9 @@ func (s *Store) Driver() string { return driverName }
 // Dir returns the folder of layer id (which need not exist).
 func (s *Store) Dir(id string) string { return filepath.Join(s.dir, id) }
 
+// LayersDir is the folder holding the layer folders.
+func (s *Store) LayersDir() string { return s.dir }
+
 func (s *Store) parentChain(parent string) ([]string, error) {
 	if parent == "" {
 		return nil, nil

@@ -50,6 +50,12 @@ func NewWindowsFilter(root string, api WCLayer) *WindowsFilter {
 	return &WindowsFilter{dir: filepath.Join(root, "windowsfilter"), api: api}
 }
 
+// NewWindowsFilterIn returns the store whose layer folders are in dir (the
+// daemon's layer store folder, where images are unpacked).
+func NewWindowsFilterIn(dir string, api WCLayer) *WindowsFilter {
+	return &WindowsFilter{dir: dir, api: api}
+}
+
 // Dir is a layer's folder.
 func (w *WindowsFilter) Dir(id string) string { return filepath.Join(w.dir, id) }
 
@@ -111,7 +117,10 @@ func (w *WindowsFilter) Import(ctx context.Context, id, parent string, r io.Read
 	if err := w.api.ImportLayer(ctx, dir, chain, r); err != nil {
 		return fmt.Errorf("import layer %s: %w", id, err)
 	}
-	return writeChain(dir, chain)
+	if err := writeChain(dir, chain); err != nil {
+		return err
+	}
+	return writeMeta(dir, Meta{})
 }
 
 // CreateScratch makes the scratch layer of a container, with the
@@ -146,7 +155,12 @@ func (w *WindowsFilter) CreateScratch(ctx context.Context, containerID, parent s
 	if err := w.api.CreateScratchLayer(ctx, dir, chain); err != nil {
 		return fmt.Errorf("create scratch layer %s: %w", containerID, err)
 	}
-	return writeChain(dir, chain)
+	if err := writeChain(dir, chain); err != nil {
+		return err
+	}
+	// The record the layer store keeps of each layer, so that a store over
+	// the same folder (the daemon's) knows it for a container's.
+	return writeMeta(dir, Meta{Scratch: true})
 }
 
 // Mount activates and prepares a scratch layer over its parents and
