@@ -17,6 +17,10 @@ import (
 // driverName is what docker inspect shows as GraphDriver.Name.
 const driverName = "overlay"
 
+// scratchInPlace: an overlay scratch layer is made aside and renamed into
+// place, like the others.
+const scratchInPlace = false
+
 // On Linux a layer folder holds, beside layerchain.json and layer.json:
 //
 //	diff/    the layer's own files, in overlayfs's format (whiteouts are

@@ -2,6 +2,7 @@ package layer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -83,10 +84,17 @@ func (s *Store) cleanup(ctx context.Context) error {
 		return err
 	}
 	for _, e := range ents {
-		if !strings.HasPrefix(e.Name(), tmpPrefix) {
+		p := filepath.Join(s.dir, e.Name())
+		unfinished := strings.HasPrefix(e.Name(), tmpPrefix)
+		if !unfinished && scratchInPlace && e.IsDir() {
+			// A scratch layer made in place: without its record (written
+			// last), its creation did not finish.
+			_, err := os.Stat(filepath.Join(p, metaFile))
+			unfinished = errors.Is(err, os.ErrNotExist)
+		}
+		if !unfinished {
 			continue
 		}
-		p := filepath.Join(s.dir, e.Name())
 		slog.DebugContext(ctx, "removing interrupted layer creation", "layer", p)
 		_ = unmountImpl(ctx, p)
 		if err := removeAll(p); err != nil {
@@ -126,6 +134,34 @@ func (s *Store) parentChain(parent string) ([]string, error) {
 // whole or absent.
 func (s *Store) tempDir(id string) (string, error) {
 	return os.MkdirTemp(s.dir, tmpPrefix+id[:12]+"-")
+}
+
+// createScratchInPlace makes the scratch layer in its own folder from the
+// start: Windows ties a scratch layer to the name it was made with, so it is
+// never renamed (Store.Open removes one without its record after a crash).
+func (s *Store) createScratchInPlace(ctx context.Context, id, parent string, chain []string) (Info, error) {
+	s.mu.Lock()
+	dir := s.Dir(id)
+	err := os.Mkdir(dir, 0o700)
+	s.mu.Unlock()
+	if errors.Is(err, os.ErrExist) {
+		return Info{}, fmt.Errorf("layer %s: %w", id, errdefs.ErrAlreadyExists)
+	}
+	if err != nil {
+		return Info{}, err
+	}
+	err = writeChain(dir, chain)
+	if err == nil {
+		err = createScratchImpl(ctx, dir, chain)
+	}
+	if err == nil {
+		err = writeMeta(dir, Meta{Scratch: true})
+	}
+	if err != nil {
+		_ = removeAll(dir)
+		return Info{}, fmt.Errorf("create scratch layer %s: %w", id, err)
+	}
+	return Info{ID: id, Dir: dir, Parent: parent, Chain: chain, Meta: Meta{Scratch: true}}, nil
 }
 
 // commit renames the finished layer in tmp to id. It holds the store's
@@ -232,6 +268,9 @@ func (s *Store) CreateScratch(ctx context.Context, containerID, parent string) (
 		if m, err := ReadMeta(s.Dir(parent)); err != nil || m.Scratch {
 			return Info{}, fmt.Errorf("parent layer %s is not a read-only layer: %w", parent, errdefs.ErrInvalidArgument)
 		}
+	}
+	if scratchInPlace {
+		return s.createScratchInPlace(ctx, containerID, parent, chain)
 	}
 	tmp, err := s.tempDir(containerID)
 	if err != nil {

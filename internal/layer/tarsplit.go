@@ -111,6 +111,11 @@ func (t *tarRecorder) Read(p []byte) (int, error) {
 		}
 	}
 	t.seg = append(t.seg, b...)
+	if t.left == 0 && len(t.seg) >= 1<<20 {
+		// An applier that reports no headers (Windows' ociwclayer) leaves
+		// the whole stream in segments: pack them as they come.
+		t.flushSegment()
+	}
 	if t.err != nil {
 		return n, t.err
 	}

@@ -170,27 +170,37 @@ func (w *WindowsFilter) Mount(ctx context.Context, id string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	dir := w.Dir(id)
-	if err := w.api.ActivateLayer(ctx, dir); err != nil {
-		return "", fmt.Errorf("activate layer %s: %w", id, err)
-	}
-	if err := w.api.PrepareLayer(ctx, dir, chain); err != nil {
-		w.api.DeactivateLayer(context.WithoutCancel(ctx), dir)
-		return "", fmt.Errorf("prepare layer %s: %w", id, err)
-	}
-	vol, err := w.api.GetLayerMountPath(ctx, dir)
-	if err != nil {
-		w.api.UnprepareLayer(context.WithoutCancel(ctx), dir)
-		w.api.DeactivateLayer(context.WithoutCancel(ctx), dir)
-		return "", fmt.Errorf("mount path of layer %s: %w", id, err)
-	}
-	return vol, nil
+	return wcMount(ctx, w.api, w.Dir(id), chain)
 }
 
 // Unmount undoes Mount (UnprepareLayer → DeactivateLayer).
 func (w *WindowsFilter) Unmount(ctx context.Context, id string) error {
-	dir := w.Dir(id)
-	return errors.Join(w.api.UnprepareLayer(ctx, dir), w.api.DeactivateLayer(ctx, dir))
+	return wcUnmount(ctx, w.api, w.Dir(id))
+}
+
+// wcMount is a layer folder's mount on Windows: ActivateLayer →
+// PrepareLayer over its parents → GetLayerMountPath, undone on failure. The
+// layer store's Windows hooks use it too.
+func wcMount(ctx context.Context, api WCLayer, dir string, parents []string) (string, error) {
+	if err := api.ActivateLayer(ctx, dir); err != nil {
+		return "", fmt.Errorf("activate layer %s: %w", filepath.Base(dir), err)
+	}
+	if err := api.PrepareLayer(ctx, dir, parents); err != nil {
+		api.DeactivateLayer(context.WithoutCancel(ctx), dir)
+		return "", fmt.Errorf("prepare layer %s: %w", filepath.Base(dir), err)
+	}
+	vol, err := api.GetLayerMountPath(ctx, dir)
+	if err != nil {
+		api.UnprepareLayer(context.WithoutCancel(ctx), dir)
+		api.DeactivateLayer(context.WithoutCancel(ctx), dir)
+		return "", fmt.Errorf("mount path of layer %s: %w", filepath.Base(dir), err)
+	}
+	return vol, nil
+}
+
+// wcUnmount undoes wcMount: UnprepareLayer → DeactivateLayer.
+func wcUnmount(ctx context.Context, api WCLayer, dir string) error {
+	return errors.Join(api.UnprepareLayer(ctx, dir), api.DeactivateLayer(ctx, dir))
 }
 
 // Remove destroys a layer (DestroyLayer) and its folder.
