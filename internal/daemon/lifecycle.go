@@ -534,6 +534,9 @@ func (d *Daemon) ContainerAttach(ctx context.Context, ref string, stdin io.Reade
 			return ctx.Err()
 		}
 	}
+	if d.win != nil {
+		return d.attachWindows(ctx, c, opts.Stdin, opts.Stdout, opts.Stderr, done)
+	}
 	var local []*os.File
 	var ao runtime.AttachOptions
 	var inW *os.File

@@ -111,6 +111,9 @@ func (d *Daemon) ContainerTop(ctx context.Context, ref, psArgs string) (containe
 	if !running(c) || c.rec.State.Status == container.StateCreated {
 		return container.TopResponse{}, fmt.Errorf("container %s is not running: %w", c.rec.ID, errdefs.ErrConflict)
 	}
+	if d.win != nil {
+		return d.topWindows(c)
+	}
 	pids, err := d.rt.Ps(ctx, c.rec.ID)
 	if err != nil {
 		return container.TopResponse{}, err

@@ -30,7 +30,7 @@ func (d *Daemon) ContainerStats(ctx context.Context, ref string, stream, oneShot
 		if st != container.StateRunning && st != container.StatePaused {
 			return out, false, nil
 		}
-		s, err := d.rt.Stats(ctx, id)
+		s, err := d.stats(ctx, c, id)
 		if err != nil {
 			if errdefs.IsNotFound(err) || errdefs.IsConflict(err) {
 				return out, false, nil

@@ -129,10 +129,45 @@ func TestWindowsDaemonWithDockerCLI(t *testing.T) {
 	if out := dockerCLI(t, env, "ps", "--format", "{{.Names}} {{.State}}"); out != "example running" {
 		t.Errorf("docker ps: %q", out)
 	}
-	doc := r.docs[0]
+	doc := r.doc(0)
 	if len(doc.Layers) != 2 || doc.LayerFolderPath != filepath.Join(dir, "root", "layers", id) || len(doc.EndpointList) != 1 {
 		t.Errorf("the compute system's document: %+v", doc)
 	}
+
+	// top from HCS's process list, stats from its statistics.
+	if out := dockerCLI(t, env, "top", "example"); !strings.Contains(out, "powershell.exe") || !strings.Contains(out, "4242") {
+		t.Errorf("docker top:\n%s", out)
+	}
+	if out := dockerCLI(t, env, "stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}", "example"); !strings.HasPrefix(out, "example 64MiB") {
+		t.Errorf("docker stats: %q", out)
+	}
+
+	// Foreground runs: output and stderr through attach, the exit code,
+	// stdin, docker logs.
+	cmd := exec.Command("docker", "run", "--rm", "--network", "examplenetwork", "example/win:1", "cmd", "/c", "echo", "hello", "from", "HCS")
+	cmd.Env = env
+	var so, se bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &so, &se
+	if err := cmd.Run(); err != nil || so.String() != "hello from HCS\n" || se.String() != "to stderr\n" {
+		t.Errorf("docker run … cmd /c echo: %v stdout %q stderr %q", err, so.String(), se.String())
+	}
+	cmd = exec.Command("docker", "run", "--rm", "--network", "examplenetwork", "example/win:1", "cmd", "/c", "exit", "3")
+	cmd.Env = env
+	if err := cmd.Run(); cmd.ProcessState.ExitCode() != 3 {
+		t.Errorf("docker run … cmd /c exit 3: %v (exit %d)", err, cmd.ProcessState.ExitCode())
+	}
+	cmd = exec.Command("docker", "run", "-i", "--rm", "--network", "examplenetwork", "example/win:1", "more")
+	cmd.Env, cmd.Stdin = env, strings.NewReader("typed in\n")
+	if out, err := cmd.Output(); err != nil || string(out) != "typed in\n" {
+		t.Errorf("docker run -i … more: %v %q", err, out)
+	}
+	dockerCLI(t, env, "run", "--name", "logged", "--network", "examplenetwork", "example/win:1", "cmd", "/c", "echo", "kept", "in", "the", "log")
+	// The two streams are read side by side: their lines may come in either order.
+	if out := dockerCLI(t, env, "logs", "logged"); out != "kept in the log\nto stderr" && out != "to stderr\nkept in the log" {
+		t.Errorf("docker logs: %q", out)
+	}
+	dockerCLI(t, env, "rm", "logged")
+	r.take()
 
 	// The daemon goes away and comes back: it reopens the compute system
 	// and its process; nothing is terminated.

@@ -11,9 +11,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/netip"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -56,6 +58,59 @@ type winContainer struct {
 	Volume  string
 	Net     *network.HNSAttachment
 	Compute *runtime.HCSContainer
+	// streams are its process's output and stdin, held by the daemon (HCS
+	// gives them to the process that created it).
+	streams *winStreams
+}
+
+// winStreams fan a Windows container's output out to its json-file log
+// and to attached clients, and hold its stdin.
+type winStreams struct {
+	mu    sync.Mutex
+	subs  map[*winSub]struct{}
+	stdin io.WriteCloser
+	ended chan struct{}
+}
+
+type winSub struct {
+	stdout, stderr io.Writer
+	gone           chan struct{}
+}
+
+func (s *winStreams) write(stream string, b []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for x := range s.subs {
+		w := x.stdout
+		if stream == "stderr" {
+			w = x.stderr
+		}
+		if w == nil {
+			continue
+		}
+		if _, err := w.Write(b); err != nil {
+			delete(s.subs, x)
+			close(x.gone)
+		}
+	}
+}
+
+// pump starts copying the process's output to the log and the attached
+// clients; ended is closed when it has all been read.
+func (s *winStreams) pump(logPath string, out, errOut io.Reader) {
+	log := runtime.NewJSONLog(logPath)
+	var wg sync.WaitGroup
+	for stream, r := range map[string]io.Reader{"stdout": out, "stderr": errOut} {
+		if r == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runtime.PumpLog(stream, r, log, func(b []byte) { s.write(stream, b) })
+		}()
+	}
+	go func() { wg.Wait(); close(s.ended) }()
 }
 
 // create is docker create's part: the scratch layer, id = container id, on
@@ -194,14 +249,34 @@ func (d *Daemon) startWindows(ctx context.Context, c *ctr) error {
 		c.notify()
 		return err
 	}
-	c.win = wc
+	ws := &winStreams{subs: map[*winSub]struct{}{}, ended: make(chan struct{})}
+	wc.streams = ws
+	var out, errOut io.Reader
 	pid := 0
-	if wc.Compute.Process != nil {
-		pid = wc.Compute.Process.Pid()
+	if p := wc.Compute.Process; p != nil {
+		pid = p.Pid()
+		in, o, e, err := p.Stdio()
+		if err == nil {
+			ws.stdin = in
+			if o != nil {
+				out = o
+			}
+			if e != nil {
+				errOut = e
+			}
+		}
 	}
+	c.win = wc
 	c.rec.State = state{Status: container.StateRunning, Pid: pid, StartedAt: time.Now().UTC()}
 	d.save(&c.rec)
+	// Clients that attached before the start join before any output is
+	// read (HCS holds it in the process's pipes meanwhile).
 	close(c.created)
+	c.attachers.Wait()
+	ws.pump(d.logPath(r.ID), out, errOut)
+	if ws.stdin != nil && !r.Config.OpenStdin {
+		ws.stdin.Close()
+	}
 	c.notify()
 	d.containerEvent(c, events.ActionStart)
 	go d.monitorWindows(c, wc)
@@ -217,6 +292,13 @@ func (d *Daemon) monitorWindows(c *ctr, wc *winContainer) {
 			if n, err := p.ExitCode(); err == nil {
 				code = n
 			}
+		}
+	}
+	if s := wc.streams; s != nil {
+		// Let the output drain into the log and to attached clients.
+		select {
+		case <-s.ended:
+		case <-time.After(2 * time.Second):
 		}
 	}
 	if err := d.win.stop(context.Background(), wc); err != nil {
@@ -236,6 +318,47 @@ func (d *Daemon) monitorWindows(c *ctr, wc *winContainer) {
 	c.mu.Unlock()
 	if autoRemove {
 		d.ContainerRemove(context.Background(), c.rec.ID, true, true)
+	}
+}
+
+// attachWindows attaches a client to a running Windows container's
+// streams until its output ends, the client goes, or ctx ends. connected
+// says the client has joined (a start waits for that).
+func (d *Daemon) attachWindows(ctx context.Context, c *ctr, stdin io.Reader, stdout, stderr io.Writer, connected func()) error {
+	wc := c.win
+	if wc == nil || wc.streams == nil {
+		connected()
+		return fmt.Errorf("container %s has no streams to attach to (restored containers keep theirs with the previous daemon): %w", c.rec.ID, errdefs.ErrConflict)
+	}
+	s := wc.streams
+	if c.rec.Config.Tty {
+		stderr = stdout
+	}
+	x := &winSub{stdout: stdout, stderr: stderr, gone: make(chan struct{})}
+	s.mu.Lock()
+	s.subs[x] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.subs, x)
+		s.mu.Unlock()
+	}()
+	connected()
+	if stdin != nil && s.stdin != nil {
+		go func() {
+			io.Copy(s.stdin, stdin)
+			if c.rec.Config.StdinOnce {
+				s.stdin.Close()
+			}
+		}()
+	}
+	select {
+	case <-s.ended:
+		return nil
+	case <-x.gone:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -281,4 +404,43 @@ func (d *Daemon) restoreWindows() {
 		d.save(&c.rec)
 		c.mu.Unlock()
 	}
+}
+
+// stats are a container's counters: the runtime's, or HCS's Statistics on
+// Windows (CPU in 100 ns units, memory commit, storage bytes).
+func (d *Daemon) stats(ctx context.Context, c *ctr, id string) (runtime.Stats, error) {
+	if d.win == nil {
+		return d.rt.Stats(ctx, id)
+	}
+	c.mu.Lock()
+	wc := c.win
+	c.mu.Unlock()
+	if wc == nil || wc.Compute == nil || wc.Compute.System == nil {
+		return runtime.Stats{}, fmt.Errorf("container %s has no compute system: %w", id, errdefs.ErrConflict)
+	}
+	st, err := wc.Compute.System.Statistics()
+	if err != nil {
+		return runtime.Stats{}, err
+	}
+	return runtime.Stats{CPUUsageNS: st.CPUTotal100ns * 100, MemoryUsage: st.MemoryPrivateWS, BlkioRead: st.StorageReadBytes, BlkioWrite: st.StorageWriteByte}, nil
+}
+
+// topWindows is docker top on Windows: HCS's process list, as Docker on
+// Windows shows it (Name, PID).
+func (d *Daemon) topWindows(c *ctr) (container.TopResponse, error) {
+	c.mu.Lock()
+	wc := c.win
+	c.mu.Unlock()
+	if wc == nil || wc.Compute == nil || wc.Compute.System == nil {
+		return container.TopResponse{}, fmt.Errorf("container %s has no compute system: %w", c.rec.ID, errdefs.ErrConflict)
+	}
+	ps, err := wc.Compute.System.ProcessList()
+	if err != nil {
+		return container.TopResponse{}, err
+	}
+	out := container.TopResponse{Titles: []string{"Name", "PID"}}
+	for _, p := range ps {
+		out.Processes = append(out.Processes, []string{p.ImageName, strconv.Itoa(int(p.ProcessID))})
+	}
+	return out, nil
 }

@@ -7,6 +7,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/netip"
 	"os"
@@ -32,6 +33,13 @@ func (r *hcsRecorder) rec(c string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.calls = append(r.calls, c)
+}
+
+// doc is the n-th container document sent.
+func (r *hcsRecorder) doc(n int) *runtime.HCSContainerConfig {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.docs[n]
 }
 
 // take returns the calls so far and forgets them.
@@ -129,35 +137,80 @@ type fakeSystem struct {
 	proc    *fakeProcess
 }
 
-// fakeProcess runs until its compute system is shut down or terminated.
+// fakeProcess runs a few "programs" by their command line: `cmd /c echo
+// WORDS` prints WORDS (and a line on stderr), `cmd /c exit N` exits N,
+// `more` copies stdin to stdout; anything else runs until its compute
+// system is shut down or terminated (exit 1067).
 type fakeProcess struct {
-	pid  int
-	done chan struct{}
-	once sync.Once
+	pid        int
+	done       chan struct{}
+	once       sync.Once
+	code       int
+	inR        *io.PipeReader
+	inW        *io.PipeWriter
+	outR, errR *io.PipeReader
+	outW, errW *io.PipeWriter
 }
 
-func newFakeProcess(pid int) *fakeProcess { return &fakeProcess{pid: pid, done: make(chan struct{})} }
-func (p *fakeProcess) end()               { p.once.Do(func() { close(p.done) }) }
-func (p *fakeProcess) Pid() int           { return p.pid }
+func newFakeProcess(pid int) *fakeProcess {
+	p := &fakeProcess{pid: pid, done: make(chan struct{}), code: 1067}
+	p.inR, p.inW = io.Pipe()
+	p.outR, p.outW = io.Pipe()
+	p.errR, p.errW = io.Pipe()
+	return p
+}
+
+func (p *fakeProcess) run(cmdline string) {
+	switch {
+	case strings.HasPrefix(cmdline, "cmd /c echo "):
+		io.WriteString(p.outW, strings.TrimPrefix(cmdline, "cmd /c echo ")+"\n")
+		io.WriteString(p.errW, "to stderr\n")
+		p.exit(0)
+	case strings.HasPrefix(cmdline, "cmd /c exit "):
+		n := 0
+		fmt.Sscan(strings.TrimPrefix(cmdline, "cmd /c exit "), &n)
+		p.exit(n)
+	case cmdline == "more":
+		io.Copy(p.outW, p.inR)
+		p.exit(0)
+	}
+}
+
+func (p *fakeProcess) exit(code int) {
+	p.once.Do(func() {
+		p.code = code
+		p.outW.Close()
+		p.errW.Close()
+		close(p.done)
+	})
+}
+
+func (p *fakeProcess) end()     { p.exit(1067) }
+func (p *fakeProcess) Pid() int { return p.pid }
 func (p *fakeProcess) Stdio() (io.WriteCloser, io.ReadCloser, io.ReadCloser, error) {
-	return nil, nil, nil, nil
+	return p.inW, p.outR, p.errR, nil
 }
 func (p *fakeProcess) Wait() error                     { <-p.done; return nil }
-func (p *fakeProcess) ExitCode() (int, error)          { return 1067, nil }
+func (p *fakeProcess) ExitCode() (int, error)          { return p.code, nil }
 func (p *fakeProcess) Kill() error                     { p.end(); return nil }
 func (p *fakeProcess) ResizeConsole(_, _ uint16) error { return nil }
 func (p *fakeProcess) Close() error                    { return nil }
 
 func (f fakeHCS) CreateContainer(id string, doc *runtime.HCSContainerConfig) (runtime.ComputeSystem, error) {
 	f.r.rec("HCS CreateContainer " + id[:4] + " endpoints=" + strings.Join(doc.EndpointList, ","))
-	f.r.docs = append(f.r.docs, doc)
 	s := &fakeSystem{r: f.r, id: id}
+	f.r.mu.Lock()
+	f.r.docs = append(f.r.docs, doc)
 	f.r.containers[id] = s
+	f.r.mu.Unlock()
 	return s, nil
 }
 func (f fakeHCS) OpenContainer(id string) (runtime.ComputeSystem, error) {
 	f.r.rec("HCS OpenContainer " + id[:4])
-	if s := f.r.containers[id]; s != nil {
+	f.r.mu.Lock()
+	s := f.r.containers[id]
+	f.r.mu.Unlock()
+	if s != nil {
 		return s, nil
 	}
 	return &fakeSystem{r: f.r, id: id, running: true}, nil
@@ -165,6 +218,8 @@ func (f fakeHCS) OpenContainer(id string) (runtime.ComputeSystem, error) {
 func (f fakeHCS) GetContainers(owner string) ([]runtime.ComputeSystemInfo, error) {
 	f.r.rec("HCS GetContainers owner=" + owner)
 	var out []runtime.ComputeSystemInfo
+	f.r.mu.Lock()
+	defer f.r.mu.Unlock()
 	for id, s := range f.r.containers {
 		out = append(out, runtime.ComputeSystemInfo{ID: id, Owner: owner, State: "Running", Stopped: !s.running})
 	}
@@ -174,25 +229,36 @@ func (f fakeHCS) NameToGUID(name string) (string, error) { return "guid-" + name
 
 func (s *fakeSystem) Start() error {
 	s.r.rec("HCS Start " + s.id[:4])
+	s.r.mu.Lock()
 	s.running = true
+	s.r.mu.Unlock()
 	return nil
 }
 func (s *fakeSystem) CreateProcess(doc *runtime.HCSProcessConfig) (runtime.ComputeProcess, error) {
 	s.r.rec("HCS CreateProcess " + doc.CommandLine)
-	s.proc = newFakeProcess(4242)
-	return s.proc, nil
+	p := newFakeProcess(4242)
+	s.r.mu.Lock()
+	s.proc = p
+	s.r.mu.Unlock()
+	go p.run(doc.CommandLine)
+	return p, nil
 }
 func (s *fakeSystem) OpenProcess(pid int) (runtime.ComputeProcess, error) {
 	s.r.rec("HCS OpenProcess " + s.id[:4])
+	s.r.mu.Lock()
+	defer s.r.mu.Unlock()
 	if s.proc == nil {
 		s.proc = newFakeProcess(pid)
 	}
 	return s.proc, nil
 }
 func (s *fakeSystem) stopped() {
+	s.r.mu.Lock()
 	s.running = false
-	if s.proc != nil {
-		s.proc.end()
+	p := s.proc
+	s.r.mu.Unlock()
+	if p != nil {
+		p.end()
 	}
 }
 func (s *fakeSystem) Shutdown() error { s.r.rec("HCS Shutdown " + s.id[:4]); s.stopped(); return nil }
@@ -201,9 +267,13 @@ func (s *fakeSystem) Terminate() error {
 	s.stopped()
 	return nil
 }
-func (s *fakeSystem) Statistics() (runtime.HCSStatistics, error)     { return runtime.HCSStatistics{}, nil }
-func (s *fakeSystem) ProcessList() ([]runtime.HCSProcessItem, error) { return nil, nil }
-func (s *fakeSystem) Close() error                                   { return nil }
+func (s *fakeSystem) Statistics() (runtime.HCSStatistics, error) {
+	return runtime.HCSStatistics{CPUTotal100ns: 12345678, MemoryPrivateWS: 64 << 20}, nil
+}
+func (s *fakeSystem) ProcessList() ([]runtime.HCSProcessItem, error) {
+	return []runtime.HCSProcessItem{{ProcessID: 4, ImageName: "System"}, {ProcessID: 4242, ImageName: "powershell.exe"}}, nil
+}
+func (s *fakeSystem) Close() error { return nil }
 
 func newFakeWindows(t *testing.T) (*windowsEngine, *hcsRecorder) {
 	r := &hcsRecorder{containers: map[string]*fakeSystem{}}
@@ -253,7 +323,7 @@ func TestWindowsRunCallOrder(t *testing.T) {
 	if got := strings.Join(r.calls, "\n"); got != strings.Join(want, "\n") {
 		t.Errorf("calls:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
 	}
-	doc := r.docs[0]
+	doc := r.doc(0)
 	if len(doc.Layers) != 2 || doc.Layers[0].ID != "guid-bbbb" || doc.Layers[1].ID != "guid-aaaa" || doc.VolumePath != `\\?\Volume{eeeeeeee}\` || doc.Owner != runtime.HCSOwner {
 		t.Errorf("the compute system's document: %+v", doc)
 	}

@@ -31,12 +31,14 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/hullproject/hull/internal/errdefs"
+	"github.com/hullproject/hull/internal/runtime/monitor"
 	"github.com/hullproject/hull/internal/runtime/shimapi"
 )
 
@@ -109,6 +111,19 @@ type CreateOptions struct {
 
 // TimedStep is a step of a create and when the shim reached it.
 type TimedStep = shimapi.TimedStep
+
+// JSONLog writes a container's output in Docker's json-file format (the
+// shim's writer, for a caller that holds a container's streams itself).
+type JSONLog = monitor.JSONLog
+
+// NewJSONLog returns the json-file log at path.
+func NewJSONLog(path string) *JSONLog { return monitor.NewJSONLog(path) }
+
+// PumpLog copies an output stream to tee as it comes and, line by line, to
+// the log, until it ends.
+func PumpLog(stream string, r io.Reader, log *JSONLog, tee func([]byte)) {
+	monitor.Pump(stream, r, log, tee)
+}
 
 // AttachOptions are the client's ends of an attach: the shim reads Stdin
 // (to the container's stdin) and writes the container's output to Stdout

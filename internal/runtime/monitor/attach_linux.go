@@ -7,7 +7,6 @@ package monitor
 // prompt without a newline shows at once.
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -66,40 +65,10 @@ func (a *attachers) write(stream string, b []byte) {
 	}
 }
 
-// maxLogLine is where a line without a newline is cut in the log, as
-// Docker's json-file driver cuts at 16 KiB.
-const maxLogLine = 16 << 10
-
 // pump copies one output stream of the container to the attached clients
 // and, line by line, to the log, until the stream ends.
-func (m *Monitor) pump(stream string, r io.Reader, log *jsonLog) {
-	buf := make([]byte, 32<<10)
-	var line []byte
-	for {
-		n, err := r.Read(buf)
-		if n > 0 {
-			m.attached.write(stream, buf[:n])
-			line = append(line, buf[:n]...)
-			for {
-				i := bytes.IndexByte(line, '\n')
-				if i < 0 && len(line) < maxLogLine {
-					break
-				}
-				if i < 0 || i >= maxLogLine {
-					i = maxLogLine - 1
-				}
-				log.write(stream, line[:i+1])
-				line = line[i+1:]
-			}
-			line = append([]byte(nil), line...)
-		}
-		if err != nil {
-			if len(line) > 0 {
-				log.write(stream, line)
-			}
-			return
-		}
-	}
+func (m *Monitor) pump(stream string, r io.Reader, log *JSONLog) {
+	Pump(stream, r, log, func(b []byte) { m.attached.write(stream, b) })
 }
 
 // attach serves an attach request: the files sent are the client's stdin

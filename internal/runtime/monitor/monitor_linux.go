@@ -154,7 +154,7 @@ type Monitor struct {
 	backend Backend
 	dir     string
 	init    *os.Process
-	log     *jsonLog
+	log     *JSONLog
 
 	// io counts the goroutines copying the init's output; the exit is
 	// reported once they have drained it, and outputEnded is closed.
@@ -191,7 +191,7 @@ func New(cfg Config, files Files, backend Backend) (*Monitor, error) {
 	m := &Monitor{
 		cfg: cfg, files: files, backend: backend, init: init,
 		dir:    filepath.Join(cfg.Root, "shims", cfg.ID),
-		log:    &jsonLog{path: cfg.LogPath},
+		log:    NewJSONLog(cfg.LogPath),
 		forks:  make(chan func()),
 		exited: make(chan struct{}), outputEnded: make(chan struct{}), done: make(chan int, 1),
 	}
@@ -550,31 +550,6 @@ func (m *Monitor) closeStdin() {
 			m.stdin.Close()
 		}
 	})
-}
-
-// jsonLog writes lines in Docker's json-file format.
-type jsonLog struct {
-	path string
-	mu   sync.Mutex
-	f    *os.File
-}
-
-func (l *jsonLog) write(stream string, line []byte) {
-	b, _ := json.Marshal(struct {
-		Log    string `json:"log"`
-		Stream string `json:"stream"`
-		Time   string `json:"time"`
-	}{string(line), stream, time.Now().UTC().Format(time.RFC3339Nano)})
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.f == nil {
-		f, err := os.OpenFile(l.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
-		if err != nil {
-			return
-		}
-		l.f = f
-	}
-	l.f.Write(append(b, '\n'))
 }
 
 func writeJSON(p string, v any) error {
