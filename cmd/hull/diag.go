@@ -110,6 +110,9 @@ func newDiagNetworkCommands() []*cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			all, err := network.Compartments(netnsDir)
+			if compartmentsHNS != nil {
+				all, _, err = compartmentsHNS()
+			}
 			if err != nil {
 				return err
 			}
@@ -127,6 +130,9 @@ func newDiagNetworkCommands() []*cobra.Command {
 		Short: "List the container NICs of one compartment, or of all: addresses, MAC, MTU",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if compartmentsHNS != nil {
+				return printHNS(cmd.OutOrStdout(), compartment, false)
+			}
 			var paths []string
 			if compartment != "" {
 				p, err := network.FindCompartment(netnsDir, compartment)
@@ -172,6 +178,9 @@ func newDiagNetworkCommands() []*cobra.Command {
 			if rcompartment == "" {
 				return fmt.Errorf("routes: --compartment is required: %w", errdefs.ErrInvalidArgument)
 			}
+			if compartmentsHNS != nil {
+				return printHNS(cmd.OutOrStdout(), rcompartment, true)
+			}
 			p, err := network.FindCompartment(netnsDir, rcompartment)
 			if err != nil {
 				return err
@@ -197,6 +206,48 @@ func newDiagNetworkCommands() []*cobra.Command {
 		c.Flags().StringVar(&netnsDir, "netns-dir", "/run/hull/netns", "where the daemon keeps compartments (<exec-root>/netns)")
 	}
 	return []*cobra.Command{comps, ifaces, routes}
+}
+
+// compartmentsHNS reads the compartments from HNS (set on Windows).
+var compartmentsHNS func() ([]network.Compartment, map[string][]network.HNSEndpoint, error)
+
+// printHNS prints the endpoints (container NICs) of one compartment, or all,
+// from HNS, or with routes their routes.
+func printHNS(out io.Writer, compartment string, routes bool) error {
+	comps, eps, err := compartmentsHNS()
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(out, 0, 8, 2, ' ', 0)
+	if routes {
+		fmt.Fprintln(w, "COMPARTMENT\tDESTINATION\tNEXT HOP\tENDPOINT")
+	} else {
+		fmt.Fprintln(w, "COMPARTMENT\tENDPOINT\tMAC\tADDRESSES")
+	}
+	found := false
+	for _, c := range comps {
+		if compartment != "" && c.ID != compartment && c.Container != compartment {
+			continue
+		}
+		found = true
+		for _, ep := range eps[c.ID] {
+			if routes {
+				for _, r := range ep.Routes {
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", c.ID, r.DestinationPrefix, r.NextHop, ep.Name)
+				}
+				continue
+			}
+			var addrs []string
+			for _, ip := range ep.IpConfigurations {
+				addrs = append(addrs, fmt.Sprintf("%s/%d", ip.IpAddress, ip.PrefixLength))
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", c.ID, ep.Name, ep.MacAddress, strings.Join(addrs, ","))
+		}
+	}
+	if compartment != "" && !found {
+		return fmt.Errorf("no compartment %q in HNS: %w", compartment, errdefs.ErrNotFound)
+	}
+	return w.Flush()
 }
 
 func hasEnv(env []string, key string) bool {

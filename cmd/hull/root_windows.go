@@ -68,6 +68,13 @@ func manageService(register bool, args []string) error {
 	return nil
 }
 
+// On Windows hull diag reads compartments from HNS.
+func init() {
+	compartmentsHNS = func() ([]network.Compartment, map[string][]network.HNSEndpoint, error) {
+		return network.HNSCompartments(network.HCNService{})
+	}
+}
+
 // windowsServices are hcsshim's: the windowsfilter layers, HCS and HNS.
 func windowsServices() *daemon.WindowsServices {
 	return &daemon.WindowsServices{Layers: layer.HCSLayers{}, Compute: runtime.HCSCompute{}, HNS: network.HCNService{}}

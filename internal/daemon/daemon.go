@@ -117,6 +117,9 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 	}
 	bridge, table := networkNames(cfg.ExecRoot, cfg.Bridge)
 	dirs := plugin.DefaultDirs()
+	if goruntime.GOOS == "windows" {
+		dirs = plugin.DefaultDirsWindows()
+	}
 	if cfg.ExecRoot != "/run/hull" {
 		dirs.Sockets = append(dirs.Sockets, filepath.Join(cfg.ExecRoot, "plugins"))
 		dirs.Specs = append(dirs.Specs, filepath.Join(cfg.ExecRoot, "plugins"))
@@ -130,6 +133,9 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 	}
 	d.images.SetInUse(d.imageInUse)
 	if w := cfg.Windows; w != nil {
+		if err := d.net.RegisterHNS(w.HNS); err != nil {
+			slog.Warn("the HNS network drivers", "error", err)
+		}
 		d.win = &windowsEngine{layers: layer.NewWindowsFilterIn(d.layers.LayersDir(), w.Layers), net: network.NewHNSService(w.HNS), compute: runtime.NewHCSRuntime(w.Compute)}
 		d.restoreWindows()
 		return d, nil

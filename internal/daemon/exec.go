@@ -81,6 +81,9 @@ func (d *Daemon) ContainerExecStart(ctx context.Context, execID string, stdin io
 	}
 	e.started = true
 	e.mu.Unlock()
+	if d.win != nil {
+		return d.execStartWindows(e, stdin, stdout, stderr)
+	}
 	proc, err := d.execProcess(e)
 	if err != nil {
 		return err

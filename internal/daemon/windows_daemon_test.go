@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/hullproject/hull/internal/image"
+	"github.com/hullproject/hull/internal/network"
 	"github.com/hullproject/hull/internal/server"
 )
 
@@ -134,6 +135,35 @@ func TestWindowsDaemonWithDockerCLI(t *testing.T) {
 		t.Errorf("the compute system's document: %+v", doc)
 	}
 
+	// Windows networks through the API: an HNS network of the driver's
+	// type, and removed again.
+	dockerCLI(t, env, "network", "create", "-d", "nat", "--subnet", "172.30.0.0/16", "natnet")
+	if out := dockerCLI(t, env, "network", "ls", "--format", "{{.Name}} {{.Driver}}", "--filter", "name=natnet"); out != "natnet nat" {
+		t.Errorf("docker network ls: %q", out)
+	}
+	dockerCLI(t, env, "network", "rm", "natnet")
+	if got := strings.Join(r.take(), ","); got != "HNS CreateNetwork natnet NAT 172.30.0.0/16,HNS DeleteNetwork net-natnet" {
+		t.Errorf("network create/rm: %s", got)
+	}
+	// hull diag's view of HNS: the compartment and its endpoint.
+	comps, eps, err := network.HNSCompartments(fakeHNS{r})
+	if err != nil || len(comps) != 1 || comps[0].Description != `\Container_3b5c3e8abdda` || len(eps["ns-1"]) != 1 || eps["ns-1"][0].IpConfigurations[0].IpAddress != "172.28.0.2" {
+		t.Errorf("HNSCompartments: %+v %+v %v", comps, eps, err)
+	}
+
+	// docker exec: one more process in the compute system.
+	if out := dockerCLI(t, env, "exec", "example", "cmd", "/c", "echo", "from", "exec"); out != "from exec\nto stderr" && out != "to stderr\nfrom exec" {
+		t.Errorf("docker exec: %q", out)
+	}
+	cmd := exec.Command("docker", "exec", "example", "cmd", "/c", "exit", "4")
+	cmd.Env = env
+	if cmd.Run(); cmd.ProcessState.ExitCode() != 4 {
+		t.Errorf("docker exec … exit 4: exit %d", cmd.ProcessState.ExitCode())
+	}
+	if got := strings.Join(r.take(), ","); got != "HCS CreateProcess cmd /c echo from exec,HCS CreateProcess cmd /c exit 4" {
+		t.Errorf("exec calls: %s", got)
+	}
+
 	// top from HCS's process list, stats from its statistics.
 	if out := dockerCLI(t, env, "top", "example"); !strings.Contains(out, "powershell.exe") || !strings.Contains(out, "4242") {
 		t.Errorf("docker top:\n%s", out)
@@ -144,7 +174,7 @@ func TestWindowsDaemonWithDockerCLI(t *testing.T) {
 
 	// Foreground runs: output and stderr through attach, the exit code,
 	// stdin, docker logs.
-	cmd := exec.Command("docker", "run", "--rm", "--network", "examplenetwork", "example/win:1", "cmd", "/c", "echo", "hello", "from", "HCS")
+	cmd = exec.Command("docker", "run", "--rm", "--network", "examplenetwork", "example/win:1", "cmd", "/c", "echo", "hello", "from", "HCS")
 	cmd.Env = env
 	var so, se bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &so, &se

@@ -444,3 +444,68 @@ func (d *Daemon) topWindows(c *ctr) (container.TopResponse, error) {
 	}
 	return out, nil
 }
+
+// execStartWindows runs an exec as one more process of the container's
+// compute system (HCS CreateProcess), its pipes copied to the client.
+func (d *Daemon) execStartWindows(e *execRec, stdin io.Reader, stdout, stderr io.Writer) error {
+	c, err := d.lookup(e.container)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	wc, env, cwd := c.win, c.rec.Config.Env, c.rec.Config.WorkingDir
+	c.mu.Unlock()
+	if wc == nil || wc.Compute == nil || wc.Compute.System == nil {
+		return fmt.Errorf("exec in %s: the container is not running: %w", e.container, errdefs.ErrConflict)
+	}
+	if e.cfg.WorkingDir != "" {
+		cwd = e.cfg.WorkingDir
+	}
+	proc := &specs.Process{Args: e.cfg.Cmd, Env: mergeEnv(env, e.cfg.Env), Cwd: cwd, Terminal: e.cfg.Tty, User: specs.User{Username: e.cfg.User}}
+	p, err := wc.Compute.System.CreateProcess(runtime.HCSProcessDocument(proc, e.cfg.AttachStdin && stdin != nil))
+	if err != nil {
+		return fmt.Errorf("exec in %s: %w", e.container, err)
+	}
+	e.mu.Lock()
+	e.running, e.pid = true, p.Pid()
+	e.mu.Unlock()
+	in, out, errOut, _ := p.Stdio()
+	var copies sync.WaitGroup
+	for _, o := range []struct {
+		dst io.Writer
+		src io.Reader
+	}{{stdout, out}, {stderr, errOut}} {
+		if o.dst == nil || o.src == nil {
+			continue
+		}
+		copies.Add(1)
+		go func() { defer copies.Done(); io.Copy(o.dst, o.src) }()
+	}
+	if in != nil {
+		if stdin != nil && e.cfg.AttachStdin {
+			go func() { io.Copy(in, stdin); in.Close() }()
+		} else {
+			in.Close()
+		}
+	}
+	finish := func() {
+		code := 255
+		if err := p.Wait(); err == nil {
+			if n, err := p.ExitCode(); err == nil {
+				code = n
+			}
+		}
+		copies.Wait()
+		p.Close()
+		e.mu.Lock()
+		e.running, e.exitCode = false, &code
+		e.mu.Unlock()
+		close(e.done)
+	}
+	if stdout == nil && stderr == nil && stdin == nil {
+		go finish()
+		return nil
+	}
+	finish()
+	return nil
+}

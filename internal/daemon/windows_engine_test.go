@@ -93,8 +93,14 @@ func (f fakeLayers) DestroyLayer(_ context.Context, p string) error {
 type fakeHNS struct{ r *hcsRecorder }
 
 func (f fakeHNS) CreateNetwork(doc *network.HNSNetwork) (*network.HNSNetwork, error) {
-	f.r.rec("HNS CreateNetwork")
-	return doc, nil
+	sub := ""
+	if len(doc.Ipams) > 0 && len(doc.Ipams[0].Subnets) > 0 {
+		sub = doc.Ipams[0].Subnets[0].IpAddressPrefix
+	}
+	f.r.rec("HNS CreateNetwork " + doc.Name + " " + doc.Type + " " + sub)
+	d := *doc
+	d.Id = "net-" + doc.Name
+	return &d, nil
 }
 func (f fakeHNS) GetNetworkByName(name string) (*network.HNSNetwork, error) {
 	if name != "examplenetwork" {
@@ -104,7 +110,13 @@ func (f fakeHNS) GetNetworkByName(name string) (*network.HNSNetwork, error) {
 	nw.Id = "net-examplenetwork"
 	return nw, nil
 }
-func (f fakeHNS) DeleteNetwork(string) error { return nil }
+func (f fakeHNS) DeleteNetwork(id string) error {
+	f.r.rec("HNS DeleteNetwork " + id)
+	return nil
+}
+func (f fakeHNS) ListNamespaces() ([]network.HNSNamespace, error) {
+	return []network.HNSNamespace{{Id: "ns-1", NamespaceId: 3}}, nil
+}
 func (f fakeHNS) CreateEndpoint(nid string, doc *network.HNSEndpoint) (*network.HNSEndpoint, error) {
 	f.r.rec("HNS CreateEndpoint " + nid)
 	d := *doc
@@ -125,7 +137,11 @@ func (f fakeHNS) DeleteNamespace(id string) error {
 	f.r.rec("HNS DeleteNamespace " + id)
 	return nil
 }
-func (f fakeHNS) NamespaceEndpoints(string) ([]network.HNSEndpoint, error) { return nil, nil }
+func (f fakeHNS) NamespaceEndpoints(string) ([]network.HNSEndpoint, error) {
+	ep := network.HNSEndpointDocument("net-examplenetwork", "3b5c3e8abdda_examplenetwork", netip.MustParsePrefix("172.28.0.2/16"), netip.MustParseAddr("172.28.0.1"), "00-15-5D-00-00-02", network.HNSDNS{})
+	ep.Id = "ep-1"
+	return []network.HNSEndpoint{*ep}, nil
+}
 
 // The HCS calls.
 type fakeHCS struct{ r *hcsRecorder }
@@ -236,9 +252,12 @@ func (s *fakeSystem) Start() error {
 }
 func (s *fakeSystem) CreateProcess(doc *runtime.HCSProcessConfig) (runtime.ComputeProcess, error) {
 	s.r.rec("HCS CreateProcess " + doc.CommandLine)
-	p := newFakeProcess(4242)
 	s.r.mu.Lock()
-	s.proc = p
+	p := newFakeProcess(4242 + len(s.r.calls))
+	if s.proc == nil {
+		p.pid = 4242 // the container's process
+		s.proc = p
+	}
 	s.r.mu.Unlock()
 	go p.run(doc.CommandLine)
 	return p, nil

@@ -7,10 +7,14 @@ package network
 // implements on hcn (the only part no test here runs).
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
+	"sort"
+	"strings"
+	"time"
 
 	"github.com/hullproject/hull/internal/errdefs"
 )
@@ -159,6 +163,7 @@ type HNS interface {
 	DeleteNamespace(id string) error
 	// Endpoints and Routes of a namespace, for hull diag.
 	NamespaceEndpoints(namespaceID string) ([]HNSEndpoint, error)
+	ListNamespaces() ([]HNSNamespace, error)
 }
 
 // HNSService attaches containers to HNS networks.
@@ -215,4 +220,111 @@ func (s *HNSService) Detach(a *HNSAttachment) error {
 		errs = append(errs, s.hns.DeleteEndpoint(a.Endpoint.Id))
 	}
 	return errors.Join(errs...)
+}
+
+// hnsDriver is a Docker network driver of Windows (nat, transparent,
+// l2bridge): the network is an HNS network of that type and the same name.
+// Containers attach to it through HNSService (the daemon's Windows flow), so
+// its endpoint calls are not used.
+type hnsDriver struct {
+	hns    HNS
+	driver string
+}
+
+// RegisterHNS registers the Windows network drivers over hns, and records
+// HNS's own default network, nat, when it exists and has no record.
+func (s *Service) RegisterHNS(hns HNS) error {
+	for _, d := range []string{"nat", "transparent", "l2bridge"} {
+		s.Register(d, &hnsDriver{hns: hns, driver: d})
+	}
+	if _, err := s.Network("nat"); err == nil {
+		return nil
+	}
+	nw, err := hns.GetNetworkByName("nat")
+	if err != nil {
+		return nil // no default network on this host
+	}
+	rec := &Network{ID: newID(), Name: "nat", Driver: "nat", Created: time.Now().UTC(), Predefined: true, Options: map[string]string{"hull.hns.id": nw.Id}}
+	for _, ipam := range nw.Ipams {
+		for _, sn := range ipam.Subnets {
+			if p, err := netip.ParsePrefix(sn.IpAddressPrefix); err == nil {
+				rec.Subnet = p
+			}
+			for _, r := range sn.Routes {
+				if a, err := netip.ParseAddr(r.NextHop); err == nil {
+					rec.Gateway = a
+				}
+			}
+		}
+	}
+	return s.put(rec)
+}
+
+func (d *hnsDriver) CreateNetwork(_ context.Context, nw *Network) error {
+	doc, err := HNSNetworkDocument(nw.Name, d.driver, nw.Subnet, nw.Gateway)
+	if err != nil {
+		return err
+	}
+	made, err := d.hns.CreateNetwork(doc)
+	if err != nil {
+		return fmt.Errorf("HNS network %s: %w", nw.Name, err)
+	}
+	if nw.Options == nil {
+		nw.Options = map[string]string{}
+	}
+	nw.Options["hull.hns.id"] = made.Id
+	return nil
+}
+
+func (d *hnsDriver) DeleteNetwork(_ context.Context, nw *Network) error {
+	id := nw.Options["hull.hns.id"]
+	if id == "" {
+		got, err := d.hns.GetNetworkByName(nw.Name)
+		if err != nil {
+			return nil // gone already
+		}
+		id = got.Id
+	}
+	return d.hns.DeleteNetwork(id)
+}
+
+var errHNSEndpoints = fmt.Errorf("Windows containers join HNS networks through the daemon's Windows flow: %w", errdefs.ErrNotImplemented)
+
+func (d *hnsDriver) CreateEndpoint(context.Context, *Network, *Endpoint) error {
+	return errHNSEndpoints
+}
+func (d *hnsDriver) DeleteEndpoint(context.Context, *Network, *Endpoint) error { return nil }
+func (d *hnsDriver) Join(context.Context, *Network, *Endpoint, string) (JoinInfo, error) {
+	return JoinInfo{}, errHNSEndpoints
+}
+func (d *hnsDriver) Leave(context.Context, *Network, *Endpoint) error { return nil }
+
+// HNSCompartments are the compartments (HNS namespaces) with their
+// endpoints, for hull diag on Windows: each endpoint's name, address, MAC
+// and routes.
+func HNSCompartments(hns HNS) ([]Compartment, map[string][]HNSEndpoint, error) {
+	nss, err := hns.ListNamespaces()
+	if err != nil {
+		return nil, nil, err
+	}
+	eps := map[string][]HNSEndpoint{}
+	var out []Compartment
+	for _, ns := range nss {
+		e, err := hns.NamespaceEndpoints(ns.Id)
+		if err != nil {
+			return nil, nil, err
+		}
+		eps[ns.Id] = e
+		c := Compartment{ID: ns.Id, Description: fmt.Sprintf("Compartment %d", ns.NamespaceId), Path: ns.Id}
+		for _, ep := range e {
+			c.Interfaces = append(c.Interfaces, ep.Name)
+			if name, _, ok := strings.Cut(ep.Name, "_"); ok {
+				c.Container = name
+				c.Description = `\Container_` + name
+			}
+		}
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, eps, nil
 }

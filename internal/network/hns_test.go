@@ -91,6 +91,9 @@ func (f *fakeHNS) CreateNamespace(doc *HNSNamespace) (*HNSNamespace, error) {
 	return &d, f.rec("CreateNamespace")
 }
 func (f *fakeHNS) DeleteNamespace(string) error { return f.rec("DeleteNamespace") }
+func (f *fakeHNS) ListNamespaces() ([]HNSNamespace, error) {
+	return []HNSNamespace{{Id: "ns-1", NamespaceId: 7}}, f.rec("ListNamespaces")
+}
 func (f *fakeHNS) NamespaceEndpoints(string) ([]HNSEndpoint, error) {
 	return nil, f.rec("NamespaceEndpoints")
 }

@@ -99,6 +99,15 @@ func (HCNService) DeleteNamespace(id string) error {
 	return ns.Delete()
 }
 
+func (HCNService) ListNamespaces() ([]HNSNamespace, error) {
+	nss, err := hcn.ListNamespaces()
+	if err != nil {
+		return nil, err
+	}
+	var out []HNSNamespace
+	return out, convert(nss, &out)
+}
+
 func (HCNService) NamespaceEndpoints(namespaceID string) ([]HNSEndpoint, error) {
 	ids, err := hcn.GetNamespaceEndpointIds(namespaceID)
 	if err != nil {

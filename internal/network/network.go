@@ -428,6 +428,10 @@ func (s *Service) CreateNetwork(ctx context.Context, req CreateRequest) (*Networ
 		s.cfg.DB.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketNetworks).Delete([]byte(nw.ID)) })
 		return nil, fmt.Errorf("create network %s: %w", nw.Name, err)
 	}
+	// The driver may have noted what it made (an HNS network's id).
+	if err := s.put(nw); err != nil {
+		return nil, err
+	}
 	if err := s.sys.syncFirewall(s.bridgeNetworksLocked()); err != nil {
 		slog.Error("firewall", "error", err)
 	}

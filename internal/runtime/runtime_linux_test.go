@@ -169,11 +169,24 @@ func assertNothingLeft(t *testing.T, rt *Runtime, id string) {
 	if bytes.Contains(mi, []byte(id)) || bytes.Contains(mi, []byte(rt.root)) {
 		t.Errorf("mounts remain:\n%s", mi)
 	}
-	out, _ := exec.Command("ps", "-eo", "pid,args").Output()
-	for _, l := range strings.Split(string(out), "\n") {
-		if strings.Contains(l, "--id "+id+" ") || strings.Contains(l, `"id":"`+id+`"`) {
-			t.Errorf("a shim remains: %s", l)
+	// A shim that refused a create exits just after its answer, and the
+	// client kills it on its way out: give it a moment.
+	var left []string
+	for deadline := time.Now().Add(2 * time.Second); ; {
+		left = nil
+		out, _ := exec.Command("ps", "-eo", "pid,args").Output()
+		for _, l := range strings.Split(string(out), "\n") {
+			if strings.Contains(l, "--id "+id+" ") || strings.Contains(l, `"id":"`+id+`"`) {
+				left = append(left, l)
+			}
 		}
+		if len(left) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, l := range left {
+		t.Errorf("a shim remains: %s", l)
 	}
 }
 
