@@ -66,33 +66,9 @@ type winContainer struct {
 // winStreams fan a Windows container's output out to its json-file log
 // and to attached clients, and hold its stdin.
 type winStreams struct {
-	mu    sync.Mutex
-	subs  map[*winSub]struct{}
-	stdin io.WriteCloser
-	ended chan struct{}
-}
-
-type winSub struct {
-	stdout, stderr io.Writer
-	gone           chan struct{}
-}
-
-func (s *winStreams) write(stream string, b []byte) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for x := range s.subs {
-		w := x.stdout
-		if stream == "stderr" {
-			w = x.stderr
-		}
-		if w == nil {
-			continue
-		}
-		if _, err := w.Write(b); err != nil {
-			delete(s.subs, x)
-			close(x.gone)
-		}
-	}
+	attached runtime.Fanout
+	stdin    io.WriteCloser
+	ended    chan struct{}
 }
 
 // pump starts copying the process's output to the log and the attached
@@ -107,7 +83,7 @@ func (s *winStreams) pump(logPath string, out, errOut io.Reader) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			runtime.PumpLog(stream, r, log, func(b []byte) { s.write(stream, b) })
+			runtime.PumpLog(stream, r, log, func(b []byte) { s.attached.Write(stream, b) })
 		}()
 	}
 	go func() { wg.Wait(); close(s.ended) }()
@@ -249,7 +225,7 @@ func (d *Daemon) startWindows(ctx context.Context, c *ctr) error {
 		c.notify()
 		return err
 	}
-	ws := &winStreams{subs: map[*winSub]struct{}{}, ended: make(chan struct{})}
+	ws := &winStreams{ended: make(chan struct{})}
 	wc.streams = ws
 	var out, errOut io.Reader
 	pid := 0
@@ -334,15 +310,9 @@ func (d *Daemon) attachWindows(ctx context.Context, c *ctr, stdin io.Reader, std
 	if c.rec.Config.Tty {
 		stderr = stdout
 	}
-	x := &winSub{stdout: stdout, stderr: stderr, gone: make(chan struct{})}
-	s.mu.Lock()
-	s.subs[x] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.subs, x)
-		s.mu.Unlock()
-	}()
+	x := runtime.NewSubscriber(stdout, stderr)
+	s.attached.Add(x)
+	defer s.attached.Remove(x)
 	connected()
 	if stdin != nil && s.stdin != nil {
 		go func() {
@@ -355,7 +325,7 @@ func (d *Daemon) attachWindows(ctx context.Context, c *ctr, stdin io.Reader, std
 	select {
 	case <-s.ended:
 		return nil
-	case <-x.gone:
+	case <-x.Gone:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

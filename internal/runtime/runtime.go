@@ -116,6 +116,18 @@ type TimedStep = shimapi.TimedStep
 // shim's writer, for a caller that holds a container's streams itself).
 type JSONLog = monitor.JSONLog
 
+// Fanout and Subscriber are the shim's attached clients, for a caller that
+// holds a container's streams itself.
+type (
+	Fanout     = monitor.Fanout
+	Subscriber = monitor.Subscriber
+)
+
+// NewSubscriber returns a client taking stdout and stderr.
+func NewSubscriber(stdout, stderr io.Writer) *Subscriber {
+	return monitor.NewSubscriber(stdout, stderr)
+}
+
 // NewJSONLog returns the json-file log at path.
 func NewJSONLog(path string) *JSONLog { return monitor.NewJSONLog(path) }
 

@@ -11,64 +11,15 @@ import (
 	"io"
 	"net"
 	"os"
-	"sync"
 
 	"github.com/hullproject/hull/internal/errdefs"
 	"github.com/hullproject/hull/internal/runtime/shimapi"
 )
 
-// attacher is one attached client's output files.
-type attacher struct {
-	stdout, stderr *os.File
-	gone           chan struct{} // closed when a write to it failed
-}
-
-// attachers are the clients attached to a container's output.
-type attachers struct {
-	mu   sync.Mutex
-	subs map[*attacher]struct{}
-}
-
-func (a *attachers) add(x *attacher) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.subs == nil {
-		a.subs = map[*attacher]struct{}{}
-	}
-	a.subs[x] = struct{}{}
-}
-
-func (a *attachers) remove(x *attacher) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	delete(a.subs, x)
-}
-
-// write gives b to every attached client. A client that cannot take it
-// (it went away) is dropped. A slow client slows the container's output,
-// as with Docker's attach.
-func (a *attachers) write(stream string, b []byte) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for x := range a.subs {
-		w := x.stdout
-		if stream == "stderr" {
-			w = x.stderr
-		}
-		if w == nil {
-			continue
-		}
-		if _, err := w.Write(b); err != nil {
-			delete(a.subs, x)
-			close(x.gone)
-		}
-	}
-}
-
 // pump copies one output stream of the container to the attached clients
 // and, line by line, to the log, until the stream ends.
 func (m *Monitor) pump(stream string, r io.Reader, log *JSONLog) {
-	Pump(stream, r, log, func(b []byte) { m.attached.write(stream, b) })
+	Pump(stream, r, log, func(b []byte) { m.attached.Write(stream, b) })
 }
 
 // attach serves an attach request: the files sent are the client's stdin
@@ -91,9 +42,9 @@ func (m *Monitor) attach(c *net.UnixConn, req shimapi.Request, files []*os.File)
 		shimapi.Send(c, shimapi.ErrorResponse(fmt.Errorf("attach to %s: its stdio belongs to the process that created it (it was created with the caller's streams or a console socket): %w", m.cfg.ID, errdefs.ErrConflict)))
 		return
 	}
-	x := &attacher{stdout: fds["stdout"], stderr: fds["stderr"], gone: make(chan struct{})}
-	if m.cfg.Terminal && x.stderr == nil {
-		x.stderr = x.stdout
+	x := NewSubscriber(orNil(fds["stdout"]), orNil(fds["stderr"]))
+	if m.cfg.Terminal && x.Stderr == nil {
+		x.Stderr = x.Stdout
 	}
 	select {
 	case <-m.outputEnded:
@@ -103,8 +54,8 @@ func (m *Monitor) attach(c *net.UnixConn, req shimapi.Request, files []*os.File)
 		return
 	default:
 	}
-	m.attached.add(x)
-	defer m.attached.remove(x)
+	m.attached.Add(x)
+	defer m.attached.Remove(x)
 	if in := fds["stdin"]; in != nil && m.stdin != nil {
 		go func() {
 			io.Copy(m.stdin, in)
@@ -126,7 +77,7 @@ func (m *Monitor) attach(c *net.UnixConn, req shimapi.Request, files []*os.File)
 	select {
 	case <-m.outputEnded:
 		shimapi.Send(c, shimapi.Response{Done: true})
-	case <-x.gone:
+	case <-x.Gone:
 	case <-closed:
 	}
 }

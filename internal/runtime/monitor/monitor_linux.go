@@ -163,7 +163,7 @@ type Monitor struct {
 	// holdsStdio says the monitor holds the init's streams (pipes or the
 	// pty master), so clients can attach to them.
 	holdsStdio bool
-	attached   attachers
+	attached   Fanout
 	// stdin is the init's stdin held open for attached clients, or the pty
 	// master; closed after the first attach with StdinOnce.
 	stdin      *os.File
