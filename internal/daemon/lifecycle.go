@@ -155,13 +155,22 @@ func (d *Daemon) exited(c *ctr, code int) {
 	ctx := context.Background()
 	id := c.rec.ID
 	c.mu.Lock()
-	if err := d.rt.Delete(ctx, id, true); err != nil && !errdefs.IsNotFound(err) {
-		slog.Error("delete the compute container", "id", id, "error", err)
+	if d.win != nil {
+		if c.win != nil {
+			if err := d.win.stop(ctx, c.win); err != nil {
+				slog.Warn("release a Windows container", "id", id, "error", err)
+			}
+			c.win = nil
+		}
+	} else {
+		if err := d.rt.Delete(ctx, id, true); err != nil && !errdefs.IsNotFound(err) {
+			slog.Error("delete the compute container", "id", id, "error", err)
+		}
+		if err := d.layers.Unmount(ctx, id); err != nil {
+			slog.Error("unmount the container's layer", "id", id, "error", err)
+		}
+		d.detachNetwork(ctx, id)
 	}
-	if err := d.layers.Unmount(ctx, id); err != nil {
-		slog.Error("unmount the container's layer", "id", id, "error", err)
-	}
-	d.detachNetwork(ctx, id)
 	if c.stopHealth != nil {
 		c.stopHealth()
 		c.stopHealth = nil

@@ -277,24 +277,9 @@ func (d *Daemon) monitorWindows(c *ctr, wc *winContainer) {
 		case <-time.After(2 * time.Second):
 		}
 	}
-	if err := d.win.stop(context.Background(), wc); err != nil {
-		slog.Warn("release a Windows container", "id", wc.ID, "error", err)
-	}
-	c.mu.Lock()
-	c.win = nil
-	c.rec.State.Status = container.StateExited
-	c.rec.State.ExitCode = code
-	c.rec.State.Pid = 0
-	c.rec.State.FinishedAt = time.Now().UTC()
-	c.created = make(chan struct{})
-	d.save(&c.rec)
-	c.notify()
-	d.containerEvent(c, events.ActionDie, "exitCode", strconv.Itoa(code))
-	autoRemove := c.rec.HostConfig.AutoRemove && !c.removed
-	c.mu.Unlock()
-	if autoRemove {
-		d.ContainerRemove(context.Background(), c.rec.ID, true, true)
-	}
+	// The compute system, endpoint and layer are released there, and the
+	// restart policy or auto-removal applies as on Linux.
+	d.exited(c, code)
 }
 
 // attachWindows attaches a client to a running Windows container's
