@@ -523,7 +523,7 @@ func TestDaemonRunFlags(t *testing.T) {
 		{[]string{"--pids-limit", "42", "e2e/busybox:1", "sh", "-c", "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max"}, "42"},
 		{[]string{"--cap-drop", "ALL", "e2e/busybox:1", "sh", "-c", "grep CapEff /proc/self/status"}, "CapEff:\t0000000000000000"},
 		{[]string{"--cap-add", "NET_ADMIN", "e2e/busybox:1", "sh", "-c", "grep -c . /proc/self/status >/dev/null; grep CapBnd /proc/self/status"}, "CapBnd:\t00000000a80435fb"},
-		{[]string{"--add-host", "db:10.1.2.3", "e2e/busybox:1", "sh", "-c", "grep db /etc/hosts"}, "10.1.2.3\tdb"},
+		{[]string{"--add-host", "db:10.1.2.3", "e2e/busybox:1", "sh", "-c", "grep -E '[[:space:]]db$' /etc/hosts"}, "10.1.2.3\tdb"},
 		{[]string{"--network", "none", "e2e/busybox:1", "sh", "-c", "ls /sys/class/net"}, "lo"},
 		{[]string{"--ulimit", "nofile=512:1024", "e2e/busybox:1", "sh", "-c", "echo $(ulimit -n) $(ulimit -Hn) $(ulimit -u)"}, "512 1024 300"},
 	} {
