@@ -5,6 +5,7 @@ package daemon
 // stats show of them.
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"hash/fnv"
@@ -261,20 +262,22 @@ func (d *Daemon) networkSettings(r *record) *container.NetworkSettings {
 	return ns
 }
 
-// portSummary is ps's PORTS.
-func (d *Daemon) portSummary(r *record) []container.PortSummary {
+// portSummary is ps's PORTS, from inspect's port map: published ports with
+// their host address and port, exposed ones alone, as docker ps shows them.
+func portSummary(ns *container.NetworkSettings) []container.PortSummary {
 	out := []container.PortSummary{}
-	sb := d.net.Sandbox(r.ID)
-	if sb == nil {
-		return out
-	}
-	for _, p := range sb.Ports {
-		ip := netip.IPv4Unspecified()
-		if a, err := netip.ParseAddr(p.HostIP); err == nil {
-			ip = a
+	for p, bindings := range ns.Ports {
+		if len(bindings) == 0 {
+			out = append(out, container.PortSummary{PrivatePort: p.Num(), Type: string(p.Proto())})
 		}
-		out = append(out, container.PortSummary{IP: ip, PrivatePort: p.ContainerPort, PublicPort: p.HostPort, Type: p.Proto})
+		for _, b := range bindings {
+			port, _ := strconv.ParseUint(b.HostPort, 10, 16)
+			out = append(out, container.PortSummary{IP: b.HostIP, PrivatePort: p.Num(), PublicPort: uint16(port), Type: string(p.Proto())})
+		}
 	}
+	slices.SortFunc(out, func(a, b container.PortSummary) int {
+		return cmp.Or(cmp.Compare(a.PrivatePort, b.PrivatePort), strings.Compare(a.Type, b.Type), cmp.Compare(a.PublicPort, b.PublicPort))
+	})
 	return out
 }
 
@@ -410,8 +413,7 @@ func (d *Daemon) NetworkCreate(ctx context.Context, req mnet.CreateRequest) (mne
 	if err != nil {
 		return mnet.CreateResponse{}, err
 	}
-	d.events.publish(events.Message{Type: events.NetworkEventType, Action: events.ActionCreate,
-		Actor: events.Actor{ID: nw.ID, Attributes: map[string]string{"name": nw.Name, "type": nw.Driver}}})
+	d.networkEvent(nw, events.ActionCreate, "")
 	return mnet.CreateResponse{ID: nw.ID}, nil
 }
 
@@ -424,8 +426,7 @@ func (d *Daemon) NetworkRemove(ctx context.Context, ref string) error {
 	if err := d.net.RemoveNetwork(ctx, nw.ID); err != nil {
 		return err
 	}
-	d.events.publish(events.Message{Type: events.NetworkEventType, Action: events.ActionDestroy,
-		Actor: events.Actor{ID: nw.ID, Attributes: map[string]string{"name": nw.Name, "type": nw.Driver}}})
+	d.networkEvent(nw, events.ActionDestroy, "")
 	return nil
 }
 
@@ -498,8 +499,7 @@ func (d *Daemon) NetworkConnect(ctx context.Context, ref string, req mnet.Connec
 	if err := d.save(&c.rec); err != nil {
 		return err
 	}
-	d.events.publish(events.Message{Type: events.NetworkEventType, Action: events.ActionConnect,
-		Actor: events.Actor{ID: nw.ID, Attributes: map[string]string{"name": nw.Name, "type": nw.Driver, "container": c.rec.ID}}})
+	d.networkEvent(nw, events.ActionConnect, c.rec.ID)
 	return nil
 }
 
@@ -543,10 +543,16 @@ func (d *Daemon) NetworkDisconnect(ctx context.Context, ref string, req mnet.Dis
 	if err := d.save(&c.rec); err != nil {
 		return err
 	}
-	d.events.publish(events.Message{Type: events.NetworkEventType, Action: events.ActionDisconnect,
-		Actor: events.Actor{ID: nw.ID, Attributes: map[string]string{"name": nw.Name, "type": nw.Driver, "container": c.rec.ID}}})
+	d.networkEvent(nw, events.ActionDisconnect, c.rec.ID)
 	return nil
 }
 
-// Network is the network service (hull diag).
-func (d *Daemon) Network() *network.Service { return d.net }
+// networkEvent publishes a network's event, naming the container for a
+// connect or disconnect.
+func (d *Daemon) networkEvent(nw *network.Network, action events.Action, containerID string) {
+	attrs := map[string]string{"name": nw.Name, "type": nw.Driver}
+	if containerID != "" {
+		attrs["container"] = containerID
+	}
+	d.events.publish(events.Message{Type: events.NetworkEventType, Action: action, Actor: events.Actor{ID: nw.ID, Attributes: attrs}})
+}

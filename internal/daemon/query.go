@@ -57,9 +57,11 @@ func (d *Daemon) containerList(ctx context.Context, all bool, limit int, filters
 			ID: r.ID, Names: []string{"/" + r.Name}, Image: r.ImageRef, ImageID: r.Image,
 			Command: strings.Join(append([]string{r.Path}, r.Args...), " "), Created: r.Created.Unix(),
 			Labels: r.Config.Labels, State: r.State.Status, Status: statusText(r.State),
-			Ports: d.portSummary(&r), Mounts: mountPointsAPI(r.Mounts),
+			Mounts: mountPointsAPI(r.Mounts),
 		}
-		s.NetworkSettings = &container.NetworkSettingsSummary{Networks: d.networkSettings(&r).Networks}
+		ns := d.networkSettings(&r)
+		s.Ports = portSummary(ns)
+		s.NetworkSettings = &container.NetworkSettingsSummary{Networks: ns.Networks}
 		s.HostConfig.NetworkMode = networkMode(r.HostConfig)
 		if r.Health != nil {
 			s.Health = &container.HealthSummary{Status: r.Health.Status, FailingStreak: r.Health.FailingStreak}

@@ -93,7 +93,37 @@ func (w *WindowsFilter) chainBelow(parent string) ([]string, error) {
 }
 
 // Import makes read-only layer id on parent from a tar of its changes.
-func (w *WindowsFilter) Import(ctx context.Context, id, parent string, r io.Reader) (retErr error) {
+func (w *WindowsFilter) Import(ctx context.Context, id, parent string, r io.Reader) error {
+	return w.makeLayer(ctx, id, parent, Meta{}, func(dir string, chain []string) error {
+		if err := w.api.ImportLayer(ctx, dir, chain, r); err != nil {
+			return fmt.Errorf("import layer %s: %w", id, err)
+		}
+		return nil
+	})
+}
+
+// CreateScratch makes the scratch layer of a container, with the
+// container's id, on the image's top layer, as Docker does: the parent's
+// mount path first (GetLayerMountPath), then CreateScratchLayer.
+func (w *WindowsFilter) CreateScratch(ctx context.Context, containerID, parent string) error {
+	return w.makeLayer(ctx, containerID, parent, Meta{Scratch: true}, func(dir string, chain []string) error {
+		if parent != "" {
+			if _, err := w.api.GetLayerMountPath(ctx, w.Dir(parent)); err != nil {
+				return fmt.Errorf("parent layer %s: %w", parent, err)
+			}
+		}
+		if err := w.api.CreateScratchLayer(ctx, dir, chain); err != nil {
+			return fmt.Errorf("create scratch layer %s: %w", containerID, err)
+		}
+		return nil
+	})
+}
+
+// makeLayer makes layer id on parent with fn, then writes its
+// layerchain.json and the record the layer store keeps of each layer (so
+// that a store over the same folder, the daemon's, knows it). On an error
+// nothing of it is left.
+func (w *WindowsFilter) makeLayer(ctx context.Context, id, parent string, meta Meta, fn func(dir string, chain []string) error) (retErr error) {
 	if err := checkID(id); err != nil {
 		return err
 	}
@@ -114,53 +144,13 @@ func (w *WindowsFilter) Import(ctx context.Context, id, parent string, r io.Read
 			os.RemoveAll(dir)
 		}
 	}()
-	if err := w.api.ImportLayer(ctx, dir, chain, r); err != nil {
-		return fmt.Errorf("import layer %s: %w", id, err)
+	if err := fn(dir, chain); err != nil {
+		return err
 	}
 	if err := writeChain(dir, chain); err != nil {
 		return err
 	}
-	return writeMeta(dir, Meta{})
-}
-
-// CreateScratch makes the scratch layer of a container, with the
-// container's id, on the image's top layer, as Docker does: the parent's
-// mount path first (GetLayerMountPath), then CreateScratchLayer.
-func (w *WindowsFilter) CreateScratch(ctx context.Context, containerID, parent string) (retErr error) {
-	if err := checkID(containerID); err != nil {
-		return err
-	}
-	chain, err := w.chainBelow(parent)
-	if err != nil {
-		return err
-	}
-	if parent != "" {
-		if _, err := w.api.GetLayerMountPath(ctx, w.Dir(parent)); err != nil {
-			return fmt.Errorf("parent layer %s: %w", parent, err)
-		}
-	}
-	dir := w.Dir(containerID)
-	if _, err := os.Stat(dir); err == nil {
-		return fmt.Errorf("layer %s: %w", containerID, errdefs.ErrAlreadyExists)
-	}
-	if err := os.MkdirAll(w.dir, 0o700); err != nil {
-		return err
-	}
-	defer func() {
-		if retErr != nil {
-			w.api.DestroyLayer(context.WithoutCancel(ctx), dir)
-			os.RemoveAll(dir)
-		}
-	}()
-	if err := w.api.CreateScratchLayer(ctx, dir, chain); err != nil {
-		return fmt.Errorf("create scratch layer %s: %w", containerID, err)
-	}
-	if err := writeChain(dir, chain); err != nil {
-		return err
-	}
-	// The record the layer store keeps of each layer, so that a store over
-	// the same folder (the daemon's) knows it for a container's.
-	return writeMeta(dir, Meta{Scratch: true})
+	return writeMeta(dir, meta)
 }
 
 // Mount activates and prepares a scratch layer over its parents and

@@ -1,6 +1,7 @@
 package network
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -24,7 +25,7 @@ type Compartment struct {
 // or without a daemon.
 func Compartments(netnsDir string) ([]Compartment, error) {
 	ents, err := os.ReadDir(netnsDir)
-	if errorsIsNotExist(err) {
+	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
@@ -84,5 +85,3 @@ func CompartmentInterfaces(path string) ([]Interface, error) {
 
 // CompartmentRoutes are the routes of the compartment at path.
 func CompartmentRoutes(path string) ([]RouteInfo, error) { return newSystem(Config{}).routes(path) }
-
-func errorsIsNotExist(err error) bool { return err != nil && os.IsNotExist(err) }

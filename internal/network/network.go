@@ -528,8 +528,6 @@ func defaultPools() []netip.Prefix {
 	return out
 }
 
-func overlaps(a, b netip.Prefix) bool { return a.Overlaps(b) }
-
 // freeSubnet checks want (when valid) or picks a pool that overlaps no
 // network's subnet and no route of the host.
 func (s *Service) freeSubnet(want netip.Prefix) (netip.Prefix, error) {
@@ -540,12 +538,12 @@ func (s *Service) freeSubnet(want netip.Prefix) (netip.Prefix, error) {
 	routes := s.sys.hostRoutes()
 	used := func(p netip.Prefix) string {
 		for _, nw := range all {
-			if nw.Subnet.IsValid() && overlaps(nw.Subnet, p) {
+			if nw.Subnet.IsValid() && nw.Subnet.Overlaps(p) {
 				return "network " + nw.Name
 			}
 		}
 		for _, r := range routes {
-			if r.Bits() > 0 && overlaps(r, p) {
+			if r.Bits() > 0 && r.Overlaps(p) {
 				return "the host's route to " + r.String()
 			}
 		}
@@ -553,7 +551,7 @@ func (s *Service) freeSubnet(want netip.Prefix) (netip.Prefix, error) {
 	}
 	if want.IsValid() {
 		for _, nw := range all {
-			if nw.Subnet.IsValid() && overlaps(nw.Subnet, want) {
+			if nw.Subnet.IsValid() && nw.Subnet.Overlaps(want) {
 				return netip.Prefix{}, fmt.Errorf("invalid pool request: Pool overlaps with other one on this address space (%s of network %s): %w", nw.Subnet, nw.Name, errdefs.ErrConflict)
 			}
 		}

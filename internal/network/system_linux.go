@@ -65,15 +65,11 @@ func ipNet(p netip.Prefix) *net.IPNet {
 	return &net.IPNet{IP: net.IP(p.Addr().AsSlice()), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
 }
 
-// inNetns runs fn on a thread that has joined the network namespace at
-// path, and puts the thread back. A thread that cannot go back is left
-// locked, so the Go runtime ends it with the goroutine.
-func inNetns(path string, fn func() error) error {
-	ns, err := netns.GetFromPath(path)
-	if err != nil {
-		return err
-	}
-	defer ns.Close()
+// awayFromHost runs fn on a thread of its own that fn may move into
+// another network namespace, and puts the thread back in the host's after.
+// A thread that cannot go back is left locked, so the Go runtime ends it
+// with the goroutine.
+func awayFromHost(fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		goruntime.LockOSThread()
@@ -83,10 +79,6 @@ func inNetns(path string, fn func() error) error {
 			return
 		}
 		defer orig.Close()
-		if err := netns.Set(ns); err != nil {
-			errc <- err
-			return
-		}
 		ferr := fn()
 		if err := netns.Set(orig); err != nil {
 			errc <- errors.Join(ferr, fmt.Errorf("return to the host's network namespace: %w", err))
@@ -98,6 +90,22 @@ func inNetns(path string, fn func() error) error {
 	return <-errc
 }
 
+// inNetns runs fn on a thread that has joined the network namespace at
+// path.
+func inNetns(path string, fn func() error) error {
+	ns, err := netns.GetFromPath(path)
+	if err != nil {
+		return err
+	}
+	defer ns.Close()
+	return awayFromHost(func() error {
+		if err := netns.Set(ns); err != nil {
+			return err
+		}
+		return fn()
+	})
+}
+
 func (ls *linuxSystem) newCompartment(path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
@@ -107,34 +115,20 @@ func (ls *linuxSystem) newCompartment(path string) error {
 		return err
 	}
 	f.Close()
-	errc := make(chan error, 1)
-	go func() {
-		goruntime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer orig.Close()
+	err = awayFromHost(func() error {
 		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("unshare: %w", err)
-			goruntime.UnlockOSThread()
-			return
+			return fmt.Errorf("unshare: %w", err)
 		}
-		err = unix.Mount(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()), path, "", unix.MS_BIND, "")
-		if err == nil {
-			if lo, lerr := netlink.LinkByName("lo"); lerr == nil {
-				err = netlink.LinkSetUp(lo)
-			}
+		if err := unix.Mount(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()), path, "", unix.MS_BIND, ""); err != nil {
+			return err
 		}
-		if serr := netns.Set(orig); serr != nil {
-			errc <- errors.Join(err, serr)
-			return // the thread ends with this goroutine
+		lo, err := netlink.LinkByName("lo")
+		if err != nil {
+			return err
 		}
-		goruntime.UnlockOSThread()
-		errc <- err
-	}()
-	if err := <-errc; err != nil {
+		return netlink.LinkSetUp(lo)
+	})
+	if err != nil {
 		ls.removeCompartment(path)
 		return err
 	}
