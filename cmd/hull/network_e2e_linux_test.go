@@ -576,3 +576,37 @@ func TestDaemonNetworkBadInput(t *testing.T) {
 	}
 	assertNoNetworkLeft(t, env, filepath.Join(dir, "run"), nil)
 }
+
+// TestTwoDaemonsKeepTheirLinks: a second daemon on the same host (its own
+// data and exec roots) leaves the first one's bridges and veths alone at
+// its start, and the first one's container keeps its eth0; each daemon has
+// its own engine id.
+func TestTwoDaemonsKeepTheirLinks(t *testing.T) {
+	requireDockerCLI(t)
+	buildShim(t)
+	envA, dirA := hullDaemon(t)
+	loadBusybox(t, envA, dirA)
+	docker(t, envA, "network", "create", "appa")
+	docker(t, envA, "run", "-d", "--name", "ca", "--network", "appa", "e2e/busybox:1", "sleep", "300")
+	linksA := newLinks(map[string]bool{})
+	envB, _ := hullDaemon(t)
+	docker(t, envB, "network", "create", "appb")
+	for _, l := range linksA {
+		if strings.HasPrefix(l, "hb-") || strings.HasPrefix(l, "hv") {
+			if _, err := netlink.LinkByName(l); err != nil {
+				t.Errorf("daemon B's start removed daemon A's link %s", l)
+			}
+		}
+	}
+	if _, _, code := dockerRun(t, envA, "", "exec", "ca", "busybox", "ip", "link", "show", "eth0"); code != 0 {
+		t.Errorf("ca lost its eth0 when a second daemon started")
+	}
+	idA := docker(t, envA, "info", "-f", "{{.ID}}")
+	idB := docker(t, envB, "info", "-f", "{{.ID}}")
+	if idA == idB || idA == "" {
+		t.Errorf("engine ids: A %q, B %q; want two different ids", idA, idB)
+	}
+	docker(t, envA, "rm", "-f", "ca")
+	docker(t, envA, "network", "rm", "appa")
+	docker(t, envB, "network", "rm", "appb")
+}

@@ -5,11 +5,13 @@ package daemon
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,6 +61,9 @@ type Daemon struct {
 	net     *network.Service
 	win     *windowsEngine
 	started time.Time
+	// engineID names this daemon for good (<root>/engine-id): /info's ID,
+	// and the owner of the host links it makes.
+	engineID string
 
 	mu    sync.Mutex
 	ctrs  map[string]*ctr
@@ -101,7 +106,12 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s (is another daemon running on this data root?): %w", filepath.Join(cfg.Root, image.DBFile), err)
 	}
-	d := &Daemon{cfg: cfg, db: db, started: time.Now(), traces: map[string]*tracer{}, execs: map[string]*execRec{}, rt: runtime.New(filepath.Join(cfg.ExecRoot, "runtime"))}
+	engineID, err := loadEngineID(cfg.Root)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	d := &Daemon{cfg: cfg, db: db, engineID: engineID, started: time.Now(), traces: map[string]*tracer{}, execs: map[string]*execRec{}, rt: runtime.New(filepath.Join(cfg.ExecRoot, "runtime"))}
 	fail := func(err error) (*Daemon, error) {
 		db.Close()
 		return nil, err
@@ -125,7 +135,7 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 		dirs.Specs = append(dirs.Specs, filepath.Join(cfg.ExecRoot, "plugins"))
 	}
 	plugins := plugin.NewRegistry(dirs, cfg.PluginTimeout)
-	if d.net, err = network.Open(ctx, network.Config{DB: db, NetnsDir: filepath.Join(cfg.ExecRoot, "netns"), DefaultBridge: bridge, Table: table, Plugins: plugins}); err != nil {
+	if d.net, err = network.Open(ctx, network.Config{DB: db, NetnsDir: filepath.Join(cfg.ExecRoot, "netns"), DefaultBridge: bridge, Table: table, Plugins: plugins, Owner: engineID}); err != nil {
 		return fail(err)
 	}
 	if err := d.net.Prepare(ctx); err != nil {
@@ -293,7 +303,7 @@ func (d *Daemon) SystemInfo(ctx context.Context) (system.Info, error) {
 	total := len(d.ctrs)
 	d.mu.Unlock()
 	return system.Info{
-		ID:                 "hull",
+		ID:                 d.engineID,
 		Containers:         total,
 		ContainersRunning:  running,
 		ContainersPaused:   paused,
@@ -318,6 +328,28 @@ func (d *Daemon) SystemInfo(ctx context.Context) (system.Info, error) {
 		LiveRestoreEnabled: d.cfg.LiveRestore,
 		DefaultRuntime:     "hull",
 	}, nil
+}
+
+// loadEngineID reads the daemon's id from <root>/engine-id, making it (a
+// random UUID, as dockerd's) the first time.
+func loadEngineID(root string) (string, error) {
+	p := filepath.Join(root, "engine-id")
+	if b, err := os.ReadFile(p); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	var u [16]byte
+	rand.Read(u[:])
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	id := fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:])
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, []byte(id+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("engine id: %w", err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		return "", fmt.Errorf("engine id: %w", err)
+	}
+	return id, nil
 }
 
 // Version and GitCommit are the engine's; the build may set them.

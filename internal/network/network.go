@@ -156,6 +156,9 @@ type Config struct {
 	ResolvConf string
 	// Plugins finds remote network and IPAM drivers; nil: none.
 	Plugins *plugin.Registry
+	// Owner names the daemon (its engine id): host links are marked with
+	// it, and a daemon removes only links it made.
+	Owner string
 }
 
 // Service is the network service.

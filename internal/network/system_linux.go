@@ -29,8 +29,13 @@ func newSystem(cfg Config) system { return &linuxSystem{cfg: cfg} }
 func registerDrivers(s *Service) {
 	s.drivers["null"] = nullDriver{}
 	s.drivers["host"] = nullDriver{}
-	s.drivers["bridge"] = &bridgeDriver{}
+	s.drivers["bridge"] = &bridgeDriver{alias: ownerAlias(s.cfg.Owner)}
 }
+
+// ownerAlias is the alias (IFLA_IFALIAS) the bridge driver gives the host
+// links it makes, naming the daemon that made them: another daemon on the
+// same host never touches them.
+func ownerAlias(owner string) string { return "hull:" + owner }
 
 func (ls *linuxSystem) hostRoutes() []netip.Prefix {
 	var out []netip.Prefix
@@ -312,16 +317,19 @@ func (ls *linuxSystem) routes(path string) ([]RouteInfo, error) {
 }
 
 // reconcileLinks removes the bridge driver's links (bridges hb-*, veths
-// hv*) that no record names.
+// hv*) that this daemon made (their alias names it) and no record names.
+// Links of other daemons on the host, and links without the alias, are
+// left alone.
 func (ls *linuxSystem) reconcileLinks(keep map[string]bool) {
 	links, err := netlink.LinkList()
 	if err != nil {
 		return
 	}
+	alias := ownerAlias(ls.cfg.Owner)
 	for _, l := range links {
 		name := l.Attrs().Name
 		ours := (strings.HasPrefix(name, "hb-") && l.Type() == "bridge") || (strings.HasPrefix(name, "hv") && l.Type() == "veth")
-		if ours && !keep[name] {
+		if ours && l.Attrs().Alias == alias && !keep[name] {
 			slog.Info("network: removing a link no record names", "link", name)
 			netlink.LinkDel(l)
 		}
@@ -332,12 +340,15 @@ func (ls *linuxSystem) reconcileLinks(keep map[string]bool) {
 // each endpoint a veth pair, hv<id> on the bridge and hp<id> moved into the
 // compartment. Names come from the endpoint id, so what a crash leaves is
 // found again.
-type bridgeDriver struct{}
+type bridgeDriver struct {
+	// alias marks the links it makes as this daemon's (ownerAlias).
+	alias string
+}
 
-func (bridgeDriver) CreateNetwork(_ context.Context, nw *Network) error {
+func (b *bridgeDriver) CreateNetwork(_ context.Context, nw *Network) error {
 	link, err := netlink.LinkByName(nw.Bridge)
 	if err != nil {
-		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: nw.Bridge}}
+		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: nw.Bridge, Alias: b.alias}}
 		if err := netlink.LinkAdd(br); err != nil {
 			return fmt.Errorf("create bridge %s: %w", nw.Bridge, err)
 		}
@@ -361,7 +372,7 @@ func (bridgeDriver) CreateNetwork(_ context.Context, nw *Network) error {
 	return nil
 }
 
-func (bridgeDriver) DeleteNetwork(_ context.Context, nw *Network) error {
+func (*bridgeDriver) DeleteNetwork(_ context.Context, nw *Network) error {
 	link, err := netlink.LinkByName(nw.Bridge)
 	if err != nil {
 		return nil
@@ -374,12 +385,12 @@ func (bridgeDriver) DeleteNetwork(_ context.Context, nw *Network) error {
 
 // nicGoesWithCompartment: both ends of the veth go when the compartment's
 // namespace is torn down.
-func (bridgeDriver) nicGoesWithCompartment() bool { return true }
+func (*bridgeDriver) nicGoesWithCompartment() bool { return true }
 
-func (bridgeDriver) CreateEndpoint(context.Context, *Network, *Endpoint) error { return nil }
-func (bridgeDriver) DeleteEndpoint(context.Context, *Network, *Endpoint) error { return nil }
+func (*bridgeDriver) CreateEndpoint(context.Context, *Network, *Endpoint) error { return nil }
+func (*bridgeDriver) DeleteEndpoint(context.Context, *Network, *Endpoint) error { return nil }
 
-func (bridgeDriver) Join(_ context.Context, nw *Network, ep *Endpoint, sandbox string) (JoinInfo, error) {
+func (b *bridgeDriver) Join(_ context.Context, nw *Network, ep *Endpoint, sandbox string) (JoinInfo, error) {
 	br, err := netlink.LinkByName(nw.Bridge)
 	if err != nil {
 		return JoinInfo{}, fmt.Errorf("bridge %s: %w", nw.Bridge, err)
@@ -395,7 +406,7 @@ func (bridgeDriver) Join(_ context.Context, nw *Network, ep *Endpoint, sandbox s
 		return JoinInfo{}, fmt.Errorf("compartment %s: %w", sandbox, err)
 	}
 	defer ns.Close()
-	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: host, MasterIndex: br.Attrs().Index, MTU: br.Attrs().MTU},
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: host, MasterIndex: br.Attrs().Index, MTU: br.Attrs().MTU, Alias: b.alias},
 		PeerName: ep.IfName, PeerNamespace: netlink.NsFd(ns)}
 	if mac, err := net.ParseMAC(ep.MAC); err == nil {
 		veth.PeerHardwareAddr = mac
@@ -415,7 +426,7 @@ func (bridgeDriver) Join(_ context.Context, nw *Network, ep *Endpoint, sandbox s
 	return JoinInfo{SrcName: ep.IfName, DstPrefix: "eth", Gateway: nw.Gateway, InSandbox: true}, nil
 }
 
-func (bridgeDriver) Leave(_ context.Context, _ *Network, ep *Endpoint) error {
+func (*bridgeDriver) Leave(_ context.Context, _ *Network, ep *Endpoint) error {
 	if ep.HostIf == "" {
 		ep.HostIf = "hv" + ep.ID[:12]
 	}
