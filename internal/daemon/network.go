@@ -22,6 +22,7 @@ import (
 	mnet "github.com/moby/moby/api/types/network"
 
 	"github.com/hullproject/hull/internal/errdefs"
+	"github.com/hullproject/hull/internal/filters"
 	"github.com/hullproject/hull/internal/network"
 )
 
@@ -333,13 +334,10 @@ func (d *Daemon) networkAPI(nw *network.Network, withContainers bool) mnet.Inspe
 }
 
 // NetworkList is GET /networks.
-func (d *Daemon) NetworkList(ctx context.Context, filters map[string][]string) ([]mnet.Inspect, error) {
-	for k := range filters {
-		switch k {
-		case "name", "id", "driver", "label", "type", "dangling":
-		default:
-			return nil, fmt.Errorf("invalid filter '%s': %w", k, errdefs.ErrInvalidArgument)
-		}
+func (d *Daemon) NetworkList(ctx context.Context, f filters.Args) ([]mnet.Inspect, error) {
+	nf, err := newNetworkFilter(f, false)
+	if err != nil {
+		return nil, err
 	}
 	all, err := d.net.Networks()
 	if err != nil {
@@ -347,32 +345,11 @@ func (d *Daemon) NetworkList(ctx context.Context, filters map[string][]string) (
 	}
 	out := []mnet.Inspect{}
 	for _, nw := range all {
-		if !networkMatches(&nw, filters, len(d.net.NetworkEndpoints(nw.ID)) > 0) {
-			continue
+		if nf.matches(&nw, len(d.net.NetworkEndpoints(nw.ID)) > 0) {
+			out = append(out, d.networkAPI(&nw, false))
 		}
-		out = append(out, d.networkAPI(&nw, false))
 	}
 	return out, nil
-}
-
-func networkMatches(nw *network.Network, f map[string][]string, inUse bool) bool {
-	any := func(key string, ok func(v string) bool) bool {
-		vs := f[key]
-		if len(vs) == 0 {
-			return true
-		}
-		return slices.ContainsFunc(vs, ok)
-	}
-	return any("name", func(v string) bool { return strings.Contains(nw.Name, v) }) &&
-		any("id", func(v string) bool { return strings.HasPrefix(nw.ID, v) }) &&
-		any("driver", func(v string) bool { return nw.Driver == v }) &&
-		any("type", func(v string) bool { return (v == "builtin") == nw.Predefined }) &&
-		any("dangling", func(v string) bool { return (v == "true" || v == "1") == (!inUse && !nw.Predefined) }) &&
-		any("label", func(v string) bool {
-			k, val, hasVal := strings.Cut(v, "=")
-			got, ok := nw.Labels[k]
-			return ok && (!hasVal || got == val)
-		})
 }
 
 // NetworkInspect is GET /networks/{id}.
@@ -430,16 +407,25 @@ func (d *Daemon) NetworkRemove(ctx context.Context, ref string) error {
 	return nil
 }
 
-// NetworksPrune is POST /networks/prune.
-func (d *Daemon) NetworksPrune(ctx context.Context, filters map[string][]string) (mnet.PruneReport, error) {
-	for k := range filters {
-		if k != "label" && k != "until" {
-			return mnet.PruneReport{}, fmt.Errorf("invalid filter '%s': %w", k, errdefs.ErrInvalidArgument)
-		}
+// NetworksPrune is POST /networks/prune: the user networks no running
+// container is attached to, among those the filters (label, label!,
+// until) select. Nothing goes when a filter is wrong. NetworksDeleted is
+// null when nothing went, as dockerd answers.
+func (d *Daemon) NetworksPrune(ctx context.Context, f filters.Args) (mnet.PruneReport, error) {
+	nf, err := newNetworkFilter(f, true)
+	if err != nil {
+		return mnet.PruneReport{}, err
 	}
+	considered := map[string]network.Network{}
 	removed, err := d.net.PruneNetworks(ctx, func(nw *network.Network) bool {
-		return !networkMatches(nw, map[string][]string{"label": filters["label"]}, false)
+		considered[nw.Name] = *nw
+		return !nf.matches(nw, false)
 	})
+	for _, name := range removed {
+		nw := considered[name]
+		d.networkEvent(&nw, events.ActionDestroy, "")
+	}
+	d.emit(events.NetworkEventType, events.ActionPrune, "", map[string]string{"reclaimed": "0"})
 	return mnet.PruneReport{NetworksDeleted: removed}, err
 }
 
@@ -554,5 +540,5 @@ func (d *Daemon) networkEvent(nw *network.Network, action events.Action, contain
 	if containerID != "" {
 		attrs["container"] = containerID
 	}
-	d.events.publish(events.Message{Type: events.NetworkEventType, Action: action, Actor: events.Actor{ID: nw.ID, Attributes: attrs}})
+	d.emit(events.NetworkEventType, action, nw.ID, attrs)
 }

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/hullproject/hull/internal/errdefs"
+	"github.com/hullproject/hull/internal/filters"
 )
 
 var bucketVolumes = []byte("volumes")
@@ -132,19 +134,37 @@ func (d *Daemon) VolumeInspect(ctx context.Context, name string) (volume.Volume,
 	return d.volumeAPI(r), nil
 }
 
-// VolumeList is GET /volumes.
-func (d *Daemon) VolumeList(ctx context.Context) (volume.ListResponse, error) {
+// VolumeList is GET /volumes: the volumes the filters (dangling, driver,
+// label, name) select.
+func (d *Daemon) VolumeList(ctx context.Context, f filters.Args) (volume.ListResponse, error) {
 	out := volume.ListResponse{Volumes: []volume.Volume{}, Warnings: []string{}}
+	vf, err := newVolumeFilter(f, false)
+	if err != nil {
+		return out, err
+	}
+	recs, err := d.volumeRecords()
+	for _, r := range recs {
+		v := d.volumeAPI(r)
+		if vf.matches(r, v.Driver, len(d.volumeUsers(r.Name)) > 0) {
+			out.Volumes = append(out.Volumes, v)
+		}
+	}
+	return out, err
+}
+
+// volumeRecords reads every volume's record.
+func (d *Daemon) volumeRecords() ([]volumeRecord, error) {
+	var recs []volumeRecord
 	err := d.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketVolumes).ForEach(func(k, v []byte) error {
 			var r volumeRecord
 			if json.Unmarshal(v, &r) == nil {
-				out.Volumes = append(out.Volumes, d.volumeAPI(r))
+				recs = append(recs, r)
 			}
 			return nil
 		})
 	})
-	return out, err
+	return recs, err
 }
 
 // volumeUsers are the containers that mount the volume.
@@ -191,25 +211,32 @@ func (d *Daemon) removeVolume(name string) error {
 	return nil
 }
 
-// VolumesPrune is POST /volumes/prune: unused anonymous volumes, or all
-// unused ones with all=true (as Docker ≥ 23).
-func (d *Daemon) VolumesPrune(ctx context.Context, all bool) (volume.PruneReport, error) {
-	list, err := d.VolumeList(ctx)
+// VolumesPrune is POST /volumes/prune: the local volumes no container
+// uses and that have no driver options, among those the filters (label,
+// label!, and from API 1.42 all) select — from 1.42 anonymous ones only
+// unless all=true, as dockerd. Nothing goes when a filter is wrong.
+func (d *Daemon) VolumesPrune(ctx context.Context, f filters.Args) (volume.PruneReport, error) {
+	vf, err := newVolumeFilter(f, true)
+	if err != nil {
+		return volume.PruneReport{}, err
+	}
+	recs, err := d.volumeRecords()
 	if err != nil {
 		return volume.PruneReport{}, err
 	}
 	rep := volume.PruneReport{VolumesDeleted: []string{}}
-	for _, v := range list.Volumes {
-		r, err := d.getVolume(v.Name)
-		if err != nil || (!r.Anonymous && !all) || len(d.volumeUsers(v.Name)) > 0 {
+	for _, r := range recs {
+		v := d.volumeAPI(r)
+		if v.Driver != "local" || len(r.Options) > 0 || len(d.volumeUsers(r.Name)) > 0 || !vf.matches(r, v.Driver, false) {
 			continue
 		}
-		size := dirSize(d.volumeDir(v.Name))
-		if d.removeVolume(v.Name) == nil {
-			rep.VolumesDeleted = append(rep.VolumesDeleted, v.Name)
+		size := dirSize(d.volumeDir(r.Name))
+		if d.removeVolume(r.Name) == nil {
+			rep.VolumesDeleted = append(rep.VolumesDeleted, r.Name)
 			rep.SpaceReclaimed += uint64(size)
 		}
 	}
+	d.emit(events.VolumeEventType, events.ActionPrune, "", map[string]string{"reclaimed": strconv.FormatUint(rep.SpaceReclaimed, 10)})
 	return rep, nil
 }
 
