@@ -57,7 +57,7 @@ func (d *Daemon) emit(typ events.Type, action events.Action, id string, attrs ma
 
 // Events is GET /events: the kept events since `since`, then (unless
 // until is in the past) the new ones until ctx ends or until passes.
-// filters are docker's: type, container, image, volume, event, label.
+// filters are docker's: type, container, image, volume, network, event, label.
 func (d *Daemon) Events(ctx context.Context, since, until time.Time, filters map[string][]string, emit func(events.Message) error) error {
 	match := func(m events.Message) bool {
 		in := func(k string, ok func(string) bool) bool {
@@ -79,6 +79,9 @@ func (d *Daemon) Events(ctx context.Context, since, until time.Time, filters map
 			}) &&
 			in("image", func(v string) bool { return m.Actor.Attributes["image"] == v || m.Actor.ID == v }) &&
 			in("volume", func(v string) bool { return m.Type == events.VolumeEventType && m.Actor.ID == v }) &&
+			in("network", func(v string) bool {
+				return m.Type == events.NetworkEventType && (strings.HasPrefix(m.Actor.ID, v) || m.Actor.Attributes["name"] == v)
+			}) &&
 			in("label", func(v string) bool {
 				k, val, has := strings.Cut(v, "=")
 				got, ok := m.Actor.Attributes[k]

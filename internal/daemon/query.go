@@ -45,6 +45,7 @@ func (d *Daemon) containerList(ctx context.Context, all bool, limit int, filters
 	}
 	d.mu.Unlock()
 	var out []container.Summary
+	linkNames := d.linkNames()
 	for _, c := range cs {
 		c.mu.Lock()
 		r := c.rec
@@ -54,7 +55,7 @@ func (d *Daemon) containerList(ctx context.Context, all bool, limit int, filters
 			continue
 		}
 		s := container.Summary{
-			ID: r.ID, Names: []string{"/" + r.Name}, Image: r.ImageRef, ImageID: r.Image,
+			ID: r.ID, Names: append([]string{"/" + r.Name}, linkNames[r.ID]...), Image: r.ImageRef, ImageID: r.Image,
 			Command: strings.Join(append([]string{r.Path}, r.Args...), " "), Created: r.Created.Unix(),
 			Labels: r.Config.Labels, State: r.State.Status, Status: statusText(r.State),
 			Mounts: mountPointsAPI(r.Mounts),
@@ -147,12 +148,12 @@ func (d *Daemon) ContainerInspect(ctx context.Context, ref string) (container.In
 		StartedAt: zeroTime(r.State.StartedAt), FinishedAt: zeroTime(r.State.FinishedAt),
 		Health: r.Health,
 	}
-	dir := d.containerDir(r.ID)
+	dir := d.filesDir(&r)
 	return container.InspectResponse{
 		ID: r.ID, Created: r.Created.Format(time.RFC3339Nano), Path: r.Path, Args: nonNil(r.Args), State: st,
 		Image: r.Image, ResolvConfPath: dir + "/resolv.conf", HostnamePath: dir + "/hostname", HostsPath: dir + "/hosts",
 		LogPath: d.logPath(r.ID), Name: "/" + r.Name, RestartCount: r.RestartCount, Driver: "overlay", Platform: "linux",
-		HostConfig: r.HostConfig, Config: r.Config, Mounts: mountPointsAPI(r.Mounts),
+		HostConfig: d.hostConfigView(&r), Config: r.Config, Mounts: mountPointsAPI(r.Mounts),
 		GraphDriver:     &storage.DriverData{Name: "overlay", Data: map[string]string{"dir": d.layers.Dir(r.ID)}},
 		NetworkSettings: d.networkSettings(&r),
 	}, nil
