@@ -10,12 +10,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -481,5 +483,231 @@ func TestSharingNetworkEvents(t *testing.T) {
 	}
 	if out := docker(t, env, "events", "--since", fmt.Sprint(since), "--until", fmt.Sprint(until), "--filter", "network=none", "--format", "{{.Type}} {{.Action}}"); out != "network connect\nnetwork disconnect" {
 		t.Errorf("events --filter network=none:\n%s", out)
+	}
+}
+
+// volumePlugin is a legacy volume plugin written to Docker's protocol
+// (VolumeDriver.*) on a unix socket: volumes are folders under root; it
+// records every call with its JSON. A Create with the option fail fails
+// with its value; a Mount of a name that starts with failmount fails.
+type volumePlugin struct {
+	root  string
+	mu    sync.Mutex
+	vols  map[string]string
+	calls []pluginCall
+}
+
+func (p *volumePlugin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	method := strings.TrimPrefix(r.URL.Path, "/")
+	b, _ := io.ReadAll(r.Body)
+	var req struct {
+		Name, ID string
+		Opts     map[string]string
+	}
+	json.Unmarshal(b, &req)
+	var body map[string]any
+	json.Unmarshal(b, &body)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls = append(p.calls, pluginCall{method, body})
+	w.Header().Set("Content-Type", "application/vnd.docker.plugins.v1.2+json")
+	answer := func(v any) { json.NewEncoder(w).Encode(v) }
+	fail := func(msg string) { w.WriteHeader(500); answer(map[string]string{"Err": msg}) }
+	switch method {
+	case "Plugin.Activate":
+		answer(map[string]any{"Implements": []string{"VolumeDriver"}})
+	case "VolumeDriver.Capabilities":
+		answer(map[string]any{"Capabilities": map[string]string{"Scope": "local"}})
+	case "VolumeDriver.Create":
+		if msg := req.Opts["fail"]; msg != "" {
+			fail(msg)
+			return
+		}
+		dir := filepath.Join(p.root, req.Name)
+		os.MkdirAll(dir, 0o755)
+		p.vols[req.Name] = dir
+		answer(map[string]string{})
+	case "VolumeDriver.Remove":
+		dir, ok := p.vols[req.Name]
+		if !ok {
+			fail("no such volume " + req.Name)
+			return
+		}
+		os.RemoveAll(dir)
+		delete(p.vols, req.Name)
+		answer(map[string]string{})
+	case "VolumeDriver.Get":
+		dir, ok := p.vols[req.Name]
+		if !ok {
+			fail("no such volume")
+			return
+		}
+		answer(map[string]any{"Volume": map[string]any{"Name": req.Name, "Mountpoint": dir, "Status": map[string]any{"hello": "world"}}})
+	case "VolumeDriver.List":
+		l := []map[string]string{}
+		for n, dir := range p.vols {
+			l = append(l, map[string]string{"Name": n, "Mountpoint": dir})
+		}
+		answer(map[string]any{"Volumes": l})
+	case "VolumeDriver.Path", "VolumeDriver.Mount":
+		if method == "VolumeDriver.Mount" && strings.HasPrefix(req.Name, "failmount") {
+			fail("mount refused for " + req.Name)
+			return
+		}
+		answer(map[string]string{"Mountpoint": p.vols[req.Name]})
+	case "VolumeDriver.Unmount":
+		answer(map[string]string{})
+	default:
+		w.WriteHeader(404)
+	}
+}
+
+func (p *volumePlugin) called(method string) []map[string]any {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []map[string]any
+	for _, c := range p.calls {
+		if c.Method == method {
+			out = append(out, c.Body)
+		}
+	}
+	return out
+}
+
+// add makes a volume in the plugin that hull was never told of.
+func (p *volumePlugin) add(name string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	dir := filepath.Join(p.root, name)
+	os.MkdirAll(dir, 0o755)
+	p.vols[name] = dir
+}
+
+// startVolumePlugin serves a volume plugin at <dir>/NAME.sock, a socket
+// folder the daemon searches.
+func startVolumePlugin(t *testing.T, dir, name string) *volumePlugin {
+	t.Helper()
+	os.MkdirAll(dir, 0o755)
+	l, err := net.Listen("unix", filepath.Join(dir, name+".sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &volumePlugin{root: t.TempDir(), vols: map[string]string{}}
+	srv := &http.Server{Handler: p}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return p
+}
+
+// TestSharingVolumePlugin: a legacy volume plugin found through the
+// plugin folders serves docker volume create -d, inspect, ls, rm and the
+// volumes of docker run (-v with --volume-driver, named and anonymous):
+// Mount at start with a mount id, Unmount with it at the exit, and the
+// plugin's errors as dockerd shows them.
+func TestSharingVolumePlugin(t *testing.T) {
+	requireDockerCLI(t)
+	buildShim(t)
+	env, dir := hullDaemon(t)
+	img := importFullBusybox(t, env, dir)
+	sock := filepath.Join(dir, "hull.sock")
+	p := startVolumePlugin(t, filepath.Join(dir, "run", "plugins"), "tvol")
+	since := time.Now().Add(-time.Second).Unix()
+
+	if out := docker(t, env, "volume", "create", "-d", "tvol", "--label", "a=b", "-o", "size=1", "pv1"); out != "pv1" {
+		t.Errorf("volume create: %q", out)
+	}
+	if c := p.called("VolumeDriver.Create"); len(c) != 1 || c[0]["Name"] != "pv1" || fmt.Sprint(c[0]["Opts"]) != "map[size:1]" {
+		t.Errorf("VolumeDriver.Create: %v", c)
+	}
+	var vols []struct {
+		Name, Driver, Mountpoint, Scope, CreatedAt string
+		Labels, Options                            map[string]string
+		Status                                     map[string]any
+	}
+	if err := json.Unmarshal([]byte(docker(t, env, "volume", "inspect", "pv1")), &vols); err != nil || len(vols) != 1 {
+		t.Fatalf("volume inspect: %v", err)
+	}
+	if v := vols[0]; v.Driver != "tvol" || v.Mountpoint != filepath.Join(p.root, "pv1") || v.Labels["a"] != "b" || v.Options["size"] != "1" || v.Scope != "local" || v.Status["hello"] != "world" || v.CreatedAt != "0001-01-01T00:00:00Z" {
+		t.Errorf("volume inspect: %+v", v)
+	}
+	p.add("outside")
+	if out := docker(t, env, "volume", "ls", "--format", "{{.Driver}} {{.Name}}"); !slices.Contains(strings.Split(out, "\n"), "tvol pv1") || !slices.Contains(strings.Split(out, "\n"), "tvol outside") {
+		t.Errorf("volume ls:\n%s", out)
+	}
+	if out := docker(t, env, "volume", "inspect", "-f", "{{.Driver}} {{.Mountpoint}}", "outside"); out != "tvol "+filepath.Join(p.root, "outside") {
+		t.Errorf("inspect of a volume only the plugin knows: %s", out)
+	}
+
+	// Errors, as dockerd words them.
+	wantAPI(t, sock, "POST", "/volumes/create", `{"Name":"bad","Driver":"tvol","DriverOpts":{"fail":"boom"}}`, 500, "create bad: VolumeDriver.Create: boom")
+	wantAPI(t, sock, "POST", "/volumes/create", `{"Name":"v3","Driver":"nope"}`, 404, `create v3: error looking up volume plugin nope: plugin "nope" not found`)
+	wantAPI(t, sock, "POST", "/volumes/create", `{"Name":"pv1","Driver":"local"}`, 409, "create pv1: driver 'tvol' already has volume 'pv1': volume name must be unique")
+	wantAPI(t, sock, "POST", "/volumes/create", `{"Name":"pv1"}`, 201, `"Driver":"tvol"`)
+	docker(t, env, "volume", "create", "lv")
+	wantAPI(t, sock, "POST", "/volumes/create", `{"Name":"lv","Driver":"tvol"}`, 409, "create lv: driver 'local' already has volume 'lv': volume name must be unique")
+
+	// A container's volume: mounted by the plugin at start, unmounted at
+	// the exit, with one mount id.
+	if out := docker(t, env, "run", "--rm", "-v", "pv1:/data", img, "sh", "-c", "echo hi > /data/f; grep -c ' /data ' /proc/mounts"); out != "1" {
+		t.Errorf("run -v pv1:/data: %q", out)
+	}
+	if b, err := os.ReadFile(filepath.Join(p.root, "pv1", "f")); err != nil || string(b) != "hi\n" {
+		t.Errorf("the container's write in the plugin's folder: %q %v", b, err)
+	}
+	mounts, unmounts := p.called("VolumeDriver.Mount"), p.called("VolumeDriver.Unmount")
+	if len(mounts) != 1 || len(unmounts) != 1 || mounts[0]["Name"] != "pv1" || mounts[0]["ID"] == "" || mounts[0]["ID"] != unmounts[0]["ID"] {
+		t.Errorf("Mount %v, Unmount %v", mounts, unmounts)
+	}
+
+	// docker run --volume-driver makes the volume with the plugin.
+	docker(t, env, "run", "-d", "--name", "pr", "-v", "pv2:/data", "--volume-driver", "tvol", img, "sleep", "1000")
+	if out := docker(t, env, "inspect", "-f", "{{range .Mounts}}{{.Name}} {{.Driver}} {{.Source}}{{end}}", "pr"); out != "pv2 tvol "+filepath.Join(p.root, "pv2") {
+		t.Errorf("inspect Mounts of a running container: %q", out)
+	}
+	wantAPI(t, sock, "DELETE", "/volumes/pv2", "", 409, "remove pv2: volume is in use")
+	docker(t, env, "stop", "-t", "0", "pr")
+	if out := docker(t, env, "inspect", "-f", "{{range .Mounts}}{{.Name}} {{.Driver}} [{{.Source}}]{{end}}", "pr"); out != "pv2 tvol []" {
+		t.Errorf("inspect Mounts of a stopped container: %q", out)
+	}
+	if n := len(p.called("VolumeDriver.Unmount")); n != 2 {
+		t.Errorf("%d Unmount calls after pr stopped, want 2", n)
+	}
+	docker(t, env, "rm", "pr")
+	docker(t, env, "volume", "rm", "pv2")
+	if rm := p.called("VolumeDriver.Remove"); len(rm) != 1 || rm[0]["Name"] != "pv2" {
+		t.Errorf("VolumeDriver.Remove: %v", rm)
+	}
+	// An anonymous volume of the plugin goes with its --rm container.
+	docker(t, env, "run", "--rm", "--mount", "type=volume,target=/anon,volume-driver=tvol,volume-opt=o=1", img, "sh", "-c", "exit 0")
+	cr := p.called("VolumeDriver.Create")
+	anon, _ := cr[len(cr)-1]["Name"].(string)
+	if !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(anon) || fmt.Sprint(cr[len(cr)-1]["Opts"]) != "map[o:1]" {
+		t.Errorf("the anonymous volume's Create: %v", cr[len(cr)-1])
+	}
+	waitFor(t, func() bool {
+		rm := p.called("VolumeDriver.Remove")
+		return len(rm) == 2 && rm[1]["Name"] == anon
+	}, "the anonymous volume's Remove", func() string { return fmt.Sprint(p.called("VolumeDriver.Remove")) })
+
+	// A Mount the plugin refuses: the start fails with dockerd's text and
+	// nothing is left mounted.
+	docker(t, env, "volume", "create", "-d", "tvol", "failmount1")
+	if _, e, code := dockerRun(t, env, "", "run", "--name", "fm", "-v", "failmount1:/data", img, "sh", "-c", "exit 0"); code == 0 || !strings.Contains(e, "error while mounting volume '': VolumeDriver.Mount: mount refused for failmount1") {
+		t.Errorf("run with a refused Mount: %d %s", code, e)
+	}
+	if st := docker(t, env, "inspect", "-f", "{{.State.Status}}", "fm"); st != "created" {
+		t.Errorf("the container with a refused Mount is %s", st)
+	}
+	docker(t, env, "rm", "fm")
+	docker(t, env, "volume", "rm", "pv1", "failmount1")
+	until := time.Now().Add(time.Second).Unix()
+	out := docker(t, env, "events", "--since", fmt.Sprint(since), "--until", fmt.Sprint(until), "--filter", "type=volume", "--format", "{{.Action}} {{.Actor.ID}} {{.Actor.Attributes.driver}}")
+	for _, want := range []string{"create pv1 tvol", "create pv2 tvol", "destroy pv2 tvol", "create " + anon + " tvol", "destroy " + anon + " tvol", "destroy pv1 tvol"} {
+		if !slices.Contains(strings.Split(out, "\n"), want) {
+			t.Errorf("volume events lack %q:\n%s", want, out)
+		}
+	}
+	if out := docker(t, env, "volume", "ls", "-q"); strings.Contains(out, "pv1") || strings.Contains(out, "pv2") {
+		t.Errorf("volumes left:\n%s", out)
 	}
 }

@@ -88,6 +88,7 @@ func (d *Daemon) startLocked(ctx context.Context, c *ctr) (retErr error) {
 	defer func() {
 		if retErr != nil {
 			d.detachNetwork(context.WithoutCancel(ctx), &c.rec, true)
+			d.unmountPluginVolumes(c)
 		}
 	}()
 	if sb != nil {
@@ -171,6 +172,7 @@ func (d *Daemon) exited(c *ctr, code int) {
 		}
 		d.detachNetwork(ctx, &c.rec, true)
 		d.releaseShm(id)
+		d.unmountPluginVolumes(c)
 	}
 	if c.stopHealth != nil {
 		c.stopHealth()
