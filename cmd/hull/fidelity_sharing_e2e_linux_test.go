@@ -252,9 +252,9 @@ func TestSharingNetworkContainerMode(t *testing.T) {
 	if a, b := docker(t, env, "exec", "nn", "cat", "/etc/hosts"), docker(t, env, "exec", "xx", "cat", "/etc/hosts"); a != b {
 		t.Errorf("n's /etc/hosts:\n%s\nx's:\n%s", a, b)
 	}
-	if _, e, code := dockerRun(t, env, "", "network", "connect", "bridge", "nn"); code == 0 || !strings.Contains(e, "container sharing network namespace with another container or host cannot be connected to any other network") {
-		t.Errorf("network connect of n: %d %s", code, e)
-	}
+	wantAPI(t, sock, "POST", "/networks/bridge/connect", `{"Container":"nn"}`, 400, "container sharing network namespace with another container or host cannot be connected to any other network")
+	wantAPI(t, sock, "POST", "/networks/none/connect", `{"Container":"xx"}`, 400, "container cannot be connected to multiple networks with one of the networks in private (none) mode")
+	wantAPI(t, sock, "POST", "/networks/host/connect", `{"Container":"xx"}`, 400, "container cannot be disconnected from host network or connected to host network")
 	// x's NIC: its host end, found by the peer index eth0@ifN.
 	link := docker(t, env, "exec", "xx", "ip", "-o", "link", "show", "eth0")
 	m := regexp.MustCompile(`eth0@if(\d+)`).FindStringSubmatch(link)

@@ -400,7 +400,7 @@ func (d *Daemon) updateParentHosts(child *record) {
 	if ip == "" {
 		return
 	}
-	if !tryLock(&d.mu, peerWait) {
+	if !tryLock(&d.mu, glanceWait) {
 		return
 	}
 	cs := make([]*ctr, 0, len(d.ctrs))
@@ -411,7 +411,7 @@ func (d *Daemon) updateParentHosts(child *record) {
 	}
 	d.mu.Unlock()
 	for _, p := range cs {
-		if !tryLock(&p.mu, peerWait) {
+		if !tryLock(&p.mu, glanceWait) {
 			continue
 		}
 		id, running := p.rec.ID, peerRunning(p.rec)

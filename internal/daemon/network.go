@@ -516,10 +516,13 @@ func (d *Daemon) NetworkConnect(ctx context.Context, ref string, req mnet.Connec
 	defer c.mu.Unlock()
 	mode := networkMode(c.rec.HostConfig)
 	if mode == "none" || mode == "host" || strings.HasPrefix(mode, "container:") {
-		return fmt.Errorf("container sharing network namespace with another container or host cannot be connected to any other network: %w", errdefs.ErrForbidden)
+		return fmt.Errorf("container sharing network namespace with another container or host cannot be connected to any other network: %w", errdefs.ErrInvalidArgument)
 	}
-	if nw.Driver == "null" || nw.Driver == "host" {
-		return fmt.Errorf("container cannot be disconnected from network %s and connected to another: %w", nw.Name, errdefs.ErrForbidden)
+	switch nw.Driver {
+	case "null":
+		return fmt.Errorf("container cannot be connected to multiple networks with one of the networks in private (none) mode: %w", errdefs.ErrInvalidArgument)
+	case "host":
+		return fmt.Errorf("container cannot be disconnected from host network or connected to host network: %w", errdefs.ErrInvalidArgument)
 	}
 	for _, er := range containerNetworks(&c.rec) {
 		if n, err := d.net.Network(er.Network); err == nil && n.ID == nw.ID {

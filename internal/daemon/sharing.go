@@ -220,8 +220,13 @@ func nsPath(pid int, ns string) string {
 }
 
 // peerWait bounds how long a container's start waits for the daemon's
-// lock or another container's.
-const peerWait = 10 * time.Second
+// lock or another container's; glanceWait how long an exit or a start
+// waits for another container's when it only looks around (netSharers,
+// updateParentHosts), with an answer that is safe when it gives up.
+const (
+	peerWait   = 10 * time.Second
+	glanceWait = time.Second
+)
 
 // peer is a copy of the record of the container ref names, for code that
 // holds a container's mu (a start, an exit): the lock order is d.mu before
@@ -292,7 +297,7 @@ func tryLock(mu *sync.Mutex, wait time.Duration) bool {
 // cannot tell (a lock stays taken), it says yes, which is always safe.
 // Preconditions: the mu of id's container may be held.
 func (d *Daemon) netSharers(id string) bool {
-	if !tryLock(&d.mu, peerWait) {
+	if !tryLock(&d.mu, glanceWait) {
 		return true
 	}
 	cs := make([]*ctr, 0, len(d.ctrs))
@@ -303,7 +308,7 @@ func (d *Daemon) netSharers(id string) bool {
 	}
 	d.mu.Unlock()
 	for _, c := range cs {
-		if !tryLock(&c.mu, peerWait) {
+		if !tryLock(&c.mu, glanceWait) {
 			return true
 		}
 		mode := ""
