@@ -70,6 +70,10 @@ func containerNetworks(r *record) []network.EndpointRequest {
 			if es.IPAMConfig != nil && es.IPAMConfig.IPv4Address.IsValid() {
 				er.IPv4 = es.IPAMConfig.IPv4Address.String()
 			}
+			if len(es.MacAddress) > 0 {
+				er.MAC = es.MacAddress.String()
+			}
+			er.Links = es.Links
 		}
 		return er
 	}
@@ -93,6 +97,12 @@ func containerNetworks(r *record) []network.EndpointRequest {
 // checkNetworking refuses at create what cannot start: unknown networks,
 // a static address on the default bridge, bad port bindings.
 func (d *Daemon) checkNetworking(r *record) error {
+	if err := d.checkLinks(r); err != nil {
+		return err
+	}
+	if err := checkMACs(r); err != nil {
+		return err
+	}
 	for _, er := range containerNetworks(r) {
 		nw, err := d.net.Network(er.Network)
 		if err != nil {
@@ -158,10 +168,17 @@ func portBindings(r *record) ([]network.PortBinding, error) {
 
 // attachNetwork gives a starting container its compartment and endpoints.
 // It returns the compartment (nil for none, host) and the container's
-// first address, for /etc/hosts.
+// first address, for /etc/hosts. A network event "connect" tells of each
+// network joined (none and host too, as dockerd; not a network shared
+// with container:X).
 func (d *Daemon) attachNetwork(ctx context.Context, r *record) (*network.Sandbox, netip.Addr, error) {
 	nets := containerNetworks(r)
 	if len(nets) == 0 {
+		if mode := networkMode(r.HostConfig); mode == "none" || mode == "host" {
+			if nw, err := d.net.Network(mode); err == nil {
+				d.networkEvent(nw, events.ActionConnect, r.ID)
+			}
+		}
 		return nil, netip.Addr{}, nil
 	}
 	ports, err := portBindings(r)
@@ -173,9 +190,16 @@ func (d *Daemon) attachNetwork(ctx context.Context, r *record) (*network.Sandbox
 		return nil, netip.Addr{}, err
 	}
 	var addr netip.Addr
-	if eps := d.net.Endpoints(r.ID); len(eps) > 0 && eps[0].Addr.IsValid() {
+	eps := d.net.Endpoints(r.ID)
+	if len(eps) > 0 && eps[0].Addr.IsValid() {
 		addr = eps[0].Addr.Addr()
 	}
+	for _, ep := range eps {
+		if nw, err := d.net.Network(ep.NetworkID); err == nil {
+			d.networkEvent(nw, events.ActionConnect, r.ID)
+		}
+	}
+	d.updateParentHosts(r)
 	return sb, addr, nil
 }
 
@@ -187,10 +211,34 @@ func addrStrings(as []netip.Addr) []string {
 	return out
 }
 
-// detachNetwork removes a container's compartment and endpoints.
-func (d *Daemon) detachNetwork(ctx context.Context, id string) {
-	if err := d.net.Detach(ctx, id); err != nil {
+// detachNetwork removes a container's compartment and endpoints; when
+// another running container shares its network namespace, that namespace
+// stays with loopback only. A network event "disconnect" tells of each
+// endpoint removed and, when stopping (its exit, a failed start), of the
+// none or host network it was on. Preconditions: the container's mu may
+// be held.
+func (d *Daemon) detachNetwork(ctx context.Context, r *record, stopping bool) {
+	id := r.ID
+	var left []*network.Network
+	for _, ep := range d.net.Endpoints(id) {
+		if nw, err := d.net.Network(ep.NetworkID); err == nil {
+			left = append(left, nw)
+		}
+	}
+	if mode := networkMode(r.HostConfig); stopping && (mode == "none" || mode == "host") {
+		if nw, err := d.net.Network(mode); err == nil {
+			left = append(left, nw)
+		}
+	}
+	detach := d.net.Detach
+	if d.net.Sandbox(id) != nil && d.netSharers(id) {
+		detach = d.net.DetachShared
+	}
+	if err := detach(ctx, id); err != nil {
 		slog.Error("detach the container's network", "id", id, "error", err)
+	}
+	for _, nw := range left {
+		d.networkEvent(nw, events.ActionDisconnect, id)
 	}
 }
 
@@ -228,13 +276,17 @@ func (d *Daemon) networkSettings(r *record) *container.NetworkSettings {
 		return ns
 	}
 	for _, er := range containerNetworks(r) {
-		es := &mnet.EndpointSettings{Aliases: er.Aliases}
+		es := &mnet.EndpointSettings{Aliases: er.Aliases, Links: er.Links}
 		if nw, err := d.net.Network(er.Network); err == nil {
 			es.NetworkID = nw.ID
 		}
 		if er.IPv4 != "" {
 			a, _ := netip.ParseAddr(er.IPv4)
 			es.IPAMConfig = &mnet.EndpointIPAMConfig{IPv4Address: a}
+		}
+		if mac, err := net.ParseMAC(er.MAC); err == nil {
+			// The address asked for, until the endpoint has it.
+			es.MacAddress = mnet.HardwareAddr(mac)
 		}
 		ns.Networks[er.Network] = es
 	}
@@ -444,10 +496,13 @@ func (d *Daemon) NetworkConnect(ctx context.Context, ref string, req mnet.Connec
 	defer c.mu.Unlock()
 	mode := networkMode(c.rec.HostConfig)
 	if mode == "none" || mode == "host" || strings.HasPrefix(mode, "container:") {
-		return fmt.Errorf("container sharing network namespace with another container or host cannot be connected to any other network: %w", errdefs.ErrForbidden)
+		return fmt.Errorf("container sharing network namespace with another container or host cannot be connected to any other network: %w", errdefs.ErrInvalidArgument)
 	}
-	if nw.Driver == "null" || nw.Driver == "host" {
-		return fmt.Errorf("container cannot be disconnected from network %s and connected to another: %w", nw.Name, errdefs.ErrForbidden)
+	switch nw.Driver {
+	case "null":
+		return fmt.Errorf("container cannot be connected to multiple networks with one of the networks in private (none) mode: %w", errdefs.ErrInvalidArgument)
+	case "host":
+		return fmt.Errorf("container cannot be disconnected from host network or connected to host network: %w", errdefs.ErrInvalidArgument)
 	}
 	for _, er := range containerNetworks(&c.rec) {
 		if n, err := d.net.Network(er.Network); err == nil && n.ID == nw.ID {
@@ -458,7 +513,13 @@ func (d *Daemon) NetworkConnect(ctx context.Context, ref string, req mnet.Connec
 	if es == nil {
 		es = &mnet.EndpointSettings{}
 	}
-	er := network.EndpointRequest{Network: nw.Name, Aliases: es.Aliases}
+	er := network.EndpointRequest{Network: nw.Name, Aliases: es.Aliases, Links: es.Links}
+	if len(es.MacAddress) > 0 {
+		if err := checkMAC(es.MacAddress); err != nil {
+			return err
+		}
+		er.MAC = es.MacAddress.String()
+	}
 	if es.IPAMConfig != nil && es.IPAMConfig.IPv4Address.IsValid() {
 		if nw.Predefined {
 			return fmt.Errorf("user specified IP address is supported on user defined networks only: %w", errdefs.ErrInvalidArgument)
@@ -470,6 +531,9 @@ func (d *Daemon) NetworkConnect(ctx context.Context, ref string, req mnet.Connec
 		if _, err := d.net.Connect(ctx, c.rec.ID, er); err != nil {
 			return err
 		}
+		// dockerd tells of a connect when the endpoint is made: at once
+		// for a running container, at its start for another.
+		defer d.networkEvent(nw, events.ActionConnect, c.rec.ID)
 	}
 	if c.rec.NetworkingConfig == nil {
 		c.rec.NetworkingConfig = &mnet.NetworkingConfig{}
@@ -480,13 +544,9 @@ func (d *Daemon) NetworkConnect(ctx context.Context, ref string, req mnet.Connec
 	if m, err := d.net.Network(mode); err == nil && m.ID == nw.ID {
 		c.rec.NetworkModeDetached = false
 	} else {
-		c.rec.NetworkingConfig.EndpointsConfig[nw.Name] = &mnet.EndpointSettings{Aliases: es.Aliases, IPAMConfig: es.IPAMConfig}
+		c.rec.NetworkingConfig.EndpointsConfig[nw.Name] = &mnet.EndpointSettings{Aliases: es.Aliases, IPAMConfig: es.IPAMConfig, MacAddress: es.MacAddress, Links: er.Links}
 	}
-	if err := d.save(&c.rec); err != nil {
-		return err
-	}
-	d.networkEvent(nw, events.ActionConnect, c.rec.ID)
-	return nil
+	return d.save(&c.rec)
 }
 
 // NetworkDisconnect is POST /networks/{id}/disconnect.
@@ -541,4 +601,35 @@ func (d *Daemon) networkEvent(nw *network.Network, action events.Action, contain
 		attrs["container"] = containerID
 	}
 	d.emit(events.NetworkEventType, action, nw.ID, attrs)
+}
+
+// checkMACs refuses at create the MAC addresses no NIC can take, and one
+// asked for where the container has no endpoint of its own (network mode
+// host or container:X).
+func checkMACs(r *record) error {
+	if r.NetworkingConfig == nil {
+		return nil
+	}
+	mode := networkMode(r.HostConfig)
+	_, shares := containerMode(mode)
+	for _, es := range r.NetworkingConfig.EndpointsConfig {
+		if es == nil || len(es.MacAddress) == 0 {
+			continue
+		}
+		if shares || mode == "host" {
+			return fmt.Errorf("conflicting options: mac-address and the network mode: %w", errdefs.ErrInvalidArgument)
+		}
+		if err := checkMAC(es.MacAddress); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkMAC refuses what is not an Ethernet unicast address.
+func checkMAC(mac mnet.HardwareAddr) error {
+	if len(mac) != 6 || mac[0]&1 != 0 {
+		return fmt.Errorf("invalid MAC address %s: want a unicast Ethernet address (6 bytes, first byte even): %w", mac, errdefs.ErrInvalidArgument)
+	}
+	return nil
 }

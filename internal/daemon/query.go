@@ -54,6 +54,7 @@ func (d *Daemon) containerList(ctx context.Context, all bool, limit int, f filte
 		all = true
 	}
 	out := []container.Summary{}
+	linkNames := d.linkNames()
 	for i := range recs {
 		r := &recs[i]
 		if lf.before != "" {
@@ -82,6 +83,7 @@ func (d *Daemon) containerList(ctx context.Context, all bool, limit int, f filte
 			break
 		}
 		s := d.summary(r)
+		s.Names = append(s.Names, linkNames[r.ID]...)
 		if !lf.matches(r, &s) {
 			continue
 		}
@@ -182,12 +184,12 @@ func (d *Daemon) ContainerInspect(ctx context.Context, ref string) (container.In
 		StartedAt: zeroTime(r.State.StartedAt), FinishedAt: zeroTime(r.State.FinishedAt),
 		Health: r.Health,
 	}
-	dir := d.containerDir(r.ID)
+	dir := d.filesDir(&r)
 	return container.InspectResponse{
 		ID: r.ID, Created: r.Created.Format(time.RFC3339Nano), Path: r.Path, Args: nonNil(r.Args), State: st,
 		Image: r.Image, ResolvConfPath: dir + "/resolv.conf", HostnamePath: dir + "/hostname", HostsPath: dir + "/hosts",
 		LogPath: d.logPath(r.ID), Name: "/" + r.Name, RestartCount: r.RestartCount, Driver: "overlay", Platform: "linux",
-		HostConfig: r.HostConfig, Config: r.Config, Mounts: mountPointsAPI(r.Mounts),
+		HostConfig: d.hostConfigView(&r), Config: r.Config, Mounts: mountPointsAPI(r.Mounts),
 		GraphDriver:     &storage.DriverData{Name: "overlay", Data: map[string]string{"dir": d.layers.Dir(r.ID)}},
 		NetworkSettings: d.networkSettings(&r),
 	}, nil

@@ -75,13 +75,20 @@ type ContainerBackend interface {
 
 func (s *Server) containerRoutes() {
 	s.handle("POST /containers/create", func(w http.ResponseWriter, r *http.Request) error {
-		var req container.CreateRequest
+		var req createRequest
 		if err := decodeJSON(w, r, &req); err != nil {
+			return err
+		}
+		warning, err := migrateMACAddress(requestVersion(r), &req)
+		if err != nil {
 			return err
 		}
 		resp, err := s.backend.ContainerCreate(r.Context(), r.URL.Query().Get("name"), req.Config, req.HostConfig, req.NetworkingConfig)
 		if err != nil {
 			return err
+		}
+		if warning != "" {
+			resp.Warnings = append(resp.Warnings, warning)
 		}
 		return writeJSON(w, http.StatusCreated, resp)
 	})
@@ -152,6 +159,9 @@ func (s *Server) containerRoutes() {
 		return nil
 	})
 	s.handle("DELETE /containers/{id}", func(w http.ResponseWriter, r *http.Request) error {
+		if boolValue(r, "link") {
+			return s.removeLink(w, r, r.PathValue("id"))
+		}
 		if err := s.backend.ContainerRemove(r.Context(), r.PathValue("id"), boolValue(r, "force"), boolValue(r, "v")); err != nil {
 			return err
 		}

@@ -64,6 +64,10 @@ func (s *Server) networkRoutes() {
 		if err := decodeJSON(w, r, &req); err != nil {
 			return err
 		}
+		if req.EndpointConfig != nil && versionLess(requestVersion(r), "1.44") {
+			// An endpoint's MAC address is API 1.44's.
+			req.EndpointConfig.MacAddress = nil
+		}
 		if err := s.backend.NetworkConnect(r.Context(), r.PathValue("id"), req); err != nil {
 			return err
 		}
