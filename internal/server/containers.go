@@ -75,14 +75,15 @@ type ContainerBackend interface {
 
 func (s *Server) containerRoutes() {
 	s.handle("POST /containers/create", func(w http.ResponseWriter, r *http.Request) error {
-		var req container.CreateRequest
-		if err := decodeJSON(w, r, &req); err != nil {
+		req, warnings, err := s.createRequest(w, r)
+		if err != nil {
 			return err
 		}
 		resp, err := s.backend.ContainerCreate(r.Context(), r.URL.Query().Get("name"), req.Config, req.HostConfig, req.NetworkingConfig)
 		if err != nil {
 			return err
 		}
+		resp.Warnings = append(resp.Warnings, warnings...)
 		return writeJSON(w, http.StatusCreated, resp)
 	})
 	s.handle("GET /containers/json", func(w http.ResponseWriter, r *http.Request) error {
@@ -106,14 +107,18 @@ func (s *Server) containerRoutes() {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, items)
+		return writeJSON(w, http.StatusOK, containerListShape(r.Context(), items))
 	})
 	s.handle("GET /containers/{id}/json", func(w http.ResponseWriter, r *http.Request) error {
 		c, err := s.backend.ContainerInspect(r.Context(), r.PathValue("id"))
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, c)
+		sh, err := containerInspectShape(r.Context(), c)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, sh)
 	})
 	s.handle("POST /containers/{id}/start", func(w http.ResponseWriter, r *http.Request) error {
 		if err := s.backend.ContainerStart(r.Context(), r.PathValue("id")); err != nil {
@@ -132,7 +137,7 @@ func (s *Server) containerRoutes() {
 				}
 				timeout = &n
 			}
-			err := f(r.Context(), r.PathValue("id"), timeout, r.URL.Query().Get("signal"))
+			err := f(r.Context(), r.PathValue("id"), timeout, stopSignal(r))
 			if errdefs.IsNotModified(err) {
 				w.WriteHeader(http.StatusNotModified)
 				return nil
@@ -176,6 +181,7 @@ func (s *Server) containerRoutes() {
 		if err := decodeJSON(w, r, &req); err != nil {
 			return err
 		}
+		execCreateVersion(r.Context(), &req)
 		id, err := s.backend.ContainerExecCreate(r.Context(), r.PathValue("id"), req)
 		if err != nil {
 			return err
@@ -225,6 +231,7 @@ func (s *Server) containerRoutes() {
 		if err := decodeJSON(w, r, &u); err != nil {
 			return err
 		}
+		updateVersion(r.Context(), &u)
 		warnings, err := s.backend.ContainerUpdate(r.Context(), r.PathValue("id"), u)
 		if err != nil {
 			return err
@@ -266,7 +273,8 @@ func (s *Server) containerRoutes() {
 		started := false
 		enc := json.NewEncoder(w)
 		flusher, _ := w.(http.Flusher)
-		err := s.backend.ContainerStats(r.Context(), r.PathValue("id"), stream, boolValue(r, "one-shot"), func(st container.StatsResponse) error {
+		err := s.backend.ContainerStats(r.Context(), r.PathValue("id"), stream, oneShot(r), func(st container.StatsResponse) error {
+			statsVersion(r.Context(), &st)
 			if !started {
 				w.Header().Set("Content-Type", "application/json")
 				w.WriteHeader(http.StatusOK)
@@ -318,6 +326,7 @@ func (s *Server) execStart(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
+	execStartVersion(r.Context(), &req)
 	tty, err := s.backend.ExecTTY(id)
 	if err != nil {
 		return err
@@ -488,14 +497,14 @@ func takeConn(w http.ResponseWriter) (net.Conn, *bufio.ReadWriter, error) {
 
 // writeStreamHead writes the head of a stream answer on a taken connection.
 func writeStreamHead(conn net.Conn, w http.ResponseWriter, r *http.Request, tty bool) error {
-	contentType := "application/vnd.docker.multiplexed-stream"
-	if tty {
-		contentType = "application/vnd.docker.raw-stream"
-	}
+	// As dockerd: a raw stream is announced unless the client upgraded
+	// (then multiplexed without a TTY, from API 1.42).
+	contentType := "application/vnd.docker.raw-stream"
 	h := w.Header()
 	head := "HTTP/1.1 200 OK\r\n"
 	if strings.EqualFold(r.Header.Get("Upgrade"), "tcp") || strings.Contains(strings.ToLower(r.Header.Get("Connection")), "upgrade") {
 		head = "HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
+		contentType = streamContentType(r.Context(), tty)
 	}
 	head += "Content-Type: " + contentType + "\r\n"
 	for _, k := range []string{"Api-Version", "Ostype", "Docker-Experimental", "Server"} {
@@ -538,11 +547,9 @@ func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) error {
 	var stdout, stderr io.Writer
 	flusher, _ := w.(http.Flusher)
 	started := func(tty bool) {
-		ct := "application/vnd.docker.multiplexed-stream"
+		ct := streamContentType(r.Context(), tty)
 		stdout, stderr = w, w
-		if tty {
-			ct = "application/vnd.docker.raw-stream"
-		} else {
+		if !tty {
 			stdout, stderr = newFramedWriter(w, streamStdout), newFramedWriter(w, streamStderr)
 		}
 		w.Header().Set("Content-Type", ct)
