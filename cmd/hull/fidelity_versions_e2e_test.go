@@ -334,10 +334,16 @@ func TestVersionsInfoSideBySide(t *testing.T) {
 	// A remote network driver that a network uses is a network plugin.
 	specDir := filepath.Join(dir, "run", "plugins")
 	startTestPlugin(t, specDir, "vnet", "good")
+	// As dockerd: listed while a network uses it.
 	docker(t, env, "network", "create", "-d", "vnet", "--subnet", "10.89.0.0/24", "vnetwork")
 	t.Cleanup(func() { dockerRun(t, env, "", "network", "rm", "vnetwork") })
 	if p := call(t, apiCall{sock: hs, method: "GET", path: "/info"}).json(t)["Plugins"].(map[string]any); fmt.Sprint(p["Network"]) != "[bridge host null vnet]" {
 		t.Errorf("Plugins.Network with a remote driver in use: %v", p["Network"])
+	}
+	docker(t, env, "network", "create", "-d", "vnet", "--subnet", "10.90.0.0/24", "vgone")
+	docker(t, env, "network", "rm", "vgone")
+	if p := call(t, apiCall{sock: hs, method: "GET", path: "/info"}).json(t)["Plugins"].(map[string]any); fmt.Sprint(p["Network"]) != "[bridge host null vnet]" {
+		t.Errorf("Plugins.Network after one of two networks of the remote driver went: %v", p["Network"])
 	}
 
 	// Each version's fields.
@@ -408,6 +414,11 @@ func TestVersionsInfoSideBySide(t *testing.T) {
 	}
 	if _, stderr, code := dockerRun(t, env, "", "plugin", "inspect", "foo"); code == 0 || !strings.Contains(stderr, `plugin "foo" not found`) {
 		t.Errorf("docker plugin inspect foo: %d %s", code, stderr)
+	}
+	// A remote driver no network uses any more is not listed.
+	docker(t, env, "network", "rm", "vnetwork")
+	if p := call(t, apiCall{sock: hs, method: "GET", path: "/info"}).json(t)["Plugins"].(map[string]any); fmt.Sprint(p["Network"]) != "[bridge host null]" {
+		t.Errorf("Plugins.Network once no network uses the remote driver: %v", p["Network"])
 	}
 }
 

@@ -154,9 +154,9 @@ func (d *Daemon) LegacyInfo(ctx context.Context) map[string]bool {
 }
 
 // pluginsInfo is /info's Plugins as dockerd fills it: the volume drivers
-// (local and any other the volumes use), the network drivers (built in,
-// remote ones activated, and those of existing networks), the log drivers
-// (hull writes json-file only) and no authorization plugins.
+// (local and any other the volumes use), the network drivers (the built-in
+// ones and those of existing networks, remote drivers among them), the log
+// drivers (hull writes json-file only) and no authorization plugins.
 func (d *Daemon) pluginsInfo() system.PluginsInfo {
 	volumes := []string{"local"}
 	if l, err := d.VolumeList(context.Background()); err == nil {
