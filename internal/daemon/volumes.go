@@ -282,6 +282,9 @@ func (d *Daemon) resolveMounts(host *container.HostConfig, volumes map[string]st
 		if _, tmpfs := host.Tmpfs[m.Destination]; binds[m.Destination] || tmpfs {
 			return nil, invalid("Duplicate mount point: %s", m.Destination)
 		}
+		if err := checkNotOverKernelFS(m.Destination); err != nil {
+			return nil, err
+		}
 		if m.Type == mount.TypeBind {
 			if _, err := os.Stat(m.Source); os.IsNotExist(err) {
 				// -v creates a missing host folder, as Docker does.
@@ -300,6 +303,9 @@ func (d *Daemon) resolveMounts(host *container.HostConfig, volumes map[string]st
 		m := mountPoint{Type: mm.Type, Destination: path.Clean(filepath.ToSlash(mm.Target)), RW: !mm.ReadOnly}
 		if binds[m.Destination] {
 			return nil, invalid("Duplicate mount point: %s", mm.Target)
+		}
+		if err := checkNotOverKernelFS(m.Destination); err != nil {
+			return nil, err
 		}
 		switch mm.Type {
 		case mount.TypeBind:
@@ -346,6 +352,16 @@ func (d *Daemon) resolveMounts(host *container.HostConfig, volumes map[string]st
 		out[i].Source = filepath.Join(d.volumeDir(rec.Name), "_data")
 	}
 	return out, nil
+}
+
+// checkNotOverKernelFS refuses a mount over the container's own /proc or
+// /sys, which dockerd lets through: over them a container reaches the
+// host's kernel interfaces. hull keeps refusing it (a difference).
+func checkNotOverKernelFS(dest string) error {
+	if dest == "/proc" || dest == "/sys" {
+		return invalid("invalid mount config: %s is the container's own %sfs; nothing may be mounted over it", dest, dest[1:])
+	}
+	return nil
 }
 
 // releaseAnonymous removes the anonymous volumes among ms that no
