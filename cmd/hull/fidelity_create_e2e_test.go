@@ -415,3 +415,196 @@ func TestCreateConsoleSize(t *testing.T) {
 		t.Errorf("docker run -t stty size in a 91x27 terminal:\n%s", s)
 	}
 }
+
+// TestUpdateWithDockerCLI: docker update of a running container reaches
+// its cgroup at once (read back from the cgroup files inside it) and shows
+// in inspect; updates that conflict with what the container has answer
+// dockerd's 409 and texts; what the host cannot do is dropped with
+// dockerd's warning; a stopped container's update applies at its start.
+func TestUpdateWithDockerCLI(t *testing.T) {
+	requireDockerCLI(t)
+	buildShim(t)
+	if !isCgroupV1() {
+		t.Skip("the cgroup files read here are cgroup v1's")
+	}
+	env, dir := hullDaemon(t)
+	loadBusybox(t, env, dir)
+	cpu := strings.FieldsFunc(hostCpuset(t, "cpus"), func(r rune) bool { return r == ',' || r == '-' })[0]
+	id := docker(t, env, "run", "-d", "--name", "upd", "e2e/busybox:1", "sleep", "300")
+	docker(t, env, "update", "--cpu-quota", "50000", "--cpu-period", "100000", "--cpuset-cpus", cpu, "--cpuset-mems", "0",
+		"--cpu-shares", "512", "--memory", "64m", "--memory-swap", "128m", "--memory-reservation", "32m", "--pids-limit", "50",
+		"--restart", "on-failure:3", "upd")
+	cgroup := func(name string) string {
+		t.Helper()
+		return docker(t, env, "exec", "upd", "cat", "/sys/fs/cgroup/"+name)
+	}
+	for file, want := range map[string]string{
+		"cpu/cpu.cfs_quota_us": "50000", "cpu/cpu.cfs_period_us": "100000", "cpu/cpu.shares": "512",
+		"cpuset/cpuset.cpus": cpu, "cpuset/cpuset.mems": "0",
+		"memory/memory.limit_in_bytes": "67108864", "memory/memory.soft_limit_in_bytes": "33554432", "pids/pids.max": "50",
+	} {
+		if got := cgroup(file); got != want {
+			t.Errorf("%s after update: %q, want %q", file, got, want)
+		}
+	}
+	if _, err := os.Stat("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"); err == nil {
+		if got := cgroup("memory/memory.memsw.limit_in_bytes"); got != "134217728" {
+			t.Errorf("memory.memsw.limit_in_bytes after update: %q", got)
+		}
+	}
+	got := docker(t, env, "inspect", "-f", "{{.HostConfig.CPUQuota}} {{.HostConfig.CPUPeriod}} {{.HostConfig.CpusetCpus}} {{.HostConfig.CpusetMems}} {{.HostConfig.CPUShares}} {{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} {{.HostConfig.MemoryReservation}} {{.HostConfig.PidsLimit}} {{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}", "upd")
+	if want := "50000 100000 " + cpu + " 0 512 67108864 134217728 33554432 50 on-failure:3"; got != want {
+		t.Errorf("inspect after update: %q, want %q", got, want)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--cpus", "1"}, "Cannot update container " + id + ": Conflicting options: Nano CPUs cannot be updated as CPU Period has already been set"},
+		{[]string{"--memory", "256m"}, "Cannot update container " + id + ": Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time"},
+		{[]string{"--cpuset-cpus", "4096"}, "Requested CPUs are not available - requested 4096, available: " + hostCpuset(t, "cpus")},
+		{[]string{"--cpu-period", "500"}, "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)"},
+		{[]string{"--memory-reservation", "1k"}, "Minimum memory reservation allowed is 6MB"},
+		{[]string{"--restart", "always:2"}, "maximum retry count cannot be used with restart policy 'always'"},
+	} {
+		_, errOut, code := dockerRun(t, env, "", append(append([]string{"update"}, c.args...), "upd")...)
+		if code == 0 || !strings.Contains(errOut, "Error response from daemon: "+c.want) {
+			t.Errorf("docker update %v: %d %s\nwant %q", c.args, code, errOut, c.want)
+		}
+	}
+	docker(t, env, "update", "--pids-limit", "-1", "upd")
+	if got := cgroup("pids/pids.max"); got != "max" {
+		t.Errorf("pids.max after --pids-limit -1: %q", got)
+	}
+	if _, err := os.Stat("/sys/fs/cgroup/blkio/blkio.weight"); os.IsNotExist(err) {
+		out, errOut, code := dockerRun(t, env, "", "update", "--blkio-weight", "300", "upd")
+		if code != 0 || !strings.Contains(out+errOut, "Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.") {
+			t.Errorf("--blkio-weight on a host without it: %d %s %s", code, out, errOut)
+		}
+		if w := docker(t, env, "inspect", "-f", "{{.HostConfig.BlkioWeight}}", "upd"); w != "0" {
+			t.Errorf("BlkioWeight kept though discarded: %s", w)
+		}
+	}
+
+	docker(t, env, "run", "-d", "--rm", "--name", "auto", "e2e/busybox:1", "sleep", "300")
+	autoID := docker(t, env, "inspect", "-f", "{{.Id}}", "auto")
+	if _, errOut, code := dockerRun(t, env, "", "update", "--restart", "always", "auto"); code == 0 ||
+		!strings.Contains(errOut, "Error response from daemon: Cannot update container "+autoID+": Restart policy cannot be updated because AutoRemove is enabled for the container") {
+		t.Errorf("a restart policy on an auto-remove container: %d %s", code, errOut)
+	}
+
+	docker(t, env, "create", "--name", "later", "e2e/busybox:1", "sleep", "300")
+	docker(t, env, "update", "--memory", "48m", "--memory-swap", "96m", "--cpu-quota", "30000", "later")
+	docker(t, env, "start", "later")
+	if got := docker(t, env, "exec", "later", "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/cpu/cpu.cfs_quota_us"); got != "50331648\n30000" {
+		t.Errorf("a stopped container's update at its start: %q", got)
+	}
+}
+
+// TestInspectDefaultsAsDockerd: inspect of a plain create at API 1.41
+// holds dockerd's defaults; below 1.40 the IPC namespace is shareable;
+// sizes come with ?size=1 only; the paths of /etc and the log once
+// started; ExecIDs lists the execs not yet exited.
+func TestInspectDefaultsAsDockerd(t *testing.T) {
+	buildShim(t)
+	env, dir := hullDaemon(t)
+	sock := filepath.Join(dir, "hull.sock")
+	loadBusybox(t, env, dir)
+	inspect := func(path string) map[string]any {
+		t.Helper()
+		code, b := apiCall(t, sock, "GET", path, nil)
+		if code != 200 {
+			t.Fatalf("GET %s: %d %s", path, code, b)
+		}
+		var m map[string]any
+		json.Unmarshal(b, &m)
+		return m
+	}
+	create := func(version, body string) string {
+		t.Helper()
+		code, b := apiCall(t, sock, "POST", "/"+version+"/containers/create", body)
+		var r struct {
+			ID string `json:"Id"`
+		}
+		if json.Unmarshal(b, &r); code != 201 {
+			t.Fatalf("create: %d %s", code, b)
+		}
+		return r.ID
+	}
+	id := create("v1.41", `{"Image":"e2e/busybox:1","Cmd":["sleep","300"],"WorkingDir":"/a/../b/","HostConfig":{}}`)
+	c := inspect("/v1.41/containers/" + id + "/json")
+	host := c["HostConfig"].(map[string]any)
+	cfg := c["Config"].(map[string]any)
+	cgroupns := "host"
+	if !isCgroupV1() {
+		cgroupns = "private"
+	}
+	for k, want := range map[string]any{
+		"IpcMode": "private", "ShmSize": 67108864.0, "CgroupnsMode": cgroupns, "Isolation": "", "OomScoreAdj": 0.0,
+		"OomKillDisable": false, "NetworkMode": "default", "ConsoleSize": []any{0.0, 0.0},
+	} {
+		if got := host[k]; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("HostConfig.%s: %v, want %v", k, got, want)
+		}
+	}
+	if lc := fmt.Sprint(host["LogConfig"]); lc != "map[Config:map[] Type:json-file]" {
+		t.Errorf("HostConfig.LogConfig: %s", lc)
+	}
+	for _, k := range []string{"MaskedPaths", "ReadonlyPaths"} {
+		if l, _ := host[k].([]any); len(l) == 0 || !strings.HasPrefix(fmt.Sprint(l[0]), "/proc/") {
+			t.Errorf("HostConfig.%s: %v", k, host[k])
+		}
+	}
+	for k, want := range map[string]any{
+		"Hostname": id[:12], "Domainname": "", "WorkingDir": "/b", "AttachStdin": false, "Labels": map[string]any{},
+	} {
+		if got := cfg[k]; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("Config.%s: %v, want %v", k, got, want)
+		}
+	}
+	for k, want := range map[string]any{
+		"Platform": "linux", "Driver": "overlay2", "ResolvConfPath": "", "HostsPath": "", "HostnamePath": "", "LogPath": "", "ExecIDs": nil,
+	} {
+		if got := c[k]; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s: %v, want %v", k, got, want)
+		}
+	}
+	if _, ok := c["SizeRw"]; ok {
+		t.Errorf("SizeRw without size=1: %v", c["SizeRw"])
+	}
+	sized := inspect("/v1.41/containers/" + id + "/json?size=1")
+	if rw, ok := sized["SizeRw"].(float64); !ok || rw != 0 || sized["SizeRootFs"].(float64) <= 0 {
+		t.Errorf("size=1: SizeRw %v SizeRootFs %v", sized["SizeRw"], sized["SizeRootFs"])
+	}
+	if gd := c["GraphDriver"].(map[string]any)["Data"].(map[string]any); gd["UpperDir"] != filepath.Join(dir, "root", "layers", id, "diff") || gd["LowerDir"] == nil {
+		t.Errorf("GraphDriver.Data: %v", gd)
+	}
+
+	docker(t, env, "start", id)
+	docker(t, env, "exec", id, "echo")
+	code, b := apiCall(t, sock, "POST", "/v1.41/containers/"+id+"/exec", `{"Cmd":["echo"]}`)
+	var ex struct {
+		ID string `json:"Id"`
+	}
+	json.Unmarshal(b, &ex)
+	c = inspect("/v1.41/containers/" + id + "/json")
+	if code != 201 || fmt.Sprint(c["ExecIDs"]) != "["+ex.ID+"]" {
+		t.Errorf("ExecIDs with an exec created and one exited: %v", c["ExecIDs"])
+	}
+	for _, k := range []string{"ResolvConfPath", "HostsPath", "HostnamePath", "LogPath"} {
+		if p, _ := c[k].(string); !strings.HasPrefix(p, filepath.Join(dir, "root", "containers", id)) {
+			t.Errorf("%s once started: %q", k, p)
+		}
+	}
+
+	old := create("v1.39", `{"Image":"e2e/busybox:1","Cmd":["true"]}`)
+	if m := inspect("/v1.39/containers/" + old + "/json")["HostConfig"].(map[string]any)["IpcMode"]; m != "shareable" {
+		t.Errorf("IpcMode of a create at API 1.39: %v", m)
+	}
+	health := create("v1.41", `{"Image":"e2e/busybox:1","Cmd":["sleep","300"],"Healthcheck":{"Test":["CMD","sleep","100"],"Interval":100000000000}}`)
+	docker(t, env, "start", health)
+	h, _ := json.Marshal(inspect("/v1.41/containers/" + health + "/json")["State"].(map[string]any)["Health"])
+	if string(h) != `{"FailingStreak":0,"Log":[],"Status":"starting"}` {
+		t.Errorf("State.Health while starting: %s", h)
+	}
+}

@@ -227,15 +227,15 @@ func mergedUlimits(defaults map[string]*container.Ulimit, own []*container.Ulimi
 	return out
 }
 
-// execIDs are the container's execs that have not exited (null when none,
-// as dockerd).
+// execIDs are the container's execs created and not started, or running
+// (null when none, as dockerd): one that exited or failed to start is not.
 func (d *Daemon) execIDs(id string) []string {
 	d.execMu.Lock()
 	defer d.execMu.Unlock()
 	var out []string
 	for _, e := range d.execs {
 		e.mu.Lock()
-		if e.container == id && e.exitCode == nil {
+		if e.container == id && e.exitCode == nil && (!e.started || e.running) {
 			out = append(out, e.id)
 		}
 		e.mu.Unlock()
