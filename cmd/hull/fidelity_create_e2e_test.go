@@ -219,8 +219,9 @@ func withGroups(t *testing.T, env []string) {
 // TestCreateAppliedWithDockerCLI: --tmpfs with its options, --domainname
 // (the UTS namespace and /etc/hosts as dockerd writes them), --group-add by
 // name and number (also for docker exec, with and without -u), --shm-size,
-// --oom-score-adj, --sysctl and --security-opt systempaths=unconfined are
-// applied inside the container, as dockerd applies them.
+// --oom-score-adj, --sysctl, --device, --device-cgroup-rule, --init and
+// --security-opt systempaths=unconfined are applied inside the container,
+// as dockerd applies them.
 func TestCreateAppliedWithDockerCLI(t *testing.T) {
 	requireDockerCLI(t)
 	buildShim(t)
@@ -264,6 +265,30 @@ func TestCreateAppliedWithDockerCLI(t *testing.T) {
 	if !strings.Contains(out, "size=8192k") || !strings.HasSuffix(out, "\n500\n1") {
 		t.Errorf("--shm-size 8m --oom-score-adj 500 --sysctl net.ipv4.ip_forward=1:\n%s", out)
 	}
+
+	out = docker(t, env, "run", "--rm", "--device", "/dev/null:/dev/mynull", "--device-cgroup-rule", "c 1:5 rwm", "e2e/busybox:1", "sh", "-c",
+		"busybox ls -l /dev/mynull; echo x > /dev/mynull && echo wrote; cat /sys/fs/cgroup/devices/devices.list 2>/dev/null")
+	if !strings.HasPrefix(out, "crw-rw-rw-") || !strings.Contains(out, "1,   3") || !strings.Contains(out, "wrote") ||
+		isCgroupV1() && !strings.Contains(out, "c 1:5 rwm") {
+		t.Errorf("--device /dev/null:/dev/mynull --device-cgroup-rule 'c 1:5 rwm':\n%s", out)
+	}
+	if _, errOut, code := dockerRun(t, env, "", "run", "--rm", "--device", "/dev/nonexistent", "e2e/busybox:1", "true"); code == 0 ||
+		!strings.Contains(errOut, `Error response from daemon: error gathering device information while adding custom device "/dev/nonexistent": no such file or directory`+"\n") {
+		t.Errorf("--device /dev/nonexistent: %d %s", code, errOut)
+	}
+	code, body := apiCall(t, filepath.Join(dir, "hull.sock"), "POST", "/v1.41/containers/create?name=badrule", `{"Image":"e2e/busybox:1","Cmd":["true"],"HostConfig":{"DeviceCgroupRules":["bad"]}}`)
+	if code != 201 {
+		t.Fatalf("create with a bad device cgroup rule (refused at start as dockerd): %d %s", code, body)
+	}
+	if code, body := apiCall(t, filepath.Join(dir, "hull.sock"), "POST", "/v1.41/containers/badrule/start", nil); code != 400 || string(body) != `{"message":"invalid device cgroup rule format: 'bad'"}`+"\n" {
+		t.Errorf("start with a bad device cgroup rule: %d %s", code, body)
+	}
+	if _, err := exec.LookPath("docker-init"); err == nil {
+		if out := docker(t, env, "run", "--rm", "--init", "e2e/busybox:1", "cat", "/proc/1/cmdline"); out != "/sbin/docker-init\x00--\x00cat\x00/proc/1/cmdline\x00" {
+			t.Errorf("--init: PID 1 is %q", out)
+		}
+	}
+
 	if _, err := os.Stat("/proc/keys"); err != nil {
 		t.Skip("this kernel has no /proc/keys to mask")
 	}

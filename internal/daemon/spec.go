@@ -68,6 +68,9 @@ func (d *Daemon) buildSpec(c *ctr, rootfs string, sb *network.Sandbox, addr neti
 	if err := applyCreateOptions(s, cfg, host); err != nil {
 		return nil, err
 	}
+	if err := applyDevices(s, host); err != nil {
+		return nil, err
+	}
 	if sb != nil {
 		// The container joins its compartment, made by the network service.
 		for i, ns := range s.Linux.Namespaces {

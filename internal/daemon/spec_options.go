@@ -3,6 +3,7 @@ package daemon
 import (
 	"fmt"
 	"maps"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,7 +18,7 @@ import (
 // beyond the default profile, as dockerd's createSpec does: the NIS domain
 // name, /dev/shm's size (and none with --ipc none), the masked and
 // read-only paths the container was created with, the OOM score, sysctls,
-// --tmpfs mounts, and the terminal's size at start.
+// --tmpfs mounts, the terminal's size at start, and --init.
 // Preconditions: applyHost ran (a privileged container has no masked
 // paths).
 func applyCreateOptions(s *specs.Spec, cfg *container.Config, h *container.HostConfig) error {
@@ -51,6 +52,16 @@ func applyCreateOptions(s *specs.Spec, cfg *container.Config, h *container.HostC
 		for k, v := range h.Sysctls {
 			s.Linux.Sysctl[k] = v
 		}
+	}
+	if h.Init != nil && *h.Init && s.Process != nil {
+		// dockerd's --init: docker-init (tini) from the host's PATH, bound
+		// read-only at /sbin/docker-init, runs the command as its child.
+		path, err := exec.LookPath("docker-init")
+		if err != nil {
+			return fmt.Errorf("--init: %v: %w", err, errdefs.ErrInvalidArgument)
+		}
+		s.Process.Args = append([]string{"/sbin/docker-init", "--"}, s.Process.Args...)
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/sbin/docker-init", Type: "bind", Source: path, Options: []string{"bind", "ro"}})
 	}
 	for _, dest := range slices.Sorted(maps.Keys(h.Tmpfs)) {
 		opts, err := tmpfsOptions(h.Tmpfs[dest])

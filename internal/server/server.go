@@ -213,8 +213,16 @@ func publicMessage(err error) string {
 		if !errors.Is(err, k) {
 			continue
 		}
-		t, ok := strings.CutSuffix(msg, ": "+k.Error())
-		if !ok || t == "" {
+		t := msg
+		for {
+			// An error classified twice carries the kind twice.
+			s, ok := strings.CutSuffix(t, ": "+k.Error())
+			if !ok || s == "" {
+				break
+			}
+			t = s
+		}
+		if t == msg {
 			continue
 		}
 		if k == errdefs.ErrNotFound {
