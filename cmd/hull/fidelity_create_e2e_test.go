@@ -219,7 +219,8 @@ func withGroups(t *testing.T, env []string) {
 // TestCreateAppliedWithDockerCLI: --tmpfs with its options, --domainname
 // (the UTS namespace and /etc/hosts as dockerd writes them), --group-add by
 // name and number (also for docker exec, with and without -u), --shm-size,
-// --oom-score-adj, --sysctl, --device, --device-cgroup-rule, --init and
+// --oom-score-adj, --sysctl, --device, --device-cgroup-rule, --init,
+// --log-driver none and
 // --security-opt systempaths=unconfined are applied inside the container,
 // as dockerd applies them.
 func TestCreateAppliedWithDockerCLI(t *testing.T) {
@@ -282,6 +283,16 @@ func TestCreateAppliedWithDockerCLI(t *testing.T) {
 	}
 	if code, body := apiCall(t, filepath.Join(dir, "hull.sock"), "POST", "/v1.41/containers/badrule/start", nil); code != 400 || string(body) != `{"message":"invalid device cgroup rule format: 'bad'"}`+"\n" {
 		t.Errorf("start with a bad device cgroup rule: %d %s", code, body)
+	}
+	// --log-driver none: the output reaches an attached client only.
+	if out, errOut, _ := dockerRun(t, env, "", "run", "--name", "nolog", "--log-driver", "none", "e2e/busybox:1", "echo", "attached"); out != "attached\n" {
+		t.Errorf("--log-driver none, attached: %q %s", out, errOut)
+	}
+	if _, errOut, code := dockerRun(t, env, "", "logs", "nolog"); code == 0 || !strings.Contains(errOut, "configured logging driver does not support reading") {
+		t.Errorf("docker logs of a --log-driver none container: %d %s", code, errOut)
+	}
+	if p := docker(t, env, "inspect", "-f", "{{.LogPath}}", "nolog"); p != "" {
+		t.Errorf("LogPath of a --log-driver none container: %q", p)
 	}
 	if _, err := exec.LookPath("docker-init"); err == nil {
 		if out := docker(t, env, "run", "--rm", "--init", "e2e/busybox:1", "cat", "/proc/1/cmdline"); out != "/sbin/docker-init\x00--\x00cat\x00/proc/1/cmdline\x00" {

@@ -543,6 +543,19 @@ func (d *Daemon) containerDir(id string) string { return filepath.Join(d.cfg.Roo
 func (d *Daemon) bundleDir(id string) string    { return filepath.Join(d.cfg.ExecRoot, "containers", id) }
 func (d *Daemon) logPath(id string) string      { return filepath.Join(d.containerDir(id), id+"-json.log") }
 
+// noLog says the container logs nothing (--log-driver none).
+func noLog(r *record) bool { return r.HostConfig != nil && r.HostConfig.LogConfig.Type == "none" }
+
+// runtimeLogPath is where the shim writes the container's output: its
+// json-file log, or nowhere with --log-driver none (attached clients
+// still get it).
+func (d *Daemon) runtimeLogPath(r *record) string {
+	if noLog(r) {
+		return os.DevNull
+	}
+	return d.logPath(r.ID)
+}
+
 var (
 	defaultPathsOnce               sync.Once
 	defaultMasked, defaultReadonly []string

@@ -165,7 +165,9 @@ func (d *Daemon) ContainerInspect(ctx context.Context, ref string) (container.In
 	if !r.State.StartedAt.IsZero() {
 		dir := d.containerDir(r.ID)
 		out.ResolvConfPath, out.HostnamePath, out.HostsPath = dir+"/resolv.conf", dir+"/hostname", dir+"/hosts"
-		out.LogPath = d.logPath(r.ID)
+		if !noLog(&r) {
+			out.LogPath = d.logPath(r.ID)
+		}
 	}
 	out.Driver, out.GraphDriver = d.graphDriver(ctx, r.ID)
 	return out, nil
@@ -278,6 +280,12 @@ func (d *Daemon) ContainerLogs(ctx context.Context, ref string, stdout, stderr, 
 	}
 	if !opts.Stdout && !opts.Stderr {
 		return fmt.Errorf("you must choose at least one stream: %w", errdefs.ErrInvalidArgument)
+	}
+	c.mu.Lock()
+	none := noLog(&c.rec)
+	c.mu.Unlock()
+	if none {
+		return fmt.Errorf("configured logging driver does not support reading: %w", errdefs.ErrNotImplemented)
 	}
 	c.mu.Lock()
 	tty := c.rec.Config.Tty
