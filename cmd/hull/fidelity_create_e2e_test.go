@@ -235,7 +235,7 @@ func TestCreateAppliedWithDockerCLI(t *testing.T) {
 	if !strings.Contains(out, "tmpfs /run tmpfs rw,nosuid,nodev,noexec,relatime,size=64k,mode=1770") || !strings.HasSuffix(out, "\n1770") {
 		t.Errorf("--tmpfs /run:rw,size=64k,mode=1770:\n%s", out)
 	}
-	if _, errOut, code := dockerRun(t, env, "", "run", "--rm", "--tmpfs", "/run:bogus", "e2e/busybox:1", "true"); code == 0 || !strings.Contains(errOut, `Invalid tmpfs option ["bogus"]`) {
+	if _, errOut, code := dockerRun(t, env, "", "run", "--rm", "--tmpfs", "/run:bogus", "e2e/busybox:1", "true"); code == 0 || !strings.Contains(errOut, `invalid tmpfs option ["bogus"]`) {
 		t.Errorf("--tmpfs /run:bogus: %d %s", code, errOut)
 	}
 
@@ -250,7 +250,7 @@ func TestCreateAppliedWithDockerCLI(t *testing.T) {
 	if strings.Join(strings.Fields(out), " ") != "Groups: 0 50 4242" {
 		t.Errorf("--group-add staff --group-add 4242: %q", out)
 	}
-	if _, errOut, code := dockerRun(t, env, "", "run", "--rm", "--group-add", "nogroup", "e2e/groups:1", "true"); code == 0 || !strings.Contains(errOut, "unable to find group nogroup") {
+	if _, errOut, code := dockerRun(t, env, "", "run", "--rm", "--group-add", "nogroup", "e2e/groups:1", "true"); code == 0 || !strings.Contains(errOut, "Unable to find group nogroup: no matching entries in group file\n") {
 		t.Errorf("--group-add nogroup: %d %s", code, errOut)
 	}
 	docker(t, env, "run", "-d", "--name", "grp", "--group-add", "staff", "e2e/groups:1", "sleep", "100")

@@ -1,8 +1,6 @@
 package daemon
 
 import (
-	"fmt"
-
 	"github.com/moby/moby/api/types/blkiodev"
 	"github.com/moby/moby/api/types/container"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -38,7 +36,7 @@ func linuxResources(r container.Resources, update bool) (*specs.LinuxResources, 
 	}
 
 	if r.CPUShares < 0 {
-		return nil, fmt.Errorf("shares: invalid argument: %w", errdefs.ErrInvalidArgument)
+		return nil, exactError{"shares: invalid argument", errdefs.ErrInvalidArgument}
 	}
 	cpu := &specs.LinuxCPU{Cpus: r.CpusetCpus, Mems: r.CpusetMems}
 	if r.CPUShares > 0 || update {

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -141,7 +142,13 @@ func applyUser(s *specs.Spec, rootfs, userSpec string, groupAdd []string) error 
 	var added []int
 	if len(groupAdd) > 0 {
 		if added, err = user.GetAdditionalGroupsPath(groupAdd, groupPath); err != nil {
-			return fmt.Errorf("%v: %w", err, errdefs.ErrInvalidArgument)
+			// dockerd 20.10's text: "Unable to find group X: no matching
+			// entries in group file".
+			msg := err.Error()
+			if errors.Is(err, user.ErrNoGroupEntries) {
+				msg = "U" + msg[1:]
+			}
+			return fmt.Errorf("%s: %w", msg, errdefs.ErrInvalidArgument)
 		}
 		slices.Sort(added)
 	}

@@ -100,7 +100,7 @@ func tmpfsOptions(data string) ([]string, error) {
 		}
 		k, _, ok := strings.Cut(o, "=")
 		if !ok || !tmpfsDataKeys[k] {
-			return nil, fmt.Errorf("Invalid tmpfs option %q: %w", strings.SplitN(o, "=", 2), errdefs.ErrInvalidArgument)
+			return nil, fmt.Errorf("invalid tmpfs option %q: %w", strings.SplitN(o, "=", 2), errdefs.ErrInvalidArgument)
 		}
 		if !dataSeen[k] {
 			out = append([]string{o}, out...)

@@ -29,6 +29,17 @@ func invalid(format string, args ...any) error {
 	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), errdefs.ErrInvalidArgument)
 }
 
+// exactError is a dockerd text whose words include its kind's
+// ("shares: invalid argument"): it is of the kind without wrapping it, so
+// the server leaves the text whole.
+type exactError struct {
+	msg  string
+	kind error
+}
+
+func (e exactError) Error() string        { return e.msg }
+func (e exactError) Is(target error) bool { return target == e.kind }
+
 // validateCreateRequest is runconfig's check of a create request as it is
 // decoded: network, UTS and isolation conflicts, QoS, real-time CPU.
 func validateCreateRequest(cfg *container.Config, h *container.HostConfig) error {
