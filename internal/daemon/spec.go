@@ -216,6 +216,11 @@ func writeBundle(dir string, s *specs.Spec) error {
 // gets what the image has at its mount point first (copy-up).
 func addMounts(s *specs.Spec, rootfs string, ms []mountPoint) error {
 	for _, m := range ms {
+		if !strings.HasPrefix(m.Destination, "/") {
+			// A VOLUME named without its leading / (dockerd mounts it
+			// under the root too).
+			m.Destination = "/" + m.Destination
+		}
 		s.Mounts = slices.DeleteFunc(s.Mounts, func(x specs.Mount) bool { return x.Destination == m.Destination })
 		switch m.Type {
 		case mount.TypeTmpfs:
