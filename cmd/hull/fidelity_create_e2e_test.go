@@ -377,6 +377,21 @@ func TestCreateVolumesWithDockerCLI(t *testing.T) {
 	if vols := volumeNames(t, env); strings.TrimSpace(vols) != "" {
 		t.Errorf("volumes left after rm -v:\n%s", vols)
 	}
+
+	// --mount volume-subpath= mounts a folder of the volume, resolved
+	// inside it (a link to / there is the volume's root).
+	docker(t, env, "run", "--rm", "-v", "sp:/v", "e2e/busybox:1", "sh", "-c", "busybox mkdir -p /v/sub; echo in-sub > /v/sub/f; busybox ln -s / /v/esc")
+	if out := docker(t, env, "run", "--rm", "--mount", "type=volume,src=sp,dst=/a,volume-subpath=sub", "e2e/busybox:1", "cat", "/a/f"); out != "in-sub" {
+		t.Errorf("volume-subpath=sub: %q", out)
+	}
+	if out := docker(t, env, "run", "--rm", "--mount", "type=volume,src=sp,dst=/a,volume-subpath=esc", "e2e/busybox:1", "cat", "/a/sub/f"); out != "in-sub" {
+		t.Errorf("volume-subpath=esc (a link to /): %q", out)
+	}
+	if _, errOut, code := dockerRun(t, env, "", "run", "--rm", "--mount", "type=volume,src=sp,dst=/a,volume-subpath=../x", "e2e/busybox:1", "true"); code == 0 ||
+		!strings.Contains(errOut, `invalid mount config for type "volume": subpath must be a relative path within the volume`) {
+		t.Errorf("volume-subpath=../x: %d %s", code, errOut)
+	}
+	docker(t, env, "volume", "rm", "sp")
 }
 
 // TestCreateConsoleSize: a container with a TTY, and an exec with one, get

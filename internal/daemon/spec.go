@@ -239,6 +239,14 @@ func addMounts(s *specs.Spec, rootfs string, ms []mountPoint) error {
 					}
 				}
 			}
+			if m.Subpath != "" {
+				// Resolved inside the volume: a link there never leads out.
+				src, err := securejoin(m.Source, m.Subpath)
+				if err != nil {
+					return fmt.Errorf("volume %s: subpath %s: %v: %w", m.Name, m.Subpath, err, errdefs.ErrInvalidArgument)
+				}
+				m.Source = src
+			}
 			prop := string(m.Propagation)
 			if prop == "" {
 				prop = "rprivate"

@@ -332,6 +332,14 @@ func validateMountConfig(m *mount.Mount, bindSourceMustExist bool) error {
 		if m.Source == "" && m.ReadOnly {
 			return errMountConfig(m, errors.New("must not set ReadOnly mode when using anonymous volumes"))
 		}
+		if o := m.VolumeOptions; o != nil && o.Subpath != "" {
+			if m.Source == "" {
+				return errMountConfig(m, errors.New("must not set Subpath when using anonymous volumes"))
+			}
+			if !filepath.IsLocal(o.Subpath) {
+				return errMountConfig(m, errors.New("subpath must be a relative path within the volume"))
+			}
+		}
 	case mount.TypeTmpfs:
 		if m.BindOptions != nil {
 			return errMountConfig(m, errors.New("field BindOptions must not be specified"))
@@ -339,6 +347,8 @@ func validateMountConfig(m *mount.Mount, bindSourceMustExist bool) error {
 		if m.Source != "" {
 			return errMountConfig(m, errors.New("field Source must not be specified"))
 		}
+	case mount.TypeImage:
+		return fmt.Errorf("mount type %q: mounting an image is not supported by hull yet: %w", m.Type, errdefs.ErrNotImplemented)
 	default:
 		return errMountConfig(m, errors.New("mount type unknown"))
 	}

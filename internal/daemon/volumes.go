@@ -56,6 +56,9 @@ type mountPoint struct {
 	NoCopy bool `json:"noCopy,omitempty"`
 	// Labels of a volume the mount creates (--mount volume-label=).
 	Labels map[string]string `json:"labels,omitempty"`
+	// Subpath is the folder of the volume mounted (--mount
+	// volume-subpath=), resolved inside the volume at start.
+	Subpath string `json:"subpath,omitempty"`
 }
 
 var volumeNamePattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
@@ -317,7 +320,7 @@ func (d *Daemon) resolveMounts(host *container.HostConfig, volumes map[string]st
 		case mount.TypeVolume:
 			m.Name, m.Mode = mm.Source, "z"
 			if o := mm.VolumeOptions; o != nil {
-				m.NoCopy, m.Labels = o.NoCopy, o.Labels
+				m.NoCopy, m.Labels, m.Subpath = o.NoCopy || o.Subpath != "", o.Labels, o.Subpath
 			}
 		case mount.TypeTmpfs:
 			if o := mm.TmpfsOptions; o != nil {

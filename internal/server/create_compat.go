@@ -74,8 +74,29 @@ func adaptCreate(version string, cfg *container.Config, h *container.HostConfig)
 	if versionLess(version, "1.43") {
 		h.Annotations = nil
 	}
-	if versionLess(version, "1.44") && cfg.Healthcheck != nil {
-		cfg.Healthcheck.StartInterval = 0
+	if versionLess(version, "1.44") {
+		if cfg.Healthcheck != nil {
+			cfg.Healthcheck.StartInterval = 0
+		}
+		for _, m := range h.Mounts {
+			if m.Type == mount.TypeBind && m.BindOptions != nil && m.BindOptions.ReadOnlyForceRecursive {
+				return fmt.Errorf("BindOptions.ReadOnlyForceRecursive needs API v1.44 or newer: %w", errdefs.ErrInvalidArgument)
+			}
+		}
+	}
+	if versionLess(version, "1.45") {
+		for _, m := range h.Mounts {
+			if m.VolumeOptions != nil && m.VolumeOptions.Subpath != "" {
+				return fmt.Errorf("VolumeOptions.Subpath needs API v1.45 or newer: %w", errdefs.ErrInvalidArgument)
+			}
+		}
+	}
+	if versionLess(version, "1.48") {
+		for _, m := range h.Mounts {
+			if m.Type == mount.TypeImage {
+				return fmt.Errorf(`Mount type "Image" needs API v1.48 or newer: %w`, errdefs.ErrInvalidArgument)
+			}
+		}
 	}
 	return nil
 }
