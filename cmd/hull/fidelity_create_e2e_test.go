@@ -106,6 +106,7 @@ func TestCreateValidatesAsDockerd(t *testing.T) {
 		{"", `{` + img + `,"HostConfig":{"CpusetCpus":"0-4096"}}`, 400, "Requested CPUs are not available - requested 0-4096, available: " + hostCpuset(t, "cpus")},
 		{"", `{` + img + `,"HostConfig":{"PortBindings":{"80/tcp":[{"HostPort":"abc"}]}}}`, 400, `invalid port specification: "abc"`},
 		{"", `{` + img + `,"HostConfig":{"PortBindings":{"80/tcp":[{"HostPort":"70000"}]}}}`, 400, `invalid port specification: "70000"`},
+		{"", `{` + img + `,"HostConfig":{"PortBindings":{"80/tcp":[{"HostPort":"8080/udp"}]}}}`, 201, ""},
 		{"", `{` + img + `,"HostConfig":{"Mounts":[{"Type":"bind","Source":"/tmp"}]}}`, 400, `invalid mount config for type "bind": field Target must not be empty`},
 		{"", `{` + img + `,"HostConfig":{"Mounts":[{"Type":"bind","Source":"/tmp","Target":"rel"}]}}`, 400, `invalid mount config for type "bind": invalid mount path: 'rel' mount path must be absolute`},
 		{"", `{` + img + `,"HostConfig":{"Mounts":[{"Type":"bind","Source":"/nonexistent","Target":"/a"}]}}`, 400, `invalid mount config for type "bind": bind source path does not exist: /nonexistent`},
