@@ -514,7 +514,8 @@ func TestDaemonRunFlags(t *testing.T) {
 		want string
 	}{
 		{[]string{"-w", "/tmp", "e2e/busybox:1", "sh", "-c", "pwd"}, "/tmp"},
-		{[]string{"-u", "1234:5678", "e2e/busybox:1", "sh", "-c", "id"}, "uid=1234 gid=5678"},
+		// As dockerd: the primary group is among the supplementary ones.
+		{[]string{"-u", "1234:5678", "e2e/busybox:1", "sh", "-c", "id"}, "uid=1234 gid=5678 groups=5678"},
 		{[]string{"--entrypoint", "echo", "e2e/busybox:1", "from", "entrypoint"}, "from entrypoint"},
 		{[]string{"-e", "A=1", "--env", "B=2", "e2e/busybox:1", "sh", "-c", "echo $A$B"}, "12"},
 		{[]string{"--hostname", "box", "e2e/busybox:1", "hostname"}, "box"},
@@ -742,7 +743,7 @@ func TestDaemonBadInput(t *testing.T) {
 		msg              string
 	}{
 		{"malformed JSON", "/containers/create", `{"Image": "e2e/busybox:1",`, 400, "invalid JSON: unexpected EOF"},
-		{"a name with /", "/containers/create?name=a/b", `{"Image": "e2e/busybox:1", "Cmd": ["sh"]}`, 400, "invalid container name"},
+		{"a name with /", "/containers/create?name=a/b", `{"Image": "e2e/busybox:1", "Cmd": ["sh"]}`, 400, "Invalid container name (a/b), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"},
 		{"a missing image", "/containers/create", `{"Image": "no/such:image", "Cmd": ["sh"]}`, 404, "not found"},
 		{"a bind over /proc", "/containers/create", `{"Image": "e2e/busybox:1", "Cmd": ["sh"], "HostConfig": {"Binds": ["/proc:/proc"]}}`, 400, "nothing may be mounted over it"},
 		{"an unknown restart policy", "/containers/create", `{"Image": "e2e/busybox:1", "Cmd": ["sh"], "HostConfig": {"RestartPolicy": {"Name": "sometimes"}}}`, 400, "invalid restart policy"},
@@ -950,7 +951,9 @@ func TestDaemonHealthWithDockerCLI(t *testing.T) {
 	if !strings.Contains(evs, "sick health_status: unhealthy") || !strings.Contains(evs, "fine health_status: healthy") {
 		t.Errorf("health events:\n%s", evs)
 	}
-	docker(t, env, "update", "--memory", "32m", "--pids-limit", "17", "fine")
+	// As dockerd: a memory limit on a container that had none comes with
+	// its swap limit.
+	docker(t, env, "update", "--memory", "32m", "--memory-swap", "64m", "--pids-limit", "17", "fine")
 	if out := docker(t, env, "exec", "fine", "sh", "-c", "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max"); out != "17" {
 		t.Errorf("pids.max after update: %q", out)
 	}

@@ -475,6 +475,8 @@ func TestSharingNetworkEvents(t *testing.T) {
 		"disconnect " + noneID + " none null " + e3 + " local",
 		"create " + pruned + " pruned bridge <no value> local",
 		"destroy " + pruned + " pruned bridge <no value> local",
+		// dockerd tells a network prune too, with the space reclaimed.
+		"prune  <no value> <no value> <no value> local",
 	}
 	if got := strings.Split(out, "\n"); !slices.Equal(got, want) {
 		t.Errorf("network events:\n%s\nwant:\n%s", out, strings.Join(want, "\n"))

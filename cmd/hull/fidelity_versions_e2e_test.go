@@ -28,8 +28,8 @@ import (
 	"github.com/moby/moby/client"
 )
 
-// apiCall is one raw request to a daemon's socket.
-type apiCall struct {
+// rawCall is one raw request to a daemon's socket.
+type rawCall struct {
 	sock   string
 	method string
 	path   string
@@ -68,7 +68,7 @@ func (a apiAnswer) message() string {
 	return m.Message
 }
 
-func call(t *testing.T, c apiCall) apiAnswer {
+func call(t *testing.T, c rawCall) apiAnswer {
 	t.Helper()
 	var body io.Reader
 	if c.body != "" {
@@ -117,7 +117,7 @@ func TestVersionsRoutesSideBySide(t *testing.T) {
 	_, dir := hullDaemon(t)
 	hs, ds := filepath.Join(dir, "hull.sock"), sockOf(denv)
 
-	same := []apiCall{
+	same := []rawCall{
 		{method: "GET", path: "/nothere"},
 		{method: "GET", path: "/v1.41/nothere"},
 		{method: "GET", path: "/v1.99/nothere"},
@@ -179,15 +179,15 @@ func TestVersionsRoutesSideBySide(t *testing.T) {
 	}
 	// HEAD of a GET route is not that route for dockerd (gorilla/mux).
 	for _, sock := range []string{hs, ds} {
-		if a := call(t, apiCall{sock: sock, method: "HEAD", path: "/v1.41/containers/json"}); a.code != 404 {
+		if a := call(t, rawCall{sock: sock, method: "HEAD", path: "/v1.41/containers/json"}); a.code != 404 {
 			t.Errorf("HEAD /containers/json on %s: %d", sock, a.code)
 		}
 	}
 
 	// /_ping: dockerd's headers, GET and HEAD.
 	for _, m := range []string{"GET", "HEAD"} {
-		h := call(t, apiCall{sock: hs, method: m, path: "/_ping"})
-		d := call(t, apiCall{sock: ds, method: m, path: "/_ping"})
+		h := call(t, rawCall{sock: hs, method: m, path: "/_ping"})
+		d := call(t, rawCall{sock: ds, method: m, path: "/_ping"})
 		if h.code != 200 || string(h.body) != string(d.body) {
 			t.Errorf("%s /_ping: %d %q, dockerd %q", m, h.code, h.body, d.body)
 		}
@@ -212,13 +212,13 @@ func TestVersionsRoutesSideBySide(t *testing.T) {
 		"/v1.57/version": "client version 1.57 is too new. Maximum supported API version is 1.56",
 		"/v1.23/version": "client version 1.23 is too old. Minimum supported API version is 1.24, please upgrade your client to a newer version",
 	} {
-		a := call(t, apiCall{sock: hs, method: "GET", path: path})
+		a := call(t, rawCall{sock: hs, method: "GET", path: path})
 		if a.code != 400 || !strings.HasPrefix(a.message(), want) || a.header.Get("Api-Version") != "1.56" {
 			t.Errorf("GET %s: %d %s %v", path, a.code, a.body, a.header)
 		}
 	}
 	for _, v := range []string{"1.24", "1.41", "1.44", "1.52", "1.56"} {
-		if a := call(t, apiCall{sock: hs, method: "GET", path: "/v" + v + "/version"}); a.code != 200 {
+		if a := call(t, rawCall{sock: hs, method: "GET", path: "/v" + v + "/version"}); a.code != 200 {
 			t.Errorf("GET /v%s/version: %d %s", v, a.code, a.body)
 		}
 	}
@@ -237,7 +237,7 @@ func TestVersionsRoutesSideBySide(t *testing.T) {
 		{"POST", "/plugins/foo/enable", 400},
 		{"GET", "/plugins?filters=%7B%22bogus%22%3A%7B%22x%22%3Atrue%7D%7D", 400},
 	} {
-		if a := call(t, apiCall{sock: hs, method: c.method, path: c.path}); a.code != c.code {
+		if a := call(t, rawCall{sock: hs, method: c.method, path: c.path}); a.code != c.code {
 			t.Errorf("%s %s: %d %s, want %d", c.method, c.path, a.code, a.body, c.code)
 		}
 	}
@@ -260,8 +260,8 @@ func TestVersionsInfoSideBySide(t *testing.T) {
 	env, dir := hullDaemon(t)
 	hs, ds := filepath.Join(dir, "hull.sock"), sockOf(denv)
 
-	h := call(t, apiCall{sock: hs, method: "GET", path: "/v1.41/info"}).json(t)
-	d := call(t, apiCall{sock: ds, method: "GET", path: "/v1.41/info"}).json(t)
+	h := call(t, rawCall{sock: hs, method: "GET", path: "/v1.41/info"}).json(t)
+	d := call(t, rawCall{sock: ds, method: "GET", path: "/v1.41/info"}).json(t)
 	for _, k := range hostInfoFields {
 		hv, hok := h[k]
 		dv, dok := d[k]
@@ -337,12 +337,12 @@ func TestVersionsInfoSideBySide(t *testing.T) {
 	// As dockerd: listed while a network uses it.
 	docker(t, env, "network", "create", "-d", "vnet", "--subnet", "10.89.0.0/24", "vnetwork")
 	t.Cleanup(func() { dockerRun(t, env, "", "network", "rm", "vnetwork") })
-	if p := call(t, apiCall{sock: hs, method: "GET", path: "/info"}).json(t)["Plugins"].(map[string]any); fmt.Sprint(p["Network"]) != "[bridge host null vnet]" {
+	if p := call(t, rawCall{sock: hs, method: "GET", path: "/info"}).json(t)["Plugins"].(map[string]any); fmt.Sprint(p["Network"]) != "[bridge host null vnet]" {
 		t.Errorf("Plugins.Network with a remote driver in use: %v", p["Network"])
 	}
 	docker(t, env, "network", "create", "-d", "vnet", "--subnet", "10.90.0.0/24", "vgone")
 	docker(t, env, "network", "rm", "vgone")
-	if p := call(t, apiCall{sock: hs, method: "GET", path: "/info"}).json(t)["Plugins"].(map[string]any); fmt.Sprint(p["Network"]) != "[bridge host null vnet]" {
+	if p := call(t, rawCall{sock: hs, method: "GET", path: "/info"}).json(t)["Plugins"].(map[string]any); fmt.Sprint(p["Network"]) != "[bridge host null vnet]" {
 		t.Errorf("Plugins.Network after one of two networks of the remote driver went: %v", p["Network"])
 	}
 
@@ -358,7 +358,7 @@ func TestVersionsInfoSideBySide(t *testing.T) {
 		{"1.52", []string{"FirewallBackend"}, []string{"KernelMemory", "KernelMemoryTCP", "BridgeNfIptables"}},
 		{"1.56", []string{"FirewallBackend", "CgroupVersion"}, []string{"KernelMemory", "KernelMemoryTCP", "BridgeNfIptables", "BridgeNfIp6tables"}},
 	} {
-		m := call(t, apiCall{sock: hs, method: "GET", path: "/v" + c.version + "/info"}).json(t)
+		m := call(t, rawCall{sock: hs, method: "GET", path: "/v" + c.version + "/info"}).json(t)
 		for _, k := range c.have {
 			if _, ok := m[k]; !ok {
 				t.Errorf("/v%s/info lacks %s", c.version, k)
@@ -379,8 +379,8 @@ func TestVersionsInfoSideBySide(t *testing.T) {
 	}
 
 	// /version: dockerd's shape, hull's versions.
-	hv := call(t, apiCall{sock: hs, method: "GET", path: "/v1.41/version"}).json(t)
-	dv := call(t, apiCall{sock: ds, method: "GET", path: "/v1.41/version"}).json(t)
+	hv := call(t, rawCall{sock: hs, method: "GET", path: "/v1.41/version"}).json(t)
+	dv := call(t, rawCall{sock: ds, method: "GET", path: "/v1.41/version"}).json(t)
 	for k := range dv {
 		if _, ok := hv[k]; !ok && k != "BuildTime" && k != "GitCommit" {
 			t.Errorf("/version lacks %s (dockerd: %v)", k, dv[k])
@@ -390,7 +390,7 @@ func TestVersionsInfoSideBySide(t *testing.T) {
 	engine, _ := comps[0].(map[string]any)
 	details, _ := engine["Details"].(map[string]any)
 	if hv["ApiVersion"] != "1.56" || hv["MinAPIVersion"] != "1.24" || engine["Name"] != "Engine" || details["ApiVersion"] != "1.56" || details["MinAPIVersion"] != "1.24" || details["KernelVersion"] != dv["KernelVersion"] || details["Os"] != "linux" {
-		t.Errorf("/version: %s", call(t, apiCall{sock: hs, method: "GET", path: "/version"}).body)
+		t.Errorf("/version: %s", call(t, rawCall{sock: hs, method: "GET", path: "/version"}).body)
 	}
 	if out := docker(t, env, "version", "--format", "{{.Server.APIVersion}} {{.Server.MinAPIVersion}} {{(index .Server.Components 0).Name}}"); out != "1.56 1.24 Engine" {
 		t.Errorf("docker version: %q", out)
@@ -417,7 +417,7 @@ func TestVersionsInfoSideBySide(t *testing.T) {
 	}
 	// A remote driver no network uses any more is not listed.
 	docker(t, env, "network", "rm", "vnetwork")
-	if p := call(t, apiCall{sock: hs, method: "GET", path: "/info"}).json(t)["Plugins"].(map[string]any); fmt.Sprint(p["Network"]) != "[bridge host null]" {
+	if p := call(t, rawCall{sock: hs, method: "GET", path: "/info"}).json(t)["Plugins"].(map[string]any); fmt.Sprint(p["Network"]) != "[bridge host null]" {
 		t.Errorf("Plugins.Network once no network uses the remote driver: %v", p["Network"])
 	}
 }
@@ -432,7 +432,7 @@ func TestVersionsShapes(t *testing.T) {
 	loadBusybox(t, env, dir)
 	hs := filepath.Join(dir, "hull.sock")
 	img := "e2e/busybox:1"
-	get := func(path string) apiAnswer { return call(t, apiCall{sock: hs, method: "GET", path: path}) }
+	get := func(path string) apiAnswer { return call(t, rawCall{sock: hs, method: "GET", path: path}) }
 
 	docker(t, env, "network", "create", "vn")
 	t.Cleanup(func() { dockerRun(t, env, "", "network", "rm", "vn") })
@@ -570,11 +570,11 @@ func TestVersionsShapes(t *testing.T) {
 			t.Errorf("/v%s/events: %s %s", v, a.header.Get("Content-Type"), first)
 		}
 	}
-	a := call(t, apiCall{sock: hs, method: "GET", path: "/v1.52" + q, header: map[string]string{"Accept": "application/json-seq"}})
+	a := call(t, rawCall{sock: hs, method: "GET", path: "/v1.52" + q, header: map[string]string{"Accept": "application/json-seq"}})
 	if a.header.Get("Content-Type") != "application/json-seq" || len(a.body) == 0 || a.body[0] != 0x1e {
 		t.Errorf("events as json-seq: %s %q", a.header.Get("Content-Type"), a.body)
 	}
-	a = call(t, apiCall{sock: hs, method: "GET", path: "/v1.41" + q, header: map[string]string{"Accept": "application/x-ndjson"}})
+	a = call(t, rawCall{sock: hs, method: "GET", path: "/v1.41" + q, header: map[string]string{"Accept": "application/x-ndjson"}})
 	if a.header.Get("Content-Type") != "application/x-ndjson" {
 		t.Errorf("events as ndjson: %s", a.header.Get("Content-Type"))
 	}
@@ -588,7 +588,7 @@ func TestVersionsShapes(t *testing.T) {
 
 	// create: the platform the image must match (from 1.41).
 	post := func(path, body string) apiAnswer {
-		return call(t, apiCall{sock: hs, method: "POST", path: path, body: body})
+		return call(t, rawCall{sock: hs, method: "POST", path: path, body: body})
 	}
 	body := `{"Image":"` + img + `","Cmd":["true"]}`
 	a = post("/v1.41/containers/create?platform=linux/arm64", body)
@@ -638,7 +638,7 @@ func TestVersionsShapes(t *testing.T) {
 		{"POST", "/v1.51/images/load?platform=" + mine + "&platform=" + arm, 400},
 		{"DELETE", "/v1.50/images/" + img + "?platforms=" + arm, 404},
 	} {
-		if a := call(t, apiCall{sock: hs, method: c.method, path: c.path}); a.code != c.code {
+		if a := call(t, rawCall{sock: hs, method: c.method, path: c.path}); a.code != c.code {
 			t.Errorf("%s %s: %d %.200s, want %d", c.method, c.path, a.code, a.body, c.code)
 		}
 	}

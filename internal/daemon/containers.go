@@ -11,20 +11,23 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
-	"github.com/moby/moby/api/types/network"
+	mnet "github.com/moby/moby/api/types/network"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/hullproject/hull/internal/errdefs"
+	"github.com/hullproject/hull/internal/runtime"
 )
 
 var bucketContainers = []byte("containers")
@@ -55,7 +58,7 @@ type record struct {
 	Health *container.Health `json:"health,omitempty"`
 	// NetworkingConfig holds the networks besides the network mode's, and
 	// the endpoints' aliases and static addresses.
-	NetworkingConfig *network.NetworkingConfig `json:"networkingConfig,omitempty"`
+	NetworkingConfig *mnet.NetworkingConfig `json:"networkingConfig,omitempty"`
 	// NetworkModeDetached: the container was disconnected from its network
 	// mode's network; it is not attached to it at start.
 	NetworkModeDetached bool `json:"networkModeDetached,omitempty"`
@@ -175,20 +178,40 @@ func (d *Daemon) lookup(ref string) (*ctr, error) {
 	return found, nil
 }
 
-// ContainerCreate is POST /containers/create.
-func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *container.Config, host *container.HostConfig, netCfg *network.NetworkingConfig) (container.CreateResponse, error) {
-	if cfg == nil || cfg.Image == "" {
-		return container.CreateResponse{}, fmt.Errorf("no image named in the container's config: %w", errdefs.ErrInvalidArgument)
+// ContainerCreate is POST /containers/create. It checks the request as
+// dockerd does, in dockerd's order (validate.go), fills dockerd's defaults
+// (what inspect shows), and then makes the container: image, name, scratch
+// layer, mounts (named, anonymous and image volumes), record.
+func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *container.Config, host *container.HostConfig, netCfg *mnet.NetworkingConfig) (container.CreateResponse, error) {
+	if cfg == nil {
+		return container.CreateResponse{}, invalid("Config cannot be empty in order to create a container")
 	}
 	if host == nil {
 		host = &container.HostConfig{}
 	}
-	warnings, err := checkHostConfig(host)
+	if err := validateCreateRequest(cfg, host); err != nil {
+		return container.CreateResponse{}, err
+	}
+	if host.PidsLimit != nil && *host.PidsLimit <= 0 {
+		// 0 and -1 (any negative) ask for no limit, as no value does.
+		host.PidsLimit = nil
+	}
+	warnings, err := verifySettings(cfg, host, false)
 	if err != nil {
+		return container.CreateResponse{}, err
+	}
+	if _, err := checkHostConfig(host); err != nil {
 		return container.CreateResponse{}, err
 	}
 	if err := d.checkSharing(cfg, host); err != nil {
 		return container.CreateResponse{}, err
+	}
+	adaptHostConfig(host)
+	if cfg.Image == "" {
+		if len(cfg.Cmd) == 0 && (len(cfg.Entrypoint) == 0 || len(cfg.Entrypoint) == 1 && cfg.Entrypoint[0] == "") {
+			return container.CreateResponse{}, invalid("No command specified")
+		}
+		return container.CreateResponse{}, fmt.Errorf("no image named in the container's config: hull has no empty (scratch) root file system: %w", errdefs.ErrInvalidArgument)
 	}
 	id := newID()
 	tr := d.trace(id)
@@ -197,17 +220,27 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *containe
 		d.dropTrace(id)
 		return container.CreateResponse{}, err
 	}
-	path, args := command(cfg, img.Config.Entrypoint, img.Config.Cmd)
-	if path == "" {
+	merged := mergeImageConfig(cfg, img.Config)
+	if len(merged.Entrypoint) == 0 && len(merged.Cmd) == 0 {
 		d.dropTrace(id)
-		return container.CreateResponse{}, fmt.Errorf("no command specified: %w", errdefs.ErrInvalidArgument)
+		return container.CreateResponse{}, invalid("No command specified")
+	}
+	path, args := entrypointAndArgs(merged.Entrypoint, merged.Cmd)
+	if err := validateLogConfig(&host.LogConfig); err != nil {
+		d.dropTrace(id)
+		return container.CreateResponse{}, err
 	}
 	tr.step("image resolved", "image", img.ID, "layer chain top", img.TopLayer)
 	generated := name == ""
 	if generated {
 		name = generateName(id)
 	} else if !namePattern.MatchString(name) {
-		return container.CreateResponse{}, fmt.Errorf("invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed: %w", name, errdefs.ErrInvalidArgument)
+		d.dropTrace(id)
+		return container.CreateResponse{}, invalid("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name)
+	}
+	if err := checkSecurityOpts(host.SecurityOpt); err != nil {
+		d.dropTrace(id)
+		return container.CreateResponse{}, err
 	}
 	name = strings.TrimPrefix(name, "/")
 	d.mu.Lock()
@@ -217,7 +250,7 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *containe
 	if other, ok := d.names[name]; ok {
 		d.mu.Unlock()
 		d.dropTrace(id)
-		return container.CreateResponse{}, fmt.Errorf("Conflict. The container name \"/%s\" is already in use by container %q. You have to remove (or rename) that container to be able to reuse that name: %w", name, other, errdefs.ErrConflict)
+		return container.CreateResponse{}, fmt.Errorf("Conflict. The container name \"/%s\" is already in use by container %q. You have to remove (or rename) that container to be able to reuse that name.: %w", name, other, errdefs.ErrConflict)
 	}
 	d.names[name] = id // reserved while the container is made
 	d.mu.Unlock()
@@ -227,7 +260,13 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *containe
 		d.mu.Unlock()
 		d.dropTrace(id)
 	}
-	merged := mergeImageConfig(cfg, img.Config)
+	if merged.Hostname == "" {
+		if host.NetworkMode.IsHost() {
+			merged.Hostname, _ = os.Hostname()
+		} else {
+			merged.Hostname = id[:12]
+		}
+	}
 	rec := record{ID: id, Name: name, Created: time.Now().UTC(), Image: img.ID, ImageRef: cfg.Image, Config: merged, HostConfig: host,
 		State: state{Status: container.StateCreated}, Path: path, Args: args, NetworkingConfig: netCfg}
 	if d.win == nil {
@@ -235,28 +274,33 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *containe
 			release()
 			return container.CreateResponse{}, err
 		}
-	} else if len(host.Binds)+len(host.Mounts)+len(img.Config.Volumes) > 0 || len(host.PortBindings) > 0 {
+	} else if len(host.Binds)+len(host.Mounts)+len(merged.Volumes) > 0 || len(host.PortBindings) > 0 {
 		release()
 		return container.CreateResponse{}, fmt.Errorf("volumes, binds and published ports of Windows containers are not supported by hull yet: %w", errdefs.ErrNotImplemented)
 	}
+	// The mounts are resolved before the scratch layer is made: a bad
+	// --volumes-from or bind leaves nothing behind but the volumes made.
+	if rec.Mounts, err = d.resolveMounts(host, merged.Volumes); err != nil {
+		release()
+		return container.CreateResponse{}, err
+	}
 	if err := d.createScratch(ctx, id, img.TopLayer); err != nil {
+		d.releaseAnonymous(rec.Mounts)
 		release()
 		return container.CreateResponse{}, err
 	}
 	tr.step("scratch layer created with the container's id", "parent", img.TopLayer)
-	if rec.Mounts, err = d.resolveMounts(host, img.Config.Volumes); err != nil {
-		d.removeScratch(context.WithoutCancel(ctx), id)
-		release()
-		return container.CreateResponse{}, err
-	}
+	setDefaultPaths(host)
 	if err := os.MkdirAll(d.containerDir(id), 0o710); err != nil {
 		d.removeScratch(context.WithoutCancel(ctx), id)
+		d.releaseAnonymous(rec.Mounts)
 		release()
 		return container.CreateResponse{}, err
 	}
 	if err := d.save(&rec); err != nil {
 		d.removeScratch(context.WithoutCancel(ctx), id)
 		os.RemoveAll(d.containerDir(id))
+		d.releaseAnonymous(rec.Mounts)
 		release()
 		return container.CreateResponse{}, err
 	}
@@ -271,68 +315,165 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *containe
 	return container.CreateResponse{ID: id, Warnings: nonNil(warnings)}, nil
 }
 
-// command is the container's process: Docker's rules for entrypoint and
-// cmd from the request over the image's.
-func command(cfg *container.Config, imgEntrypoint, imgCmd []string) (string, []string) {
-	entry, cmd := imgEntrypoint, imgCmd
-	if cfg.Entrypoint != nil {
-		entry = cfg.Entrypoint
-		if cfg.Cmd == nil {
-			cmd = nil // a new entrypoint drops the image's cmd
-		}
+// verifySettings is dockerd's verifyContainerSettings: the container's
+// config, its host config, then what the platform can do. With update (a
+// POST /containers/{id}/update) cfg is nil and host holds the update.
+func verifySettings(cfg *container.Config, host *container.HostConfig, update bool) ([]string, error) {
+	if err := validateContainerConfig(cfg); err != nil {
+		return nil, err
 	}
-	if cfg.Cmd != nil {
-		cmd = cfg.Cmd
+	if err := validateHostConfig(host); err != nil {
+		return nil, err
 	}
-	all := append(slices.Clone(entry), cmd...)
-	if len(all) == 0 || all[0] == "" {
-		return "", nil
-	}
-	return all[0], all[1:]
+	return verifyPlatformSettings(host, update)
 }
 
+// adaptHostConfig fills the defaults dockerd stores at create (and
+// inspect shows): swap twice the memory limit, 64 MiB of /dev/shm, a
+// private IPC namespace, the host's cgroup namespace mode, OomKillDisable
+// false, the network mode "default", SELinux labels disabled for a
+// container that shares the host's IPC or PID namespace or is privileged.
+func adaptHostConfig(h *container.HostConfig) {
+	if h.Memory > 0 && h.MemorySwap == 0 {
+		h.MemorySwap = h.Memory * 2
+	}
+	if h.ShmSize == 0 {
+		h.ShmSize = defaultShmSize
+	}
+	if h.IpcMode == "" {
+		h.IpcMode = container.IPCModePrivate
+	}
+	if h.CgroupnsMode == "" {
+		h.CgroupnsMode = defaultCgroupnsMode(h.Privileged)
+	}
+	if h.OomKillDisable == nil {
+		h.OomKillDisable = new(bool)
+	}
+	if h.NetworkMode == "" {
+		h.NetworkMode = mnet.NetworkDefault
+	}
+	if h.Runtime == "" {
+		h.Runtime = defaultRuntime
+	}
+	if !slices.ContainsFunc(h.SecurityOpt, func(o string) bool { return strings.HasPrefix(o, "label=") || strings.HasPrefix(o, "label:") }) &&
+		(h.IpcMode.IsHost() || h.PidMode.IsHost() || h.Privileged) {
+		h.SecurityOpt = append(h.SecurityOpt, "label=disable")
+	}
+}
+
+// defaultRuntime is the runtime a container gets when it names none
+// (/info's DefaultRuntime).
+const defaultRuntime = "hull"
+
+// defaultShmSize is dockerd's default /dev/shm size (64 MiB).
+const defaultShmSize = 64 << 20
+
+// setDefaultPaths fills MaskedPaths and ReadonlyPaths from the default
+// profile when the request left them unset and the container is not
+// privileged, as dockerd stores them at create.
+func setDefaultPaths(h *container.HostConfig) {
+	if h.Privileged {
+		return
+	}
+	masked, readonly := defaultProfilePaths()
+	if h.MaskedPaths == nil {
+		h.MaskedPaths = masked
+	}
+	if h.ReadonlyPaths == nil {
+		h.ReadonlyPaths = readonly
+	}
+}
+
+// checkSecurityOpts is dockerd's parseSecurityOpt at create: each option
+// is no-new-privileges, disable, or KEY=VALUE (KEY:VALUE, deprecated) of
+// label, apparmor, seccomp, no-new-privileges. dockerd 20.10 answers 500;
+// hull 400.
+func checkSecurityOpts(opts []string) error {
+	for _, opt := range opts {
+		if opt == "no-new-privileges" || opt == "disable" {
+			continue
+		}
+		k, v, ok := strings.Cut(opt, "=")
+		if !ok {
+			k, v, ok = strings.Cut(opt, ":")
+		}
+		if !ok {
+			return invalid("invalid --security-opt 1: %q", opt)
+		}
+		switch k {
+		case "label", "apparmor", "seccomp":
+		case "no-new-privileges":
+			if _, err := strconv.ParseBool(v); err != nil {
+				return invalid("invalid --security-opt 2: %q", opt)
+			}
+		default:
+			return invalid("invalid --security-opt 2: %q", opt)
+		}
+	}
+	return nil
+}
+
+// entrypointAndArgs is the container's process from its merged config, as
+// dockerd's getEntrypointAndArgs.
+func entrypointAndArgs(entrypoint, cmd []string) (string, []string) {
+	if len(entrypoint) == 0 {
+		return cmd[0], slices.Clone(cmd[1:])
+	}
+	return entrypoint[0], append(slices.Clone(entrypoint[1:]), cmd...)
+}
+
+// checkHostConfig holds what hull itself cannot do yet.
 func checkHostConfig(h *container.HostConfig) ([]string, error) {
-	var warnings []string
-	switch h.RestartPolicy.Name {
-	case "", "no", "always", "unless-stopped", "on-failure":
-	default:
-		return nil, fmt.Errorf("invalid restart policy '%s': %w", h.RestartPolicy.Name, errdefs.ErrInvalidArgument)
+	if len(h.StorageOpt) > 0 {
+		// dockerd's overlay2 takes a size over xfs with pquota only; hull's
+		// layer folders have no quota.
+		return nil, fmt.Errorf("--storage-opt is not supported by hull's layer store: %w", errdefs.ErrNotImplemented)
 	}
-	if h.AutoRemove && h.RestartPolicy.Name != "" && h.RestartPolicy.Name != "no" {
-		return nil, fmt.Errorf("can't create 'AutoRemove' container with restart policy: %w", errdefs.ErrInvalidArgument)
-	}
-	if h.Memory < 0 || h.NanoCPUs < 0 {
-		return nil, fmt.Errorf("memory and CPU limits cannot be negative: %w", errdefs.ErrInvalidArgument)
-	}
-	if h.Memory > 0 && h.Memory < 6<<20 {
-		return nil, fmt.Errorf("Minimum memory limit allowed is 6MB: %w", errdefs.ErrInvalidArgument)
-	}
-	return warnings, nil
+	return nil, nil
 }
 
 // mergeImageConfig fills what the request leaves unset from the image, as
-// docker inspect shows a container's Config.
+// dockerd's merge: the user's environment first and the image's variables
+// it does not name after it, the image's exposed ports, volumes and labels
+// added, the image's command unless the request names an entrypoint, an
+// entrypoint of [""] reset.
 func mergeImageConfig(cfg *container.Config, img imageConfig) *container.Config {
 	c := *cfg
-	if len(c.Env) == 0 {
-		c.Env = slices.Clone(img.Env)
-	} else {
-		c.Env = mergeEnv(img.Env, c.Env)
-	}
-	if c.Cmd == nil && c.Entrypoint == nil {
-		c.Cmd = img.Cmd
-	}
-	if c.Entrypoint == nil {
-		c.Entrypoint = img.Entrypoint
-	}
-	if c.WorkingDir == "" {
-		c.WorkingDir = img.WorkingDir
-	}
 	if c.User == "" {
 		c.User = img.User
 	}
-	if c.StopSignal == "" {
-		c.StopSignal = img.StopSignal
+	if len(img.ExposedPorts) > 0 {
+		ports := mnet.PortSet{}
+		maps.Copy(ports, c.ExposedPorts)
+		for p := range img.ExposedPorts {
+			if port, err := mnet.ParsePort(p); err == nil {
+				ports[port] = struct{}{}
+			}
+		}
+		c.ExposedPorts = ports
+	}
+	if len(c.Env) == 0 {
+		c.Env = slices.Clone(img.Env)
+	} else {
+		c.Env = slices.Clone(c.Env)
+		for _, ie := range img.Env {
+			k, _, _ := strings.Cut(ie, "=")
+			if !slices.ContainsFunc(c.Env, func(e string) bool { ek, _, _ := strings.Cut(e, "="); return ek == k }) {
+				c.Env = append(c.Env, ie)
+			}
+		}
+	}
+	labels := map[string]string{}
+	maps.Copy(labels, img.Labels)
+	maps.Copy(labels, c.Labels)
+	c.Labels = labels
+	if len(c.Entrypoint) == 0 {
+		if len(c.Cmd) == 0 {
+			c.Cmd = img.Cmd
+		}
+		if c.Entrypoint == nil {
+			c.Entrypoint = img.Entrypoint
+		}
 	}
 	if img.Healthcheck != nil {
 		// The image's check, with the request's fields over it.
@@ -340,33 +481,40 @@ func mergeImageConfig(cfg *container.Config, img imageConfig) *container.Config 
 		b, _ := json.Marshal(img.Healthcheck)
 		json.Unmarshal(b, &ih)
 		if c.Healthcheck != nil {
-			if len(c.Healthcheck.Test) > 0 {
-				ih.Test = c.Healthcheck.Test
+			h := *c.Healthcheck
+			if len(h.Test) == 0 {
+				h.Test = ih.Test
 			}
-			if c.Healthcheck.Interval != 0 {
-				ih.Interval = c.Healthcheck.Interval
+			if h.Interval == 0 {
+				h.Interval = ih.Interval
 			}
-			if c.Healthcheck.Timeout != 0 {
-				ih.Timeout = c.Healthcheck.Timeout
+			if h.Timeout == 0 {
+				h.Timeout = ih.Timeout
 			}
-			if c.Healthcheck.StartPeriod != 0 {
-				ih.StartPeriod = c.Healthcheck.StartPeriod
+			if h.StartPeriod == 0 {
+				h.StartPeriod = ih.StartPeriod
 			}
-			if c.Healthcheck.Retries != 0 {
-				ih.Retries = c.Healthcheck.Retries
+			if h.Retries == 0 {
+				h.Retries = ih.Retries
 			}
+			ih = h
 		}
 		c.Healthcheck = &ih
 	}
-	if len(img.Labels) > 0 {
-		labels := map[string]string{}
-		for k, v := range img.Labels {
-			labels[k] = v
-		}
-		for k, v := range c.Labels {
-			labels[k] = v
-		}
-		c.Labels = labels
+	if c.WorkingDir == "" {
+		c.WorkingDir = img.WorkingDir
+	}
+	if len(img.Volumes) > 0 {
+		vols := map[string]struct{}{}
+		maps.Copy(vols, c.Volumes)
+		maps.Copy(vols, img.Volumes)
+		c.Volumes = vols
+	}
+	if c.StopSignal == "" {
+		c.StopSignal = img.StopSignal
+	}
+	if len(c.Entrypoint) == 1 && c.Entrypoint[0] == "" {
+		c.Entrypoint = nil
 	}
 	return &c
 }
@@ -399,3 +547,33 @@ func generateName(id string) string {
 func (d *Daemon) containerDir(id string) string { return filepath.Join(d.cfg.Root, "containers", id) }
 func (d *Daemon) bundleDir(id string) string    { return filepath.Join(d.cfg.ExecRoot, "containers", id) }
 func (d *Daemon) logPath(id string) string      { return filepath.Join(d.containerDir(id), id+"-json.log") }
+
+// noLog says the container logs nothing (--log-driver none).
+func noLog(r *record) bool { return r.HostConfig != nil && r.HostConfig.LogConfig.Type == "none" }
+
+// runtimeLogPath is where the shim writes the container's output: its
+// json-file log, or nowhere with --log-driver none (attached clients
+// still get it).
+func (d *Daemon) runtimeLogPath(r *record) string {
+	if noLog(r) {
+		return os.DevNull
+	}
+	return d.logPath(r.ID)
+}
+
+var (
+	defaultPathsOnce               sync.Once
+	defaultMasked, defaultReadonly []string
+)
+
+// defaultProfilePaths are the masked and read-only paths of the default
+// profile (runtime.DefaultSpec) on this host; none on Windows.
+func defaultProfilePaths() (masked, readonly []string) {
+	defaultPathsOnce.Do(func() {
+		s, err := runtime.DefaultSpec(runtime.SpecOptions{})
+		if err == nil && s.Linux != nil {
+			defaultMasked, defaultReadonly = s.Linux.MaskedPaths, s.Linux.ReadonlyPaths
+		}
+	})
+	return slices.Clone(defaultMasked), slices.Clone(defaultReadonly)
+}

@@ -192,9 +192,13 @@ func (d *Daemon) execProcess(e *execRec) (*specs.Process, error) {
 	if e.cfg.WorkingDir != "" {
 		p.Cwd = e.cfg.WorkingDir
 	}
+	if e.cfg.ConsoleSize != nil && e.cfg.Tty {
+		// The pty has the size from the start, as the exec asked.
+		p.ConsoleSize = &specs.Box{Height: e.cfg.ConsoleSize[0], Width: e.cfg.ConsoleSize[1]}
+	}
 	if e.cfg.User != "" {
 		tmp := &specs.Spec{Process: &p}
-		if err := applyUser(tmp, s.Root.Path, e.cfg.User); err != nil {
+		if err := applyUser(tmp, s.Root.Path, e.cfg.User, d.groupAdd(e.container)); err != nil {
 			return nil, err
 		}
 	}

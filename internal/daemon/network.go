@@ -136,7 +136,8 @@ func portBindings(r *record) ([]network.PortBinding, error) {
 			if b.HostPort != "" {
 				// A range takes its first port, as one container port maps
 				// to one host port.
-				first, _, _ := strings.Cut(b.HostPort, "-")
+				hp, _, _ := strings.Cut(b.HostPort, "/") // "8080/tcp" as dockerd takes it
+				first, _, _ := strings.Cut(hp, "-")
 				n, err := strconv.ParseUint(first, 10, 16)
 				if err != nil {
 					return nil, fmt.Errorf("invalid host port %q: %w", b.HostPort, errdefs.ErrInvalidArgument)

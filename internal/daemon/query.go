@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -168,7 +169,12 @@ func networkMode(h *container.HostConfig) string {
 	return string(h.NetworkMode)
 }
 
-// ContainerInspect is GET /containers/{id}/json.
+// ContainerInspect is GET /containers/{id}/json, in dockerd's shape: the
+// files of /etc and the log are named once the container has started, the
+// daemon's default ulimits are merged into HostConfig.Ulimits, ExecIDs are
+// the execs not yet exited, GraphDriver names the layer folders as
+// overlay2's (hull's scratch layer is an overlayfs upper over its image's
+// layer folders).
 func (d *Daemon) ContainerInspect(ctx context.Context, ref string) (container.InspectResponse, error) {
 	c, err := d.lookup(ref)
 	if err != nil {
@@ -176,23 +182,106 @@ func (d *Daemon) ContainerInspect(ctx context.Context, ref string) (container.In
 	}
 	c.mu.Lock()
 	r := c.rec
+	host := *r.HostConfig
 	c.mu.Unlock()
 	st := &container.State{
 		Status: r.State.Status, Running: r.State.Status == container.StateRunning || r.State.Status == container.StatePaused,
 		Paused: r.State.Status == container.StatePaused, Restarting: r.State.Status == container.StateRestarting,
 		Pid: r.State.Pid, ExitCode: r.State.ExitCode, Error: r.State.Error,
 		StartedAt: zeroTime(r.State.StartedAt), FinishedAt: zeroTime(r.State.FinishedAt),
-		Health: r.Health,
+		Health: healthAPI(r.Health),
 	}
-	dir := d.filesDir(&r)
-	return container.InspectResponse{
+	host = *d.hostConfigView(&r)
+	host.Ulimits = mergedUlimits(d.cfg.DefaultUlimits, host.Ulimits)
+	out := container.InspectResponse{
 		ID: r.ID, Created: r.Created.Format(time.RFC3339Nano), Path: r.Path, Args: nonNil(r.Args), State: st,
-		Image: r.Image, ResolvConfPath: dir + "/resolv.conf", HostnamePath: dir + "/hostname", HostsPath: dir + "/hosts",
-		LogPath: d.logPath(r.ID), Name: "/" + r.Name, RestartCount: r.RestartCount, Driver: "overlay", Platform: "linux",
-		HostConfig: d.hostConfigView(&r), Config: r.Config, Mounts: mountPointsAPI(r.Mounts),
-		GraphDriver:     &storage.DriverData{Name: "overlay", Data: map[string]string{"dir": d.layers.Dir(r.ID)}},
+		Image: r.Image, Name: "/" + r.Name, RestartCount: r.RestartCount, Platform: osType,
+		HostConfig: &host, Config: r.Config, Mounts: mountPointsAPI(r.Mounts),
+		ExecIDs:         d.execIDs(r.ID),
 		NetworkSettings: d.networkSettings(&r),
-	}, nil
+	}
+	if !r.State.StartedAt.IsZero() {
+		dir := d.filesDir(&r)
+		out.ResolvConfPath, out.HostnamePath, out.HostsPath = dir+"/resolv.conf", dir+"/hostname", dir+"/hosts"
+		if !noLog(&r) {
+			out.LogPath = d.logPath(r.ID)
+		}
+	}
+	out.Driver, out.GraphDriver = d.graphDriver(ctx, r.ID)
+	return out, nil
+}
+
+// ContainerInspectSize is ContainerInspect with SizeRw and SizeRootFs
+// (GET /containers/{id}/json?size=1).
+func (d *Daemon) ContainerInspectSize(ctx context.Context, ref string) (container.InspectResponse, error) {
+	out, err := d.ContainerInspect(ctx, ref)
+	if err != nil {
+		return out, err
+	}
+	list := []container.Summary{{ID: out.ID, ImageID: out.Image}}
+	d.containerSizes(ctx, list)
+	out.SizeRw, out.SizeRootFs = &list[0].SizeRw, &list[0].SizeRootFs
+	return out, nil
+}
+
+// graphDriver is a container's storage as inspect shows it. On Linux the
+// scratch layer is an overlayfs upper (diff/, work/, merged/) over its
+// image's layer folders, overlay2's shape.
+func (d *Daemon) graphDriver(ctx context.Context, id string) (string, *storage.DriverData) {
+	if d.win != nil {
+		return "windowsfilter", &storage.DriverData{Name: "windowsfilter", Data: map[string]string{"dir": d.layers.Dir(id)}}
+	}
+	dir := d.layers.Dir(id)
+	data := map[string]string{"UpperDir": dir + "/diff", "WorkDir": dir + "/work", "MergedDir": dir + "/merged"}
+	if info, err := d.layers.Get(ctx, id); err == nil && len(info.Chain) > 0 {
+		lower := make([]string, len(info.Chain))
+		for i, p := range info.Chain {
+			lower[i] = p + "/diff"
+		}
+		data["LowerDir"] = strings.Join(lower, ":")
+	}
+	return "overlay2", &storage.DriverData{Name: "overlay2", Data: data}
+}
+
+// healthAPI is a health state as inspect shows it: Log an array, never null.
+func healthAPI(h *container.Health) *container.Health {
+	if h == nil {
+		return nil
+	}
+	out := *h
+	if out.Log == nil {
+		out.Log = []*container.HealthcheckResult{}
+	}
+	return &out
+}
+
+// mergedUlimits are the container's ulimits with the daemon's defaults for
+// the limits it does not name, as dockerd's mergeUlimits.
+func mergedUlimits(defaults map[string]*container.Ulimit, own []*container.Ulimit) []*container.Ulimit {
+	out := slices.Clone(own)
+	for _, name := range slices.Sorted(maps.Keys(defaults)) {
+		if u := defaults[name]; u != nil && !slices.ContainsFunc(own, func(o *container.Ulimit) bool { return o != nil && o.Name == name }) {
+			out = append(out, &container.Ulimit{Name: name, Soft: u.Soft, Hard: u.Hard})
+		}
+	}
+	return out
+}
+
+// execIDs are the container's execs created and not started, or running
+// (null when none, as dockerd): one that exited or failed to start is not.
+func (d *Daemon) execIDs(id string) []string {
+	d.execMu.Lock()
+	defer d.execMu.Unlock()
+	var out []string
+	for _, e := range d.execs {
+		e.mu.Lock()
+		if e.container == id && e.exitCode == nil && (!e.started || e.running) {
+			out = append(out, e.id)
+		}
+		e.mu.Unlock()
+	}
+	slices.Sort(out)
+	return out
 }
 
 func zeroTime(t time.Time) string {
@@ -229,6 +318,12 @@ func (d *Daemon) ContainerLogs(ctx context.Context, ref string, stdout, stderr, 
 	}
 	if !opts.Stdout && !opts.Stderr {
 		return fmt.Errorf("you must choose at least one stream: %w", errdefs.ErrInvalidArgument)
+	}
+	c.mu.Lock()
+	none := noLog(&c.rec)
+	c.mu.Unlock()
+	if none {
+		return fmt.Errorf("configured logging driver does not support reading: %w", errdefs.ErrNotImplemented)
 	}
 	c.mu.Lock()
 	tty := c.rec.Config.Tty

@@ -9,9 +9,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// defaultShmSize is Docker's /dev/shm: 64 MiB.
-const defaultShmSize = 64 << 20
-
 // setupShm mounts the tmpfs that is a shareable container's /dev/shm on
 // the host (what a mount left by a failed start is replaced), so that the
 // containers that join its IPC namespace bind-mount the same one.

@@ -2,17 +2,18 @@ package daemon
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/sys/user"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/hullproject/hull/internal/errdefs"
@@ -50,7 +51,7 @@ func (d *Daemon) buildSpec(c *ctr, rootfs string, sb *network.Sandbox, addr neti
 	}
 	opts := runtime.SpecOptions{
 		Args: append([]string{r.Path}, r.Args...), Terminal: cfg.Tty, RootPath: rootfs, Readonly: host.ReadonlyRootfs,
-		Hostname: hostname, Cwd: cwd, Env: cfg.Env,
+		Hostname: hostname, Cwd: cwd, Env: daemonEnv(hostname, cfg),
 	}
 	for _, o := range host.SecurityOpt {
 		switch o {
@@ -78,10 +79,16 @@ func (d *Daemon) buildSpec(c *ctr, rootfs string, sb *network.Sandbox, addr neti
 	if err := addMounts(s, rootfs, c.rec.Mounts); err != nil {
 		return nil, err
 	}
-	if err := applyUser(s, rootfs, cfg.User); err != nil {
+	if err := applyUser(s, rootfs, cfg.User, host.GroupAdd); err != nil {
 		return nil, err
 	}
 	if err := applyHost(s, host); err != nil {
+		return nil, err
+	}
+	if err := applyCreateOptions(s, cfg, host); err != nil {
+		return nil, err
+	}
+	if err := applyDevices(s, host); err != nil {
 		return nil, err
 	}
 	applyNamespaces(s, host, j)
@@ -130,7 +137,7 @@ func (d *Daemon) containerFiles(c *ctr, s *specs.Spec, hostname string, sb *netw
 	}
 	// The container's own line last, as dockerd writes it.
 	if addr.IsValid() {
-		hosts += addr.String() + "\t" + hostname + "\n"
+		hosts += addr.String() + "\t" + hostsNames(hostname, c.rec.Config.Domainname) + "\n"
 	}
 	files := map[string]string{"hostname": hostname + "\n", "hosts": hosts, "resolv.conf": string(resolv)}
 	for _, name := range []string{"hostname", "hosts", "resolv.conf"} {
@@ -144,56 +151,64 @@ func (d *Daemon) containerFiles(c *ctr, s *specs.Spec, hostname string, sb *netw
 }
 
 // applyUser resolves docker's --user (name|uid[:group|gid]) in the
-// container's /etc/passwd and /etc/group.
-func applyUser(s *specs.Spec, rootfs, user string) error {
-	if user == "" {
-		return nil
+// container's /etc/passwd and /etc/group as dockerd's getUser does: the
+// process gets the user's primary group, the groups that list the user, and
+// --group-add's (names from the container's /etc/group, or numbers), also
+// when no user is named (root).
+func applyUser(s *specs.Spec, rootfs, userSpec string, groupAdd []string) error {
+	passwdPath, _ := securejoin(rootfs, "/etc/passwd")
+	groupPath, _ := securejoin(rootfs, "/etc/group")
+	eu, err := user.GetExecUserPath(userSpec, nil, passwdPath, groupPath)
+	if err != nil {
+		return fmt.Errorf("%v: %w", err, errdefs.ErrInvalidArgument)
 	}
-	u, g, hasGroup := strings.Cut(user, ":")
-	uid, gid := -1, -1
-	if n, err := strconv.Atoi(u); err == nil {
-		uid = n
-	}
-	passwd, _ := os.ReadFile(filepath.Join(rootfs, "etc", "passwd"))
-	for _, line := range strings.Split(string(passwd), "\n") {
-		f := strings.Split(line, ":")
-		if len(f) < 4 {
-			continue
+	u := specs.User{UID: uint32(eu.Uid), GID: uint32(eu.Gid), AdditionalGids: []uint32{uint32(eu.Gid)}}
+	var added []int
+	if len(groupAdd) > 0 {
+		if added, err = user.GetAdditionalGroupsPath(groupAdd, groupPath); err != nil {
+			// dockerd 20.10's text: "Unable to find group X: no matching
+			// entries in group file".
+			msg := err.Error()
+			if errors.Is(err, user.ErrNoGroupEntries) {
+				msg = "U" + msg[1:]
+			}
+			return fmt.Errorf("%s: %w", msg, errdefs.ErrInvalidArgument)
 		}
-		if f[0] == u || uid >= 0 && f[2] == u {
-			uid, _ = strconv.Atoi(f[2])
-			if !hasGroup {
-				gid, _ = strconv.Atoi(f[3])
-			}
-			if len(f) >= 6 {
-				setEnvDefault(s, "HOME", f[5])
-			}
-			break
-		}
+		slices.Sort(added)
 	}
-	if uid < 0 {
-		return fmt.Errorf("unable to find user %s: no matching entries in passwd file: %w", u, errdefs.ErrInvalidArgument)
+	for _, g := range append(eu.Sgids, added...) {
+		u.AdditionalGids = append(u.AdditionalGids, uint32(g))
 	}
-	if hasGroup {
-		if n, err := strconv.Atoi(g); err == nil {
-			gid = n
-		} else {
-			group, _ := os.ReadFile(filepath.Join(rootfs, "etc", "group"))
-			for _, line := range strings.Split(string(group), "\n") {
-				if f := strings.Split(line, ":"); len(f) >= 3 && f[0] == g {
-					gid, _ = strconv.Atoi(f[2])
-				}
-			}
-			if gid < 0 {
-				return fmt.Errorf("unable to find group %s: no matching entries in group file: %w", g, errdefs.ErrInvalidArgument)
-			}
-		}
+	if userSpec != "" && eu.Home != "" {
+		setEnvDefault(s, "HOME", eu.Home)
 	}
-	if gid < 0 {
-		gid = 0
-	}
-	s.Process.User.UID, s.Process.User.GID = uint32(uid), uint32(gid)
+	s.Process.User = u
 	return nil
+}
+
+// daemonEnv is the process's environment as dockerd makes it: the default
+// PATH, HOSTNAME, TERM with a terminal, then the container's variables,
+// each replacing one of these or added.
+func daemonEnv(hostname string, cfg *container.Config) []string {
+	env := []string{runtime.DefaultPathEnv, "HOSTNAME=" + hostname}
+	if cfg.Tty {
+		env = append(env, "TERM=xterm")
+	}
+	return mergeEnv(env, cfg.Env)
+}
+
+// hostsNames is the container's own line of /etc/hosts after its address,
+// as libnetwork writes it: the full name and the bare host name when the
+// name has a domain ("web.example.org web"), else the name.
+func hostsNames(hostname, domainname string) string {
+	fqdn := hostname
+	if domainname != "" {
+		fqdn += "." + domainname
+	}
+	if host, _, ok := strings.Cut(fqdn, "."); ok {
+		return fqdn + " " + host
+	}
+	return fqdn
 }
 
 func setEnvDefault(s *specs.Spec, k, v string) {
@@ -225,19 +240,21 @@ func writeBundle(dir string, s *specs.Spec) error {
 // gets what the image has at its mount point first (copy-up).
 func addMounts(s *specs.Spec, rootfs string, ms []mountPoint) error {
 	for _, m := range ms {
+		if !strings.HasPrefix(m.Destination, "/") {
+			// A VOLUME named without its leading / (dockerd mounts it
+			// under the root too).
+			m.Destination = "/" + m.Destination
+		}
 		s.Mounts = slices.DeleteFunc(s.Mounts, func(x specs.Mount) bool { return x.Destination == m.Destination })
 		switch m.Type {
 		case mount.TypeTmpfs:
-			opts := []string{"nosuid", "nodev", "noexec"}
-			if m.TmpfsSize > 0 {
-				opts = append(opts, "size="+strconv.FormatInt(m.TmpfsSize, 10))
-			}
-			if !m.RW {
-				opts = append(opts, "ro")
+			opts, err := tmpfsOptions(tmpfsMountData(m))
+			if err != nil {
+				return err
 			}
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: m.Destination, Type: "tmpfs", Source: "tmpfs", Options: opts})
 		default:
-			if m.Type == mount.TypeVolume {
+			if m.Type == mount.TypeVolume && !m.NoCopy {
 				// The image's content at the mount point, resolved inside
 				// the rootfs (never through a symlink out of it).
 				if src, err := securejoin(rootfs, m.Destination); err == nil {
@@ -246,7 +263,19 @@ func addMounts(s *specs.Spec, rootfs string, ms []mountPoint) error {
 					}
 				}
 			}
-			opts := []string{"rbind", "rprivate"}
+			if m.Subpath != "" {
+				// Resolved inside the volume: a link there never leads out.
+				src, err := securejoin(m.Source, m.Subpath)
+				if err != nil {
+					return fmt.Errorf("volume %s: subpath %s: %v: %w", m.Name, m.Subpath, err, errdefs.ErrInvalidArgument)
+				}
+				m.Source = src
+			}
+			prop := string(m.Propagation)
+			if prop == "" {
+				prop = "rprivate"
+			}
+			opts := []string{"rbind", prop}
 			if !m.RW {
 				opts = append(opts, "ro")
 			}

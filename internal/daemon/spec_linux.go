@@ -16,7 +16,8 @@ import (
 // applyHost applies the HostConfig fields hull supports so far: network
 // mode none/host (user networks and the bridge arrive with the network
 // service: until then a container gets a network namespace of its own with
-// loopback only), memory, CPUs, pids, capabilities, privileged.
+// loopback only), the cgroup resources (resources.go), capabilities,
+// privileged.
 func applyHost(s *specs.Spec, h *container.HostConfig) error {
 	if h.NetworkMode == "host" {
 		s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.NetworkNamespace })
@@ -30,30 +31,11 @@ func applyHost(s *specs.Spec, h *container.HostConfig) error {
 		s.Linux.Resources = &specs.LinuxResources{}
 	}
 	res := s.Linux.Resources
-	if h.Memory > 0 {
-		m := h.Memory
-		res.Memory = &specs.LinuxMemory{Limit: &m}
-		if h.MemorySwap != 0 {
-			sw := h.MemorySwap
-			res.Memory.Swap = &sw
-		}
+	lr, err := linuxResources(h.Resources, false)
+	if err != nil {
+		return err
 	}
-	if h.NanoCPUs > 0 {
-		period := uint64(100000)
-		quota := h.NanoCPUs * int64(period) / 1e9
-		res.CPU = &specs.LinuxCPU{Period: &period, Quota: &quota}
-	}
-	if h.CPUShares > 0 {
-		if res.CPU == nil {
-			res.CPU = &specs.LinuxCPU{}
-		}
-		sh := uint64(h.CPUShares)
-		res.CPU.Shares = &sh
-	}
-	if h.PidsLimit != nil && *h.PidsLimit > 0 {
-		limit := *h.PidsLimit
-		res.Pids = &specs.LinuxPids{Limit: &limit}
-	}
+	res.Memory, res.CPU, res.BlockIO, res.Pids = lr.Memory, lr.CPU, lr.BlockIO, lr.Pids
 	caps := s.Process.Capabilities
 	if h.Privileged {
 		all := allCapabilities()

@@ -6,79 +6,121 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/hullproject/hull/internal/errdefs"
 )
 
-// ContainerUpdate is POST /containers/{id}/update: memory, CPU and pids
-// limits (applied to a running container's cgroups at once) and the
-// restart policy.
+// ContainerUpdate is POST /containers/{id}/update, as dockerd's: the
+// update is checked as a create's resources are (what the host's cgroups
+// cannot do is dropped with a warning), merged into the container's
+// resources (a field left 0 keeps its value), applied at once to a running
+// container's cgroup (every resource, so the cgroup matches what inspect
+// shows), and the restart policy replaced.
 func (d *Daemon) ContainerUpdate(ctx context.Context, ref string, u container.UpdateConfig) ([]string, error) {
 	c, err := d.lookup(ref)
 	if err != nil {
 		return nil, err
 	}
-	if u.Memory < 0 || u.NanoCPUs < 0 || u.CPUShares < 0 {
-		return nil, fmt.Errorf("update: limits cannot be negative: %w", errdefs.ErrInvalidArgument)
+	if u.PidsLimit != nil && *u.PidsLimit <= 0 {
+		// 0 and any negative value lift the limit.
+		u.PidsLimit = ptr(int64(0))
 	}
-	if u.Memory > 0 && u.Memory < 6<<20 {
-		return nil, fmt.Errorf("Minimum memory limit allowed is 6MB: %w", errdefs.ErrInvalidArgument)
+	upd := &container.HostConfig{Resources: u.Resources, RestartPolicy: u.RestartPolicy}
+	warnings, err := verifySettings(nil, upd, true)
+	if err != nil {
+		return nil, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	id := c.rec.ID
+	cannot := func(err error) error { return fmt.Errorf("Cannot update container %s: %w", id, err) }
+	if c.removed {
+		return nil, cannot(fmt.Errorf("container is marked for removal and cannot be \"update\": %w", errdefs.ErrConflict))
+	}
 	h := *c.rec.HostConfig
-	if u.RestartPolicy.Name != "" {
-		h.RestartPolicy = u.RestartPolicy
-		if _, err := checkHostConfig(&h); err != nil {
-			return nil, err
-		}
-	}
-	res := &specs.LinuxResources{}
-	changed := false
-	if u.Memory > 0 {
-		h.Memory = u.Memory
-		m := u.Memory
-		res.Memory = &specs.LinuxMemory{Limit: &m}
-		if u.MemorySwap != 0 {
-			h.MemorySwap = u.MemorySwap
-			sw := u.MemorySwap
-			res.Memory.Swap = &sw
-		}
-		changed = true
-	}
-	if u.NanoCPUs > 0 {
-		h.NanoCPUs = u.NanoCPUs
-		period := uint64(100000)
-		quota := u.NanoCPUs * int64(period) / 1e9
-		res.CPU = &specs.LinuxCPU{Period: &period, Quota: &quota}
-		changed = true
-	}
-	if u.CPUShares > 0 {
-		h.CPUShares = u.CPUShares
-		if res.CPU == nil {
-			res.CPU = &specs.LinuxCPU{}
-		}
-		sh := uint64(u.CPUShares)
-		res.CPU.Shares = &sh
-		changed = true
-	}
-	if u.PidsLimit != nil && *u.PidsLimit != 0 {
-		h.PidsLimit = u.PidsLimit
-		l := *u.PidsLimit
-		res.Pids = &specs.LinuxPids{Limit: &l}
-		changed = true
+	if err := mergeUpdate(&h, upd); err != nil {
+		return nil, cannot(err)
 	}
 	running := c.rec.State.Status == container.StateRunning || c.rec.State.Status == container.StatePaused
-	if changed && running {
-		if err := d.rt.Update(ctx, c.rec.ID, res); err != nil {
-			return nil, err
+	if running {
+		res, err := linuxResources(h.Resources, true)
+		if err != nil {
+			return nil, cannot(err)
+		}
+		if err := d.rt.Update(ctx, id, res); err != nil {
+			return nil, cannot(err)
 		}
 	}
 	c.rec.HostConfig = &h
 	if err := d.save(&c.rec); err != nil {
-		return nil, err
+		return nil, cannot(err)
 	}
 	d.containerEvent(c, events.ActionUpdate)
-	return []string{}, nil
+	return nonNil(warnings), nil
+}
+
+// mergeUpdate is dockerd's Container.UpdateContainer: the conflicts of an
+// update with what the container has, then each field the update sets.
+func mergeUpdate(h, u *container.HostConfig) error {
+	r, cur := u.Resources, &h.Resources
+	conflict := func(msg string) error { return fmt.Errorf("%s: %w", msg, errdefs.ErrConflict) }
+	switch {
+	case r.NanoCPUs > 0 && cur.CPUPeriod > 0:
+		return conflict("Conflicting options: Nano CPUs cannot be updated as CPU Period has already been set")
+	case r.NanoCPUs > 0 && cur.CPUQuota > 0:
+		return conflict("Conflicting options: Nano CPUs cannot be updated as CPU Quota has already been set")
+	case r.CPUPeriod > 0 && cur.NanoCPUs > 0:
+		return conflict("Conflicting options: CPU Period cannot be updated as NanoCPUs has already been set")
+	case r.CPUQuota > 0 && cur.NanoCPUs > 0:
+		return conflict("Conflicting options: CPU Quota cannot be updated as NanoCPUs has already been set")
+	}
+	if r.BlkioWeight != 0 {
+		cur.BlkioWeight = r.BlkioWeight
+	}
+	if r.CPUShares != 0 {
+		cur.CPUShares = r.CPUShares
+	}
+	if r.NanoCPUs != 0 {
+		cur.NanoCPUs = r.NanoCPUs
+	}
+	if r.CPUPeriod != 0 {
+		cur.CPUPeriod = r.CPUPeriod
+	}
+	if r.CPUQuota != 0 {
+		cur.CPUQuota = r.CPUQuota
+	}
+	if r.CpusetCpus != "" {
+		cur.CpusetCpus = r.CpusetCpus
+	}
+	if r.CpusetMems != "" {
+		cur.CpusetMems = r.CpusetMems
+	}
+	if r.Memory != 0 {
+		if r.Memory > cur.MemorySwap && r.MemorySwap == 0 {
+			return conflict("Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time")
+		}
+		cur.Memory = r.Memory
+	}
+	if r.MemorySwap != 0 {
+		cur.MemorySwap = r.MemorySwap
+	}
+	if r.MemoryReservation != 0 {
+		cur.MemoryReservation = r.MemoryReservation
+	}
+	if r.CPURealtimePeriod != 0 {
+		cur.CPURealtimePeriod = r.CPURealtimePeriod
+	}
+	if r.CPURealtimeRuntime != 0 {
+		cur.CPURealtimeRuntime = r.CPURealtimeRuntime
+	}
+	if r.PidsLimit != nil {
+		cur.PidsLimit = r.PidsLimit
+	}
+	if u.RestartPolicy.Name != "" {
+		if h.AutoRemove && !u.RestartPolicy.IsNone() {
+			return conflict("Restart policy cannot be updated because AutoRemove is enabled for the container")
+		}
+		h.RestartPolicy = u.RestartPolicy
+	}
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -56,6 +57,17 @@ type mountPoint struct {
 	// of this mount in its Mount and Unmount calls.
 	Driver  string `json:"driver,omitempty"`
 	MountID string `json:"mountId,omitempty"`
+	// TmpfsMode is a tmpfs mount's permission bits (0 for the default).
+	TmpfsMode uint32 `json:"tmpfsMode,omitempty"`
+	// Propagation of a bind mount (rprivate unless asked).
+	Propagation mount.Propagation `json:"propagation,omitempty"`
+	// NoCopy: the image's content is not copied into the volume.
+	NoCopy bool `json:"noCopy,omitempty"`
+	// Labels of a volume the mount creates (--mount volume-label=).
+	Labels map[string]string `json:"labels,omitempty"`
+	// Subpath is the folder of the volume mounted (--mount
+	// volume-subpath=), resolved inside the volume at start.
+	Subpath string `json:"subpath,omitempty"`
 }
 
 var volumeNamePattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
@@ -94,8 +106,11 @@ func (d *Daemon) createVolume(name string, labels map[string]string, anonymous b
 		name = newID()
 		anonymous = true
 	}
+	if len(name) == 1 {
+		return volumeRecord{}, fmt.Errorf("create %s: volume name is too short, names should be at least two alphanumeric characters: %w", name, errdefs.ErrInvalidArgument)
+	}
 	if !volumeNamePattern.MatchString(name) {
-		return volumeRecord{}, fmt.Errorf("%q includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed: %w", name, errdefs.ErrInvalidArgument)
+		return volumeRecord{}, fmt.Errorf("create %s: %q includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path: %w", name, name, errdefs.ErrInvalidArgument)
 	}
 	d.volMu.Lock()
 	defer d.volMu.Unlock()
@@ -283,108 +298,124 @@ func dirSize(dir string) int64 {
 	return n
 }
 
-// resolveMounts turns -v, --mount and the image's VOLUMEs into the
-// container's mounts, creating the named and anonymous volumes.
-func (d *Daemon) resolveMounts(host *container.HostConfig, imageVolumes map[string]struct{}) ([]mountPoint, error) {
+// resolveMounts turns --volumes-from, -v, --mount and the container's
+// VOLUMEs (the request's and the image's) into the container's mounts, as
+// dockerd's registerMountPoints and createContainerOSSpecificSettings do,
+// with their texts; it creates the named and anonymous volumes only once
+// everything parsed. --tmpfs mounts are not among them (inspect does not
+// list them): the spec adds them at start.
+func (d *Daemon) resolveMounts(host *container.HostConfig, volumes map[string]struct{}) ([]mountPoint, error) {
 	var out []mountPoint
-	seen := map[string]bool{}
-	add := func(m mountPoint) error {
-		m.Destination = path.Clean(m.Destination)
-		if !path.IsAbs(m.Destination) {
-			return fmt.Errorf("invalid mount config: the mount destination %q is not an absolute path: %w", m.Destination, errdefs.ErrInvalidArgument)
+	byDest := map[string]int{}
+	// put adds m, or replaces a mount of the same destination taken from
+	// another container (later sources win, as in dockerd).
+	put := func(m mountPoint) {
+		if i, ok := byDest[m.Destination]; ok {
+			out[i] = m
+			return
 		}
-		if m.Destination == "/" {
-			return fmt.Errorf("invalid specification: destination can't be '/': %w", errdefs.ErrInvalidArgument)
-		}
-		if m.Destination == "/proc" || m.Destination == "/sys" {
-			return fmt.Errorf("invalid mount config: %s is the container's own %sfs; nothing may be mounted over it: %w", m.Destination, m.Destination[1:], errdefs.ErrInvalidArgument)
-		}
-		if seen[m.Destination] {
-			return fmt.Errorf("duplicate mount point: %s: %w", m.Destination, errdefs.ErrInvalidArgument)
-		}
-		seen[m.Destination] = true
+		byDest[m.Destination] = len(out)
 		out = append(out, m)
-		return nil
 	}
+	for _, v := range host.VolumesFrom {
+		ref, mode, err := parseVolumesFrom(v)
+		if err != nil {
+			return nil, err
+		}
+		c, err := d.lookup(ref)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", strings.TrimSuffix(err.Error(), ": "+errdefs.ErrNotFound.Error()), errdefs.ErrInvalidArgument)
+		}
+		c.mu.Lock()
+		ms := slices.Clone(c.rec.Mounts)
+		c.mu.Unlock()
+		for _, m := range ms {
+			m.RW = m.RW && readWrite(mode)
+			m.Mode, m.NoCopy = "", true
+			put(m)
+		}
+	}
+	binds := map[string]bool{}
 	for _, b := range host.Binds {
-		parts := strings.Split(b, ":")
-		if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
-			return nil, fmt.Errorf("invalid volume specification: '%s': %w", b, errdefs.ErrInvalidArgument)
+		m, err := parseBind(b)
+		if err != nil {
+			return nil, err
 		}
-		m := mountPoint{Source: parts[0], Destination: parts[1], RW: true}
-		if len(parts) == 3 {
-			m.Mode = parts[2]
-			for _, o := range strings.Split(parts[2], ",") {
-				switch o {
-				case "ro":
-					m.RW = false
-				case "rw", "z", "Z", "private", "rprivate", "shared", "rshared", "slave", "rslave", "nocopy":
-				default:
-					return nil, fmt.Errorf("invalid mode: %s: %w", o, errdefs.ErrInvalidArgument)
-				}
-			}
+		if _, tmpfs := host.Tmpfs[m.Destination]; binds[m.Destination] || tmpfs {
+			return nil, invalid("Duplicate mount point: %s", m.Destination)
 		}
-		if strings.HasPrefix(m.Source, "/") {
-			m.Type = mount.TypeBind
+		if err := checkNotOverKernelFS(m.Destination); err != nil {
+			return nil, err
+		}
+		if m.Type == mount.TypeBind {
 			if _, err := os.Stat(m.Source); os.IsNotExist(err) {
 				// -v creates a missing host folder, as Docker does.
 				if err := os.MkdirAll(m.Source, 0o755); err != nil {
 					return nil, err
 				}
 			}
-		} else {
-			m.Type, m.Name = mount.TypeVolume, m.Source
 		}
-		if err := add(m); err != nil {
-			return nil, err
-		}
+		binds[m.Destination] = true
+		put(m)
 	}
 	for _, mm := range host.Mounts {
-		m := mountPoint{Type: mm.Type, Source: mm.Source, Destination: mm.Target, RW: !mm.ReadOnly}
-		switch mm.Type {
-		case mount.TypeBind:
-			if !filepath.IsAbs(mm.Source) {
-				return nil, fmt.Errorf("invalid mount config for type \"bind\": invalid mount path: '%s' mount path must be absolute: %w", mm.Source, errdefs.ErrInvalidArgument)
-			}
-			if _, err := os.Stat(mm.Source); err != nil {
-				return nil, fmt.Errorf("invalid mount config for type \"bind\": bind source path does not exist: %s: %w", mm.Source, errdefs.ErrInvalidArgument)
-			}
-		case mount.TypeVolume:
-			m.Name = mm.Source
-		case mount.TypeTmpfs:
-			if mm.Source != "" {
-				return nil, fmt.Errorf("invalid mount config for type \"tmpfs\": source must be empty: %w", errdefs.ErrInvalidArgument)
-			}
-			if mm.TmpfsOptions != nil {
-				m.TmpfsSize = mm.TmpfsOptions.SizeBytes
-			}
-		default:
-			return nil, fmt.Errorf("mount type %q is not supported: %w", mm.Type, errdefs.ErrInvalidArgument)
-		}
-		if err := add(m); err != nil {
+		if err := validateMountConfig(&mm, true); err != nil {
 			return nil, err
 		}
-	}
-	for dest := range imageVolumes {
-		if !seen[path.Clean(dest)] {
-			if err := add(mountPoint{Type: mount.TypeVolume, Destination: dest, RW: true}); err != nil {
-				return nil, err
+		m := mountPoint{Type: mm.Type, Destination: path.Clean(filepath.ToSlash(mm.Target)), RW: !mm.ReadOnly}
+		if binds[m.Destination] {
+			return nil, invalid("Duplicate mount point: %s", mm.Target)
+		}
+		if err := checkNotOverKernelFS(m.Destination); err != nil {
+			return nil, err
+		}
+		switch mm.Type {
+		case mount.TypeBind:
+			m.Source = path.Clean(filepath.ToSlash(mm.Source))
+			m.Propagation = mount.PropagationRPrivate
+			if mm.BindOptions != nil && mm.BindOptions.Propagation != "" {
+				m.Propagation = mm.BindOptions.Propagation
+			}
+		case mount.TypeVolume:
+			m.Name, m.Mode = mm.Source, "z"
+			if o := mm.VolumeOptions; o != nil {
+				m.NoCopy, m.Labels, m.Subpath = o.NoCopy || o.Subpath != "", o.Labels, o.Subpath
+			}
+		case mount.TypeTmpfs:
+			if o := mm.TmpfsOptions; o != nil {
+				// The API's mode is the Unix mode as a number (tmpfs-mode=1770),
+				// as dockerd reads it.
+				m.TmpfsSize, m.TmpfsMode = o.SizeBytes, uint32(o.Mode)
 			}
 		}
+		binds[m.Destination] = true
+		put(m)
+	}
+	for _, dest := range slices.Sorted(maps.Keys(volumes)) {
+		dest = filepath.Clean(dest)
+		if _, ok := byDest[dest]; ok {
+			continue // a mount is there already (also from --volumes-from)
+		}
+		if _, ok := host.Tmpfs[dest]; ok {
+			continue
+		}
+		put(mountPoint{Type: mount.TypeVolume, Destination: dest, RW: true})
 	}
 	for i, m := range out {
-		if m.Type != mount.TypeVolume {
+		if m.Type != mount.TypeVolume || m.Source != "" {
 			continue
 		}
 		if pm, ok, err := d.pluginMountPoint(host, m); ok {
 			if err != nil {
+				d.releaseAnonymous(out[:i])
 				return nil, err
 			}
 			out[i] = pm
 			continue
 		}
-		rec, err := d.createVolume(m.Name, nil, m.Name == "")
+		rec, err := d.createVolume(m.Name, m.Labels, m.Name == "")
 		if err != nil {
+			d.releaseAnonymous(out[:i])
 			return nil, err
 		}
 		out[i].Name = rec.Name
@@ -393,11 +424,150 @@ func (d *Daemon) resolveMounts(host *container.HostConfig, imageVolumes map[stri
 	return out, nil
 }
 
+// checkNotOverKernelFS refuses a mount over the container's own /proc or
+// /sys, which dockerd lets through: over them a container reaches the
+// host's kernel interfaces. hull keeps refusing it (a difference).
+func checkNotOverKernelFS(dest string) error {
+	if dest == "/proc" || dest == "/sys" {
+		return invalid("invalid mount config: %s is the container's own %sfs; nothing may be mounted over it", dest, dest[1:])
+	}
+	return nil
+}
+
+// releaseAnonymous removes the anonymous volumes among ms that no
+// container uses: a create that failed after making them.
+func (d *Daemon) releaseAnonymous(ms []mountPoint) {
+	for _, name := range usedVolumes(ms, nil) {
+		if r, err := d.getVolume(name); err == nil && r.Anonymous && len(d.volumeUsers(name)) == 0 {
+			d.removeVolume(name)
+		}
+	}
+}
+
+// Mount modes of -v and --volumes-from (moby's linux parser).
+var (
+	rwModes         = map[string]bool{"rw": true, "ro": true}
+	labelModes      = map[string]bool{"z": true, "Z": true}
+	consistencyMode = map[string]bool{"consistent": true, "cached": true, "delegated": true}
+)
+
+// validMountMode: each option known, and at most one of each kind.
+func validMountMode(mode string) bool {
+	if mode == "" {
+		return true
+	}
+	var rw, label, prop, cp, cons int
+	for _, o := range strings.Split(mode, ",") {
+		switch {
+		case rwModes[o]:
+			rw++
+		case labelModes[o]:
+			label++
+		case propagationModes[mount.Propagation(o)]:
+			prop++
+		case o == "nocopy":
+			cp++
+		case consistencyMode[o]:
+			cons++
+		default:
+			return false
+		}
+	}
+	return rw <= 1 && label <= 1 && prop <= 1 && cp <= 1 && cons <= 1
+}
+
+func readWrite(mode string) bool {
+	return validMountMode(mode) && !slices.Contains(strings.Split(mode, ","), "ro")
+}
+
+func modePropagation(mode string) (mount.Propagation, bool) {
+	for _, o := range strings.Split(mode, ",") {
+		if propagationModes[mount.Propagation(o)] {
+			return mount.Propagation(o), true
+		}
+	}
+	return mount.PropagationRPrivate, false
+}
+
+// parseVolumesFrom is moby's ParseVolumesFrom: CONTAINER[:ro|rw].
+func parseVolumesFrom(spec string) (string, string, error) {
+	if spec == "" {
+		return "", "", invalid("volumes-from specification cannot be an empty string")
+	}
+	ref, mode, ok := strings.Cut(spec, ":")
+	if !ok {
+		return ref, "rw", nil
+	}
+	if !validMountMode(mode) {
+		return "", "", invalid("invalid mode: %v", mode)
+	}
+	if _, ok := modePropagation(mode); ok || slices.Contains(strings.Split(mode, ","), "nocopy") {
+		return "", "", invalid("invalid mode: %v", mode)
+	}
+	return ref, mode, nil
+}
+
+// parseBind is moby's ParseMountRaw for Linux: [SOURCE:]TARGET[:MODE],
+// SOURCE an absolute host path (bind) or a volume name.
+func parseBind(raw string) (mountPoint, error) {
+	errSpec := invalid("invalid volume specification: '%s'", raw)
+	if strings.Count(raw, ":") > 2 {
+		return mountPoint{}, errSpec
+	}
+	arr := strings.SplitN(raw, ":", 3)
+	if arr[0] == "" {
+		return mountPoint{}, errSpec
+	}
+	var src, dst, mode string
+	switch len(arr) {
+	case 1:
+		dst = arr[0]
+	case 2:
+		if validMountMode(arr[1]) {
+			// TARGET:MODE is not a volume: a volume has no mode.
+			return mountPoint{}, errSpec
+		}
+		src, dst = arr[0], arr[1]
+	case 3:
+		src, dst, mode = arr[0], arr[1], arr[2]
+	}
+	if !validMountMode(mode) {
+		return mountPoint{}, invalid("invalid mode: %v", mode)
+	}
+	mm := mount.Mount{Type: mount.TypeVolume, Source: src, Target: dst, ReadOnly: !readWrite(mode)}
+	if path.IsAbs(src) {
+		mm.Type = mount.TypeBind
+	}
+	// As moby's parser: a copy mode is a volume option and a propagation
+	// a bind option, which the other type refuses.
+	if slices.Contains(strings.Split(mode, ","), "nocopy") {
+		mm.VolumeOptions = &mount.VolumeOptions{NoCopy: true}
+	}
+	if p, ok := modePropagation(mode); ok {
+		mm.BindOptions = &mount.BindOptions{Propagation: p}
+	}
+	if err := validateMountConfig(&mm, false); err != nil {
+		return mountPoint{}, invalid("invalid volume specification: '%s': %s", raw, strings.TrimSuffix(err.Error(), ": "+errdefs.ErrInvalidArgument.Error()))
+	}
+	m := mountPoint{Type: mm.Type, Destination: path.Clean(filepath.ToSlash(dst)), RW: !mm.ReadOnly, Mode: mode,
+		NoCopy: slices.Contains(strings.Split(mode, ","), "nocopy")}
+	if m.Type == mount.TypeBind {
+		m.Source = path.Clean(filepath.ToSlash(src))
+		m.Propagation, _ = modePropagation(mode)
+	} else {
+		m.Name = src
+		if m.Mode == "" {
+			m.Mode = "z"
+		}
+	}
+	return m, nil
+}
+
 // mountPointsAPI is the Mounts of docker inspect.
 func mountPointsAPI(ms []mountPoint) []container.MountPoint {
 	out := []container.MountPoint{}
 	for _, m := range ms {
-		mp := container.MountPoint{Type: m.Type, Name: m.Name, Source: m.Source, Destination: m.Destination, RW: m.RW, Mode: m.Mode}
+		mp := container.MountPoint{Type: m.Type, Name: m.Name, Source: m.Source, Destination: m.Destination, RW: m.RW, Mode: m.Mode, Propagation: m.Propagation}
 		if m.Type == mount.TypeVolume {
 			mp.Driver = "local"
 			if m.Driver != "" {

@@ -35,6 +35,8 @@ type ContainerBackend interface {
 	// no limit); the filters are checked there.
 	ContainerList(ctx context.Context, all bool, limit int, f filters.Args) ([]container.Summary, error)
 	ContainerInspect(ctx context.Context, id string) (container.InspectResponse, error)
+	// ContainerInspectSize is ContainerInspect with SizeRw and SizeRootFs.
+	ContainerInspectSize(ctx context.Context, id string) (container.InspectResponse, error)
 	// ContainerWait returns at once; the channel gives the status when
 	// condition holds, or closes if ctx ends first.
 	ContainerWait(ctx context.Context, id, condition string) (<-chan container.WaitResponse, error)
@@ -79,6 +81,12 @@ func (s *Server) containerRoutes() {
 		if err != nil {
 			return err
 		}
+		if req.Config != nil && req.HostConfig == nil {
+			req.HostConfig = &container.HostConfig{}
+		}
+		if err := adaptCreate(requestVersion(r), req.Config, req.HostConfig); err != nil {
+			return err
+		}
 		resp, err := s.backend.ContainerCreate(r.Context(), r.URL.Query().Get("name"), req.Config, req.HostConfig, req.NetworkingConfig)
 		if err != nil {
 			return err
@@ -108,7 +116,11 @@ func (s *Server) containerRoutes() {
 		return writeJSON(w, http.StatusOK, containerListShape(r.Context(), items))
 	})
 	s.handle("GET /containers/{id}/json", func(w http.ResponseWriter, r *http.Request) error {
-		c, err := s.backend.ContainerInspect(r.Context(), r.PathValue("id"))
+		inspect := s.backend.ContainerInspect
+		if boolValue(r, "size") {
+			inspect = s.backend.ContainerInspectSize
+		}
+		c, err := inspect(r.Context(), r.PathValue("id"))
 		if err != nil {
 			return err
 		}
@@ -233,6 +245,7 @@ func (s *Server) containerRoutes() {
 			return err
 		}
 		updateVersion(r.Context(), &u)
+		adaptUpdate(requestVersion(r), &u)
 		warnings, err := s.backend.ContainerUpdate(r.Context(), r.PathValue("id"), u)
 		if err != nil {
 			return err
@@ -519,7 +532,7 @@ func writeStreamHead(conn net.Conn, w http.ResponseWriter, r *http.Request, tty 
 
 // writeRawError answers err on a taken connection whose head is not written.
 func writeRawError(conn net.Conn, err error) {
-	b, _ := json.Marshal(errorMessage{Message: err.Error()})
+	b, _ := json.Marshal(errorMessage{Message: publicMessage(err)})
 	code := statusOf(err)
 	fmt.Fprintf(conn, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", code, http.StatusText(code), len(b), b)
 }

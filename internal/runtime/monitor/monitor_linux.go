@@ -468,16 +468,17 @@ func (m *Monitor) Start() error {
 	case err := <-openErr:
 		return fmt.Errorf("start %s: exec fifo: %w", m.cfg.ID, err)
 	case <-m.exited:
-		// The init died before it opened the fifo: unblock our open.
+		// The init died: before it opened the fifo (unblock our open), or
+		// after it wrote to it and ran the process, which was quick (both
+		// cases were ready together): what the fifo holds tells.
 		if w, err := os.OpenFile(m.fifo(), os.O_WRONLY|unix.O_NONBLOCK, 0); err == nil {
 			w.Close()
 		}
 		select {
 		case f = <-opened:
-			f.Close()
 		case <-openErr:
+			return conflict("start %s: the container's process is already dead", m.cfg.ID)
 		}
-		return conflict("start %s: the container's process is already dead", m.cfg.ID)
 	}
 	defer f.Close()
 	b, err := io.ReadAll(f)
