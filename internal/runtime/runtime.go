@@ -34,6 +34,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -285,6 +286,16 @@ func (r *Runtime) List(ctx context.Context) ([]State, error) {
 // Kill sends sig to the container's init, or to all its processes.
 func (r *Runtime) Kill(ctx context.Context, id string, sig int, all bool) error {
 	_, err := r.call(ctx, id, request{Op: "kill", Signal: sig, All: all})
+	return err
+}
+
+// Signal sends sig to the container's init, as Kill does, once the init
+// runs the container's program. A signal the init leaves to its default
+// action — the kernel discards it for the init of a pid namespace, as a
+// program's handler may not be installed yet right after start — is held
+// and sent when the init first catches or blocks it, within redeliver.
+func (r *Runtime) Signal(ctx context.Context, id string, sig int, redeliver time.Duration) error {
+	_, err := r.call(ctx, id, request{Op: "kill", Signal: sig, Redeliver: redeliver})
 	return err
 }
 
