@@ -193,13 +193,48 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	} else {
 		slog.DebugContext(r.Context(), "API error", "method", r.Method, "path", r.URL.Path, "status", code, "error", err)
 	}
-	writeJSON(w, code, errorMessage{Message: err.Error()})
+	writeJSON(w, code, errorMessage{Message: publicMessage(err)})
+}
+
+// errorKinds are the kinds whose text a message ends with when an error was
+// classified with %w at its end.
+var errorKinds = []error{errdefs.ErrNotFound, errdefs.ErrInvalidArgument, errdefs.ErrConflict, errdefs.ErrAlreadyExists,
+	errdefs.ErrNotImplemented, errdefs.ErrUnavailable, errdefs.ErrUnauthorized, errdefs.ErrDataLoss, errdefs.ErrLimit,
+	errdefs.ErrNotModified, errdefs.ErrForbidden}
+
+// publicMessage is err's message as a client reads it: without the
+// trailing kind (": invalid argument") that classifying with %w appends,
+// since the status code says it and clients match dockerd's texts word for
+// word. A not-found message keeps its kind unless it says so in words
+// ("No such container: x"), so that "image \"x\": not found" stays whole.
+func publicMessage(err error) string {
+	msg := err.Error()
+	for _, k := range errorKinds {
+		if !errors.Is(err, k) {
+			continue
+		}
+		t, ok := strings.CutSuffix(msg, ": "+k.Error())
+		if !ok || t == "" {
+			continue
+		}
+		if k == errdefs.ErrNotFound {
+			l := strings.ToLower(t)
+			if !strings.Contains(l, "no such") && !strings.Contains(l, "not found") && !strings.Contains(l, "not exist") {
+				continue
+			}
+		}
+		return t
+	}
+	return msg
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) error {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	return json.NewEncoder(w).Encode(v)
+	// As dockerd: "<name|id>" stays as written, not \u003c…\u003e.
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
 }
 
 // decodeJSON reads a JSON body into v: a body that is not JSON is bad
