@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
+	mobysignal "github.com/moby/sys/signal"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/hullproject/hull/internal/errdefs"
@@ -179,12 +182,13 @@ func (d *Daemon) exited(c *ctr, code int) {
 	c.rec.State.ExitCode = code
 	c.rec.State.Pid = 0
 	c.rec.State.FinishedAt = time.Now().UTC()
+	c.exits, c.exitCode = c.exits+1, code
 	c.created = make(chan struct{})
 	d.save(&c.rec)
 	c.notify()
 	d.containerEvent(c, events.ActionDie, "exitCode", strconv.Itoa(code))
 	restart := d.shouldRestart(c, code)
-	autoRemove := c.rec.HostConfig.AutoRemove
+	autoRemove := c.rec.HostConfig.AutoRemove && !c.restarting
 	c.mu.Unlock()
 	slog.Debug("container exited", "id", id, "code", code, "restart", restart)
 	switch {
@@ -198,7 +202,7 @@ func (d *Daemon) exited(c *ctr, code int) {
 }
 
 func (d *Daemon) shouldRestart(c *ctr, code int) bool {
-	if c.stopping || c.removed || d.shuttingDown.Load() {
+	if c.stopping || c.restarting || c.removed || d.shuttingDown.Load() {
 		return false
 	}
 	p := c.rec.HostConfig.RestartPolicy
@@ -235,68 +239,174 @@ func (d *Daemon) restartLater(c *ctr) {
 	}
 }
 
-// ContainerStop is POST /containers/{id}/stop: the stop signal, then
-// SIGKILL after timeout seconds (the container's StopTimeout or 10).
+// ContainerStop is POST /containers/{id}/stop: the stop signal (signal, or
+// the container's StopSignal, or SIGTERM), then SIGKILL after timeout
+// seconds (the container's StopTimeout or 10; negative: never). A client
+// that hangs up does not cancel the stop, as with dockerd.
 func (d *Daemon) ContainerStop(ctx context.Context, ref string, timeout *int, signal string) error {
+	ctx = context.WithoutCancel(ctx)
 	c, err := d.lookup(ref)
 	if err != nil {
 		return err
 	}
 	c.mu.Lock()
 	if c.rec.State.Status == container.StateRestarting {
-		c.stopping = true
-		c.rec.State.Status = container.StateExited
-		d.save(&c.rec)
-		c.notify()
+		d.cancelRestart(c)
 		c.mu.Unlock()
+		d.containerEvent(c, events.ActionStop)
 		return nil
 	}
 	if c.rec.State.Status != container.StateRunning && c.rec.State.Status != container.StatePaused {
 		c.mu.Unlock()
 		return fmt.Errorf("container %s %w", c.rec.ID, errNotModified)
 	}
-	c.stopping = true
-	if d.shuttingDown.Load() {
-		c.rec.StoppedByDaemon = true
-	} else {
-		c.rec.ManuallyStopped = true
-	}
-	if signal == "" {
-		signal = c.rec.Config.StopSignal
-	}
+	stopSignal := c.rec.Config.StopSignal
 	t := 10
 	if c.rec.Config.StopTimeout != nil {
 		t = *c.rec.Config.StopTimeout
 	}
+	c.mu.Unlock()
 	if timeout != nil {
 		t = *timeout
 	}
-	changed := c.changed
-	c.mu.Unlock()
-	sig, err := parseSignal(signal, syscall.SIGTERM)
-	if err != nil {
-		return err
+	sig := syscall.SIGTERM
+	if stopSignal != "" {
+		if sig, err = parseSignal(stopSignal); err != nil {
+			return fmt.Errorf("cannot stop container: %s: %w", ref, err)
+		}
 	}
-	if c.rec.State.Status == container.StatePaused {
-		d.rt.Resume(ctx, c.rec.ID)
+	if signal != "" {
+		if sig, err = parseSignal(signal); err != nil {
+			return fmt.Errorf("cannot stop container: %s: %w", ref, err)
+		}
 	}
-	d.containerEvent(c, events.ActionKill, "signal", strconv.Itoa(int(sig)))
-	d.kill(ctx, c, sig, false)
-	if t < 0 {
-		t = 1 << 30
-	}
-	if !waitNotRunning(ctx, c, changed, time.Duration(t)*time.Second) {
-		d.containerEvent(c, events.ActionKill, "signal", strconv.Itoa(int(syscall.SIGKILL)))
-		d.kill(ctx, c, syscall.SIGKILL, true)
-		waitNotRunning(ctx, c, nil, 30*time.Second)
+	if err := d.stop(ctx, c, sig, t); err != nil {
+		return fmt.Errorf("cannot stop container: %s: %w", ref, err)
 	}
 	d.containerEvent(c, events.ActionStop)
 	return nil
 }
 
+// stop sends sig to c, waits timeout seconds (negative: for ever) for it
+// to stop, and then kills it.
+func (d *Daemon) stop(ctx context.Context, c *ctr, sig syscall.Signal, timeout int) error {
+	wait := time.Duration(timeout) * time.Second
+	if timeout < 0 {
+		wait = time.Duration(math.MaxInt64)
+	}
+	if err := d.killWithSignal(ctx, c, sig, wait); err != nil {
+		if errdefs.IsConflict(err) {
+			return nil // it stopped meanwhile
+		}
+		wait = min(wait, 2*time.Second)
+	}
+	if waitNotRunning(ctx, c, wait) {
+		return nil
+	}
+	return d.killAndWait(ctx, c)
+}
+
+// killAndWait kills c and waits for it to stop, as dockerd: 10 s, then
+// every process of it once more.
+func (d *Daemon) killAndWait(ctx context.Context, c *ctr) error {
+	if err := d.killWithSignal(ctx, c, syscall.SIGKILL, 0); err != nil && !errdefs.IsConflict(err) {
+		slog.Warn("kill", "id", c.rec.ID, "error", err)
+	}
+	if waitNotRunning(ctx, c, 10*time.Second) {
+		return nil
+	}
+	d.kill(ctx, c, syscall.SIGKILL, true)
+	if waitNotRunning(ctx, c, 10*time.Second) {
+		return nil
+	}
+	return fmt.Errorf("container %s did not stop after SIGKILL: %w", c.rec.ID, errdefs.ErrUnavailable)
+}
+
+// killWithSignal sends sig to c's init as dockerd does: sig, if it is the
+// container's stop signal or SIGKILL (or the container has no stop signal
+// of its own), means the restart policy does not apply to this exit, and
+// a paused container is resumed after it so that sig is delivered; a
+// restarting container only stops restarting. A signal that the init does
+// not handle yet is held for up to redeliver (see runtime.Signal).
+func (d *Daemon) killWithSignal(ctx context.Context, c *ctr, sig syscall.Signal, redeliver time.Duration) error {
+	c.mu.Lock()
+	st := c.rec.State.Status
+	if st != container.StateRunning && st != container.StatePaused && st != container.StateRestarting {
+		c.mu.Unlock()
+		return fmt.Errorf("Container %s is not running: %w", c.rec.ID, errdefs.ErrConflict)
+	}
+	exitOnNext := true
+	if s := c.rec.Config.StopSignal; s != "" && sig != syscall.SIGKILL {
+		stopSig, err := parseSignal(s)
+		exitOnNext = err == nil && stopSig == sig
+	}
+	if exitOnNext {
+		c.stopping = true
+	}
+	if d.shuttingDown.Load() {
+		c.rec.StoppedByDaemon = true
+	} else {
+		c.rec.ManuallyStopped = true
+	}
+	if st == container.StateRestarting {
+		if exitOnNext {
+			d.cancelRestart(c)
+		}
+		c.mu.Unlock()
+		return nil
+	}
+	d.save(&c.rec)
+	c.mu.Unlock()
+	d.containerEvent(c, events.ActionKill, "signal", strconv.Itoa(int(sig)))
+	var err error
+	if d.win == nil && sig != syscall.SIGKILL {
+		err = d.rt.Signal(ctx, c.rec.ID, int(sig), redeliver)
+	} else {
+		err = d.kill(ctx, c, sig, false)
+	}
+	if err != nil {
+		if errdefs.IsConflict(err) || errdefs.IsNotFound(err) {
+			return fmt.Errorf("Container %s is not running: %w", c.rec.ID, errdefs.ErrConflict)
+		}
+		return err
+	}
+	// A SIGKILL reaches a paused container (the runtime thaws it to
+	// deliver it); another signal waits for the resume.
+	if st == container.StatePaused && exitOnNext && sig != syscall.SIGKILL {
+		d.resume(ctx, c)
+	}
+	return nil
+}
+
+// resume thaws a paused container (the unpause a stop makes).
+func (d *Daemon) resume(ctx context.Context, c *ctr) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.rec.State.Status != container.StatePaused {
+		return
+	}
+	if err := d.rt.Resume(ctx, c.rec.ID); err != nil {
+		slog.Warn("resume to deliver a signal", "id", c.rec.ID, "error", err)
+		return
+	}
+	c.rec.State.Status = container.StateRunning
+	d.save(&c.rec)
+	c.notify()
+	d.containerEvent(c, events.ActionUnPause)
+}
+
+// cancelRestart ends the restarting of c: it stays exited. c.mu is held.
+func (d *Daemon) cancelRestart(c *ctr) {
+	c.stopping = true
+	c.rec.State.Status = container.StateExited
+	d.save(&c.rec)
+	c.notify()
+}
+
 // waitNotRunning waits until c is not running, up to timeout.
-func waitNotRunning(ctx context.Context, c *ctr, changed chan struct{}, timeout time.Duration) bool {
-	deadline := time.After(timeout)
+func waitNotRunning(ctx context.Context, c *ctr, timeout time.Duration) bool {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
 	for {
 		c.mu.Lock()
 		running := c.rec.State.Status == container.StateRunning || c.rec.State.Status == container.StatePaused
@@ -307,7 +417,7 @@ func waitNotRunning(ctx context.Context, c *ctr, changed chan struct{}, timeout 
 		}
 		select {
 		case <-ch:
-		case <-deadline:
+		case <-deadline.C:
 			return false
 		case <-ctx.Done():
 			return false
@@ -315,41 +425,75 @@ func waitNotRunning(ctx context.Context, c *ctr, changed chan struct{}, timeout 
 	}
 }
 
-// ContainerKill is POST /containers/{id}/kill.
+// stopTimeout is c's stop timeout: how long a signal may wait for the
+// container's init to handle it.
+func stopTimeout(c *ctr) time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t := c.rec.Config.StopTimeout; t != nil && *t >= 0 {
+		return time.Duration(*t) * time.Second
+	}
+	return 10 * time.Second
+}
+
+// ContainerKill is POST /containers/{id}/kill: signal (SIGKILL when
+// empty) to the container's init. A SIGKILL returns once the container
+// has stopped, as with dockerd.
 func (d *Daemon) ContainerKill(ctx context.Context, ref, signal string) error {
+	ctx = context.WithoutCancel(ctx)
+	sig := syscall.SIGKILL
+	if signal != "" {
+		var err error
+		if sig, err = parseSignal(signal); err != nil {
+			return err
+		}
+	}
+	c, err := d.lookup(ref)
+	if err != nil {
+		return fmt.Errorf("Cannot kill container: %s: %w", ref, err)
+	}
+	if !signalValid(sig) {
+		return fmt.Errorf("Cannot kill container: %s: The %s daemon does not support signal %d: %w", ref, goruntime.GOOS, sig, errdefs.ErrInvalidArgument)
+	}
+	if sig == syscall.SIGKILL {
+		err = d.killWithSignal(ctx, c, sig, 0)
+		if err == nil {
+			err = d.killAndWait(ctx, c)
+		}
+	} else {
+		err = d.killWithSignal(ctx, c, sig, stopTimeout(c))
+	}
+	if err != nil {
+		return fmt.Errorf("Cannot kill container: %s: %w", ref, err)
+	}
+	return nil
+}
+
+// ContainerRestart is POST /containers/{id}/restart: a stop as
+// ContainerStop, then a start. Neither the restart policy nor auto-removal
+// applies to the stop (dockerd keeps an auto-remove container through a
+// restart), and a client that hangs up does not cancel it.
+func (d *Daemon) ContainerRestart(ctx context.Context, ref string, timeout *int, signal string) error {
+	ctx = context.WithoutCancel(ctx)
 	c, err := d.lookup(ref)
 	if err != nil {
 		return err
 	}
-	sig, err := parseSignal(signal, syscall.SIGKILL)
-	if err != nil {
-		return err
-	}
 	c.mu.Lock()
-	running := c.rec.State.Status == container.StateRunning || c.rec.State.Status == container.StatePaused
-	if running && (sig == syscall.SIGKILL || sig == syscall.SIGTERM) {
-		c.stopping = true
-		c.rec.ManuallyStopped = true
-	}
+	c.restarting = true
 	c.mu.Unlock()
-	if !running {
-		return fmt.Errorf("cannot kill container: %s: container %s is not running: %w", ref, c.rec.ID, errdefs.ErrConflict)
-	}
-	d.containerEvent(c, events.ActionKill, "signal", strconv.Itoa(int(sig)))
-	return d.kill(ctx, c, sig, false)
-}
-
-// ContainerRestart is POST /containers/{id}/restart.
-func (d *Daemon) ContainerRestart(ctx context.Context, ref string, timeout *int, signal string) error {
+	defer func() {
+		c.mu.Lock()
+		c.restarting = false
+		c.mu.Unlock()
+	}()
 	if err := d.ContainerStop(ctx, ref, timeout, signal); err != nil && !errors.Is(err, errNotModified) {
-		return err
+		return fmt.Errorf("Cannot restart container %s: %w", ref, err)
 	}
 	if err := d.ContainerStart(ctx, ref); err != nil {
-		return err
+		return fmt.Errorf("Cannot restart container %s: %w", ref, err)
 	}
-	if c, err := d.lookup(ref); err == nil {
-		d.containerEvent(c, events.ActionRestart)
-	}
+	d.containerEvent(c, events.ActionRestart)
 	return nil
 }
 
@@ -374,7 +518,7 @@ func (d *Daemon) ContainerRemove(ctx context.Context, ref string, force, volumes
 	c.mu.Unlock()
 	if st == container.StateRunning || st == container.StatePaused {
 		d.kill(ctx, c, syscall.SIGKILL, true)
-		waitNotRunning(ctx, c, nil, 30*time.Second)
+		waitNotRunning(ctx, c, 30*time.Second)
 	}
 	// Lock order: d.mu before c.mu (rename, info); so c.mu is let go
 	// before the daemon's maps are changed below.
@@ -445,21 +589,27 @@ func (d *Daemon) ContainerWait(ctx context.Context, ref string, condition string
 	}
 	c.mu.Lock()
 	ch := c.changed
-	startExit := c.rec.State.FinishedAt
+	exits := c.exits
 	c.mu.Unlock()
 	out := make(chan container.WaitResponse, 1)
 	go func() {
 		for {
 			c.mu.Lock()
-			st, code, finished, removed := c.rec.State.Status, c.rec.State.ExitCode, c.rec.State.FinishedAt, c.removed && c.rec.State.Status == container.StateRemoving
+			st, code, removed := c.rec.State.Status, c.rec.State.ExitCode, c.removed && c.rec.State.Status == container.StateRemoving
+			exited := c.exits > exits
+			if exited {
+				code = c.exitCode
+			}
 			c.mu.Unlock()
 			notRunning := st != container.StateRunning && st != container.StatePaused && st != container.StateRestarting
 			done := false
 			switch condition {
 			case "", "not-running":
-				done = notRunning
+				// An exit releases the wait even if a restart
+				// already followed it (as dockerd).
+				done = notRunning || exited
 			case "next-exit":
-				done = notRunning && finished.After(startExit)
+				done = exited
 			case "removed":
 				done = removed
 			}
@@ -613,19 +763,15 @@ func (d *Daemon) ContainerAttach(ctx context.Context, ref string, stdin io.Reade
 
 var errNotModified = fmt.Errorf("is not running: %w", errdefs.ErrNotModified)
 
-// parseSignal takes "TERM", "SIGTERM" or "15"; "" gives def.
-func parseSignal(s string, def syscall.Signal) (syscall.Signal, error) {
-	if s == "" {
-		return def, nil
+// parseSignal reads a signal as dockerd does (moby/sys/signal: "TERM",
+// "SIGTERM", "RTMIN+3" or a number), with its message.
+func parseSignal(s string) (syscall.Signal, error) {
+	sig, err := mobysignal.ParseSignal(s)
+	if err != nil {
+		return 0, fmt.Errorf("Invalid signal: %s: %w", s, errdefs.ErrInvalidArgument)
 	}
-	if n, err := strconv.Atoi(s); err == nil && n > 0 && n < 65 {
-		return syscall.Signal(n), nil
-	}
-	name := strings.TrimPrefix(strings.ToUpper(s), "SIG")
-	for n := 1; n < 32; n++ {
-		if strings.EqualFold(strings.TrimPrefix(unixSignalName(syscall.Signal(n)), "SIG"), name) {
-			return syscall.Signal(n), nil
-		}
-	}
-	return 0, fmt.Errorf("invalid signal: %s: %w", s, errdefs.ErrInvalidArgument)
+	return sig, nil
 }
+
+// signalValid reports whether sig is a signal of this platform.
+func signalValid(sig syscall.Signal) bool { return mobysignal.ValidSignalForPlatform(sig) }

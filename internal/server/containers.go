@@ -128,7 +128,7 @@ func (s *Server) containerRoutes() {
 			if v := r.URL.Query().Get("t"); v != "" {
 				n, err := strconv.Atoi(v)
 				if err != nil {
-					return fmt.Errorf("t %q: %w", v, errdefs.ErrInvalidArgument)
+					return fmt.Errorf("%w: %w", err, errdefs.ErrInvalidArgument) // dockerd's text
 				}
 				timeout = &n
 			}
