@@ -5,17 +5,23 @@ package main
 // were taken from Debian's dockerd 20.10 side by side (see each test).
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/client"
 )
 
@@ -305,4 +311,305 @@ func TestLifecycleStopKillRestart(t *testing.T) {
 			t.Errorf("the auto-remove container is not removed when it stops: %v", err)
 		}
 	})
+}
+
+// getJSON decodes the answer to GET path into v and returns the status.
+func getJSON(t *testing.T, dir, path string, v any) int {
+	t.Helper()
+	resp, err := apiClient(filepath.Join(dir, "hull.sock")).Get("http://hull" + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	return resp.StatusCode
+}
+
+// postJSON sends body to path and returns the status and the answer.
+func postJSON(t *testing.T, dir, path, body string) (int, string) {
+	t.Helper()
+	resp, err := apiClient(filepath.Join(dir, "hull.sock")).Post("http://hull"+path, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, strings.TrimSpace(string(b))
+}
+
+// eventLines are the events of container ref since since, as
+// `docker events --format '{{.Action}} {{json .Actor.Attributes}}'`
+// prints them, network events left out.
+func eventLines(t *testing.T, dir, ref string, since time.Time) []string {
+	t.Helper()
+	q := fmt.Sprintf("/events?since=%d.%09d&until=%d&filters=%s", since.Unix(), since.Nanosecond(), time.Now().Add(time.Second).Unix(),
+		url.QueryEscape(`{"container":{"`+ref+`":true}}`))
+	resp, err := apiClient(filepath.Join(dir, "hull.sock")).Get("http://hull" + q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out []string
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var m events.Message
+		if err := dec.Decode(&m); err != nil {
+			break
+		}
+		if m.Type != events.ContainerEventType {
+			continue
+		}
+		b, _ := json.Marshal(m.Actor.Attributes)
+		out = append(out, string(m.Action)+" "+string(b))
+	}
+	return out
+}
+
+// TestLifecycleExec: docker exec as dockerd — exit codes of commands that
+// cannot start, texts of the conflicts, the fields of exec inspect, the
+// framing chosen by the start request, the process's settings, events.
+func TestLifecycleExec(t *testing.T) {
+	requireDockerCLI(t)
+	env, dir, cli := lifecycleDaemon(t)
+	ctx := context.Background()
+	since := time.Now()
+	docker(t, env, "run", "-d", "--name", "ex", "-e", "A=1", "-e", "B=2", "-w", "/tmp", "--hostname", "hh", "e2e/busybox:1", "sleep", "1000")
+	id := docker(t, env, "inspect", "-f", "{{.Id}}", "ex")
+
+	// A missing program: dockerd's text on the stream (stdout) and 127; a
+	// file that cannot run: 126 (newer dockerd; 20.10 said 126 for both).
+	for _, c := range []struct {
+		cmd  string
+		out  string
+		code int
+	}{
+		{"nosuch", `OCI runtime exec failed: exec failed: unable to start container process: exec: "nosuch": executable file not found in $PATH: unknown`, 127},
+		{"/etc/hostname", `OCI runtime exec failed: exec failed: unable to start container process: exec: "/etc/hostname": permission denied: unknown`, 126},
+	} {
+		out, _, code := dockerRun(t, env, "", "exec", "ex", c.cmd)
+		if strings.TrimSpace(out) != c.out || code != c.code {
+			t.Errorf("docker exec ex %s: %d %q, want %d %q", c.cmd, code, out, c.code, c.out)
+		}
+	}
+	if _, _, code := dockerRun(t, env, "", "exec", "ex", "sh", "-c", "exit 5"); code != 5 {
+		t.Errorf("exec exit 5: %d", code)
+	}
+
+	// Detached start of a missing program: 400 with the text, exit code 127.
+	_, body := postJSON(t, dir, "/containers/ex/exec", `{"Cmd":["nosuch"],"AttachStdout":true,"AttachStderr":true}`)
+	var created container.ExecCreateResponse
+	json.Unmarshal([]byte(body), &created)
+	code, body := postJSON(t, dir, "/exec/"+created.ID+"/start", `{"Detach":true}`)
+	if want := `{"message":"OCI runtime exec failed: exec failed: unable to start container process: exec: \"nosuch\": executable file not found in $PATH: unknown"}`; code != 400 || body != want {
+		t.Errorf("detached start of nosuch: %d %s, want 400 %s", code, body, want)
+	}
+	var raw map[string]any
+	getJSON(t, dir, "/exec/"+created.ID+"/json", &raw)
+	if raw["ExitCode"] != 127.0 || raw["Running"] != false || raw["DetachKeys"] != "" || raw["CanRemove"] != false || raw["ContainerID"] != id {
+		t.Errorf("exec inspect after a failed start: %v", raw)
+	}
+	code, body = postJSON(t, dir, "/exec/"+created.ID+"/start", `{"Detach":true}`)
+	if want := `{"message":"Error: Exec command ` + created.ID + ` has already run"}`; code != 409 || body != want {
+		t.Errorf("second start: %d %s, want 409 %s", code, body, want)
+	}
+
+	// A running exec: inspect while it runs, a second start, its end.
+	_, body = postJSON(t, dir, "/containers/ex/exec", `{"Cmd":["sleep","2"],"User":"1:2","DetachKeys":"ctrl-x,y","AttachStdin":true,"Tty":true}`)
+	json.Unmarshal([]byte(body), &created)
+	getJSON(t, dir, "/exec/"+created.ID+"/json", &raw)
+	if raw["ExitCode"] != nil || raw["Running"] != false || raw["Pid"] != 0.0 || raw["DetachKeys"] != "GHk=" || raw["OpenStdin"] != true || raw["OpenStdout"] != false {
+		t.Errorf("exec inspect before start: %v", raw)
+	}
+	if code, body := postJSON(t, dir, "/exec/"+created.ID+"/start", `{"Detach":true}`); code != 200 {
+		t.Fatalf("detached start: %d %s", code, body)
+	}
+	var ei container.ExecInspectResponse
+	getJSON(t, dir, "/exec/"+created.ID+"/json", &ei)
+	if !ei.Running || ei.ExitCode != nil || ei.Pid == 0 || ei.ProcessConfig.User != "1:2" || !ei.ProcessConfig.Tty || ei.ProcessConfig.Entrypoint != "sleep" {
+		t.Errorf("exec inspect while it runs: %+v %+v", ei, ei.ProcessConfig)
+	}
+	code, body = postJSON(t, dir, "/exec/"+created.ID+"/start", `{"Detach":true}`)
+	if want := `{"message":"Error: Exec command ` + created.ID + ` is already running"}`; code != 409 || body != want {
+		t.Errorf("start of a running exec: %d %s, want 409 %s", code, body, want)
+	}
+	waitFor(t, func() bool {
+		var ei container.ExecInspectResponse
+		getJSON(t, dir, "/exec/"+created.ID+"/json", &ei)
+		return !ei.Running && ei.ExitCode != nil && *ei.ExitCode == 0 && ei.Pid != 0
+	}, "the exec's end")
+
+	for body, want := range map[string]string{
+		`{"Cmd":[]}`:                            `400 {"message":"No exec command specified"}`,
+		`{"Cmd":["true"],"DetachKeys":"ctrl-"}`: `400 {"message":"Invalid escape keys (ctrl-) provided"}`,
+	} {
+		if code, got := postJSON(t, dir, "/containers/ex/exec", body); fmt.Sprint(code, " ", got) != want {
+			t.Errorf("exec create %s: %d %s, want %s", body, code, got, want)
+		}
+	}
+	if code, got := postJSON(t, dir, "/exec/nosuch/start", `{"Detach":true}`); code != 404 || got != `{"message":"No such exec instance: nosuch"}` {
+		t.Errorf("start of a missing exec: %d %s", code, got)
+	}
+
+	// The process: the container's environment (PATH, HOSTNAME, TERM with
+	// a terminal) under the exec's, where B without '=' unsets B; its
+	// working directory and user or the container's.
+	if out, _, _ := dockerRun(t, env, "", "exec", "-e", "A=3", "-e", "B", "-e", "C=4", "ex", "busybox", "env"); !sameLines(out, "A=3\nC=4\nHOME=/\nHOSTNAME=hh\nPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin") {
+		t.Errorf("exec env:\n%s", out)
+	}
+	if out, _, _ := dockerRun(t, env, "", "exec", "-t", "ex", "busybox", "env"); !strings.Contains(out, "TERM=xterm") {
+		t.Errorf("exec -t env:\n%s", out)
+	}
+	if out, _, _ := dockerRun(t, env, "", "exec", "-u", "1:2", "ex", "sh", "-c", "pwd; id -u; id -g"); out != "/tmp\n1\n2\n" {
+		t.Errorf("exec pwd and id: %q", out)
+	}
+	if out, _, _ := dockerRun(t, env, "", "exec", "-w", "/", "ex", "sh", "-c", "pwd"); out != "/\n" {
+		t.Errorf("exec -w /: %q", out)
+	}
+	plain, _, _ := dockerRun(t, env, "", "exec", "ex", "busybox", "grep", "CapEff", "/proc/self/status")
+	priv, _, _ := dockerRun(t, env, "", "exec", "--privileged", "ex", "busybox", "grep", "CapEff", "/proc/self/status")
+	bnd, _ := os.ReadFile("/proc/self/status")
+	if plain != "CapEff:\t00000000a80425fb\n" || !strings.Contains(string(bnd), strings.Replace(strings.TrimSpace(priv), "CapEff", "CapBnd", 1)) {
+		t.Errorf("exec capabilities: %q, --privileged %q", plain, priv)
+	}
+
+	// The start request's Tty chooses the framing, as dockerd's router.
+	for _, c := range []struct{ createTTY, startTTY, framed bool }{{false, true, false}, {true, false, true}, {false, false, true}} {
+		ex, err := cli.ExecCreate(ctx, "ex", client.ExecCreateOptions{Cmd: []string{"echo", "hi"}, TTY: c.createTTY, AttachStdout: true, AttachStderr: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		att, err := cli.ExecAttach(ctx, ex.ID, client.ExecAttachOptions{TTY: c.startTTY})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(att.Reader)
+		att.Close()
+		line := "hi\n"
+		if c.createTTY {
+			line = "hi\r\n"
+		}
+		want := []byte(line)
+		if c.framed {
+			want = append([]byte{1, 0, 0, 0, 0, 0, 0, byte(len(line))}, line...)
+		}
+		if !bytes.Equal(b, want) {
+			t.Errorf("exec with Tty %v started with Tty %v: %q, want %q", c.createTTY, c.startTTY, b, want)
+		}
+	}
+
+	// Paused and stopped containers.
+	docker(t, env, "pause", "ex")
+	if code, got := postJSON(t, dir, "/containers/ex/exec", `{"Cmd":["true"]}`); code != 409 || got != `{"message":"Container ex is paused, unpause the container before exec"}` {
+		t.Errorf("exec in a paused container: %d %s", code, got)
+	}
+	docker(t, env, "unpause", "ex")
+	_, body = postJSON(t, dir, "/containers/ex/exec", `{"Cmd":["true"]}`)
+	json.Unmarshal([]byte(body), &created)
+	docker(t, env, "kill", "ex")
+	if code, got := postJSON(t, dir, "/containers/ex/exec", `{"Cmd":["true"]}`); code != 409 || got != `{"message":"Container `+id+` is not running"}` {
+		t.Errorf("exec in a stopped container: %d %s", code, got)
+	}
+	if code, got := postJSON(t, dir, "/exec/"+created.ID+"/start", `{"Detach":true}`); code != 404 || got != `{"message":"No such exec instance: `+created.ID+`"}` {
+		t.Errorf("start of an exec whose container stopped: %d %s", code, got)
+	}
+
+	// Events: exec_create and exec_start for every exec, exec_die for those
+	// whose process ran; none of exec_die for a process that never started.
+	var got []string
+	for _, l := range eventLines(t, dir, "ex", since) {
+		if strings.HasPrefix(l, "exec_") {
+			got = append(got, regexp.MustCompile(`[0-9a-f]{64}`).ReplaceAllString(l, "ID"))
+		}
+	}
+	attrs := `{"execID":"ID","image":"e2e/busybox:1","name":"ex"}`
+	want := []string{"exec_create: nosuch  " + attrs, "exec_start: nosuch  " + attrs,
+		"exec_create: /etc/hostname  " + attrs, "exec_start: /etc/hostname  " + attrs,
+		"exec_create: sh -c exit 5 " + attrs, "exec_start: sh -c exit 5 " + attrs,
+		`exec_die {"execID":"ID","exitCode":"5","image":"e2e/busybox:1","name":"ex"}`}
+	if len(got) < len(want) || !slices.Equal(got[:len(want)], want) {
+		t.Errorf("exec events:\n%s\nwant first:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// sameLines reports whether out holds the lines of want, in any order.
+func sameLines(out, want string) bool {
+	a, b := strings.Fields(out), strings.Fields(want)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
+
+// health is a container's health state as inspect gives it.
+func health(t *testing.T, cli *client.Client, ref string) container.Health {
+	t.Helper()
+	r, err := cli.ContainerInspect(context.Background(), ref, client.ContainerInspectOptions{})
+	if err != nil || r.Container.State.Health == nil {
+		t.Fatalf("inspect %s: %v (no health)", ref, err)
+	}
+	return *r.Container.State.Health
+}
+
+// TestLifecycleHealth: health checks as dockerd's daemon/health.go runs
+// them — results, timeouts, output limit, streaks, start period and start
+// interval, the status of a stopped container, events.
+func TestLifecycleHealth(t *testing.T) {
+	requireDockerCLI(t)
+	env, dir, cli := lifecycleDaemon(t)
+	since := time.Now()
+	run := func(name, cmd string, flags ...string) {
+		args := append([]string{"run", "-d", "--name", name, "--health-cmd", cmd}, flags...)
+		docker(t, env, append(args, "e2e/busybox:1", "sleep", "1000")...)
+	}
+	run("failing", "echo out; echo err >&2; exit 1", "--health-interval", "300ms", "--health-retries", "2")
+	run("slow", "echo hi; sleep 5", "--health-interval", "300ms", "--health-timeout", "300ms", "--health-retries", "1")
+	run("chatty", "head -c 5000 /dev/zero | tr '\\0' a", "--health-interval", "300ms")
+	run("ok", "exit 0", "--health-interval", "300ms")
+	run("starting", "exit 1", "--health-interval", "30s", "--health-retries", "1", "--health-start-period", "30s", "--health-start-interval", "100ms")
+
+	waitFor(t, func() bool { h := health(t, cli, "failing"); return h.Status == container.Unhealthy && len(h.Log) >= 2 }, "failing to turn unhealthy")
+	h := health(t, cli, "failing")
+	if h.FailingStreak < 2 || h.Log[0].ExitCode != 1 || h.Log[0].Output != "out\nerr\n" || h.Log[0].End.Before(h.Log[0].Start) {
+		t.Errorf("failing: %+v %+v", h, h.Log[0])
+	}
+	waitFor(t, func() bool { return health(t, cli, "slow").Status == container.Unhealthy }, "slow to turn unhealthy")
+	if l := health(t, cli, "slow").Log[0]; l.ExitCode != -1 || l.Output != "Health check exceeded timeout (300ms): hi\n" || l.End.Sub(l.Start) < 300*time.Millisecond {
+		t.Errorf("a check that times out: %+v", l)
+	}
+	waitFor(t, func() bool { return health(t, cli, "chatty").Status == container.Healthy }, "chatty to turn healthy")
+	if out := health(t, cli, "chatty").Log[0].Output; out != strings.Repeat("a", 4096)+"..." {
+		t.Errorf("output over 4096 bytes: %d bytes, ends %q", len(out), out[max(0, len(out)-5):])
+	}
+	// In its start period, checked every start interval (not every 30 s);
+	// failures there do not count.
+	waitFor(t, func() bool { return len(health(t, cli, "starting").Log) >= 3 }, "checks every start interval")
+	if h := health(t, cli, "starting"); h.Status != container.Starting || h.FailingStreak != 0 {
+		t.Errorf("in the start period: %s streak %d, %d results", h.Status, h.FailingStreak, len(h.Log))
+	}
+
+	waitFor(t, func() bool { return health(t, cli, "ok").Status == container.Healthy }, "ok to turn healthy")
+	docker(t, env, "stop", "-t", "0", "ok")
+	if h := health(t, cli, "ok"); h.Status != container.Unhealthy || len(h.Log) == 0 {
+		t.Errorf("a stopped container's health: %+v", h)
+	}
+	docker(t, env, "start", "ok")
+	if h := health(t, cli, "ok"); h.Status != container.Starting || h.FailingStreak != 0 || len(h.Log) == 0 {
+		t.Errorf("restarted: %+v (the log stays, as with dockerd)", h)
+	}
+
+	var got []string
+	for _, l := range eventLines(t, dir, "ok", since) {
+		l = regexp.MustCompile(`[0-9a-f]{64}`).ReplaceAllString(l, "ID")
+		if !slices.Contains(got, l) {
+			got = append(got, l)
+		}
+	}
+	attrs := `{"image":"e2e/busybox:1","name":"ok"}`
+	exec := `{"execID":"ID","image":"e2e/busybox:1","name":"ok"}`
+	want := []string{"create " + attrs, "start " + attrs, "exec_create: /bin/sh -c exit 0 " + exec, "exec_start: /bin/sh -c exit 0 " + exec,
+		`exec_die {"execID":"ID","exitCode":"0","image":"e2e/busybox:1","name":"ok"}`, "health_status: healthy " + attrs}
+	if len(got) < len(want) || !slices.Equal(got[:len(want)], want) {
+		t.Errorf("health events:\n%s\nwant first:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }

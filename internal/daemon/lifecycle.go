@@ -174,15 +174,13 @@ func (d *Daemon) exited(c *ctr, code int) {
 		}
 		d.detachNetwork(ctx, id)
 	}
-	if c.stopHealth != nil {
-		c.stopHealth()
-		c.stopHealth = nil
-	}
+	d.stopHealthLocked(c)
 	c.rec.State.Status = container.StateExited
 	c.rec.State.ExitCode = code
 	c.rec.State.Pid = 0
 	c.rec.State.FinishedAt = time.Now().UTC()
 	c.exits, c.exitCode = c.exits+1, code
+	d.dropExecs(id)
 	c.created = make(chan struct{})
 	d.save(&c.rec)
 	c.notify()
@@ -390,6 +388,7 @@ func (d *Daemon) resume(ctx context.Context, c *ctr) {
 		return
 	}
 	c.rec.State.Status = container.StateRunning
+	d.resumeHealth(c)
 	d.save(&c.rec)
 	c.notify()
 	d.containerEvent(c, events.ActionUnPause)

@@ -37,6 +37,7 @@ func (d *Daemon) ContainerPause(ctx context.Context, ref string) error {
 		return err
 	}
 	c.rec.State.Status = container.StatePaused
+	d.stopHealthLocked(c)
 	d.save(&c.rec)
 	c.notify()
 	d.containerEvent(c, events.ActionPause)
@@ -58,6 +59,7 @@ func (d *Daemon) ContainerUnpause(ctx context.Context, ref string) error {
 		return err
 	}
 	c.rec.State.Status = container.StateRunning
+	d.resumeHealth(c)
 	d.save(&c.rec)
 	c.notify()
 	d.containerEvent(c, events.ActionUnPause)

@@ -317,7 +317,21 @@ func (r *Runtime) Wait(ctx context.Context, id string) (int, error) {
 	return resp.Exit, nil
 }
 
-// Exec starts proc in the running container.
+// StartError is a process the runtime could not start (an exec): the
+// program is missing, not executable, or its working directory is not
+// there. Err's message is the runtime's; ExitCode is the status a shell
+// gives such a command: 127 when not found, 126 when it cannot run, 128
+// for anything else.
+type StartError struct {
+	Err      error
+	ExitCode int
+}
+
+func (e *StartError) Error() string { return e.Err.Error() }
+func (e *StartError) Unwrap() error { return e.Err }
+
+// Exec starts proc in the running container. A process that cannot start
+// is a *StartError.
 func (r *Runtime) Exec(ctx context.Context, id string, proc *specs.Process, opts ExecOptions) (*Process, error) {
 	if proc == nil || len(proc.Args) == 0 {
 		return nil, fmt.Errorf("exec in %s: the process has no args: %w", id, errdefs.ErrInvalidArgument)

@@ -497,6 +497,9 @@ func (r *Runtime) execImpl(ctx context.Context, id string, proc *specs.Process, 
 	files, err := recv(c, &resp)
 	if err == nil {
 		err = resp.Err()
+		if err != nil && resp.Exit != 0 {
+			err = &StartError{Err: err, ExitCode: resp.Exit}
+		}
 	}
 	if err != nil {
 		for _, f := range files {

@@ -47,7 +47,8 @@ type ContainerBackend interface {
 	ContainerExecCreate(ctx context.Context, id string, cfg container.ExecCreateRequest) (string, error)
 	// ContainerExecStart runs the exec; with streams it returns when the
 	// process has exited, without (detached) once it runs.
-	ContainerExecStart(ctx context.Context, execID string, stdin io.Reader, stdout, stderr io.Writer) error
+	// consoleSize (height, width), when set, overrides the exec's.
+	ContainerExecStart(ctx context.Context, execID string, consoleSize *[2]uint, stdin io.Reader, stdout, stderr io.Writer) error
 	ContainerExecInspect(ctx context.Context, execID string) (container.ExecInspectResponse, error)
 	ContainerExecResize(ctx context.Context, execID string, height, width uint16) error
 	ExecTTY(execID string) (bool, error)
@@ -309,7 +310,10 @@ func (s *Server) containerRoutes() {
 	})
 }
 
-// execStart runs an exec, detached or on the hijacked connection.
+// execStart runs an exec, detached or on the hijacked connection. As
+// dockerd, the start request's Tty (not the exec's) says whether the
+// streams are framed, and an exec that cannot start is told on the stream,
+// as stdout, followed by "\r\n" (a detached one answers the error).
 func (s *Server) execStart(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	var req container.ExecStartRequest
@@ -318,18 +322,20 @@ func (s *Server) execStart(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	tty, err := s.backend.ExecTTY(id)
-	if err != nil {
-		return err
+	if _, err := s.backend.ExecTTY(id); err != nil {
+		return err // no such exec: answered before the connection is taken
 	}
 	if req.Detach {
-		if err := s.backend.ContainerExecStart(r.Context(), id, nil, nil, nil); err != nil {
+		if err := s.backend.ContainerExecStart(r.Context(), id, req.ConsoleSize, nil, nil, nil); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
-	conn, buf, err := hijack(w, r, tty)
+	// Without an upgrade dockerd answers a raw stream's type whatever the
+	// framing.
+	upgrade := strings.EqualFold(r.Header.Get("Upgrade"), "tcp") || strings.Contains(strings.ToLower(r.Header.Get("Connection")), "upgrade")
+	conn, buf, err := hijack(w, r, req.Tty || !upgrade)
 	if err != nil {
 		return err
 	}
@@ -337,12 +343,12 @@ func (s *Server) execStart(w http.ResponseWriter, r *http.Request) error {
 	var mu sync.Mutex
 	locked := writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return conn.Write(p) })
 	var stdout, stderr io.Writer = locked, locked
-	if !tty {
+	if !req.Tty {
 		stdout, stderr = newFramedWriter(locked, streamStdout), newFramedWriter(locked, streamStderr)
 	}
 	stdin := io.MultiReader(bufferedPart(buf), conn)
-	if err := s.backend.ContainerExecStart(context.WithoutCancel(r.Context()), id, stdin, stdout, stderr); err != nil {
-		fmt.Fprintf(stderr, "Error: %v\n", err)
+	if err := s.backend.ContainerExecStart(context.WithoutCancel(r.Context()), id, req.ConsoleSize, stdin, stdout, stderr); err != nil {
+		io.WriteString(stdout, publicMessage(err)+"\r\n")
 	}
 	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
 		cw.CloseWrite()
