@@ -820,8 +820,8 @@ func TestDaemonPauseRenameTopDiff(t *testing.T) {
 	docker(t, env, "rm", "-f", "renamed")
 }
 
-// TestDaemonEventsWithDockerCLI: docker events shows create, start, die,
-// destroy of a run --rm live, and image events with --since/--until.
+// TestDaemonEventsWithDockerCLI: docker events shows create, attach,
+// start, die, destroy of a run --rm live (as dockerd), and image events with --since/--until.
 func TestDaemonEventsWithDockerCLI(t *testing.T) {
 	requireDockerCLI(t)
 	buildShim(t)
@@ -837,7 +837,7 @@ func TestDaemonEventsWithDockerCLI(t *testing.T) {
 	defer func() { ev.Process.Kill(); ev.Wait() }()
 	time.Sleep(300 * time.Millisecond)
 	docker(t, env, "run", "--rm", "--name", "evt", "e2e/busybox:1", "sh", "-c", "exit 0")
-	want := "container create evt\ncontainer start evt\ncontainer die evt\ncontainer destroy evt\n"
+	want := "container create evt\ncontainer attach evt\ncontainer start evt\ncontainer die evt\ncontainer destroy evt\n"
 	waitFor(t, func() bool { return strings.Contains(out.String(), want) }, "the events of run --rm", func() string { return out.String() })
 	since := time.Now().Add(-time.Second).Unix()
 	docker(t, env, "tag", "e2e/busybox:1", "e2e/tagged:1")

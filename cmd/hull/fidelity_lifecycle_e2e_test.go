@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/client"
@@ -611,5 +612,143 @@ func TestLifecycleHealth(t *testing.T) {
 		`exec_die {"execID":"ID","exitCode":"0","image":"e2e/busybox:1","name":"ok"}`, "health_status: healthy " + attrs}
 	if len(got) < len(want) || !slices.Equal(got[:len(want)], want) {
 		t.Errorf("health events:\n%s\nwant first:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestLifecycleAttach: attach as dockerd answers it — detach keys checked
+// and honoured, paused containers refused, the log replayed, a stream to
+// a stopped container that waits for its next start.
+func TestLifecycleAttach(t *testing.T) {
+	requireDockerCLI(t)
+	env, dir, cli := lifecycleDaemon(t)
+	ctx := context.Background()
+	since := time.Now()
+	docker(t, env, "run", "-d", "-t", "-i", "--name", "tty", "e2e/busybox:1", "sh")
+	// dockerd answers these as text on the taken connection.
+	if code, body := post(t, dir, "/containers/tty/attach?stream=1&stdout=1&detachKeys=ctrl-"); code != 400 || body != "Invalid detach keys (ctrl-) provided" {
+		t.Errorf("attach with bad detach keys: %d %q", code, body)
+	}
+	docker(t, env, "pause", "tty")
+	if code, body := post(t, dir, "/containers/tty/attach?stream=1&stdout=1"); code != 409 || body != "container tty is paused, unpause the container before attach" {
+		t.Errorf("attach to a paused container: %d %q", code, body)
+	}
+	docker(t, env, "unpause", "tty")
+	if code, body := post(t, dir, "/containers/nosuch/attach?stream=1&stdout=1"); code != 404 || body != "No such container: nosuch" {
+		t.Errorf("attach to a missing container: %d %q", code, body)
+	}
+
+	// Detach keys end the attach and leave the container running; the
+	// default ones are ctrl-p,ctrl-q.
+	for _, keys := range []struct{ param, send string }{{"ctrl-x,y", "\x18y"}, {"", "\x10\x11"}} {
+		att, err := cli.ContainerAttach(ctx, "tty", client.ContainerAttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true, DetachKeys: keys.param})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(att.Conn, "echo h''i\n")
+		got := make(chan string, 1)
+		go func() { b, _ := io.ReadAll(att.Reader); got <- string(b) }()
+		time.Sleep(500 * time.Millisecond)
+		att.Conn.Write([]byte(keys.send))
+		select {
+		case out := <-got:
+			if !strings.Contains(out, "hi") {
+				t.Errorf("attach output before the detach: %q", out)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("detach keys %q did not end the attach", keys.param)
+		}
+		att.Close()
+		if st := inspectState(t, cli, "tty"); !st.Running {
+			t.Errorf("after a detach: %+v", st)
+		}
+	}
+	var got []string
+	for _, l := range eventLines(t, dir, "tty", since) {
+		if a, _, _ := strings.Cut(l, " "); a == "attach" || a == "detach" {
+			got = append(got, a)
+		}
+	}
+	if want := []string{"attach", "detach", "attach", "detach"}; !slices.Equal(got, want) {
+		t.Errorf("attach events: %v, want %v", got, want)
+	}
+
+	// logs=1 replays the log of a stopped container; stream=1 then waits
+	// for its next start and streams that run.
+	docker(t, env, "run", "--name", "done", "e2e/busybox:1", "sh", "-c", "echo one; echo two >&2")
+	att, err := cli.ContainerAttach(ctx, "done", client.ContainerAttachOptions{Logs: true, Stdout: true, Stderr: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	stdcopy.StdCopy(&stdout, &stderr, att.Reader)
+	att.Close()
+	if stdout.String() != "one\n" || stderr.String() != "two\n" {
+		t.Errorf("attach logs=1: %q %q", stdout.String(), stderr.String())
+	}
+	att, err = cli.ContainerAttach(ctx, "done", client.ContainerAttachOptions{Stream: true, Stdout: true, Stderr: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer att.Close()
+	stdout.Reset()
+	stderr.Reset()
+	copied := make(chan struct{})
+	go func() { stdcopy.StdCopy(&stdout, &stderr, att.Reader); close(copied) }()
+	time.Sleep(300 * time.Millisecond)
+	if _, err := cli.ContainerStart(ctx, "done", client.ContainerStartOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-copied:
+		if stdout.String() != "one\n" || stderr.String() != "two\n" {
+			t.Errorf("attach to a stopped container, then start: %q %q", stdout.String(), stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("the attach to a stopped container did not end with its next run")
+	}
+}
+
+// TestLifecycleEvents: a scripted sequence gives the container events
+// dockerd 20.10 gave for it, in order and with the same attributes
+// (`docker events --format '{{.Action}} {{json .Actor.Attributes}}'`
+// side by side; network events left out).
+func TestLifecycleEvents(t *testing.T) {
+	requireDockerCLI(t)
+	env, dir, _ := lifecycleDaemon(t)
+	since := time.Now()
+	id := docker(t, env, "create", "--name", "ev1", "-t", "-i", "-l", "a=b", "e2e/busybox:1", "sh")
+	docker(t, env, "start", "ev1")
+	docker(t, env, "top", "ev1")
+	if code, body := post(t, dir, "/containers/ev1/resize?h=30&w=100"); code != 200 {
+		t.Errorf("resize: %d %s", code, body)
+	}
+	docker(t, env, "rename", "ev1", "ev2")
+	docker(t, env, "pause", "ev2")
+	docker(t, env, "unpause", "ev2")
+	docker(t, env, "kill", "-s", "USR1", "ev2")
+	docker(t, env, "update", "--cpu-shares", "512", "ev2")
+	docker(t, env, "stop", "-t", "1", "ev2")
+	docker(t, env, "start", "ev2")
+	docker(t, env, "restart", "-t", "1", "ev2")
+	docker(t, env, "kill", "ev2")
+	docker(t, env, "rm", "ev2")
+	a := func(action string, kv ...string) string {
+		m := map[string]string{"a": "b", "image": "e2e/busybox:1", "name": "ev2"}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		b, _ := json.Marshal(m)
+		return action + " " + string(b)
+	}
+	stopped := []string{a("kill", "signal", "15"), a("kill", "signal", "9"), a("die", "exitCode", "137"), a("stop")}
+	want := []string{a("create", "name", "ev1"), a("start", "name", "ev1"), a("top", "name", "ev1"),
+		a("resize", "name", "ev1", "height", "30", "width", "100"), a("rename", "oldName", "/ev1"),
+		a("pause"), a("unpause"), a("kill", "signal", "10"), a("update")}
+	want = append(want, stopped...)
+	want = append(want, a("start"))
+	want = append(want, stopped...)
+	want = append(want, a("start"), a("restart"), a("kill", "signal", "9"), a("die", "exitCode", "137"), a("destroy"))
+	if got := eventLines(t, dir, id, since); !slices.Equal(got, want) {
+		t.Errorf("events:\n%s\nwant (dockerd's):\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

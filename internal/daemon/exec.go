@@ -370,7 +370,7 @@ func (d *Daemon) ContainerExecResize(ctx context.Context, execID string, height,
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.console == nil {
-		return fmt.Errorf("exec %s has no terminal: %w", execID, errdefs.ErrConflict)
+		return nil // no terminal to resize; dockerd says yes
 	}
 	return resizeConsole(e.console, height, width)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
 	mobysignal "github.com/moby/sys/signal"
+	"github.com/moby/term"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/hullproject/hull/internal/errdefs"
@@ -304,12 +305,17 @@ func (d *Daemon) stop(ctx context.Context, c *ctr, sig syscall.Signal, timeout i
 	return d.killAndWait(ctx, c)
 }
 
-// killAndWait kills c and waits for it to stop, as dockerd: 10 s, then
-// every process of it once more.
+// killAndWait kills c and waits for it to stop (waitKilled).
 func (d *Daemon) killAndWait(ctx context.Context, c *ctr) error {
 	if err := d.killWithSignal(ctx, c, syscall.SIGKILL, 0); err != nil && !errdefs.IsConflict(err) {
 		slog.Warn("kill", "id", c.rec.ID, "error", err)
 	}
+	return d.waitKilled(ctx, c)
+}
+
+// waitKilled waits for c, sent SIGKILL, to stop, as dockerd: 10 s, then
+// every process of it is killed once more.
+func (d *Daemon) waitKilled(ctx context.Context, c *ctr) error {
 	if waitNotRunning(ctx, c, 10*time.Second) {
 		return nil
 	}
@@ -457,7 +463,7 @@ func (d *Daemon) ContainerKill(ctx context.Context, ref, signal string) error {
 	if sig == syscall.SIGKILL {
 		err = d.killWithSignal(ctx, c, sig, 0)
 		if err == nil {
-			err = d.killAndWait(ctx, c)
+			err = d.waitKilled(ctx, c)
 		}
 	} else {
 		err = d.killWithSignal(ctx, c, sig, stopTimeout(c))
@@ -640,31 +646,52 @@ func (d *Daemon) ContainerResize(ctx context.Context, ref string, height, width 
 	running := c.rec.State.Status == container.StateRunning
 	c.mu.Unlock()
 	if !running {
-		return fmt.Errorf("cannot resize container %s: %w", c.rec.ID, errdefs.ErrConflict)
+		return fmt.Errorf("Container %s is not running: %w", c.rec.ID, errdefs.ErrConflict)
 	}
-	return d.rt.Resize(ctx, c.rec.ID, width, height)
+	// Without a terminal there is nothing to resize; dockerd says yes.
+	if c.rec.Config.Tty {
+		if err := d.rt.Resize(ctx, c.rec.ID, width, height); err != nil {
+			return err
+		}
+	}
+	d.containerEvent(c, events.ActionResize, "height", strconv.Itoa(int(height)), "width", strconv.Itoa(int(width)))
+	return nil
 }
 
-// ContainerAttach is POST /containers/{id}/attach: it connects the
-// streams to the container's, waiting for a created container to start,
-// and returns when its output ends or ctx is done.
-// Nil streams are not attached.
-func (d *Daemon) ContainerAttach(ctx context.Context, ref string, stdin io.Reader, stdout, stderr io.Writer, attached func()) error {
+// ContainerAttach is POST /containers/{id}/attach, as dockerd answers it:
+// with logs, the container's log so far; with stream, its streams from
+// then on — for a container that is not running, from its next start —
+// until its output ends or ctx is done. Nil streams are not attached.
+// attached is called once the request is accepted (the server answers its
+// head then), before any output. With a terminal, detachKeys (default
+// ctrl-p,ctrl-q) on stdin end the attach and leave the container running.
+func (d *Daemon) ContainerAttach(ctx context.Context, ref string, logs, stream bool, detachKeys string, stdin io.Reader, stdout, stderr io.Writer, attached func()) error {
 	opts := struct {
 		Stdin          io.Reader
 		Stdout, Stderr io.Writer
 	}{stdin, stdout, stderr}
+	keys := []byte{}
+	if detachKeys != "" {
+		var err error
+		if keys, err = term.ToBytes(detachKeys); err != nil {
+			return fmt.Errorf("Invalid detach keys (%s) provided: %w", detachKeys, errdefs.ErrInvalidArgument)
+		}
+	}
 	c, err := d.lookup(ref)
 	if err != nil {
 		return err
 	}
 	c.mu.Lock()
-	st := c.rec.State.Status
-	if st != container.StateCreated && st != container.StateRunning && st != container.StateRestarting {
+	switch c.rec.State.Status {
+	case container.StatePaused:
 		c.mu.Unlock()
-		return fmt.Errorf("You cannot attach to a stopped container, start it first: %w", errdefs.ErrConflict)
+		return fmt.Errorf("container %s is paused, unpause the container before attach: %w", ref, errdefs.ErrConflict)
+	case container.StateRestarting:
+		c.mu.Unlock()
+		return fmt.Errorf("container %s is restarting, wait until the container is running: %w", ref, errdefs.ErrConflict)
 	}
-	created, changed := c.created, c.changed
+	created, changed, failed := c.created, c.changed, c.rec.State.Error
+	tty := c.rec.Config.Tty
 	c.attachers.Add(1)
 	pending := true
 	done := func() {
@@ -676,25 +703,69 @@ func (d *Daemon) ContainerAttach(ctx context.Context, ref string, stdin io.Reade
 	defer done()
 	c.mu.Unlock()
 	attached()
+	if logs && (stdout != nil || stderr != nil) {
+		err := d.ContainerLogs(ctx, c.rec.ID, stdout != nil, stderr != nil, false, -1, time.Time{}, time.Time{}, func(bool) {},
+			func(s string, line []byte, _ time.Time) error {
+				if s == "stderr" {
+					_, err := stderr.Write(line)
+					return err
+				}
+				_, err := stdout.Write(line)
+				return err
+			})
+		if err != nil {
+			return err
+		}
+	}
+	d.containerEvent(c, events.ActionAttach)
+	if !stream {
+		return nil
+	}
 	for waiting := true; waiting; {
 		select {
 		case <-created:
 			waiting = false
 		case <-changed:
 			c.mu.Lock()
-			st, msg := c.rec.State.Status, c.rec.State.Error
+			st, msg, removed := c.rec.State.Status, c.rec.State.Error, c.removed
 			created, changed = c.created, c.changed
 			c.mu.Unlock()
-			if st != container.StateCreated && st != container.StateRunning && st != container.StateRestarting || st == container.StateCreated && msg != "" {
+			if removed || st != container.StateRunning && msg != "" && msg != failed {
 				return fmt.Errorf("the container did not start: %s: %w", msg, errdefs.ErrConflict)
 			}
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
+	if tty && opts.Stdin != nil {
+		if len(keys) == 0 {
+			keys = []byte{16, 17} // ctrl-p,ctrl-q: dockerd's default
+		}
+		opts.Stdin = term.NewEscapeProxy(opts.Stdin, keys)
+	}
+	ctx, detach := context.WithCancelCause(ctx)
+	defer detach(nil)
+	err = d.attachStreams(ctx, c, opts.Stdin, opts.Stdout, opts.Stderr, done, detach)
+	var esc term.EscapeError
+	if errors.As(context.Cause(ctx), &esc) {
+		d.containerEvent(c, events.ActionDetach)
+		return nil
+	}
+	return err
+}
+
+// attachStreams connects the streams to the running container's until its
+// output ends or ctx is done; a read error of stdin ends ctx with it
+// (detach keys: term.EscapeError).
+func (d *Daemon) attachStreams(ctx context.Context, c *ctr, stdin io.Reader, stdout, stderr io.Writer, done func(), detach context.CancelCauseFunc) error {
+	opts := struct {
+		Stdin          io.Reader
+		Stdout, Stderr io.Writer
+	}{stdin, stdout, stderr}
 	if d.win != nil {
 		return d.attachWindows(ctx, c, opts.Stdin, opts.Stdout, opts.Stderr, done)
 	}
+	var err error
 	var local []*os.File
 	var ao runtime.AttachOptions
 	var inW *os.File
@@ -741,7 +812,13 @@ func (d *Daemon) ContainerAttach(ctx context.Context, ref string, stdin io.Reade
 	}
 	defer a.Close()
 	if inW != nil {
-		go func() { io.Copy(inW, opts.Stdin); inW.Close() }()
+		go func() {
+			var esc term.EscapeError
+			if _, err := io.Copy(inW, opts.Stdin); errors.As(err, &esc) {
+				detach(err)
+			}
+			inW.Close()
+		}()
 	}
 	waited := make(chan error, 1)
 	go func() { waited <- a.Wait(ctx) }()

@@ -122,7 +122,11 @@ func (d *Daemon) ContainerTop(ctx context.Context, ref, psArgs string) (containe
 	if err != nil {
 		return container.TopResponse{}, err
 	}
-	return psTable(ctx, psArgs, pids)
+	top, err := psTable(ctx, psArgs, pids)
+	if err == nil {
+		d.containerEvent(c, events.ActionTop)
+	}
+	return top, err
 }
 
 // ContainerChanges is GET /containers/{id}/changes: what the container
