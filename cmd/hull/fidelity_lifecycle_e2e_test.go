@@ -500,6 +500,29 @@ func TestLifecycleExec(t *testing.T) {
 		}
 	}
 
+	// An exec with a terminal detaches on its detach keys; it goes on.
+	tex, err := cli.ExecCreate(ctx, "ex", client.ExecCreateOptions{Cmd: []string{"sh"}, TTY: true, AttachStdin: true, AttachStdout: true, DetachKeys: "ctrl-x,y"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	att, err := cli.ExecAttach(ctx, tex.ID, client.ExecAttachOptions{TTY: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan struct{})
+	go func() { io.Copy(io.Discard, att.Reader); close(ended) }()
+	att.Conn.Write([]byte("echo x\n\x18y"))
+	select {
+	case <-ended:
+	case <-time.After(10 * time.Second):
+		t.Error("the exec's detach keys did not end its stream")
+	}
+	att.Close()
+	getJSON(t, dir, "/exec/"+tex.ID+"/json", &ei)
+	if !ei.Running {
+		t.Errorf("the exec stopped when its client detached: %+v", ei)
+	}
+
 	// Paused and stopped containers.
 	docker(t, env, "pause", "ex")
 	if code, got := postJSON(t, dir, "/containers/ex/exec", `{"Cmd":["true"]}`); code != 409 || got != `{"message":"Container ex is paused, unpause the container before exec"}` {
@@ -531,6 +554,9 @@ func TestLifecycleExec(t *testing.T) {
 		`exec_die {"execID":"ID","exitCode":"5","image":"e2e/busybox:1","name":"ex"}`}
 	if len(got) < len(want) || !slices.Equal(got[:len(want)], want) {
 		t.Errorf("exec events:\n%s\nwant first:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if !slices.Contains(got, "exec_detach "+attrs) {
+		t.Errorf("no exec_detach event:\n%s", strings.Join(got, "\n"))
 	}
 }
 

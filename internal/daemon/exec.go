@@ -241,12 +241,24 @@ func (d *Daemon) execStart(c *ctr, e *execRec, consoleSize *[2]uint, stdin io.Re
 	e.mu.Lock()
 	e.pid, e.console = p.Pid, p.Console
 	e.mu.Unlock()
+	// With a terminal, the detach keys (ctrl-p,ctrl-q unless the exec
+	// names others) on stdin end the stream; the process goes on.
+	detached := make(chan struct{})
 	if p.Console != nil {
 		if consoleSize != nil {
 			resizeConsole(p.Console, uint16(consoleSize[0]), uint16(consoleSize[1]))
 		}
 		if stdin != nil && e.cfg.AttachStdin {
-			go io.Copy(p.Console, stdin)
+			keys := e.detachKeys
+			if len(keys) == 0 {
+				keys = []byte{16, 17}
+			}
+			go func() {
+				var esc term.EscapeError
+				if _, err := io.Copy(p.Console, term.NewEscapeProxy(stdin, keys)); errors.As(err, &esc) {
+					close(detached)
+				}
+			}()
 		}
 		if stdout != nil {
 			copies.Add(1)
@@ -275,7 +287,13 @@ func (d *Daemon) execStart(c *ctr, e *execRec, consoleSize *[2]uint, stdin io.Re
 		go finish()
 		return nil
 	}
-	finish()
+	finished := make(chan struct{})
+	go func() { finish(); close(finished) }()
+	select {
+	case <-finished:
+	case <-detached:
+		d.containerEvent(c, events.ActionExecDetach, "execID", e.id)
+	}
 	return nil
 }
 
