@@ -204,17 +204,26 @@ var errorKinds = []error{errdefs.ErrNotFound, errdefs.ErrInvalidArgument, errdef
 
 // publicMessage is err's message as a client reads it: without the
 // trailing kind (": invalid argument") that classifying with %w appends,
-// since the status code says it and clients match dockerd's texts word for
-// word. A not-found message keeps its kind unless it says so in words
-// ("No such container: x"), so that "image \"x\": not found" stays whole.
+// once for each time it was appended, since the status code says it and
+// clients match dockerd's texts word for word. A not-found message keeps
+// its kind unless it says so in words ("No such container: x"), so that
+// "image \"x\": not found" stays whole.
 func publicMessage(err error) string {
 	msg := err.Error()
 	for _, k := range errorKinds {
-		if !errors.Is(err, k) {
+		n := kindWraps(err, k)
+		if n == 0 {
 			continue
 		}
-		t, ok := strings.CutSuffix(msg, ": "+k.Error())
-		if !ok || t == "" {
+		t := msg
+		for ; n > 0; n-- {
+			s, ok := strings.CutSuffix(t, ": "+k.Error())
+			if !ok || s == "" {
+				break
+			}
+			t = s
+		}
+		if t == msg {
 			continue
 		}
 		if k == errdefs.ErrNotFound {
@@ -226,6 +235,30 @@ func publicMessage(err error) string {
 		return t
 	}
 	return msg
+}
+
+// kindWraps counts the errors in err's tree that wrap the kind k itself
+// (fmt.Errorf("…: %w", k)): each appended k's text to the message.
+func kindWraps(err, k error) int {
+	switch x := err.(type) {
+	case interface{ Unwrap() error }:
+		if u := x.Unwrap(); u == k {
+			return 1
+		} else if u != nil {
+			return kindWraps(u, k)
+		}
+	case interface{ Unwrap() []error }:
+		n := 0
+		for _, u := range x.Unwrap() {
+			if u == k {
+				n++
+			} else if u != nil {
+				n += kindWraps(u, k)
+			}
+		}
+		return n
+	}
+	return 0
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) error {
