@@ -23,6 +23,7 @@ const module = "github.com/hullproject/hull"
 // directly. A package missing here may not exist: add it with its rule.
 var allowed = map[string][]string{
 	"internal/errdefs":           {},
+	"internal/filters":           {"internal/errdefs"},
 	"internal/layer":             {"internal/errdefs"},
 	"internal/layer/layertest":   {"internal/errdefs", "internal/layer"},
 	"internal/runtime":           {"internal/errdefs", "internal/runtime/shimapi", "internal/runtime/monitor"},
@@ -31,8 +32,8 @@ var allowed = map[string][]string{
 	"internal/plugin":            {"internal/errdefs"},
 	"internal/image":             {"internal/errdefs", "internal/layer"},
 	"internal/network":           {"internal/errdefs", "internal/plugin"},
-	"internal/daemon":            {"internal/errdefs", "internal/image", "internal/layer", "internal/runtime", "internal/network", "internal/plugin"},
-	"internal/server":            {"internal/errdefs"},
+	"internal/daemon":            {"internal/errdefs", "internal/filters", "internal/image", "internal/layer", "internal/runtime", "internal/network", "internal/plugin"},
+	"internal/server":            {"internal/errdefs", "internal/filters"},
 	"internal/cli":               {"internal/errdefs"},
 	"internal/diag":              {"internal/errdefs"},
 	"cmd/hull-shim":              {"internal/errdefs", "internal/runtime"},

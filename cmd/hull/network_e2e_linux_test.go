@@ -344,13 +344,16 @@ func assertNoNetworkLeft(t *testing.T, env []string, execRoot string, removedBri
 	}
 	// A container's veth goes with its compartment's namespace, which the
 	// kernel tears down in the background: give it a moment.
+	// Only this daemon's links count: other daemons (other tests, other
+	// packages) run beside it.
+	alias := ownerAlias(filepath.Join(filepath.Dir(execRoot), "root"))
 	deadline := time.Now().Add(5 * time.Second)
 	var links []netlink.Link
 	for {
 		links, _ = netlink.LinkList()
 		left := false
 		for _, l := range links {
-			if n := l.Attrs().Name; strings.HasPrefix(n, "hv") || strings.HasPrefix(n, "hp") {
+			if strings.HasPrefix(l.Attrs().Name, "hv") && l.Attrs().Alias == alias {
 				left = true
 			}
 		}
@@ -361,7 +364,7 @@ func assertNoNetworkLeft(t *testing.T, env []string, execRoot string, removedBri
 	}
 	for _, l := range links {
 		name := l.Attrs().Name
-		if strings.HasPrefix(name, "hv") || strings.HasPrefix(name, "hp") {
+		if strings.HasPrefix(name, "hv") && l.Attrs().Alias == alias {
 			t.Errorf("veth left: %s", name)
 		}
 		for _, b := range removedBridges {
@@ -419,7 +422,8 @@ func TestDaemonNetworkCrashReconcile(t *testing.T) {
 	docker(t, env, "network", "create", "app")
 	docker(t, env, "network", "create", "app2")
 	docker(t, env, "run", "-d", "--name", "ca", "--network", "app", "e2e/busybox:1", "sleep", "300")
-	linksBefore := hostLinks()
+	root := filepath.Join(dir, "root")
+	linksBefore := daemonLinks(root)
 
 	killDaemon := func() {
 		out, _ := exec.Command("pgrep", "-f", "daemon -H unix://"+dir).Output()
@@ -446,14 +450,14 @@ func TestDaemonNetworkCrashReconcile(t *testing.T) {
 		t.Fatal("network connect succeeded on a daemon that crashes in it")
 	}
 	crashing.Wait()
-	if extra := newLinks(linksBefore); len(extra) == 0 {
+	if extra := newOf(daemonLinks(root), linksBefore); len(extra) == 0 {
 		t.Log("the crash left no link to clean (it came before the veth)")
 	} else {
 		t.Logf("left by the crash: %v", extra)
 	}
 	d := startDaemon()
 	t.Cleanup(func() { d.Process.Signal(os.Interrupt); d.Wait() })
-	if extra := newLinks(linksBefore); len(extra) > 0 {
+	if extra := newOf(daemonLinks(root), linksBefore); len(extra) > 0 {
 		t.Errorf("links left after the restart: %v", extra)
 	}
 	if out := docker(t, env, "network", "inspect", "-f", "{{len .Containers}}", "app2"); out != "0" {
@@ -472,6 +476,29 @@ func TestDaemonNetworkCrashReconcile(t *testing.T) {
 	assertNoNetworkLeft(t, env, execRoot, nil)
 }
 
+// ownerAlias is the alias the daemon on the data root gives the links it
+// makes (hull:<engine id>).
+func ownerAlias(root string) string {
+	b, err := os.ReadFile(filepath.Join(root, "engine-id"))
+	if err != nil {
+		return "hull:?"
+	}
+	return "hull:" + strings.TrimSpace(string(b))
+}
+
+// daemonLinks are the host links the daemon on the data root made.
+func daemonLinks(root string) map[string]bool {
+	out := map[string]bool{}
+	alias := ownerAlias(root)
+	links, _ := netlink.LinkList()
+	for _, l := range links {
+		if l.Attrs().Alias == alias {
+			out[l.Attrs().Name] = true
+		}
+	}
+	return out
+}
+
 func hostLinks() map[string]bool {
 	out := map[string]bool{}
 	links, _ := netlink.LinkList()
@@ -481,9 +508,11 @@ func hostLinks() map[string]bool {
 	return out
 }
 
-func newLinks(before map[string]bool) []string {
+func newLinks(before map[string]bool) []string { return newOf(hostLinks(), before) }
+
+func newOf(now, before map[string]bool) []string {
 	var out []string
-	for name := range hostLinks() {
+	for name := range now {
 		if !before[name] {
 			out = append(out, name)
 		}
@@ -588,10 +617,13 @@ func TestTwoDaemonsKeepTheirLinks(t *testing.T) {
 	loadBusybox(t, envA, dirA)
 	docker(t, envA, "network", "create", "appa")
 	docker(t, envA, "run", "-d", "--name", "ca", "--network", "appa", "e2e/busybox:1", "sleep", "300")
-	linksA := newLinks(map[string]bool{})
+	linksA := daemonLinks(filepath.Join(dirA, "root"))
+	if len(linksA) < 2 {
+		t.Fatalf("daemon A's links (its bridge and ca's veth): %v", linksA)
+	}
 	envB, _ := hullDaemon(t)
 	docker(t, envB, "network", "create", "appb")
-	for _, l := range linksA {
+	for l := range linksA {
 		if strings.HasPrefix(l, "hb-") || strings.HasPrefix(l, "hv") {
 			if _, err := netlink.LinkByName(l); err != nil {
 				t.Errorf("daemon B's start removed daemon A's link %s", l)

@@ -59,6 +59,8 @@ type record struct {
 	// NetworkModeDetached: the container was disconnected from its network
 	// mode's network; it is not attached to it at start.
 	NetworkModeDetached bool `json:"networkModeDetached,omitempty"`
+	// Links are its legacy links (--link) on the default bridge.
+	Links []legacyLink `json:"links,omitempty"`
 }
 
 type state struct {
@@ -173,6 +175,9 @@ func (d *Daemon) lookup(ref string) (*ctr, error) {
 		}
 	}
 	if found == nil {
+		if c := d.linkTargetLocked(ref); c != nil {
+			return c, nil
+		}
 		return nil, fmt.Errorf("No such container: %s: %w", ref, errdefs.ErrNotFound)
 	}
 	return found, nil
@@ -188,6 +193,9 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *containe
 	}
 	warnings, err := checkHostConfig(host)
 	if err != nil {
+		return container.CreateResponse{}, err
+	}
+	if err := d.checkSharing(cfg, host); err != nil {
 		return container.CreateResponse{}, err
 	}
 	id := newID()
@@ -300,9 +308,6 @@ func checkHostConfig(h *container.HostConfig) ([]string, error) {
 	}
 	if h.AutoRemove && h.RestartPolicy.Name != "" && h.RestartPolicy.Name != "no" {
 		return nil, fmt.Errorf("can't create 'AutoRemove' container with restart policy: %w", errdefs.ErrInvalidArgument)
-	}
-	if strings.HasPrefix(string(h.NetworkMode), "container:") {
-		return nil, fmt.Errorf("network mode %s: sharing another container's network is not supported by hull yet: %w", h.NetworkMode, errdefs.ErrNotImplemented)
 	}
 	if h.Memory < 0 || h.NanoCPUs < 0 {
 		return nil, fmt.Errorf("memory and CPU limits cannot be negative: %w", errdefs.ErrInvalidArgument)

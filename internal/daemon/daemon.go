@@ -59,6 +59,7 @@ type Daemon struct {
 	images  *image.Store
 	rt      *runtime.Runtime
 	net     *network.Service
+	plugins *plugin.Registry
 	win     *windowsEngine
 	started time.Time
 	// engineID names this daemon for good (<root>/engine-id): /info's ID,
@@ -135,6 +136,7 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 		dirs.Specs = append(dirs.Specs, filepath.Join(cfg.ExecRoot, "plugins"))
 	}
 	plugins := plugin.NewRegistry(dirs, cfg.PluginTimeout)
+	d.plugins = plugins
 	if d.net, err = network.Open(ctx, network.Config{DB: db, NetnsDir: filepath.Join(cfg.ExecRoot, "netns"), DefaultBridge: bridge, Table: table, Plugins: plugins, Owner: engineID}); err != nil {
 		return fail(err)
 	}

@@ -6,11 +6,14 @@ package daemon
 
 import (
 	"context"
-	"strings"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/moby/moby/api/types/events"
+
+	"github.com/hullproject/hull/internal/filters"
+	"github.com/hullproject/hull/internal/image"
 )
 
 const keptEvents = 1024
@@ -55,42 +58,19 @@ func (d *Daemon) emit(typ events.Type, action events.Action, id string, attrs ma
 		Scope: "local", Time: now.Unix(), TimeNano: now.UnixNano()})
 }
 
-// Events is GET /events: the kept events since `since`, then (unless
-// until is in the past) the new ones until ctx ends or until passes.
-// filters are docker's: type, container, image, volume, event, label.
-func (d *Daemon) Events(ctx context.Context, since, until time.Time, filters map[string][]string, emit func(events.Message) error) error {
-	match := func(m events.Message) bool {
-		in := func(k string, ok func(string) bool) bool {
-			vals := filters[k]
-			if len(vals) == 0 {
-				return true
-			}
-			for _, v := range vals {
-				if ok(v) {
-					return true
-				}
-			}
-			return false
-		}
-		return in("type", func(v string) bool { return string(m.Type) == v }) &&
-			in("event", func(v string) bool { return string(m.Action) == v || strings.HasPrefix(string(m.Action), v+":") }) &&
-			in("container", func(v string) bool {
-				return m.Type == events.ContainerEventType && (strings.HasPrefix(m.Actor.ID, v) || m.Actor.Attributes["name"] == v)
-			}) &&
-			in("image", func(v string) bool { return m.Actor.Attributes["image"] == v || m.Actor.ID == v }) &&
-			in("volume", func(v string) bool { return m.Type == events.VolumeEventType && m.Actor.ID == v }) &&
-			in("label", func(v string) bool {
-				k, val, has := strings.Cut(v, "=")
-				got, ok := m.Actor.Attributes[k]
-				return ok && (!has || got == val)
-			})
-	}
+// Events is GET /events: the kept events from since to until (when
+// either is set), then, unless until has passed, the new ones until ctx
+// ends or until passes. The filters are dockerd's (type, event,
+// container, image, volume, network, daemon, plugin, scope, label, …);
+// as dockerd, it takes any key and ignores those it does not know.
+func (d *Daemon) Events(ctx context.Context, since, until time.Time, f filters.Args, emit func(events.Message) error) error {
+	match := func(m events.Message) bool { return eventMatches(f, m) }
 	ch := make(chan events.Message, 256)
 	d.events.mu.Lock()
 	var backlog []events.Message
-	if !since.IsZero() {
+	if !since.IsZero() || !until.IsZero() {
 		for _, m := range d.events.recent {
-			if t := time.Unix(0, m.TimeNano); !t.Before(since) && (until.IsZero() || !t.After(until)) {
+			if t := time.Unix(0, m.TimeNano); (since.IsZero() || !t.Before(since)) && (until.IsZero() || !t.After(until)) {
 				backlog = append(backlog, m)
 			}
 		}
@@ -135,4 +115,50 @@ func (d *Daemon) Events(ctx context.Context, since, until time.Time, filters map
 			return nil
 		}
 	}
+}
+
+// eventMatches applies the /events filters as dockerd's events.Filter:
+// each key must match. container, daemon, network, plugin, volume (and
+// the swarm kinds) match an event whose actor id or name begins with a
+// value; image matches the image of an event (its id, its name, or the
+// name without its tag); event an action exactly, or its first part for
+// health_status, exec_create and exec_start; label needs every value
+// among the attributes.
+func eventMatches(f filters.Args, m events.Message) bool {
+	action := string(m.Action)
+	matchAction := f.ExactMatch("event", action)
+	if slices.ContainsFunc(f.Get("event"), func(v string) bool {
+		return v == "health_status" || v == "exec_create" || v == "exec_start"
+	}) {
+		matchAction = f.FuzzyMatch("event", action)
+	}
+	if !matchAction || !f.ExactMatch("type", string(m.Type)) || f.Contains("scope") && !f.ExactMatch("scope", m.Scope) {
+		return false
+	}
+	for _, t := range []events.Type{events.DaemonEventType, events.ContainerEventType, events.PluginEventType, events.VolumeEventType,
+		events.NetworkEventType, events.ServiceEventType, events.NodeEventType, events.SecretEventType, events.ConfigEventType} {
+		if !f.FuzzyMatch(string(t), m.Actor.ID) && !f.FuzzyMatch(string(t), m.Actor.Attributes["name"]) {
+			return false
+		}
+	}
+	nameAttr := "image"
+	if m.Type == events.ImageEventType {
+		nameAttr = "name"
+	}
+	name := m.Actor.Attributes[nameAttr]
+	if !f.ExactMatch("image", m.Actor.ID) && !f.ExactMatch("image", name) &&
+		!f.ExactMatch("image", withoutTag(m.Actor.ID)) && !f.ExactMatch("image", withoutTag(name)) {
+		return false
+	}
+	return !f.Contains("label") || f.MatchKVList("label", m.Actor.Attributes)
+}
+
+// withoutTag is a reference's familiar name (busybox for
+// docker.io/library/busybox:latest); anything else as it is.
+func withoutTag(s string) string {
+	forms := image.ReferenceForms(s)
+	if len(forms) < 2 {
+		return s
+	}
+	return forms[1]
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path"
 	"strings"
 	"time"
 
@@ -18,29 +19,198 @@ import (
 	"github.com/moby/moby/api/types/storage"
 
 	"github.com/hullproject/hull/internal/errdefs"
+	"github.com/hullproject/hull/internal/filters"
 	"github.com/hullproject/hull/internal/image"
 )
 
-// Images is GET /images/json.
+// Images is every image with the number of containers of each (docker
+// system df).
 func (d *Daemon) Images(ctx context.Context) ([]apiimage.Summary, error) {
+	return d.ImageList(ctx, true, false, filters.Args{})
+}
+
+// imageListFilters are the keys GET /images/json accepts; until from API
+// 1.42 (dockerd 23).
+var imageListFilters = []string{"dangling", "label", "before", "since", "reference", "until"}
+
+// ImageList is GET /images/json, as dockerd lists images: newest first;
+// without all, the images without a reference that another image was
+// made from are left out (intermediate images); the filters dangling,
+// label (ANDed), before, since, until and reference (shell globs, ORed,
+// which also choose the references shown) apply. sharedSize computes
+// SharedSize, the size of the layers other images share; it is -1
+// otherwise. Containers counts each image's containers. RepoTags and
+// RepoDigests are nil when empty: the API's version decides how they
+// are shown.
+func (d *Daemon) ImageList(ctx context.Context, all, sharedSize bool, f filters.Args) ([]apiimage.Summary, error) {
+	accepted := imageListFilters
+	if f.Legacy() {
+		accepted = accepted[:len(accepted)-1]
+	}
+	if err := f.Validate(accepted...); err != nil {
+		return nil, err
+	}
+	danglingOnly, err := f.Bool("dangling", false, []string{"true"}, []string{"false"})
+	if err != nil {
+		return nil, err
+	}
 	list, err := d.images.List(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]apiimage.Summary, 0, len(list))
-	for _, s := range list {
-		out = append(out, apiimage.Summary{
-			ID:          s.ID,
-			RepoTags:    nonNil(s.RepoTags),
-			RepoDigests: nonNil(s.RepoDigests),
-			Created:     s.Created.Unix(),
-			Size:        s.Size,
-			Labels:      s.Labels,
-			Containers:  d.imageContainers(s.ID),
-			SharedSize:  -1,
-		})
+	created := func(ref string) (time.Time, error) {
+		id, err := d.images.Resolve(ctx, ref)
+		if errdefs.IsNotFound(err) {
+			return time.Time{}, filters.Errorf(errdefs.ErrNotFound, "No such image: %s", missingImageName(ref))
+		}
+		if err != nil {
+			return time.Time{}, err
+		}
+		for _, im := range list {
+			if im.ID == id {
+				return im.Created, nil
+			}
+		}
+		return time.Time{}, filters.Errorf(errdefs.ErrNotFound, "No such image: %s", ref)
+	}
+	// Several befores are the oldest, several sinces the newest: the
+	// values ANDed.
+	var before, since time.Time
+	for _, v := range f.Get("before") {
+		t, err := created(v)
+		if err != nil {
+			return nil, err
+		}
+		if before.IsZero() || t.Before(before) {
+			before = t
+		}
+	}
+	now := time.Now()
+	for _, v := range f.Get("until") {
+		t, err := filters.ParseTime(v, now, false)
+		if err != nil {
+			return nil, filters.Errorf(errdefs.ErrInvalidArgument, "invalid value for 'until' filter: %s", err)
+		}
+		if before.IsZero() || t.Before(before) {
+			before = t
+		}
+	}
+	for _, v := range f.Get("since") {
+		t, err := created(v)
+		if err != nil {
+			return nil, err
+		}
+		if t.After(since) {
+			since = t
+		}
+	}
+	children := map[string]int{}
+	for _, im := range list {
+		children[im.ParentID]++
+	}
+	patterns := f.Get("reference")
+	out := []apiimage.Summary{}
+	for _, im := range list {
+		if danglingOnly && children[im.ID] > 0 {
+			continue
+		}
+		if !before.IsZero() && !im.Created.Before(before) || !since.IsZero() && !im.Created.After(since) {
+			continue
+		}
+		if f.Contains("label") && !f.MatchKVList("label", im.Labels) {
+			continue
+		}
+		s := apiimage.Summary{ID: im.ID, ParentID: im.ParentID, Created: im.Created.Unix(), Size: im.Size,
+			Labels: im.Labels, SharedSize: -1, Containers: d.imageContainers(im.ID)}
+		for _, group := range []struct {
+			refs []string
+			to   *[]string
+		}{{im.RepoDigests, &s.RepoDigests}, {im.RepoTags, &s.RepoTags}} {
+			for _, ref := range group.refs {
+				ok, err := referenceMatches(patterns, ref, f.Legacy())
+				if err != nil {
+					return nil, err
+				}
+				if ok {
+					*group.to = append(*group.to, ref)
+				}
+			}
+		}
+		if s.RepoTags == nil && s.RepoDigests == nil {
+			if !all && children[im.ID] > 0 || f.Contains("dangling") && !danglingOnly || f.Contains("reference") {
+				continue
+			}
+		} else if danglingOnly && len(s.RepoTags) > 0 {
+			continue
+		}
+		out = append(out, s)
+	}
+	if sharedSize {
+		sharedSizes(list, out)
 	}
 	return out, nil
+}
+
+// missingImageName is how dockerd names an image it did not find: a full
+// id with its algorithm, a reference in its familiar form with its tag.
+func missingImageName(ref string) string {
+	if len(ref) == 64 && strings.Trim(ref, "0123456789abcdef") == "" {
+		return "sha256:" + ref
+	}
+	if strings.HasPrefix(ref, "sha256:") {
+		return ref
+	}
+	if fam, err := image.FamiliarString(ref); err == nil {
+		return fam
+	}
+	return ref
+}
+
+// referenceMatches reports whether ref matches one of the shell
+// patterns (or there are none): its familiar form or name — and, from
+// API 1.42, its full form or name — as dockerd matches them. A bad
+// pattern is an error.
+func referenceMatches(patterns []string, ref string, legacy bool) (bool, error) {
+	if len(patterns) == 0 {
+		return true, nil
+	}
+	forms := image.ReferenceForms(ref)
+	if legacy && len(forms) > 2 {
+		forms = forms[:2]
+	}
+	for _, p := range patterns {
+		for _, form := range forms {
+			ok, err := path.Match(p, form)
+			if err != nil {
+				return false, filters.Errorf(errdefs.ErrInvalidArgument, "%s", err)
+			}
+			if ok {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+// sharedSizes sets SharedSize: the size of the image's layers that
+// another image of all also stands on.
+func sharedSizes(all []image.Summary, list []apiimage.Summary) {
+	users := map[string]int{}
+	layersOf := map[string][]image.LayerSize{}
+	for _, im := range all {
+		layersOf[im.ID] = im.Layers
+		for _, l := range im.Layers {
+			users[l.ChainID]++
+		}
+	}
+	for i := range list {
+		list[i].SharedSize = 0
+		for _, l := range layersOf[list[i].ID] {
+			if users[l.ChainID] > 1 {
+				list[i].SharedSize += l.Size
+			}
+		}
+	}
 }
 
 // ImageInspect is GET /images/{name}/json.
@@ -105,6 +275,9 @@ func (d *Daemon) ImageTag(ctx context.Context, name, repo, tag string) error {
 		return err
 	}
 	id, _ := d.images.Resolve(ctx, target)
+	if fam, err := image.FamiliarString(target); err == nil {
+		target = fam // as dockerd names it: ev/tagged:1, not docker.io/ev/tagged:1
+	}
 	d.emit(events.ImageEventType, events.ActionTag, id, map[string]string{"name": target})
 	return nil
 }

@@ -90,8 +90,9 @@ func (d *Daemon) startLocked(ctx context.Context, c *ctr) (retErr error) {
 		return fail(err)
 	}
 	defer func() {
-		if retErr != nil && sb != nil {
-			d.detachNetwork(context.WithoutCancel(ctx), id)
+		if retErr != nil {
+			d.detachNetwork(context.WithoutCancel(ctx), &c.rec, true)
+			d.unmountPluginVolumes(c)
 		}
 	}()
 	if sb != nil {
@@ -173,7 +174,9 @@ func (d *Daemon) exited(c *ctr, code int) {
 		if err := d.layers.Unmount(ctx, id); err != nil {
 			slog.Error("unmount the container's layer", "id", id, "error", err)
 		}
-		d.detachNetwork(ctx, id)
+		d.detachNetwork(ctx, &c.rec, true)
+		d.releaseShm(id)
+		d.unmountPluginVolumes(c)
 	}
 	d.stopHealthLocked(c)
 	c.rec.State.Status = container.StateExited
@@ -534,7 +537,8 @@ func (d *Daemon) ContainerRemove(ctx context.Context, ref string, force, volumes
 		if err := d.layers.Unmount(ctx, id); err != nil {
 			slog.Warn("unmount before remove", "id", id, "error", err)
 		}
-		d.detachNetwork(ctx, id)
+		d.detachNetwork(ctx, &c.rec, false)
+		d.releaseShm(id)
 	}
 	if err := d.removeScratch(ctx, id); err != nil && !errdefs.IsNotFound(err) {
 		c.removed = false

@@ -22,6 +22,7 @@ import (
 	mnet "github.com/moby/moby/api/types/network"
 
 	"github.com/hullproject/hull/internal/errdefs"
+	"github.com/hullproject/hull/internal/filters"
 	"github.com/hullproject/hull/internal/network"
 )
 
@@ -69,6 +70,10 @@ func containerNetworks(r *record) []network.EndpointRequest {
 			if es.IPAMConfig != nil && es.IPAMConfig.IPv4Address.IsValid() {
 				er.IPv4 = es.IPAMConfig.IPv4Address.String()
 			}
+			if len(es.MacAddress) > 0 {
+				er.MAC = es.MacAddress.String()
+			}
+			er.Links = es.Links
 		}
 		return er
 	}
@@ -92,6 +97,12 @@ func containerNetworks(r *record) []network.EndpointRequest {
 // checkNetworking refuses at create what cannot start: unknown networks,
 // a static address on the default bridge, bad port bindings.
 func (d *Daemon) checkNetworking(r *record) error {
+	if err := d.checkLinks(r); err != nil {
+		return err
+	}
+	if err := checkMACs(r); err != nil {
+		return err
+	}
 	for _, er := range containerNetworks(r) {
 		nw, err := d.net.Network(er.Network)
 		if err != nil {
@@ -157,10 +168,17 @@ func portBindings(r *record) ([]network.PortBinding, error) {
 
 // attachNetwork gives a starting container its compartment and endpoints.
 // It returns the compartment (nil for none, host) and the container's
-// first address, for /etc/hosts.
+// first address, for /etc/hosts. A network event "connect" tells of each
+// network joined (none and host too, as dockerd; not a network shared
+// with container:X).
 func (d *Daemon) attachNetwork(ctx context.Context, r *record) (*network.Sandbox, netip.Addr, error) {
 	nets := containerNetworks(r)
 	if len(nets) == 0 {
+		if mode := networkMode(r.HostConfig); mode == "none" || mode == "host" {
+			if nw, err := d.net.Network(mode); err == nil {
+				d.networkEvent(nw, events.ActionConnect, r.ID)
+			}
+		}
 		return nil, netip.Addr{}, nil
 	}
 	ports, err := portBindings(r)
@@ -172,9 +190,16 @@ func (d *Daemon) attachNetwork(ctx context.Context, r *record) (*network.Sandbox
 		return nil, netip.Addr{}, err
 	}
 	var addr netip.Addr
-	if eps := d.net.Endpoints(r.ID); len(eps) > 0 && eps[0].Addr.IsValid() {
+	eps := d.net.Endpoints(r.ID)
+	if len(eps) > 0 && eps[0].Addr.IsValid() {
 		addr = eps[0].Addr.Addr()
 	}
+	for _, ep := range eps {
+		if nw, err := d.net.Network(ep.NetworkID); err == nil {
+			d.networkEvent(nw, events.ActionConnect, r.ID)
+		}
+	}
+	d.updateParentHosts(r)
 	return sb, addr, nil
 }
 
@@ -186,10 +211,34 @@ func addrStrings(as []netip.Addr) []string {
 	return out
 }
 
-// detachNetwork removes a container's compartment and endpoints.
-func (d *Daemon) detachNetwork(ctx context.Context, id string) {
-	if err := d.net.Detach(ctx, id); err != nil {
+// detachNetwork removes a container's compartment and endpoints; when
+// another running container shares its network namespace, that namespace
+// stays with loopback only. A network event "disconnect" tells of each
+// endpoint removed and, when stopping (its exit, a failed start), of the
+// none or host network it was on. Preconditions: the container's mu may
+// be held.
+func (d *Daemon) detachNetwork(ctx context.Context, r *record, stopping bool) {
+	id := r.ID
+	var left []*network.Network
+	for _, ep := range d.net.Endpoints(id) {
+		if nw, err := d.net.Network(ep.NetworkID); err == nil {
+			left = append(left, nw)
+		}
+	}
+	if mode := networkMode(r.HostConfig); stopping && (mode == "none" || mode == "host") {
+		if nw, err := d.net.Network(mode); err == nil {
+			left = append(left, nw)
+		}
+	}
+	detach := d.net.Detach
+	if d.net.Sandbox(id) != nil && d.netSharers(id) {
+		detach = d.net.DetachShared
+	}
+	if err := detach(ctx, id); err != nil {
 		slog.Error("detach the container's network", "id", id, "error", err)
+	}
+	for _, nw := range left {
+		d.networkEvent(nw, events.ActionDisconnect, id)
 	}
 }
 
@@ -227,13 +276,17 @@ func (d *Daemon) networkSettings(r *record) *container.NetworkSettings {
 		return ns
 	}
 	for _, er := range containerNetworks(r) {
-		es := &mnet.EndpointSettings{Aliases: er.Aliases}
+		es := &mnet.EndpointSettings{Aliases: er.Aliases, Links: er.Links}
 		if nw, err := d.net.Network(er.Network); err == nil {
 			es.NetworkID = nw.ID
 		}
 		if er.IPv4 != "" {
 			a, _ := netip.ParseAddr(er.IPv4)
 			es.IPAMConfig = &mnet.EndpointIPAMConfig{IPv4Address: a}
+		}
+		if mac, err := net.ParseMAC(er.MAC); err == nil {
+			// The address asked for, until the endpoint has it.
+			es.MacAddress = mnet.HardwareAddr(mac)
 		}
 		ns.Networks[er.Network] = es
 	}
@@ -333,13 +386,10 @@ func (d *Daemon) networkAPI(nw *network.Network, withContainers bool) mnet.Inspe
 }
 
 // NetworkList is GET /networks.
-func (d *Daemon) NetworkList(ctx context.Context, filters map[string][]string) ([]mnet.Inspect, error) {
-	for k := range filters {
-		switch k {
-		case "name", "id", "driver", "label", "type", "dangling":
-		default:
-			return nil, fmt.Errorf("invalid filter '%s': %w", k, errdefs.ErrInvalidArgument)
-		}
+func (d *Daemon) NetworkList(ctx context.Context, f filters.Args) ([]mnet.Inspect, error) {
+	nf, err := newNetworkFilter(f, false)
+	if err != nil {
+		return nil, err
 	}
 	all, err := d.net.Networks()
 	if err != nil {
@@ -347,32 +397,11 @@ func (d *Daemon) NetworkList(ctx context.Context, filters map[string][]string) (
 	}
 	out := []mnet.Inspect{}
 	for _, nw := range all {
-		if !networkMatches(&nw, filters, len(d.net.NetworkEndpoints(nw.ID)) > 0) {
-			continue
+		if nf.matches(&nw, len(d.net.NetworkEndpoints(nw.ID)) > 0) {
+			out = append(out, d.networkAPI(&nw, false))
 		}
-		out = append(out, d.networkAPI(&nw, false))
 	}
 	return out, nil
-}
-
-func networkMatches(nw *network.Network, f map[string][]string, inUse bool) bool {
-	any := func(key string, ok func(v string) bool) bool {
-		vs := f[key]
-		if len(vs) == 0 {
-			return true
-		}
-		return slices.ContainsFunc(vs, ok)
-	}
-	return any("name", func(v string) bool { return strings.Contains(nw.Name, v) }) &&
-		any("id", func(v string) bool { return strings.HasPrefix(nw.ID, v) }) &&
-		any("driver", func(v string) bool { return nw.Driver == v }) &&
-		any("type", func(v string) bool { return (v == "builtin") == nw.Predefined }) &&
-		any("dangling", func(v string) bool { return (v == "true" || v == "1") == (!inUse && !nw.Predefined) }) &&
-		any("label", func(v string) bool {
-			k, val, hasVal := strings.Cut(v, "=")
-			got, ok := nw.Labels[k]
-			return ok && (!hasVal || got == val)
-		})
 }
 
 // NetworkInspect is GET /networks/{id}.
@@ -430,16 +459,25 @@ func (d *Daemon) NetworkRemove(ctx context.Context, ref string) error {
 	return nil
 }
 
-// NetworksPrune is POST /networks/prune.
-func (d *Daemon) NetworksPrune(ctx context.Context, filters map[string][]string) (mnet.PruneReport, error) {
-	for k := range filters {
-		if k != "label" && k != "until" {
-			return mnet.PruneReport{}, fmt.Errorf("invalid filter '%s': %w", k, errdefs.ErrInvalidArgument)
-		}
+// NetworksPrune is POST /networks/prune: the user networks no running
+// container is attached to, among those the filters (label, label!,
+// until) select. Nothing goes when a filter is wrong. NetworksDeleted is
+// null when nothing went, as dockerd answers.
+func (d *Daemon) NetworksPrune(ctx context.Context, f filters.Args) (mnet.PruneReport, error) {
+	nf, err := newNetworkFilter(f, true)
+	if err != nil {
+		return mnet.PruneReport{}, err
 	}
+	considered := map[string]network.Network{}
 	removed, err := d.net.PruneNetworks(ctx, func(nw *network.Network) bool {
-		return !networkMatches(nw, map[string][]string{"label": filters["label"]}, false)
+		considered[nw.Name] = *nw
+		return !nf.matches(nw, false)
 	})
+	for _, name := range removed {
+		nw := considered[name]
+		d.networkEvent(&nw, events.ActionDestroy, "")
+	}
+	d.emit(events.NetworkEventType, events.ActionPrune, "", map[string]string{"reclaimed": "0"})
 	return mnet.PruneReport{NetworksDeleted: removed}, err
 }
 
@@ -458,10 +496,13 @@ func (d *Daemon) NetworkConnect(ctx context.Context, ref string, req mnet.Connec
 	defer c.mu.Unlock()
 	mode := networkMode(c.rec.HostConfig)
 	if mode == "none" || mode == "host" || strings.HasPrefix(mode, "container:") {
-		return fmt.Errorf("container sharing network namespace with another container or host cannot be connected to any other network: %w", errdefs.ErrForbidden)
+		return fmt.Errorf("container sharing network namespace with another container or host cannot be connected to any other network: %w", errdefs.ErrInvalidArgument)
 	}
-	if nw.Driver == "null" || nw.Driver == "host" {
-		return fmt.Errorf("container cannot be disconnected from network %s and connected to another: %w", nw.Name, errdefs.ErrForbidden)
+	switch nw.Driver {
+	case "null":
+		return fmt.Errorf("container cannot be connected to multiple networks with one of the networks in private (none) mode: %w", errdefs.ErrInvalidArgument)
+	case "host":
+		return fmt.Errorf("container cannot be disconnected from host network or connected to host network: %w", errdefs.ErrInvalidArgument)
 	}
 	for _, er := range containerNetworks(&c.rec) {
 		if n, err := d.net.Network(er.Network); err == nil && n.ID == nw.ID {
@@ -472,7 +513,13 @@ func (d *Daemon) NetworkConnect(ctx context.Context, ref string, req mnet.Connec
 	if es == nil {
 		es = &mnet.EndpointSettings{}
 	}
-	er := network.EndpointRequest{Network: nw.Name, Aliases: es.Aliases}
+	er := network.EndpointRequest{Network: nw.Name, Aliases: es.Aliases, Links: es.Links}
+	if len(es.MacAddress) > 0 {
+		if err := checkMAC(es.MacAddress); err != nil {
+			return err
+		}
+		er.MAC = es.MacAddress.String()
+	}
 	if es.IPAMConfig != nil && es.IPAMConfig.IPv4Address.IsValid() {
 		if nw.Predefined {
 			return fmt.Errorf("user specified IP address is supported on user defined networks only: %w", errdefs.ErrInvalidArgument)
@@ -484,6 +531,9 @@ func (d *Daemon) NetworkConnect(ctx context.Context, ref string, req mnet.Connec
 		if _, err := d.net.Connect(ctx, c.rec.ID, er); err != nil {
 			return err
 		}
+		// dockerd tells of a connect when the endpoint is made: at once
+		// for a running container, at its start for another.
+		defer d.networkEvent(nw, events.ActionConnect, c.rec.ID)
 	}
 	if c.rec.NetworkingConfig == nil {
 		c.rec.NetworkingConfig = &mnet.NetworkingConfig{}
@@ -494,13 +544,9 @@ func (d *Daemon) NetworkConnect(ctx context.Context, ref string, req mnet.Connec
 	if m, err := d.net.Network(mode); err == nil && m.ID == nw.ID {
 		c.rec.NetworkModeDetached = false
 	} else {
-		c.rec.NetworkingConfig.EndpointsConfig[nw.Name] = &mnet.EndpointSettings{Aliases: es.Aliases, IPAMConfig: es.IPAMConfig}
+		c.rec.NetworkingConfig.EndpointsConfig[nw.Name] = &mnet.EndpointSettings{Aliases: es.Aliases, IPAMConfig: es.IPAMConfig, MacAddress: es.MacAddress, Links: er.Links}
 	}
-	if err := d.save(&c.rec); err != nil {
-		return err
-	}
-	d.networkEvent(nw, events.ActionConnect, c.rec.ID)
-	return nil
+	return d.save(&c.rec)
 }
 
 // NetworkDisconnect is POST /networks/{id}/disconnect.
@@ -554,5 +600,36 @@ func (d *Daemon) networkEvent(nw *network.Network, action events.Action, contain
 	if containerID != "" {
 		attrs["container"] = containerID
 	}
-	d.events.publish(events.Message{Type: events.NetworkEventType, Action: action, Actor: events.Actor{ID: nw.ID, Attributes: attrs}})
+	d.emit(events.NetworkEventType, action, nw.ID, attrs)
+}
+
+// checkMACs refuses at create the MAC addresses no NIC can take, and one
+// asked for where the container has no endpoint of its own (network mode
+// host or container:X).
+func checkMACs(r *record) error {
+	if r.NetworkingConfig == nil {
+		return nil
+	}
+	mode := networkMode(r.HostConfig)
+	_, shares := containerMode(mode)
+	for _, es := range r.NetworkingConfig.EndpointsConfig {
+		if es == nil || len(es.MacAddress) == 0 {
+			continue
+		}
+		if shares || mode == "host" {
+			return fmt.Errorf("conflicting options: mac-address and the network mode: %w", errdefs.ErrInvalidArgument)
+		}
+		if err := checkMAC(es.MacAddress); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkMAC refuses what is not an Ethernet unicast address.
+func checkMAC(mac mnet.HardwareAddr) error {
+	if len(mac) != 6 || mac[0]&1 != 0 {
+		return fmt.Errorf("invalid MAC address %s: want a unicast Ethernet address (6 bytes, first byte even): %w", mac, errdefs.ErrInvalidArgument)
+	}
+	return nil
 }

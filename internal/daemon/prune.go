@@ -5,12 +5,19 @@ package daemon
 
 import (
 	"context"
+	"log/slog"
+	"slices"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
 	apiimage "github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/volume"
+
+	"github.com/hullproject/hull/internal/errdefs"
+	"github.com/hullproject/hull/internal/filters"
 )
 
 // LayersSize is the size of every read-only layer (the images' content).
@@ -47,7 +54,7 @@ func (d *Daemon) containerSizes(ctx context.Context, list []container.Summary) {
 // VolumesUsage is the volumes with their size and the number of
 // containers that use each (docker system df -v).
 func (d *Daemon) VolumesUsage(ctx context.Context) ([]volume.Volume, error) {
-	l, err := d.VolumeList(ctx)
+	l, err := d.VolumeList(ctx, filters.Args{})
 	if err != nil {
 		return nil, err
 	}
@@ -57,52 +64,98 @@ func (d *Daemon) VolumesUsage(ctx context.Context) ([]volume.Volume, error) {
 	return l.Volumes, nil
 }
 
-// ContainersPrune is POST /containers/prune: every container that is not
-// running goes.
-func (d *Daemon) ContainersPrune(ctx context.Context) (container.PruneReport, error) {
-	rep := container.PruneReport{ContainersDeleted: []string{}}
-	list, err := d.ContainerList(ctx, true, -1, nil)
+// ContainersPrune is POST /containers/prune: the containers that are not
+// running (paused and restarting ones count as running), among those the
+// filters (until, label, label!) select. Nothing goes when a filter is
+// wrong. ContainersDeleted is null when nothing went, as dockerd answers.
+func (d *Daemon) ContainersPrune(ctx context.Context, f filters.Args) (container.PruneReport, error) {
+	var rep container.PruneReport
+	if err := f.Validate("label", "label!", "until"); err != nil {
+		return rep, err
+	}
+	until, err := f.Until(time.Now())
 	if err != nil {
 		return rep, err
 	}
-	for _, s := range list {
-		if s.State == container.StateRunning || s.State == container.StatePaused || s.State == container.StateRestarting {
+	d.mu.Lock()
+	recs := make([]record, 0, len(d.ctrs))
+	for _, c := range d.ctrs {
+		c.mu.Lock()
+		recs = append(recs, c.rec)
+		c.mu.Unlock()
+	}
+	d.mu.Unlock()
+	for _, r := range recs {
+		if isRunning(r.State.Status) || !until.IsZero() && r.Created.After(until) || !f.MatchLabels(r.Config.Labels) {
 			continue
 		}
-		size, _ := d.layers.Size(ctx, s.ID)
-		if err := d.ContainerRemove(ctx, s.ID, false, false); err == nil {
-			rep.ContainersDeleted = append(rep.ContainersDeleted, s.ID)
-			rep.SpaceReclaimed += uint64(size)
+		size, _ := d.layers.Size(ctx, r.ID)
+		if err := d.ContainerRemove(ctx, r.ID, false, false); err != nil {
+			slog.WarnContext(ctx, "prune container", "container", r.ID, "error", err)
+			continue
 		}
+		rep.ContainersDeleted = append(rep.ContainersDeleted, r.ID)
+		rep.SpaceReclaimed += uint64(size)
 	}
+	d.emit(events.ContainerEventType, events.ActionPrune, "", map[string]string{"reclaimed": strconv.FormatUint(rep.SpaceReclaimed, 10)})
 	return rep, nil
 }
 
-// ImagesPrune is POST /images/prune: dangling images (no tag), or with
-// all every image no container uses.
-func (d *Daemon) ImagesPrune(ctx context.Context, all bool) (apiimage.PruneReport, error) {
-	rep := apiimage.PruneReport{ImagesDeleted: []apiimage.DeleteResponse{}}
+// ImagesPrune is POST /images/prune, as dockerd: with dangling=true (the
+// default) the images without a tag that no other image was made from,
+// else every image; among those, the ones the filters (until, label,
+// label!) select. An image a container uses stays (its removal is a
+// conflict). Nothing goes when a filter is wrong. ImagesDeleted is null
+// when nothing went.
+func (d *Daemon) ImagesPrune(ctx context.Context, f filters.Args) (apiimage.PruneReport, error) {
+	var rep apiimage.PruneReport
+	if err := f.Validate("dangling", "label", "label!", "until"); err != nil {
+		return rep, err
+	}
+	danglingOnly, err := f.Bool("dangling", true, []string{"true", "1"}, []string{"false", "0"})
+	if err != nil {
+		return rep, err
+	}
+	until, err := f.Until(time.Now())
+	if err != nil {
+		return rep, err
+	}
 	list, err := d.images.List(ctx)
 	if err != nil {
 		return rep, err
 	}
+	parents := map[string]bool{}
 	for _, im := range list {
-		if d.imageInUse(im.ID) || (!all && len(im.RepoTags) > 0) {
+		parents[im.ParentID] = true
+	}
+	before, _ := d.LayersSize(ctx)
+	for _, im := range list {
+		refs := append(slices.Clone(im.RepoTags), im.RepoDigests...)
+		switch {
+		case danglingOnly && parents[im.ID], len(refs) == 0 && parents[im.ID]:
+			continue // not a head, or an intermediate image
+		case !until.IsZero() && im.Created.After(until), !f.MatchLabels(im.Labels):
+			continue
+		case danglingOnly && len(im.RepoTags) > 0:
 			continue
 		}
-		before, _ := d.LayersSize(ctx)
-		del, err := d.ImageDelete(ctx, im.ID, true, true)
-		if err != nil {
-			continue
+		if len(refs) == 0 {
+			refs = []string{strings.TrimPrefix(im.ID, "sha256:")}
 		}
-		after, _ := d.LayersSize(ctx)
-		rep.ImagesDeleted = append(rep.ImagesDeleted, del...)
-		if before > after {
-			rep.SpaceReclaimed += uint64(before - after)
+		for _, ref := range refs {
+			del, err := d.ImageDelete(ctx, ref, false, true)
+			if err != nil {
+				if !errdefs.IsConflict(err) {
+					slog.WarnContext(ctx, "prune image", "image", ref, "error", err)
+				}
+				continue
+			}
+			rep.ImagesDeleted = append(rep.ImagesDeleted, del...)
 		}
 	}
-	if len(rep.ImagesDeleted) > 0 {
-		d.emit(events.ImageEventType, events.ActionPrune, "", map[string]string{"reclaimed": strconv.FormatUint(rep.SpaceReclaimed, 10)})
+	if after, _ := d.LayersSize(ctx); before > after {
+		rep.SpaceReclaimed = uint64(before - after)
 	}
+	d.emit(events.ImageEventType, events.ActionPrune, "", map[string]string{"reclaimed": strconv.FormatUint(rep.SpaceReclaimed, 10)})
 	return rep, nil
 }

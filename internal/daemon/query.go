@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,76 +16,112 @@ import (
 	"github.com/moby/moby/api/types/storage"
 
 	"github.com/hullproject/hull/internal/errdefs"
+	"github.com/hullproject/hull/internal/filters"
 )
 
 // ContainerList is GET /containers/json.
-func (d *Daemon) ContainerList(ctx context.Context, all bool, limit int, filters map[string][]string) ([]container.Summary, error) {
-	return d.containerList(ctx, all, limit, filters, false)
+func (d *Daemon) ContainerList(ctx context.Context, all bool, limit int, f filters.Args) ([]container.Summary, error) {
+	return d.containerList(ctx, all, limit, f, false)
 }
 
 // ContainerListSize is ContainerList with each container's sizes (ps -s).
-func (d *Daemon) ContainerListSize(ctx context.Context, all bool, limit int, filters map[string][]string) ([]container.Summary, error) {
-	return d.containerList(ctx, all, limit, filters, true)
+func (d *Daemon) ContainerListSize(ctx context.Context, all bool, limit int, f filters.Args) ([]container.Summary, error) {
+	return d.containerList(ctx, all, limit, f, true)
 }
 
-func (d *Daemon) containerList(ctx context.Context, all bool, limit int, filters map[string][]string, size bool) ([]container.Summary, error) {
-	for k := range filters {
-		switch k {
-		case "id", "name", "status", "label", "ancestor", "exited":
-		default:
-			return nil, fmt.Errorf("invalid filter '%s': %w", k, errdefs.ErrInvalidArgument)
-		}
-	}
-	if len(filters["status"]) > 0 || len(filters["exited"]) > 0 {
-		all = true
-	}
+// containerList lists the containers newest first (by creation time, to
+// the nanosecond) as dockerd does: before skips the containers down to
+// the one it names, since stops at the one it names, stopped containers
+// are shown with all or a limit, and the limit counts the containers
+// that pass the filters that come before it in dockerd's order.
+func (d *Daemon) containerList(ctx context.Context, all bool, limit int, f filters.Args, size bool) ([]container.Summary, error) {
 	d.mu.Lock()
-	cs := make([]*ctr, 0, len(d.ctrs))
+	recs := make([]record, 0, len(d.ctrs))
 	for _, c := range d.ctrs {
-		cs = append(cs, c)
+		c.mu.Lock()
+		recs = append(recs, c.rec)
+		c.mu.Unlock()
 	}
 	d.mu.Unlock()
-	var out []container.Summary
-	for _, c := range cs {
-		c.mu.Lock()
-		r := c.rec
-		c.mu.Unlock()
-		running := r.State.Status == container.StateRunning || r.State.Status == container.StatePaused || r.State.Status == container.StateRestarting
-		if !all && !running || !d.matches(r, filters) {
+	slices.SortFunc(recs, func(a, b record) int {
+		return cmp.Or(b.Created.Compare(a.Created), strings.Compare(a.ID, b.ID))
+	})
+	lf, err := d.listFilter(ctx, recs, f)
+	if err != nil {
+		return nil, err
+	}
+	if lf.all {
+		all = true
+	}
+	out := []container.Summary{}
+	linkNames := d.linkNames()
+	for i := range recs {
+		r := &recs[i]
+		if lf.before != "" {
+			if r.ID == lf.before {
+				lf.before = ""
+			}
 			continue
 		}
-		s := container.Summary{
-			ID: r.ID, Names: []string{"/" + r.Name}, Image: r.ImageRef, ImageID: r.Image,
-			Command: strings.Join(append([]string{r.Path}, r.Args...), " "), Created: r.Created.Unix(),
-			Labels: r.Config.Labels, State: r.State.Status, Status: statusText(r.State),
-			Mounts: mountPointsAPI(r.Mounts),
+		if r.ID == lf.since {
+			break
 		}
-		ns := d.networkSettings(&r)
-		s.Ports = portSummary(ns)
-		s.NetworkSettings = &container.NetworkSettingsSummary{Networks: ns.Networks}
-		s.HostConfig.NetworkMode = networkMode(r.HostConfig)
-		if r.Health != nil {
-			s.Health = &container.HealthSummary{Status: r.Health.Status, FailingStreak: r.Health.FailingStreak}
-			if running {
-				s.Status += " (" + string(r.Health.Status) + ")"
-				if r.Health.Status == container.Starting {
-					s.Status = strings.Replace(s.Status, "(starting)", "(health: starting)", 1)
-				}
-			}
+		running := isRunning(r.State.Status)
+		if !running && !all && limit <= 0 {
+			continue
+		}
+		if !f.Match("name", "/"+r.Name) && !f.Match("name", r.Name) || !lf.idMatch(r.ID) {
+			continue
+		}
+		if f.Contains("is-task") && lf.isTask {
+			continue // hull runs no swarm tasks
+		}
+		if !f.MatchKVList("label", r.Config.Labels) || excludedByIsolation(f, r.HostConfig) {
+			continue
+		}
+		if limit > 0 && len(out) == limit {
+			break
+		}
+		s := d.summary(r)
+		s.Names = append(s.Names, linkNames[r.ID]...)
+		if !lf.matches(r, &s) {
+			continue
 		}
 		out = append(out, s)
-	}
-	slices.SortFunc(out, func(a, b container.Summary) int { return int(b.Created - a.Created) })
-	if limit > 0 && len(out) > limit {
-		out = out[:limit]
-	}
-	if out == nil {
-		out = []container.Summary{}
 	}
 	if size {
 		d.containerSizes(ctx, out)
 	}
 	return out, nil
+}
+
+func isRunning(s container.ContainerState) bool {
+	return s == container.StateRunning || s == container.StatePaused || s == container.StateRestarting
+}
+
+// summary is the container as GET /containers/json shows it.
+func (d *Daemon) summary(r *record) container.Summary {
+	running := isRunning(r.State.Status)
+	s := container.Summary{
+		ID: r.ID, Names: []string{"/" + r.Name}, Image: r.ImageRef, ImageID: r.Image,
+		Command: strings.Join(append([]string{r.Path}, r.Args...), " "), Created: r.Created.Unix(),
+		Labels: r.Config.Labels, State: r.State.Status, Status: statusText(r.State),
+		Mounts: mountPointsAPI(r.Mounts),
+	}
+	ns := d.networkSettings(r)
+	s.Ports = portSummary(ns)
+	s.NetworkSettings = &container.NetworkSettingsSummary{Networks: ns.Networks}
+	s.HostConfig.NetworkMode = networkMode(r.HostConfig)
+	if r.Health != nil {
+		s.Health = &container.HealthSummary{Status: r.Health.Status, FailingStreak: r.Health.FailingStreak}
+		if running {
+			s.Status += " (" + string(r.Health.Status) + ")"
+			if r.Health.Status == container.Starting {
+				s.Status = strings.Replace(s.Status, "(starting)", "(health: starting)", 1)
+			}
+		}
+	}
+	return s
 }
 
 // statusText is docker ps's STATUS column.
@@ -147,12 +184,12 @@ func (d *Daemon) ContainerInspect(ctx context.Context, ref string) (container.In
 		StartedAt: zeroTime(r.State.StartedAt), FinishedAt: zeroTime(r.State.FinishedAt),
 		Health: r.Health,
 	}
-	dir := d.containerDir(r.ID)
+	dir := d.filesDir(&r)
 	return container.InspectResponse{
 		ID: r.ID, Created: r.Created.Format(time.RFC3339Nano), Path: r.Path, Args: nonNil(r.Args), State: st,
 		Image: r.Image, ResolvConfPath: dir + "/resolv.conf", HostnamePath: dir + "/hostname", HostsPath: dir + "/hosts",
 		LogPath: d.logPath(r.ID), Name: "/" + r.Name, RestartCount: r.RestartCount, Driver: "overlay", Platform: "linux",
-		HostConfig: r.HostConfig, Config: r.Config, Mounts: mountPointsAPI(r.Mounts),
+		HostConfig: d.hostConfigView(&r), Config: r.Config, Mounts: mountPointsAPI(r.Mounts),
 		GraphDriver:     &storage.DriverData{Name: "overlay", Data: map[string]string{"dir": d.layers.Dir(r.ID)}},
 		NetworkSettings: d.networkSettings(&r),
 	}, nil
@@ -295,33 +332,4 @@ func running(c *ctr) bool {
 	defer c.mu.Unlock()
 	s := c.rec.State.Status
 	return s == container.StateRunning || s == container.StatePaused || s == container.StateRestarting || s == container.StateCreated && !c.removed
-}
-
-// matches applies docker ps's filters: each key must match, by any of its
-// values.
-func (d *Daemon) matches(r record, filters map[string][]string) bool {
-	anyOf := func(vals []string, f func(string) bool) bool {
-		if len(vals) == 0 {
-			return true
-		}
-		return slices.ContainsFunc(vals, f)
-	}
-	return anyOf(filters["id"], func(v string) bool { return strings.HasPrefix(r.ID, v) }) &&
-		anyOf(filters["name"], func(v string) bool { return strings.Contains(r.Name, strings.TrimPrefix(v, "/")) }) &&
-		anyOf(filters["status"], func(v string) bool { return string(r.State.Status) == v }) &&
-		anyOf(filters["exited"], func(v string) bool {
-			return r.State.Status == container.StateExited && fmt.Sprint(r.State.ExitCode) == v
-		}) &&
-		anyOf(filters["label"], func(v string) bool {
-			k, val, hasVal := strings.Cut(v, "=")
-			got, ok := r.Config.Labels[k]
-			return ok && (!hasVal || got == val)
-		}) &&
-		anyOf(filters["ancestor"], func(v string) bool {
-			if v == r.ImageRef || strings.HasPrefix(r.Image, v) || strings.HasPrefix(r.Image, "sha256:"+v) {
-				return true
-			}
-			id, err := d.images.Resolve(context.Background(), v)
-			return err == nil && id == r.Image
-		})
 }

@@ -33,6 +33,17 @@ func (d *Daemon) buildSpec(c *ctr, rootfs string, sb *network.Sandbox, addr neti
 	if host.NetworkMode == "host" {
 		hostname, _ = os.Hostname()
 	}
+	j, err := d.resolveJoins(c)
+	if err != nil {
+		return nil, err
+	}
+	if j.netPeer != nil {
+		hostname = j.hostname
+	}
+	links, err := d.resolveLinks(c)
+	if err != nil {
+		return nil, err
+	}
 	cwd := cfg.WorkingDir
 	if cwd == "" {
 		cwd = "/"
@@ -53,10 +64,18 @@ func (d *Daemon) buildSpec(c *ctr, rootfs string, sb *network.Sandbox, addr neti
 	if err != nil {
 		return nil, err
 	}
-	if err := d.containerFiles(c, s, hostname, sb, addr); err != nil {
+	if j.netPeer != nil {
+		d.peerFiles(c, s, j)
+	} else if err := d.containerFiles(c, s, hostname, sb, addr, links.hosts); err != nil {
 		return nil, err
 	}
-	if err := addMounts(s, rootfs, r.Mounts); err != nil {
+	if len(links.env) > 0 {
+		s.Process.Env = mergeEnv(links.env, s.Process.Env)
+	}
+	if err := d.mountPluginVolumes(c); err != nil {
+		return nil, err
+	}
+	if err := addMounts(s, rootfs, c.rec.Mounts); err != nil {
 		return nil, err
 	}
 	if err := applyUser(s, rootfs, cfg.User); err != nil {
@@ -65,6 +84,7 @@ func (d *Daemon) buildSpec(c *ctr, rootfs string, sb *network.Sandbox, addr neti
 	if err := applyHost(s, host); err != nil {
 		return nil, err
 	}
+	applyNamespaces(s, host, j)
 	if sb != nil {
 		// The container joins its compartment, made by the network service.
 		for i, ns := range s.Linux.Namespaces {
@@ -81,7 +101,7 @@ func (d *Daemon) buildSpec(c *ctr, rootfs string, sb *network.Sandbox, addr neti
 
 // containerFiles writes /etc/hostname, /etc/hosts and /etc/resolv.conf of
 // the container under its folder and bind-mounts them, as Docker does.
-func (d *Daemon) containerFiles(c *ctr, s *specs.Spec, hostname string, sb *network.Sandbox, addr netip.Addr) error {
+func (d *Daemon) containerFiles(c *ctr, s *specs.Spec, hostname string, sb *network.Sandbox, addr netip.Addr, linkHosts []string) error {
 	dir := d.containerDir(c.rec.ID)
 	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
 	h := c.rec.HostConfig
@@ -92,9 +112,6 @@ func (d *Daemon) containerFiles(c *ctr, s *specs.Spec, hostname string, sb *netw
 		resolv, _ = os.ReadFile("/etc/resolv.conf")
 	default:
 		resolv = []byte(d.net.ResolvConf(sb, addrStrings(h.DNS), h.DNSSearch, h.DNSOptions))
-	}
-	if addr.IsValid() {
-		hosts += addr.String() + "\t" + hostname + "\n"
 	}
 	if c.rec.HostConfig.NetworkMode == "host" {
 		if b, err := os.ReadFile("/etc/hosts"); err == nil {
@@ -107,6 +124,13 @@ func (d *Daemon) containerFiles(c *ctr, s *specs.Spec, hostname string, sb *netw
 			return fmt.Errorf("invalid --add-host %q: want NAME:IP: %w", e, errdefs.ErrInvalidArgument)
 		}
 		hosts += ip + "\t" + name + "\n"
+	}
+	for _, l := range linkHosts {
+		hosts += l + "\n"
+	}
+	// The container's own line last, as dockerd writes it.
+	if addr.IsValid() {
+		hosts += addr.String() + "\t" + hostname + "\n"
 	}
 	files := map[string]string{"hostname": hostname + "\n", "hosts": hosts, "resolv.conf": string(resolv)}
 	for _, name := range []string{"hostname", "hosts", "resolv.conf"} {

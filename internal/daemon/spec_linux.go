@@ -131,3 +131,62 @@ func capabilityName(c int) string {
 }
 
 func unixSignalName(s syscall.Signal) string { return unix.SignalName(s) }
+
+// applyNamespaces sets the namespaces a container joins — another
+// container's network, PID or IPC namespace (j's /proc/<pid>/ns/ paths) —
+// or shares with the host (--pid, --ipc, --uts host), and /dev/shm as its
+// IPC mode wants it: the peer's (or the host's) bind-mounted, none for
+// --ipc none.
+func applyNamespaces(s *specs.Spec, h *container.HostConfig, j joins) {
+	set := func(t specs.LinuxNamespaceType, path string) {
+		for i, ns := range s.Linux.Namespaces {
+			if ns.Type == t {
+				s.Linux.Namespaces[i].Path = path
+				return
+			}
+		}
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: t, Path: path})
+	}
+	remove := func(t specs.LinuxNamespaceType) {
+		s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == t })
+	}
+	if j.net != "" {
+		set(specs.NetworkNamespace, j.net)
+		// The network's sysctls are the peer's, as dockerd leaves them.
+		for k := range s.Linux.Sysctl {
+			if strings.HasPrefix(k, "net.") {
+				delete(s.Linux.Sysctl, k)
+			}
+		}
+	}
+	switch {
+	case j.pid != "":
+		set(specs.PIDNamespace, j.pid)
+	case h.PidMode == "host":
+		remove(specs.PIDNamespace)
+	}
+	switch {
+	case j.ipc != "":
+		set(specs.IPCNamespace, j.ipc)
+	case h.IpcMode == "host":
+		remove(specs.IPCNamespace)
+	}
+	if h.IpcMode == "none" || j.shm != "" {
+		i := slices.IndexFunc(s.Mounts, func(m specs.Mount) bool { return m.Destination == "/dev/shm" })
+		if i >= 0 {
+			s.Mounts = slices.Delete(s.Mounts, i, i+1)
+		}
+		if j.shm != "" {
+			m := specs.Mount{Destination: "/dev/shm", Type: "bind", Source: j.shm, Options: []string{"rbind", "rprivate"}}
+			if i >= 0 {
+				s.Mounts = slices.Insert(s.Mounts, i, m)
+			} else {
+				s.Mounts = append(s.Mounts, m)
+			}
+		}
+	}
+	if h.UTSMode == "host" {
+		remove(specs.UTSNamespace)
+		s.Hostname = ""
+	}
+}

@@ -31,3 +31,7 @@ func unixSignalName(s syscall.Signal) string {
 }
 
 func allCapabilities() []string { return nil }
+
+// applyNamespaces: Windows containers share no namespaces (HCS has none
+// to join); network mode container:X is refused before a spec is made.
+func applyNamespaces(*specs.Spec, *container.HostConfig, joins) {}

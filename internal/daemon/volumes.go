@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/hullproject/hull/internal/errdefs"
+	"github.com/hullproject/hull/internal/filters"
 )
 
 var bucketVolumes = []byte("volumes")
@@ -36,6 +38,8 @@ type volumeRecord struct {
 	// Anonymous volumes go with their container when it is removed with
 	// its volumes (docker rm -v, --rm).
 	Anonymous bool `json:"anonymous,omitempty"`
+	// Driver is the volume plugin that holds it; "" for the local driver.
+	Driver string `json:"driver,omitempty"`
 }
 
 // mountPoint is one mount of a container, resolved at create.
@@ -47,6 +51,11 @@ type mountPoint struct {
 	RW          bool       `json:"rw"`
 	Mode        string     `json:"mode,omitempty"`
 	TmpfsSize   int64      `json:"tmpfsSize,omitempty"`
+	// Driver is a volume plugin's name (volume_plugin.go); Source is then
+	// the plugin's mount point while the container runs, MountID the id
+	// of this mount in its Mount and Unmount calls.
+	Driver  string `json:"driver,omitempty"`
+	MountID string `json:"mountId,omitempty"`
 }
 
 var volumeNamePattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
@@ -64,6 +73,9 @@ func (d *Daemon) volumeAPI(r volumeRecord) volume.Volume {
 
 // VolumeCreate is POST /volumes/create; creating one that exists gives it back.
 func (d *Daemon) VolumeCreate(ctx context.Context, req volume.CreateRequest) (volume.Volume, error) {
+	if v, handled, err := d.volumeCreateDriver(ctx, req); handled {
+		return v, err
+	}
 	if req.Driver != "" && req.Driver != "local" {
 		return volume.Volume{}, fmt.Errorf("volume driver %q: only the local driver is available: %w", req.Driver, errdefs.ErrNotFound)
 	}
@@ -125,6 +137,9 @@ func (d *Daemon) getVolume(name string) (volumeRecord, error) {
 
 // VolumeInspect is GET /volumes/{name}.
 func (d *Daemon) VolumeInspect(ctx context.Context, name string) (volume.Volume, error) {
+	if v, handled, err := d.volumeInspectDriver(ctx, name); handled {
+		return v, err
+	}
 	r, err := d.getVolume(name)
 	if err != nil {
 		return volume.Volume{}, err
@@ -132,19 +147,50 @@ func (d *Daemon) VolumeInspect(ctx context.Context, name string) (volume.Volume,
 	return d.volumeAPI(r), nil
 }
 
-// VolumeList is GET /volumes.
-func (d *Daemon) VolumeList(ctx context.Context) (volume.ListResponse, error) {
+// VolumeList is GET /volumes: the volumes the filters (dangling, driver,
+// label, name) select.
+func (d *Daemon) VolumeList(ctx context.Context, f filters.Args) (volume.ListResponse, error) {
 	out := volume.ListResponse{Volumes: []volume.Volume{}, Warnings: []string{}}
+	vf, err := newVolumeFilter(f, false)
+	if err != nil {
+		return out, err
+	}
+	recs, err := d.volumeRecords()
+	var plugged []volumeRecord
+	for _, r := range recs {
+		if isPluginDriver(r.Driver) {
+			plugged = append(plugged, r)
+			continue
+		}
+		v := d.volumeAPI(r)
+		if vf.matches(r, v.Driver, len(d.volumeUsers(r.Name)) > 0) {
+			out.Volumes = append(out.Volumes, v)
+		}
+	}
+	vs, warnings := d.pluginVolumes(ctx, plugged)
+	for _, v := range vs {
+		r := volumeRecord{Name: v.Name, Labels: v.Labels, Driver: v.Driver}
+		if vf.matches(r, v.Driver, len(d.volumeUsers(v.Name)) > 0) {
+			out.Volumes = append(out.Volumes, v)
+		}
+	}
+	out.Warnings = append(out.Warnings, warnings...)
+	return out, err
+}
+
+// volumeRecords reads every volume's record.
+func (d *Daemon) volumeRecords() ([]volumeRecord, error) {
+	var recs []volumeRecord
 	err := d.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketVolumes).ForEach(func(k, v []byte) error {
 			var r volumeRecord
 			if json.Unmarshal(v, &r) == nil {
-				out.Volumes = append(out.Volumes, d.volumeAPI(r))
+				recs = append(recs, r)
 			}
 			return nil
 		})
 	})
-	return out, err
+	return recs, err
 }
 
 // volumeUsers are the containers that mount the volume.
@@ -166,6 +212,9 @@ func (d *Daemon) volumeUsers(name string) []string {
 // it, unless force (and then only the record goes... as with Docker, the
 // data too).
 func (d *Daemon) VolumeRemove(ctx context.Context, name string, force bool) error {
+	if handled, err := d.volumeRemoveDriver(ctx, name, force); handled {
+		return err
+	}
 	if _, err := d.getVolume(name); err != nil {
 		if force && errdefs.IsNotFound(err) {
 			return nil
@@ -179,6 +228,9 @@ func (d *Daemon) VolumeRemove(ctx context.Context, name string, force bool) erro
 }
 
 func (d *Daemon) removeVolume(name string) error {
+	if r, err := d.getVolume(name); err == nil && isPluginDriver(r.Driver) {
+		return d.removePluginVolume(context.Background(), r)
+	}
 	d.volMu.Lock()
 	defer d.volMu.Unlock()
 	if err := os.RemoveAll(d.volumeDir(name)); err != nil {
@@ -191,25 +243,32 @@ func (d *Daemon) removeVolume(name string) error {
 	return nil
 }
 
-// VolumesPrune is POST /volumes/prune: unused anonymous volumes, or all
-// unused ones with all=true (as Docker ≥ 23).
-func (d *Daemon) VolumesPrune(ctx context.Context, all bool) (volume.PruneReport, error) {
-	list, err := d.VolumeList(ctx)
+// VolumesPrune is POST /volumes/prune: the local volumes no container
+// uses and that have no driver options, among those the filters (label,
+// label!, and from API 1.42 all) select — from 1.42 anonymous ones only
+// unless all=true, as dockerd. Nothing goes when a filter is wrong.
+func (d *Daemon) VolumesPrune(ctx context.Context, f filters.Args) (volume.PruneReport, error) {
+	vf, err := newVolumeFilter(f, true)
+	if err != nil {
+		return volume.PruneReport{}, err
+	}
+	recs, err := d.volumeRecords()
 	if err != nil {
 		return volume.PruneReport{}, err
 	}
 	rep := volume.PruneReport{VolumesDeleted: []string{}}
-	for _, v := range list.Volumes {
-		r, err := d.getVolume(v.Name)
-		if err != nil || (!r.Anonymous && !all) || len(d.volumeUsers(v.Name)) > 0 {
+	for _, r := range recs {
+		v := d.volumeAPI(r)
+		if v.Driver != "local" || len(r.Options) > 0 || len(d.volumeUsers(r.Name)) > 0 || !vf.matches(r, v.Driver, false) {
 			continue
 		}
-		size := dirSize(d.volumeDir(v.Name))
-		if d.removeVolume(v.Name) == nil {
-			rep.VolumesDeleted = append(rep.VolumesDeleted, v.Name)
+		size := dirSize(d.volumeDir(r.Name))
+		if d.removeVolume(r.Name) == nil {
+			rep.VolumesDeleted = append(rep.VolumesDeleted, r.Name)
 			rep.SpaceReclaimed += uint64(size)
 		}
 	}
+	d.emit(events.VolumeEventType, events.ActionPrune, "", map[string]string{"reclaimed": strconv.FormatUint(rep.SpaceReclaimed, 10)})
 	return rep, nil
 }
 
@@ -317,6 +376,13 @@ func (d *Daemon) resolveMounts(host *container.HostConfig, imageVolumes map[stri
 		if m.Type != mount.TypeVolume {
 			continue
 		}
+		if pm, ok, err := d.pluginMountPoint(host, m); ok {
+			if err != nil {
+				return nil, err
+			}
+			out[i] = pm
+			continue
+		}
 		rec, err := d.createVolume(m.Name, nil, m.Name == "")
 		if err != nil {
 			return nil, err
@@ -334,6 +400,9 @@ func mountPointsAPI(ms []mountPoint) []container.MountPoint {
 		mp := container.MountPoint{Type: m.Type, Name: m.Name, Source: m.Source, Destination: m.Destination, RW: m.RW, Mode: m.Mode}
 		if m.Type == mount.TypeVolume {
 			mp.Driver = "local"
+			if m.Driver != "" {
+				mp.Driver = m.Driver
+			}
 		}
 		out = append(out, mp)
 	}

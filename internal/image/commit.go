@@ -21,6 +21,9 @@ type newImage struct {
 	manifests []manifestBlob
 	tags      []ref
 	digests   []ref
+	// parent is the image a commit was made from (docker's local parent
+	// link: ParentId, the ancestor filter, intermediate images).
+	parent string
 }
 
 type manifestBlob struct {
@@ -68,6 +71,9 @@ func (s *Store) commit(ctx context.Context, img newImage) (string, error) {
 			rec.Size += l.Size
 		}
 		rec.Created = img.cfg.Created
+		if img.parent != "" {
+			rec.Parent = img.parent
+		}
 		for i := len(img.manifests) - 1; i >= 0; i-- {
 			m := img.manifests[i].blobRef
 			rec.Manifests = slices.DeleteFunc(rec.Manifests, func(b blobRef) bool { return b.Digest == m.Digest })

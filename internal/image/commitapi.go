@@ -88,7 +88,7 @@ func (s *Store) Commit(ctx context.Context, parent string, diff io.Reader, opts 
 		return "", err
 	}
 	layers := append(slices.Clone(prec.Layers), layerRecord{DiffID: in.DiffID, ChainID: chain, TarSize: in.TarSize, Size: in.Size})
-	id, err := s.commit(ctx, newImage{config: config, cfg: &cfg, layers: layers, tags: tags})
+	id, err := s.commit(ctx, newImage{config: config, cfg: &cfg, layers: layers, tags: tags, parent: prec.ID})
 	if err != nil {
 		s.rollbackLayer(ctx, hexOf(chain), pins.count(hexOf(chain)))
 		return "", fmt.Errorf("commit: %w", err)

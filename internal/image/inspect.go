@@ -143,6 +143,9 @@ func (s *Store) Inspect(ctx context.Context, refOrID string) (Details, error) {
 		RootFS:        RootFS{Type: "layers", Layers: slices.Clone(cfg.RootFS.DiffIDs)},
 		Metadata:      Metadata{LastTagTime: rec.LastTagTime},
 	}
+	if rec.Parent != "" && s.exists(rec.Parent) {
+		d.Parent = rec.Parent
+	}
 	if d.RootFS.Layers == nil {
 		d.RootFS.Layers = []string{}
 	}
@@ -207,24 +210,47 @@ type Summary struct {
 	Created     time.Time         `json:"Created"`
 	Size        int64             `json:"Size"`
 	Labels      map[string]string `json:"Labels"`
+	// ParentID is the image this one was committed from, when that image
+	// is still there.
+	ParentID string `json:"ParentId"`
+	// Layers are the image's layers, base first.
+	Layers []LayerSize `json:"-"`
+}
+
+// LayerSize is one layer of an image: its chain id and the bytes of file
+// content it holds itself.
+type LayerSize struct {
+	ChainID string
+	Size    int64
 }
 
 // List returns every image, newest first. Tags and digests are in
-// docker's short form; an image with none is dangling (docker shows it as
-// <none>:<none>).
+// docker's short form, in the order of their full forms (as dockerd's
+// reference store gives them); an image with none is dangling (docker
+// shows it as <none>:<none>).
 func (s *Store) List(ctx context.Context) ([]Summary, error) {
 	recs, err := s.allRecords()
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Summary, 0, len(recs))
+	ids := make(map[string]bool, len(recs))
+	for _, r := range recs {
+		ids[r.ID] = true
+	}
 	for _, r := range recs {
 		sm := Summary{
 			ID:          r.ID,
-			RepoTags:    familiarAll(r.RepoTags),
-			RepoDigests: familiarAll(r.RepoDigests),
+			RepoTags:    familiarAll(slices.Sorted(slices.Values(r.RepoTags))),
+			RepoDigests: familiarAll(slices.Sorted(slices.Values(r.RepoDigests))),
 			Created:     r.Created,
 			Size:        r.Size,
+		}
+		if ids[r.Parent] {
+			sm.ParentID = r.Parent
+		}
+		for _, l := range r.Layers {
+			sm.Layers = append(sm.Layers, LayerSize{ChainID: l.ChainID, Size: l.Size})
 		}
 		if b, err := s.content.ReadAll(ctx, r.ID); err == nil {
 			if cfg, err := parseConfig(b); err == nil {
@@ -243,4 +269,24 @@ func (s *Store) List(ctx context.Context) ([]Summary, error) {
 		return 1
 	})
 	return out, nil
+}
+
+// exists reports whether image id has a record.
+func (s *Store) exists(id string) bool {
+	_, err := s.record(id)
+	return err == nil
+}
+
+// ReferenceForms are the names a reference filter's pattern is matched
+// against, as dockerd matches them: the familiar reference
+// (busybox:latest), its familiar name (busybox), the full reference
+// (docker.io/library/busybox:latest) and the full name
+// (docker.io/library/busybox). A reference that does not parse gives
+// itself.
+func ReferenceForms(reference string) []string {
+	r, err := parseRef(reference)
+	if err != nil {
+		return []string{reference}
+	}
+	return []string{r.Familiar(), r.familiarName(), r.String(), r.Name()}
 }

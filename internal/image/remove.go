@@ -27,8 +27,11 @@ type Deleted struct {
 // reference, or removing it by id, fails with errdefs.ErrConflict. The
 // layers of a removed image go, top down, as far as no other image and
 // no container stands on them; its config and manifest blobs go unless
-// another image names them. prune is accepted for the API's sake: hull
-// images have no parent images to prune.
+// another image names them. An image another was committed from (its
+// parent) stays while it has children: untagged, or refused by id
+// (cannot be forced), as dockerd keeps it. With prune, a removed image's
+// parent goes too when nothing else holds it (no reference, no other
+// child, no container), and so on down.
 func (s *Store) Remove(ctx context.Context, refOrID string, force, prune bool) ([]Deleted, error) {
 	id, err := s.Resolve(ctx, refOrID)
 	if err != nil {
@@ -103,7 +106,14 @@ func (s *Store) Remove(ctx context.Context, refOrID string, force, prune bool) (
 				// Untagged, kept for the container that uses it.
 				return nil
 			}
+			if hasChildren(tx, id) {
+				return nil // untagged, kept for the images made from it
+			}
 		} else {
+			if hasChildren(tx, id) {
+				return fmt.Errorf("conflict: unable to delete %s (cannot be forced) - image has dependent child images: %w",
+					shortID(id), errdefs.ErrConflict)
+			}
 			if !force {
 				if len(refs) > 1 && !isSingleReference(refs) {
 					return fmt.Errorf("conflict: unable to delete %s (must be forced) - image is referenced in multiple repositories: %w",
@@ -151,7 +161,7 @@ func (s *Store) Remove(ctx context.Context, refOrID string, force, prune bool) (
 		if err != nil {
 			return err
 		}
-		deleted = &record{ID: id}
+		deleted = &record{ID: id, Parent: rec.Parent}
 		for _, l := range rec.Layers {
 			if !usedLayers[l.ChainID] {
 				deleted.Layers = append(deleted.Layers, l)
@@ -175,6 +185,7 @@ func (s *Store) Remove(ctx context.Context, refOrID string, force, prune bool) (
 	if deleted == nil {
 		return out, nil
 	}
+	parent := deleted.Parent
 
 	for _, b := range blobs {
 		if err := s.content.Delete(ctx, b); err != nil {
@@ -194,7 +205,26 @@ func (s *Store) Remove(ctx context.Context, refOrID string, force, prune bool) (
 		}
 		out = append(out, Deleted{Deleted: cid})
 	}
+	if prune && parent != "" {
+		if p, err := s.record(parent); err == nil && len(p.RepoTags)+len(p.RepoDigests) == 0 && !s.isInUse(parent) {
+			if more, err := s.Remove(ctx, parent, false, true); err == nil {
+				out = append(out, more...)
+			}
+		}
+	}
 	return out, nil
+}
+
+// hasChildren reports whether an image was committed from image id.
+func hasChildren(tx *bolt.Tx, id string) bool {
+	found := false
+	tx.Bucket(bucketImages).ForEach(func(k, v []byte) error {
+		if r, err := decodeRecord(k, v); err == nil && r.Parent == id {
+			found = true
+		}
+		return nil
+	})
+	return found
 }
 
 // isSingleReference reports whether refs (normalized) are one tag plus,

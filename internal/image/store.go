@@ -78,6 +78,8 @@ type record struct {
 	Created     time.Time `json:"created,omitzero"`
 	Size        int64     `json:"size"`
 	LastTagTime time.Time `json:"lastTagTime,omitzero"`
+	// Parent is the image this one was committed from, when it was.
+	Parent string `json:"parent,omitempty"`
 }
 
 // layerRecord is one layer of an image, base first.

@@ -63,15 +63,20 @@ type Network struct {
 // Endpoint is a container's attachment to a network: its NIC in the
 // container's compartment.
 type Endpoint struct {
-	ID            string       `json:"id"`
-	NetworkID     string       `json:"networkId"`
-	ContainerID   string       `json:"containerId"`
-	ContainerName string       `json:"containerName"`
-	Aliases       []string     `json:"aliases,omitempty"`
-	Addr          netip.Prefix `json:"addr,omitzero"`
-	StaticIP      bool         `json:"staticIp,omitempty"`
-	Gateway       netip.Addr   `json:"gateway,omitzero"`
-	MAC           string       `json:"mac,omitempty"`
+	ID            string   `json:"id"`
+	NetworkID     string   `json:"networkId"`
+	ContainerID   string   `json:"containerId"`
+	ContainerName string   `json:"containerName"`
+	Aliases       []string `json:"aliases,omitempty"`
+	// Links are legacy links on a user-defined network, "name:alias":
+	// names only this endpoint's container resolves.
+	Links    []string     `json:"links,omitempty"`
+	Addr     netip.Prefix `json:"addr,omitzero"`
+	StaticIP bool         `json:"staticIp,omitempty"`
+	Gateway  netip.Addr   `json:"gateway,omitzero"`
+	MAC      string       `json:"mac,omitempty"`
+	// StaticMAC: MAC is the one the user asked for.
+	StaticMAC bool `json:"staticMac,omitempty"`
 	// IfName is the NIC's name in the compartment (eth0, eth1, …).
 	IfName string `json:"ifName,omitempty"`
 	// HostIf is the host's end of the NIC (the bridge driver's veth).

@@ -94,6 +94,9 @@ func (d *remoteDriver) CreateEndpoint(ctx context.Context, nw *Network, ep *Endp
 	if ep.Addr.IsValid() {
 		in.Address = ep.Addr.String()
 	}
+	if ep.StaticMAC {
+		in.MacAddress = ep.MAC
+	}
 	var resp struct{ Interface *endpointInterface }
 	if err := d.p.Call(ctx, "NetworkDriver.CreateEndpoint", map[string]any{
 		"NetworkID": nw.ID, "EndpointID": ep.ID, "Options": map[string]any{}, "Interface": in,
@@ -114,7 +117,14 @@ func (d *remoteDriver) CreateEndpoint(ctx context.Context, nw *Network, ep *Endp
 			}
 			ep.Addr = p
 		}
+		if in.MacAddress != "" && r.MacAddress != "" && !strings.EqualFold(r.MacAddress, in.MacAddress) {
+			d.DeleteEndpoint(context.WithoutCancel(ctx), nw, ep)
+			return fmt.Errorf("plugin %s: CreateEndpoint: it changed the MAC address %s to %s: %w", d.p.Name, in.MacAddress, r.MacAddress, errdefs.ErrInvalidArgument)
+		}
 		ep.MAC = r.MacAddress
+	}
+	if in.MacAddress != "" {
+		ep.MAC = in.MacAddress
 	}
 	if ep.MAC == "" && ep.Addr.IsValid() {
 		ep.MAC = macFor(ep.Addr.Addr())

@@ -75,6 +75,12 @@ type EndpointRequest struct {
 	Aliases []string
 	// IPv4 is a static address (--ip), or "".
 	IPv4 string
+	// MAC is the NIC's MAC address (--mac-address), or "" for Docker's
+	// 02:42:<address>.
+	MAC string
+	// Links are the endpoint's links on a user-defined network
+	// ("name:alias" or "name"): aliases only this container resolves.
+	Links []string
 }
 
 // AttachRequest asks for a container's compartment and endpoints.
@@ -271,7 +277,7 @@ func (s *Service) join(ctx context.Context, sb *Sandbox, nw *Network, er Endpoin
 	if err != nil {
 		return nil, err
 	}
-	ep := &Endpoint{ID: newID(), NetworkID: nw.ID, ContainerID: sb.ContainerID, ContainerName: sb.Name, Aliases: er.Aliases}
+	ep := &Endpoint{ID: newID(), NetworkID: nw.ID, ContainerID: sb.ContainerID, ContainerName: sb.Name, Aliases: er.Aliases, Links: er.Links}
 	var remoteAddr netip.Prefix
 	if nw.IPAMDriver != "" {
 		r, err := s.ipam(ctx, nw.IPAMDriver)
@@ -317,6 +323,9 @@ func (s *Service) join(ctx context.Context, sb *Sandbox, nw *Network, er Endpoin
 			ep.Addr, ep.StaticIP, ep.Gateway, ep.MAC = a, er.IPv4 != "", nw.Gateway, macFor(a.Addr())
 		} else if er.IPv4 != "" {
 			return fmt.Errorf("network %s has no subnet for a static address: %w", nw.Name, errdefs.ErrInvalidArgument)
+		}
+		if er.MAC != "" {
+			ep.MAC, ep.StaticMAC = er.MAC, true
 		}
 		return putEndpoint(tx, ep)
 	}); err != nil {
@@ -419,15 +428,32 @@ func (s *Service) leave(ctx context.Context, ep *Endpoint, compartmentGoing bool
 // Detach removes everything Attach and Connect made for a container. It
 // goes on past errors and returns them all.
 func (s *Service) Detach(ctx context.Context, containerID string) error {
+	return s.detach(ctx, containerID, false)
+}
+
+// DetachShared is Detach for a compartment that outlives the container:
+// another container shares its network namespace (network mode
+// container:X). Its NICs are taken out one by one instead of going with
+// the namespace, so that the one left in it keeps loopback only, as with
+// dockerd, and no address given back to the pool stays in use there.
+func (s *Service) DetachShared(ctx context.Context, containerID string) error {
+	return s.detach(ctx, containerID, true)
+}
+
+func (s *Service) detach(ctx context.Context, containerID string, shared bool) error {
 	s.stop(containerID)
 	var errs []error
+	sb := s.Sandbox(containerID)
 	for _, ep := range s.Endpoints(containerID) {
-		if err := s.leave(ctx, &ep, true); err != nil {
+		if shared && sb != nil {
+			s.sys.unplumb(sb.Path, ep.IfName)
+		}
+		if err := s.leave(ctx, &ep, !shared); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	path := filepath.Join(s.cfg.NetnsDir, containerID)
-	if sb := s.Sandbox(containerID); sb != nil {
+	if sb != nil {
 		path = sb.Path
 	}
 	if err := s.sys.removeCompartment(path); err != nil {
@@ -677,15 +703,31 @@ func names(ep *Endpoint) []string {
 func (s *Service) Lookup(containerID, name string) []netip.Addr {
 	name = strings.TrimSuffix(strings.ToLower(name), ".")
 	mine := map[string]bool{}
+	// linked: per network, the names this container's links stand for
+	// under the name asked (docker run --network app --link db:alias).
+	linked := map[string][]string{}
 	for _, ep := range s.Endpoints(containerID) {
 		if nw, err := s.Network(ep.NetworkID); err == nil && !nw.Predefined {
 			mine[ep.NetworkID] = true
+			for _, l := range ep.Links {
+				target, alias, ok := strings.Cut(l, ":")
+				if !ok {
+					alias = target
+				}
+				if strings.ToLower(alias) == name {
+					linked[ep.NetworkID] = append(linked[ep.NetworkID], strings.ToLower(strings.TrimPrefix(target, "/")))
+				}
+			}
 		}
 	}
 	var out []netip.Addr
 	eps, _ := s.endpoints(func(ep *Endpoint) bool { return mine[ep.NetworkID] && ep.Addr.IsValid() })
 	for _, ep := range eps {
-		if slices.ContainsFunc(names(&ep), func(n string) bool { return strings.ToLower(n) == name }) {
+		known := names(&ep)
+		if slices.ContainsFunc(known, func(n string) bool { return strings.ToLower(n) == name }) ||
+			slices.ContainsFunc(linked[ep.NetworkID], func(t string) bool {
+				return strings.ToLower(ep.ContainerName) == t || strings.HasPrefix(ep.ContainerID, t)
+			}) {
 			out = append(out, ep.Addr.Addr())
 		}
 	}

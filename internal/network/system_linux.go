@@ -348,12 +348,17 @@ type bridgeDriver struct {
 func (b *bridgeDriver) CreateNetwork(_ context.Context, nw *Network) error {
 	link, err := netlink.LinkByName(nw.Bridge)
 	if err != nil {
-		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: nw.Bridge, Alias: b.alias}}
+		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: nw.Bridge}}
 		if err := netlink.LinkAdd(br); err != nil {
 			return fmt.Errorf("create bridge %s: %w", nw.Bridge, err)
 		}
 		if link, err = netlink.LinkByName(nw.Bridge); err != nil {
 			return err
+		}
+		// The kernel takes no alias with the link's creation.
+		if err := netlink.LinkSetAlias(link, b.alias); err != nil {
+			netlink.LinkDel(link)
+			return fmt.Errorf("mark bridge %s as this daemon's: %w", nw.Bridge, err)
 		}
 	}
 	if nw.Gateway.IsValid() {
@@ -406,7 +411,7 @@ func (b *bridgeDriver) Join(_ context.Context, nw *Network, ep *Endpoint, sandbo
 		return JoinInfo{}, fmt.Errorf("compartment %s: %w", sandbox, err)
 	}
 	defer ns.Close()
-	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: host, MasterIndex: br.Attrs().Index, MTU: br.Attrs().MTU, Alias: b.alias},
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: host, MasterIndex: br.Attrs().Index, MTU: br.Attrs().MTU},
 		PeerName: ep.IfName, PeerNamespace: netlink.NsFd(ns)}
 	if mac, err := net.ParseMAC(ep.MAC); err == nil {
 		veth.PeerHardwareAddr = mac
@@ -416,6 +421,9 @@ func (b *bridgeDriver) Join(_ context.Context, nw *Network, ep *Endpoint, sandbo
 	}
 	ep.HostIf = host
 	link, err := netlink.LinkByName(host)
+	if err == nil {
+		err = netlink.LinkSetAlias(link, b.alias)
+	}
 	if err == nil {
 		err = netlink.LinkSetUp(link)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/moby/moby/api/types/network"
 
 	"github.com/hullproject/hull/internal/errdefs"
+	"github.com/hullproject/hull/internal/filters"
 )
 
 // ContainerBackend serves /containers.
@@ -31,10 +32,9 @@ type ContainerBackend interface {
 	ContainerRestart(ctx context.Context, id string, timeout *int, signal string) error
 	ContainerKill(ctx context.Context, id, signal string) error
 	ContainerRemove(ctx context.Context, id string, force, volumes bool) error
-	// ContainerList lists containers; filters are docker's (id, name,
-	// status, label, ancestor, exited), each with the values any of which
-	// may match.
-	ContainerList(ctx context.Context, all bool, limit int, filters map[string][]string) ([]container.Summary, error)
+	// ContainerList lists containers, newest first, as dockerd (limit ≤ 0:
+	// no limit); the filters are checked there.
+	ContainerList(ctx context.Context, all bool, limit int, f filters.Args) ([]container.Summary, error)
 	ContainerInspect(ctx context.Context, id string) (container.InspectResponse, error)
 	// ContainerWait returns at once; the channel gives the status when
 	// condition holds, or closes if ctx ends first.
@@ -78,34 +78,39 @@ type ContainerBackend interface {
 
 func (s *Server) containerRoutes() {
 	s.handle("POST /containers/create", func(w http.ResponseWriter, r *http.Request) error {
-		var req container.CreateRequest
+		var req createRequest
 		if err := decodeJSON(w, r, &req); err != nil {
+			return err
+		}
+		warning, err := migrateMACAddress(requestVersion(r), &req)
+		if err != nil {
 			return err
 		}
 		resp, err := s.backend.ContainerCreate(r.Context(), r.URL.Query().Get("name"), req.Config, req.HostConfig, req.NetworkingConfig)
 		if err != nil {
 			return err
 		}
+		if warning != "" {
+			resp.Warnings = append(resp.Warnings, warning)
+		}
 		return writeJSON(w, http.StatusCreated, resp)
 	})
 	s.handle("GET /containers/json", func(w http.ResponseWriter, r *http.Request) error {
-		limit := -1
-		if v := r.URL.Query().Get("limit"); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return fmt.Errorf("limit %q: %w", v, errdefs.ErrInvalidArgument)
-			}
-			limit = n
-		}
-		filters, err := parseFilters(r.URL.Query().Get("filters"))
+		f, err := queryFilters(r)
 		if err != nil {
 			return err
+		}
+		limit := 0
+		if v := r.URL.Query().Get("limit"); v != "" {
+			if limit, err = strconv.Atoi(v); err != nil {
+				return filters.Errorf(errdefs.ErrInvalidArgument, "%s", err)
+			}
 		}
 		list := s.backend.ContainerList
 		if boolValue(r, "size") {
 			list = s.backend.ContainerListSize
 		}
-		items, err := list(r.Context(), boolValue(r, "all"), limit, filters)
+		items, err := list(r.Context(), boolValue(r, "all"), limit, f)
 		if err != nil {
 			return err
 		}
@@ -157,6 +162,9 @@ func (s *Server) containerRoutes() {
 		return nil
 	})
 	s.handle("DELETE /containers/{id}", func(w http.ResponseWriter, r *http.Request) error {
+		if boolValue(r, "link") {
+			return s.removeLink(w, r, r.PathValue("id"))
+		}
 		if err := s.backend.ContainerRemove(r.Context(), r.PathValue("id"), boolValue(r, "force"), boolValue(r, "v")); err != nil {
 			return err
 		}
@@ -604,29 +612,4 @@ func parseTime(v string) (time.Time, error) {
 		}
 	}
 	return time.Unix(s, ns), nil
-}
-
-// parseFilters reads docker's filters parameter: {"key": {"value": true}}
-// (or the older {"key": ["value"]}).
-func parseFilters(v string) (map[string][]string, error) {
-	out := map[string][]string{}
-	if v == "" {
-		return out, nil
-	}
-	var m map[string]map[string]bool
-	if err := json.Unmarshal([]byte(v), &m); err == nil {
-		for k, vals := range m {
-			for val, on := range vals {
-				if on {
-					out[k] = append(out[k], val)
-				}
-			}
-		}
-		return out, nil
-	}
-	var old map[string][]string
-	if err := json.Unmarshal([]byte(v), &old); err != nil {
-		return nil, fmt.Errorf("filters: %v: %w", err, errdefs.ErrInvalidArgument)
-	}
-	return old, nil
 }

@@ -15,11 +15,17 @@ import (
 	"github.com/moby/moby/api/types/registry"
 
 	"github.com/hullproject/hull/internal/errdefs"
+	"github.com/hullproject/hull/internal/filters"
 )
 
 // ImageBackend serves /images.
 type ImageBackend interface {
+	// Images is every image with its number of containers (system df).
 	Images(ctx context.Context) ([]image.Summary, error)
+	// ImageList lists images as GET /images/json: all shows intermediate
+	// images, sharedSize computes SharedSize; the filters are checked
+	// there.
+	ImageList(ctx context.Context, all, sharedSize bool, f filters.Args) ([]image.Summary, error)
 	ImageInspect(ctx context.Context, name string) (image.InspectResponse, error)
 	ImageHistory(ctx context.Context, name string) ([]image.HistoryResponseItem, error)
 	// ImageTag gives the image name names the reference repo:tag.
@@ -33,16 +39,7 @@ type ImageBackend interface {
 }
 
 func (s *Server) imageRoutes() {
-	s.handle("GET /images/json", func(w http.ResponseWriter, r *http.Request) error {
-		list, err := s.backend.Images(r.Context())
-		if err != nil {
-			return err
-		}
-		if list == nil {
-			list = []image.Summary{}
-		}
-		return writeJSON(w, http.StatusOK, list)
-	})
+	s.handle("GET /images/json", s.imageList)
 	s.handle("POST /images/load", s.imageLoad)
 	s.handle("POST /images/create", s.imageCreate)
 	s.handle("GET /images/get", func(w http.ResponseWriter, r *http.Request) error {

@@ -5,26 +5,30 @@ import (
 	"net/http"
 
 	"github.com/moby/moby/api/types/network"
+
+	"github.com/hullproject/hull/internal/filters"
 )
 
 // NetworkBackend serves /networks.
 type NetworkBackend interface {
-	NetworkList(ctx context.Context, filters map[string][]string) ([]network.Inspect, error)
+	NetworkList(ctx context.Context, f filters.Args) ([]network.Inspect, error)
 	NetworkInspect(ctx context.Context, id string) (network.Inspect, error)
 	NetworkCreate(ctx context.Context, req network.CreateRequest) (network.CreateResponse, error)
 	NetworkRemove(ctx context.Context, id string) error
 	NetworkConnect(ctx context.Context, id string, req network.ConnectRequest) error
 	NetworkDisconnect(ctx context.Context, id string, req network.DisconnectRequest) error
-	NetworksPrune(ctx context.Context, filters map[string][]string) (network.PruneReport, error)
+	// NetworksPrune removes what the filters select, or nothing when a
+	// filter is wrong.
+	NetworksPrune(ctx context.Context, f filters.Args) (network.PruneReport, error)
 }
 
 func (s *Server) networkRoutes() {
 	s.handle("GET /networks", func(w http.ResponseWriter, r *http.Request) error {
-		filters, err := parseFilters(r.URL.Query().Get("filters"))
+		f, err := queryFilters(r)
 		if err != nil {
 			return err
 		}
-		l, err := s.backend.NetworkList(r.Context(), filters)
+		l, err := s.backend.NetworkList(r.Context(), f)
 		if err != nil {
 			return err
 		}
@@ -60,6 +64,10 @@ func (s *Server) networkRoutes() {
 		if err := decodeJSON(w, r, &req); err != nil {
 			return err
 		}
+		if req.EndpointConfig != nil && versionLess(requestVersion(r), "1.44") {
+			// An endpoint's MAC address is API 1.44's.
+			req.EndpointConfig.MacAddress = nil
+		}
 		if err := s.backend.NetworkConnect(r.Context(), r.PathValue("id"), req); err != nil {
 			return err
 		}
@@ -78,16 +86,13 @@ func (s *Server) networkRoutes() {
 		return nil
 	})
 	s.handle("POST /networks/prune", func(w http.ResponseWriter, r *http.Request) error {
-		filters, err := parseFilters(r.URL.Query().Get("filters"))
+		f, err := queryFilters(r)
 		if err != nil {
 			return err
 		}
-		rep, err := s.backend.NetworksPrune(r.Context(), filters)
+		rep, err := s.backend.NetworksPrune(r.Context(), f)
 		if err != nil {
 			return err
-		}
-		if rep.NetworksDeleted == nil {
-			rep.NetworksDeleted = []string{}
 		}
 		return writeJSON(w, http.StatusOK, rep)
 	})

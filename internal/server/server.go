@@ -39,6 +39,7 @@ type Backend interface {
 	EventsBackend
 	DiskUsageBackend
 	ArchiveBackend
+	LinkBackend
 }
 
 // Server answers the Docker Engine API.
@@ -101,6 +102,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r2.URL = &u
 		r = &r2
 	}
+	r = withLinkNamePath(r)
 	s.mux.ServeHTTP(w, r)
 	slog.DebugContext(r.Context(), "served", "method", r.Method, "path", r.URL.Path, "took", time.Since(start))
 }

@@ -3,23 +3,24 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/volume"
 
-	"github.com/hullproject/hull/internal/errdefs"
+	"github.com/hullproject/hull/internal/filters"
 )
 
 // DiskUsageBackend serves docker system df and the prunes.
 type DiskUsageBackend interface {
 	LayersSize(ctx context.Context) (int64, error)
-	ContainerListSize(ctx context.Context, all bool, limit int, filters map[string][]string) ([]container.Summary, error)
+	ContainerListSize(ctx context.Context, all bool, limit int, f filters.Args) ([]container.Summary, error)
 	VolumesUsage(ctx context.Context) ([]volume.Volume, error)
-	ContainersPrune(ctx context.Context) (container.PruneReport, error)
-	ImagesPrune(ctx context.Context, all bool) (image.PruneReport, error)
+	// ContainersPrune and ImagesPrune remove what the filters select, or
+	// nothing when a filter is wrong.
+	ContainersPrune(ctx context.Context, f filters.Args) (container.PruneReport, error)
+	ImagesPrune(ctx context.Context, f filters.Args) (image.PruneReport, error)
 }
 
 // diskUsage is GET /system/df's answer in the shape of API ≤ 1.51, which
@@ -43,7 +44,7 @@ func (s *Server) diskUsageRoutes() {
 		if du.Images, err = s.backend.Images(ctx); err != nil {
 			return err
 		}
-		if du.Containers, err = s.backend.ContainerListSize(ctx, true, -1, nil); err != nil {
+		if du.Containers, err = s.backend.ContainerListSize(ctx, true, 0, filters.Args{}); err != nil {
 			return err
 		}
 		if du.Volumes, err = s.backend.VolumesUsage(ctx); err != nil {
@@ -53,31 +54,22 @@ func (s *Server) diskUsageRoutes() {
 		return writeJSON(w, http.StatusOK, du)
 	})
 	s.handle("POST /containers/prune", func(w http.ResponseWriter, r *http.Request) error {
-		rep, err := s.backend.ContainersPrune(r.Context())
+		f, err := queryFilters(r)
+		if err != nil {
+			return err
+		}
+		rep, err := s.backend.ContainersPrune(r.Context(), f)
 		if err != nil {
 			return err
 		}
 		return writeJSON(w, http.StatusOK, rep)
 	})
 	s.handle("POST /images/prune", func(w http.ResponseWriter, r *http.Request) error {
-		filters, err := parseFilters(r.URL.Query().Get("filters"))
+		f, err := queryFilters(r)
 		if err != nil {
 			return err
 		}
-		all := false
-		for k, v := range filters {
-			switch k {
-			case "dangling":
-				for _, x := range v {
-					if x == "false" || x == "0" {
-						all = true
-					}
-				}
-			default:
-				return fmt.Errorf("invalid filter %q: %w", k, errdefs.ErrInvalidArgument)
-			}
-		}
-		rep, err := s.backend.ImagesPrune(r.Context(), all)
+		rep, err := s.backend.ImagesPrune(r.Context(), f)
 		if err != nil {
 			return err
 		}

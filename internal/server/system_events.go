@@ -7,30 +7,35 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/events"
+
+	"github.com/hullproject/hull/internal/errdefs"
+	"github.com/hullproject/hull/internal/filters"
 )
 
 // EventsBackend serves /events.
 type EventsBackend interface {
-	// Events sends the kept events since since (zero: none of them), then
-	// new ones until until (zero: until ctx ends); filters are docker's.
-	Events(ctx context.Context, since, until time.Time, filters map[string][]string, emit func(events.Message) error) error
+	// Events sends the kept events from since to until (both zero: none
+	// of them), then new ones until until (zero: until ctx ends); the
+	// filters are dockerd's.
+	Events(ctx context.Context, since, until time.Time, f filters.Args, emit func(events.Message) error) error
 }
 
 func (s *Server) eventRoutes() {
 	s.handle("GET /events", func(w http.ResponseWriter, r *http.Request) error {
 		q := r.URL.Query()
-		since, err := parseTime(q.Get("since"))
+		legacy := filters.IsLegacy(requestVersion(r))
+		since, err := eventTime(q.Get("since"), "since", legacy)
 		if err != nil {
 			return err
 		}
-		if q.Get("since") != "" && since.IsZero() {
-			since = time.Unix(0, 0) // since=0: every kept event
-		}
-		until, err := parseTime(q.Get("until"))
+		until, err := eventTime(q.Get("until"), "until", legacy)
 		if err != nil {
 			return err
 		}
-		filters, err := parseFilters(q.Get("filters"))
+		if !until.IsZero() && until.Before(since) {
+			return filters.Errorf(errdefs.ErrInvalidArgument, "`since` time (%s) cannot be after `until` time (%s)", q.Get("since"), q.Get("until"))
+		}
+		f, err := queryFilters(r)
 		if err != nil {
 			return err
 		}
@@ -41,7 +46,7 @@ func (s *Server) eventRoutes() {
 			flusher.Flush()
 		}
 		enc := json.NewEncoder(w)
-		s.backend.Events(r.Context(), since, until, filters, func(m events.Message) error {
+		s.backend.Events(r.Context(), since, until, f, func(m events.Message) error {
 			if err := enc.Encode(m); err != nil {
 				return err
 			}
@@ -52,4 +57,17 @@ func (s *Server) eventRoutes() {
 		})
 		return nil
 	})
+}
+
+// eventTime reads /events' since or until: Unix seconds with an optional
+// fraction; empty is no bound (zero), "0" the epoch.
+func eventTime(v, name string, legacy bool) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := filters.ParseUnix(v, legacy)
+	if err != nil && !legacy {
+		return time.Time{}, filters.Errorf(errdefs.ErrInvalidArgument, "invalid value for '%s': invalid timestamp %q: %s", name, v, err)
+	}
+	return t, err
 }

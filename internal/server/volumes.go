@@ -2,29 +2,34 @@ package server
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"net/http"
 
 	"github.com/moby/moby/api/types/volume"
 
 	"github.com/hullproject/hull/internal/errdefs"
+	"github.com/hullproject/hull/internal/filters"
 )
 
 // VolumeBackend serves /volumes.
 type VolumeBackend interface {
 	VolumeCreate(ctx context.Context, req volume.CreateRequest) (volume.Volume, error)
 	VolumeInspect(ctx context.Context, name string) (volume.Volume, error)
-	VolumeList(ctx context.Context) (volume.ListResponse, error)
+	// VolumeList lists the volumes the filters select.
+	VolumeList(ctx context.Context, f filters.Args) (volume.ListResponse, error)
 	VolumeRemove(ctx context.Context, name string, force bool) error
-	// VolumesPrune removes unused anonymous volumes, or every unused one
-	// with all.
-	VolumesPrune(ctx context.Context, all bool) (volume.PruneReport, error)
+	// VolumesPrune removes the unused volumes the filters select (from
+	// API 1.42 anonymous ones unless all=true), or nothing when a filter
+	// is wrong.
+	VolumesPrune(ctx context.Context, f filters.Args) (volume.PruneReport, error)
 }
 
 func (s *Server) volumeRoutes() {
 	s.handle("GET /volumes", func(w http.ResponseWriter, r *http.Request) error {
-		l, err := s.backend.VolumeList(r.Context())
+		f, err := queryFilters(r)
+		if err != nil {
+			return filters.Errorf(errdefs.ErrInvalidArgument, "error reading volume filters: %s", err)
+		}
+		l, err := s.backend.VolumeList(r.Context(), f)
 		if err != nil {
 			return err
 		}
@@ -42,20 +47,11 @@ func (s *Server) volumeRoutes() {
 		return writeJSON(w, http.StatusCreated, v)
 	})
 	s.handle("POST /volumes/prune", func(w http.ResponseWriter, r *http.Request) error {
-		all := false
-		if f := r.URL.Query().Get("filters"); f != "" {
-			var filters map[string]map[string]bool
-			if err := json.Unmarshal([]byte(f), &filters); err != nil {
-				return fmt.Errorf("filters: %v: %w", err, errdefs.ErrInvalidArgument)
-			}
-			for k := range filters {
-				if k != "all" {
-					return fmt.Errorf("invalid filter %q: %w", k, errdefs.ErrInvalidArgument)
-				}
-			}
-			all = filters["all"]["true"] || filters["all"]["1"]
+		f, err := queryFilters(r)
+		if err != nil {
+			return err
 		}
-		rep, err := s.backend.VolumesPrune(r.Context(), all)
+		rep, err := s.backend.VolumesPrune(r.Context(), f)
 		if err != nil {
 			return err
 		}
