@@ -268,6 +268,15 @@ func TestLifecycleStopKillRestart(t *testing.T) {
 		if code, err := exitOf(w, 5*time.Second); code != 10 || err != nil {
 			t.Errorf("stop with signal USR1: exit %d (%v), want 10", code, err)
 		}
+		// Before API 1.42 dockerd ignores the parameter: SIGTERM, which
+		// this shell leaves alone, then SIGKILL.
+		id, w = startNow(t, cli, "sh", "-c", "trap 'exit 10' USR1; while :; do sleep 0.1; done")
+		if code, body := post(t, dir, "/v1.41/containers/"+id+"/stop?signal=USR1&t=1"); code != 204 {
+			t.Errorf("stop at 1.41: %d %s", code, body)
+		}
+		if code, err := exitOf(w, 5*time.Second); code != 137 || err != nil {
+			t.Errorf("stop with signal USR1 at API 1.41: exit %d (%v), want 137", code, err)
+		}
 	})
 
 	t.Run("restart releases waits", func(t *testing.T) {

@@ -160,6 +160,15 @@ func (d *Daemon) exited(c *ctr, code int) {
 	ctx := context.Background()
 	id := c.rec.ID
 	c.mu.Lock()
+	// As dockerd: the state and the die event, then the cleanup (network
+	// disconnect events follow die), then the waiters.
+	d.stopHealthLocked(c)
+	c.rec.State.Status = container.StateExited
+	c.rec.State.ExitCode = code
+	c.rec.State.Pid = 0
+	c.rec.State.FinishedAt = time.Now().UTC()
+	c.exits, c.exitCode = c.exits+1, code
+	d.containerEvent(c, events.ActionDie, "exitCode", strconv.Itoa(code))
 	if d.win != nil {
 		if c.win != nil {
 			if err := d.win.stop(ctx, c.win); err != nil {
@@ -178,17 +187,10 @@ func (d *Daemon) exited(c *ctr, code int) {
 		d.releaseShm(id)
 		d.unmountPluginVolumes(c)
 	}
-	d.stopHealthLocked(c)
-	c.rec.State.Status = container.StateExited
-	c.rec.State.ExitCode = code
-	c.rec.State.Pid = 0
-	c.rec.State.FinishedAt = time.Now().UTC()
-	c.exits, c.exitCode = c.exits+1, code
 	d.dropExecs(id)
 	c.created = make(chan struct{})
 	d.save(&c.rec)
 	c.notify()
-	d.containerEvent(c, events.ActionDie, "exitCode", strconv.Itoa(code))
 	restart := d.shouldRestart(c, code)
 	autoRemove := c.rec.HostConfig.AutoRemove && !c.restarting
 	c.mu.Unlock()

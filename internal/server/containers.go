@@ -140,7 +140,11 @@ func (s *Server) containerRoutes() {
 				}
 				timeout = &n
 			}
-			err := f(r.Context(), r.PathValue("id"), timeout, r.URL.Query().Get("signal"))
+			signal := ""
+			if !versionLess(requestVersion(r), "1.42") {
+				signal = r.URL.Query().Get("signal") // dockerd takes it from 1.42
+			}
+			err := f(r.Context(), r.PathValue("id"), timeout, signal)
 			if errdefs.IsNotModified(err) {
 				w.WriteHeader(http.StatusNotModified)
 				return nil
