@@ -787,3 +787,33 @@ func TestLifecycleEvents(t *testing.T) {
 		t.Errorf("events:\n%s\nwant (dockerd's):\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestLifecycleStartFailure: a container whose program is missing or
+// cannot run does not start, as with dockerd: 400 with dockerd's text
+// (runc's words after "unable to start container process"), the exit code
+// 127 or 126 in its state and from docker run.
+func TestLifecycleStartFailure(t *testing.T) {
+	requireDockerCLI(t)
+	env, dir, cli := lifecycleDaemon(t)
+	for _, c := range []struct {
+		cmd, msg string
+		code     int
+	}{
+		{"nosuch", `exec: "nosuch": executable file not found in $PATH`, 127},
+		{"/etc/hostname", `exec: "/etc/hostname": permission denied`, 126},
+	} {
+		name := strings.Trim(strings.ReplaceAll(c.cmd, "/", "-"), "-")
+		text := "failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: error during container init: " + c.msg + ": unknown"
+		_, stderr, code := dockerRun(t, env, "", "run", "--name", name, "e2e/busybox:1", c.cmd)
+		if code != c.code || !strings.Contains(stderr, "Error response from daemon: "+text+"\n") {
+			t.Errorf("docker run %s: %d %q, want %d and %q", c.cmd, code, stderr, c.code, text)
+		}
+		if st := inspectState(t, cli, name); st.Status != container.StateCreated || st.ExitCode != c.code || st.Error != text {
+			t.Errorf("state after a failed start: %+v", st)
+		}
+		want, _ := json.Marshal(map[string]string{"message": text})
+		if code, body := post(t, dir, "/containers/"+name+"/start"); code != 400 || body != string(want) {
+			t.Errorf("start of %s: %d %s, want 400 %s", name, code, body, want)
+		}
+	}
+}

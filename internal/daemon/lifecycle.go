@@ -57,9 +57,14 @@ func (d *Daemon) startLocked(ctx context.Context, c *ctr) (retErr error) {
 	tr := d.trace(id)
 	tr.begin("start requested")
 	fail := func(err error) error {
-		// A command the image does not have is the client's mistake (400,
-		// and the docker CLI's exit code 127), as with dockerd.
-		if msg := err.Error(); strings.Contains(msg, "executable file not found") || strings.Contains(msg, "no such file or directory") {
+		// A command the image does not have, or cannot run, is the
+		// client's mistake (400; the docker CLI's exit code 127 or 126),
+		// recorded with the exit code and text dockerd gives it.
+		var se *runtime.StartError
+		if errors.As(err, &se) {
+			c.rec.State.ExitCode = se.ExitCode
+			err = fmt.Errorf("failed to create shim task: OCI runtime create failed: runc create failed: %w: unknown", se)
+		} else if msg := err.Error(); strings.Contains(msg, "executable file not found") || strings.Contains(msg, "no such file or directory") {
 			err = fmt.Errorf("%w: %w", err, errdefs.ErrInvalidArgument)
 		}
 		c.rec.State.Error = err.Error()

@@ -317,9 +317,9 @@ func (r *Runtime) Wait(ctx context.Context, id string) (int, error) {
 	return resp.Exit, nil
 }
 
-// StartError is a process the runtime could not start (an exec): the
-// program is missing, not executable, or its working directory is not
-// there. Err's message is the runtime's; ExitCode is the status a shell
+// StartError is a process the runtime could not start (a container's
+// init at Create, an exec): the program is missing, not executable, or its
+// working directory is not there. Err's message is the runtime's; ExitCode is the status a shell
 // gives such a command: 127 when not found, 126 when it cannot run, 128
 // for anything else.
 type StartError struct {

@@ -145,7 +145,12 @@ func ShimMain(args []string) int {
 	}
 	if err != nil {
 		slog.Error("create", "container", s.id, "error", err)
-		b, _ := json.Marshal(errorResponse(err))
+		resp := errorResponse(err)
+		var ie *initError
+		if errors.As(err, &ie) {
+			resp = startFailure(ie.err)
+		}
+		b, _ := json.Marshal(resp)
 		ready.Write(b)
 		return 1
 	}
@@ -378,7 +383,7 @@ func (s *shim) create(r *Runtime, pidFile string, noPivot bool, console, stdio [
 		}
 	}
 	if err := c.Start(p); err != nil {
-		return nil, fmt.Errorf("create container %s: %w", s.id, err)
+		return nil, &initError{err}
 	}
 	if addressSpace != nil {
 		// The init has compiled its seccomp filter and waits on the exec
@@ -617,6 +622,14 @@ func (s *shim) Exec(c *net.UnixConn, req request, files []*os.File) {
 	files = nil
 	send(c, response{Done: true, Exit: waitExit(p)})
 }
+
+// initError is libcontainer's error for a container's init that did not
+// start: the program is missing, cannot run, or the process could not be
+// set up.
+type initError struct{ err error }
+
+func (e *initError) Error() string { return "create container: " + e.err.Error() }
+func (e *initError) Unwrap() error { return e.err }
 
 // startFailure answers for a process libcontainer could not start, as
 // dockerd classifies such an error (its setExitCodeFromError, on the
