@@ -24,6 +24,7 @@ const module = "github.com/hullproject/hull"
 var allowed = map[string][]string{
 	"internal/errdefs":           {},
 	"internal/filters":           {"internal/errdefs"},
+	"internal/apiversion":        {},
 	"internal/layer":             {"internal/errdefs"},
 	"internal/layer/layertest":   {"internal/errdefs", "internal/layer"},
 	"internal/runtime":           {"internal/errdefs", "internal/runtime/shimapi", "internal/runtime/monitor"},
@@ -32,8 +33,8 @@ var allowed = map[string][]string{
 	"internal/plugin":            {"internal/errdefs"},
 	"internal/image":             {"internal/errdefs", "internal/layer"},
 	"internal/network":           {"internal/errdefs", "internal/plugin"},
-	"internal/daemon":            {"internal/errdefs", "internal/filters", "internal/image", "internal/layer", "internal/runtime", "internal/network", "internal/plugin"},
-	"internal/server":            {"internal/errdefs", "internal/filters"},
+	"internal/daemon":            {"internal/errdefs", "internal/apiversion", "internal/filters", "internal/image", "internal/layer", "internal/runtime", "internal/network", "internal/plugin"},
+	"internal/server":            {"internal/errdefs", "internal/apiversion", "internal/filters"},
 	"internal/cli":               {"internal/errdefs"},
 	"internal/diag":              {"internal/errdefs"},
 	"cmd/hull-shim":              {"internal/errdefs", "internal/runtime"},

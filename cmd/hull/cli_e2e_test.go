@@ -72,7 +72,7 @@ func TestHullCLI(t *testing.T) {
 	if out := h("", 0, "rmi", "cli/other:2"); !strings.Contains(out, "Untagged: cli/other:2") {
 		t.Errorf("rmi: %q", out)
 	}
-	if out := h("", 0, "version"); !strings.Contains(out, "API version: 1.47") {
+	if out := h("", 0, "version"); !strings.Contains(out, "API version: 1.56") {
 		t.Errorf("version: %q", out)
 	}
 }

@@ -101,7 +101,7 @@ func TestDaemonImagesWithDockerCLI(t *testing.T) {
 	hull(t, "--root", pre, "image", "save", "-o", archive, "e2e/busybox:1")
 	id := strings.TrimSpace(hull(t, "--root", pre, "image", "inspect", "--format", "{{.Id}}", "e2e/busybox:1"))
 
-	if v := docker(t, env, "version", "--format", "{{.Server.APIVersion}} {{.Server.Os}}"); v != "1.47 linux" {
+	if v := docker(t, env, "version", "--format", "{{.Server.APIVersion}} {{.Server.Os}}"); v != "1.56 linux" {
 		t.Errorf("docker version: %q", v)
 	}
 	if info := docker(t, env, "info", "--format", "{{.ServerVersion}} {{.OSType}}"); !strings.HasSuffix(info, " linux") {
@@ -133,7 +133,7 @@ func TestDaemonImagesWithDockerCLI(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "not found") {
 		t.Errorf("docker rmi nothere: %v\n%s", err, out)
 	}
-	if log, _ := os.ReadFile(filepath.Join(dir, "daemon.log")); !strings.Contains(string(log), `Calling POST /v1.47/images/load`) {
+	if log, _ := os.ReadFile(filepath.Join(dir, "daemon.log")); !strings.Contains(string(log), `Calling POST /v1.50/images/load`) {
 		t.Errorf("debug mode did not log the API calls:\n%s", log)
 	}
 }
@@ -164,17 +164,17 @@ func TestDaemonAPIVersions(t *testing.T) {
 		}
 		return resp, b.String()
 	}
-	for _, p := range []string{"/_ping", "/v1.24/_ping", "/v1.47/_ping"} {
+	for _, p := range []string{"/_ping", "/v1.24/_ping", "/v1.47/_ping", "/v1.56/_ping"} {
 		resp, body := get("GET", p)
-		if resp.StatusCode != 200 || body != "OK" || resp.Header.Get("Api-Version") != "1.47" || resp.Header.Get("Ostype") != "linux" || resp.Header.Get("Builder-Version") == "" {
+		if resp.StatusCode != 200 || body != "OK" || resp.Header.Get("Api-Version") != "1.56" || resp.Header.Get("Ostype") != "linux" || resp.Header.Get("Builder-Version") == "" {
 			t.Errorf("GET %s: %d %q %v", p, resp.StatusCode, body, resp.Header)
 		}
 	}
-	if resp, _ := get("HEAD", "/_ping"); resp.StatusCode != 200 || resp.Header.Get("Api-Version") != "1.47" {
+	if resp, _ := get("HEAD", "/_ping"); resp.StatusCode != 200 || resp.Header.Get("Api-Version") != "1.56" {
 		t.Errorf("HEAD /_ping: %d %v", resp.StatusCode, resp.Header)
 	}
 	for path, want := range map[string]string{
-		"/v1.99/version": "client version 1.99 is too new. Maximum supported API version is 1.47",
+		"/v1.99/version": "client version 1.99 is too new. Maximum supported API version is 1.56",
 		"/v1.12/version": "client version 1.12 is too old. Minimum supported API version is 1.24",
 	} {
 		resp, body := get("GET", path)

@@ -29,7 +29,7 @@ func TestDaemonSDK(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cli.Close()
-	if v, err := cli.ServerVersion(ctx, client.ServerVersionOptions{}); err != nil || v.APIVersion != "1.47" {
+	if v, err := cli.ServerVersion(ctx, client.ServerVersionOptions{}); err != nil || v.APIVersion != "1.56" {
 		t.Fatalf("version: %+v %v", v, err)
 	}
 

@@ -406,8 +406,9 @@ func TestSharingMacAddress(t *testing.T) {
 	if out := docker(t, env, "inspect", "-f", "{{.NetworkSettings.Networks.app.MacAddress}}", "mm"); out != "02:42:ac:11:00:98" {
 		t.Errorf("inspect MacAddress: %s", out)
 	}
-	// Connected with a MAC address (API 1.44).
-	wantAPI(t, sock, "POST", "/v1.44/networks/bridge/connect", `{"Container":"mm","EndpointConfig":{"MacAddress":"02:42:ac:11:00:97"}}`, 200, "")
+	// Connected with a MAC address: applied from API 1.54 (1.44 to 1.53
+	// took the field and ignored it, as moby's changelog says).
+	wantAPI(t, sock, "POST", "/v1.54/networks/bridge/connect", `{"Container":"mm","EndpointConfig":{"MacAddress":"02:42:ac:11:00:97"}}`, 200, "")
 	if out := docker(t, env, "exec", "mm", "cat", "/sys/class/net/eth1/address"); out != "02:42:ac:11:00:97" {
 		t.Errorf("connect with MacAddress: eth1 has %s", out)
 	}

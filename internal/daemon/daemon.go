@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/api/types/system"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/hullproject/hull/internal/image"
@@ -255,81 +254,6 @@ func (d *Daemon) restore(ctx context.Context) {
 			d.exited(c, 255)
 		}
 	}
-}
-
-// SystemVersion is GET /version.
-func (d *Daemon) SystemVersion(ctx context.Context) (system.VersionResponse, error) {
-	// The docker CLI prints the Engine component's details.
-	engine := system.ComponentVersion{Name: "Engine", Version: Version, Details: map[string]string{
-		"ApiVersion":    APIVersion,
-		"MinAPIVersion": MinAPIVersion,
-		"GoVersion":     goruntime.Version(),
-		"Os":            goruntime.GOOS,
-		"Arch":          goruntime.GOARCH,
-		"KernelVersion": kernelVersion(),
-		"Experimental":  "false",
-		"GitCommit":     GitCommit,
-	}}
-	return system.VersionResponse{
-		Platform:      system.PlatformInfo{Name: "hull"},
-		Arch:          goruntime.GOARCH,
-		GoVersion:     goruntime.Version(),
-		KernelVersion: kernelVersion(),
-		GitCommit:     GitCommit,
-		Components:    []system.ComponentVersion{engine},
-		Version:       Version,
-	}, nil
-}
-
-// SystemInfo is GET /info.
-func (d *Daemon) SystemInfo(ctx context.Context) (system.Info, error) {
-	list, err := d.images.List(ctx)
-	if err != nil {
-		return system.Info{}, err
-	}
-	host, _ := os.Hostname()
-	var running, paused, stopped int
-	d.mu.Lock()
-	for _, c := range d.ctrs {
-		c.mu.Lock()
-		switch c.rec.State.Status {
-		case container.StateRunning:
-			running++
-		case container.StatePaused:
-			paused++
-		default:
-			stopped++
-		}
-		c.mu.Unlock()
-	}
-	total := len(d.ctrs)
-	d.mu.Unlock()
-	return system.Info{
-		ID:                 d.engineID,
-		Containers:         total,
-		ContainersRunning:  running,
-		ContainersPaused:   paused,
-		ContainersStopped:  stopped,
-		Images:             len(list),
-		Driver:             driverName,
-		DriverStatus:       [][2]string{{"Layer folders", filepath.Join(d.cfg.Root, "layers")}},
-		Debug:              d.cfg.Debug,
-		NGoroutines:        goruntime.NumGoroutine(),
-		SystemTime:         time.Now().Format(time.RFC3339Nano),
-		LoggingDriver:      "json-file",
-		CgroupDriver:       "cgroupfs",
-		KernelVersion:      kernelVersion(),
-		OperatingSystem:    operatingSystem(),
-		OSType:             goruntime.GOOS,
-		Architecture:       goruntime.GOARCH,
-		IndexServerAddress: "https://index.docker.io/v1/",
-		NCPU:               goruntime.NumCPU(),
-		DockerRootDir:      d.cfg.Root,
-		Name:               host,
-		ServerVersion:      Version,
-		LiveRestoreEnabled: d.cfg.LiveRestore,
-		DefaultRuntime:     "hull",
-	}, nil
 }
 
 // loadEngineID reads the daemon's id from <root>/engine-id, making it (a

@@ -410,7 +410,9 @@ func (d *Daemon) NetworkInspect(ctx context.Context, ref string) (mnet.Inspect, 
 	if err != nil {
 		return mnet.Inspect{}, err
 	}
-	return d.networkAPI(nw, true), nil
+	out := d.networkAPI(nw, true)
+	out.Status = d.networkStatus(nw)
+	return out, nil
 }
 
 // NetworkCreate is POST /networks/create.

@@ -78,11 +78,7 @@ type ContainerBackend interface {
 
 func (s *Server) containerRoutes() {
 	s.handle("POST /containers/create", func(w http.ResponseWriter, r *http.Request) error {
-		var req createRequest
-		if err := decodeJSON(w, r, &req); err != nil {
-			return err
-		}
-		warning, err := migrateMACAddress(requestVersion(r), &req)
+		req, warnings, err := s.createRequest(w, r)
 		if err != nil {
 			return err
 		}
@@ -90,9 +86,7 @@ func (s *Server) containerRoutes() {
 		if err != nil {
 			return err
 		}
-		if warning != "" {
-			resp.Warnings = append(resp.Warnings, warning)
-		}
+		resp.Warnings = append(resp.Warnings, warnings...)
 		return writeJSON(w, http.StatusCreated, resp)
 	})
 	s.handle("GET /containers/json", func(w http.ResponseWriter, r *http.Request) error {
@@ -114,14 +108,18 @@ func (s *Server) containerRoutes() {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, items)
+		return writeJSON(w, http.StatusOK, containerListShape(r.Context(), items))
 	})
 	s.handle("GET /containers/{id}/json", func(w http.ResponseWriter, r *http.Request) error {
 		c, err := s.backend.ContainerInspect(r.Context(), r.PathValue("id"))
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, c)
+		sh, err := containerInspectShape(r.Context(), c)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, sh)
 	})
 	s.handle("POST /containers/{id}/start", func(w http.ResponseWriter, r *http.Request) error {
 		if err := s.backend.ContainerStart(r.Context(), r.PathValue("id")); err != nil {
@@ -140,11 +138,7 @@ func (s *Server) containerRoutes() {
 				}
 				timeout = &n
 			}
-			signal := ""
-			if !versionLess(requestVersion(r), "1.42") {
-				signal = r.URL.Query().Get("signal") // dockerd takes it from 1.42
-			}
-			err := f(r.Context(), r.PathValue("id"), timeout, signal)
+			err := f(r.Context(), r.PathValue("id"), timeout, stopSignal(r))
 			if errdefs.IsNotModified(err) {
 				w.WriteHeader(http.StatusNotModified)
 				return nil
@@ -190,6 +184,7 @@ func (s *Server) containerRoutes() {
 		if err := decodeJSON(w, r, &req); err != nil {
 			return err
 		}
+		execCreateVersion(r.Context(), &req)
 		id, err := s.backend.ContainerExecCreate(r.Context(), r.PathValue("id"), req)
 		if err != nil {
 			return err
@@ -239,6 +234,7 @@ func (s *Server) containerRoutes() {
 		if err := decodeJSON(w, r, &u); err != nil {
 			return err
 		}
+		updateVersion(r.Context(), &u)
 		warnings, err := s.backend.ContainerUpdate(r.Context(), r.PathValue("id"), u)
 		if err != nil {
 			return err
@@ -280,7 +276,8 @@ func (s *Server) containerRoutes() {
 		started := false
 		enc := json.NewEncoder(w)
 		flusher, _ := w.(http.Flusher)
-		err := s.backend.ContainerStats(r.Context(), r.PathValue("id"), stream, boolValue(r, "one-shot"), func(st container.StatsResponse) error {
+		err := s.backend.ContainerStats(r.Context(), r.PathValue("id"), stream, oneShot(r), func(st container.StatsResponse) error {
+			statsVersion(r.Context(), &st)
 			if !started {
 				w.Header().Set("Content-Type", "application/json")
 				w.WriteHeader(http.StatusOK)
@@ -349,6 +346,7 @@ func (s *Server) execStart(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
+	execStartVersion(r.Context(), &req)
 	if _, err := s.backend.ExecTTY(id); err != nil {
 		return err // no such exec: answered before the connection is taken
 	}
@@ -359,10 +357,7 @@ func (s *Server) execStart(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
-	// Without an upgrade dockerd answers a raw stream's type whatever the
-	// framing.
-	upgrade := strings.EqualFold(r.Header.Get("Upgrade"), "tcp") || strings.Contains(strings.ToLower(r.Header.Get("Connection")), "upgrade")
-	conn, buf, err := hijack(w, r, req.Tty || !upgrade)
+	conn, buf, err := hijack(w, r, req.Tty)
 	if err != nil {
 		return err
 	}
@@ -514,14 +509,14 @@ func takeConn(w http.ResponseWriter) (net.Conn, *bufio.ReadWriter, error) {
 
 // writeStreamHead writes the head of a stream answer on a taken connection.
 func writeStreamHead(conn net.Conn, w http.ResponseWriter, r *http.Request, tty bool) error {
-	contentType := "application/vnd.docker.multiplexed-stream"
-	if tty {
-		contentType = "application/vnd.docker.raw-stream"
-	}
+	// As dockerd: a raw stream is announced unless the client upgraded
+	// (then multiplexed without a TTY, from API 1.42).
+	contentType := "application/vnd.docker.raw-stream"
 	h := w.Header()
 	head := "HTTP/1.1 200 OK\r\n"
 	if strings.EqualFold(r.Header.Get("Upgrade"), "tcp") || strings.Contains(strings.ToLower(r.Header.Get("Connection")), "upgrade") {
 		head = "HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
+		contentType = streamContentType(r.Context(), tty)
 	}
 	head += "Content-Type: " + contentType + "\r\n"
 	for _, k := range []string{"Api-Version", "Ostype", "Docker-Experimental", "Server"} {
@@ -564,11 +559,9 @@ func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) error {
 	var stdout, stderr io.Writer
 	flusher, _ := w.(http.Flusher)
 	started := func(tty bool) {
-		ct := "application/vnd.docker.multiplexed-stream"
+		ct := streamContentType(r.Context(), tty)
 		stdout, stderr = w, w
-		if tty {
-			ct = "application/vnd.docker.raw-stream"
-		} else {
+		if !tty {
 			stdout, stderr = newFramedWriter(w, streamStdout), newFramedWriter(w, streamStderr)
 		}
 		w.Header().Set("Content-Type", ct)

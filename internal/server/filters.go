@@ -2,21 +2,14 @@ package server
 
 import (
 	"net/http"
-	"strings"
 
+	"github.com/hullproject/hull/internal/apiversion"
 	"github.com/hullproject/hull/internal/filters"
 )
 
-// requestVersion is the API version the request named in its path
-// (/v1.41/…), or the newest hull speaks for an unversioned path.
-// ServeHTTP strips the prefix from the URL; RequestURI keeps it.
-func requestVersion(r *http.Request) string {
-	p, _, _ := strings.Cut(r.RequestURI, "?")
-	if _, v, ok := splitVersion(p); ok {
-		return v
-	}
-	return APIVersion
-}
+// requestVersion is the API version of the request (its /vX.Y, or the
+// newest hull speaks).
+func requestVersion(r *http.Request) string { return apiversion.FromContext(r.Context()) }
 
 // queryFilters reads the request's filters parameter, its errors worded
 // for the request's API version.

@@ -50,12 +50,26 @@ func (s *Server) imageRoutes() {
 		name, op, ok := cutOp(r.PathValue("path"))
 		switch {
 		case ok && op == "json":
+			p, err := imageInspectQuery(r)
+			if err != nil {
+				return err
+			}
 			img, err := s.backend.ImageInspect(r.Context(), name)
 			if err != nil {
 				return err
 			}
-			return writeJSON(w, http.StatusOK, img)
+			if err := s.checkImagePlatform(r.Context(), name, p); err != nil {
+				return err
+			}
+			shaped, err := imageInspectShape(r.Context(), img)
+			if err != nil {
+				return err
+			}
+			return writeJSON(w, http.StatusOK, shaped)
 		case ok && op == "history":
+			if err := s.checkImagePlatforms(r, name, "1.48"); err != nil {
+				return err
+			}
 			h, err := s.backend.ImageHistory(r.Context(), name)
 			if err != nil {
 				return err
@@ -86,6 +100,9 @@ func (s *Server) imageRoutes() {
 		return nil
 	})
 	s.handle("DELETE /images/{name...}", func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.checkImageDeletePlatforms(r, r.PathValue("name")); err != nil {
+			return err
+		}
 		deleted, err := s.backend.ImageDelete(r.Context(), r.PathValue("name"), boolValue(r, "force"), !boolValue(r, "noprune"))
 		if err != nil {
 			return err
@@ -106,6 +123,9 @@ func cutOp(p string) (name, op string, ok bool) {
 // imageLoad streams JSON messages, as dockerd: once the answer has begun
 // an error goes in-band (errorDetail), not as a status.
 func (s *Server) imageLoad(w http.ResponseWriter, r *http.Request) error {
+	if err := checkLoadPlatforms(r); err != nil {
+		return err
+	}
 	quiet := boolValue(r, "quiet")
 	send, finish := progressStream(w)
 	progress := func(m jsonstream.Message) {
@@ -128,6 +148,13 @@ func (s *Server) imageLoad(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) imageSave(w http.ResponseWriter, r *http.Request, names []string) error {
 	if len(names) == 0 {
 		return fmt.Errorf("save: name at least one image: %w", errdefs.ErrInvalidArgument)
+	}
+	ps, err := imagePlatforms(r, "1.48", true)
+	if err != nil {
+		return err
+	}
+	if err := s.checkSavePlatform(r.Context(), names, ps); err != nil {
+		return err
 	}
 	// Check every name before the answer starts; a failure later can only
 	// cut the archive short.
@@ -251,6 +278,9 @@ func (s *Server) imagePush(w http.ResponseWriter, r *http.Request, name string) 
 		return err
 	}
 	if _, err := s.backend.ImageInspect(r.Context(), ref); err != nil {
+		return err
+	}
+	if err := s.checkImagePlatforms(r, ref, "1.46"); err != nil {
 		return err
 	}
 	progress, finish := progressStream(w)

@@ -32,20 +32,21 @@ func (s *Server) networkRoutes() {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, l)
+		return writeJSON(w, http.StatusOK, networkListShape(r.Context(), l))
 	})
 	s.handle("GET /networks/{id}", func(w http.ResponseWriter, r *http.Request) error {
 		n, err := s.backend.NetworkInspect(r.Context(), r.PathValue("id"))
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, n)
+		return writeJSON(w, http.StatusOK, networkInspectShape(r.Context(), n))
 	})
 	s.handle("POST /networks/create", func(w http.ResponseWriter, r *http.Request) error {
 		var req network.CreateRequest
 		if err := decodeJSON(w, r, &req); err != nil {
 			return err
 		}
+		networkCreateVersion(r.Context(), &req)
 		resp, err := s.backend.NetworkCreate(r.Context(), req)
 		if err != nil {
 			return err
@@ -64,10 +65,7 @@ func (s *Server) networkRoutes() {
 		if err := decodeJSON(w, r, &req); err != nil {
 			return err
 		}
-		if req.EndpointConfig != nil && versionLess(requestVersion(r), "1.44") {
-			// An endpoint's MAC address is API 1.44's.
-			req.EndpointConfig.MacAddress = nil
-		}
+		networkConnectVersion(r.Context(), &req)
 		if err := s.backend.NetworkConnect(r.Context(), r.PathValue("id"), req); err != nil {
 			return err
 		}

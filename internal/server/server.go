@@ -11,18 +11,25 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"path"
 	goruntime "runtime"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/hullproject/hull/internal/apiversion"
 	"github.com/hullproject/hull/internal/errdefs"
 )
 
 const (
-	// APIVersion is the newest API version hull speaks (Docker 27's).
-	APIVersion = "1.47"
-	// MinAPIVersion is the oldest it accepts, as dockerd.
+	// APIVersion is the newest API version hull speaks: the newest that
+	// the github.com/moby/moby/api module in go.mod describes (its
+	// docs/v1.56.yaml; dockerd 29's config.MaxAPIVersion). A request
+	// without a version prefix gets this version's shapes.
+	APIVersion = "1.56"
+	// MinAPIVersion is the oldest it accepts: dockerd's lowest
+	// (config.MinAPIVersion). dockerd 29 starts with 1.40 as its minimum
+	// and lowers it to 1.24 with DOCKER_MIN_API_VERSION; hull accepts
+	// 1.24 from the start, as DESIGN.md's compatibility targets say.
 	MinAPIVersion = "1.24"
 	// maxJSONBody bounds a request's JSON body.
 	maxJSONBody = 10 << 20
@@ -62,6 +69,7 @@ func New(b Backend) *Server {
 	s.eventRoutes()
 	s.diskUsageRoutes()
 	s.archiveRoutes()
+	s.pluginRoutes()
 	return s
 }
 
@@ -79,74 +87,97 @@ func (h handlerFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// ServeHTTP strips and checks the /vX.Y prefix, sets the headers every
-// answer carries, logs the call at debug level and routes it.
+// ServeHTTP is the version middleware and the router, in dockerd's order:
+// a cleaned path, the route (an unknown one, or a known path with another
+// method, answers JSON 404 "page not found" with none of the API's headers,
+// as dockerd's router does), then the /vX.Y prefix checked against the
+// versions hull speaks, the headers every answer carries, and the
+// request's version put in its context (apiversion.FromContext) for the
+// handler and the backend to choose that version's shapes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	slog.DebugContext(r.Context(), fmt.Sprintf("Calling %s %s", r.Method, r.URL.RequestURI()))
-	h := w.Header()
-	h.Set("Api-Version", APIVersion)
-	h.Set("Ostype", s.OSType)
-	h.Set("Docker-Experimental", "false")
-	h.Set("Builder-Version", "1")
-	h.Set("Server", "hull/"+Version+" ("+s.OSType+")")
-	path, version, ok := splitVersion(r.URL.Path)
-	if ok {
-		if err := checkVersion(version); err != nil {
-			writeError(w, r, err)
-			return
-		}
-		r2 := *r
+	p, version, _ := splitVersion(r.URL.Path)
+	if clean := cleanPath(p); clean != p {
+		prefix := strings.TrimSuffix(r.URL.Path, p)
+		// As gorilla/mux, which dockerd routes with: a permanent redirect
+		// to the cleaned path, the version prefix kept.
 		u := *r.URL
-		u.Path, u.RawPath = path, ""
-		r2.URL = &u
-		r = &r2
+		u.Path, u.RawPath = prefix+clean, ""
+		w.Header().Set("Location", u.String())
+		w.WriteHeader(http.StatusMovedPermanently)
+		return
 	}
+	r2 := *r
+	u := *r.URL
+	u.Path, u.RawPath = p, ""
+	r2.URL = &u
+	r = &r2
 	r = withLinkNamePath(r)
+	h, pattern := s.mux.Handler(r)
+	_, ok := h.(handlerFunc)
+	// Go's mux lets HEAD reach a GET route; dockerd's router does not.
+	if !ok || r.Method == http.MethodHead && !strings.HasPrefix(pattern, http.MethodHead+" ") {
+		writeJSON(w, http.StatusNotFound, errorMessage{Message: "page not found"})
+		return
+	}
+	hd := w.Header()
+	hd.Set("Server", "hull/"+Version+" ("+s.OSType+")")
+	hd.Set("Api-Version", APIVersion)
+	hd.Set("Ostype", s.OSType)
+	if version == "" {
+		version = APIVersion
+	} else if err := checkVersion(version); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	hd.Set("Docker-Experimental", "false")
+	r = r.WithContext(apiversion.WithVersion(r.Context(), version))
+	// The mux matches again, and this time sets the path's values.
 	s.mux.ServeHTTP(w, r)
 	slog.DebugContext(r.Context(), "served", "method", r.Method, "path", r.URL.Path, "took", time.Since(start))
 }
 
-// splitVersion takes /v1.44/containers/json apart; ok is false for an
-// unversioned path.
+// splitVersion takes /v1.44/containers/json apart into "/containers/json"
+// and "1.44"; ok is false for a path without a version prefix (dockerd's
+// /v{version:[0-9.]+}), which is returned whole.
 func splitVersion(p string) (path, version string, ok bool) {
-	if !strings.HasPrefix(p, "/v") {
+	rest, found := strings.CutPrefix(p, "/v")
+	if !found {
 		return p, "", false
 	}
-	rest := p[2:]
 	i := strings.IndexByte(rest, '/')
-	if i < 0 {
-		i = len(rest)
+	if i <= 0 {
+		return p, "", false
 	}
 	v := rest[:i]
-	if _, _, ok := parseVersion(v); !ok {
+	if strings.Trim(v, "0123456789.") != "" {
 		return p, "", false
 	}
 	return rest[i:], v, true
 }
 
-func parseVersion(v string) (major, minor int, ok bool) {
-	a, b, found := strings.Cut(v, ".")
-	if !found {
-		return 0, 0, false
-	}
-	x, err1 := strconv.Atoi(a)
-	y, err2 := strconv.Atoi(b)
-	return x, y, err1 == nil && err2 == nil
-}
+// versionLess reports whether API version a is older than b.
+func versionLess(a, b string) bool { return apiversion.Compare(a, b) < 0 }
 
-func versionLess(a, b string) bool {
-	am, an, _ := parseVersion(a)
-	bm, bn, _ := parseVersion(b)
-	return am < bm || am == bm && an < bn
+// cleanPath is path.Clean keeping a trailing slash, as the routers do.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c
 }
 
 // checkVersion answers as dockerd does for a version it does not speak.
 func checkVersion(v string) error {
-	if versionLess(APIVersion, v) {
+	if apiversion.Compare(v, APIVersion) > 0 {
 		return fmt.Errorf("client version %s is too new. Maximum supported API version is %s: %w", v, APIVersion, errdefs.ErrInvalidArgument)
 	}
-	if versionLess(v, MinAPIVersion) {
+	if apiversion.Compare(v, MinAPIVersion) < 0 {
 		return fmt.Errorf("client version %s is too old. Minimum supported API version is %s, please upgrade your client to a newer version: %w", v, MinAPIVersion, errdefs.ErrInvalidArgument)
 	}
 	return nil

@@ -23,36 +23,8 @@ type DiskUsageBackend interface {
 	ImagesPrune(ctx context.Context, f filters.Args) (image.PruneReport, error)
 }
 
-// diskUsage is GET /system/df's answer in the shape of API ≤ 1.51, which
-// the docker CLI reads (moby's current type is the 1.52 one).
-type diskUsage struct {
-	LayersSize int64
-	Images     []image.Summary
-	Containers []container.Summary
-	Volumes    []volume.Volume
-	BuildCache []struct{}
-}
-
 func (s *Server) diskUsageRoutes() {
-	s.handle("GET /system/df", func(w http.ResponseWriter, r *http.Request) error {
-		ctx := r.Context()
-		var du diskUsage
-		var err error
-		if du.LayersSize, err = s.backend.LayersSize(ctx); err != nil {
-			return err
-		}
-		if du.Images, err = s.backend.Images(ctx); err != nil {
-			return err
-		}
-		if du.Containers, err = s.backend.ContainerListSize(ctx, true, 0, filters.Args{}); err != nil {
-			return err
-		}
-		if du.Volumes, err = s.backend.VolumesUsage(ctx); err != nil {
-			return err
-		}
-		du.BuildCache = []struct{}{}
-		return writeJSON(w, http.StatusOK, du)
-	})
+	s.handle("GET /system/df", s.systemDiskUsage)
 	s.handle("POST /containers/prune", func(w http.ResponseWriter, r *http.Request) error {
 		f, err := queryFilters(r)
 		if err != nil {

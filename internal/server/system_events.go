@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"time"
 
@@ -39,15 +38,15 @@ func (s *Server) eventRoutes() {
 		if err != nil {
 			return err
 		}
-		w.Header().Set("Content-Type", "application/json")
+		ct, encode := eventsEncoder(r, w)
+		w.Header().Set("Content-Type", ct)
 		w.WriteHeader(http.StatusOK)
 		flusher, _ := w.(http.Flusher)
 		if flusher != nil {
 			flusher.Flush()
 		}
-		enc := json.NewEncoder(w)
 		s.backend.Events(r.Context(), since, until, f, func(m events.Message) error {
-			if err := enc.Encode(m); err != nil {
+			if err := encode(m); err != nil {
 				return err
 			}
 			if flusher != nil {

@@ -1,0 +1,5 @@
+package runtime
+
+// ShimPath is the hull-shim binary containers are created with: beside
+// this executable, or on PATH.
+func ShimPath() (string, error) { return findShim("") }
