@@ -821,8 +821,8 @@ func TestDaemonPauseRenameTopDiff(t *testing.T) {
 	docker(t, env, "rm", "-f", "renamed")
 }
 
-// TestDaemonEventsWithDockerCLI: docker events shows create, start, die,
-// destroy of a run --rm live, and image events with --since/--until.
+// TestDaemonEventsWithDockerCLI: docker events shows create, attach,
+// start, die, destroy of a run --rm live (as dockerd), and image events with --since/--until.
 func TestDaemonEventsWithDockerCLI(t *testing.T) {
 	requireDockerCLI(t)
 	buildShim(t)
@@ -838,7 +838,7 @@ func TestDaemonEventsWithDockerCLI(t *testing.T) {
 	defer func() { ev.Process.Kill(); ev.Wait() }()
 	time.Sleep(300 * time.Millisecond)
 	docker(t, env, "run", "--rm", "--name", "evt", "e2e/busybox:1", "sh", "-c", "exit 0")
-	want := "container create evt\ncontainer start evt\ncontainer die evt\ncontainer destroy evt\n"
+	want := "container create evt\ncontainer attach evt\ncontainer start evt\ncontainer die evt\ncontainer destroy evt\n"
 	waitFor(t, func() bool { return strings.Contains(out.String(), want) }, "the events of run --rm", func() string { return out.String() })
 	since := time.Now().Add(-time.Second).Unix()
 	docker(t, env, "tag", "e2e/busybox:1", "e2e/tagged:1")
@@ -1040,7 +1040,7 @@ func TestDaemonCopyEscapes(t *testing.T) {
 	docker(t, env, "run", "-d", "--name", "evil", "e2e/busybox:1", "sh", "-c",
 		"mkdir -p /x; ln -s "+host+" /x/link; mkdir -p /w; while :; do mkdir -p /w/d; rmdir /w/d; ln -s "+host+" /w/d; rm /w/d; done")
 	waitFor(t, func() bool {
-		_, _, code := dockerRun(t, env, "", "exec", "evil", "test", "-L", "/x/link")
+		_, _, code := dockerRun(t, env, "", "exec", "evil", "sh", "-c", "test -L /x/link")
 		return code == 0
 	}, "the links")
 	payload := filepath.Join(dir, "payload")

@@ -88,6 +88,14 @@ type ctr struct {
 	removed bool
 	// stopping says the user stopped or killed it: no restart policy.
 	stopping bool
+	// restarting: a restart's stop is under way; neither the restart
+	// policy nor auto-removal applies to its exit.
+	restarting bool
+	// exits counts the exits of its process, the last with exitCode; a
+	// wait that began before an exit is released by it even if a restart
+	// follows at once.
+	exits    int
+	exitCode int
 	// attachers counts attaches waiting for created; start lets them
 	// connect before the process runs.
 	attachers sync.WaitGroup

@@ -1,39 +1,41 @@
 package daemon
 
 // Health checks: HEALTHCHECK from the image or --health-* flags, run as an
-// exec in the container every interval; the status shows in inspect, in
-// docker ps, and as health_status events.
+// exec in the container, as dockerd runs them (its daemon/health.go): the
+// status and the last results show in inspect and docker ps, changes are
+// health_status events, each probe is an exec with its exec_* events.
 
 import (
 	"bytes"
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/hullproject/hull/internal/runtime"
 )
 
 const (
-	defaultHealthInterval = 30 * time.Second
-	defaultHealthTimeout  = 30 * time.Second
-	defaultHealthRetries  = 3
-	maxHealthLog          = 5
-	maxHealthOutput       = 4096
+	defaultHealthInterval      = 30 * time.Second
+	defaultHealthTimeout       = 30 * time.Second
+	defaultHealthStartInterval = 5 * time.Second
+	defaultHealthRetries       = 3
+	maxHealthLog               = 5
+	maxHealthOutput            = 4096
 )
 
 // healthConfig is the container's effective check, nil for none.
 func healthConfig(cfg *container.Config) *container.HealthConfig {
 	h := cfg.Healthcheck
-	if h == nil || len(h.Test) == 0 || h.Test[0] == "NONE" {
+	if h == nil || len(h.Test) == 0 || (h.Test[0] != "CMD" && h.Test[0] != "CMD-SHELL") {
 		return nil
 	}
 	out := *h
@@ -43,120 +45,200 @@ func healthConfig(cfg *container.Config) *container.HealthConfig {
 	if out.Timeout == 0 {
 		out.Timeout = defaultHealthTimeout
 	}
-	if out.Retries == 0 {
+	if out.StartInterval == 0 {
+		out.StartInterval = defaultHealthStartInterval
+	}
+	if out.Retries <= 0 {
 		out.Retries = defaultHealthRetries
 	}
 	return &out
 }
 
-// startHealth runs the container's health check until it stops. c.mu is
-// held.
+// startHealth begins the health check of a container that (re)started:
+// starting, no failures yet; the results of earlier runs stay in the log,
+// as dockerd keeps them. c.mu is held.
 func (d *Daemon) startHealth(c *ctr) {
-	hc := healthConfig(c.rec.Config)
-	if hc == nil {
+	if healthConfig(c.rec.Config) == nil {
 		return
 	}
-	if c.stopHealth != nil {
-		c.stopHealth()
+	d.stopHealthLocked(c)
+	if c.rec.Health == nil {
+		c.rec.Health = &container.Health{Log: []*container.HealthcheckResult{}}
+	}
+	c.rec.Health.Status, c.rec.Health.FailingStreak = container.Starting, 0
+	d.resumeHealth(c)
+}
+
+// resumeHealth runs the container's probes until stopHealthLocked: the
+// first after an interval; during the start period, while the status is
+// starting, every StartInterval. c.mu is held.
+func (d *Daemon) resumeHealth(c *ctr) {
+	hc := healthConfig(c.rec.Config)
+	if hc == nil || c.stopHealth != nil {
+		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c.stopHealth = cancel
-	c.rec.Health = &container.Health{Status: container.Starting, Log: []*container.HealthcheckResult{}}
-	started := time.Now()
+	started := c.rec.State.StartedAt
+	interval := func() time.Duration {
+		if time.Since(started) >= hc.StartPeriod {
+			return hc.Interval
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.rec.Health != nil && c.rec.Health.Status == container.Starting {
+			return hc.StartInterval
+		}
+		return hc.Interval
+	}
 	go func() {
-		interval := hc.Interval
+		t := time.NewTimer(interval())
+		defer t.Stop()
 		for {
-			if hc.StartInterval > 0 && time.Since(started) < hc.StartPeriod {
-				interval = hc.StartInterval
-			} else {
-				interval = hc.Interval
-			}
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(interval):
+			case <-t.C:
 			}
 			res := d.probe(ctx, c, hc)
 			if ctx.Err() != nil {
 				return
 			}
-			d.recordHealth(c, hc, res, time.Since(started) < hc.StartPeriod)
+			d.recordHealth(c, hc, res)
+			t.Reset(interval())
 		}
 	}()
 }
 
-// probe runs the check once, as an exec with the container's process
-// settings.
-func (d *Daemon) probe(ctx context.Context, c *ctr, hc *container.HealthConfig) *container.HealthcheckResult {
-	res := &container.HealthcheckResult{Start: time.Now().UTC(), ExitCode: -1}
-	defer func() { res.End = time.Now().UTC() }()
-	args := hc.Test[1:]
-	if hc.Test[0] == "CMD-SHELL" {
-		args = []string{"/bin/sh", "-c", joinArgs(hc.Test[1:])}
+// stopHealthLocked ends the probes (the container stopped or paused); the
+// status is then unhealthy, as dockerd says of a check that does not run
+// (no event). c.mu is held.
+func (d *Daemon) stopHealthLocked(c *ctr) {
+	if c.stopHealth == nil {
+		return
 	}
-	b, err := os.ReadFile(filepath.Join(d.bundleDir(c.rec.ID), "config.json"))
+	c.stopHealth()
+	c.stopHealth = nil
+	if c.rec.Health != nil {
+		c.rec.Health.Status = container.Unhealthy
+	}
+}
+
+// probe runs the check once as an exec: the container's user, working
+// directory and environment, stdout and stderr together (the first 4096
+// bytes, then "..."); one that outlives the timeout is killed and fails
+// with exit code -1.
+func (d *Daemon) probe(ctx context.Context, c *ctr, hc *container.HealthConfig) *container.HealthcheckResult {
+	res := &container.HealthcheckResult{Start: time.Now(), ExitCode: -1}
+	defer func() { res.End = time.Now() }()
+	c.mu.Lock()
+	id, user, wd, shell := c.rec.ID, c.rec.Config.User, c.rec.Config.WorkingDir, slices.Clone(c.rec.Config.Shell)
+	c.mu.Unlock()
+	cmd := slices.Clone(hc.Test[1:])
+	if hc.Test[0] == "CMD-SHELL" {
+		if len(shell) == 0 {
+			shell = []string{"/bin/sh", "-c"}
+		}
+		cmd = append(shell, cmd...)
+	}
+	if len(cmd) == 0 {
+		res.Output = fmt.Sprintf("healthcheck for container %s has no command", id)
+		return res
+	}
+	e := &execRec{id: newID(), container: id, user: user, workingDir: wd, detachKeys: []byte{},
+		cfg: container.ExecCreateRequest{Cmd: cmd, AttachStdout: true, AttachStderr: true}}
+	d.containerEvent(c, execAction(events.ActionExecCreate, cmd), "execID", e.id)
+	d.containerEvent(c, execAction(events.ActionExecStart, cmd), "execID", e.id)
+	proc, err := d.execProcess(c, e)
 	if err != nil {
 		res.Output = err.Error()
 		return res
 	}
-	var s specs.Spec
-	if err := json.Unmarshal(b, &s); err != nil || s.Process == nil {
-		res.Output = "the container's spec has no process"
-		return res
-	}
-	p := *s.Process
-	p.Args, p.Terminal, p.ConsoleSize = slices.Clone(args), false, nil
 	r, w, err := os.Pipe()
 	if err != nil {
 		res.Output = err.Error()
 		return res
 	}
-	tctx, cancel := context.WithTimeout(ctx, hc.Timeout)
-	defer cancel()
-	proc, err := d.rt.Exec(tctx, c.rec.ID, &p, runtime.ExecOptions{Stdout: w, Stderr: w})
+	p, err := d.rt.Exec(ctx, id, proc, runtime.ExecOptions{Stdout: w, Stderr: w})
 	w.Close()
 	if err != nil {
 		r.Close()
+		var se *runtime.StartError
+		if errors.As(err, &se) {
+			err = fmt.Errorf("OCI runtime exec failed: exec failed: %w: unknown", se)
+		}
 		res.Output = err.Error()
 		return res
 	}
-	var out bytes.Buffer
+	defer p.Close()
+	var out limitedBuffer
 	copied := make(chan struct{})
+	go func() { io.Copy(&out, r); r.Close(); close(copied) }()
+	exited := make(chan int, 1)
 	go func() {
-		io.Copy(&out, io.LimitReader(r, maxHealthOutput))
-		io.Copy(io.Discard, r)
-		r.Close()
-		close(copied)
+		code, err := p.Wait(context.Background())
+		if err == nil {
+			d.containerEvent(c, events.ActionExecDie, "execID", e.id, "exitCode", strconv.Itoa(code))
+		}
+		exited <- code
 	}()
-	code, err := proc.Wait(tctx)
-	if err != nil {
-		// Timed out: the check is killed and counts as a failure.
-		killPid(proc.Pid)
-		proc.Close()
+	timer := time.NewTimer(hc.Timeout)
+	defer timer.Stop()
+	select {
+	case code := <-exited:
+		<-copied
+		res.ExitCode, res.Output = code, out.String()
+	case <-timer.C:
+		killPid(p.Pid)
 		res.Output = fmt.Sprintf("Health check exceeded timeout (%v)", hc.Timeout)
-		return res
+		if o := out.String(); o != "" {
+			res.Output += ": " + o
+		}
+	case <-ctx.Done():
+		killPid(p.Pid)
 	}
-	<-copied
-	res.ExitCode, res.Output = code, out.String()
 	return res
 }
 
-func joinArgs(a []string) string {
-	if len(a) == 1 {
-		return a[0]
-	}
-	b, _ := json.Marshal(a)
-	return string(b)
+// limitedBuffer keeps the first maxHealthOutput bytes written to it;
+// String adds "..." when more came.
+type limitedBuffer struct {
+	mu        sync.Mutex
+	buf       bytes.Buffer
+	truncated bool
 }
 
-// recordHealth applies a result: healthy on success, unhealthy after
-// Retries failures in a row (failures in the start period do not count).
-func (d *Daemon) recordHealth(c *ctr, hc *container.HealthConfig, res *container.HealthcheckResult, starting bool) {
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	keep := min(maxHealthOutput-b.buf.Len(), len(p))
+	if keep > 0 {
+		b.buf.Write(p[:keep])
+	}
+	if keep < len(p) {
+		b.truncated = true
+	}
+	return len(p), nil
+}
+
+func (b *limitedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.truncated {
+		return b.buf.String() + "..."
+	}
+	return b.buf.String()
+}
+
+// recordHealth applies a result: healthy on success; a failure adds to
+// the failing streak, unhealthy after Retries in a row, except while the
+// container is starting within its start period.
+func (d *Daemon) recordHealth(c *ctr, hc *container.HealthConfig, res *container.HealthcheckResult) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	h := c.rec.Health
-	if h == nil {
-		return
+	if h == nil || c.stopHealth == nil {
+		return // stopped meanwhile
 	}
 	h.Log = append(h.Log, res)
 	if len(h.Log) > maxHealthLog {
@@ -165,7 +247,7 @@ func (d *Daemon) recordHealth(c *ctr, hc *container.HealthConfig, res *container
 	old := h.Status
 	if res.ExitCode == 0 {
 		h.Status, h.FailingStreak = container.Healthy, 0
-	} else if !starting || h.Status != container.Starting {
+	} else if h.Status != container.Starting || res.Start.Sub(c.rec.State.StartedAt) >= hc.StartPeriod {
 		h.FailingStreak++
 		if h.FailingStreak >= hc.Retries {
 			h.Status = container.Unhealthy
@@ -173,6 +255,6 @@ func (d *Daemon) recordHealth(c *ctr, hc *container.HealthConfig, res *container
 	}
 	d.save(&c.rec)
 	if h.Status != old {
-		d.containerEvent(c, events.Action("health_status: "+string(h.Status)))
+		d.containerEvent(c, events.Action(string(events.ActionHealthStatus)+": "+string(h.Status)))
 	}
 }

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -14,6 +16,8 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
+	mobysignal "github.com/moby/sys/signal"
+	"github.com/moby/term"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/hullproject/hull/internal/errdefs"
@@ -53,9 +57,14 @@ func (d *Daemon) startLocked(ctx context.Context, c *ctr) (retErr error) {
 	tr := d.trace(id)
 	tr.begin("start requested")
 	fail := func(err error) error {
-		// A command the image does not have is the client's mistake (400,
-		// and the docker CLI's exit code 127), as with dockerd.
-		if msg := err.Error(); strings.Contains(msg, "executable file not found") || strings.Contains(msg, "no such file or directory") {
+		// A command the image does not have, or cannot run, is the
+		// client's mistake (400; the docker CLI's exit code 127 or 126),
+		// recorded with the exit code and text dockerd gives it.
+		var se *runtime.StartError
+		if errors.As(err, &se) {
+			c.rec.State.ExitCode = se.ExitCode
+			err = fmt.Errorf("failed to create shim task: OCI runtime create failed: runc create failed: %w: unknown", se)
+		} else if msg := err.Error(); strings.Contains(msg, "executable file not found") || strings.Contains(msg, "no such file or directory") {
 			err = fmt.Errorf("%w: %w", err, errdefs.ErrInvalidArgument)
 		}
 		c.rec.State.Error = err.Error()
@@ -156,6 +165,15 @@ func (d *Daemon) exited(c *ctr, code int) {
 	ctx := context.Background()
 	id := c.rec.ID
 	c.mu.Lock()
+	// As dockerd: the state and the die event, then the cleanup (network
+	// disconnect events follow die), then the waiters.
+	d.stopHealthLocked(c)
+	c.rec.State.Status = container.StateExited
+	c.rec.State.ExitCode = code
+	c.rec.State.Pid = 0
+	c.rec.State.FinishedAt = time.Now().UTC()
+	c.exits, c.exitCode = c.exits+1, code
+	d.containerEvent(c, events.ActionDie, "exitCode", strconv.Itoa(code))
 	if d.win != nil {
 		if c.win != nil {
 			if err := d.win.stop(ctx, c.win); err != nil {
@@ -174,20 +192,12 @@ func (d *Daemon) exited(c *ctr, code int) {
 		d.releaseShm(id)
 		d.unmountPluginVolumes(c)
 	}
-	if c.stopHealth != nil {
-		c.stopHealth()
-		c.stopHealth = nil
-	}
-	c.rec.State.Status = container.StateExited
-	c.rec.State.ExitCode = code
-	c.rec.State.Pid = 0
-	c.rec.State.FinishedAt = time.Now().UTC()
+	d.dropExecs(id)
 	c.created = make(chan struct{})
 	d.save(&c.rec)
 	c.notify()
-	d.containerEvent(c, events.ActionDie, "exitCode", strconv.Itoa(code))
 	restart := d.shouldRestart(c, code)
-	autoRemove := c.rec.HostConfig.AutoRemove
+	autoRemove := c.rec.HostConfig.AutoRemove && !c.restarting
 	c.mu.Unlock()
 	slog.Debug("container exited", "id", id, "code", code, "restart", restart)
 	switch {
@@ -201,7 +211,7 @@ func (d *Daemon) exited(c *ctr, code int) {
 }
 
 func (d *Daemon) shouldRestart(c *ctr, code int) bool {
-	if c.stopping || c.removed || d.shuttingDown.Load() {
+	if c.stopping || c.restarting || c.removed || d.shuttingDown.Load() {
 		return false
 	}
 	p := c.rec.HostConfig.RestartPolicy
@@ -238,68 +248,180 @@ func (d *Daemon) restartLater(c *ctr) {
 	}
 }
 
-// ContainerStop is POST /containers/{id}/stop: the stop signal, then
-// SIGKILL after timeout seconds (the container's StopTimeout or 10).
+// ContainerStop is POST /containers/{id}/stop: the stop signal (signal, or
+// the container's StopSignal, or SIGTERM), then SIGKILL after timeout
+// seconds (the container's StopTimeout or 10; negative: never). A client
+// that hangs up does not cancel the stop, as with dockerd.
 func (d *Daemon) ContainerStop(ctx context.Context, ref string, timeout *int, signal string) error {
+	ctx = context.WithoutCancel(ctx)
 	c, err := d.lookup(ref)
 	if err != nil {
 		return err
 	}
 	c.mu.Lock()
 	if c.rec.State.Status == container.StateRestarting {
-		c.stopping = true
-		c.rec.State.Status = container.StateExited
-		d.save(&c.rec)
-		c.notify()
+		d.cancelRestart(c)
 		c.mu.Unlock()
+		d.containerEvent(c, events.ActionStop)
 		return nil
 	}
 	if c.rec.State.Status != container.StateRunning && c.rec.State.Status != container.StatePaused {
 		c.mu.Unlock()
 		return fmt.Errorf("container %s %w", c.rec.ID, errNotModified)
 	}
-	c.stopping = true
-	if d.shuttingDown.Load() {
-		c.rec.StoppedByDaemon = true
-	} else {
-		c.rec.ManuallyStopped = true
-	}
-	if signal == "" {
-		signal = c.rec.Config.StopSignal
-	}
+	stopSignal := c.rec.Config.StopSignal
 	t := 10
 	if c.rec.Config.StopTimeout != nil {
 		t = *c.rec.Config.StopTimeout
 	}
+	c.mu.Unlock()
 	if timeout != nil {
 		t = *timeout
 	}
-	changed := c.changed
-	c.mu.Unlock()
-	sig, err := parseSignal(signal, syscall.SIGTERM)
-	if err != nil {
-		return err
+	sig := syscall.SIGTERM
+	if stopSignal != "" {
+		if sig, err = parseSignal(stopSignal); err != nil {
+			return fmt.Errorf("cannot stop container: %s: %w", ref, err)
+		}
 	}
-	if c.rec.State.Status == container.StatePaused {
-		d.rt.Resume(ctx, c.rec.ID)
+	if signal != "" {
+		if sig, err = parseSignal(signal); err != nil {
+			return fmt.Errorf("cannot stop container: %s: %w", ref, err)
+		}
 	}
-	d.containerEvent(c, events.ActionKill, "signal", strconv.Itoa(int(sig)))
-	d.kill(ctx, c, sig, false)
-	if t < 0 {
-		t = 1 << 30
-	}
-	if !waitNotRunning(ctx, c, changed, time.Duration(t)*time.Second) {
-		d.containerEvent(c, events.ActionKill, "signal", strconv.Itoa(int(syscall.SIGKILL)))
-		d.kill(ctx, c, syscall.SIGKILL, true)
-		waitNotRunning(ctx, c, nil, 30*time.Second)
+	if err := d.stop(ctx, c, sig, t); err != nil {
+		return fmt.Errorf("cannot stop container: %s: %w", ref, err)
 	}
 	d.containerEvent(c, events.ActionStop)
 	return nil
 }
 
+// stop sends sig to c, waits timeout seconds (negative: for ever) for it
+// to stop, and then kills it.
+func (d *Daemon) stop(ctx context.Context, c *ctr, sig syscall.Signal, timeout int) error {
+	wait := time.Duration(timeout) * time.Second
+	if timeout < 0 {
+		wait = time.Duration(math.MaxInt64)
+	}
+	if err := d.killWithSignal(ctx, c, sig, wait); err != nil {
+		if errdefs.IsConflict(err) {
+			return nil // it stopped meanwhile
+		}
+		wait = min(wait, 2*time.Second)
+	}
+	if waitNotRunning(ctx, c, wait) {
+		return nil
+	}
+	return d.killAndWait(ctx, c)
+}
+
+// killAndWait kills c and waits for it to stop (waitKilled).
+func (d *Daemon) killAndWait(ctx context.Context, c *ctr) error {
+	if err := d.killWithSignal(ctx, c, syscall.SIGKILL, 0); err != nil && !errdefs.IsConflict(err) {
+		slog.Warn("kill", "id", c.rec.ID, "error", err)
+	}
+	return d.waitKilled(ctx, c)
+}
+
+// waitKilled waits for c, sent SIGKILL, to stop, as dockerd: 10 s, then
+// every process of it is killed once more.
+func (d *Daemon) waitKilled(ctx context.Context, c *ctr) error {
+	if waitNotRunning(ctx, c, 10*time.Second) {
+		return nil
+	}
+	d.kill(ctx, c, syscall.SIGKILL, true)
+	if waitNotRunning(ctx, c, 10*time.Second) {
+		return nil
+	}
+	return fmt.Errorf("container %s did not stop after SIGKILL: %w", c.rec.ID, errdefs.ErrUnavailable)
+}
+
+// killWithSignal sends sig to c's init as dockerd does: sig, if it is the
+// container's stop signal or SIGKILL (or the container has no stop signal
+// of its own), means the restart policy does not apply to this exit, and
+// a paused container is resumed after it so that sig is delivered; a
+// restarting container only stops restarting. A signal that the init does
+// not handle yet is held for up to redeliver (see runtime.Signal).
+func (d *Daemon) killWithSignal(ctx context.Context, c *ctr, sig syscall.Signal, redeliver time.Duration) error {
+	c.mu.Lock()
+	st := c.rec.State.Status
+	if st != container.StateRunning && st != container.StatePaused && st != container.StateRestarting {
+		c.mu.Unlock()
+		return fmt.Errorf("Container %s is not running: %w", c.rec.ID, errdefs.ErrConflict)
+	}
+	exitOnNext := true
+	if s := c.rec.Config.StopSignal; s != "" && sig != syscall.SIGKILL {
+		stopSig, err := parseSignal(s)
+		exitOnNext = err == nil && stopSig == sig
+	}
+	if exitOnNext {
+		c.stopping = true
+	}
+	if d.shuttingDown.Load() {
+		c.rec.StoppedByDaemon = true
+	} else {
+		c.rec.ManuallyStopped = true
+	}
+	if st == container.StateRestarting {
+		if exitOnNext {
+			d.cancelRestart(c)
+		}
+		c.mu.Unlock()
+		return nil
+	}
+	d.save(&c.rec)
+	c.mu.Unlock()
+	d.containerEvent(c, events.ActionKill, "signal", strconv.Itoa(int(sig)))
+	var err error
+	if d.win == nil && sig != syscall.SIGKILL {
+		err = d.rt.Signal(ctx, c.rec.ID, int(sig), redeliver)
+	} else {
+		err = d.kill(ctx, c, sig, false)
+	}
+	if err != nil {
+		if errdefs.IsConflict(err) || errdefs.IsNotFound(err) {
+			return fmt.Errorf("Container %s is not running: %w", c.rec.ID, errdefs.ErrConflict)
+		}
+		return err
+	}
+	// A SIGKILL reaches a paused container (the runtime thaws it to
+	// deliver it); another signal waits for the resume.
+	if st == container.StatePaused && exitOnNext && sig != syscall.SIGKILL {
+		d.resume(ctx, c)
+	}
+	return nil
+}
+
+// resume thaws a paused container (the unpause a stop makes).
+func (d *Daemon) resume(ctx context.Context, c *ctr) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.rec.State.Status != container.StatePaused {
+		return
+	}
+	if err := d.rt.Resume(ctx, c.rec.ID); err != nil {
+		slog.Warn("resume to deliver a signal", "id", c.rec.ID, "error", err)
+		return
+	}
+	c.rec.State.Status = container.StateRunning
+	d.resumeHealth(c)
+	d.save(&c.rec)
+	c.notify()
+	d.containerEvent(c, events.ActionUnPause)
+}
+
+// cancelRestart ends the restarting of c: it stays exited. c.mu is held.
+func (d *Daemon) cancelRestart(c *ctr) {
+	c.stopping = true
+	c.rec.State.Status = container.StateExited
+	d.save(&c.rec)
+	c.notify()
+}
+
 // waitNotRunning waits until c is not running, up to timeout.
-func waitNotRunning(ctx context.Context, c *ctr, changed chan struct{}, timeout time.Duration) bool {
-	deadline := time.After(timeout)
+func waitNotRunning(ctx context.Context, c *ctr, timeout time.Duration) bool {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
 	for {
 		c.mu.Lock()
 		running := c.rec.State.Status == container.StateRunning || c.rec.State.Status == container.StatePaused
@@ -310,7 +432,7 @@ func waitNotRunning(ctx context.Context, c *ctr, changed chan struct{}, timeout 
 		}
 		select {
 		case <-ch:
-		case <-deadline:
+		case <-deadline.C:
 			return false
 		case <-ctx.Done():
 			return false
@@ -318,41 +440,75 @@ func waitNotRunning(ctx context.Context, c *ctr, changed chan struct{}, timeout 
 	}
 }
 
-// ContainerKill is POST /containers/{id}/kill.
+// stopTimeout is c's stop timeout: how long a signal may wait for the
+// container's init to handle it.
+func stopTimeout(c *ctr) time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t := c.rec.Config.StopTimeout; t != nil && *t >= 0 {
+		return time.Duration(*t) * time.Second
+	}
+	return 10 * time.Second
+}
+
+// ContainerKill is POST /containers/{id}/kill: signal (SIGKILL when
+// empty) to the container's init. A SIGKILL returns once the container
+// has stopped, as with dockerd.
 func (d *Daemon) ContainerKill(ctx context.Context, ref, signal string) error {
+	ctx = context.WithoutCancel(ctx)
+	sig := syscall.SIGKILL
+	if signal != "" {
+		var err error
+		if sig, err = parseSignal(signal); err != nil {
+			return err
+		}
+	}
+	c, err := d.lookup(ref)
+	if err != nil {
+		return fmt.Errorf("Cannot kill container: %s: %w", ref, err)
+	}
+	if !signalValid(sig) {
+		return fmt.Errorf("Cannot kill container: %s: The %s daemon does not support signal %d: %w", ref, goruntime.GOOS, sig, errdefs.ErrInvalidArgument)
+	}
+	if sig == syscall.SIGKILL {
+		err = d.killWithSignal(ctx, c, sig, 0)
+		if err == nil {
+			err = d.waitKilled(ctx, c)
+		}
+	} else {
+		err = d.killWithSignal(ctx, c, sig, stopTimeout(c))
+	}
+	if err != nil {
+		return fmt.Errorf("Cannot kill container: %s: %w", ref, err)
+	}
+	return nil
+}
+
+// ContainerRestart is POST /containers/{id}/restart: a stop as
+// ContainerStop, then a start. Neither the restart policy nor auto-removal
+// applies to the stop (dockerd keeps an auto-remove container through a
+// restart), and a client that hangs up does not cancel it.
+func (d *Daemon) ContainerRestart(ctx context.Context, ref string, timeout *int, signal string) error {
+	ctx = context.WithoutCancel(ctx)
 	c, err := d.lookup(ref)
 	if err != nil {
 		return err
 	}
-	sig, err := parseSignal(signal, syscall.SIGKILL)
-	if err != nil {
-		return err
-	}
 	c.mu.Lock()
-	running := c.rec.State.Status == container.StateRunning || c.rec.State.Status == container.StatePaused
-	if running && (sig == syscall.SIGKILL || sig == syscall.SIGTERM) {
-		c.stopping = true
-		c.rec.ManuallyStopped = true
-	}
+	c.restarting = true
 	c.mu.Unlock()
-	if !running {
-		return fmt.Errorf("cannot kill container: %s: container %s is not running: %w", ref, c.rec.ID, errdefs.ErrConflict)
-	}
-	d.containerEvent(c, events.ActionKill, "signal", strconv.Itoa(int(sig)))
-	return d.kill(ctx, c, sig, false)
-}
-
-// ContainerRestart is POST /containers/{id}/restart.
-func (d *Daemon) ContainerRestart(ctx context.Context, ref string, timeout *int, signal string) error {
+	defer func() {
+		c.mu.Lock()
+		c.restarting = false
+		c.mu.Unlock()
+	}()
 	if err := d.ContainerStop(ctx, ref, timeout, signal); err != nil && !errors.Is(err, errNotModified) {
-		return err
+		return fmt.Errorf("Cannot restart container %s: %w", ref, err)
 	}
 	if err := d.ContainerStart(ctx, ref); err != nil {
-		return err
+		return fmt.Errorf("Cannot restart container %s: %w", ref, err)
 	}
-	if c, err := d.lookup(ref); err == nil {
-		d.containerEvent(c, events.ActionRestart)
-	}
+	d.containerEvent(c, events.ActionRestart)
 	return nil
 }
 
@@ -377,7 +533,7 @@ func (d *Daemon) ContainerRemove(ctx context.Context, ref string, force, volumes
 	c.mu.Unlock()
 	if st == container.StateRunning || st == container.StatePaused {
 		d.kill(ctx, c, syscall.SIGKILL, true)
-		waitNotRunning(ctx, c, nil, 30*time.Second)
+		waitNotRunning(ctx, c, 30*time.Second)
 	}
 	// Lock order: d.mu before c.mu (rename, info); so c.mu is let go
 	// before the daemon's maps are changed below.
@@ -449,21 +605,27 @@ func (d *Daemon) ContainerWait(ctx context.Context, ref string, condition string
 	}
 	c.mu.Lock()
 	ch := c.changed
-	startExit := c.rec.State.FinishedAt
+	exits := c.exits
 	c.mu.Unlock()
 	out := make(chan container.WaitResponse, 1)
 	go func() {
 		for {
 			c.mu.Lock()
-			st, code, finished, removed := c.rec.State.Status, c.rec.State.ExitCode, c.rec.State.FinishedAt, c.removed && c.rec.State.Status == container.StateRemoving
+			st, code, removed := c.rec.State.Status, c.rec.State.ExitCode, c.removed && c.rec.State.Status == container.StateRemoving
+			exited := c.exits > exits
+			if exited {
+				code = c.exitCode
+			}
 			c.mu.Unlock()
 			notRunning := st != container.StateRunning && st != container.StatePaused && st != container.StateRestarting
 			done := false
 			switch condition {
 			case "", "not-running":
-				done = notRunning
+				// An exit releases the wait even if a restart
+				// already followed it (as dockerd).
+				done = notRunning || exited
 			case "next-exit":
-				done = notRunning && finished.After(startExit)
+				done = exited
 			case "removed":
 				done = removed
 			}
@@ -495,31 +657,52 @@ func (d *Daemon) ContainerResize(ctx context.Context, ref string, height, width 
 	running := c.rec.State.Status == container.StateRunning
 	c.mu.Unlock()
 	if !running {
-		return fmt.Errorf("cannot resize container %s: %w", c.rec.ID, errdefs.ErrConflict)
+		return fmt.Errorf("Container %s is not running: %w", c.rec.ID, errdefs.ErrConflict)
 	}
-	return d.rt.Resize(ctx, c.rec.ID, width, height)
+	// Without a terminal there is nothing to resize; dockerd says yes.
+	if c.rec.Config.Tty {
+		if err := d.rt.Resize(ctx, c.rec.ID, width, height); err != nil {
+			return err
+		}
+	}
+	d.containerEvent(c, events.ActionResize, "height", strconv.Itoa(int(height)), "width", strconv.Itoa(int(width)))
+	return nil
 }
 
-// ContainerAttach is POST /containers/{id}/attach: it connects the
-// streams to the container's, waiting for a created container to start,
-// and returns when its output ends or ctx is done.
-// Nil streams are not attached.
-func (d *Daemon) ContainerAttach(ctx context.Context, ref string, stdin io.Reader, stdout, stderr io.Writer, attached func()) error {
+// ContainerAttach is POST /containers/{id}/attach, as dockerd answers it:
+// with logs, the container's log so far; with stream, its streams from
+// then on — for a container that is not running, from its next start —
+// until its output ends or ctx is done. Nil streams are not attached.
+// attached is called once the request is accepted (the server answers its
+// head then), before any output. With a terminal, detachKeys (default
+// ctrl-p,ctrl-q) on stdin end the attach and leave the container running.
+func (d *Daemon) ContainerAttach(ctx context.Context, ref string, logs, stream bool, detachKeys string, stdin io.Reader, stdout, stderr io.Writer, attached func()) error {
 	opts := struct {
 		Stdin          io.Reader
 		Stdout, Stderr io.Writer
 	}{stdin, stdout, stderr}
+	keys := []byte{}
+	if detachKeys != "" {
+		var err error
+		if keys, err = term.ToBytes(detachKeys); err != nil {
+			return fmt.Errorf("Invalid detach keys (%s) provided: %w", detachKeys, errdefs.ErrInvalidArgument)
+		}
+	}
 	c, err := d.lookup(ref)
 	if err != nil {
 		return err
 	}
 	c.mu.Lock()
-	st := c.rec.State.Status
-	if st != container.StateCreated && st != container.StateRunning && st != container.StateRestarting {
+	switch c.rec.State.Status {
+	case container.StatePaused:
 		c.mu.Unlock()
-		return fmt.Errorf("You cannot attach to a stopped container, start it first: %w", errdefs.ErrConflict)
+		return fmt.Errorf("container %s is paused, unpause the container before attach: %w", ref, errdefs.ErrConflict)
+	case container.StateRestarting:
+		c.mu.Unlock()
+		return fmt.Errorf("container %s is restarting, wait until the container is running: %w", ref, errdefs.ErrConflict)
 	}
-	created, changed := c.created, c.changed
+	created, changed, failed := c.created, c.changed, c.rec.State.Error
+	tty := c.rec.Config.Tty
 	c.attachers.Add(1)
 	pending := true
 	done := func() {
@@ -531,25 +714,69 @@ func (d *Daemon) ContainerAttach(ctx context.Context, ref string, stdin io.Reade
 	defer done()
 	c.mu.Unlock()
 	attached()
+	if logs && (stdout != nil || stderr != nil) {
+		err := d.ContainerLogs(ctx, c.rec.ID, stdout != nil, stderr != nil, false, -1, time.Time{}, time.Time{}, func(bool) {},
+			func(s string, line []byte, _ time.Time) error {
+				if s == "stderr" {
+					_, err := stderr.Write(line)
+					return err
+				}
+				_, err := stdout.Write(line)
+				return err
+			})
+		if err != nil {
+			return err
+		}
+	}
+	d.containerEvent(c, events.ActionAttach)
+	if !stream {
+		return nil
+	}
 	for waiting := true; waiting; {
 		select {
 		case <-created:
 			waiting = false
 		case <-changed:
 			c.mu.Lock()
-			st, msg := c.rec.State.Status, c.rec.State.Error
+			st, msg, removed := c.rec.State.Status, c.rec.State.Error, c.removed
 			created, changed = c.created, c.changed
 			c.mu.Unlock()
-			if st != container.StateCreated && st != container.StateRunning && st != container.StateRestarting || st == container.StateCreated && msg != "" {
+			if removed || st != container.StateRunning && msg != "" && msg != failed {
 				return fmt.Errorf("the container did not start: %s: %w", msg, errdefs.ErrConflict)
 			}
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
+	if tty && opts.Stdin != nil {
+		if len(keys) == 0 {
+			keys = []byte{16, 17} // ctrl-p,ctrl-q: dockerd's default
+		}
+		opts.Stdin = term.NewEscapeProxy(opts.Stdin, keys)
+	}
+	ctx, detach := context.WithCancelCause(ctx)
+	defer detach(nil)
+	err = d.attachStreams(ctx, c, opts.Stdin, opts.Stdout, opts.Stderr, done, detach)
+	var esc term.EscapeError
+	if errors.As(context.Cause(ctx), &esc) {
+		d.containerEvent(c, events.ActionDetach)
+		return nil
+	}
+	return err
+}
+
+// attachStreams connects the streams to the running container's until its
+// output ends or ctx is done; a read error of stdin ends ctx with it
+// (detach keys: term.EscapeError).
+func (d *Daemon) attachStreams(ctx context.Context, c *ctr, stdin io.Reader, stdout, stderr io.Writer, done func(), detach context.CancelCauseFunc) error {
+	opts := struct {
+		Stdin          io.Reader
+		Stdout, Stderr io.Writer
+	}{stdin, stdout, stderr}
 	if d.win != nil {
 		return d.attachWindows(ctx, c, opts.Stdin, opts.Stdout, opts.Stderr, done)
 	}
+	var err error
 	var local []*os.File
 	var ao runtime.AttachOptions
 	var inW *os.File
@@ -596,7 +823,13 @@ func (d *Daemon) ContainerAttach(ctx context.Context, ref string, stdin io.Reade
 	}
 	defer a.Close()
 	if inW != nil {
-		go func() { io.Copy(inW, opts.Stdin); inW.Close() }()
+		go func() {
+			var esc term.EscapeError
+			if _, err := io.Copy(inW, opts.Stdin); errors.As(err, &esc) {
+				detach(err)
+			}
+			inW.Close()
+		}()
 	}
 	waited := make(chan error, 1)
 	go func() { waited <- a.Wait(ctx) }()
@@ -617,19 +850,15 @@ func (d *Daemon) ContainerAttach(ctx context.Context, ref string, stdin io.Reade
 
 var errNotModified = fmt.Errorf("is not running: %w", errdefs.ErrNotModified)
 
-// parseSignal takes "TERM", "SIGTERM" or "15"; "" gives def.
-func parseSignal(s string, def syscall.Signal) (syscall.Signal, error) {
-	if s == "" {
-		return def, nil
+// parseSignal reads a signal as dockerd does (moby/sys/signal: "TERM",
+// "SIGTERM", "RTMIN+3" or a number), with its message.
+func parseSignal(s string) (syscall.Signal, error) {
+	sig, err := mobysignal.ParseSignal(s)
+	if err != nil {
+		return 0, fmt.Errorf("Invalid signal: %s: %w", s, errdefs.ErrInvalidArgument)
 	}
-	if n, err := strconv.Atoi(s); err == nil && n > 0 && n < 65 {
-		return syscall.Signal(n), nil
-	}
-	name := strings.TrimPrefix(strings.ToUpper(s), "SIG")
-	for n := 1; n < 32; n++ {
-		if strings.EqualFold(strings.TrimPrefix(unixSignalName(syscall.Signal(n)), "SIG"), name) {
-			return syscall.Signal(n), nil
-		}
-	}
-	return 0, fmt.Errorf("invalid signal: %s: %w", s, errdefs.ErrInvalidArgument)
+	return sig, nil
 }
+
+// signalValid reports whether sig is a signal of this platform.
+func signalValid(sig syscall.Signal) bool { return mobysignal.ValidSignalForPlatform(sig) }

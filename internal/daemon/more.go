@@ -27,14 +27,17 @@ func (d *Daemon) ContainerPause(ctx context.Context, ref string) error {
 	switch c.rec.State.Status {
 	case container.StateRunning:
 	case container.StatePaused:
-		return fmt.Errorf("container %s is already paused: %w", c.rec.ID, errdefs.ErrConflict)
+		return fmt.Errorf("Container %s is already paused: %w", c.rec.ID, errdefs.ErrConflict)
+	case container.StateRestarting:
+		return fmt.Errorf("Container %s is restarting, wait until the container is running: %w", c.rec.ID, errdefs.ErrConflict)
 	default:
-		return fmt.Errorf("container %s is not running: %w", c.rec.ID, errdefs.ErrConflict)
+		return fmt.Errorf("Container %s is not running: %w", c.rec.ID, errdefs.ErrConflict)
 	}
 	if err := d.rt.Pause(ctx, c.rec.ID); err != nil {
 		return err
 	}
 	c.rec.State.Status = container.StatePaused
+	d.stopHealthLocked(c)
 	d.save(&c.rec)
 	c.notify()
 	d.containerEvent(c, events.ActionPause)
@@ -50,12 +53,13 @@ func (d *Daemon) ContainerUnpause(ctx context.Context, ref string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.rec.State.Status != container.StatePaused {
-		return fmt.Errorf("container %s is not paused: %w", c.rec.ID, errdefs.ErrConflict)
+		return fmt.Errorf("Container %s is not paused: %w", c.rec.ID, errdefs.ErrConflict)
 	}
 	if err := d.rt.Resume(ctx, c.rec.ID); err != nil {
 		return err
 	}
 	c.rec.State.Status = container.StateRunning
+	d.resumeHealth(c)
 	d.save(&c.rec)
 	c.notify()
 	d.containerEvent(c, events.ActionUnPause)
@@ -109,7 +113,7 @@ func (d *Daemon) ContainerTop(ctx context.Context, ref, psArgs string) (containe
 		return container.TopResponse{}, err
 	}
 	if !running(c) || c.rec.State.Status == container.StateCreated {
-		return container.TopResponse{}, fmt.Errorf("container %s is not running: %w", c.rec.ID, errdefs.ErrConflict)
+		return container.TopResponse{}, fmt.Errorf("Container %s is not running: %w", c.rec.ID, errdefs.ErrConflict)
 	}
 	if d.win != nil {
 		return d.topWindows(c)
@@ -118,7 +122,11 @@ func (d *Daemon) ContainerTop(ctx context.Context, ref, psArgs string) (containe
 	if err != nil {
 		return container.TopResponse{}, err
 	}
-	return psTable(ctx, psArgs, pids)
+	top, err := psTable(ctx, psArgs, pids)
+	if err == nil {
+		d.containerEvent(c, events.ActionTop)
+	}
+	return top, err
 }
 
 // ContainerChanges is GET /containers/{id}/changes: what the container

@@ -275,7 +275,7 @@ func (d *Daemon) execIDs(id string) []string {
 	var out []string
 	for _, e := range d.execs {
 		e.mu.Lock()
-		if e.container == id && e.exitCode == nil && (!e.started || e.running) {
+		if e.container == id && e.exitCode == nil {
 			out = append(out, e.id)
 		}
 		e.mu.Unlock()

@@ -413,10 +413,10 @@ func (d *Daemon) execStartWindows(e *execRec, stdin io.Reader, stdout, stderr io
 	if wc == nil || wc.Compute == nil || wc.Compute.System == nil {
 		return fmt.Errorf("exec in %s: the container is not running: %w", e.container, errdefs.ErrConflict)
 	}
-	if e.cfg.WorkingDir != "" {
-		cwd = e.cfg.WorkingDir
+	if e.workingDir != "" {
+		cwd = e.workingDir
 	}
-	proc := &specs.Process{Args: e.cfg.Cmd, Env: mergeEnv(env, e.cfg.Env), Cwd: cwd, Terminal: e.cfg.Tty, User: specs.User{Username: e.cfg.User}}
+	proc := &specs.Process{Args: e.cfg.Cmd, Env: replaceOrAppendEnv(env, e.cfg.Env), Cwd: cwd, Terminal: e.cfg.Tty, User: specs.User{Username: e.user}}
 	p, err := wc.Compute.System.CreateProcess(runtime.HCSProcessDocument(proc, e.cfg.AttachStdin && stdin != nil))
 	if err != nil {
 		return fmt.Errorf("exec in %s: %w", e.container, err)
@@ -455,6 +455,7 @@ func (d *Daemon) execStartWindows(e *execRec, stdin io.Reader, stdout, stderr io
 		e.mu.Lock()
 		e.running, e.exitCode = false, &code
 		e.mu.Unlock()
+		d.containerEvent(c, events.ActionExecDie, "execID", e.id, "exitCode", strconv.Itoa(code))
 		close(e.done)
 	}
 	if stdout == nil && stderr == nil && stdin == nil {

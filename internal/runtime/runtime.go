@@ -34,6 +34,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -288,6 +289,16 @@ func (r *Runtime) Kill(ctx context.Context, id string, sig int, all bool) error 
 	return err
 }
 
+// Signal sends sig to the container's init, as Kill does, once the init
+// runs the container's program. A signal the init leaves to its default
+// action — the kernel discards it for the init of a pid namespace, as a
+// program's handler may not be installed yet right after start — is held
+// and sent when the init first catches or blocks it, within redeliver.
+func (r *Runtime) Signal(ctx context.Context, id string, sig int, redeliver time.Duration) error {
+	_, err := r.call(ctx, id, request{Op: "kill", Signal: sig, Redeliver: redeliver})
+	return err
+}
+
 // Delete removes a stopped container: its shim, libcontainer state and
 // cgroups. A running one is refused (Conflict) unless force, which kills it.
 func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
@@ -306,7 +317,21 @@ func (r *Runtime) Wait(ctx context.Context, id string) (int, error) {
 	return resp.Exit, nil
 }
 
-// Exec starts proc in the running container.
+// StartError is a process the runtime could not start (a container's
+// init at Create, an exec): the program is missing, not executable, or its
+// working directory is not there. Err's message is the runtime's; ExitCode is the status a shell
+// gives such a command: 127 when not found, 126 when it cannot run, 128
+// for anything else.
+type StartError struct {
+	Err      error
+	ExitCode int
+}
+
+func (e *StartError) Error() string { return e.Err.Error() }
+func (e *StartError) Unwrap() error { return e.Err }
+
+// Exec starts proc in the running container. A process that cannot start
+// is a *StartError.
 func (r *Runtime) Exec(ctx context.Context, id string, proc *specs.Process, opts ExecOptions) (*Process, error) {
 	if proc == nil || len(proc.Args) == 0 {
 		return nil, fmt.Errorf("exec in %s: the process has no args: %w", id, errdefs.ErrInvalidArgument)

@@ -217,8 +217,9 @@ func (r *Runtime) startShim(ctx context.Context, id, bundle string, opts CreateO
 	}
 	readyR.SetReadDeadline(time.Time{})
 	if err := resp.Err(); err != nil {
-		// The shim cleaned up and exits; wait for it so no zombie is left
-		// while this process lives, then remove what remains.
+		if resp.Exit != 0 {
+			err = &StartError{Err: err, ExitCode: resp.Exit}
+		}
 		return nil, nil, err
 	}
 	if opts.Steps != nil {
@@ -497,6 +498,9 @@ func (r *Runtime) execImpl(ctx context.Context, id string, proc *specs.Process, 
 	files, err := recv(c, &resp)
 	if err == nil {
 		err = resp.Err()
+		if err != nil && resp.Exit != 0 {
+			err = &StartError{Err: err, ExitCode: resp.Exit}
+		}
 	}
 	if err != nil {
 		for _, f := range files {

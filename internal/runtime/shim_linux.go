@@ -17,6 +17,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -144,7 +145,12 @@ func ShimMain(args []string) int {
 	}
 	if err != nil {
 		slog.Error("create", "container", s.id, "error", err)
-		b, _ := json.Marshal(errorResponse(err))
+		resp := errorResponse(err)
+		var ie *initError
+		if errors.As(err, &ie) {
+			resp = startFailure(ie.err)
+		}
+		b, _ := json.Marshal(resp)
 		ready.Write(b)
 		return 1
 	}
@@ -377,7 +383,7 @@ func (s *shim) create(r *Runtime, pidFile string, noPivot bool, console, stdio [
 		}
 	}
 	if err := c.Start(p); err != nil {
-		return nil, fmt.Errorf("create container %s: %w", s.id, err)
+		return nil, &initError{err}
 	}
 	if addressSpace != nil {
 		// The init has compiled its seccomp filter and waits on the exec
@@ -592,7 +598,7 @@ func (s *shim) Exec(c *net.UnixConn, req request, files []*os.File) {
 	var runErr error
 	s.onMain(func() { runErr = s.c.Run(p) })
 	if runErr != nil {
-		fail(conflict("exec in", s.id, runErr))
+		send(c, startFailure(runErr))
 		return
 	}
 	pid, _ := p.Pid()
@@ -615,6 +621,42 @@ func (s *shim) Exec(c *net.UnixConn, req request, files []*os.File) {
 	}
 	files = nil
 	send(c, response{Done: true, Exit: waitExit(p)})
+}
+
+// initError is libcontainer's error for a container's init that did not
+// start: the program is missing, cannot run, or the process could not be
+// set up.
+type initError struct{ err error }
+
+func (e *initError) Error() string { return "create container: " + e.err.Error() }
+func (e *initError) Unwrap() error { return e.err }
+
+// startFailure answers for a process libcontainer could not start, as
+// dockerd classifies such an error (its setExitCodeFromError, on the
+// message: the init reports its error as text): the exit status a shell
+// gives, 126 for a program that cannot run (EACCES; EISDIR, to which
+// dockerd adds EACCES's text since the docker CLI looks for it), 127 for
+// one that is not there (or a mount of a file on a folder); the caller's
+// mistake (InvalidArgument), unless the cause is unknown (128). The
+// message is libcontainer's, without the kind appended.
+func startFailure(err error) response {
+	msg := err.Error()
+	l := strings.ToLower(msg)
+	resp := response{Error: msg, Kind: "invalid"}
+	switch {
+	case strings.Contains(l, unix.EACCES.Error()):
+		resp.Exit = 126
+	case strings.Contains(l, unix.EISDIR.Error()):
+		resp.Error, resp.Exit = msg+": "+unix.EACCES.Error(), 126
+	case strings.Contains(l, unix.ENOTDIR.Error()):
+		resp.Error = msg + ": Are you trying to mount a directory onto a file (or vice-versa)? Check if the specified host path exists and is the expected type"
+		resp.Exit = 127
+	case strings.Contains(l, "executable file not found") || strings.Contains(l, "no such file or directory"):
+		resp.Exit = 127
+	default:
+		resp.Kind, resp.Exit = "", 128
+	}
+	return resp
 }
 
 // waitExit waits for a process of the container and returns its exit

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"strconv"
@@ -41,15 +42,17 @@ type ContainerBackend interface {
 	// condition holds, or closes if ctx ends first.
 	ContainerWait(ctx context.Context, id, condition string) (<-chan container.WaitResponse, error)
 	ContainerResize(ctx context.Context, id string, height, width uint16) error
-	// ContainerAttach connects the streams (nil ones are not attached) and
-	// returns when the container's output ends or ctx is done. It calls
-	// attached once the attach is registered (a start then waits for it),
-	// before any output; an error before that is answered as a status.
-	ContainerAttach(ctx context.Context, id string, stdin io.Reader, stdout, stderr io.Writer, attached func()) error
+	// ContainerAttach replays the log (logs) and connects the streams
+	// (stream; nil ones are not attached) until the container's output
+	// ends or ctx is done. It calls attached once the attach is registered
+	// (a start then waits for it), before any output; an error before that
+	// is answered as a status.
+	ContainerAttach(ctx context.Context, id string, logs, stream bool, detachKeys string, stdin io.Reader, stdout, stderr io.Writer, attached func()) error
 	ContainerExecCreate(ctx context.Context, id string, cfg container.ExecCreateRequest) (string, error)
 	// ContainerExecStart runs the exec; with streams it returns when the
 	// process has exited, without (detached) once it runs.
-	ContainerExecStart(ctx context.Context, execID string, stdin io.Reader, stdout, stderr io.Writer) error
+	// consoleSize (height, width), when set, overrides the exec's.
+	ContainerExecStart(ctx context.Context, execID string, consoleSize *[2]uint, stdin io.Reader, stdout, stderr io.Writer) error
 	ContainerExecInspect(ctx context.Context, execID string) (container.ExecInspectResponse, error)
 	ContainerExecResize(ctx context.Context, execID string, height, width uint16) error
 	ExecTTY(execID string) (bool, error)
@@ -143,7 +146,7 @@ func (s *Server) containerRoutes() {
 			if v := r.URL.Query().Get("t"); v != "" {
 				n, err := strconv.Atoi(v)
 				if err != nil {
-					return fmt.Errorf("t %q: %w", v, errdefs.ErrInvalidArgument)
+					return fmt.Errorf("%w: %w", err, errdefs.ErrInvalidArgument) // dockerd's text
 				}
 				timeout = &n
 			}
@@ -179,12 +182,11 @@ func (s *Server) containerRoutes() {
 		return nil
 	})
 	s.handle("POST /containers/{id}/resize", func(w http.ResponseWriter, r *http.Request) error {
-		h, err1 := strconv.ParseUint(r.URL.Query().Get("h"), 10, 16)
-		wd, err2 := strconv.ParseUint(r.URL.Query().Get("w"), 10, 16)
-		if err1 != nil || err2 != nil {
-			return fmt.Errorf("resize: h and w must be numbers: %w", errdefs.ErrInvalidArgument)
+		h, wd, err := resizeSize(r)
+		if err != nil {
+			return err
 		}
-		return s.backend.ContainerResize(r.Context(), r.PathValue("id"), uint16(h), uint16(wd))
+		return s.backend.ContainerResize(r.Context(), r.PathValue("id"), h, wd)
 	})
 	s.handle("POST /containers/{id}/wait", s.containerWait)
 	s.handle("POST /containers/{id}/attach", s.containerAttach)
@@ -322,16 +324,33 @@ func (s *Server) containerRoutes() {
 		return writeJSON(w, http.StatusOK, e)
 	})
 	s.handle("POST /exec/{id}/resize", func(w http.ResponseWriter, r *http.Request) error {
-		h, err1 := strconv.ParseUint(r.URL.Query().Get("h"), 10, 16)
-		wd, err2 := strconv.ParseUint(r.URL.Query().Get("w"), 10, 16)
-		if err1 != nil || err2 != nil {
-			return fmt.Errorf("resize: h and w must be numbers: %w", errdefs.ErrInvalidArgument)
+		h, wd, err := resizeSize(r)
+		if err != nil {
+			return err
 		}
-		return s.backend.ContainerExecResize(r.Context(), r.PathValue("id"), uint16(h), uint16(wd))
+		return s.backend.ContainerExecResize(r.Context(), r.PathValue("id"), h, wd)
 	})
 }
 
-// execStart runs an exec, detached or on the hijacked connection.
+// resizeSize reads a resize's h and w as dockerd does (strconv.Atoi, its
+// message).
+func resizeSize(r *http.Request) (height, width uint16, err error) {
+	var n [2]int
+	for i, k := range []string{"h", "w"} {
+		if n[i], err = strconv.Atoi(r.URL.Query().Get(k)); err != nil {
+			return 0, 0, fmt.Errorf("%w: %w", err, errdefs.ErrInvalidArgument)
+		}
+		if n[i] < 0 || n[i] > math.MaxUint16 {
+			return 0, 0, fmt.Errorf("%s=%d: a terminal's size is 0 to %d: %w", k, n[i], math.MaxUint16, errdefs.ErrInvalidArgument)
+		}
+	}
+	return uint16(n[0]), uint16(n[1]), nil
+}
+
+// execStart runs an exec, detached or on the hijacked connection. As
+// dockerd, the start request's Tty (not the exec's) says whether the
+// streams are framed, and an exec that cannot start is told on the stream,
+// as stdout, followed by "\r\n" (a detached one answers the error).
 func (s *Server) execStart(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	var req container.ExecStartRequest
@@ -341,18 +360,17 @@ func (s *Server) execStart(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	execStartVersion(r.Context(), &req)
-	tty, err := s.backend.ExecTTY(id)
-	if err != nil {
-		return err
+	if _, err := s.backend.ExecTTY(id); err != nil {
+		return err // no such exec: answered before the connection is taken
 	}
 	if req.Detach {
-		if err := s.backend.ContainerExecStart(r.Context(), id, nil, nil, nil); err != nil {
+		if err := s.backend.ContainerExecStart(r.Context(), id, req.ConsoleSize, nil, nil, nil); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
-	conn, buf, err := hijack(w, r, tty)
+	conn, buf, err := hijack(w, r, req.Tty)
 	if err != nil {
 		return err
 	}
@@ -360,12 +378,12 @@ func (s *Server) execStart(w http.ResponseWriter, r *http.Request) error {
 	var mu sync.Mutex
 	locked := writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return conn.Write(p) })
 	var stdout, stderr io.Writer = locked, locked
-	if !tty {
+	if !req.Tty {
 		stdout, stderr = newFramedWriter(locked, streamStdout), newFramedWriter(locked, streamStderr)
 	}
 	stdin := io.MultiReader(bufferedPart(buf), conn)
-	if err := s.backend.ContainerExecStart(context.WithoutCancel(r.Context()), id, stdin, stdout, stderr); err != nil {
-		fmt.Fprintf(stderr, "Error: %v\n", err)
+	if err := s.backend.ContainerExecStart(context.WithoutCancel(r.Context()), id, req.ConsoleSize, stdin, stdout, stderr); err != nil {
+		io.WriteString(stdout, publicMessage(err)+"\r\n")
 	}
 	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
 		cw.CloseWrite()
@@ -397,20 +415,17 @@ func (s *Server) containerWait(w http.ResponseWriter, r *http.Request) error {
 // without one; the client's half-close ends the container's stdin.
 func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	info, err := s.backend.ContainerInspect(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	tty := info.Config != nil && info.Config.Tty
-	stream := boolValue(r, "stream")
-	if !stream && !boolValue(r, "logs") {
-		return fmt.Errorf("attach: stream or logs must be set: %w", errdefs.ErrInvalidArgument)
-	}
 	conn, buf, err := takeConn(w)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
+	info, err := s.backend.ContainerInspect(r.Context(), id)
+	if err != nil {
+		writeRawError(conn, err)
+		return nil
+	}
+	tty := info.Config != nil && info.Config.Tty
 	// The head goes out once the daemon has registered the attach: a
 	// client that starts the container when it has the head misses no
 	// output.
@@ -451,11 +466,7 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) error {
 			}
 		}()
 	}
-	if stream {
-		err = s.backend.ContainerAttach(ctx, id, stdin, stdout, stderr, attached)
-	} else {
-		attached()
-	}
+	err = s.backend.ContainerAttach(ctx, id, boolValue(r, "logs"), boolValue(r, "stream"), r.URL.Query().Get("detachKeys"), stdin, stdout, stderr, attached)
 	if !headWritten {
 		if err == nil {
 			err = fmt.Errorf("attach to %s: %w", id, errdefs.ErrConflict)
@@ -530,11 +541,11 @@ func writeStreamHead(conn net.Conn, w http.ResponseWriter, r *http.Request, tty 
 	return err
 }
 
-// writeRawError answers err on a taken connection whose head is not written.
+// writeRawError answers err on a taken connection whose head is not
+// written, as dockerd's attach does: the status and the message as text.
 func writeRawError(conn net.Conn, err error) {
-	b, _ := json.Marshal(errorMessage{Message: publicMessage(err)})
 	code := statusOf(err)
-	fmt.Fprintf(conn, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", code, http.StatusText(code), len(b), b)
+	fmt.Fprintf(conn, "HTTP/1.1 %d %s\r\nContent-Type: application/vnd.docker.raw-stream\r\n\r\n%s\r\n", code, http.StatusText(code), publicMessage(err))
 }
 
 // containerLogs streams the log: stdcopy frames unless the container has

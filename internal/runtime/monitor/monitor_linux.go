@@ -174,6 +174,13 @@ type Monitor struct {
 	exited     chan struct{} // closed when the init has been reaped
 	exitStatus int           // valid once exited is closed
 
+	// initExe is the executable the init was created with (the runtime's
+	// init, until it execs the container's program); ran is set once it
+	// has exec'd. See signalInit.
+	initExe    fileID
+	hasInitExe bool
+	ran        atomic.Bool
+
 	// mu serialises start, pause, resume and delete.
 	mu      sync.Mutex
 	paused  atomic.Bool
@@ -219,6 +226,7 @@ func New(cfg Config, files Files, backend Backend) (*Monitor, error) {
 			go func() { defer m.io.Done(); m.pump("stdout", c, m.log) }()
 		}
 	}
+	m.initExe, m.hasInitExe = exeOf(init.Pid)
 	go func() { m.io.Wait(); close(m.outputEnded) }()
 	go m.reap()
 	return m, nil
@@ -511,7 +519,7 @@ func (m *Monitor) kill(req shimapi.Request) error {
 	}
 	// The init is this process's child and reaped only here, so its pid
 	// (held as a pidfd) cannot name another process.
-	if err := m.init.Signal(sig); err != nil {
+	if err := m.signalInit(sig, req.Redeliver); err != nil {
 		if errors.Is(err, os.ErrProcessDone) {
 			return conflict("kill %s: the container is stopped", m.cfg.ID)
 		}

@@ -72,6 +72,10 @@ type Request struct {
 	// Fds names the descriptors sent with the message, in order:
 	// "stdin", "stdout", "stderr", "console".
 	Fds []string `json:"fds,omitempty"`
+	// Redeliver: how long a kill's signal that the init leaves to its
+	// default action — the kernel discards it for a pid namespace's init
+	// — is held, to be sent once the init catches it.
+	Redeliver time.Duration `json:"redeliver,omitempty"`
 }
 
 // Response is one message from the shim. Kind carries the errdefs kind of
