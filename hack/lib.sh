@@ -111,3 +111,34 @@ JSON
   tar -C "$d/a" -cf "$out" .
   rm -rf "$d"
 }
+
+# Tools that take minutes to build are built once from the Go module proxy
+# and kept here (a CI machine that keeps /var/cache builds them once).
+TOOLS_CACHE=${HULL_TOOLS_CACHE:-/var/cache/hull-tools}
+
+# install_compose builds docker compose v2 (the CLI plugin) from its module
+# on the Go module proxy, once, and installs it where the docker CLI finds
+# plugins. `go install` refuses the module (its go.mod has replace
+# directives), so its source is built as the main module.
+COMPOSE_VERSION=v5.6.0
+install_compose() {
+  local bin="$TOOLS_CACHE/compose-$COMPOSE_VERSION/docker-compose"
+  local plugins=/usr/local/lib/docker/cli-plugins
+  if [ ! -x "$bin" ]; then
+    step "build docker compose $COMPOSE_VERSION from the Go module proxy (once; kept in $TOOLS_CACHE)"
+    local src work
+    src=$(GOFLAGS= go mod download -json "github.com/docker/compose/v5@$COMPOSE_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+    [ -n "$src" ] || { echo "go mod download github.com/docker/compose/v5@$COMPOSE_VERSION failed" >&2; return 1; }
+    work=$(mktemp -d)
+    cp -r "$src" "$work/src" && chmod -R u+w "$work/src"
+    mkdir -p "$(dirname "$bin")"
+    (cd "$work/src" && CGO_ENABLED=0 GOFLAGS= go build -trimpath \
+      -ldflags "-s -w -X github.com/docker/compose/v5/internal.Version=$COMPOSE_VERSION" -o "$bin.tmp" ./cmd) &&
+      mv "$bin.tmp" "$bin"
+    local rc=$?
+    rm -rf "$work"
+    [ $rc -eq 0 ] || return $rc
+  fi
+  mkdir -p "$plugins"
+  cmp -s "$bin" "$plugins/docker-compose" || install -m 0755 "$bin" "$plugins/docker-compose"
+}

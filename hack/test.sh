@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 
 need_root
 install_packages docker.io docker-registry
+# docker compose v2, for TestComposeOnHull (built once from the Go module proxy)
+install_compose
 
 step "gofmt"
 bad=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
