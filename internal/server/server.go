@@ -193,7 +193,16 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	} else {
 		slog.DebugContext(r.Context(), "API error", "method", r.Method, "path", r.URL.Path, "status", code, "error", err)
 	}
-	writeJSON(w, code, errorMessage{Message: err.Error()})
+	writeJSON(w, code, errorMessage{Message: apiMessage(err)})
+}
+
+// apiMessage is what the API says of err: dockerd's own words when the
+// error carries them (errdefs.Dockerf), else the whole chain.
+func apiMessage(err error) string {
+	if m, ok := errdefs.DockerMessage(err); ok {
+		return m
+	}
+	return err.Error()
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) error {
