@@ -21,6 +21,8 @@ type newImage struct {
 	manifests []manifestBlob
 	tags      []ref
 	digests   []ref
+	// parent is the image a commit was made on.
+	parent string
 }
 
 type manifestBlob struct {
@@ -68,6 +70,9 @@ func (s *Store) commit(ctx context.Context, img newImage) (string, error) {
 			rec.Size += l.Size
 		}
 		rec.Created = img.cfg.Created
+		if img.parent != "" {
+			rec.Parent = img.parent
+		}
 		for i := len(img.manifests) - 1; i >= 0; i-- {
 			m := img.manifests[i].blobRef
 			rec.Manifests = slices.DeleteFunc(rec.Manifests, func(b blobRef) bool { return b.Digest == m.Digest })
@@ -149,12 +154,13 @@ func dropRefFromRecord(tx *bolt.Tx, id, key string) error {
 // Tag gives the image source names (an id or a reference) the reference
 // target, taking it from any image that had it, as docker tag does.
 func (s *Store) Tag(ctx context.Context, source, target string) error {
-	r, err := parseTagRef(target)
-	if err != nil {
-		return err
-	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		// dockerd looks the image up first.
 		id, _, err := resolveTx(tx, source)
+		if err != nil {
+			return err
+		}
+		r, err := parseTagRef(target)
 		if err != nil {
 			return err
 		}
