@@ -131,8 +131,9 @@ func (s *Store) Inspect(ctx context.Context, refOrID string) (Details, error) {
 	}
 	d := Details{
 		ID:              rec.ID,
-		RepoTags:        familiarAll(rec.RepoTags),
-		RepoDigests:     familiarAll(rec.RepoDigests),
+		RepoTags:        familiarAll(sortedRefs(rec.RepoTags)),
+		RepoDigests:     familiarAll(sortedRefs(rec.RepoDigests)),
+		Parent:          rec.Parent,
 		Comment:         cfg.Comment,
 		Created:         cfg.Created,
 		DockerVersion:   cfg.DockerVersion,
