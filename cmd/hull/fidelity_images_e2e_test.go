@@ -705,3 +705,64 @@ func TestFidelityPullPush(t *testing.T) {
 		t.Errorf("push of a missing image: %d %s", a.status, a.body)
 	}
 }
+
+// TestFidelitySearch: GET /images/search asks the index as dockerd does
+// (a fake v1 index on loopback here), with dockerd's refusals; Docker
+// Hub's index out of reach is dockerd's 500 with the client's error.
+func TestFidelitySearch(t *testing.T) {
+	requireDockerCLI(t)
+	env, dir := hullDaemon(t)
+	sock := filepath.Join(dir, "hull.sock")
+	var asked []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/search" {
+			http.NotFound(w, r)
+			return
+		}
+		asked = append(asked, r.URL.RawQuery)
+		if r.URL.Query().Get("q") == "broken" {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		fmt.Fprint(w, `{"num_results":2,"query":"box","results":[`+
+			`{"name":"box","description":"the box","star_count":10,"is_official":true,"is_automated":true},`+
+			`{"name":"someone/box","description":"another","star_count":1,"is_official":false}]}`)
+	}))
+	defer srv.Close()
+	index := strings.TrimPrefix(srv.URL, "http://")
+	a := imgCall(t, sock, "GET", "/v1.41/images/search?term="+url.QueryEscape(index+"/box"), nil)
+	var found []map[string]any
+	json.Unmarshal(a.body, &found)
+	if want := `[map[description:the box is_automated:false is_official:true name:box star_count:10] map[description:another is_automated:false is_official:false name:someone/box star_count:1]]`; a.status != 200 || fmt.Sprint(found) != want {
+		t.Errorf("search: %d %s", a.status, a.body)
+	}
+	if len(asked) != 1 || asked[0] != "q=box&n=25" {
+		t.Errorf("the index was asked %v", asked)
+	}
+	filters := url.QueryEscape(`{"stars":{"5":true},"is-official":{"true":true}}`)
+	if a := imgCall(t, sock, "GET", "/v1.41/images/search?limit=2&filters="+filters+"&term="+url.QueryEscape(index+"/box"), nil); a.status != 200 || strings.Count(string(a.body), `"name"`) != 1 {
+		t.Errorf("search with filters: %d %s", a.status, a.body)
+	}
+	if out := docker(t, env, "search", "--format", "{{.Name}} {{.StarCount}}", index+"/box"); out != "box 10\nsomeone/box 1" {
+		t.Errorf("docker search: %q", out)
+	}
+	for q, want := range map[string]struct {
+		status int
+		msg    string
+	}{
+		"term=box&limit=0":   {400, "Limit 0 is outside the range of [1, 100]"},
+		"term=box&limit=101": {400, "Limit 101 is outside the range of [1, 100]"},
+		"term=box&limit=x":   {400, `invalid limit specified: strconv.Atoi: parsing "x": invalid syntax`},
+		"term=box&filters=" + url.QueryEscape(`{"bogus":{"1":true}}`): {400, "Invalid filter 'bogus'"},
+		"term=box&filters=" + url.QueryEscape(`{"stars":{"x":true}}`): {400, "Invalid filter 'stars=x'"},
+		"term=" + url.QueryEscape("http://x/y"):                       {400, `Invalid repository name (ex: "registry.domain.tld/myrepos")`},
+		"term=" + url.QueryEscape(index+"/broken"):                    {500, "Unexpected status code 404"},
+	} {
+		imgWant(t, "search "+q, imgCall(t, sock, "GET", "/v1.41/images/search?"+q, nil), want.status, want.msg)
+	}
+	// Docker Hub's index: found, or out of reach in the client's words.
+	if a := imgCall(t, sock, "GET", "/v1.41/images/search?term=busybox", nil); a.status != 200 &&
+		(a.status != 500 || !strings.HasPrefix(a.message(), `Get "https://index.docker.io/v1/search?q=busybox&n=25"`)) {
+		t.Errorf("search of Docker Hub: %d %s", a.status, a.body)
+	}
+}

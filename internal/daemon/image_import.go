@@ -12,6 +12,7 @@ import (
 
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/jsonstream"
+	"github.com/moby/moby/api/types/registry"
 
 	"github.com/hullproject/hull/internal/errdefs"
 	"github.com/hullproject/hull/internal/image"
@@ -110,4 +111,18 @@ func fetchImportURL(ctx context.Context, src string) (string, io.ReadCloser, int
 		return "", nil, 0, errdefs.Dockerf(errdefs.ErrForbidden, "%s", msg)
 	}
 	return "", nil, 0, errors.New(msg)
+}
+
+// ImageSearch is GET /images/search: the index's answer, as dockerd
+// gives it (is_automated is always false, as Docker Hub's is deprecated).
+func (d *Daemon) ImageSearch(ctx context.Context, term string, limit int, filters map[string][]string, auth registry.AuthConfig) ([]registry.SearchResult, error) {
+	found, err := image.Search(ctx, term, image.SearchOptions{RegistryOptions: registryOptions(auth), Limit: limit, Filters: filters})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]registry.SearchResult, 0, len(found))
+	for _, r := range found {
+		out = append(out, registry.SearchResult{Name: r.Name, Description: r.Description, StarCount: r.StarCount, IsOfficial: r.IsOfficial})
+	}
+	return out, nil
 }

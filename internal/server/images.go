@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -48,6 +49,7 @@ func (s *Server) imageRoutes() {
 		return writeJSON(w, http.StatusOK, list)
 	})
 	s.handle("POST /images/load", s.imageLoad)
+	s.handle("GET /images/search", s.imageSearch)
 	s.handle("POST /images/create", s.imageCreate)
 	s.handle("GET /images/get", func(w http.ResponseWriter, r *http.Request) error {
 		return s.imageSave(w, r, r.URL.Query()["names"])
@@ -163,6 +165,9 @@ type RegistryBackend interface {
 	// ImagePush sends image (a repository, or a reference) with tag
 	// (empty: the reference's own) to its registry.
 	ImagePush(ctx context.Context, image, tag string, auth registry.AuthConfig, progress func(jsonstream.Message)) error
+	// ImageSearch asks term's index for limit repositories, filtered by
+	// stars, is-official, is-automated.
+	ImageSearch(ctx context.Context, term string, limit int, filters map[string][]string, auth registry.AuthConfig) ([]registry.SearchResult, error)
 }
 
 // registryAuth decodes X-Registry-Auth (base64url JSON); a bad header is
@@ -283,4 +288,32 @@ func (s *Server) imagePush(w http.ResponseWriter, r *http.Request, name string) 
 	}
 	st := newJSONStream(w)
 	return st.finish(s.backend.ImagePush(r.Context(), name, r.URL.Query().Get("tag"), auth, st.send))
+}
+
+// imageSearch is GET /images/search. A missing or bad X-Registry-Auth is
+// no auth, as dockerd has it.
+func (s *Server) imageSearch(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	limit := 25 // dockerd's default
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			msg := "invalid limit specified"
+			if err != nil {
+				msg += ": " + err.Error()
+			}
+			return errdefs.Dockerf(errdefs.ErrInvalidArgument, "%s", msg)
+		}
+		limit = n
+	}
+	filters, err := parseFilters(q.Get("filters"))
+	if err != nil {
+		return err
+	}
+	auth, _ := registryAuth(r)
+	res, err := s.backend.ImageSearch(r.Context(), q.Get("term"), limit, filters, auth)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, res)
 }
