@@ -70,7 +70,12 @@ func newImageCommand(g *globals) *cobra.Command {
 				}
 				loaded, err := s.Load(cmd.Context(), r, pf)
 				for _, l := range loaded {
-					fmt.Fprintf(cmd.OutOrStdout(), "Loaded image: %s\n", l)
+					for _, t := range l.Tags {
+						fmt.Fprintf(cmd.OutOrStdout(), "Loaded image: %s\n", t)
+					}
+					if len(l.Tags) == 0 {
+						fmt.Fprintf(cmd.OutOrStdout(), "Loaded image ID: %s\n", l.ID)
+					}
 				}
 				return err
 			})
@@ -120,7 +125,7 @@ func newImageCommand(g *globals) *cobra.Command {
 				tag = args[1]
 			}
 			return with(cmd, func(s *image.Store) error {
-				id, err := s.Import(cmd.Context(), r, tag, changes, nil)
+				id, err := s.Import(cmd.Context(), r, image.ImportOptions{Repo: tag, Changes: changes})
 				if err != nil {
 					return err
 				}

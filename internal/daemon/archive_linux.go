@@ -14,7 +14,9 @@ import (
 	"io"
 	"os"
 	"path"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -32,8 +34,9 @@ type PathStat struct {
 	LinkTarget string      `json:"linkTarget"`
 }
 
-// openInRoot opens p inside root; the last component is not followed when
-// nofollow.
+// openInRoot opens p, a path as cpPath gives it (a trailing "/" makes the
+// kernel want a directory, and follow a link), inside root; the last
+// component is not followed when nofollow.
 func openInRoot(root, p string, flags uint64, nofollow bool) (int, error) {
 	rfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -44,7 +47,7 @@ func openInRoot(root, p string, flags uint64, nofollow bool) (int, error) {
 	if nofollow {
 		how.Flags |= unix.O_NOFOLLOW
 	}
-	fd, err := unix.Openat2(rfd, path.Clean("/"+p), how)
+	fd, err := unix.Openat2(rfd, p, how)
 	if err != nil {
 		return -1, &os.PathError{Op: "open", Path: p, Err: err}
 	}
@@ -88,58 +91,134 @@ func fileMode(m uint32) os.FileMode {
 	return mode
 }
 
-func archiveError(p string, err error) error {
-	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
-		return fmt.Errorf("Could not find the file %s in container: %w", p, errdefs.ErrNotFound)
-	}
-	if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.EXDEV) {
-		return fmt.Errorf("%s: %v: %w", p, err, errdefs.ErrInvalidArgument)
+// pathError turns what the kernel said of a docker cp path into dockerd's
+// error: a missing path is errPathNotFound (cpError words it); a file
+// where a directory must be is "lstat P: not a directory" — dockerd 20.10
+// answers that with 500 and the host's path, newer ones with the
+// container's path; hull gives the container's with 400, as it is the
+// client's input.
+func pathError(abs string, err error) error {
+	switch {
+	case errors.Is(err, unix.ENOENT):
+		return errPathNotFound
+	case errors.Is(err, unix.ENOTDIR):
+		return errdefs.Dockerf(errdefs.ErrInvalidArgument, "lstat %s: not a directory", abs)
+	case errors.Is(err, unix.ELOOP):
+		return errdefs.Dockerf(errdefs.ErrInvalidArgument, "lstat %s: too many levels of symbolic links", abs)
+	case errors.Is(err, unix.EXDEV):
+		return fmt.Errorf("%s: %v: %w", abs, err, errdefs.ErrInvalidArgument)
 	}
 	return err
 }
 
-// statPath is HEAD /archive: what p is (a symbolic link is reported as
-// itself, with its target).
+// statPath is HEAD /archive: what p (as cpPath gives it) is; a symbolic
+// link is reported as itself, with its target fully resolved inside the
+// container as far as it exists, as dockerd does.
 func statPath(root, p string) (PathStat, error) {
 	fd, err := openInRoot(root, p, unix.O_PATH, true)
 	if err != nil {
-		return PathStat{}, archiveError(p, err)
+		return PathStat{}, pathError(p, err)
 	}
 	defer unix.Close(fd)
-	ps, _, err := statFd(fd, path.Base(path.Clean("/"+p)))
+	ps, _, err := statFd(fd, path.Base(p))
 	if err != nil {
 		return ps, err
 	}
 	if ps.Mode&os.ModeSymlink != 0 {
-		buf := make([]byte, 4096)
-		if n, err := unix.Readlinkat(fd, "", buf); err == nil {
-			ps.LinkTarget = string(buf[:n])
+		if ps.LinkTarget, err = resolveInRoot(root, p); err != nil {
+			return ps, pathError(p, err)
 		}
 	}
 	return ps, nil
 }
 
-// archivePath writes p (followed if it is a symbolic link, as docker cp
-// does) to w as a tar whose entries are named from p's base name.
-func archivePath(ctx context.Context, root, p string, w io.Writer) (PathStat, error) {
-	fd, err := openInRoot(root, p, unix.O_RDONLY, false)
-	if err != nil {
-		return PathStat{}, archiveError(p, err)
-	}
-	base := path.Base(path.Clean("/" + p))
-	if base == "/" {
-		base = "."
-	}
-	ps, st, err := statFd(fd, base)
-	if err != nil {
+// resolveInRoot follows the symbolic links of p inside root, as far as
+// the path exists (the rest is joined as it is), and returns the
+// container's path it leads to (moby's FollowSymlinkInScope).
+func resolveInRoot(root, p string) (string, error) {
+	const maxLinks = 255
+	resolved := "/"
+	rest := strings.Split(strings.Trim(path.Clean("/"+p), "/"), "/")
+	links := 0
+	for len(rest) > 0 {
+		name := rest[0]
+		rest = rest[1:]
+		if name == "" || name == "." {
+			continue
+		}
+		if name == ".." {
+			resolved = path.Dir(resolved)
+			continue
+		}
+		next := path.Join(resolved, name)
+		fd, err := openInRoot(root, next, unix.O_PATH, true)
+		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
+			return path.Join(append([]string{next}, rest...)...), nil
+		}
+		if err != nil {
+			return "", err
+		}
+		var st unix.Stat_t
+		err = unix.Fstat(fd, &st)
+		if err != nil || st.Mode&unix.S_IFMT != unix.S_IFLNK {
+			unix.Close(fd)
+			if err != nil {
+				return "", err
+			}
+			resolved = next
+			continue
+		}
+		buf := make([]byte, unix.PathMax)
+		n, err := unix.Readlinkat(fd, "", buf)
 		unix.Close(fd)
-		return ps, err
+		if err != nil {
+			return "", err
+		}
+		if links++; links > maxLinks {
+			return "", unix.ELOOP
+		}
+		target := string(buf[:n])
+		if strings.HasPrefix(target, "/") {
+			resolved = "/"
+		}
+		rest = append(strings.Split(target, "/"), rest...)
 	}
+	return resolved, nil
+}
+
+// archivePath writes p (as cpPath gives it) to w as a tar, as dockerd
+// does: a directory with its content, its entries named under p's base
+// name ("etc/…"; "./…" for a path ending in "/."; "/…" for the root); any
+// other file — a symbolic link too, not followed — as one entry under
+// its base name. started gets p's stat before the first byte.
+func archivePath(ctx context.Context, root, p string, started func(PathStat), w io.Writer) error {
+	ps, err := statPath(root, p)
+	if err != nil {
+		return err
+	}
+	fd, err := openInRoot(root, p, unix.O_RDONLY|unix.O_NONBLOCK, true)
+	if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENXIO) || errors.Is(err, unix.EOPNOTSUPP) {
+		// A symbolic link or a socket: described by its stat alone.
+		fd, err = openInRoot(root, p, unix.O_PATH, true)
+	}
+	if err != nil {
+		return pathError(p, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return err
+	}
+	name := path.Base(p)
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR && name == "/" {
+		name = ""
+	}
+	started(ps)
 	tw := tar.NewWriter(w)
-	if err := tarAt(ctx, tw, fd, &st, base); err != nil {
-		return ps, err
+	if err := tarAt(ctx, tw, fd, &st, name); err != nil {
+		return err
 	}
-	return ps, tw.Close()
+	return tw.Close()
 }
 
 // tarAt writes the file open at fd (it takes fd), and below it if it is a
@@ -163,19 +242,14 @@ func tarAt(ctx context.Context, tw *tar.Writer, fd int, st *unix.Stat_t, name st
 		if err != nil {
 			return err
 		}
+		slices.Sort(names)
 		for _, n := range names {
 			var cst unix.Stat_t
 			if err := unix.Fstatat(fd, n, &cst, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 				continue // gone meanwhile
 			}
 			if cst.Mode&unix.S_IFMT == unix.S_IFLNK {
-				buf := make([]byte, 4096)
-				k, err := unix.Readlinkat(fd, n, buf)
-				if err != nil {
-					continue
-				}
-				if err := tw.WriteHeader(&tar.Header{Name: name + "/" + n, Typeflag: tar.TypeSymlink, Linkname: string(buf[:k]),
-					Mode: 0o777, Uid: int(cst.Uid), Gid: int(cst.Gid), ModTime: time.Unix(cst.Mtim.Unix()), Format: tar.FormatPAX}); err != nil {
+				if err := tarLink(tw, fd, n, &cst, name+"/"+n); err != nil {
 					return err
 				}
 				continue
@@ -193,6 +267,9 @@ func tarAt(ctx context.Context, tw *tar.Writer, fd int, st *unix.Stat_t, name st
 			}
 		}
 		return nil
+	case unix.S_IFLNK:
+		// Only the top of an archive comes here: fd is the link itself.
+		return tarLink(tw, fd, "", st, name)
 	case unix.S_IFREG:
 		hdr.Typeflag, hdr.Size = tar.TypeReg, st.Size
 		if err := tw.WriteHeader(hdr); err != nil {
@@ -214,27 +291,49 @@ func tarAt(ctx context.Context, tw *tar.Writer, fd int, st *unix.Stat_t, name st
 	return nil // sockets are not archived
 }
 
-// extractToPath extracts the tar r into the folder p of the container (p
-// must be a folder). Without copyOwner the entries belong to the
-// container's root, as docker cp without -a.
-func extractToPath(ctx context.Context, root, p string, r io.Reader, copyOwner bool) error {
+// tarLink writes the symbolic link n of the directory dirfd (or dirfd
+// itself, an O_PATH descriptor of the link, when n is empty).
+func tarLink(tw *tar.Writer, dirfd int, n string, st *unix.Stat_t, name string) error {
+	buf := make([]byte, unix.PathMax)
+	k, err := unix.Readlinkat(dirfd, n, buf)
+	if err != nil {
+		return nil // gone meanwhile
+	}
+	return tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeSymlink, Linkname: string(buf[:k]),
+		Mode: 0o777, Uid: int(st.Uid), Gid: int(st.Gid), ModTime: time.Unix(st.Mtim.Unix()), Format: tar.FormatPAX})
+}
+
+// extractToPath extracts the tar r into the directory p (as cpPath gives
+// it, relative to root; a link to a directory is followed) with the layer
+// store's applier. at is p as the container sees it, for messages;
+// readOnly, when set, is returned once p is found to be a directory, as
+// dockerd checks in that order. noOverwrite refuses to replace a
+// directory by a non-directory or the reverse; owner, when set, is given
+// every entry.
+func extractToPath(ctx context.Context, root, p, at string, r io.Reader, readOnly error, noOverwrite bool, owner *cpOwner) error {
 	fd, err := openInRoot(root, p, unix.O_RDONLY|unix.O_DIRECTORY, false)
 	if err != nil {
 		if errors.Is(err, unix.ENOTDIR) {
-			return fmt.Errorf("extraction point is not a directory: %s: %w", p, errdefs.ErrInvalidArgument)
+			return errdefs.Dockerf(errdefs.ErrInvalidArgument, "extraction point is not a directory")
 		}
-		return archiveError(p, err)
+		return pathError(p, err)
 	}
 	defer unix.Close(fd)
-	if !copyOwner {
-		r = rewriteOwners(r)
+	if readOnly != nil {
+		return readOnly
+	}
+	if noOverwrite || owner != nil {
+		r = filterEntries(r, fd, path.Clean(at), noOverwrite, owner)
 	}
 	_, err = layer.ExtractTar(ctx, "/proc/self/fd/"+strconv.Itoa(fd), r, layer.ApplyOptions{})
 	return err
 }
 
-// rewriteOwners gives every entry of the tar read from r to 0:0.
-func rewriteOwners(r io.Reader) io.Reader {
+// filterEntries passes the tar read from r on, refusing, when noOverwrite,
+// an entry that would replace a directory of dirfd by a non-directory or
+// the reverse (with dockerd's words; dest is the directory as the
+// container sees it), and giving every entry to owner when set.
+func filterEntries(r io.Reader, dirfd int, dest string, noOverwrite bool, owner *cpOwner) io.Reader {
 	pr, pw := io.Pipe()
 	go func() {
 		tr, tw := tar.NewReader(r), tar.NewWriter(pw)
@@ -245,10 +344,18 @@ func rewriteOwners(r io.Reader) io.Reader {
 				return
 			}
 			if err != nil {
-				pw.CloseWithError(fmt.Errorf("read the archive: %v: %w", err, errdefs.ErrInvalidArgument))
+				pw.CloseWithError(err)
 				return
 			}
-			hdr.Uid, hdr.Gid, hdr.Uname, hdr.Gname = 0, 0, "", ""
+			if noOverwrite {
+				if err := checkOverwrite(dirfd, dest, hdr); err != nil {
+					pw.CloseWithError(err)
+					return
+				}
+			}
+			if owner != nil {
+				hdr.Uid, hdr.Gid, hdr.Uname, hdr.Gname = owner.uid, owner.gid, "", ""
+			}
 			if err := tw.WriteHeader(hdr); err != nil {
 				pw.CloseWithError(err)
 				return
@@ -260,4 +367,47 @@ func rewriteOwners(r io.Reader) io.Reader {
 		}
 	}()
 	return pr
+}
+
+// checkOverwrite is go-archive's NoOverwriteDirNonDir test for the entry
+// hdr extracted into dirfd: what is already at its name, not followed,
+// must be a directory when the entry is one, and not one otherwise.
+func checkOverwrite(dirfd int, dest string, hdr *tar.Header) error {
+	name := path.Clean("/" + hdr.Name)
+	how := &unix.OpenHow{Flags: unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
+	fd, err := unix.Openat2(dirfd, name, how)
+	if err != nil {
+		return nil // nothing there (or nothing reachable): no conflict
+	}
+	var st unix.Stat_t
+	err = unix.Fstat(fd, &st)
+	unix.Close(fd)
+	if err != nil {
+		return nil
+	}
+	isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
+	target := path.Join(dest, name)
+	switch {
+	case isDir && hdr.Typeflag != tar.TypeDir:
+		return errdefs.Dockerf(errdefs.ErrInvalidArgument, "Error processing tar file(exit status 1): cannot overwrite directory %q with non-directory %q", target, dest)
+	case !isDir && hdr.Typeflag == tar.TypeDir:
+		return errdefs.Dockerf(errdefs.ErrInvalidArgument, "Error processing tar file(exit status 1): cannot overwrite non-directory %q with directory %q", target, dest)
+	}
+	return nil
+}
+
+// lookupUserInRoot resolves user with the passwd and group files of the
+// container whose root file system is root, read inside it.
+func lookupUserInRoot(root, user string) (uid, gid int, err error) {
+	read := func(name string) []byte {
+		fd, err := openInRoot(root, name, unix.O_RDONLY, false)
+		if err != nil {
+			return nil
+		}
+		f := os.NewFile(uintptr(fd), name)
+		defer f.Close()
+		b, _ := io.ReadAll(io.LimitReader(f, 16<<20))
+		return b
+	}
+	return userFromFiles(user, read("/etc/passwd"), read("/etc/group"))
 }

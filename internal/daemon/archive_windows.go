@@ -21,9 +21,10 @@ type PathStat struct {
 var errArchiveWindows = fmt.Errorf("docker cp on Windows arrives with issue 7: %w", errdefs.ErrNotImplemented)
 
 func statPath(root, p string) (PathStat, error) { return PathStat{}, errArchiveWindows }
-func archivePath(ctx context.Context, root, p string, w io.Writer) (PathStat, error) {
-	return PathStat{}, errArchiveWindows
-}
-func extractToPath(ctx context.Context, root, p string, r io.Reader, copyOwner bool) error {
+func archivePath(ctx context.Context, root, p string, started func(PathStat), w io.Writer) error {
 	return errArchiveWindows
 }
+func extractToPath(ctx context.Context, root, p, at string, r io.Reader, readOnly error, noOverwrite bool, owner *cpOwner) error {
+	return errArchiveWindows
+}
+func lookupUserInRoot(root, user string) (uid, gid int, err error) { return 0, 0, errArchiveWindows }

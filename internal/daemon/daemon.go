@@ -142,7 +142,7 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 	if err := d.net.Prepare(ctx); err != nil {
 		slog.Error("network service: the networks' bridges and firewall", "error", err)
 	}
-	d.images.SetInUse(d.imageInUse)
+	d.images.SetInUse(d.imageUsers)
 	if w := cfg.Windows; w != nil {
 		if err := d.net.RegisterHNS(w.HNS); err != nil {
 			slog.Warn("the HNS network drivers", "error", err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"io"
 	"path"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
 	apiimage "github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/jsonstream"
@@ -213,11 +213,13 @@ func sharedSizes(all []image.Summary, list []apiimage.Summary) {
 	}
 }
 
-// ImageInspect is GET /images/{name}/json.
-func (d *Daemon) ImageInspect(ctx context.Context, name string) (apiimage.InspectResponse, error) {
+// ImageInspect is GET /images/{name}/json. legacy holds the deprecated
+// fields older API versions show: Container and ContainerConfig (of a
+// commit), Parent and DockerVersion.
+func (d *Daemon) ImageInspect(ctx context.Context, name string) (_ apiimage.InspectResponse, legacy map[string]any, _ error) {
 	det, err := d.images.Inspect(ctx, name)
 	if err != nil {
-		return apiimage.InspectResponse{}, err
+		return apiimage.InspectResponse{}, nil, err
 	}
 	var cfg dockerspec.DockerOCIImageConfig
 	// hull's image config carries Docker's JSON names: the round trip is
@@ -244,7 +246,11 @@ func (d *Daemon) ImageInspect(ctx context.Context, name string) (apiimage.Inspec
 	if !det.Created.IsZero() {
 		resp.Created = det.Created.Format(time.RFC3339Nano)
 	}
-	return resp, nil
+	legacy = map[string]any{"Container": det.Container, "Parent": det.Parent, "DockerVersion": det.DockerVersion}
+	if len(det.ContainerConfig) > 0 {
+		legacy["ContainerConfig"] = det.ContainerConfig
+	}
+	return resp, legacy, nil
 }
 
 // ImageHistory is GET /images/{name}/history.
@@ -262,14 +268,12 @@ func (d *Daemon) ImageHistory(ctx context.Context, name string) ([]apiimage.Hist
 	return out, nil
 }
 
-// ImageTag is POST /images/{name}/tag.
+// ImageTag is POST /images/{name}/tag: repo and tag checked first, as
+// dockerd does, then the image.
 func (d *Daemon) ImageTag(ctx context.Context, name, repo, tag string) error {
-	target := repo
-	if tag != "" {
-		target += ":" + tag
-	}
-	if strings.HasPrefix(repo, "sha256:") {
-		return fmt.Errorf("tag %s: refusing to create a tag with a digest reference: %w", target, errdefs.ErrInvalidArgument)
+	target, err := image.TagReference(repo, tag)
+	if err != nil {
+		return err
 	}
 	if err := d.images.Tag(ctx, name, target); err != nil {
 		return err
@@ -303,13 +307,33 @@ func (d *Daemon) ImageDelete(ctx context.Context, name string, force, prune bool
 	return out, nil
 }
 
-// ImageLoad is POST /images/load.
-func (d *Daemon) ImageLoad(ctx context.Context, r io.Reader, progress func(jsonstream.Message)) ([]string, error) {
-	loaded, err := d.images.Load(ctx, r, func(p image.Progress) { progress(progressMessage(p)) })
-	for _, name := range loaded {
-		d.emit(events.ImageEventType, events.ActionLoad, name, map[string]string{"name": name})
+// ImageLoad is POST /images/load. It writes what dockerd writes: each
+// layer's progress unless quiet, "Loaded image: REF" for each reference
+// of each image, and — when the archive's last image has none — one
+// message of "Loaded image ID: ID" lines for every image of the archive
+// (dockerd's way, kept for the clients that read it).
+func (d *Daemon) ImageLoad(ctx context.Context, r io.Reader, quiet bool, out func(jsonstream.Message)) error {
+	var progress func(image.Progress)
+	if !quiet {
+		progress = func(p image.Progress) { out(progressMessage(p)) }
 	}
-	return loaded, err
+	loaded, err := d.images.Load(ctx, r, progress)
+	ids, lastTagged := "", false
+	for _, l := range loaded {
+		ids += "Loaded image ID: " + l.ID + "\n"
+		lastTagged = len(l.Tags) > 0
+		for _, t := range l.Tags {
+			out(jsonstream.Message{Stream: "Loaded image: " + t + "\n"})
+			d.emit(events.ImageEventType, events.ActionLoad, l.ID, map[string]string{"name": t})
+		}
+		if len(l.Tags) == 0 {
+			d.emit(events.ImageEventType, events.ActionLoad, l.ID, map[string]string{"name": l.ID})
+		}
+	}
+	if len(loaded) > 0 && !lastTagged {
+		out(jsonstream.Message{Stream: ids})
+	}
+	return tarError(err)
 }
 
 // ImageSave is GET /images/get.
@@ -346,8 +370,12 @@ func registryOptions(a registry.AuthConfig) image.RegistryOptions {
 }
 
 // ImagePull is POST /images/create?fromImage=.
-func (d *Daemon) ImagePull(ctx context.Context, ref, platform string, auth registry.AuthConfig, progress func(jsonstream.Message)) error {
-	_, err := d.images.Pull(ctx, ref, image.PullOptions{RegistryOptions: registryOptions(auth), Platform: platform,
+func (d *Daemon) ImagePull(ctx context.Context, name, tag, platform string, auth registry.AuthConfig, progress func(jsonstream.Message)) error {
+	ref, err := image.PullReference(name, tag)
+	if err != nil {
+		return err
+	}
+	_, err = d.images.Pull(ctx, ref, image.PullOptions{RegistryOptions: registryOptions(auth), Platform: platform,
 		Progress: func(p image.Progress) { progress(progressMessage(p)) }})
 	if err == nil {
 		d.emit(events.ImageEventType, events.ActionPull, ref, map[string]string{"name": ref})
@@ -355,18 +383,13 @@ func (d *Daemon) ImagePull(ctx context.Context, ref, platform string, auth regis
 	return err
 }
 
-// ImageImport is POST /images/create?fromSrc=-.
-func (d *Daemon) ImageImport(ctx context.Context, r io.Reader, ref string, changes []string, progress func(jsonstream.Message)) (string, error) {
-	id, err := d.images.Import(ctx, r, ref, changes, func(p image.Progress) { progress(progressMessage(p)) })
-	if err == nil {
-		d.emit(events.ImageEventType, events.ActionImport, id, map[string]string{"name": ref})
-	}
-	return id, err
-}
-
 // ImagePush is POST /images/{name}/push.
-func (d *Daemon) ImagePush(ctx context.Context, ref string, auth registry.AuthConfig, progress func(jsonstream.Message)) error {
-	_, err := d.images.Push(ctx, ref, image.PushOptions{RegistryOptions: registryOptions(auth),
+func (d *Daemon) ImagePush(ctx context.Context, name, tag string, auth registry.AuthConfig, progress func(jsonstream.Message)) error {
+	ref, err := image.PushReference(name, tag)
+	if err != nil {
+		return err
+	}
+	_, err = d.images.Push(ctx, ref, image.PushOptions{RegistryOptions: registryOptions(auth),
 		Progress: func(p image.Progress) { progress(progressMessage(p)) }})
 	if err == nil {
 		d.emit(events.ImageEventType, events.ActionPush, ref, map[string]string{"name": ref})
@@ -385,4 +408,33 @@ func (d *Daemon) imageContainers(id string) int64 {
 		}
 	}
 	return n
+}
+
+// imageUsers names a running and a stopped container of image id (empty
+// when there is none), for the image store's remove and its words.
+func (d *Daemon) imageUsers(id string) (running, stopped string) {
+	d.mu.Lock()
+	cs := make([]*ctr, 0, len(d.ctrs))
+	for _, c := range d.ctrs {
+		if c.rec.Image == id {
+			cs = append(cs, c)
+		}
+	}
+	d.mu.Unlock()
+	for _, c := range cs {
+		c.mu.Lock()
+		st, cid := c.rec.State.Status, c.rec.ID
+		c.mu.Unlock()
+		switch st {
+		case container.StateRunning, container.StatePaused, container.StateRestarting:
+			if running == "" {
+				running = cid
+			}
+		default:
+			if stopped == "" {
+				stopped = cid
+			}
+		}
+	}
+	return running, stopped
 }

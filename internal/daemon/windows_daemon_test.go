@@ -92,7 +92,7 @@ func TestWindowsDaemonWithDockerCLI(t *testing.T) {
 	// A two-layer image in the daemon's image store (its layers are
 	// where windowsfilter finds them).
 	ctx := context.Background()
-	base, err := d.images.Import(ctx, oneFileTar(t, "Windows/base.txt", "base"), "", nil, nil)
+	base, err := d.images.Import(ctx, oneFileTar(t, "Windows/base.txt", "base"), image.ImportOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -133,11 +133,7 @@ func fileIsCompressed(f *os.File) (bool, error) {
 	if err != nil && !errors.Is(err, io.EOF) {
 		return false, fmt.Errorf("read archive: %w", err)
 	}
-	magic = magic[:n]
-	return bytes.HasPrefix(magic, []byte{0x1f, 0x8b}) ||
-		bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}) ||
-		bytes.HasPrefix(magic, []byte("BZh")) ||
-		bytes.HasPrefix(magic, []byte("\xfd7zXZ\x00")), nil
+	return isCompressed(magic[:n]), nil
 }
 
 // cleanName is the key an archive path is kept under: no leading "./"
@@ -294,9 +290,9 @@ func notTar(err error, entries int) error {
 	if errors.Is(err, tar.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, tar.ErrInsecurePath) ||
 		errors.Is(err, tar.ErrFieldTooLong) {
 		if entries == 0 {
-			return fmt.Errorf("read archive: not a tar archive: %v: %w", err, errdefs.ErrInvalidArgument)
+			return fmt.Errorf("read archive: not a tar archive: %w: %w", err, errdefs.ErrInvalidArgument)
 		}
-		return fmt.Errorf("read archive: damaged tar after %d entries: %v: %w", entries, err, errdefs.ErrInvalidArgument)
+		return fmt.Errorf("read archive: damaged tar after %d entries: %w: %w", entries, err, errdefs.ErrInvalidArgument)
 	}
 	return fmt.Errorf("read archive: %w", err)
 }

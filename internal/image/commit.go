@@ -155,12 +155,13 @@ func dropRefFromRecord(tx *bolt.Tx, id, key string) error {
 // Tag gives the image source names (an id or a reference) the reference
 // target, taking it from any image that had it, as docker tag does.
 func (s *Store) Tag(ctx context.Context, source, target string) error {
-	r, err := parseTagRef(target)
-	if err != nil {
-		return err
-	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		// dockerd looks the image up first.
 		id, _, err := resolveTx(tx, source)
+		if err != nil {
+			return err
+		}
+		r, err := parseTagRef(target)
 		if err != nil {
 			return err
 		}

@@ -14,7 +14,7 @@ import (
 func TestCommit(t *testing.T) {
 	ctx := context.Background()
 	s := newTestStore(t)
-	parent, err := s.Import(ctx, bytes.NewReader(busyboxRootfs(t)), "base:1", nil, nil)
+	parent, err := s.Import(ctx, bytes.NewReader(busyboxRootfs(t)), ImportOptions{Repo: "base:1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestCommit(t *testing.T) {
 		t.Errorf("inspect: %+v", det)
 	}
 	h, _ := s.History(ctx, id)
-	if len(h) != 2 || h[0].Comment != "c" || h[1].Comment != importComment {
+	if len(h) != 2 || h[0].Comment != "c" || h[1].Comment != "Imported from -" {
 		t.Errorf("history: %+v", h)
 	}
 	before, _ := s.layers.List(ctx)

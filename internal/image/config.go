@@ -45,17 +45,21 @@ type HealthConfig struct {
 // named; an image keeps its config blob byte for byte, so fields left out
 // here are not lost.
 type configFile struct {
-	Architecture  string         `json:"architecture"`
-	Variant       string         `json:"variant,omitempty"`
-	OS            string         `json:"os"`
-	OSVersion     string         `json:"os.version,omitempty"`
-	Created       time.Time      `json:"created,omitzero"`
-	Author        string         `json:"author,omitempty"`
-	Comment       string         `json:"comment,omitempty"`
-	DockerVersion string         `json:"docker_version,omitempty"`
-	Config        Config         `json:"config"`
-	RootFS        rootFS         `json:"rootfs"`
-	History       []historyEntry `json:"history,omitempty"`
+	Architecture  string    `json:"architecture"`
+	Variant       string    `json:"variant,omitempty"`
+	OS            string    `json:"os"`
+	OSVersion     string    `json:"os.version,omitempty"`
+	Created       time.Time `json:"created,omitzero"`
+	Author        string    `json:"author,omitempty"`
+	Comment       string    `json:"comment,omitempty"`
+	DockerVersion string    `json:"docker_version,omitempty"`
+	// Container and ContainerConfig are docker's deprecated record of the
+	// container a commit was made of (API < 1.45 shows them).
+	Container       string          `json:"container,omitempty"`
+	ContainerConfig json.RawMessage `json:"container_config,omitempty"`
+	Config          Config          `json:"config"`
+	RootFS          rootFS          `json:"rootfs"`
+	History         []historyEntry  `json:"history,omitempty"`
 }
 
 type rootFS struct {

@@ -342,3 +342,16 @@ func tarEntries(t testing.TB, b []byte) (map[string][]byte, []string) {
 	}
 	return out, order
 }
+
+// loadedNames is what Load loaded, as docker load names it: each image's
+// references, or its id when it has none.
+func loadedNames(l []Loaded) []string {
+	var out []string
+	for _, x := range l {
+		if len(x.Tags) == 0 {
+			out = append(out, x.ID)
+		}
+		out = append(out, x.Tags...)
+	}
+	return out
+}

@@ -40,7 +40,7 @@ func TestImport(t *testing.T) {
 		`HEALTHCHECK --interval=5s --retries=2 CMD ls /`,
 	}
 	before := time.Now().UTC().Add(-time.Second)
-	id, err := s.Import(ctx, onlyReader{bytes.NewReader(gz.Bytes())}, "imported:v1", changes, nil)
+	id, err := s.Import(ctx, onlyReader{bytes.NewReader(gz.Bytes())}, ImportOptions{Repo: "imported:v1", Changes: changes})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func TestImport(t *testing.T) {
 	}
 
 	// Importing the same tree again shares the layer.
-	id2, err := s.Import(ctx, bytes.NewReader(rootfs), "", []string{"CMD /bin/ls"}, nil)
+	id2, err := s.Import(ctx, bytes.NewReader(rootfs), ImportOptions{Changes: []string{"CMD /bin/ls"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,19 +119,19 @@ func TestImportBadInput(t *testing.T) {
 		{"", []string{`ENV "unterminated`}},
 		{"", []string{"ENV =x"}},
 		{"", []string{"USER"}},
-		{"", []string{"CMD"}},
+		{"", []string{"STOPSIGNAL SIGNOPE"}},
 		{"", []string{""}},
 		{"", []string{"ONBUILD FROM x"}},
 		{"", []string{"HEALTHCHECK --bogus=1 CMD true"}},
 		{"Bad:Ref", nil},
 		{"x@sha256:" + hexOf(digestOf(nil)), nil},
 	} {
-		_, err := s.Import(ctx, bytes.NewReader(rootfs), c.ref, c.changes, nil)
+		_, err := s.Import(ctx, bytes.NewReader(rootfs), ImportOptions{Repo: c.ref, Changes: c.changes})
 		if !errdefs.IsInvalidArgument(err) {
 			t.Errorf("import %q %q: %v, want invalid argument", c.ref, c.changes, err)
 		}
 	}
-	if _, err := s.Import(ctx, bytes.NewReader([]byte("not a tar at all, really not")), "", nil, nil); err == nil {
+	if _, err := s.Import(ctx, bytes.NewReader([]byte("not a tar at all, really not")), ImportOptions{}); err == nil {
 		t.Error("imported garbage")
 	}
 	s.assertEmpty(t)
@@ -160,7 +160,7 @@ func TestApplyChanges(t *testing.T) {
 		{"ENV A=1 \\\n B=2", Config{Env: []string{"A=1", "B=2"}}},
 	} {
 		var got Config
-		if err := applyChanges(&got, []string{c.change}); err != nil {
+		if err := ApplyChanges(&got, []string{c.change}); err != nil {
 			t.Errorf("%q: %v", c.change, err)
 			continue
 		}
@@ -170,10 +170,10 @@ func TestApplyChanges(t *testing.T) {
 	}
 	// ENV replaces a variable already set.
 	c := Config{Env: []string{"A=1", "B=2"}}
-	if err := applyChanges(&c, []string{"ENV A=3"}); err != nil || !slices.Equal(c.Env, []string{"A=3", "B=2"}) {
+	if err := ApplyChanges(&c, []string{"ENV A=3"}); err != nil || !slices.Equal(c.Env, []string{"A=3", "B=2"}) {
 		t.Errorf("env %v %v", c.Env, err)
 	}
-	err := applyChanges(&c, []string{"ADD . /"})
+	err := ApplyChanges(&c, []string{"ADD . /"})
 	if !errors.Is(err, errdefs.ErrInvalidArgument) {
 		t.Errorf("ADD: %v", err)
 	}

@@ -2,6 +2,7 @@ package image
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -81,23 +82,26 @@ func familiarAll(refs []string) []string {
 // Details is an image as docker image inspect shows it (the Engine API's
 // ImageInspect).
 type Details struct {
-	ID            string      `json:"Id"`
-	RepoTags      []string    `json:"RepoTags"`
-	RepoDigests   []string    `json:"RepoDigests"`
-	Parent        string      `json:"Parent"`
-	Comment       string      `json:"Comment"`
-	Created       time.Time   `json:"Created"`
-	DockerVersion string      `json:"DockerVersion"`
-	Author        string      `json:"Author"`
-	Config        Config      `json:"Config"`
-	Architecture  string      `json:"Architecture"`
-	Variant       string      `json:"Variant,omitempty"`
-	Os            string      `json:"Os"`
-	OsVersion     string      `json:"OsVersion,omitempty"`
-	Size          int64       `json:"Size"`
-	GraphDriver   GraphDriver `json:"GraphDriver"`
-	RootFS        RootFS      `json:"RootFS"`
-	Metadata      Metadata    `json:"Metadata"`
+	ID            string    `json:"Id"`
+	RepoTags      []string  `json:"RepoTags"`
+	RepoDigests   []string  `json:"RepoDigests"`
+	Parent        string    `json:"Parent"`
+	Comment       string    `json:"Comment"`
+	Created       time.Time `json:"Created"`
+	DockerVersion string    `json:"DockerVersion"`
+	Author        string    `json:"Author"`
+	Config        Config    `json:"Config"`
+	// Container and ContainerConfig: see configFile.
+	Container       string          `json:"Container,omitempty"`
+	ContainerConfig json.RawMessage `json:"ContainerConfig,omitempty"`
+	Architecture    string          `json:"Architecture"`
+	Variant         string          `json:"Variant,omitempty"`
+	Os              string          `json:"Os"`
+	OsVersion       string          `json:"OsVersion,omitempty"`
+	Size            int64           `json:"Size"`
+	GraphDriver     GraphDriver     `json:"GraphDriver"`
+	RootFS          RootFS          `json:"RootFS"`
+	Metadata        Metadata        `json:"Metadata"`
 }
 
 // GraphDriver names the layer store and the image's top layer folder,
@@ -126,22 +130,25 @@ func (s *Store) Inspect(ctx context.Context, refOrID string) (Details, error) {
 		return Details{}, err
 	}
 	d := Details{
-		ID:            rec.ID,
-		RepoTags:      familiarAll(rec.RepoTags),
-		RepoDigests:   familiarAll(rec.RepoDigests),
-		Comment:       cfg.Comment,
-		Created:       cfg.Created,
-		DockerVersion: cfg.DockerVersion,
-		Author:        cfg.Author,
-		Config:        cfg.Config,
-		Architecture:  cfg.Architecture,
-		Variant:       cfg.Variant,
-		Os:            cfg.OS,
-		OsVersion:     cfg.OSVersion,
-		Size:          rec.Size,
-		GraphDriver:   GraphDriver{Name: s.layers.Driver(), Data: map[string]string{}},
-		RootFS:        RootFS{Type: "layers", Layers: slices.Clone(cfg.RootFS.DiffIDs)},
-		Metadata:      Metadata{LastTagTime: rec.LastTagTime},
+		ID:              rec.ID,
+		RepoTags:        familiarAll(sortedRefs(rec.RepoTags)),
+		RepoDigests:     familiarAll(sortedRefs(rec.RepoDigests)),
+		Parent:          rec.Parent,
+		Comment:         cfg.Comment,
+		Created:         cfg.Created,
+		DockerVersion:   cfg.DockerVersion,
+		Author:          cfg.Author,
+		Config:          cfg.Config,
+		Container:       cfg.Container,
+		ContainerConfig: cfg.ContainerConfig,
+		Architecture:    cfg.Architecture,
+		Variant:         cfg.Variant,
+		Os:              cfg.OS,
+		OsVersion:       cfg.OSVersion,
+		Size:            rec.Size,
+		GraphDriver:     GraphDriver{Name: s.layers.Driver(), Data: map[string]string{}},
+		RootFS:          RootFS{Type: "layers", Layers: slices.Clone(cfg.RootFS.DiffIDs)},
+		Metadata:        Metadata{LastTagTime: rec.LastTagTime},
 	}
 	if rec.Parent != "" && s.exists(rec.Parent) {
 		d.Parent = rec.Parent
@@ -170,7 +177,10 @@ type HistoryItem struct {
 
 // History returns the history of image refOrID, newest step first, from
 // its config's history; a step that made a layer has that layer's size.
-// An image whose config has no history gets one step per layer.
+// An image whose config has no history gets one step per layer. As with
+// dockerd, the newest step carries the image's id and tags, the steps
+// below it the ids and tags of the image's parents (the images it was
+// committed on) as far as they are here, and the rest "<missing>".
 func (s *Store) History(ctx context.Context, refOrID string) ([]HistoryItem, error) {
 	rec, cfg, err := s.load(ctx, refOrID)
 	if err != nil {
@@ -195,11 +205,33 @@ func (s *Store) History(ctx context.Context, refOrID string) ([]HistoryItem, err
 		out = append(out, it)
 	}
 	slices.Reverse(out)
-	if len(out) > 0 {
-		out[0].ID = rec.ID
-		out[0].Tags = familiarAll(rec.RepoTags)
-	}
-	return out, nil
+	err = s.db.View(func(tx *bolt.Tx) error {
+		r := rec
+		for i := range out {
+			out[i].ID = r.ID
+			out[i].Tags = nil
+			if len(r.RepoTags) > 0 {
+				out[i].Tags = familiarAll(sortedRefs(r.RepoTags))
+			}
+			if r.Parent == "" {
+				break
+			}
+			p, perr := getRecord(tx, r.Parent)
+			if perr != nil {
+				break // the parent is gone: "<missing>" from here on
+			}
+			r = p
+		}
+		return nil
+	})
+	return out, err
+}
+
+// sortedRefs is refs (normalized) in dockerd's order: sorted.
+func sortedRefs(refs []string) []string {
+	out := slices.Clone(refs)
+	slices.Sort(out)
+	return out
 }
 
 // Summary is an image as docker image ls lists it.

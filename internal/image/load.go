@@ -54,8 +54,7 @@ type loadImage struct {
 // manifest.json) or an OCI image layout tarball (oci-layout and
 // index.json; image names from the io.containerd.image.name or
 // org.opencontainers.image.ref.name annotations), possibly compressed.
-// It returns, for each image, its references in docker's short form, or
-// its id when it has none. Every image and layer is checked before it is
+// It returns the images loaded, in the archive's order. Every image and layer is checked before it is
 // used; a broken archive fails with errdefs.ErrInvalidArgument (not an
 // image archive, a file missing) or errdefs.ErrDataLoss (content that
 // does not match its digest), leaving nothing behind of the image that
@@ -66,7 +65,7 @@ type loadImage struct {
 // writes it), each layer is applied as it streams past; other files are
 // held in memory (up to 1 GiB of layers) or spooled under the store's tmp
 // folder until the archive's end says where they go.
-func (s *Store) Load(ctx context.Context, r io.Reader, progress func(Progress)) (_ []string, rerr error) {
+func (s *Store) Load(ctx context.Context, r io.Reader, progress func(Progress)) (_ []Loaded, rerr error) {
 	d := &directLoader{s: s, ctx: ctx, pins: s.newPins(), progress: progress, pre: map[string]layerRecord{}, pinned: map[string]bool{}}
 	defer func() {
 		if rerr != nil {
@@ -85,23 +84,26 @@ func (s *Store) Load(ctx context.Context, r io.Reader, progress func(Progress)) 
 	if err != nil {
 		return nil, fmt.Errorf("load: %w", err)
 	}
-	var loaded []string
+	var loaded []Loaded
 	for _, img := range imgs {
 		id, err := s.loadOne(ctx, img, progress, d.pre)
 		if err != nil {
 			return loaded, fmt.Errorf("load image %s: %w", img.id, err)
 		}
-		if len(img.tags) == 0 {
-			loaded = append(loaded, id)
-			emit(progress, Progress{Status: "Loaded image ID: " + id})
-			continue
-		}
+		l := Loaded{ID: id}
 		for _, t := range img.tags {
-			loaded = append(loaded, t.Familiar())
-			emit(progress, Progress{Status: "Loaded image: " + t.Familiar()})
+			l.Tags = append(l.Tags, t.Familiar())
 		}
+		loaded = append(loaded, l)
 	}
 	return loaded, nil
+}
+
+// Loaded is an image Load loaded: its id and the references the archive
+// gave it, in docker's short form (busybox:latest).
+type Loaded struct {
+	ID   string
+	Tags []string
 }
 
 // archiveImages finds the images of an archive.

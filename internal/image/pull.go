@@ -3,11 +3,13 @@ package image
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"sync"
 
+	"github.com/containerd/platforms"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	bolt "go.etcd.io/bbolt"
@@ -69,16 +71,57 @@ func (s *Store) Pull(ctx context.Context, refStr string, opts PullOptions) (stri
 	return id, nil
 }
 
+// parsePlatform reads os[/arch[/variant]] with containerd's parser, as
+// dockerd does (and with its words when it is not one).
 func parsePlatform(s string) (platform, error) {
-	parts := strings.Split(s, "/")
-	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
-		return platform{}, fmt.Errorf("platform %q: want os/arch[/variant]: %w", s, errdefs.ErrInvalidArgument)
+	p, err := platforms.Parse(s)
+	if err != nil {
+		return platform{}, errdefs.Dockerf(errdefs.ErrInvalidArgument, "%s", err)
 	}
-	p := platform{OS: parts[0], Architecture: parts[1]}
-	if len(parts) == 3 {
-		p.Variant = parts[2]
+	p = platforms.Normalize(p)
+	return platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}, nil
+}
+
+// manifestError words a manifest the registry does not give as dockerd
+// does: "manifest for REF not found: CODE: MESSAGE", or "pull access
+// denied for NAME, repository does not exist or may require 'docker
+// login': …" when it refuses.
+func manifestError(r ref, err error) error {
+	var te *transport.Error
+	if !errors.As(err, &te) {
+		return err
 	}
-	return p, nil
+	switch {
+	case errdefs.IsNotFound(err):
+		return fmt.Errorf("%w: %w", errdefs.Dockerf(errdefs.ErrNotFound, "manifest for %s not found: %s", r.Familiar(), registryErrorText(te)), err)
+	case errdefs.IsUnauthorized(err):
+		return fmt.Errorf("%w: %w", errdefs.Dockerf(errdefs.ErrUnauthorized,
+			"pull access denied for %s, repository does not exist or may require 'docker login': %s", r.familiarName(), registryErrorText(te)), err)
+	}
+	return err
+}
+
+// registryErrorText is a registry's error body as the distribution
+// client words it: "manifest unknown: manifest unknown".
+func registryErrorText(te *transport.Error) string {
+	text := func(d transport.Diagnostic) string {
+		code := strings.ToLower(strings.ReplaceAll(string(d.Code), "_", " "))
+		if d.Message == "" {
+			return code
+		}
+		return code + ": " + d.Message
+	}
+	switch len(te.Errors) {
+	case 0:
+		return te.Error()
+	case 1:
+		return text(te.Errors[0])
+	}
+	msg := "errors:\n"
+	for _, d := range te.Errors {
+		msg += text(d) + "\n"
+	}
+	return msg
 }
 
 func (s *Store) pull(ctx context.Context, r ref, want platform, opts PullOptions) (string, error) {
@@ -91,12 +134,14 @@ func (s *Store) pull(ctx context.Context, r ref, want platform, opts PullOptions
 	if tagOrDigest == "" {
 		tagOrDigest = r.digest
 	}
-	emit(progress, Progress{ID: tagOrDigest, Status: "Pulling from " + strings.TrimPrefix(r.Name(), dockerDomain+"/")})
 	ropts := opts.remoteOptions(ctx)
 	desc, err := remote.Get(nref, ropts...)
 	if err != nil {
-		return "", classifyRemote(err, "fetch manifest")
+		return "", manifestError(r, classifyRemote(err, "fetch manifest"))
 	}
+	// dockerd says this once it has the manifest: a pull that fails
+	// before is an ordinary error answer.
+	emit(progress, Progress{ID: tagOrDigest, Status: "Pulling from " + r.path})
 	topDigest := desc.Digest.String()
 	var manifests []manifestBlob
 	mdesc := descriptor{MediaType: string(desc.MediaType), Digest: topDigest, Size: desc.Size}

@@ -58,11 +58,12 @@ type pushLayer struct {
 
 func (s *Store) push(ctx context.Context, r ref, opts PushOptions) (string, error) {
 	progress := opts.Progress
+	emit(progress, Progress{Status: "The push refers to repository [" + r.Name() + "]"})
 	var rec *record
 	err := s.db.View(func(tx *bolt.Tx) error {
 		id := tx.Bucket(bucketRefs).Get([]byte(r.String()))
 		if id == nil {
-			return fmt.Errorf("an image does not exist locally with the tag %s: %w", r.Familiar(), errdefs.ErrNotFound)
+			return errdefs.Dockerf(errdefs.ErrNotFound, "An image does not exist locally with the tag: %s", r.familiarName())
 		}
 		var err error
 		rec, err = getRecord(tx, string(id))
@@ -81,7 +82,6 @@ func (s *Store) push(ctx context.Context, r ref, opts PushOptions) (string, erro
 		pins.pin(hexOf(l.ChainID))
 	}
 
-	emit(progress, Progress{Status: "The push refers to repository [" + r.Name() + "]"})
 	nref, err := r.remote(opts.insecure(r))
 	if err != nil {
 		return "", err

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/distribution/reference"
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/opencontainers/go-digest"
 
 	"github.com/hullproject/hull/internal/errdefs"
 )
@@ -23,28 +25,26 @@ type ref struct {
 	digest string
 }
 
-// parseRef parses s with docker's rules, adding docker.io, library/ and
-// the tag latest where s leaves them out.
+// parseRef parses s with docker's rules (distribution/reference, which
+// dockerd uses, so a bad reference fails with dockerd's words: "invalid
+// reference format", "… repository name must be lowercase"), adding
+// docker.io, library/ and the tag latest where s leaves them out.
 func parseRef(s string) (ref, error) {
-	if s == "" || strings.TrimSpace(s) != s {
-		return ref{}, fmt.Errorf("invalid reference format %q: %w", s, errdefs.ErrInvalidArgument)
-	}
-	r, err := name.ParseReference(s)
+	named, err := reference.ParseNormalizedNamed(s)
 	if err != nil {
-		return ref{}, fmt.Errorf("invalid reference format %q: %v: %w", s, err, errdefs.ErrInvalidArgument)
+		return ref{}, refError(err)
 	}
-	out := ref{domain: r.Context().RegistryStr(), path: r.Context().RepositoryStr()}
-	if out.domain == name.DefaultRegistry {
-		out.domain = dockerDomain
-	}
-	switch r := r.(type) {
-	case name.Tag:
-		out.tag = r.TagStr()
-	case name.Digest:
-		out.digest = r.DigestStr()
+	out := ref{domain: reference.Domain(named), path: reference.Path(named)}
+	switch r := named.(type) {
+	case reference.Canonical:
+		out.digest = r.Digest().String()
 		if !strings.HasPrefix(out.digest, "sha256:") {
 			return ref{}, fmt.Errorf("reference %q: only sha256 digests are supported: %w", s, errdefs.ErrInvalidArgument)
 		}
+	case reference.Tagged:
+		out.tag = r.Tag()
+	default:
+		out.tag = "latest"
 	}
 	return out, nil
 }
@@ -57,9 +57,87 @@ func parseTagRef(s string) (ref, error) {
 		return r, err
 	}
 	if r.digest != "" {
-		return ref{}, fmt.Errorf("refusing to create a tag with a digest reference %q: %w", s, errdefs.ErrInvalidArgument)
+		return ref{}, errdefs.Dockerf(errdefs.ErrInvalidArgument, "refusing to create a tag with a digest reference")
+	}
+	if r.familiarName() == "sha256" {
+		return ref{}, errdefs.Dockerf(errdefs.ErrInvalidArgument, "refusing to create an ambiguous tag using digest algorithm as name")
 	}
 	return r, nil
+}
+
+// TagReference is the reference that POST /images/{name}/tag, import and
+// commit make of their repo and tag parameters, normalized
+// (docker.io/library/busybox:latest), refused with dockerd's words: a bad
+// name or tag ("invalid tag format"), a repository of 64 hex digits, a
+// digest. A tag in repo gives way to tag when both are given. (A
+// repository named "sha256" is refused where the tag is made.)
+func TagReference(repo, tag string) (string, error) {
+	named, err := reference.ParseNormalizedNamed(repo)
+	if err != nil {
+		return "", refError(err)
+	}
+	if _, ok := named.(reference.Canonical); ok {
+		return "", errdefs.Dockerf(errdefs.ErrInvalidArgument, "refusing to create a tag with a digest reference")
+	}
+	if tag != "" {
+		if named, err = reference.WithTag(reference.TrimNamed(named), tag); err != nil {
+			return "", refError(err)
+		}
+	}
+	return reference.TagNameOnly(named).String(), nil
+}
+
+// PullReference is the reference POST /images/create?fromImage= pulls, as
+// dockerd makes it of fromImage and tag: tag may be a digest; an empty
+// one leaves fromImage's own (latest when it has none). Errors are
+// dockerd's, of kind errdefs.ErrInvalidArgument.
+func PullReference(image, tag string) (string, error) {
+	named, err := reference.ParseNormalizedNamed(strings.TrimSuffix(image, ":"))
+	if err != nil {
+		return "", refError(err)
+	}
+	if tag != "" {
+		if dg, err := digest.Parse(tag); err == nil {
+			named, err = reference.WithDigest(reference.TrimNamed(named), dg)
+			if err != nil {
+				return "", refError(err)
+			}
+		} else if named, err = reference.WithTag(named, tag); err != nil {
+			return "", refError(err)
+		}
+	}
+	return reference.TagNameOnly(named).String(), nil
+}
+
+// PushReference is the reference POST /images/{name}/push sends, as
+// dockerd makes it of the name and tag (empty: the name's own, latest
+// when it has none).
+func PushReference(image, tag string) (string, error) {
+	named, err := reference.ParseNormalizedNamed(image)
+	if err != nil {
+		return "", refError(err)
+	}
+	if tag != "" {
+		if named, err = reference.WithTag(named, tag); err != nil {
+			return "", refError(err)
+		}
+	}
+	return reference.TagNameOnly(named).String(), nil
+}
+
+// noSuchImage is dockerd's error for a name that names no image: "No such
+// image: " and the name as dockerd normalizes it (busybox becomes
+// busybox:latest, 64 hex digits sha256:…), or dockerd's error for a name
+// that is not a reference.
+func noSuchImage(name string) error {
+	r, err := reference.ParseAnyReference(name)
+	if err != nil {
+		return refError(err)
+	}
+	if named, ok := r.(reference.Named); ok {
+		r = reference.TagNameOnly(named)
+	}
+	return errdefs.Dockerf(errdefs.ErrNotFound, "No such image: %s", reference.FamiliarString(r))
 }
 
 // Name is the repository with its domain: docker.io/library/busybox.
@@ -130,4 +208,15 @@ func FamiliarString(s string) (string, error) {
 		return "", err
 	}
 	return r.Familiar(), nil
+}
+
+// refError is distribution/reference's error as dockerd 20.10 (API 1.41)
+// words it: newer versions of the library name the repository in "must be
+// lowercase"; clients and the issue match the older text.
+func refError(err error) error {
+	msg := err.Error()
+	if strings.HasPrefix(msg, "invalid reference format: repository name (") && strings.HasSuffix(msg, ") must be lowercase") {
+		msg = "invalid reference format: repository name must be lowercase"
+	}
+	return errdefs.Dockerf(errdefs.ErrInvalidArgument, "%s", msg)
 }

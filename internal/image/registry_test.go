@@ -255,7 +255,7 @@ func TestPushExported(t *testing.T) {
 	ref := host + "/imported/app:1"
 	src := newTestStore(t)
 	rootfs := busyboxRootfs(t)
-	id, err := src.Import(ctx, bytes.NewReader(rootfs), ref, []string{"CMD /bin/sh"}, nil)
+	id, err := src.Import(ctx, bytes.NewReader(rootfs), ImportOptions{Repo: ref, Changes: []string{"CMD /bin/sh"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
+	"github.com/distribution/reference"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/hullproject/hull/internal/errdefs"
@@ -35,8 +37,11 @@ type saveImage struct {
 }
 
 // Save writes the images refsOrIDs name to w as a tar in format
-// (FormatDocker when empty). A reference saves its image with that tag;
-// an id saves the image untagged. Layers are written uncompressed, byte
+// (FormatDocker when empty), named as dockerd names them: a reference
+// saves its image with that tag, a repository alone (busybox) every tag
+// of it, an id (or a prefix) the image untagged. A name that names
+// nothing fails with dockerd's words ("No such image: nothere",
+// "reference does not exist"). Layers are written uncompressed, byte
 // for byte as they were imported (so each layer file's digest is its diff
 // id), and loading the archive gives back the same image ids.
 func (s *Store) Save(ctx context.Context, refsOrIDs []string, w io.Writer, format string) error {
@@ -53,11 +58,7 @@ func (s *Store) Save(ctx context.Context, refsOrIDs []string, w io.Writer, forma
 	var imgs []*saveImage
 	err := s.db.View(func(tx *bolt.Tx) error {
 		byID := map[string]*saveImage{}
-		for _, n := range refsOrIDs {
-			id, matched, err := resolveTx(tx, n)
-			if err != nil {
-				return err
-			}
+		add := func(id, matched string) error {
 			img, ok := byID[id]
 			if !ok {
 				rec, err := getRecord(tx, id)
@@ -72,6 +73,18 @@ func (s *Store) Save(ctx context.Context, refsOrIDs []string, w io.Writer, forma
 				r, err := parseRef(matched)
 				if err == nil && r.digest == "" && !slices.Contains(img.tags, r) {
 					img.tags = append(img.tags, r)
+				}
+			}
+			return nil
+		}
+		for _, n := range refsOrIDs {
+			ids, refs, err := saveNames(tx, n)
+			if err != nil {
+				return err
+			}
+			for i, id := range ids {
+				if err := add(id, refs[i]); err != nil {
+					return err
 				}
 			}
 		}
@@ -259,4 +272,56 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
+}
+
+// saveNames is what docker save saves for name n (dockerd's parseNames):
+// the images and, beside each, the reference it is saved under ("" for
+// none).
+func saveNames(tx *bolt.Tx, n string) (ids, refs []string, err error) {
+	images, refBucket := tx.Bucket(bucketImages), tx.Bucket(bucketRefs)
+	byID := func(hexPrefix string) ([]string, []string, error) {
+		if id, ok := idByPrefix(images, hexPrefix); ok {
+			return []string{id}, []string{""}, nil
+		}
+		return nil, nil, errdefs.Dockerf(errdefs.ErrNotFound, "No such image: %s", n)
+	}
+	parsed, err := reference.ParseAnyReference(n)
+	if err != nil {
+		return nil, nil, refError(err)
+	}
+	named, ok := parsed.(reference.Named)
+	if !ok { // sha256:<64 hex> or 64 hex digits
+		return byID(strings.TrimPrefix(parsed.String(), "sha256:"))
+	}
+	if reference.FamiliarName(named) == "sha256" {
+		if rest, _ := strings.CutPrefix(n, "sha256:"); isHex(rest) {
+			return byID(rest)
+		}
+		return nil, nil, errdefs.Dockerf(errdefs.ErrNotFound, "No such image: %s", n)
+	}
+	if reference.IsNameOnly(named) {
+		name := named.Name()
+		c := refBucket.Cursor()
+		for k, v := c.Seek([]byte(name)); k != nil && strings.HasPrefix(string(k), name); k, v = c.Next() {
+			if rest := string(k)[len(name):]; strings.HasPrefix(rest, ":") || strings.HasPrefix(rest, "@") {
+				ids, refs = append(ids, string(v)), append(refs, string(k))
+			}
+		}
+		if len(ids) > 0 {
+			return ids, refs, nil
+		}
+		if isHex(n) {
+			return byID(n)
+		}
+		return nil, nil, errdefs.Dockerf(errdefs.ErrNotFound, "No such image: %s", n)
+	}
+	r, err := parseRef(n)
+	if err != nil {
+		return nil, nil, err
+	}
+	v := refBucket.Get([]byte(r.String()))
+	if v == nil {
+		return nil, nil, errdefs.Dockerf(errdefs.ErrNotFound, "reference does not exist")
+	}
+	return []string{string(v)}, []string{r.String()}, nil
 }

@@ -62,7 +62,7 @@ type Store struct {
 	pinCond  *sync.Cond
 	pins     map[string]int
 	removing map[string]bool
-	inUse    func(imageID string) bool
+	inUse    ImageUsers
 }
 
 // record is an image as the store keeps it in bucketImages.
@@ -181,20 +181,35 @@ func (s *Store) Content() *Content { return s.content }
 // Layers returns the layer store the images are unpacked into.
 func (s *Store) Layers() *layer.Store { return s.layers }
 
-// SetInUse installs the daemon's test of whether a container uses an
-// image; Remove refuses to delete such an image unless forced. Call it
-// before the store is shared.
-func (s *Store) SetInUse(f func(imageID string) bool) {
+// ImageUsers tells which containers use image imageID: the id of one
+// that runs (or is paused or restarting) and of one that is stopped,
+// either empty when there is none.
+type ImageUsers func(imageID string) (running, stopped string)
+
+// SetInUse installs the daemon's test of which containers use an image;
+// Remove refuses to delete such an image (see Remove). Call it before the
+// store is shared.
+func (s *Store) SetInUse(f ImageUsers) {
 	s.pinMu.Lock()
 	s.inUse = f
 	s.pinMu.Unlock()
 }
 
-func (s *Store) isInUse(id string) bool {
+// users is what the daemon's hook says of image id.
+func (s *Store) users(id string) (running, stopped string) {
 	s.pinMu.Lock()
 	f := s.inUse
 	s.pinMu.Unlock()
-	return f != nil && f(id)
+	if f == nil {
+		return "", ""
+	}
+	return f(id)
+}
+
+// isInUse tells whether a container uses image id.
+func (s *Store) isInUse(id string) bool {
+	running, stopped := s.users(id)
+	return running != "" || stopped != ""
 }
 
 // pinSet is the layers one operation has pinned; release drops them all.
@@ -441,55 +456,52 @@ func (s *Store) Resolve(ctx context.Context, refOrID string) (string, error) {
 	return id, err
 }
 
-// resolveTx resolves refOrID; ref is the normalized reference it matched,
-// empty when it named an id.
+// resolveTx resolves refOrID as dockerd does: a reference first, then an
+// id or a prefix of one (with or without "sha256:"). A name that resolves
+// to nothing (a prefix of several ids too) fails with noSuchImage, one
+// that is not a reference with dockerd's parse error; ref is the
+// normalized reference it matched, empty when it named an id.
 func resolveTx(tx *bolt.Tx, refOrID string) (id, ref string, err error) {
 	images := tx.Bucket(bucketImages)
 	if refOrID == "" {
-		return "", "", fmt.Errorf("empty image name: %w", errdefs.ErrInvalidArgument)
+		return "", "", noSuchImage(refOrID)
 	}
-	if rest, ok := strings.CutPrefix(refOrID, "sha256:"); ok {
-		if !isHex(rest) {
-			return "", "", fmt.Errorf("image id %q: not a sha256 digest: %w", refOrID, errdefs.ErrInvalidArgument)
+	if rest, ok := strings.CutPrefix(refOrID, "sha256:"); ok && isHex(rest) {
+		if id, ok := idByPrefix(images, rest); ok {
+			return id, "", nil
 		}
-		id, err := idByPrefix(images, rest)
-		return id, "", err
+		return "", "", noSuchImage(refOrID)
 	}
 	if r, perr := parseRef(refOrID); perr == nil {
 		if v := tx.Bucket(bucketRefs).Get([]byte(r.String())); v != nil {
 			return string(v), r.String(), nil
 		}
 	} else if !isHex(refOrID) {
-		return "", "", perr
+		return "", "", noSuchImage(refOrID)
 	}
 	if isHex(refOrID) {
-		id, err := idByPrefix(images, refOrID)
-		return id, "", err
+		if id, ok := idByPrefix(images, refOrID); ok {
+			return id, "", nil
+		}
 	}
-	return "", "", fmt.Errorf("image %q: %w", refOrID, errdefs.ErrNotFound)
+	return "", "", noSuchImage(refOrID)
 }
 
 // idByPrefix finds the one image whose id's hex begins with prefix.
-func idByPrefix(images *bolt.Bucket, prefix string) (string, error) {
+func idByPrefix(images *bolt.Bucket, prefix string) (string, bool) {
 	full := "sha256:" + prefix
 	if len(prefix) == 64 {
-		if images.Get([]byte(full)) == nil {
-			return "", fmt.Errorf("image %s: %w", full, errdefs.ErrNotFound)
-		}
-		return full, nil
+		return full, images.Get([]byte(full)) != nil
 	}
 	c := images.Cursor()
 	var found string
 	for k, _ := c.Seek([]byte(full)); k != nil && strings.HasPrefix(string(k), full); k, _ = c.Next() {
 		if found != "" {
-			return "", fmt.Errorf("image id prefix %q matches more than one image: %w", prefix, errdefs.ErrInvalidArgument)
+			return "", false // ambiguous: dockerd says no such image
 		}
 		found = string(k)
 	}
-	if found == "" {
-		return "", fmt.Errorf("image %q: %w", prefix, errdefs.ErrNotFound)
-	}
-	return found, nil
+	return found, found != ""
 }
 
 func isHex(s string) bool {

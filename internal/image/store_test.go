@@ -81,35 +81,73 @@ func TestRemoveUntagAndConflicts(t *testing.T) {
 		t.Fatal(err)
 	}
 	d, _ := s.Inspect(ctx, id)
-	if !slices.Equal(d.RepoTags, []string{"app:1", "example.com/app:prod", "app:2"}) {
+	// Sorted by normalized name, as dockerd lists them.
+	if !slices.Equal(d.RepoTags, []string{"app:1", "app:2", "example.com/app:prod"}) {
 		t.Fatalf("tags %v", d.RepoTags)
 	}
 	// By id with several references: needs force.
-	if _, err := s.Remove(ctx, id, false, false); !errdefs.IsConflict(err) {
-		t.Fatalf("remove by id: %v, want conflict", err)
+	short := hexOf(id)[:12]
+	wantConflict := func(what string, err error, want string) {
+		t.Helper()
+		if m, _ := errdefs.DockerMessage(err); !errdefs.IsConflict(err) || m != want {
+			t.Fatalf("%s: %v, want conflict: %s", what, err, want)
+		}
 	}
+	_, err := s.Remove(ctx, id, false, false)
+	wantConflict("remove by id", err, "conflict: unable to delete "+short+" (must be forced) - image is referenced in multiple repositories")
 	// By tag: only untags.
 	del, err := s.Remove(ctx, "app:2", false, false)
 	if err != nil || len(del) != 1 || del[0].Untagged != "app:2" {
 		t.Fatalf("untag: %+v %v", del, err)
 	}
-	// In use by a container: the last tag cannot go, nor the image.
-	s.SetInUse(func(imageID string) bool { return imageID == id })
+	// In use by a stopped container: the last tag cannot go, nor the
+	// image, unless forced.
+	stopped := strings.Repeat("5", 64)
+	s.SetInUse(func(imageID string) (string, string) {
+		if imageID == id {
+			return "", stopped
+		}
+		return "", ""
+	})
 	if _, err := s.Remove(ctx, "example.com/app:prod", false, false); err != nil {
 		t.Fatalf("untag with another tag left: %v", err)
 	}
-	if _, err := s.Remove(ctx, "app:1", false, false); !errdefs.IsConflict(err) {
-		t.Fatalf("remove last tag of an image in use: %v, want conflict", err)
+	_, err = s.Remove(ctx, "app:1", false, false)
+	wantConflict("remove last tag of an image in use", err, `conflict: unable to remove repository reference "app:1" (must force) - container 555555555555 is using its referenced image `+short)
+	_, err = s.Remove(ctx, id, false, false)
+	wantConflict("remove image in use", err, "conflict: unable to delete "+short+" (must be forced) - image is being used by stopped container 555555555555")
+	// A running container keeps it even from force: the last tag goes,
+	// the image stays.
+	running := strings.Repeat("7", 64)
+	s.SetInUse(func(imageID string) (string, string) {
+		if imageID == id {
+			return running, stopped
+		}
+		return "", ""
+	})
+	_, err = s.Remove(ctx, id, true, false)
+	wantConflict("force remove of a running image", err, "conflict: unable to delete "+short+" (cannot be forced) - image is being used by running container 777777777777")
+	if err := s.Tag(ctx, id, "app:3"); err != nil {
+		t.Fatal(err)
 	}
-	if _, err := s.Remove(ctx, id, false, false); !errdefs.IsConflict(err) {
-		t.Fatalf("remove image in use: %v, want conflict", err)
+	del, err = s.Remove(ctx, "app:3", true, false)
+	if err != nil || len(del) != 1 || del[0].Untagged != "app:3" {
+		t.Fatalf("force untag of a running image: %+v %v", del, err)
 	}
-	// Force removes it.
 	del, err = s.Remove(ctx, "app:1", true, false)
+	if err != nil || len(del) != 1 || del[0].Untagged != "app:1" {
+		t.Fatalf("force untag of the last tag of a running image: %+v %v", del, err)
+	}
+	if _, err := s.Resolve(ctx, id); err != nil {
+		t.Fatalf("the running image went: %v", err)
+	}
+	// Stopped only: force removes it.
+	s.SetInUse(func(imageID string) (string, string) { return "", stopped })
+	del, err = s.Remove(ctx, id, true, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(del) < 2 || del[0].Untagged != "app:1" || del[1].Deleted != id {
+	if len(del) < 1 || del[0].Deleted != id {
 		t.Errorf("forced: %+v", del)
 	}
 	s.SetInUse(nil)
@@ -154,14 +192,31 @@ func TestResolve(t *testing.T) {
 			t.Errorf("resolve %q: %s %v", n, got, err)
 		}
 	}
-	for _, n := range []string{"busybox:other", "nothere", "sha256:" + strings.Repeat("0", 64), "fffffffffffff"} {
-		if _, err := s.Resolve(ctx, n); !errdefs.IsNotFound(err) && !(strings.HasPrefix(hexOf(id), "fffffffffffff")) {
-			t.Errorf("resolve %q: %v, want not found", n, err)
+	// dockerd's words, with the name as dockerd normalizes it.
+	for n, want := range map[string]string{
+		"busybox:other":                     "No such image: busybox:other",
+		"nothere":                           "No such image: nothere:latest",
+		"docker.io/library/nothere:1":       "No such image: nothere:1",
+		"sha256:" + strings.Repeat("0", 64): "No such image: sha256:" + strings.Repeat("0", 64),
+		strings.Repeat("0", 64):             "No such image: sha256:" + strings.Repeat("0", 64),
+		"sha256:xyz":                        "No such image: sha256:xyz",
+		"localhost:5000/x":                  "No such image: localhost:5000/x:latest",
+	} {
+		_, err := s.Resolve(ctx, n)
+		if m, _ := errdefs.DockerMessage(err); !errdefs.IsNotFound(err) || m != want {
+			t.Errorf("resolve %q: %v, want not found: %s", n, err, want)
 		}
 	}
-	for _, n := range []string{"", "UPPER", "sha256:xyz", "a b"} {
-		if _, err := s.Resolve(ctx, n); !errdefs.IsInvalidArgument(err) {
-			t.Errorf("resolve %q: %v, want invalid argument", n, err)
+	for n, want := range map[string]string{
+		"":      "invalid reference format",
+		"UPPER": "invalid reference format: repository name must be lowercase",
+		"a b":   "invalid reference format",
+		"a:b:c": "invalid reference format",
+		":tag":  "invalid reference format",
+	} {
+		_, err := s.Resolve(ctx, n)
+		if m, _ := errdefs.DockerMessage(err); !errdefs.IsInvalidArgument(err) || m != want {
+			t.Errorf("resolve %q: %v, want invalid argument: %s", n, err, want)
 		}
 	}
 }
@@ -174,16 +229,22 @@ func TestIDPrefixAmbiguous(t *testing.T) {
 	defer db.Close()
 	err = db.Update(func(tx *bolt.Tx) error {
 		b, _ := tx.CreateBucket(bucketImages)
+		tx.CreateBucket(bucketRefs)
 		b.Put([]byte("sha256:"+strings.Repeat("a", 64)), []byte("{}"))
 		b.Put([]byte("sha256:ab"+strings.Repeat("0", 62)), []byte("{}"))
-		if _, err := idByPrefix(b, "a"); !errdefs.IsInvalidArgument(err) {
-			t.Errorf("ambiguous prefix: %v", err)
+		// dockerd answers an ambiguous prefix as one that matches nothing.
+		if id, ok := idByPrefix(b, "a"); ok {
+			t.Errorf("ambiguous prefix: %s", id)
 		}
-		if id, err := idByPrefix(b, "ab"); err != nil || id != "sha256:ab"+strings.Repeat("0", 62) {
-			t.Errorf("unique prefix: %s %v", id, err)
+		if id, ok := idByPrefix(b, "ab"); !ok || id != "sha256:ab"+strings.Repeat("0", 62) {
+			t.Errorf("unique prefix: %s %v", id, ok)
 		}
-		if _, err := idByPrefix(b, "b"); !errdefs.IsNotFound(err) {
-			t.Errorf("no match: %v", err)
+		if id, ok := idByPrefix(b, "b"); ok {
+			t.Errorf("no match: %s", id)
+		}
+		_, _, err := resolveTx(tx, "a")
+		if m, _ := errdefs.DockerMessage(err); !errdefs.IsNotFound(err) || m != "No such image: a:latest" {
+			t.Errorf("ambiguous name: %v", err)
 		}
 		return nil
 	})

@@ -1,20 +1,14 @@
 package image
 
 import (
-	"bufio"
-	"bytes"
-	"compress/bzip2"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"hash"
 	"io"
 	"time"
 
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/hullproject/hull/internal/errdefs"
@@ -43,14 +37,16 @@ func (src layerSource) eventID(diffID string) string {
 	return shortID(diffID)
 }
 
-// unpackStatus names the progress events of an unpack.
+// unpackStatus names the progress events of an unpack; an empty name is
+// not reported.
 type unpackStatus struct {
 	working, done, exists string
 }
 
 var (
 	pullStatus = unpackStatus{working: "Extracting", done: "Pull complete", exists: "Already exists"}
-	loadStatus = unpackStatus{working: "Loading layer", done: "Loading layer", exists: "Already exists"}
+	// dockerd's load reports only the bytes of the layers it loads.
+	loadStatus = unpackStatus{working: "Loading layer"}
 )
 
 // unpack makes sure every layer of an image with diffIDs exists in the
@@ -187,38 +183,6 @@ func (s *Store) rollbackLayer(ctx context.Context, id string, ownPins int) {
 	_, _ = s.removeLayer(ctx, id, ownPins)
 }
 
-// decompress returns the tar inside r, which may be gzip, zstd or bzip2
-// compressed or plain, told apart by its first bytes. A plain stream is
-// passed through without a copy.
-func decompress(r io.Reader) (io.ReadCloser, error) {
-	var head [6]byte
-	n, err := io.ReadFull(r, head[:])
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
-		return nil, fmt.Errorf("read layer: %w", err)
-	}
-	magic := head[:n]
-	all := io.MultiReader(bytes.NewReader(magic), r)
-	switch {
-	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
-		zr, err := gzip.NewReader(bufio.NewReaderSize(all, 1<<16))
-		if err != nil {
-			return nil, fmt.Errorf("read gzip stream: %v: %w", err, errdefs.ErrInvalidArgument)
-		}
-		return zr, nil
-	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		zr, err := zstd.NewReader(all)
-		if err != nil {
-			return nil, fmt.Errorf("read zstd stream: %v: %w", err, errdefs.ErrInvalidArgument)
-		}
-		return zr.IOReadCloser(), nil
-	case bytes.HasPrefix(magic, []byte("BZh")):
-		return io.NopCloser(bzip2.NewReader(bufio.NewReaderSize(all, 1<<16))), nil
-	case bytes.HasPrefix(magic, []byte("\xfd7zXZ\x00")):
-		return nil, fmt.Errorf("xz compressed input is not supported; decompress it first: %w", errdefs.ErrInvalidArgument)
-	}
-	return io.NopCloser(all), nil
-}
-
 // progressReader reports how far a read has come, at most ten times a
 // second.
 type progressReader struct {
@@ -253,7 +217,7 @@ func (p *progressReader) flush() {
 }
 
 func emit(fn func(Progress), p Progress) {
-	if fn != nil {
+	if fn != nil && p.Status != "" {
 		fn(p)
 	}
 }

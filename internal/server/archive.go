@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 
@@ -19,8 +18,10 @@ type ArchiveBackend interface {
 	// ContainerArchivePath writes path as a tar; started gets its stat
 	// before the first byte.
 	ContainerArchivePath(ctx context.Context, id, path string, started func(stat any), w io.Writer) error
-	// ContainerExtractToDir extracts the tar r into the folder path.
-	ContainerExtractToDir(ctx context.Context, id, path string, r io.Reader, copyOwner bool) error
+	// ContainerExtractToDir extracts the tar r (plain or compressed) into
+	// the folder path; noOverwriteDirNonDir and copyUIDGID are the
+	// request's flags.
+	ContainerExtractToDir(ctx context.Context, id, path string, r io.Reader, noOverwriteDirNonDir, copyUIDGID bool) error
 }
 
 func setPathStat(w http.ResponseWriter, stat any) {
@@ -32,7 +33,8 @@ func (s *Server) archiveRoutes() {
 	pathOf := func(r *http.Request) (string, error) {
 		p := r.URL.Query().Get("path")
 		if p == "" {
-			return "", fmt.Errorf("path is required: %w", errdefs.ErrInvalidArgument)
+			// dockerd 20.10 says "pathcannot"; newer ones fixed the typo.
+			return "", errdefs.Dockerf(errdefs.ErrInvalidArgument, "bad parameter: path cannot be empty")
 		}
 		return p, nil
 	}
@@ -71,7 +73,8 @@ func (s *Server) archiveRoutes() {
 		if err != nil {
 			return err
 		}
-		if err := s.backend.ContainerExtractToDir(r.Context(), r.PathValue("id"), p, r.Body, boolValue(r, "copyUIDGID")); err != nil {
+		if err := s.backend.ContainerExtractToDir(r.Context(), r.PathValue("id"), p, r.Body,
+			boolValue(r, "noOverwriteDirNonDir"), boolValue(r, "copyUIDGID")); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusOK)

@@ -60,7 +60,7 @@ type ContainerBackend interface {
 	ContainerUpdate(ctx context.Context, id string, u container.UpdateConfig) ([]string, error)
 	// ContainerCommit makes an image of the container; cfg, when set,
 	// replaces the container's configuration in it.
-	ContainerCommit(ctx context.Context, id, ref, comment, author string, changes []string, pause bool, cfg *container.Config) (string, error)
+	ContainerCommit(ctx context.Context, id, repo, tag, comment, author string, changes []string, pause bool, cfg *container.Config) (string, error)
 	// ContainerExport writes the container's flattened file system as a
 	// tar; started is called before the first byte.
 	ContainerExport(ctx context.Context, id string, started func(), w io.Writer) error
@@ -266,12 +266,8 @@ func (s *Server) containerRoutes() {
 				cfg = &c
 			}
 		}
-		ref := q.Get("repo")
-		if tag := q.Get("tag"); ref != "" && tag != "" {
-			ref += ":" + tag
-		}
 		pause := q.Get("pause") == "" || boolValue(r, "pause")
-		id, err := s.backend.ContainerCommit(r.Context(), q.Get("container"), ref, q.Get("comment"), q.Get("author"), q["changes"], pause, cfg)
+		id, err := s.backend.ContainerCommit(r.Context(), q.Get("container"), q.Get("repo"), q.Get("tag"), q.Get("comment"), q.Get("author"), q["changes"], pause, cfg)
 		if err != nil {
 			return err
 		}

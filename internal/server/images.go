@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -26,14 +27,18 @@ type ImageBackend interface {
 	// images, sharedSize computes SharedSize; the filters are checked
 	// there.
 	ImageList(ctx context.Context, all, sharedSize bool, f filters.Args) ([]image.Summary, error)
-	ImageInspect(ctx context.Context, name string) (image.InspectResponse, error)
+	// ImageInspect returns the image and, in legacy, the deprecated fields
+	// older API versions show (Container, ContainerConfig, Parent,
+	// DockerVersion).
+	ImageInspect(ctx context.Context, name string) (_ image.InspectResponse, legacy map[string]any, _ error)
 	ImageHistory(ctx context.Context, name string) ([]image.HistoryResponseItem, error)
 	// ImageTag gives the image name names the reference repo:tag.
 	ImageTag(ctx context.Context, name, repo, tag string) error
 	ImageDelete(ctx context.Context, name string, force, prune bool) ([]image.DeleteResponse, error)
-	// ImageLoad loads an archive (docker save or OCI layout) and returns
-	// the references of the images loaded, or their ids for untagged ones.
-	ImageLoad(ctx context.Context, r io.Reader, progress func(jsonstream.Message)) ([]string, error)
+	// ImageLoad loads an archive (docker save or OCI layout), writing to
+	// out what dockerd writes: the layers' progress unless quiet, and the
+	// "Loaded image" lines.
+	ImageLoad(ctx context.Context, r io.Reader, quiet bool, out func(jsonstream.Message)) error
 	// ImageSave writes the images names name (references or ids) to w.
 	ImageSave(ctx context.Context, names []string, w io.Writer) error
 }
@@ -41,6 +46,7 @@ type ImageBackend interface {
 func (s *Server) imageRoutes() {
 	s.handle("GET /images/json", s.imageList)
 	s.handle("POST /images/load", s.imageLoad)
+	s.handle("GET /images/search", s.imageSearch)
 	s.handle("POST /images/create", s.imageCreate)
 	s.handle("GET /images/get", func(w http.ResponseWriter, r *http.Request) error {
 		return s.imageSave(w, r, r.URL.Query()["names"])
@@ -54,18 +60,14 @@ func (s *Server) imageRoutes() {
 			if err != nil {
 				return err
 			}
-			img, err := s.backend.ImageInspect(r.Context(), name)
+			img, legacy, err := s.backend.ImageInspect(r.Context(), name)
 			if err != nil {
 				return err
 			}
 			if err := s.checkImagePlatform(r.Context(), name, p); err != nil {
 				return err
 			}
-			shaped, err := imageInspectShape(r.Context(), img)
-			if err != nil {
-				return err
-			}
-			return writeJSON(w, http.StatusOK, shaped)
+			return writeJSON(w, http.StatusOK, inspectShape(img, legacy, requestVersion(r)))
 		case ok && op == "history":
 			if err := s.checkImagePlatforms(r, name, "1.48"); err != nil {
 				return err
@@ -89,11 +91,7 @@ func (s *Server) imageRoutes() {
 			return fmt.Errorf("page not found: %w", errdefs.ErrNotFound)
 		}
 		q := r.URL.Query()
-		repo, tag := q.Get("repo"), q.Get("tag")
-		if repo == "" {
-			return fmt.Errorf("tag %s: repo is required: %w", name, errdefs.ErrInvalidArgument)
-		}
-		if err := s.backend.ImageTag(r.Context(), name, repo, tag); err != nil {
+		if err := s.backend.ImageTag(r.Context(), name, q.Get("repo"), q.Get("tag")); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusCreated)
@@ -120,31 +118,25 @@ func cutOp(p string) (name, op string, ok bool) {
 	return p[:i], p[i+1:], true
 }
 
-// imageLoad streams JSON messages, as dockerd: once the answer has begun
-// an error goes in-band (errorDetail), not as a status.
+// imageLoad streams JSON messages, as dockerd: the answer begins at
+// once, and an error goes in-band (errorDetail). quiet is dockerd's
+// default.
 func (s *Server) imageLoad(w http.ResponseWriter, r *http.Request) error {
 	if err := checkLoadPlatforms(r); err != nil {
 		return err
 	}
-	quiet := boolValue(r, "quiet")
-	send, finish := progressStream(w)
-	progress := func(m jsonstream.Message) {
-		if !quiet {
-			send(m)
-		}
+	quiet := true
+	if r.URL.Query().Has("quiet") {
+		quiet = boolValue(r, "quiet")
 	}
-	loaded, err := s.backend.ImageLoad(r.Context(), r.Body, progress)
-	for _, name := range loaded {
-		line := "Loaded image: " + name + "\n"
-		if strings.HasPrefix(name, "sha256:") {
-			line = "Loaded image ID: " + name + "\n"
-		}
-		send(jsonstream.Message{Stream: line})
-	}
-	finish(err)
-	return nil
+	st := newJSONStream(w)
+	st.start()
+	return st.finish(s.backend.ImageLoad(r.Context(), r.Body, quiet, st.send))
 }
 
+// imageSave is GET /images/get and /images/{name}/get: the answer begins
+// with the archive's first byte, so a name that names nothing is an
+// ordinary error answer; a failure later can only cut the archive short.
 func (s *Server) imageSave(w http.ResponseWriter, r *http.Request, names []string) error {
 	if len(names) == 0 {
 		return fmt.Errorf("save: name at least one image: %w", errdefs.ErrInvalidArgument)
@@ -156,26 +148,46 @@ func (s *Server) imageSave(w http.ResponseWriter, r *http.Request, names []strin
 	if err := s.checkSavePlatform(r.Context(), names, ps); err != nil {
 		return err
 	}
-	// Check every name before the answer starts; a failure later can only
-	// cut the archive short.
-	for _, n := range names {
-		if _, err := s.backend.ImageInspect(r.Context(), n); err != nil {
-			return err
-		}
+	lw := &lazyWriter{w: w, contentType: "application/x-tar"}
+	err = s.backend.ImageSave(r.Context(), names, lw)
+	if err != nil && !lw.started {
+		return err
 	}
-	w.Header().Set("Content-Type", "application/x-tar")
-	return s.backend.ImageSave(r.Context(), names, w)
+	return nil
+}
+
+// lazyWriter sends the status and headers with the first byte.
+type lazyWriter struct {
+	w           http.ResponseWriter
+	contentType string
+	started     bool
+}
+
+func (l *lazyWriter) Write(b []byte) (int, error) {
+	if !l.started {
+		l.started = true
+		l.w.Header().Set("Content-Type", l.contentType)
+		l.w.WriteHeader(http.StatusOK)
+	}
+	return l.w.Write(b)
 }
 
 // RegistryBackend pulls, imports and pushes images.
 type RegistryBackend interface {
-	// ImagePull fetches ref (with its tag or digest) for platform.
-	ImagePull(ctx context.Context, ref, platform string, auth registry.AuthConfig, progress func(jsonstream.Message)) error
-	// ImageImport makes an image of the root file system tar r, named ref
-	// when given, with Dockerfile changes; it returns the image id.
-	ImageImport(ctx context.Context, r io.Reader, ref string, changes []string, progress func(jsonstream.Message)) (string, error)
-	// ImagePush sends ref to its registry.
-	ImagePush(ctx context.Context, ref string, auth registry.AuthConfig, progress func(jsonstream.Message)) error
+	// ImagePull fetches image (a repository, or a reference) with tag (a
+	// tag or a digest; empty: the reference's own) for platform.
+	ImagePull(ctx context.Context, image, tag, platform string, auth registry.AuthConfig, progress func(jsonstream.Message)) error
+	// ImageImport makes an image of the root file system tar that src
+	// names: "-" for r, or a URL; repo, tag, message, platform and
+	// changes are the request's parameters. It writes dockerd's messages
+	// to progress, the new image's id last.
+	ImageImport(ctx context.Context, src string, r io.Reader, repo, tag, message, platform string, changes []string, progress func(jsonstream.Message)) error
+	// ImagePush sends image (a repository, or a reference) with tag
+	// (empty: the reference's own) to its registry.
+	ImagePush(ctx context.Context, image, tag string, auth registry.AuthConfig, progress func(jsonstream.Message)) error
+	// ImageSearch asks term's index for limit repositories, filtered by
+	// stars, is-official, is-automated.
+	ImageSearch(ctx context.Context, term string, limit int, filters map[string][]string, auth registry.AuthConfig) ([]registry.SearchResult, error)
 }
 
 // registryAuth decodes X-Registry-Auth (base64url JSON); a bad header is
@@ -198,92 +210,137 @@ func registryAuth(r *http.Request) (registry.AuthConfig, error) {
 	return a, nil
 }
 
-// progressStream starts a JSON-message answer: once it has begun, errors
-// go in-band (errorDetail), as dockerd does. finish writes err, if any.
-func progressStream(w http.ResponseWriter) (progress func(jsonstream.Message), finish func(error)) {
+// jsonStream is a JSON-message answer (pull, push, load, import), as
+// dockerd writes it: the status and headers go with the first message,
+// so an error before any is an ordinary error answer; once the answer
+// has begun, an error goes in-band (errorDetail).
+type jsonStream struct {
+	w       http.ResponseWriter
+	mu      sync.Mutex
+	enc     *json.Encoder
+	flusher http.Flusher
+	started bool
+}
+
+func newJSONStream(w http.ResponseWriter) *jsonStream {
 	// The body (an import's or a load's tar) is read while the answer
 	// streams: HTTP/1 needs full duplex for that.
 	http.NewResponseController(w).EnableFullDuplex()
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	enc := json.NewEncoder(w)
-	flusher, _ := w.(http.Flusher)
-	var mu sync.Mutex
-	progress = func(m jsonstream.Message) {
-		mu.Lock()
-		defer mu.Unlock()
-		enc.Encode(m)
-		if flusher != nil {
-			flusher.Flush()
-		}
-	}
-	finish = func(err error) {
-		if err != nil {
-			progress(jsonstream.Message{Error: &jsonstream.Error{Message: err.Error()}})
-		}
-	}
-	return progress, finish
+	f, _ := w.(http.Flusher)
+	return &jsonStream{w: w, enc: json.NewEncoder(w), flusher: f}
 }
 
-// imageCreate is POST /images/create: a pull (fromImage) or an import
-// (fromSrc=-, the body being the tar).
+// start sends the status and headers if they are not sent yet.
+func (st *jsonStream) start() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.startLocked()
+}
+
+func (st *jsonStream) startLocked() {
+	if !st.started {
+		st.started = true
+		st.w.Header().Set("Content-Type", "application/json")
+		st.w.WriteHeader(http.StatusOK)
+	}
+}
+
+// send writes one message.
+func (st *jsonStream) send(m jsonstream.Message) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.startLocked()
+	st.enc.Encode(m)
+	if st.flusher != nil {
+		st.flusher.Flush()
+	}
+}
+
+// finish ends the answer: err, if any, goes in-band once the answer has
+// begun, and is returned (to be answered as an error) otherwise.
+func (st *jsonStream) finish(err error) error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if err == nil {
+		st.startLocked()
+		return nil
+	}
+	if !st.started {
+		return err
+	}
+	// dockerd writes the message twice: errorDetail for the clients of
+	// today, error for the old ones.
+	msg := publicMessage(err)
+	st.enc.Encode(streamError{Error: &jsonstream.Error{Message: msg}, ErrorMessage: msg})
+	if st.flusher != nil {
+		st.flusher.Flush()
+	}
+	return nil
+}
+
+// streamError is an error in a JSON-message stream, as dockerd writes it.
+type streamError struct {
+	Error        *jsonstream.Error `json:"errorDetail,omitempty"`
+	ErrorMessage string            `json:"error,omitempty"`
+}
+
+// imageCreate is POST /images/create: a pull (fromImage) or, as dockerd
+// has it, an import otherwise (fromSrc=- for the body, or a URL).
 func (s *Server) imageCreate(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	from, src := q.Get("fromImage"), q.Get("fromSrc")
-	switch {
-	case from != "" && src != "":
-		return fmt.Errorf("fromImage and fromSrc cannot both be set: %w", errdefs.ErrInvalidArgument)
-	case from != "":
-		ref := from
-		if tag := q.Get("tag"); tag != "" {
-			if strings.HasPrefix(tag, "sha256:") {
-				ref += "@" + tag
-			} else {
-				ref += ":" + tag
-			}
-		}
+	st := newJSONStream(w)
+	if from := q.Get("fromImage"); from != "" {
 		auth, err := registryAuth(r)
 		if err != nil {
 			return err
 		}
-		progress, finish := progressStream(w)
-		finish(s.backend.ImagePull(r.Context(), ref, q.Get("platform"), auth, progress))
-		return nil
-	case src == "-":
-		ref := q.Get("repo") // the docker CLI puts the tag in it
-		if tag := q.Get("tag"); ref != "" && tag != "" {
-			ref += ":" + tag
-		}
-		progress, finish := progressStream(w)
-		id, err := s.backend.ImageImport(r.Context(), r.Body, ref, q["changes"], progress)
-		if err == nil {
-			progress(jsonstream.Message{Status: id})
-		}
-		finish(err)
-		return nil
-	case src != "":
-		return fmt.Errorf("import from %q: hull imports from the request body only (fromSrc=-): %w", src, errdefs.ErrInvalidArgument)
+		return st.finish(s.backend.ImagePull(r.Context(), from, q.Get("tag"), q.Get("platform"), auth, st.send))
 	}
-	return fmt.Errorf("fromImage or fromSrc is required: %w", errdefs.ErrInvalidArgument)
+	return st.finish(s.backend.ImageImport(r.Context(), q.Get("fromSrc"), r.Body,
+		q.Get("repo"), q.Get("tag"), q.Get("message"), q.Get("platform"), q["changes"], st.send))
 }
 
 // imagePush is POST /images/{name}/push.
 func (s *Server) imagePush(w http.ResponseWriter, r *http.Request, name string) error {
-	ref := name
-	if tag := r.URL.Query().Get("tag"); tag != "" {
-		ref += ":" + tag
-	}
 	auth, err := registryAuth(r)
 	if err != nil {
 		return err
 	}
-	if _, err := s.backend.ImageInspect(r.Context(), ref); err != nil {
+	if err := s.checkImagePlatforms(r, name, "1.46"); err != nil {
 		return err
 	}
-	if err := s.checkImagePlatforms(r, ref, "1.46"); err != nil {
+	st := newJSONStream(w)
+	return st.finish(s.backend.ImagePush(r.Context(), name, r.URL.Query().Get("tag"), auth, st.send))
+}
+
+// imageSearch is GET /images/search. A missing or bad X-Registry-Auth is
+// no auth, as dockerd has it.
+func (s *Server) imageSearch(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	limit := 25 // dockerd's default
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			msg := "invalid limit specified"
+			if err != nil {
+				msg += ": " + err.Error()
+			}
+			return errdefs.Dockerf(errdefs.ErrInvalidArgument, "%s", msg)
+		}
+		limit = n
+	}
+	f, err := queryFilters(r)
+	if err != nil {
 		return err
 	}
-	progress, finish := progressStream(w)
-	finish(s.backend.ImagePush(r.Context(), ref, auth, progress))
-	return nil
+	byKey := map[string][]string{}
+	for _, k := range f.Keys() {
+		byKey[k] = f.Get(k)
+	}
+	auth, _ := registryAuth(r)
+	res, err := s.backend.ImageSearch(r.Context(), q.Get("term"), limit, byKey, auth)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, res)
 }

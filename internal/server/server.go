@@ -242,6 +242,9 @@ var errorKinds = []error{errdefs.ErrNotFound, errdefs.ErrInvalidArgument, errdef
 // its kind unless it says so in words ("No such container: x"), so that
 // "image \"x\": not found" stays whole.
 func publicMessage(err error) string {
+	if m, ok := errdefs.DockerMessage(err); ok {
+		return m // dockerd's own words (errdefs.Dockerf)
+	}
 	msg := err.Error()
 	for _, k := range errorKinds {
 		n := kindWraps(err, k)

@@ -20,7 +20,6 @@ import (
 
 	"github.com/containerd/platforms"
 	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -180,7 +179,7 @@ func (s *Server) checkImagePlatform(ctx context.Context, name string, p *ocispec
 	if p == nil {
 		return nil
 	}
-	img, err := s.backend.ImageInspect(ctx, name)
+	img, _, err := s.backend.ImageInspect(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -258,7 +257,7 @@ func (s *Server) checkSavePlatform(ctx context.Context, names []string, ps []oci
 		return fmt.Errorf("multiple platforms not supported for this image store: %w", errdefs.ErrInvalidArgument)
 	}
 	for _, n := range names {
-		img, err := s.backend.ImageInspect(ctx, n)
+		img, _, err := s.backend.ImageInspect(ctx, n)
 		if err != nil {
 			return err
 		}
@@ -285,67 +284,6 @@ func imageInspectQuery(r *http.Request) (*ocispec.Platform, error) {
 		return nil, fmt.Errorf("conflicting options: manifests and platform options cannot both be set: %w", errdefs.ErrInvalidArgument)
 	}
 	return p, nil
-}
-
-// legacyImageConfig are the image config fields that versions before 1.50
-// (and 1.50, 1.51 for the first ones) always gave, empty or not.
-var (
-	legacyImageConfig149 = map[string]any{
-		"AttachStderr": false, "AttachStdin": false, "AttachStdout": false, "Cmd": nil, "Domainname": "",
-		"Entrypoint": nil, "Env": nil, "Hostname": "", "Image": "", "Labels": nil, "OnBuild": nil,
-		"OpenStdin": false, "StdinOnce": false, "Tty": false, "User": "", "Volumes": nil, "WorkingDir": "",
-	}
-	legacyImageConfig151 = map[string]any{
-		"Cmd": nil, "Entrypoint": nil, "Env": nil, "Labels": nil, "OnBuild": nil, "User": "", "Volumes": nil, "WorkingDir": "",
-	}
-)
-
-// imageInspectShape is GET /images/{name}/json by version.
-func imageInspectShape(ctx context.Context, img image.InspectResponse) (any, error) {
-	if img.RepoTags == nil {
-		img.RepoTags = []string{}
-	}
-	if img.RepoDigests == nil {
-		img.RepoDigests = []string{}
-	}
-	if before(ctx, "1.48") {
-		img.Descriptor = nil
-	}
-	if before(ctx, "1.44") && img.Created == "" {
-		img.Created = "0001-01-01T00:00:00Z"
-	}
-	if before(ctx, "1.53") {
-		img.Identity = nil
-	}
-	if !before(ctx, "1.52") {
-		return img, nil
-	}
-	sh, err := shapeOf(img)
-	if err != nil {
-		return nil, err
-	}
-	if before(ctx, "1.44") {
-		sh.add(map[string]any{"VirtualSize": img.Size})
-	}
-	if before(ctx, "1.45") {
-		// The legacy builder's container and its config: hull's images
-		// have none, which dockerd gives as empty.
-		cc, err := shapeOf(container.Config{})
-		if err != nil {
-			return nil, err
-		}
-		sh.add(map[string]any{"Container": "", "ContainerConfig": map[string]any(cc)})
-	}
-	sh.add(map[string]any{"Parent": "", "Comment": "", "DockerVersion": "", "Author": ""})
-	legacy := legacyImageConfig151
-	if before(ctx, "1.50") {
-		legacy = legacyImageConfig149
-	}
-	if sh["Config"] == nil {
-		sh["Config"] = map[string]any{}
-	}
-	sh.add(map[string]any{"Config": legacy})
-	return sh, nil
 }
 
 // networkListShape is GET /networks by version: the list items are
