@@ -114,6 +114,19 @@ func containerCases() []*tcase {
 			return tcs("container/wait/before-start", mk("a", obj{"Cmd": []string{"sh", "-c", "exit 6"}}), w, start("a"), collect(w))
 		}(),
 
+		tcs("container/restart/autoremove", mkRunning("a", hc(obj{"AutoRemove": true})), post("/containers/{a}/restart?t=0", nil).within(30*time.Second),
+			state("a").after(300*time.Millisecond).vol("State.ExitCode")),
+		// The client gives up after 300 ms; the stop goes on (TERM is
+		// ignored: SIGKILL after 2 s).
+		tcs("container/stop/client-hangs-up", mkRunning("a", nil, "sh", "-c", "trap '' TERM; while :; do sleep 0.1; done"),
+			post("/containers/{a}/stop?t=2", nil).within(300*time.Millisecond), wait("a")).only141(),
+		tcs("container/health/timeout", mkRunning("a", obj{"Healthcheck": obj{"Test": []string{"CMD-SHELL", "sleep 5"},
+			"Interval": 500_000_000, "Timeout": 100_000_000, "Retries": 1}}),
+			inspect("a").after(900*time.Millisecond).pick("State").vol("State.Health.Log[].Start", "State.Health.Log[].End")),
+		tcs("container/health/healthy", mkRunning("a", obj{"Healthcheck": obj{"Test": []string{"CMD", "true"}, "Interval": 300_000_000}}),
+			inspect("a").after(800*time.Millisecond).pick("State").vol("State.Health.Log"),
+			get("/containers/json?"+filters("health", "healthy")).after(100*time.Millisecond)),
+
 		// Pause.
 		tcs("container/pause/running", mkRunning("a", nil), post("/containers/{a}/pause", nil), state("a")),
 		tcs("container/pause/paused", mkRunning("a", nil), post("/containers/{a}/pause", nil).asSetup(), post("/containers/{a}/pause", nil)),

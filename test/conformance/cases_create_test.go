@@ -18,6 +18,12 @@ func containerCreateCases() []*tcase {
 		// Happy paths and inspect's defaults.
 		tcs("container/create/minimal", create("a", nil)),
 		tcs("container/create/inspect", mk("a", nil), inspect("a")),
+		// Below 1.40 dockerd shows IpcMode "shareable" as the default.
+		func() *tcase {
+			c := tcs("container/create/inspect-v1.39", mk("a", nil), inspect("a").pick("HostConfig"))
+			c.version = "1.39"
+			return c.only141()
+		}(),
 		tcs("container/create/inspect-by-name", mk("a", nil), get("/containers/conf-a/json")),
 		tcs("container/create/inspect-by-short-id", mk("a", nil), get("/containers/{a:12}/json")),
 		tcs("container/create/inspect-size", mk("a", nil), get("/containers/{a}/json?size=1")),

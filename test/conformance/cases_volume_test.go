@@ -75,6 +75,16 @@ func volumeCases() []*tcase {
 		tcs("volume/use/tmpfs-driver-opts", mkVol("v", obj{"DriverOpts": obj{"type": "tmpfs", "device": "tmpfs", "o": "size=1m"}}),
 			mkExited("a", hc(obj{"Binds": []string{"conf-v:/data"}}), "sh", "-c", "grep ' /data ' /proc/mounts | cut -d' ' -f1,3"), logs("a")),
 		tcs("volume/use/bind-host-file", mkExited("a", hc(obj{"Binds": []string{"/etc/hostname:/conf-h:ro"}}), "sh", "-c", "test -s /conf-h && echo present"), logs("a")),
+		// A legacy volume plugin (VolumeDriver over a socket in /run/docker/plugins).
+		tcs("volume/plugin/create", post("/volumes/create", obj{"Name": "conf-pv", "Driver": volumePluginName, "DriverOpts": obj{"size": "1"}}),
+			inspect("conf-pv")),
+		tcs("volume/plugin/list", mkVol("pv", obj{"Driver": volumePluginName}), mkVol("lv", nil), list(""), list(filters("driver", volumePluginName))),
+		tcs("volume/plugin/refused", post("/volumes/create", obj{"Name": "conf-pv", "Driver": volumePluginName, "DriverOpts": obj{"fail": "no room"}})),
+		tcs("volume/plugin/rm", mkVol("pv", obj{"Driver": volumePluginName}), del("/volumes/conf-pv"), inspect("conf-pv")),
+		tcs("volume/plugin/run", mkExited("a", hc(obj{"Binds": []string{"conf-pv:/data"}, "VolumeDriver": volumePluginName}), "sh", "-c", "echo via-plugin > /data/f; cat /data/f"),
+			logs("a"), get("/containers/{a}/json").pick("Mounts", "HostConfig"), inspect("conf-pv").pick("Driver", "Name")),
+		tcs("volume/plugin/mount", mkVol("pv", obj{"Driver": volumePluginName}),
+			mkExited("a", hc(obj{"Mounts": []obj{{"Type": "volume", "Source": "conf-pv", "Target": "/data"}}}), "sh", "-c", "ls -d /data && echo ok"), logs("a")),
 		tcs("volume/use/missing-driver-on-run", create("a", obj{"HostConfig": obj{"Binds": []string{"conf-v:/x"}, "VolumeDriver": "conf-noplugin"}})).only141(),
 	}
 }

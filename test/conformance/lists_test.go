@@ -95,6 +95,10 @@ func explain(diffs []diff, allowed []*allowedEntry) {
 	}
 }
 
+// flaky tells whether the entry is a race seen both ways: its note starts
+// with "(flaky)", and the case may pass or fail.
+func (k *knownEntry) flaky() bool { return strings.HasPrefix(k.note, "(flaky)") }
+
 func knownFor(name string, known []*knownEntry) *knownEntry {
 	for _, k := range known {
 		if k.casePat == name {
