@@ -583,7 +583,7 @@ func (r *runner) alone(ctx context.Context, c *tcase, version string) {
 		default:
 			path := strings.TrimPrefix(a.req, c.steps[i].method+" ")
 			path = strings.TrimPrefix(path, "/v"+version)
-			for _, p := range doc.check(ctx, c.steps[i].method, path, a) {
+			for _, p := range doc.check(ctx, c.steps[i].method, path, a, c.steps[i].streaming) {
 				kind := "swagger:"
 				if p.reason == "Value is not nullable" && r.dockerdNull(c.name, i, p.path) {
 					// dockerd answered null at the same place: the swagger
