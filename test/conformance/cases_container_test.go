@@ -141,6 +141,8 @@ func containerCases() []*tcase {
 		tcs("container/rm/running", mkRunning("a", nil), del("/containers/{a}")),
 		tcs("container/rm/running-force", mkRunning("a", nil), del("/containers/{a}?force=1"), get("/containers/json?all=1")),
 		tcs("container/rm/missing", del("/containers/conf-nope")),
+		tcs("container/rm/paused-force", mkRunning("a", nil), post("/containers/{a}/pause", nil).asSetup(),
+			del("/containers/{a}?force=1").within(10*time.Second), get("/containers/json?all=1")),
 		tcs("container/rm/volumes", mk("a", obj{"Volumes": obj{"/conf-vol": obj{}}}), del("/containers/{a}?v=1"), get("/volumes")),
 		tcs("container/rm/keeps-named-volume", mk("a", hc(obj{"Binds": []string{"conf-keep:/x"}})), del("/containers/{a}?v=1"), get("/volumes").vol("Volumes[].CreatedAt")),
 		tcs("container/rm/bad-force", mk("a", nil), del("/containers/{a}?force=maybe")),
