@@ -48,7 +48,7 @@ func networkCases() []*tcase {
 
 		tcs("network/create/minimal", post("/networks/create", obj{"Name": "conf-n"}).capture("n", "Id"), inspect("{n}")),
 		tcs("network/create/subnet", post("/networks/create", obj{"Name": "conf-n", "IPAM": subnet["IPAM"]}).capture("n", "Id"),
-			inspect("{n}").keeping("IPAM.Config[].Subnet", "IPAM.Config[].Gateway")),
+			inspect("{n}").keeping("*IPAM.Config[].Subnet", "*IPAM.Config[].Gateway")),
 		tcs("network/create/full", post("/networks/create", obj{"Name": "conf-n", "Driver": "bridge", "Internal": true, "Attachable": true,
 			"Labels": obj{"k": "v"}, "Options": obj{"com.docker.network.bridge.name": "hconfn1", "com.docker.network.driver.mtu": "1400"}}).capture("n", "Id"),
 			inspect("{n}")),
@@ -83,7 +83,7 @@ func networkCases() []*tcase {
 			get("/containers/{a}/json").pick("NetworkSettings"), inspect("{n}").pick("Containers")),
 		tcs("network/connect/static-ip", post("/networks/create", obj{"Name": "conf-n", "IPAM": subnet["IPAM"]}).capture("n", "Id").asSetup(), mk("a", nil),
 			post("/networks/{n}/connect", obj{"Container": "{a}", "EndpointConfig": obj{"IPAMConfig": obj{"IPv4Address": "10.213.1.200"}}}),
-			start("a"), get("/containers/{a}/json").pick("NetworkSettings").keeping("*IPAddress", "*IPv4Address")),
+			start("a"), get("/containers/{a}/json").pick("NetworkSettings").keeping("NetworkSettings.Networks.conf-n.IPAddress")),
 		tcs("network/connect/twice", mkNet("n", nil), mkRunning("a", nil), post("/networks/{n}/connect", obj{"Container": "{a}"}).asSetup(),
 			post("/networks/{n}/connect", obj{"Container": "{a}"})),
 		tcs("network/connect/missing-container", mkNet("n", nil), post("/networks/{n}/connect", obj{"Container": "conf-nope"})),

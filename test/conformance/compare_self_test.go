@@ -97,3 +97,22 @@ func TestAllowedAndKnownFiles(t *testing.T) {
 		}
 	}
 }
+
+func TestReplaceToken(t *testing.T) {
+	for _, tc := range []struct{ s, old, want string }{
+		{"172.17.0.149", "172.17.0.1", "172.17.0.149"},
+		{"gw 172.17.0.1, ip 172.17.0.149", "172.17.0.1", "gw <gw>, ip 172.17.0.149"},
+		{"/root/overlay2/abc-init/diff", "abc", "/root/overlay2/<gw>-init/diff"},
+		{"xabc abc", "abc", "xabc <gw>"},
+	} {
+		if got := replaceToken(tc.s, tc.old, "<gw>"); got != tc.want {
+			t.Errorf("replaceToken(%q, %q) = %q, want %q", tc.s, tc.old, got, tc.want)
+		}
+	}
+}
+
+func TestReplaceTokenKeepsSuffixes(t *testing.T) {
+	if got := replaceToken("abc.json", "abc", "{x}"); got != "{x}.json" {
+		t.Errorf("got %q", got)
+	}
+}

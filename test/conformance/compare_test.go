@@ -23,7 +23,7 @@ var volatilePaths = []string{
 	// other daemon on the same host.
 	"*IPAddress", "*IPPrefixLen", "*Gateway", "*MacAddress", "*IPv6Gateway", "*GlobalIPv6Address",
 	"*GlobalIPv6PrefixLen", "*LinkLocalIPv6Address", "*LinkLocalIPv6PrefixLen", "*IPv4Address", "*IPv6Address",
-	"*SandboxKey", "*SandboxID", "*EndpointID", "IPAM.Config[].Subnet", "[].IPAM.Config[].Subnet",
+	"*SandboxKey", "*SandboxID", "*EndpointID", "*IPAM.Config[].Subnet",
 	"*HostPort", "*PublicPort", // only where the daemon picks it (publish all); explicit ports are kept by the cases
 	// Processes and counters.
 	"State.Pid", "Pid", "Processes", "NGoroutines", "NFd", "NEventsListener", "SystemTime",
@@ -109,7 +109,7 @@ func newNormalizer(d *daemon, captured vars, global map[string]string, runStart 
 func (n *normalizer) str(s string) string {
 	for _, r := range n.repl {
 		if strings.Contains(s, r[0]) {
-			s = strings.ReplaceAll(s, r[0], r[1])
+			s = replaceToken(s, r[0], r[1])
 		}
 	}
 	s = hex64.ReplaceAllString(s, "<id>")
@@ -159,6 +159,30 @@ func (n *normalizer) value(path string, v any) any {
 		return out
 	}
 	return v
+}
+
+// replaceToken replaces old by repl where old stands alone: not inside a
+// longer word, number or address ("172.17.0.1" is not replaced inside
+// "172.17.0.149").
+func replaceToken(s, old, repl string) string {
+	inWord := func(c byte) bool {
+		return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(s, old)
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		end := i + len(old)
+		if (i > 0 && inWord(s[i-1]) && inWord(old[0])) || (end < len(s) && inWord(s[end]) && inWord(old[len(old)-1])) {
+			b.WriteString(s[:end])
+		} else {
+			b.WriteString(s[:i] + repl)
+		}
+		s = s[end:]
+	}
 }
 
 func (n *normalizer) inWindow(t time.Time) bool { return t.After(n.from) && t.Before(n.to) }
