@@ -44,6 +44,7 @@ var allowed = map[string][]string{
 	"bench":                      {},
 	"internal/image/imagetest":   {"internal/errdefs", "internal/image", "internal/layer"},
 	"internal/server/servertest": {"internal/errdefs", "internal/server"},
+	"test/conformance":           {}, // drives the daemons over their sockets only
 }
 
 // daemonSide may never be reached, even indirectly, from the client side.

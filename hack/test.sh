@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Runs hull's checks and tests: gofmt, go vet (Linux and Windows), the
 # Windows build and test binaries, and every Go test, for real (as root: overlayfs mounts,
-# a registry on loopback). Prints the runner's summary line.
+# a registry on loopback, the conformance harness beside a private dockerd). Prints the
+# runner's summary line and the conformance harness's verdict.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . hack/lib.sh
 
 need_root
-install_packages docker.io docker-registry
+# bzip2, xz-utils and zstd: the conformance harness sends archives compressed each way.
+install_packages docker.io docker-registry bzip2 xz-utils zstd
 # docker compose v2, for TestComposeOnHull (built once from the Go module proxy)
 install_compose
 
@@ -33,9 +35,12 @@ step "go test"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
-go test -count=1 -timeout 15m -v ./... 2>&1 | tee "$log" | grep -E '^(=== RUN|--- FAIL|FAIL|ok|panic:)|^\s+\S+_test\.go:[0-9]+' | grep -v '^=== RUN'
+go test -count=1 -timeout 20m -v ./... 2>&1 | tee "$log" | grep -E '^(=== RUN|--- FAIL|FAIL|ok|panic:)|^\s+\S+_test\.go:[0-9]+' | grep -v '^=== RUN'
 rc=${PIPESTATUS[0]}
 set -e
+# The conformance harness (test/conformance): its verdict, and the
+# differences of any failure known.txt does not list.
+grep -E '^conformance:' "$log" || echo "conformance: did not run (it needs root and dockerd)"
 pass=$(grep -cE '^\s*--- PASS' "$log" || true)
 fail=$(grep -cE '^\s*--- FAIL' "$log" || true)
 skip=$(grep -cE '^\s*--- SKIP' "$log" || true)

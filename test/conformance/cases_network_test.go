@@ -1,0 +1,111 @@
+package conformance
+
+import (
+	"context"
+
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
+)
+
+// mkNet creates network conf-NAME (captured as {NAME}) as a setup step.
+func mkNet(name string, body obj) *step {
+	b := obj{"Name": "conf-" + name}
+	for k, v := range body {
+		b[k] = v
+	}
+	return post("/networks/create", b).capture(name, "Id").asSetup()
+}
+
+func networkCases() []*tcase {
+	list := func(query string) *step { return get("/networks?" + query).anyOrder() }
+	inspect := func(ref string) *step { return get("/networks/" + ref) }
+	subnet := obj{"IPAM": obj{"Config": []obj{{"Subnet": "10.213.1.0/24", "Gateway": "10.213.1.1", "IPRange": "10.213.1.128/25"}}}}
+	return []*tcase{
+		tcs("network/list/default", list("")),
+		tcs("network/list/filter-name", mkNet("n", nil), list(filters("name", "conf-n"))),
+		tcs("network/list/filter-driver", mkNet("n", nil), list(filters("driver", "null"))),
+		tcs("network/list/filter-type-builtin", mkNet("n", nil), list(filters("type", "builtin"))),
+		tcs("network/list/filter-type-custom", mkNet("n", nil), list(filters("type", "custom"))),
+		tcs("network/list/filter-type-bad", list(filters("type", "bogus"))),
+		tcs("network/list/filter-label", mkNet("n", obj{"Labels": obj{"k": "v"}}), mkNet("m", nil), list(filters("label", "k=v"))),
+		tcs("network/list/filter-id", mkNet("n", nil), list(filters("id", "{n}"))),
+		tcs("network/list/filter-scope", list(filters("scope", "local"))),
+		tcs("network/list/filter-dangling", mkNet("n", nil), list(filters("dangling", "true"))),
+		tcs("network/list/filter-dangling-bad", list(filters("dangling", "maybe"))),
+		tcs("network/list/filter-unknown", list(filters("nope", "1"))),
+		tcs("network/list/filter-malformed", get("/networks?filters="+q("{bad"))),
+
+		tcs("network/inspect/bridge", inspect("bridge")),
+		tcs("network/inspect/host", inspect("host")),
+		tcs("network/inspect/none", inspect("none")),
+		tcs("network/inspect/missing", inspect("conf-nope")),
+		tcs("network/inspect/verbose", inspect("bridge?verbose=1")),
+		tcs("network/inspect/by-short-id", mkNet("n", nil), inspect("{n:12}")),
+		tcs("network/inspect/with-container", mkNet("n", nil), mkRunning("a", hc(obj{"NetworkMode": "conf-n"})), inspect("{n}")),
+		tcs("network/inspect/sdk-missing", sdk("NetworkInspect", func(ctx context.Context, c *client.Client, x func(string) string) (any, error) {
+			return c.NetworkInspect(ctx, "conf-nope", client.NetworkInspectOptions{})
+		})),
+
+		tcs("network/create/minimal", post("/networks/create", obj{"Name": "conf-n"}).capture("n", "Id"), inspect("{n}")),
+		tcs("network/create/subnet", post("/networks/create", obj{"Name": "conf-n", "IPAM": subnet["IPAM"]}).capture("n", "Id"),
+			inspect("{n}").keeping("*IPAM.Config[].Subnet", "*IPAM.Config[].Gateway")),
+		tcs("network/create/full", post("/networks/create", obj{"Name": "conf-n", "Driver": "bridge", "Internal": true, "Attachable": true,
+			"Labels": obj{"k": "v"}, "Options": obj{"com.docker.network.bridge.name": "hconfn1", "com.docker.network.driver.mtu": "1400"}}).capture("n", "Id"),
+			inspect("{n}")),
+		tcs("network/create/duplicate", mkNet("n", nil), post("/networks/create", obj{"Name": "conf-n"})),
+		tcs("network/create/duplicate-checked", mkNet("n", nil), post("/networks/create", obj{"Name": "conf-n", "CheckDuplicate": true})),
+		tcs("network/create/predefined-bridge", post("/networks/create", obj{"Name": "bridge"})),
+		tcs("network/create/predefined-host", post("/networks/create", obj{"Name": "host"})),
+		tcs("network/create/predefined-none", post("/networks/create", obj{"Name": "none"})),
+		tcs("network/create/no-name", post("/networks/create", obj{})),
+		tcs("network/create/bad-json", post("/networks/create", "{")),
+		tcs("network/create/bad-driver", post("/networks/create", obj{"Name": "conf-n", "Driver": "conf-nodriver"})).only141(),
+		tcs("network/create/bad-subnet", post("/networks/create", obj{"Name": "conf-n", "IPAM": obj{"Config": []obj{{"Subnet": "bogus"}}}})),
+		tcs("network/create/gateway-outside", post("/networks/create", obj{"Name": "conf-n", "IPAM": obj{"Config": []obj{{"Subnet": "10.213.2.0/24", "Gateway": "10.99.0.1"}}}})),
+		tcs("network/create/overlapping", post("/networks/create", obj{"Name": "conf-n", "IPAM": subnet["IPAM"]}).asSetup(),
+			post("/networks/create", obj{"Name": "conf-m", "IPAM": obj{"Config": []obj{{"Subnet": "10.213.1.0/25"}}}})),
+		tcs("network/create/ipv6-no-subnet", post("/networks/create", obj{"Name": "conf-n", "EnableIPv6": true}).capture("n", "Id"), inspect("{n}").pick("EnableIPv6", "IPAM")),
+		tcs("network/create/host-driver", post("/networks/create", obj{"Name": "conf-n", "Driver": "host"})),
+		tcs("network/create/sdk", sdk("NetworkCreate", func(ctx context.Context, c *client.Client, x func(string) string) (any, error) {
+			return c.NetworkCreate(ctx, "conf-n", client.NetworkCreateOptions{Labels: map[string]string{"sdk": "1"}})
+		}).capture("n", "ID"), inspect("{n}").pick("Name", "Labels", "Driver")),
+
+		tcs("network/rm/ok", mkNet("n", nil), del("/networks/{n}"), inspect("{n}")),
+		tcs("network/rm/by-name", mkNet("n", nil), del("/networks/conf-n")),
+		tcs("network/rm/predefined", del("/networks/bridge")),
+		tcs("network/rm/predefined-none", del("/networks/none")),
+		tcs("network/rm/missing", del("/networks/conf-nope")),
+		tcs("network/rm/in-use", mkNet("n", nil), mkRunning("a", hc(obj{"NetworkMode": "conf-n"})), del("/networks/{n}")),
+
+		tcs("network/connect/ok", mkNet("n", nil), mk("a", nil), post("/networks/{n}/connect", obj{"Container": "{a}"}),
+			get("/containers/{a}/json").pick("NetworkSettings")),
+		tcs("network/connect/running", mkNet("n", nil), mkRunning("a", nil), post("/networks/{n}/connect", obj{"Container": "conf-a", "EndpointConfig": obj{"Aliases": []string{"conf-alias"}}}),
+			get("/containers/{a}/json").pick("NetworkSettings"), inspect("{n}").pick("Containers")),
+		tcs("network/connect/static-ip", post("/networks/create", obj{"Name": "conf-n", "IPAM": subnet["IPAM"]}).capture("n", "Id").asSetup(), mk("a", nil),
+			post("/networks/{n}/connect", obj{"Container": "{a}", "EndpointConfig": obj{"IPAMConfig": obj{"IPv4Address": "10.213.1.200"}}}),
+			start("a"), get("/containers/{a}/json").pick("NetworkSettings").keeping("NetworkSettings.Networks.conf-n.IPAddress")),
+		tcs("network/connect/twice", mkNet("n", nil), mkRunning("a", nil), post("/networks/{n}/connect", obj{"Container": "{a}"}).asSetup(),
+			post("/networks/{n}/connect", obj{"Container": "{a}"})),
+		tcs("network/connect/missing-container", mkNet("n", nil), post("/networks/{n}/connect", obj{"Container": "conf-nope"})),
+		tcs("network/connect/missing-network", mk("a", nil), post("/networks/conf-nonet/connect", obj{"Container": "{a}"})),
+		tcs("network/connect/host", mkRunning("a", nil), post("/networks/host/connect", obj{"Container": "{a}"})),
+		tcs("network/connect/none-container", mkNet("n", nil), mkRunning("a", hc(obj{"NetworkMode": "none"})), post("/networks/{n}/connect", obj{"Container": "{a}"})),
+		tcs("network/connect/bad-json", mkNet("n", nil), post("/networks/{n}/connect", "{")),
+		tcs("network/connect/sdk", mkNet("n", nil), mk("a", nil), sdk("NetworkConnect", func(ctx context.Context, c *client.Client, x func(string) string) (any, error) {
+			return c.NetworkConnect(ctx, x("{n}"), client.NetworkConnectOptions{Container: x("{a}"), EndpointConfig: &network.EndpointSettings{Aliases: []string{"sdk"}}})
+		}), get("/containers/{a}/json").pick("NetworkSettings")),
+		tcs("network/disconnect/ok", mkNet("n", nil), mkRunning("a", hc(obj{"NetworkMode": "conf-n"})), post("/networks/{n}/disconnect", obj{"Container": "{a}"}),
+			get("/containers/{a}/json").pick("NetworkSettings")),
+		tcs("network/disconnect/not-connected", mkNet("n", nil), mkRunning("a", nil), post("/networks/{n}/disconnect", obj{"Container": "{a}"})),
+		tcs("network/disconnect/force-stopped", mkNet("n", nil), mk("a", hc(obj{"NetworkMode": "conf-n"})), post("/networks/{n}/disconnect", obj{"Container": "{a}", "Force": true}),
+			get("/containers/{a}/json").pick("NetworkSettings")),
+		tcs("network/disconnect/missing-container", mkNet("n", nil), post("/networks/{n}/disconnect", obj{"Container": "conf-nope"})),
+
+		tcs("network/prune/unused", mkNet("n", nil), mkNet("m", nil), mkRunning("a", hc(obj{"NetworkMode": "conf-m"})), post("/networks/prune", nil).anyOrder("NetworksDeleted"),
+			list("")),
+		tcs("network/prune/until", mkNet("n", nil), post("/networks/prune?"+filters("until", "1h"), nil), list("")),
+		tcs("network/prune/label", mkNet("n", obj{"Labels": obj{"k": "v"}}), mkNet("m", nil), post("/networks/prune?"+filters("label", "k=v"), nil), list("")),
+		tcs("network/prune/label-not", mkNet("n", obj{"Labels": obj{"k": "v"}}), mkNet("m", nil), post("/networks/prune?"+filters("label!", "k"), nil), list("")),
+		tcs("network/prune/filter-unknown", post("/networks/prune?"+filters("nope", "1"), nil)),
+	}
+}
