@@ -80,6 +80,9 @@ func TestConformance(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(base, "owner"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(filepath.Join(base, "bridge"), []byte(confBridge), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if err := createBridge(confBridge, confBridgeAddr); err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +130,7 @@ func TestConformance(t *testing.T) {
 	t.Cleanup(srv.Close)
 
 	ctx := context.Background()
-	r := &runner{t: t, dockerd: dd, hull: hd, archive: archive, global: map[string]string{"srv": srv.URL}, start: started, took: map[string]time.Duration{}, reference: map[string][]answer{}, rerun: map[string]func(){}}
+	r := &runner{t: t, dockerd: dd, hull: hd, archive: archive, global: map[string]string{"srv": srv.URL, "port0": strconv.Itoa(confPortBase), "port1": strconv.Itoa(confPortBase + 1), "port2": strconv.Itoa(confPortBase + 2), "port3": strconv.Itoa(confPortBase + 3)}, start: started, took: map[string]time.Duration{}, reference: map[string][]answer{}, rerun: map[string]func(){}}
 	if err := r.seed(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -22,10 +22,14 @@ import (
 
 // The bridge the harness makes for dockerd's default network: dockerd runs
 // with --bridge=confBridge so that runs on the default network work on both
-// daemons (hull makes a bridge of its own).
-const (
-	confBridge     = "hconf0"
-	confBridgeAddr = "10.203.0.1/24"
+// daemons (hull makes a bridge of its own). Its name and subnet, and the
+// host ports the cases publish ({port0}…{port3}), are the run's own (from
+// the test binary's pid), so that runs of the harness side by side (in
+// other checkouts) leave each other alone.
+var (
+	confBridge     = fmt.Sprintf("hconf%d", os.Getpid()%100000)
+	confBridgeAddr = fmt.Sprintf("10.203.%d.1/24", os.Getpid()%250+1)
+	confPortBase   = 27180 + 4*(os.Getpid()%1000)
 )
 
 // daemon is one of the two daemons under test.

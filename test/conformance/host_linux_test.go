@@ -16,7 +16,7 @@ import (
 )
 
 // createBridge makes the bridge dockerd is given (--bridge), with addr
-// (10.203.0.1/24) on it, replacing one a killed run left behind.
+// (10.203.N.1/24) on it, replacing one a killed run left behind.
 func createBridge(name, cidr string) error {
 	deleteLink(name)
 	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name}}
@@ -81,6 +81,9 @@ func removeStaleRuns(cleanup func(dir string)) {
 			continue // alive: another run of the harness
 		}
 		removeHullNetwork(filepath.Join(dir, "hull", "exec"))
+		if br, err := os.ReadFile(filepath.Join(dir, "bridge")); err == nil {
+			deleteLink(strings.TrimSpace(string(br)))
+		}
 		cleanup(dir)
 	}
 }
