@@ -254,6 +254,9 @@ type answer struct {
 	sdk    bool
 }
 
+// versionedPath matches a path that names its API version.
+var versionedPath = regexp.MustCompile(`^/v[0-9]`)
+
 // exec runs one step against d.
 func exec1(ctx context.Context, d *daemon, version string, s *step, v vars) answer {
 	if s.pause > 0 {
@@ -263,7 +266,8 @@ func exec1(ctx context.Context, d *daemon, version string, s *step, v vars) answ
 		return execSDK(ctx, d, version, s, v)
 	}
 	path := v.expand(s.path)
-	if !strings.HasPrefix(path, "/v") && !strings.HasPrefix(path, "/_unversioned") {
+	// A path that names its version (/v1.24/…) keeps it; /volumes does not.
+	if !versionedPath.MatchString(path) && !strings.HasPrefix(path, "/_unversioned") {
 		path = "/v" + version + path
 	}
 	path = strings.TrimPrefix(path, "/_unversioned")
