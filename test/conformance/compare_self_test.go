@@ -56,6 +56,10 @@ func TestComparer(t *testing.T) {
 			d:    jsonAnswer(200, `[{"Name":"none","Driver":"null"},{"Name":"bridge","Driver":"bridge"}]`),
 			h:    jsonAnswer(200, `[{"Name":"bridge","Driver":"bridge"},{"Name":"none","Driver":"nul"}]`),
 			want: []string{"[Name=none].Driver"}},
+		{name: "volatile path in an element matched by key", step: get("/images/json").anyOrder(),
+			d:    jsonAnswer(200, `[{"Id":"x","Size":100,"Containers":-1},{"Id":"y","Size":200,"Containers":-1}]`),
+			h:    jsonAnswer(200, `[{"Id":"y","Size":201,"Containers":-1},{"Id":"x","Size":101,"Containers":0}]`),
+			want: []string{"[Id=x].Containers"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			nd := newNormalizer(dd, tc.dvars, nil, now.Add(-time.Minute))

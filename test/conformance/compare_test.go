@@ -48,6 +48,9 @@ var (
 	generated  = regexp.MustCompile(`^/?[a-z]+_[a-z]+$`)
 	globCache  = map[string]*regexp.Regexp{}
 	indexInKey = regexp.MustCompile(`\[\d+\]`)
+	// keyInPath is an array element named by its key (byKey: [Id=…],
+	// [Name=…]), which [] stands for as well as an index.
+	keyInPath = regexp.MustCompile(`\[[A-Za-z]+=[^\]]*\]`)
 )
 
 // glob matches a path against a pattern: * is any run of characters, []
@@ -267,14 +270,17 @@ func (c *comparer) add(path, d, h string) {
 
 func (c *comparer) volatile(path string) bool {
 	p := indexInKey.ReplaceAllString(path, "[]")
+	// A pattern may name an element by its key or stand for every one.
+	ps := []string{p, keyInPath.ReplaceAllString(p, "[]")}
+	matches := func(pattern string) bool { return glob(pattern, ps[0]) || glob(pattern, ps[1]) }
 	for _, k := range c.step.keep {
-		if glob(k, p) {
+		if matches(k) {
 			return false
 		}
 	}
 	for _, list := range [][]string{volatilePaths, c.step.volatile} {
 		for _, v := range list {
-			if glob(v, p) {
+			if matches(v) {
 				return true
 			}
 		}
