@@ -60,6 +60,10 @@ func TestComparer(t *testing.T) {
 			d:    jsonAnswer(200, `[{"Id":"x","Size":100,"Containers":-1},{"Id":"y","Size":200,"Containers":-1}]`),
 			h:    jsonAnswer(200, `[{"Id":"y","Size":201,"Containers":-1},{"Id":"x","Size":101,"Containers":0}]`),
 			want: []string{"[Id=x].Containers"}},
+		{name: "ps status: seconds are each daemon's pace", step: get("/containers/json"),
+			d:    jsonAnswer(200, `[{"Status":"Exited (3) 1 second ago"},{"Status":"Up 2 seconds"},{"Status":"Exited (0) 1 second ago"}]`),
+			h:    jsonAnswer(200, `[{"Status":"Exited (3) Less than a second ago"},{"Status":"Up Less than a second"},{"Status":"Exited (1) 1 second ago"}]`),
+			want: []string{"[2].Status"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			nd := newNormalizer(dd, tc.dvars, nil, now.Add(-time.Minute))

@@ -48,6 +48,7 @@ var (
 	generated  = regexp.MustCompile(`^/?[a-z]+_[a-z]+$`)
 	globCache  = map[string]*regexp.Regexp{}
 	indexInKey = regexp.MustCompile(`\[\d+\]`)
+	psSeconds  = regexp.MustCompile(`^(Up |Exited \(\d+\) |Restarting \(\d+\) )(Less than a second|1 second|\d+ seconds)\b`)
 	// keyInPath is an array element named by its key (byKey: [Id=…],
 	// [Name=…]), which [] stands for as well as an index.
 	keyInPath = regexp.MustCompile(`\[[A-Za-z]+=[^\]]*\]`)
@@ -139,6 +140,11 @@ func (n *normalizer) value(path string, v any) any {
 		s := n.str(x)
 		if last := lastKey(path); (last == "Name" || last == "Names") && generated.MatchString(s) {
 			return "<generated-name>"
+		}
+		if lastKey(path) == "Status" {
+			// docker ps's "Exited (3) 1 second ago" counts each daemon's
+			// own pace: seconds become <seconds>, the rest is compared.
+			s = psSeconds.ReplaceAllString(s, "$1<seconds>")
 		}
 		return s
 	case json.Number:
