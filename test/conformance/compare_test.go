@@ -44,6 +44,9 @@ var (
 	hex64      = regexp.MustCompile(`[0-9a-f]{64}`)
 	apiBounds  = regexp.MustCompile(`(Maximum|Minimum) supported API version is \d+\.\d+`)
 	timeInText = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)`)
+	// unixInText is a Unix time with nanoseconds ({now}, {since}), as
+	// the events endpoint repeats it in its messages.
+	unixInText = regexp.MustCompile(`\b\d{10}\.\d{9}\b`)
 	hex12      = regexp.MustCompile(`\b[0-9a-f]{12}\b`)
 	generated  = regexp.MustCompile(`^/?[a-z]+_[a-z]+$`)
 	globCache  = map[string]*regexp.Regexp{}
@@ -126,6 +129,15 @@ func (n *normalizer) str(s string) string {
 	// message) become <time>; fixed ones (the seed's) stay.
 	s = timeInText.ReplaceAllStringFunc(s, func(m string) string {
 		if t, err := time.Parse(time.RFC3339Nano, m); err == nil && n.inWindow(t) {
+			return "<time>"
+		}
+		return m
+	})
+	s = unixInText.ReplaceAllStringFunc(s, func(m string) string {
+		sec, frac, _ := strings.Cut(m, ".")
+		i, _ := strconv.ParseInt(sec, 10, 64)
+		ns, _ := strconv.ParseInt(frac, 10, 64)
+		if n.inWindow(time.Unix(i, ns)) {
 			return "<time>"
 		}
 		return m
