@@ -105,12 +105,18 @@ func (d *Daemon) summary(r *record) container.Summary {
 	running := isRunning(r.State.Status)
 	s := container.Summary{
 		ID: r.ID, Names: []string{"/" + r.Name}, Image: r.ImageRef, ImageID: r.Image,
-		Command: strings.Join(append([]string{r.Path}, r.Args...), " "), Created: r.Created.Unix(),
+		Command: summaryCommand(r.Path, r.Args), Created: r.Created.Unix(),
 		Labels: r.Config.Labels, State: r.State.Status, Status: statusText(r.State),
 		Mounts: mountPointsAPI(r.Mounts),
 	}
 	ns := d.networkSettings(r)
-	s.Ports = portSummary(ns)
+	// dockerd lists the ports of a container's endpoints: none before it
+	// starts or once it stops (its port map is set at start, dropped at
+	// stop), whatever it exposes or publishes.
+	s.Ports = []container.PortSummary{}
+	if ns.SandboxID != "" {
+		s.Ports = portSummary(ns)
+	}
 	s.NetworkSettings = &container.NetworkSettingsSummary{Networks: ns.Networks}
 	s.HostConfig.NetworkMode = networkMode(r.HostConfig)
 	if r.Health != nil {
@@ -123,6 +129,22 @@ func (d *Daemon) summary(r *record) container.Summary {
 		}
 	}
 	return s
+}
+
+// summaryCommand is docker ps's COMMAND: the path and the arguments, an
+// argument with a space in single quotes (dockerd's words: no escaping).
+func summaryCommand(path string, args []string) string {
+	if len(args) == 0 {
+		return path
+	}
+	quoted := make([]string, len(args))
+	for i, a := range args {
+		quoted[i] = a
+		if strings.Contains(a, " ") {
+			quoted[i] = "'" + a + "'"
+		}
+	}
+	return path + " " + strings.Join(quoted, " ")
 }
 
 // statusText is docker ps's STATUS column.
