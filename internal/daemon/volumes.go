@@ -165,7 +165,8 @@ func (d *Daemon) VolumeInspect(ctx context.Context, name string) (volume.Volume,
 // VolumeList is GET /volumes: the volumes the filters (dangling, driver,
 // label, name) select.
 func (d *Daemon) VolumeList(ctx context.Context, f filters.Args) (volume.ListResponse, error) {
-	out := volume.ListResponse{Volumes: []volume.Volume{}, Warnings: []string{}}
+	// Warnings stays null without any, as dockerd answers.
+	out := volume.ListResponse{Volumes: []volume.Volume{}}
 	vf, err := newVolumeFilter(f, false)
 	if err != nil {
 		return out, err
