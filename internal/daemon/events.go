@@ -6,11 +6,14 @@ package daemon
 
 import (
 	"context"
+	"maps"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/mount"
 
 	"github.com/hullproject/hull/internal/filters"
 	"github.com/hullproject/hull/internal/image"
@@ -50,6 +53,52 @@ func (d *Daemon) containerEvent(c *ctr, action events.Action, extra ...string) {
 		attrs[extra[i]] = extra[i+1]
 	}
 	d.emit(events.ContainerEventType, action, c.rec.ID, attrs)
+}
+
+// imageEvent records an event about image id as dockerd's LogImageEvent
+// does: the image's labels (while it exists) and name (a reference, or
+// the id itself) as attributes.
+func (d *Daemon) imageEvent(ctx context.Context, id, name string, action events.Action) {
+	var labels map[string]string
+	if img, err := d.images.Get(ctx, id); err == nil {
+		labels = img.Config.Labels
+	}
+	d.imageEventLabels(id, name, action, labels)
+}
+
+// imageEventLabels is imageEvent with the labels read before: an untag
+// event carries the labels of an image that may be gone by then.
+func (d *Daemon) imageEventLabels(id, name string, action events.Action, labels map[string]string) {
+	attrs := maps.Clone(labels)
+	if attrs == nil {
+		attrs = map[string]string{}
+	}
+	if name != "" {
+		attrs["name"] = name
+	}
+	d.emit(events.ImageEventType, action, id, attrs)
+}
+
+// volumeMountEvents records a mount (at start) or unmount (at exit) event
+// for each volume c mounts, as dockerd's setupMounts and UnmountVolumes
+// do; bind mounts and tmpfs have none.
+func (d *Daemon) volumeMountEvents(c *ctr, action events.Action) {
+	for _, m := range c.rec.Mounts {
+		if m.Type != mount.TypeVolume {
+			continue
+		}
+		driver := m.Driver
+		if driver == "" {
+			driver = "local"
+		}
+		attrs := map[string]string{"driver": driver, "container": c.rec.ID}
+		if action == events.ActionMount {
+			attrs["destination"] = m.Destination
+			attrs["read/write"] = strconv.FormatBool(m.RW)
+			attrs["propagation"] = string(m.Propagation)
+		}
+		d.emit(events.VolumeEventType, action, m.Name, attrs)
+	}
 }
 
 func (d *Daemon) emit(typ events.Type, action events.Action, id string, attrs map[string]string) {

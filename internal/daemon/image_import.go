@@ -57,7 +57,16 @@ func (d *Daemon) ImageImport(ctx context.Context, src string, r io.Reader, repo,
 	if err != nil {
 		return tarError(err)
 	}
-	d.emit(events.ImageEventType, events.ActionImport, id, map[string]string{"name": ref})
+	// dockerd's events: the tag (when the import names one), then the
+	// import, named by the new image's id.
+	if ref != "" {
+		name := ref
+		if fam, err := image.FamiliarString(ref); err == nil {
+			name = fam
+		}
+		d.imageEvent(ctx, id, name, events.ActionTag)
+	}
+	d.imageEvent(ctx, id, id, events.ActionImport)
 	progress(jsonstream.Message{Status: id})
 	return nil
 }

@@ -282,22 +282,25 @@ func (d *Daemon) ImageTag(ctx context.Context, name, repo, tag string) error {
 	if fam, err := image.FamiliarString(target); err == nil {
 		target = fam // as dockerd names it: ev/tagged:1, not docker.io/ev/tagged:1
 	}
-	d.emit(events.ImageEventType, events.ActionTag, id, map[string]string{"name": target})
+	d.imageEvent(ctx, id, target, events.ActionTag)
 	return nil
 }
 
 // ImageDelete is DELETE /images/{name}.
+// Its events are dockerd's: untag and delete name the image by its id,
+// an untag with the image's labels.
 func (d *Daemon) ImageDelete(ctx context.Context, name string, force, prune bool) ([]apiimage.DeleteResponse, error) {
+	img, _ := d.images.Get(ctx, name)
 	del, err := d.images.Remove(ctx, name, force, prune)
 	if err != nil {
 		return nil, err
 	}
 	for _, x := range del {
 		if x.Untagged != "" {
-			d.emit(events.ImageEventType, events.ActionUnTag, x.Untagged, map[string]string{"name": x.Untagged})
+			d.imageEventLabels(img.ID, img.ID, events.ActionUnTag, img.Config.Labels)
 		}
 		if x.Deleted != "" {
-			d.emit(events.ImageEventType, events.ActionDelete, x.Deleted, map[string]string{"name": name})
+			d.imageEventLabels(x.Deleted, x.Deleted, events.ActionDelete, nil)
 		}
 	}
 	out := make([]apiimage.DeleteResponse, 0, len(del))
@@ -324,11 +327,9 @@ func (d *Daemon) ImageLoad(ctx context.Context, r io.Reader, quiet bool, out fun
 		lastTagged = len(l.Tags) > 0
 		for _, t := range l.Tags {
 			out(jsonstream.Message{Stream: "Loaded image: " + t + "\n"})
-			d.emit(events.ImageEventType, events.ActionLoad, l.ID, map[string]string{"name": t})
 		}
-		if len(l.Tags) == 0 {
-			d.emit(events.ImageEventType, events.ActionLoad, l.ID, map[string]string{"name": l.ID})
-		}
+		// One event per image, named by its id, as dockerd.
+		d.imageEvent(ctx, l.ID, l.ID, events.ActionLoad)
 	}
 	if len(loaded) > 0 && !lastTagged {
 		out(jsonstream.Message{Stream: ids})
