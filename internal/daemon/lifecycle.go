@@ -107,6 +107,7 @@ func (d *Daemon) startLocked(ctx context.Context, c *ctr) (retErr error) {
 	if err != nil {
 		return fail(err)
 	}
+	d.volumeMountEvents(c, events.ActionMount)
 	bundle := d.bundleDir(id)
 	if err := writeBundle(bundle, spec); err != nil {
 		return fail(err)
@@ -191,6 +192,7 @@ func (d *Daemon) exited(c *ctr, code int) {
 		d.detachNetwork(ctx, &c.rec, true)
 		d.releaseShm(id)
 		d.unmountPluginVolumes(c)
+		d.volumeMountEvents(c, events.ActionUnmount)
 	}
 	d.dropExecs(id)
 	c.created = make(chan struct{})
