@@ -66,8 +66,8 @@ func TestComparer(t *testing.T) {
 			h:    jsonAnswer(200, `[{"Status":"Exited (3) Less than a second ago"},{"Status":"Up Less than a second"},{"Status":"Exited (1) 1 second ago"}]`),
 			want: []string{"[2].Status"}},
 		{name: "unix times of the run in messages", step: get("/events"),
-			d:    jsonAnswer(400, fmt.Sprintf(`{"message":"%s%d.000000001) cannot be after (1000)"}`, "`since` time (", now.Unix())),
-			h:    jsonAnswer(400, fmt.Sprintf(`{"message":"%s%d.000000002) cannot be after (1000)"}`, "`since` time (", now.Unix()))},
+			d: jsonAnswer(400, fmt.Sprintf(`{"message":"%s%d.000000001) cannot be after (1000)"}`, "`since` time (", now.Unix())),
+			h: jsonAnswer(400, fmt.Sprintf(`{"message":"%s%d.000000002) cannot be after (1000)"}`, "`since` time (", now.Unix()))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			nd := newNormalizer(dd, tc.dvars, nil, now.Add(-time.Minute))
