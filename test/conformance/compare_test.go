@@ -424,8 +424,15 @@ func likeText(s *step, msg string) string {
 }
 
 // pickFields keeps the top-level fields of an object answer that the step
-// picked.
+// picked; of an array answer, those of each element.
 func pickFields(s *step, v any) any {
+	if l, ok := v.([]any); ok && len(s.picked) > 0 {
+		out := make([]any, len(l))
+		for i, e := range l {
+			out[i] = pickFields(s, e)
+		}
+		return out
+	}
 	m, ok := v.(map[string]any)
 	if !ok || len(s.picked) == 0 {
 		return v
