@@ -463,8 +463,27 @@ func (r *runner) dockerdNull(caseName string, step int, path string) bool {
 	if !ok {
 		return false
 	}
-	v, found := lookup(doc, path)
-	return found && v == nil
+	return nullAtAnyIndex(doc, splitPath(path))
+}
+
+// nullAtAnyIndex tells whether v holds null at the path segs, an array
+// index standing for any element: the lists of the two daemons need not
+// hold the same number of elements (a prune of API 1.44 keeps what one of
+// 1.41 removes), and a field's null is the evidence wherever it stands.
+func nullAtAnyIndex(v any, segs []string) bool {
+	if len(segs) == 0 {
+		return v == nil
+	}
+	if strings.HasPrefix(segs[0], "[") {
+		l, _ := v.([]any)
+		return slices.ContainsFunc(l, func(e any) bool { return nullAtAnyIndex(e, segs[1:]) })
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return false
+	}
+	e, ok := m[segs[0]]
+	return ok && nullAtAnyIndex(e, segs[1:])
 }
 
 var step0 step
