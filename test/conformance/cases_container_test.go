@@ -255,6 +255,10 @@ func containerCases() []*tcase {
 		tcs("container/list/filter-id", mk("a", nil), mk("b", nil), get("/containers/json?all=1&"+filters("id", "{a}"))),
 		tcs("container/list/filter-label", mk("a", obj{"Labels": obj{"k": "v"}}), mk("b", obj{"Labels": obj{"k": "w"}}), get("/containers/json?all=1&"+filters("label", "k=v"))),
 		tcs("container/list/filter-label-key", mk("a", obj{"Labels": obj{"k": "v"}}), mk("b", nil), get("/containers/json?all=1&"+filters("label", "k"))),
+		// Several label values are ANDed (compose lists a project's
+		// containers with two).
+		tcs("container/list/filter-label-two", mk("a", obj{"Labels": obj{"k": "v", "j": "w"}}), mk("b", obj{"Labels": obj{"k": "v"}}), mk("c", obj{"Labels": obj{"j": "w"}}),
+			get("/containers/json?all=1&"+filters("label", "k=v", "label", "j")).pick("Id", "Names", "Labels")),
 		tcs("container/list/filter-ancestor", mk("a", nil), mk("b", obj{"Image": imgRich}), get("/containers/json?all=1&"+filters("ancestor", imgRich))),
 		tcs("container/list/filter-ancestor-missing", mk("a", nil), get("/containers/json?all=1&"+filters("ancestor", "conf/nope"))),
 		tcs("container/list/filter-before", mk("a", nil), mk("b", nil), mk("c", nil), get("/containers/json?all=1&"+filters("before", "conf-b"))),
@@ -288,6 +292,12 @@ func containerCases() []*tcase {
 			get("/containers/json?all=1")),
 		tcs("container/prune/label-not", mkExited("a", obj{"Labels": obj{"k": "v"}}), mkExited("b", nil), post("/containers/prune?"+filters("label!", "k=v"), nil).vol("SpaceReclaimed"),
 			get("/containers/json?all=1")),
+		tcs("container/prune/label-two", mkExited("a", obj{"Labels": obj{"k": "v", "j": "w"}}), mkExited("b", obj{"Labels": obj{"k": "v"}}),
+			post("/containers/prune?"+filters("label", "k=v", "label", "j=w"), nil).vol("SpaceReclaimed"), get("/containers/json?all=1").pick("Id", "Names")),
+		tcs("container/prune/label-not-two", mkExited("a", obj{"Labels": obj{"k": "v", "j": "w"}}), mkExited("b", obj{"Labels": obj{"k": "v"}}),
+			post("/containers/prune?"+filters("label!", "k=v", "label!", "j=w"), nil).vol("SpaceReclaimed"), get("/containers/json?all=1").pick("Id", "Names")),
+		tcs("container/prune/until-label", mkExited("a", obj{"Labels": obj{"k": "v"}}), mkExited("b", nil),
+			post("/containers/prune?"+filters("until", "1h", "label", "k"), nil), get("/containers/json?all=1").pick("Id", "Names")),
 		tcs("container/prune/filter-unknown", post("/containers/prune?"+filters("nope", "1"), nil)),
 	}
 }

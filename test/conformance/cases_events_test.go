@@ -24,6 +24,8 @@ func eventCases() []*tcase {
 		tcs("events/container/filter-event", mkExited("a", nil), events("type", "container", "event", "die")),
 		tcs("events/container/exit-code", mkExited("a", nil, "sh", "-c", "exit 9"), events("type", "container", "event", "die")),
 		tcs("events/container/label-filter", mkExited("a", obj{"Labels": obj{"ev": "1"}}), mkExited("b", nil), events("label", "ev=1", "event", "start")),
+		tcs("events/container/label-two", mkExited("a", obj{"Labels": obj{"ev": "1", "ew": "2"}}), mkExited("b", obj{"Labels": obj{"ev": "1"}}),
+			events("label", "ev=1", "label", "ew", "event", "start")),
 		tcs("events/exec", mkRunning("a", nil), execIn("a", nil, "true").asSetup(), execRun(nil).asSetup(),
 			events("type", "container", "event", "exec_create", "event", "exec_start", "event", "exec_die")),
 		tcs("events/image/tag-untag", post("/images/"+imgBusybox+"/tag?repo=conf/ev&tag=1", nil).asSetup(), del("/images/conf/ev:1").asSetup(), events("type", "image")),

@@ -28,6 +28,11 @@ func networkCases() []*tcase {
 		tcs("network/list/filter-type-custom", mkNet("n", nil), list(filters("type", "custom"))),
 		tcs("network/list/filter-type-bad", list(filters("type", "bogus"))),
 		tcs("network/list/filter-label", mkNet("n", obj{"Labels": obj{"k": "v"}}), mkNet("m", nil), list(filters("label", "k=v"))),
+		// docker compose down lists a project's networks with two labels.
+		tcs("network/list/filter-label-two", mkNet("n", obj{"Labels": obj{"com.docker.compose.project": "p", "com.docker.compose.network": "default"}}),
+			mkNet("m", obj{"Labels": obj{"com.docker.compose.project": "p", "com.docker.compose.network": "back"}}),
+			mkNet("o", obj{"Labels": obj{"com.docker.compose.project": "q", "com.docker.compose.network": "default"}}),
+			list(filters("label", "com.docker.compose.project=p", "label", "com.docker.compose.network=default")).pick("Name", "Id", "Labels")),
 		tcs("network/list/filter-id", mkNet("n", nil), list(filters("id", "{n}"))),
 		tcs("network/list/filter-scope", list(filters("scope", "local"))),
 		tcs("network/list/filter-dangling", mkNet("n", nil), list(filters("dangling", "true"))),
@@ -106,6 +111,10 @@ func networkCases() []*tcase {
 		tcs("network/prune/until", mkNet("n", nil), post("/networks/prune?"+filters("until", "1h"), nil), list("")),
 		tcs("network/prune/label", mkNet("n", obj{"Labels": obj{"k": "v"}}), mkNet("m", nil), post("/networks/prune?"+filters("label", "k=v"), nil), list("")),
 		tcs("network/prune/label-not", mkNet("n", obj{"Labels": obj{"k": "v"}}), mkNet("m", nil), post("/networks/prune?"+filters("label!", "k"), nil), list("")),
+		tcs("network/prune/label-two", mkNet("n", obj{"Labels": obj{"k": "v", "j": "w"}}), mkNet("m", obj{"Labels": obj{"k": "v"}}),
+			post("/networks/prune?"+filters("label", "k=v", "label", "j=w"), nil), list("").pick("Name")),
+		tcs("network/prune/label-not-two", mkNet("n", obj{"Labels": obj{"k": "v", "j": "w"}}), mkNet("m", obj{"Labels": obj{"k": "v"}}),
+			post("/networks/prune?"+filters("label!", "k=v", "label!", "j=w"), nil), list("").pick("Name")),
 		tcs("network/prune/filter-unknown", post("/networks/prune?"+filters("nope", "1"), nil)),
 	}
 }

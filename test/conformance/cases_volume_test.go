@@ -43,6 +43,8 @@ func volumeCases() []*tcase {
 		tcs("volume/list/filter-driver", mkVol("a", nil), list(filters("driver", "local"))),
 		tcs("volume/list/filter-label", mkVol("a", obj{"Labels": obj{"k": "v"}}), mkVol("b", nil), list(filters("label", "k=v"))),
 		tcs("volume/list/filter-label-key", mkVol("a", obj{"Labels": obj{"k": "v"}}), mkVol("b", nil), list(filters("label", "k"))),
+		tcs("volume/list/filter-label-two", mkVol("a", obj{"Labels": obj{"k": "v", "j": "w"}}), mkVol("b", obj{"Labels": obj{"k": "v"}}), mkVol("c", obj{"Labels": obj{"j": "w"}}),
+			list(filters("label", "k=v", "label", "j"))),
 		tcs("volume/list/filter-unknown", list(filters("nope", "1"))),
 
 		tcs("volume/inspect/missing", inspect("conf-nope")),
@@ -61,6 +63,10 @@ func volumeCases() []*tcase {
 		tcs("volume/prune/anonymous", post("/volumes/create", nil).asSetup(), mkVol("named", nil), post("/volumes/prune", nil).vol("SpaceReclaimed").anyOrder("VolumesDeleted")),
 		tcs("volume/prune/label", mkVol("a", obj{"Labels": obj{"k": "v"}}), mkVol("b", nil), post("/volumes/prune?"+filters("label", "k=v"), nil).vol("SpaceReclaimed"), list("")),
 		tcs("volume/prune/label-not", mkVol("a", obj{"Labels": obj{"k": "v"}}), mkVol("b", nil), post("/volumes/prune?"+filters("label!", "k"), nil).vol("SpaceReclaimed"), list("")),
+		tcs("volume/prune/label-two", mkVol("a", obj{"Labels": obj{"k": "v", "j": "w"}}), mkVol("b", obj{"Labels": obj{"k": "v"}}),
+			post("/volumes/prune?"+filters("label", "k=v", "label", "j=w"), nil).vol("SpaceReclaimed"), list("")),
+		tcs("volume/prune/label-not-two", mkVol("a", obj{"Labels": obj{"k": "v", "j": "w"}}), mkVol("b", obj{"Labels": obj{"k": "v"}}),
+			post("/volumes/prune?"+filters("label!", "k=v", "label!", "j=w"), nil).vol("SpaceReclaimed"), list("")),
 		tcs("volume/prune/until", mkVol("a", nil), post("/volumes/prune?"+filters("until", "1h"), nil)),
 		tcs("volume/prune/filter-unknown", post("/volumes/prune?"+filters("nope", "1"), nil)),
 
