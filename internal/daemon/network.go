@@ -269,16 +269,22 @@ func (d *Daemon) networkSettings(r *record) *container.NetworkSettings {
 			}
 		}
 	}
+	// dockerd learns a network's id when the container first connects
+	// (at its first start) and keeps it once stopped: "" until then.
+	started := !r.State.StartedAt.IsZero()
 	mode := networkMode(r.HostConfig)
 	if mode == "none" || mode == "host" {
 		if nw, err := d.net.Network(mode); err == nil {
-			ns.Networks[mode] = &mnet.EndpointSettings{NetworkID: nw.ID}
+			ns.Networks[mode] = &mnet.EndpointSettings{}
+			if started {
+				ns.Networks[mode].NetworkID = nw.ID
+			}
 		}
 		return ns
 	}
 	for _, er := range containerNetworks(r) {
 		es := &mnet.EndpointSettings{Aliases: er.Aliases, Links: er.Links}
-		if nw, err := d.net.Network(er.Network); err == nil {
+		if nw, err := d.net.Network(er.Network); err == nil && started {
 			es.NetworkID = nw.ID
 		}
 		if er.IPv4 != "" {
