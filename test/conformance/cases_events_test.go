@@ -43,8 +43,10 @@ func eventCases() []*tcase {
 		tcs("events/network/lifecycle", mkNet("n", nil), mkRunning("a", nil), post("/networks/{n}/connect", obj{"Container": "{a}"}).asSetup(),
 			post("/networks/{n}/disconnect", obj{"Container": "{a}"}).asSetup(), del("/networks/{n}").asSetup(), events("type", "network")),
 		tcs("events/network/start-on-bridge", mkExited("a", nil), events("type", "network")),
-		tcs("events/filter-bad-type", get("/events?since={since}&until={now}&"+filters("type", "bogus"))),
-		tcs("events/filter-unknown", get("/events?since={since}&until={now}&"+filters("nope", "1"))),
+		// dockerd checks neither the keys nor the values of the events'
+		// filters: the answer is a stream with no event.
+		tcs("events/filter-bad-type", events("type", "bogus")),
+		tcs("events/filter-unknown", events("nope", "1")),
 		tcs("events/bad-since", get("/events?since=yesterday&until={now}")),
 		tcs("events/until-before-since", get("/events?since={now}&until=1000")),
 		tcs("events/stream-stays-open", get("/events?since={since}").stream(0, 2*time.Second)),
