@@ -48,6 +48,9 @@ func eventCases() []*tcase {
 		tcs("events/filter-bad-type", events("type", "bogus")),
 		tcs("events/filter-unknown", events("nope", "1")),
 		tcs("events/bad-since", get("/events?since=yesterday&until={now}")),
+		tcs("events/bad-until", get("/events?since={since}&until=tomorrow")),
+		tcs("events/filter-malformed", get("/events?since={since}&until={now}&filters="+q("{bad"))),
+		tcs("events/since-rfc3339", get("/events?since=2020-01-01T00:00:00Z&until={now}")),
 		tcs("events/until-before-since", get("/events?since={now}&until=1000")),
 		tcs("events/stream-stays-open", get("/events?since={since}").stream(0, 2*time.Second)),
 	}

@@ -37,6 +37,9 @@ func networkCases() []*tcase {
 		tcs("network/list/filter-scope", list(filters("scope", "local"))),
 		tcs("network/list/filter-dangling", mkNet("n", nil), list(filters("dangling", "true"))),
 		tcs("network/list/filter-dangling-bad", list(filters("dangling", "maybe"))),
+		tcs("network/list/filter-dangling-two", list(filters("dangling", "true", "dangling", "false"))),
+		tcs("network/list/filter-type-two", mkNet("n", nil), list(filters("type", "custom", "type", "builtin")).pick("Name")),
+		tcs("network/list/filter-label-not", list(filters("label!", "k"))),
 		tcs("network/list/filter-unknown", list(filters("nope", "1"))),
 		tcs("network/list/filter-malformed", get("/networks?filters="+q("{bad"))),
 
@@ -115,6 +118,8 @@ func networkCases() []*tcase {
 			post("/networks/prune?"+filters("label", "k=v", "label", "j=w"), nil), list("").pick("Name")),
 		tcs("network/prune/label-not-two", mkNet("n", obj{"Labels": obj{"k": "v", "j": "w"}}), mkNet("m", obj{"Labels": obj{"k": "v"}}),
 			post("/networks/prune?"+filters("label!", "k=v", "label!", "j=w"), nil), list("").pick("Name")),
+		tcs("network/prune/until-bad", post("/networks/prune?"+filters("until", "soon"), nil)),
+		tcs("network/prune/dangling", post("/networks/prune?"+filters("dangling", "true"), nil)),
 		tcs("network/prune/filter-unknown", post("/networks/prune?"+filters("nope", "1"), nil)),
 	}
 }

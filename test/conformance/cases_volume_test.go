@@ -45,6 +45,9 @@ func volumeCases() []*tcase {
 		tcs("volume/list/filter-label-key", mkVol("a", obj{"Labels": obj{"k": "v"}}), mkVol("b", nil), list(filters("label", "k"))),
 		tcs("volume/list/filter-label-two", mkVol("a", obj{"Labels": obj{"k": "v", "j": "w"}}), mkVol("b", obj{"Labels": obj{"k": "v"}}), mkVol("c", obj{"Labels": obj{"j": "w"}}),
 			list(filters("label", "k=v", "label", "j"))),
+		tcs("volume/list/filter-malformed", get("/volumes?filters="+q("{bad"))),
+		tcs("volume/list/filter-label-not", list(filters("label!", "k"))),
+		tcs("volume/list/filter-name-regexp", mkVol("a", nil), mkVol("ab", nil), list(filters("name", "^conf-a$"))),
 		tcs("volume/list/filter-unknown", list(filters("nope", "1"))),
 
 		tcs("volume/inspect/missing", inspect("conf-nope")),
@@ -68,6 +71,8 @@ func volumeCases() []*tcase {
 		tcs("volume/prune/label-not-two", mkVol("a", obj{"Labels": obj{"k": "v", "j": "w"}}), mkVol("b", obj{"Labels": obj{"k": "v"}}),
 			post("/volumes/prune?"+filters("label!", "k=v", "label!", "j=w"), nil).vol("SpaceReclaimed"), list("")),
 		tcs("volume/prune/until", mkVol("a", nil), post("/volumes/prune?"+filters("until", "1h"), nil)),
+		tcs("volume/prune/all", mkVol("a", nil), post("/volumes/prune?"+filters("all", "true"), nil)),
+		tcs("volume/prune/filter-malformed", post("/volumes/prune?filters="+q("{bad"), nil)),
 		tcs("volume/prune/filter-unknown", post("/volumes/prune?"+filters("nope", "1"), nil)),
 
 		tcs("volume/use/mounts-in-inspect", mkVol("v", nil), mk("a", hc(obj{"Binds": []string{"conf-v:/data:ro"}})), get("/containers/{a}/json").pick("Mounts")),
