@@ -288,9 +288,15 @@ func (d *Daemon) ImageTag(ctx context.Context, name, repo, tag string) error {
 
 // ImageDelete is DELETE /images/{name}.
 // Its events are dockerd's: untag and delete name the image by its id,
-// an untag with the image's labels.
+// an untag with the image's labels; the layers removed have none.
 func (d *Daemon) ImageDelete(ctx context.Context, name string, force, prune bool) ([]apiimage.DeleteResponse, error) {
 	img, _ := d.images.Get(ctx, name)
+	isImage := map[string]bool{}
+	if list, err := d.images.List(ctx); err == nil {
+		for _, im := range list {
+			isImage[im.ID] = true
+		}
+	}
 	del, err := d.images.Remove(ctx, name, force, prune)
 	if err != nil {
 		return nil, err
@@ -299,7 +305,7 @@ func (d *Daemon) ImageDelete(ctx context.Context, name string, force, prune bool
 		if x.Untagged != "" {
 			d.imageEventLabels(img.ID, img.ID, events.ActionUnTag, img.Config.Labels)
 		}
-		if x.Deleted != "" {
+		if x.Deleted != "" && isImage[x.Deleted] {
 			d.imageEventLabels(x.Deleted, x.Deleted, events.ActionDelete, nil)
 		}
 	}
