@@ -40,9 +40,14 @@ func eventsEncoder(r *http.Request, w io.Writer) (contentType string, encode fun
 			if err != nil {
 				return err
 			}
-			legacy := map[string]any{"id": m.Actor.ID, "status": string(m.Action)}
-			if m.Type == events.ContainerEventType {
-				legacy["from"] = m.Actor.Attributes["image"]
+			// dockerd's fields are omitempty: a prune event (no actor)
+			// has no id, and from only when there is an image.
+			legacy := map[string]any{"status": string(m.Action)}
+			if m.Actor.ID != "" {
+				legacy["id"] = m.Actor.ID
+			}
+			if from := m.Actor.Attributes["image"]; m.Type == events.ContainerEventType && from != "" {
+				legacy["from"] = from
 			}
 			sh.add(legacy)
 			v = sh
