@@ -42,6 +42,10 @@ func eventCases() []*tcase {
 			events("type", "volume", "event", "mount")),
 		tcs("events/network/lifecycle", mkNet("n", nil), mkRunning("a", nil), post("/networks/{n}/connect", obj{"Container": "{a}"}).asSetup(),
 			post("/networks/{n}/disconnect", obj{"Container": "{a}"}).asSetup(), del("/networks/{n}").asSetup(), events("type", "network")),
+		tcs("events/prune", mkExited("a", nil), post("/containers/prune", nil).asSetup(), post("/networks/prune", nil).asSetup(),
+			post("/volumes/prune", nil).asSetup(), post("/images/prune", nil).asSetup(), events("event", "prune").vol("[].Actor.Attributes.reclaimed")),
+		tcs("events/image/import-remove", post("/images/create?fromSrc=-&repo=conf/ev&tag=3", importTar).ctypeIs("application/x-tar").asSetup(),
+			del("/images/conf/ev:3").asSetup(), events("type", "image")),
 		tcs("events/network/start-on-bridge", mkExited("a", nil), events("type", "network")),
 		// dockerd checks neither the keys nor the values of the events'
 		// filters: the answer is a stream with no event.
