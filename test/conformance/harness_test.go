@@ -213,13 +213,14 @@ type vars map[string]string
 var (
 	placeholder = regexp.MustCompile(`\{([A-Za-z][A-Za-z0-9_.:-]*)\}`)
 	// escapedPlaceholder is a placeholder inside a query value the case
-	// escaped (a filter naming {a}): it is replaced escaped.
-	escapedPlaceholder = regexp.MustCompile(`%7B([A-Za-z][A-Za-z0-9_.:-]*)%7D`)
+	// escaped (a filter naming {a}, or {a:12} whose colon is %3A): it is
+	// replaced escaped.
+	escapedPlaceholder = regexp.MustCompile(`%7B([A-Za-z](?:[A-Za-z0-9_.:-]|%3A)*)%7D`)
 )
 
 func (v vars) expand(s string) string {
 	s = escapedPlaceholder.ReplaceAllStringFunc(s, func(m string) string {
-		k := m[3 : len(m)-3]
+		k := strings.ReplaceAll(m[3:len(m)-3], "%3A", ":")
 		if val, ok := v[k]; ok {
 			return url.QueryEscape(val)
 		}
