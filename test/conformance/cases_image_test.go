@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"context"
+	"time"
 
 	"github.com/moby/moby/client"
 )
@@ -23,6 +24,10 @@ func imageCases(seedTar []byte) []*tcase {
 		// Lists and filters.
 		tcs("image/list/default", list("")),
 		tcs("image/list/all", list("all=1")),
+		// Newest first, as dockerd sorts them (by Created, in seconds: the
+		// second import a second later; the seed's images tie).
+		tcs("image/list/order", imp("repo=conf/imp&tag=1", importTar).asSetup(), imp("repo=conf/imp&tag=2", importTar).after(1100*time.Millisecond).asSetup(),
+			get("/images/json?"+filters("reference", "conf/imp")).pick("RepoTags")),
 		tcs("image/list/digests", list("digests=1")),
 		tcs("image/list/reference", list(filters("reference", "conf/busybox"))),
 		tcs("image/list/reference-tag", list(filters("reference", imgRich))),
