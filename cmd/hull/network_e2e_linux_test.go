@@ -546,14 +546,16 @@ func TestDaemonNetworkBadInput(t *testing.T) {
 		method, path, body string
 		want               int
 	}{
-		{"POST", "/networks/create", `{"Name":"a/b"}`, 400},
+		// As dockerd: any name but a blank one (a/b is a name).
+		{"POST", "/networks/create", `{"Name":" "}`, 400},
 		{"POST", "/networks/create", `{"Name":"x","IPAM":{"Config":[{"Subnet":"10.1.2.3/24"}]}}`, 400},
 		{"POST", "/networks/create", `{"Name":"x","IPAM":{"Config":[{"Subnet":"10.92.0.0/24","Gateway":"10.93.0.1"}]}}`, 400},
-		{"POST", "/networks/create", `{"Name":"x","IPAM":{"Config":[{"Subnet":"10.91.0.0/16"}]}}`, 409},
+		{"POST", "/networks/create", `{"Name":"x","IPAM":{"Config":[{"Subnet":"10.91.0.0/16"}]}}`, 403},
 		{"POST", "/networks/create", `{"Name":"app"}`, 409},
 		{"POST", "/networks/create", `{"Name":"x","Driver":"nosuchdriver"}`, 404},
 		{"POST", "/networks/create", `{"Name":"x","EnableIPv6":true}`, 400},
-		{"POST", "/networks/create", `{"Name":"x","Driver":"host"}`, 400},
+		{"POST", "/networks/create", `{"Name":"x","Driver":"host"}`, 403},
+		{"POST", "/networks/create", `{"Name":"bridge"}`, 403},
 		{"POST", "/networks/create", `{"Name": 7}`, 400},
 		{"DELETE", "/networks/bridge", ``, 403},
 		{"DELETE", "/networks/nosuch", ``, 404},

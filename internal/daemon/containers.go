@@ -62,6 +62,10 @@ type record struct {
 	// NetworkModeDetached: the container was disconnected from its network
 	// mode's network; it is not attached to it at start.
 	NetworkModeDetached bool `json:"networkModeDetached,omitempty"`
+	// NetworkIDs are the ids of the networks, by name, that the container
+	// has had an endpoint on since it was connected to them (inspect's
+	// NetworkID, which dockerd fills at the first start).
+	NetworkIDs map[string]string `json:"networkIDs,omitempty"`
 	// Links are its legacy links (--link) on the default bridge.
 	Links []legacyLink `json:"links,omitempty"`
 }

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
@@ -42,6 +43,17 @@ type execRec struct {
 	pid              int
 	console          *os.File
 	done             chan struct{}
+	// started is closed once the process runs or could not start
+	// (markStarted); a resize waits for it.
+	started     chan struct{}
+	startedOnce sync.Once
+}
+
+// markStarted closes e.started, once (a health check's exec has none).
+func (e *execRec) markStarted() {
+	if e.started != nil {
+		e.startedOnce.Do(func() { close(e.started) })
+	}
 }
 
 // exitCannotRun is the status of an exec that failed before its process
@@ -75,7 +87,7 @@ func (d *Daemon) ContainerExecCreate(ctx context.Context, ref string, cfg contai
 			return "", fmt.Errorf("Invalid escape keys (%s) provided: %w", cfg.DetachKeys, errdefs.ErrInvalidArgument)
 		}
 	}
-	e := &execRec{id: newID(), container: id, cfg: cfg, user: cfg.User, workingDir: cfg.WorkingDir, detachKeys: keys, done: make(chan struct{})}
+	e := &execRec{id: newID(), container: id, cfg: cfg, user: cfg.User, workingDir: cfg.WorkingDir, detachKeys: keys, done: make(chan struct{}), started: make(chan struct{})}
 	if e.user == "" {
 		e.user = user
 	}
@@ -180,6 +192,7 @@ func (d *Daemon) ContainerExecStart(ctx context.Context, execID string, consoleS
 		e.mu.Lock()
 		e.running, e.exitCode = false, &code
 		e.mu.Unlock()
+		e.markStarted()
 		close(e.done)
 		return err
 	}
@@ -241,6 +254,7 @@ func (d *Daemon) execStart(c *ctr, e *execRec, consoleSize *[2]uint, stdin io.Re
 	e.mu.Lock()
 	e.pid, e.console = p.Pid, p.Console
 	e.mu.Unlock()
+	e.markStarted()
 	// With a terminal, the detach keys (ctrl-p,ctrl-q unless the exec
 	// names others) on stdin end the stream; the process goes on.
 	detached := make(chan struct{})
@@ -384,14 +398,32 @@ func (d *Daemon) ContainerExecInspect(ctx context.Context, execID string) (conta
 	}, nil
 }
 
-// ContainerExecResize is POST /exec/{id}/resize.
+// execReadyTimeout is how long a resize waits for its exec to start.
+var execReadyTimeout = 10 * time.Second
+
+// ContainerExecResize is POST /exec/{id}/resize. As dockerd's, a resize
+// that comes before the start (a client sends one right after it) waits
+// for the process up to execReadyTimeout; one of an exec that has ended,
+// or never ran, finds no process (dockerd's "no such exec").
 func (d *Daemon) ContainerExecResize(ctx context.Context, execID string, height, width uint16) error {
 	e, err := d.exec(execID)
 	if err != nil {
 		return err
 	}
+	t := time.NewTimer(execReadyTimeout)
+	defer t.Stop()
+	select {
+	case <-e.started:
+	case <-t.C:
+		return errdefs.Dockerf(errdefs.ErrConflict, "timeout waiting for exec session ready")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.exitCode != nil {
+		return errdefs.Dockerf(errdefs.ErrNotFound, "no such exec")
+	}
 	if e.console == nil {
 		return nil // no terminal to resize; dockerd says yes
 	}

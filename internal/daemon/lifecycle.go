@@ -68,6 +68,9 @@ func (d *Daemon) startLocked(ctx context.Context, c *ctr) (retErr error) {
 			err = fmt.Errorf("%w: %w", err, errdefs.ErrInvalidArgument)
 		}
 		c.rec.State.Error = err.Error()
+		if c.rec.State.ExitCode == 0 {
+			c.rec.State.ExitCode = 128 // dockerd's exit code of a start that failed
+		}
 		d.save(&c.rec)
 		c.notify() // attaches waiting for the start give up
 		if c.rec.HostConfig.AutoRemove {
@@ -132,7 +135,9 @@ func (d *Daemon) startLocked(ctx context.Context, c *ctr) (retErr error) {
 	}
 	tr.step("process started")
 	st, _ := d.rt.State(ctx, id)
-	c.rec.State = state{Status: container.StateRunning, Pid: st.Pid, StartedAt: time.Now().UTC()}
+	// FinishedAt stays the last exit's until the next one, as dockerd
+	// keeps it (a restarted container shows when it last stopped).
+	c.rec.State = state{Status: container.StateRunning, Pid: st.Pid, StartedAt: time.Now().UTC(), FinishedAt: c.rec.State.FinishedAt}
 	if err := d.save(&c.rec); err != nil {
 		slog.Error("save container state", "id", id, "error", err)
 	}
@@ -528,7 +533,11 @@ func (d *Daemon) ContainerRemove(ctx context.Context, ref string, force, volumes
 	}
 	if (st == container.StateRunning || st == container.StatePaused || st == container.StateRestarting) && !force {
 		c.mu.Unlock()
-		return fmt.Errorf("cannot remove container %q: container is %s: Stop the container before attempting removal or force remove: %w", "/"+c.rec.Name, st, errdefs.ErrConflict)
+		procedure := "Stop the container before attempting removal or force remove"
+		if st == container.StatePaused {
+			procedure = "Unpause and then stop the container before attempting removal or force remove"
+		}
+		return errdefs.Dockerf(errdefs.ErrConflict, "You cannot remove a %s container %s. %s", st, c.rec.ID, procedure)
 	}
 	c.removed = true
 	c.stopping = true

@@ -47,10 +47,11 @@ func networkNames(execRoot, bridge string) (string, string) {
 
 // containerNetworks are the networks a container asks for: its network
 // mode's first, then the others of NetworkingConfig, by name. None for the
-// modes none, host and container:.
+// modes host and container:, and none unless the container was
+// disconnected from it (then only the networks it was connected to).
 func containerNetworks(r *record) []network.EndpointRequest {
 	mode := networkMode(r.HostConfig)
-	if mode == "none" || mode == "host" || strings.HasPrefix(mode, "container:") {
+	if mode == "host" || strings.HasPrefix(mode, "container:") || mode == "none" && !r.NetworkModeDetached {
 		return nil
 	}
 	eps := map[string]*mnet.EndpointSettings{}
@@ -175,8 +176,9 @@ func portBindings(r *record) ([]network.PortBinding, error) {
 func (d *Daemon) attachNetwork(ctx context.Context, r *record) (*network.Sandbox, netip.Addr, error) {
 	nets := containerNetworks(r)
 	if len(nets) == 0 {
-		if mode := networkMode(r.HostConfig); mode == "none" || mode == "host" {
+		if mode := networkMode(r.HostConfig); (mode == "none" || mode == "host") && !r.NetworkModeDetached {
 			if nw, err := d.net.Network(mode); err == nil {
+				noteNetworkID(r, nw)
 				d.networkEvent(nw, events.ActionConnect, r.ID)
 			}
 		}
@@ -197,6 +199,7 @@ func (d *Daemon) attachNetwork(ctx context.Context, r *record) (*network.Sandbox
 	}
 	for _, ep := range eps {
 		if nw, err := d.net.Network(ep.NetworkID); err == nil {
+			noteNetworkID(r, nw)
 			d.networkEvent(nw, events.ActionConnect, r.ID)
 		}
 	}
@@ -270,22 +273,17 @@ func (d *Daemon) networkSettings(r *record) *container.NetworkSettings {
 		}
 	}
 	// dockerd learns a network's id when the container first connects
-	// (at its first start) and keeps it once stopped: "" until then.
-	started := !r.State.StartedAt.IsZero()
+	// (at its first start) and keeps it once stopped: "" until then
+	// (r.NetworkIDs records it).
 	mode := networkMode(r.HostConfig)
-	if mode == "none" || mode == "host" {
-		if nw, err := d.net.Network(mode); err == nil {
-			ns.Networks[mode] = &mnet.EndpointSettings{}
-			if started {
-				ns.Networks[mode].NetworkID = nw.ID
-			}
-		}
+	if (mode == "none" || mode == "host") && !r.NetworkModeDetached {
+		ns.Networks[mode] = &mnet.EndpointSettings{NetworkID: r.NetworkIDs[mode]}
 		return ns
 	}
 	for _, er := range containerNetworks(r) {
-		es := &mnet.EndpointSettings{Aliases: er.Aliases, Links: er.Links}
-		if nw, err := d.net.Network(er.Network); err == nil && started {
-			es.NetworkID = nw.ID
+		es := &mnet.EndpointSettings{Aliases: er.Aliases, Links: er.Links, NetworkID: r.NetworkIDs[er.Network]}
+		if nw, err := d.net.Network(er.Network); err == nil {
+			es.NetworkID = r.NetworkIDs[nw.Name]
 		}
 		if er.IPv4 != "" {
 			a, _ := netip.ParseAddr(er.IPv4)
@@ -307,7 +305,7 @@ func (d *Daemon) networkSettings(r *record) *container.NetworkSettings {
 			es = &mnet.EndpointSettings{NetworkID: nw.ID, Aliases: ep.Aliases}
 			ns.Networks[nw.Name] = es
 		}
-		es.EndpointID = ep.ID
+		es.NetworkID, es.EndpointID = nw.ID, ep.ID
 		es.Gateway = ep.Gateway
 		if ep.Addr.IsValid() {
 			es.IPAddress, es.IPPrefixLen = ep.Addr.Addr(), ep.Addr.Bits()
@@ -422,14 +420,23 @@ func (d *Daemon) NetworkInspect(ctx context.Context, ref string) (mnet.Inspect, 
 	return out, nil
 }
 
-// NetworkCreate is POST /networks/create.
+// NetworkCreate is POST /networks/create. As dockerd: the predefined
+// names are refused first, then a wrong IPAM config (with moby 25's
+// words: dockerd 20.10 let it through to fail later, or not at all).
 func (d *Daemon) NetworkCreate(ctx context.Context, req mnet.CreateRequest) (mnet.CreateResponse, error) {
+	switch req.Name {
+	case "bridge", "host", "none", "default":
+		return mnet.CreateResponse{}, errdefs.Dockerf(errdefs.ErrForbidden, "operation is not permitted on predefined %s network ", req.Name)
+	}
 	cr := network.CreateRequest{Name: req.Name, Driver: req.Driver, Internal: req.Internal, Attachable: req.Attachable,
 		Options: req.Options, Labels: req.Labels}
 	if req.EnableIPv6 != nil && *req.EnableIPv6 {
 		return mnet.CreateResponse{}, fmt.Errorf("IPv6 networks are not supported by hull yet: %w", errdefs.ErrInvalidArgument)
 	}
 	if req.IPAM != nil {
+		if err := checkIPAMConfig(req.IPAM.Config); err != nil {
+			return mnet.CreateResponse{}, err
+		}
 		cr.IPAMDriver, cr.IPAMOptions = req.IPAM.Driver, req.IPAM.Options
 		if len(req.IPAM.Config) > 1 {
 			return mnet.CreateResponse{}, fmt.Errorf("a network has one IPv4 subnet in hull: %w", errdefs.ErrInvalidArgument)
@@ -491,31 +498,43 @@ func (d *Daemon) NetworksPrune(ctx context.Context, f filters.Args) (mnet.PruneR
 }
 
 // NetworkConnect is POST /networks/{id}/connect: a running container gets
-// the endpoint at once, any container keeps it in its config.
+// the endpoint at once, any container keeps it in its config. As dockerd,
+// a container that is not running may name a network that does not exist
+// (its start fails then), and the networks it is on now decide what it may
+// join: none and host, or a shared namespace, join no other.
 func (d *Daemon) NetworkConnect(ctx context.Context, ref string, req mnet.ConnectRequest) error {
-	nw, err := d.net.Network(ref)
-	if err != nil {
-		return err
-	}
 	c, err := d.lookup(req.Container)
 	if err != nil {
 		return err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	mode := networkMode(c.rec.HostConfig)
-	if mode == "none" || mode == "host" || strings.HasPrefix(mode, "container:") {
-		return fmt.Errorf("container sharing network namespace with another container or host cannot be connected to any other network: %w", errdefs.ErrInvalidArgument)
+	running := c.rec.State.Status == container.StateRunning || c.rec.State.Status == container.StatePaused
+	nw, err := d.net.Network(ref)
+	if err != nil {
+		if running || !errdefs.IsNotFound(err) {
+			return err
+		}
+		d.keepEndpointConfig(&c.rec, ref, req.EndpointConfig)
+		return d.save(&c.rec)
 	}
-	switch nw.Driver {
-	case "null":
-		return fmt.Errorf("container cannot be connected to multiple networks with one of the networks in private (none) mode: %w", errdefs.ErrInvalidArgument)
-	case "host":
+	mode := networkMode(c.rec.HostConfig)
+	if _, shared := containerMode(mode); shared && running {
+		return errSharedNetwork
+	}
+	if mode != "host" && nw.Driver == "host" {
 		return fmt.Errorf("container cannot be disconnected from host network or connected to host network: %w", errdefs.ErrInvalidArgument)
 	}
-	for _, er := range containerNetworks(&c.rec) {
-		if n, err := d.net.Network(er.Network); err == nil && n.ID == nw.ID {
+	for _, on := range d.attachedNetworks(&c.rec) {
+		switch {
+		case on.ID == nw.ID && running:
 			return fmt.Errorf("endpoint with name %s already exists in network %s: %w", c.rec.Name, nw.Name, errdefs.ErrForbidden)
+		case on.ID == nw.ID:
+			return nil // dockerd keeps the config it has
+		case on.Driver == "host" || nw.Driver == "host":
+			return errSharedNetwork
+		case on.Driver == "null" || nw.Driver == "null":
+			return errdefs.Dockerf(errdefs.ErrInvalidArgument, "container cannot be connected to multiple networks with one of the networks in private (none) mode")
 		}
 	}
 	es := req.EndpointConfig
@@ -535,11 +554,12 @@ func (d *Daemon) NetworkConnect(ctx context.Context, ref string, req mnet.Connec
 		}
 		er.IPv4 = es.IPAMConfig.IPv4Address.String()
 	}
-	running := c.rec.State.Status == container.StateRunning || c.rec.State.Status == container.StatePaused
+	delete(c.rec.NetworkIDs, nw.Name)
 	if running {
 		if _, err := d.net.Connect(ctx, c.rec.ID, er); err != nil {
 			return err
 		}
+		noteNetworkID(&c.rec, nw)
 		// dockerd tells of a connect when the endpoint is made: at once
 		// for a running container, at its start for another.
 		defer d.networkEvent(nw, events.ActionConnect, c.rec.ID)
@@ -558,48 +578,129 @@ func (d *Daemon) NetworkConnect(ctx context.Context, ref string, req mnet.Connec
 	return d.save(&c.rec)
 }
 
-// NetworkDisconnect is POST /networks/{id}/disconnect.
-func (d *Daemon) NetworkDisconnect(ctx context.Context, ref string, req mnet.DisconnectRequest) error {
-	nw, err := d.net.Network(ref)
-	if err != nil {
-		return err
+// noteNetworkID records that r has had an endpoint on nw: inspect shows a
+// network's NetworkID from the container's first start on it, as dockerd
+// does (empty for a container created or connected since).
+func noteNetworkID(r *record, nw *network.Network) {
+	if r.NetworkIDs == nil {
+		r.NetworkIDs = map[string]string{}
 	}
+	r.NetworkIDs[nw.Name] = nw.ID
+}
+
+// errSharedNetwork refuses another network to a container on host's or
+// another container's network namespace (dockerd's words).
+var errSharedNetwork = errdefs.Dockerf(errdefs.ErrInvalidArgument, "container sharing network namespace with another container or host cannot be connected to any other network")
+
+// attachedNetworks are the networks r is on now: its network mode's
+// (unless it was disconnected from it; none for container:X) and those it
+// was connected to that still exist.
+func (d *Daemon) attachedNetworks(r *record) []*network.Network {
+	var out []*network.Network
+	mode := networkMode(r.HostConfig)
+	if _, shared := containerMode(mode); !shared && !r.NetworkModeDetached {
+		if nw, err := d.net.Network(mode); err == nil {
+			out = append(out, nw)
+		}
+	}
+	if r.NetworkingConfig != nil {
+		for name := range r.NetworkingConfig.EndpointsConfig {
+			if nw, err := d.net.Network(name); err == nil && !slices.ContainsFunc(out, func(o *network.Network) bool { return o.ID == nw.ID }) {
+				out = append(out, nw)
+			}
+		}
+	}
+	return out
+}
+
+// keepEndpointConfig records, for a container that is not running, a
+// network that does not exist (yet) by the name given, as dockerd does.
+func (d *Daemon) keepEndpointConfig(r *record, name string, es *mnet.EndpointSettings) {
+	if r.NetworkingConfig == nil {
+		r.NetworkingConfig = &mnet.NetworkingConfig{}
+	}
+	if r.NetworkingConfig.EndpointsConfig == nil {
+		r.NetworkingConfig.EndpointsConfig = map[string]*mnet.EndpointSettings{}
+	}
+	if es == nil {
+		es = &mnet.EndpointSettings{}
+	}
+	r.NetworkingConfig.EndpointsConfig[name] = &mnet.EndpointSettings{Aliases: es.Aliases, IPAMConfig: es.IPAMConfig, MacAddress: es.MacAddress, Links: es.Links}
+}
+
+// NetworkDisconnect is POST /networks/{id}/disconnect, as dockerd: a
+// running container leaves the network's endpoint (a network that is gone
+// only with force); one that is not running forgets the network in its
+// config, by name (a network connected while it did not exist too).
+func (d *Daemon) NetworkDisconnect(ctx context.Context, ref string, req mnet.DisconnectRequest) error {
 	c, err := d.lookup(req.Container)
 	if err != nil {
 		return err
 	}
+	nw, nerr := d.net.Network(ref)
+	if nerr != nil && !errdefs.IsNotFound(nerr) {
+		return nerr
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	found := false
-	if eps := c.rec.NetworkingConfig; eps != nil {
-		for name := range eps.EndpointsConfig {
-			if n, err := d.net.Network(name); err == nil && n.ID == nw.ID {
-				delete(eps.EndpointsConfig, name)
-				found = true
-			}
-		}
-	}
-	if m, err := d.net.Network(networkMode(c.rec.HostConfig)); err == nil && m.ID == nw.ID {
-		// Its network mode's network: the mode stays, as Docker's does,
-		// but the container is no longer attached to it.
-		c.rec.NetworkModeDetached = true
-		found = true
-	}
 	running := c.rec.State.Status == container.StateRunning || c.rec.State.Status == container.StatePaused
-	if running {
+	switch {
+	case running && nw != nil:
+		if networkMode(c.rec.HostConfig) == "host" && nw.Driver == "host" {
+			return fmt.Errorf("container cannot be disconnected from host network or connected to host network: %w", errdefs.ErrInvalidArgument)
+		}
 		if err := d.net.Disconnect(ctx, c.rec.ID, nw.ID); err != nil && !(errdefs.IsNotFound(err) && req.Force) {
 			return err
 		}
-		found = true
-	}
-	if !found && !req.Force {
-		return fmt.Errorf("container %s is not connected to network %s: %w", c.rec.ID, nw.Name, errdefs.ErrNotFound)
+		d.forgetNetwork(&c.rec, nw.Name, nw)
+	case running && !req.Force:
+		return nerr
+	default:
+		name := ref
+		if nw != nil {
+			name = nw.Name
+		}
+		if !d.forgetNetwork(&c.rec, name, nw) {
+			return errdefs.Dockerf(errdefs.ErrNotFound, "container %s is not connected to the network %s", c.rec.ID, name)
+		}
 	}
 	if err := d.save(&c.rec); err != nil {
 		return err
 	}
-	d.networkEvent(nw, events.ActionDisconnect, c.rec.ID)
+	if nw != nil {
+		d.networkEvent(nw, events.ActionDisconnect, c.rec.ID)
+	}
 	return nil
+}
+
+// forgetNetwork drops network name (nw when it exists) from r's config:
+// its entry among the networks it was connected to, or its network mode's
+// (the mode stays, as Docker's does, but r is no longer attached to it).
+// It reports whether r had it.
+func (d *Daemon) forgetNetwork(r *record, name string, nw *network.Network) bool {
+	found := false
+	if eps := r.NetworkingConfig; eps != nil {
+		for key := range eps.EndpointsConfig {
+			if key == name || nw != nil && d.isNetwork(key, nw) {
+				delete(eps.EndpointsConfig, key)
+				found = true
+			}
+		}
+	}
+	if mode := networkMode(r.HostConfig); !r.NetworkModeDetached && (mode == name || nw != nil && d.isNetwork(mode, nw)) {
+		if _, shared := containerMode(mode); !shared {
+			r.NetworkModeDetached = true
+			found = true
+		}
+	}
+	delete(r.NetworkIDs, name)
+	return found
+}
+
+// isNetwork reports whether ref names nw.
+func (d *Daemon) isNetwork(ref string, nw *network.Network) bool {
+	n, err := d.net.Network(ref)
+	return err == nil && n.ID == nw.ID
 }
 
 // networkEvent publishes a network's event, naming the container for a

@@ -326,7 +326,8 @@ type logEntry struct {
 // terminal (no stream framing); it is known before the first emit.
 //
 // tail is the number of lines from the end, < 0 for all; zero times are
-// no bound.
+// no bound. As dockerd's json-file reader, tail counts the log's last lines
+// of both streams, and since, until and the streams choose among them.
 func (d *Daemon) ContainerLogs(ctx context.Context, ref string, stdout, stderr, follow bool, tail int, since, until time.Time, started func(tty bool), emitLine func(stream string, line []byte, t time.Time) error) error {
 	emit := func(e logEntry) error { return emitLine(e.Stream, e.Line, e.Time) }
 	opts := struct {
@@ -377,14 +378,14 @@ func (d *Daemon) ContainerLogs(ctx context.Context, ref string, stdout, stderr, 
 		Stream string    `json:"stream"`
 		Time   time.Time `json:"time"`
 	}
-	want := func(l jsonLine) bool {
-		if l.Stream == "stdout" && !opts.Stdout || l.Stream == "stderr" && !opts.Stderr {
+	want := func(e logEntry) bool {
+		if e.Stream == "stdout" && !opts.Stdout || e.Stream == "stderr" && !opts.Stderr {
 			return false
 		}
-		if !opts.Since.IsZero() && l.Time.Before(opts.Since) {
+		if !opts.Since.IsZero() && e.Time.Before(opts.Since) {
 			return false
 		}
-		return opts.Until.IsZero() || !l.Time.After(opts.Until)
+		return opts.Until.IsZero() || !e.Time.After(opts.Until)
 	}
 	br := bufio.NewReaderSize(f, 64<<10)
 	var pending []logEntry
@@ -393,15 +394,17 @@ func (d *Daemon) ContainerLogs(ctx context.Context, ref string, stdout, stderr, 
 			b, err := br.ReadBytes('\n')
 			if len(b) > 0 && b[len(b)-1] == '\n' {
 				var l jsonLine
-				if json.Unmarshal(b, &l) == nil && want(l) {
+				if json.Unmarshal(b, &l) == nil {
 					e := logEntry{Stream: l.Stream, Line: []byte(l.Log), Time: l.Time}
 					if tail {
 						pending = append(pending, e)
 						if opts.Tail >= 0 && len(pending) > opts.Tail {
 							pending = pending[1:]
 						}
-					} else if err := emit(e); err != nil {
-						return err
+					} else if want(e) {
+						if err := emit(e); err != nil {
+							return err
+						}
 					}
 				}
 			} else if len(b) > 0 {
@@ -421,6 +424,9 @@ func (d *Daemon) ContainerLogs(ctx context.Context, ref string, stdout, stderr, 
 		return err
 	}
 	for _, e := range pending {
+		if !want(e) {
+			continue
+		}
 		if err := emit(e); err != nil {
 			return err
 		}

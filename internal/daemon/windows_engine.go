@@ -243,7 +243,7 @@ func (d *Daemon) startWindows(ctx context.Context, c *ctr) error {
 		}
 	}
 	c.win = wc
-	c.rec.State = state{Status: container.StateRunning, Pid: pid, StartedAt: time.Now().UTC()}
+	c.rec.State = state{Status: container.StateRunning, Pid: pid, StartedAt: time.Now().UTC(), FinishedAt: c.rec.State.FinishedAt}
 	d.save(&c.rec)
 	// Clients that attached before the start join before any output is
 	// read (HCS holds it in the process's pipes meanwhile).
@@ -424,6 +424,7 @@ func (d *Daemon) execStartWindows(e *execRec, stdin io.Reader, stdout, stderr io
 	e.mu.Lock()
 	e.running, e.pid = true, p.Pid()
 	e.mu.Unlock()
+	e.markStarted()
 	in, out, errOut, _ := p.Stdio()
 	var copies sync.WaitGroup
 	for _, o := range []struct {

@@ -21,7 +21,6 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -189,8 +188,6 @@ var (
 	bucketIPAM = []byte("ipam")
 )
 
-var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
-
 // crashAt ends the process at a named point when HULL_TEST_CRASH_AT names
 // it: the tests' way to kill the daemon in the middle of a change.
 func crashAt(point string) {
@@ -275,9 +272,14 @@ func (s *Service) driver(ctx context.Context, name string) (Driver, error) {
 		return d, nil
 	}
 	if s.cfg.Plugins == nil {
-		return nil, fmt.Errorf("network driver %q: plugin not found: %w", name, errdefs.ErrNotFound)
+		return nil, errdefs.Dockerf(errdefs.ErrNotFound, "plugin %q not found", name)
 	}
 	p, err := s.cfg.Plugins.Get(ctx, name, "NetworkDriver")
+	if errdefs.IsNotFound(err) || errdefs.IsInvalidArgument(err) {
+		// dockerd's words; where hull looked is in the debug log.
+		slog.Debug("network driver", "driver", name, "error", err)
+		return nil, errdefs.Dockerf(errdefs.ErrNotFound, "plugin %q not found", name)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("network driver %q: %w", name, err)
 	}
@@ -371,7 +373,7 @@ func (s *Service) Network(ref string) (*Network, error) {
 	case 1:
 		return &found[0], nil
 	case 0:
-		return nil, fmt.Errorf("network %s not found: %w", ref, errdefs.ErrNotFound)
+		return nil, errdefs.Dockerf(errdefs.ErrNotFound, "network %s not found", ref)
 	}
 	return nil, fmt.Errorf("network %s is ambiguous (%d matches found): %w", ref, len(found), errdefs.ErrInvalidArgument)
 }
@@ -388,16 +390,21 @@ type CreateRequest struct {
 	IPAMOptions map[string]string
 }
 
-// CreateNetwork makes a network with its driver.
+// CreateNetwork makes a network with its driver. As dockerd, any name that
+// is not blank will do (it is never a file or interface name), checked
+// before the driver: a taken name, then the one-instance drivers.
 func (s *Service) CreateNetwork(ctx context.Context, req CreateRequest) (*Network, error) {
-	if !validName.MatchString(req.Name) {
-		return nil, fmt.Errorf("invalid network name %q: it must match %s: %w", req.Name, validName, errdefs.ErrInvalidArgument)
+	if strings.TrimSpace(req.Name) == "" {
+		return nil, errdefs.Dockerf(errdefs.ErrInvalidArgument, "invalid name: name is empty")
+	}
+	if _, err := s.Network(req.Name); err == nil {
+		return nil, fmt.Errorf("network with name %s already exists: %w", req.Name, errdefs.ErrConflict)
 	}
 	if req.Driver == "" {
 		req.Driver = "bridge"
 	}
 	if req.Driver == "null" || req.Driver == "host" {
-		return nil, fmt.Errorf("only one instance of %q network is allowed: %w", req.Driver, errdefs.ErrInvalidArgument)
+		return nil, errdefs.Dockerf(errdefs.ErrForbidden, "only one instance of %q network is allowed", req.Driver)
 	}
 	d, err := s.driver(ctx, req.Driver)
 	if err != nil {
@@ -487,6 +494,13 @@ func (s *Service) ipamConfig(nw *Network, req CreateRequest) error {
 			return fmt.Errorf("invalid IP range %q: not within %s: %w", req.IPRange, p, errdefs.ErrInvalidArgument)
 		}
 		nw.IPRange = r.Masked()
+		if req.Gateway == "" {
+			// Docker's IPAM gives the gateway the range's first free
+			// address.
+			if nw.Gateway = nw.IPRange.Addr(); nw.Gateway == p.Addr() {
+				nw.Gateway = nw.Gateway.Next()
+			}
+		}
 	}
 	return nil
 }
@@ -560,7 +574,8 @@ func (s *Service) freeSubnet(want netip.Prefix) (netip.Prefix, error) {
 	if want.IsValid() {
 		for _, nw := range all {
 			if nw.Subnet.IsValid() && nw.Subnet.Overlaps(want) {
-				return netip.Prefix{}, fmt.Errorf("invalid pool request: Pool overlaps with other one on this address space (%s of network %s): %w", nw.Subnet, nw.Name, errdefs.ErrConflict)
+				slog.Debug("pool overlaps", "pool", want, "network", nw.Name, "subnet", nw.Subnet)
+				return netip.Prefix{}, errdefs.Dockerf(errdefs.ErrForbidden, "Pool overlaps with other one on this address space")
 			}
 		}
 		return want, nil
@@ -707,7 +722,12 @@ func allocate(tx *bolt.Tx, nw *Network, want string) (netip.Prefix, error) {
 	if v := cursors.Get([]byte(nw.ID)); v != nil {
 		last, _ = netip.ParseAddr(string(v))
 	}
-	first := pool.Addr().Next()
+	// The range's first address is given too, unless it is the subnet's
+	// own (Docker's IPAM keeps only the subnet's first and last).
+	first := pool.Addr()
+	if first == nw.Subnet.Addr() {
+		first = first.Next()
+	}
 	start := first
 	if last.IsValid() && pool.Contains(last) {
 		start = last.Next()

@@ -509,7 +509,7 @@ func (s *Service) Disconnect(ctx context.Context, containerID, network string) e
 			return s.leave(ctx, &ep, false)
 		}
 	}
-	return fmt.Errorf("container %s is not connected to network %s: %w", containerID, nw.Name, errdefs.ErrNotFound)
+	return errdefs.Dockerf(errdefs.ErrNotFound, "container %s is not connected to network %s", containerID, nw.Name)
 }
 
 // Reconcile makes the kernel agree with the records after a daemon start:

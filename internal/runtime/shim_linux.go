@@ -453,6 +453,16 @@ func (s *shim) Do(req request) (response, error) {
 			for _, pid := range pids {
 				unix.Kill(pid, sig)
 			}
+			// A frozen cgroup (v1) holds a SIGKILL until it is thawed: a
+			// paused container is thawed for it, as libcontainer's
+			// Signal does for the init alone.
+			if sig == unix.SIGKILL {
+				if st, err := s.c.Status(); err == nil && st == libcontainer.Paused {
+					if err := s.c.Resume(); err != nil {
+						return response{}, conflict("kill", s.id, err)
+					}
+				}
+			}
 			return response{}, nil
 		}
 		return response{}, conflict("kill", s.id, s.c.Signal(sig))

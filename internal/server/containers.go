@@ -548,22 +548,36 @@ func writeRawError(conn net.Conn, err error) {
 // a TTY, with timestamps when asked.
 func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
+	// As dockerd: the streams are checked before the container is looked
+	// up, and a tail that is not a number means all the lines.
+	if !boolValue(r, "stdout") && !boolValue(r, "stderr") {
+		return errdefs.Dockerf(errdefs.ErrInvalidArgument, "Bad parameters: you must choose at least one stream")
+	}
 	tail := -1
-	if v := q.Get("tail"); v != "" && v != "all" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return fmt.Errorf("tail %q: a number or \"all\": %w", v, errdefs.ErrInvalidArgument)
-		}
+	if n, err := strconv.Atoi(q.Get("tail")); err == nil && n >= 0 {
 		tail = n
 	}
 	since, err := parseTime(q.Get("since"))
-	if err != nil {
-		return err
+	if err == nil {
+		var until time.Time
+		until, err = parseTime(q.Get("until"))
+		if err == nil {
+			return s.containerLogStream(w, r, tail, since, until)
+		}
 	}
-	until, err := parseTime(q.Get("until"))
-	if err != nil {
-		return err
+	// A wrong since or until is told after the container is found and
+	// its log can be read, as dockerd checks them: a read of no line.
+	reached := false
+	lerr := s.backend.ContainerLogs(r.Context(), r.PathValue("id"), true, true, false, 0, time.Time{}, time.Time{},
+		func(bool) { reached = true }, func(string, []byte, time.Time) error { return err })
+	if lerr != nil && !reached {
+		return lerr
 	}
+	return err
+}
+
+// containerLogStream answers a log request whose parameters are good.
+func (s *Server) containerLogStream(w http.ResponseWriter, r *http.Request, tail int, since, until time.Time) error {
 	timestamps := boolValue(r, "timestamps")
 	var stdout, stderr io.Writer
 	flusher, _ := w.(http.Flusher)
@@ -585,7 +599,7 @@ func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) error {
 			dst = stderr
 		}
 		if timestamps {
-			line = append([]byte(t.Format(time.RFC3339Nano)+" "), line...)
+			line = append([]byte(t.UTC().Format(rfc3339NanoFixed)+" "), line...)
 		}
 		_, err := dst.Write(line)
 		if flusher != nil {
@@ -593,14 +607,19 @@ func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	err = s.backend.ContainerLogs(r.Context(), r.PathValue("id"), boolValue(r, "stdout"), boolValue(r, "stderr"), boolValue(r, "follow"), tail, since, until, started, emit)
+	err := s.backend.ContainerLogs(r.Context(), r.PathValue("id"), boolValue(r, "stdout"), boolValue(r, "stderr"), boolValue(r, "follow"), tail, since, until, started, emit)
 	if err != nil && stdout != nil {
 		return nil // the answer has begun: nothing more can be said
 	}
 	return err
 }
 
-// parseTime reads since/until: Unix seconds with an optional fraction.
+// rfc3339NanoFixed is the time of a log line with timestamps: always nine
+// digits of fraction, as dockerd writes it (jsonmessage.RFC3339NanoFixed).
+const rfc3339NanoFixed = "2006-01-02T15:04:05.000000000Z07:00"
+
+// parseTime reads since/until: Unix seconds with an optional fraction. A
+// value that is not one is refused with dockerd's words (its strconv error).
 func parseTime(v string) (time.Time, error) {
 	if v == "" || v == "0" {
 		return time.Time{}, nil
@@ -608,14 +627,14 @@ func parseTime(v string) (time.Time, error) {
 	sec, frac, _ := strings.Cut(v, ".")
 	s, err := strconv.ParseInt(sec, 10, 64)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("time %q: want Unix seconds: %w", v, errdefs.ErrInvalidArgument)
+		return time.Time{}, errdefs.Dockerf(errdefs.ErrInvalidArgument, "%s", err)
 	}
 	var ns int64
 	if frac != "" {
-		frac = (frac + "000000000")[:9]
-		if ns, err = strconv.ParseInt(frac, 10, 64); err != nil {
-			return time.Time{}, fmt.Errorf("time %q: want Unix seconds: %w", v, errdefs.ErrInvalidArgument)
+		if _, err = strconv.ParseInt(frac, 10, 64); err != nil {
+			return time.Time{}, errdefs.Dockerf(errdefs.ErrInvalidArgument, "%s", err)
 		}
+		ns, _ = strconv.ParseInt((frac + "000000000")[:9], 10, 64)
 	}
 	return time.Unix(s, ns), nil
 }

@@ -146,6 +146,8 @@ func containerCases() []*tcase {
 		tcs("container/rm/volumes", mk("a", obj{"Volumes": obj{"/conf-vol": obj{}}}), del("/containers/{a}?v=1"), get("/volumes")),
 		tcs("container/rm/keeps-named-volume", mk("a", hc(obj{"Binds": []string{"conf-keep:/x"}})), del("/containers/{a}?v=1"), get("/volumes").vol("Volumes[].CreatedAt")),
 		tcs("container/rm/bad-force", mk("a", nil), del("/containers/{a}?force=maybe")),
+		tcs("container/rm/paused-force-state", mkRunning("a", nil), post("/containers/{a}/pause", nil).asSetup(),
+			del("/containers/{a}?force=1").within(10*time.Second), get("/containers/{a}/json")),
 		tcs("container/rm/sdk-missing", sdk("ContainerRemove", func(ctx context.Context, c *client.Client, x func(string) string) (any, error) {
 			return c.ContainerRemove(ctx, "conf-nope", client.ContainerRemoveOptions{})
 		})),
@@ -192,6 +194,21 @@ func containerCases() []*tcase {
 		tcs("container/logs/no-stream-chosen", mkExited("a", nil), get("/containers/{a}/logs")),
 		tcs("container/logs/tail", mkExited("a", nil, "sh", "-c", "echo 1; echo 2; echo 3"), get("/containers/{a}/logs?stdout=1&tail=2")),
 		tcs("container/logs/tail-bad", mkExited("a", nil, "echo", "x"), get("/containers/{a}/logs?stdout=1&tail=lots")),
+		tcs("container/logs/tail-negative", mkExited("a", nil, "sh", "-c", "echo 1; echo 2"), get("/containers/{a}/logs?stdout=1&tail=-1")),
+		tcs("container/logs/tail-zero", mkExited("a", nil, "sh", "-c", "echo 1; echo 2"), get("/containers/{a}/logs?stdout=1&tail=0")),
+		// The tail counts the lines of both streams; the streams asked for
+		// are chosen among them.
+		tcs("container/logs/tail-both-streams", mkExited("a", nil, "sh", "-c", "echo out1; sleep 0.2; echo err1 >&2; sleep 0.2; echo out2"),
+			get("/containers/{a}/logs?stdout=1&tail=2")),
+		tcs("container/logs/tail-since", mkExited("a", nil, "sh", "-c", "echo 1; echo 2; echo 3"), get("/containers/{a}/logs?stdout=1&tail=2&since=1")),
+		tcs("container/logs/since-future", mkExited("a", nil, "echo", "x"), get("/containers/{a}/logs?stdout=1&since=99999999999")),
+		tcs("container/logs/until-bad", mkExited("a", nil), get("/containers/{a}/logs?stdout=1&until=x")),
+		tcs("container/logs/since-bad-fraction", mkExited("a", nil), get("/containers/{a}/logs?stdout=1&since=1.x")),
+		tcs("container/logs/since-bad-missing", get("/containers/conf-nope/logs?stdout=1&since=yesterday")),
+		tcs("container/logs/no-stream-missing", get("/containers/conf-nope/logs")),
+		// Nine digits of fraction always: with thirty lines one of them
+		// ends in zero almost surely.
+		tcs("container/logs/timestamps-many", mkExited("a", nil, "seq", "1", "30"), get("/containers/{a}/logs?stdout=1&timestamps=1")),
 		tcs("container/logs/timestamps", mkExited("a", nil, "echo", "stamp"), get("/containers/{a}/logs?stdout=1&timestamps=1")),
 		tcs("container/logs/since-bad", mkExited("a", nil), get("/containers/{a}/logs?stdout=1&since=yesterday")),
 		tcs("container/logs/tty", mkExited("a", obj{"Tty": true}, "echo", "tty out"), logs("a")),

@@ -64,6 +64,21 @@ func execCases() []*tcase {
 		tcs("exec/inspect/missing", get("/exec/conf-nope/json")),
 		tcs("exec/resize/missing", post("/exec/conf-nope/resize?h=10&w=10", nil)),
 		tcs("exec/resize/not-running", mkRunning("a", nil), execIn("a", obj{"Tty": true}, "true").asSetup(), post("/exec/{e}/resize?h=10&w=10", nil)),
+		tcs("exec/resize/running-tty", mkRunning("a", nil), execIn("a", obj{"Tty": true}, "sleep", "5").asSetup(),
+			post("/exec/{e}/start", obj{"Detach": true, "Tty": true}).asSetup(), post("/exec/{e}/resize?h=10&w=10", nil).after(300*time.Millisecond)),
+		tcs("exec/resize/running-no-tty", mkRunning("a", nil), execIn("a", nil, "sleep", "5").asSetup(),
+			post("/exec/{e}/start", obj{"Detach": true}).asSetup(), post("/exec/{e}/resize?h=10&w=10", nil).after(300*time.Millisecond)),
+		tcs("exec/resize/ended", mkRunning("a", nil), execIn("a", obj{"Tty": true}, "true").asSetup(),
+			post("/exec/{e}/start", obj{"Detach": true, "Tty": true}).asSetup(), post("/exec/{e}/resize?h=10&w=10", nil).after(500*time.Millisecond)),
+		tcs("exec/resize/failed", mkRunning("a", nil), execIn("a", nil, "/nonexistent").asSetup(),
+			post("/exec/{e}/start", obj{"Detach": true}).asSetup(), post("/exec/{e}/resize?h=10&w=10", nil).after(300*time.Millisecond)),
+		// A resize sent before the start waits for it (the docker CLI
+		// sends one right after the start).
+		func() *tcase {
+			rs := post("/exec/{e}/resize?h=10&w=10", nil).within(15 * time.Second).background("rs")
+			return tcs("exec/resize/before-start", mkRunning("a", nil), execIn("a", obj{"Tty": true}, "sleep", "3").asSetup(), rs,
+				post("/exec/{e}/start", obj{"Detach": true, "Tty": true}).after(500*time.Millisecond).asSetup(), collect(rs))
+		}(),
 		tcs("exec/sdk/inspect", mkRunning("a", nil), sdk("ExecCreate", func(ctx context.Context, c *client.Client, x func(string) string) (any, error) {
 			return c.ExecCreate(ctx, x("{a}"), client.ExecCreateOptions{Cmd: []string{"true"}})
 		}).capture("e", "ID"), sdk("ExecInspect", func(ctx context.Context, c *client.Client, x func(string) string) (any, error) {

@@ -74,6 +74,13 @@ func networkCases() []*tcase {
 			post("/networks/create", obj{"Name": "conf-m", "IPAM": obj{"Config": []obj{{"Subnet": "10.213.1.0/25"}}}})),
 		tcs("network/create/ipv6-no-subnet", post("/networks/create", obj{"Name": "conf-n", "EnableIPv6": true}).capture("n", "Id"), inspect("{n}").pick("EnableIPv6", "IPAM")),
 		tcs("network/create/host-driver", post("/networks/create", obj{"Name": "conf-n", "Driver": "host"})),
+		tcs("network/create/null-driver", post("/networks/create", obj{"Name": "conf-n", "Driver": "null"})),
+		tcs("network/create/predefined-default", post("/networks/create", obj{"Name": "default"})),
+		tcs("network/create/blank-name", post("/networks/create", obj{"Name": " "})),
+		tcs("network/create/name-with-space", post("/networks/create", obj{"Name": "conf-a b/c:d"}).capture("n", "Id"), inspect("{n}").pick("Name")),
+		tcs("network/create/ipam-host-bits", post("/networks/create", obj{"Name": "conf-n", "IPAM": obj{"Config": []obj{{"Subnet": "10.213.3.5/24"}}}})),
+		tcs("network/create/ipam-range-outside", post("/networks/create", obj{"Name": "conf-n", "IPAM": obj{"Config": []obj{{"Subnet": "10.213.4.0/24", "IPRange": "10.214.0.0/24"}}}})),
+		tcs("network/create/ipam-range-bigger", post("/networks/create", obj{"Name": "conf-n", "IPAM": obj{"Config": []obj{{"Subnet": "10.213.4.0/24", "IPRange": "10.213.4.0/23"}}}})),
 		tcs("network/create/sdk", sdk("NetworkCreate", func(ctx context.Context, c *client.Client, x func(string) string) (any, error) {
 			return c.NetworkCreate(ctx, "conf-n", client.NetworkCreateOptions{Labels: map[string]string{"sdk": "1"}})
 		}).capture("n", "ID"), inspect("{n}").pick("Name", "Labels", "Driver")),
@@ -89,7 +96,9 @@ func networkCases() []*tcase {
 			get("/containers/{a}/json").pick("NetworkSettings")),
 		tcs("network/connect/running", mkNet("n", nil), mkRunning("a", nil), post("/networks/{n}/connect", obj{"Container": "conf-a", "EndpointConfig": obj{"Aliases": []string{"conf-alias"}}}),
 			get("/containers/{a}/json").pick("NetworkSettings"), inspect("{n}").pick("Containers")),
-		tcs("network/connect/static-ip", post("/networks/create", obj{"Name": "conf-n", "IPAM": subnet["IPAM"]}).capture("n", "Id").asSetup(), mk("a", nil),
+		// The container runs on (a shell that exits at once races the
+		// inspect with its exit's cleanup).
+		tcs("network/connect/static-ip", post("/networks/create", obj{"Name": "conf-n", "IPAM": subnet["IPAM"]}).capture("n", "Id").asSetup(), mk("a", obj{"Cmd": []string{"sleep", "300"}}),
 			post("/networks/{n}/connect", obj{"Container": "{a}", "EndpointConfig": obj{"IPAMConfig": obj{"IPv4Address": "10.213.1.200"}}}),
 			start("a"), get("/containers/{a}/json").pick("NetworkSettings").keeping("NetworkSettings.Networks.conf-n.IPAddress")),
 		tcs("network/connect/twice", mkNet("n", nil), mkRunning("a", nil), post("/networks/{n}/connect", obj{"Container": "{a}"}).asSetup(),
@@ -98,6 +107,29 @@ func networkCases() []*tcase {
 		tcs("network/connect/missing-network", mk("a", nil), post("/networks/conf-nonet/connect", obj{"Container": "{a}"})),
 		tcs("network/connect/host", mkRunning("a", nil), post("/networks/host/connect", obj{"Container": "{a}"})),
 		tcs("network/connect/none-container", mkNet("n", nil), mkRunning("a", hc(obj{"NetworkMode": "none"})), post("/networks/{n}/connect", obj{"Container": "{a}"})),
+		tcs("network/connect/none-created", mkNet("n", nil), mk("a", hc(obj{"NetworkMode": "none"})), post("/networks/{n}/connect", obj{"Container": "{a}"})),
+		tcs("network/connect/host-container", mkNet("n", nil), mkRunning("a", hc(obj{"NetworkMode": "host"})), post("/networks/{n}/connect", obj{"Container": "{a}"})),
+		tcs("network/connect/to-none", mkNet("n", nil), mk("a", hc(obj{"NetworkMode": "conf-n"})), post("/networks/none/connect", obj{"Container": "{a}"})),
+		tcs("network/connect/shared-running", mkRunning("a", nil), mkRunning("b", hc(obj{"NetworkMode": "container:conf-a"})), mkNet("n", nil),
+			post("/networks/{n}/connect", obj{"Container": "{b}"})),
+		// A container disconnected from none may join another network.
+		tcs("network/connect/after-none", post("/networks/create", obj{"Name": "conf-n", "IPAM": subnet["IPAM"]}).capture("n", "Id").asSetup(),
+			mk("a", obj{"Cmd": []string{"sleep", "300"}, "HostConfig": obj{"NetworkMode": "none"}}),
+			post("/networks/none/disconnect", obj{"Container": "{a}"}), post("/networks/{n}/connect", obj{"Container": "{a}"}),
+			get("/containers/{a}/json").pick("NetworkSettings"), start("a"),
+			get("/containers/{a}/json").pick("NetworkSettings").keeping("NetworkSettings.Networks.conf-n.IPAddress"),
+			inspect("{n}").pick("Containers")),
+		tcs("network/connect/twice-created", mkNet("n", nil), mk("a", hc(obj{"NetworkMode": "conf-n"})), post("/networks/{n}/connect", obj{"Container": "{a}"})),
+		tcs("network/connect/created-aliases", mkNet("n", nil), mk("a", hc(obj{"NetworkMode": "conf-n"})), get("/containers/{a}/json").pick("NetworkSettings")),
+		// A container that is not running may be given a network that does
+		// not exist: its start fails.
+		tcs("network/connect/missing-network-start", mk("a", nil), post("/networks/conf-nonet/connect", obj{"Container": "{a}"}),
+			post("/containers/{a}/start", nil), get("/containers/{a}/json").pick("State")),
+		tcs("network/connect/missing-network-then-disconnect", mk("a", nil), post("/networks/conf-nonet/connect", obj{"Container": "{a}"}),
+			post("/networks/conf-nonet/disconnect", obj{"Container": "{a}"}), post("/containers/{a}/start", nil)),
+		tcs("network/connect/missing-network-running", mkRunning("a", nil), post("/networks/conf-nonet/connect", obj{"Container": "{a}"})),
+		tcs("network/connect/ok-started", mkNet("n", nil), mk("a", nil), post("/networks/{n}/connect", obj{"Container": "{a}"}), start("a"),
+			wait("a").asSetup(), get("/containers/{a}/json").pick("NetworkSettings")),
 		tcs("network/connect/bad-json", mkNet("n", nil), post("/networks/{n}/connect", "{")),
 		tcs("network/connect/sdk", mkNet("n", nil), mk("a", nil), sdk("NetworkConnect", func(ctx context.Context, c *client.Client, x func(string) string) (any, error) {
 			return c.NetworkConnect(ctx, x("{n}"), client.NetworkConnectOptions{Container: x("{a}"), EndpointConfig: &network.EndpointSettings{Aliases: []string{"sdk"}}})
@@ -108,6 +140,8 @@ func networkCases() []*tcase {
 		tcs("network/disconnect/force-stopped", mkNet("n", nil), mk("a", hc(obj{"NetworkMode": "conf-n"})), post("/networks/{n}/disconnect", obj{"Container": "{a}", "Force": true}),
 			get("/containers/{a}/json").pick("NetworkSettings")),
 		tcs("network/disconnect/missing-container", mkNet("n", nil), post("/networks/{n}/disconnect", obj{"Container": "conf-nope"})),
+		tcs("network/disconnect/not-connected-created", mkNet("n", nil), mk("a", nil), post("/networks/{n}/disconnect", obj{"Container": "{a}"})),
+		tcs("network/disconnect/missing-network", mk("a", nil), post("/networks/conf-nonet/disconnect", obj{"Container": "{a}"})),
 
 		tcs("network/prune/unused", mkNet("n", nil), mkNet("m", nil), mkRunning("a", hc(obj{"NetworkMode": "conf-m"})), post("/networks/prune", nil).anyOrder("NetworksDeleted"),
 			list("")),
