@@ -111,8 +111,12 @@ func (d *Daemon) summary(r *record) container.Summary {
 	}
 	ns := d.networkSettings(r)
 	s.Ports = portSummary(ns)
-	s.NetworkSettings = &container.NetworkSettingsSummary{Networks: ns.Networks}
-	s.HostConfig.NetworkMode = networkMode(r.HostConfig)
+	s.NetworkSettings = &container.NetworkSettingsSummary{Networks: summaryEndpoints(ns.Networks)}
+	// The mode as it was given ("default" when none), as dockerd lists it.
+	s.HostConfig.NetworkMode = "default"
+	if r.HostConfig != nil {
+		s.HostConfig.NetworkMode = cmp.Or(string(r.HostConfig.NetworkMode), "default")
+	}
 	if r.Health != nil {
 		s.Health = &container.HealthSummary{Status: r.Health.Status, FailingStreak: r.Health.FailingStreak}
 		if running {
