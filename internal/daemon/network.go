@@ -265,7 +265,9 @@ func (d *Daemon) networkSettings(r *record) *container.NetworkSettings {
 			ns.Ports[port] = append(ns.Ports[port], mnet.PortBinding{HostIP: hostIP, HostPort: strconv.Itoa(int(p.HostPort))})
 		}
 	}
-	if r.Config != nil {
+	if r.Config != nil && sb != nil {
+		// While it runs, the ports it exposes without publishing them
+		// are told too (with no binding), as dockerd does.
 		for p := range r.Config.ExposedPorts {
 			if _, ok := ns.Ports[p]; !ok {
 				ns.Ports[p] = nil
@@ -275,6 +277,7 @@ func (d *Daemon) networkSettings(r *record) *container.NetworkSettings {
 	// dockerd learns a network's id when the container first connects
 	// (at its first start) and keeps it once stopped: "" until then
 	// (r.NetworkIDs records it).
+	started := sb != nil || !r.State.StartedAt.IsZero()
 	mode := networkMode(r.HostConfig)
 	if (mode == "none" || mode == "host") && !r.NetworkModeDetached {
 		ns.Networks[mode] = &mnet.EndpointSettings{NetworkID: r.NetworkIDs[mode]}
@@ -284,6 +287,9 @@ func (d *Daemon) networkSettings(r *record) *container.NetworkSettings {
 		es := &mnet.EndpointSettings{Aliases: er.Aliases, Links: er.Links, NetworkID: r.NetworkIDs[er.Network]}
 		if nw, err := d.net.Network(er.Network); err == nil {
 			es.NetworkID = r.NetworkIDs[nw.Name]
+			if !nw.Predefined && (started || connectedStopped(r, er.Network)) {
+				es.DNSNames = endpointDNSNames(r, er.Aliases)
+			}
 		}
 		if er.IPv4 != "" {
 			a, _ := netip.ParseAddr(er.IPv4)
@@ -314,10 +320,67 @@ func (d *Daemon) networkSettings(r *record) *container.NetworkSettings {
 			es.MacAddress = mnet.HardwareAddr(mac)
 		}
 		if !nw.Predefined {
-			es.DNSNames = append([]string{r.Name, r.ID[:12]}, ep.Aliases...)
+			es.DNSNames = endpointDNSNames(r, es.Aliases)
 		}
 	}
 	return ns
+}
+
+// summaryEndpoints are a container's endpoints as GET /containers/json
+// tells them: dockerd copies the addresses and ids only (no links,
+// aliases, driver options or DNS names).
+func summaryEndpoints(eps map[string]*mnet.EndpointSettings) map[string]*mnet.EndpointSettings {
+	out := make(map[string]*mnet.EndpointSettings, len(eps))
+	for name, es := range eps {
+		if es == nil {
+			continue
+		}
+		s := &mnet.EndpointSettings{
+			NetworkID: es.NetworkID, EndpointID: es.EndpointID, Gateway: es.Gateway, IPAddress: es.IPAddress,
+			IPPrefixLen: es.IPPrefixLen, IPv6Gateway: es.IPv6Gateway, GlobalIPv6Address: es.GlobalIPv6Address,
+			GlobalIPv6PrefixLen: es.GlobalIPv6PrefixLen, MacAddress: es.MacAddress, GwPriority: es.GwPriority,
+		}
+		if es.IPAMConfig != nil {
+			s.IPAMConfig = &mnet.EndpointIPAMConfig{IPv4Address: es.IPAMConfig.IPv4Address, IPv6Address: es.IPAMConfig.IPv6Address}
+		}
+		out[name] = s
+	}
+	return out
+}
+
+// endpointDNSNames are the names a container answers to on a user-defined
+// network, in dockerd's order (the first one names its PTR records): its
+// name, its endpoint's aliases, its short id, its host name, each once.
+// dockerd gives none on the predefined networks (bridge, host, none).
+func endpointDNSNames(r *record, aliases []string) []string {
+	var names []string
+	add := func(n string) {
+		if n != "" && !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	add(r.Name)
+	for _, a := range aliases {
+		add(a)
+	}
+	if len(r.ID) >= 12 {
+		add(r.ID[:12])
+	}
+	if r.Config != nil {
+		add(r.Config.Hostname)
+	}
+	return names
+}
+
+// connectedStopped tells whether the container was connected to the
+// network while stopped: dockerd sets the endpoint's DNS names then,
+// before its first start (NetworkConnect marks it with them).
+func connectedStopped(r *record, network string) bool {
+	if r.NetworkingConfig == nil {
+		return false
+	}
+	es := r.NetworkingConfig.EndpointsConfig[network]
+	return es != nil && es.DNSNames != nil
 }
 
 // portSummary is ps's PORTS, from inspect's port map: published ports with
@@ -359,7 +422,7 @@ func (d *Daemon) networkStats(id string) map[string]container.NetworkStats {
 func (d *Daemon) networkAPI(nw *network.Network, withContainers bool) mnet.Inspect {
 	out := mnet.Inspect{Network: mnet.Network{
 		Name: nw.Name, ID: nw.ID, Created: nw.Created, Scope: "local", Driver: nw.Driver, EnableIPv4: true,
-		IPAM:     mnet.IPAM{Driver: "default", Options: map[string]string{}, Config: []mnet.IPAMConfig{}},
+		IPAM:     mnet.IPAM{Driver: cmp.Or(nw.IPAMDriver, "default"), Options: nw.IPAMOptions, Config: []mnet.IPAMConfig{}},
 		Internal: nw.Internal, Attachable: nw.Attachable, ConfigFrom: mnet.ConfigReference{},
 		Options: nw.Options, Labels: nw.Labels, Peers: nil,
 	}}
@@ -573,7 +636,12 @@ func (d *Daemon) NetworkConnect(ctx context.Context, ref string, req mnet.Connec
 	if m, err := d.net.Network(mode); err == nil && m.ID == nw.ID {
 		c.rec.NetworkModeDetached = false
 	} else {
-		c.rec.NetworkingConfig.EndpointsConfig[nw.Name] = &mnet.EndpointSettings{Aliases: es.Aliases, IPAMConfig: es.IPAMConfig, MacAddress: es.MacAddress, Links: er.Links}
+		ep := &mnet.EndpointSettings{Aliases: es.Aliases, IPAMConfig: es.IPAMConfig, MacAddress: es.MacAddress, Links: er.Links}
+		if !running && !nw.Predefined {
+			// dockerd names the endpoint at once (connectedStopped).
+			ep.DNSNames = endpointDNSNames(&c.rec, es.Aliases)
+		}
+		c.rec.NetworkingConfig.EndpointsConfig[nw.Name] = ep
 	}
 	return d.save(&c.rec)
 }

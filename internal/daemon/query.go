@@ -117,7 +117,7 @@ func (d *Daemon) summary(r *record) container.Summary {
 	if ns.SandboxID != "" {
 		s.Ports = portSummary(ns)
 	}
-	s.NetworkSettings = &container.NetworkSettingsSummary{Networks: ns.Networks}
+	s.NetworkSettings = &container.NetworkSettingsSummary{Networks: summaryEndpoints(ns.Networks)}
 	s.HostConfig.NetworkMode = networkMode(r.HostConfig)
 	if r.Health != nil {
 		s.Health = &container.HealthSummary{Status: r.Health.Status, FailingStreak: r.Health.FailingStreak}

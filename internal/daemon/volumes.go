@@ -34,7 +34,7 @@ var bucketVolumes = []byte("volumes")
 type volumeRecord struct {
 	Name      string            `json:"name"`
 	CreatedAt time.Time         `json:"createdAt"`
-	Labels    map[string]string `json:"labels,omitempty"`
+	Labels    map[string]string `json:"labels"` // null when none were given, {} when they were empty
 	Options   map[string]string `json:"options,omitempty"`
 	// Anonymous volumes go with their container when it is removed with
 	// its volumes (docker rm -v, --rm).
@@ -74,13 +74,11 @@ var volumeNamePattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
 
 func (d *Daemon) volumeDir(name string) string { return filepath.Join(d.cfg.Root, "volumes", name) }
 
+// volumeAPI is a local volume as the API tells it: its labels as they were
+// given (null when none, as dockerd keeps them).
 func (d *Daemon) volumeAPI(r volumeRecord) volume.Volume {
-	labels := r.Labels
-	if labels == nil {
-		labels = map[string]string{}
-	}
 	return volume.Volume{Name: r.Name, Driver: "local", Mountpoint: filepath.Join(d.volumeDir(r.Name), "_data"),
-		CreatedAt: r.CreatedAt.Format(time.RFC3339), Labels: labels, Options: r.Options, Scope: "local"}
+		CreatedAt: r.CreatedAt.Format(time.RFC3339), Labels: r.Labels, Options: r.Options, Scope: "local"}
 }
 
 // VolumeCreate is POST /volumes/create; creating one that exists gives it back.
@@ -165,7 +163,7 @@ func (d *Daemon) VolumeInspect(ctx context.Context, name string) (volume.Volume,
 // VolumeList is GET /volumes: the volumes the filters (dangling, driver,
 // label, name) select.
 func (d *Daemon) VolumeList(ctx context.Context, f filters.Args) (volume.ListResponse, error) {
-	// Warnings stays null without any, as dockerd answers.
+	// Warnings stays null when there are none, as dockerd answers.
 	out := volume.ListResponse{Volumes: []volume.Volume{}}
 	vf, err := newVolumeFilter(f, false)
 	if err != nil {

@@ -23,6 +23,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -238,20 +239,65 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		}
 	}
 	if _, ok := s.drivers["bridge"]; ok {
-		if _, err := s.Network("bridge"); errdefs.IsNotFound(err) {
+		nw, err := s.Network("bridge")
+		switch {
+		case errdefs.IsNotFound(err):
 			subnet, err := s.freeSubnet(netip.Prefix{})
 			if err != nil {
 				return nil, fmt.Errorf("the default bridge network: %w", err)
 			}
 			nw := &Network{ID: newID(), Name: "bridge", Driver: "bridge", Created: time.Now().UTC(), Predefined: true,
 				Subnet: subnet, Gateway: subnet.Addr().Next(), Bridge: cfg.DefaultBridge,
-				Options: map[string]string{"com.docker.network.bridge.default_bridge": "true", "com.docker.network.bridge.name": cfg.DefaultBridge}}
+				Options: defaultBridgeOptions(cfg.DefaultBridge)}
+			if err := s.put(nw); err != nil {
+				return nil, err
+			}
+		case err == nil && len(nw.Options) < len(defaultBridgeOptions(nw.Bridge)):
+			// A record of an older hull: its options say what the bridge
+			// does today.
+			for k, v := range defaultBridgeOptions(nw.Bridge) {
+				if _, ok := nw.Options[k]; !ok {
+					if nw.Options == nil {
+						nw.Options = map[string]string{}
+					}
+					nw.Options[k] = v
+				}
+			}
 			if err := s.put(nw); err != nil {
 				return nil, err
 			}
 		}
 	}
 	return s, nil
+}
+
+// defaultMTU is the MTU of the bridges hull makes (dockerd's default too).
+const defaultMTU = 1500
+
+// defaultBridgeOptions are the default bridge network's options, as
+// dockerd lists its own (the same keys), with what hull's bridge does:
+// containers on it reach each other (icc), their traffic leaving the host
+// is masqueraded (firewall_linux.go), ports are published on every host
+// address unless a binding names one, and the bridge's MTU.
+func defaultBridgeOptions(bridge string) map[string]string {
+	return map[string]string{
+		"com.docker.network.bridge.default_bridge":       "true",
+		"com.docker.network.bridge.name":                 bridge,
+		"com.docker.network.bridge.enable_icc":           "true",
+		"com.docker.network.bridge.enable_ip_masquerade": "true",
+		"com.docker.network.bridge.host_binding_ipv4":    "0.0.0.0",
+		"com.docker.network.driver.mtu":                  strconv.Itoa(defaultMTU),
+	}
+}
+
+// bridgeMTU is the MTU a network's options ask for (com.docker.network.driver.mtu),
+// or 0 for the kernel's default.
+func bridgeMTU(nw *Network) int {
+	mtu, err := strconv.Atoi(nw.Options["com.docker.network.driver.mtu"])
+	if err != nil || mtu < 68 || mtu > 65535 {
+		return 0
+	}
+	return mtu
 }
 
 // Register adds a driver (the Linux and Windows builds register theirs;
@@ -423,6 +469,8 @@ func (s *Service) CreateNetwork(ctx context.Context, req CreateRequest) (*Networ
 		}
 	} else if err := s.ipamConfig(nw, req); err != nil {
 		return nil, err
+	} else {
+		nw.IPAMOptions = req.IPAMOptions
 	}
 	if req.Driver == "bridge" {
 		nw.Bridge = "hb-" + nw.ID[:10]

@@ -348,7 +348,7 @@ type bridgeDriver struct {
 func (b *bridgeDriver) CreateNetwork(_ context.Context, nw *Network) error {
 	link, err := netlink.LinkByName(nw.Bridge)
 	if err != nil {
-		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: nw.Bridge}}
+		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: nw.Bridge, MTU: bridgeMTU(nw)}}
 		if err := netlink.LinkAdd(br); err != nil {
 			return fmt.Errorf("create bridge %s: %w", nw.Bridge, err)
 		}

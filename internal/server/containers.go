@@ -116,7 +116,11 @@ func (s *Server) containerRoutes() {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, containerListShape(r.Context(), items))
+		out, err := containerListVersion(r.Context(), items)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, out)
 	})
 	s.handle("GET /containers/{id}/json", func(w http.ResponseWriter, r *http.Request) error {
 		inspect := s.backend.ContainerInspect

@@ -32,14 +32,22 @@ func (s *Server) networkRoutes() {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, networkListShape(r.Context(), l))
+		out, err := networkListVersion(r.Context(), l)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, out)
 	})
 	s.handle("GET /networks/{id}", func(w http.ResponseWriter, r *http.Request) error {
 		n, err := s.backend.NetworkInspect(r.Context(), r.PathValue("id"))
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, networkInspectShape(r.Context(), n))
+		out, err := networkInspectVersion(r.Context(), n)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, out)
 	})
 	s.handle("POST /networks/create", func(w http.ResponseWriter, r *http.Request) error {
 		var req network.CreateRequest

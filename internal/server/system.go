@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"strings"
 
 	"github.com/moby/moby/api/types/system"
 
@@ -100,6 +101,25 @@ func infoShape(ctx context.Context, info system.Info, legacy map[string]bool) (s
 	sh, err := shapeOf(info)
 	if err != nil {
 		return nil, err
+	}
+	if before("1.44") {
+		// CDISpecDirs arrived in 1.44.
+		sh.omit("CDISpecDirs")
+	}
+	if before("1.25") {
+		// The execution drivers went away in 1.25; older versions were
+		// told so, and got the security options' names only (1.25 made
+		// them key=value lists).
+		sh.add(map[string]any{"ExecutionDriver": "<not supported>"})
+		names := []string{}
+		for _, o := range info.SecurityOptions {
+			for _, kv := range strings.Split(o, ",") {
+				if name, ok := strings.CutPrefix(kv, "name="); ok {
+					names = append(names, name)
+				}
+			}
+		}
+		sh.set("SecurityOptions", names)
 	}
 	if before("1.47") {
 		// Always null since the option went away (dockerd 28), and

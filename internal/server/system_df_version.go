@@ -115,7 +115,11 @@ func (s *Server) systemDiskUsage(w http.ResponseWriter, r *http.Request) error {
 		}
 		newFields["ContainerUsage"] = usage
 		if legacy {
-			out.set("Containers", list)
+			shaped, err := containerListVersion(ctx, list)
+			if err != nil {
+				return err
+			}
+			out.set("Containers", shaped)
 		}
 	}
 	if want["volume"] {

@@ -76,15 +76,7 @@ func containerInspectShape(ctx context.Context, c container.InspectResponse) (an
 	if err != nil {
 		return nil, err
 	}
-	// Until 1.52 the default bridge's endpoint was also told in
-	// NetworkSettings' own fields (deprecated since 1.21).
-	if bridge := sh.object("NetworkSettings").object("Networks").object("bridge"); bridge != nil {
-		legacy := map[string]any{}
-		for _, k := range []string{"EndpointID", "Gateway", "GlobalIPv6Address", "GlobalIPv6PrefixLen", "IPAddress", "IPPrefixLen", "IPv6Gateway", "MacAddress"} {
-			legacy[k] = bridge[k]
-		}
-		sh.add(map[string]any{"NetworkSettings": legacy})
-	}
+	containerInspectLegacy(ctx, sh)
 	return sh, nil
 }
 

@@ -89,6 +89,7 @@ func loadSwagger(dir, version string) (*swaggerDoc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("swagger v%s to OpenAPI 3: %w", version, err)
 	}
+	keepNullable(d3)
 	s := &swaggerDoc{version: version, doc: d3, errSchema: d3.Components.Schemas["ErrorResponse"]}
 	if s.errSchema == nil {
 		return nil, fmt.Errorf("swagger v%s has no ErrorResponse", version)
@@ -116,6 +117,50 @@ func loadSwagger(dir, version string) (*swaggerDoc, error) {
 		return s.routes[i].template < s.routes[j].template
 	})
 	return s, nil
+}
+
+// keepNullable applies the x-nullable the conversion left behind:
+// kin-openapi's openapi2conv turns x-nullable into nullable for properties
+// and items but copies additionalProperties' schemas as they are (PortMap's
+// values are "type: array, x-nullable: true" in every document).
+func keepNullable(d *openapi3.T) {
+	seen := map[*openapi3.Schema]bool{}
+	var walk func(r *openapi3.SchemaRef)
+	walk = func(r *openapi3.SchemaRef) {
+		if r == nil || r.Value == nil || seen[r.Value] {
+			return
+		}
+		s := r.Value
+		seen[s] = true
+		if v, ok := s.Extensions["x-nullable"].(bool); ok {
+			s.Nullable = v
+		}
+		for _, p := range s.Properties {
+			walk(p)
+		}
+		for _, l := range []openapi3.SchemaRefs{s.AllOf, s.AnyOf, s.OneOf} {
+			for _, p := range l {
+				walk(p)
+			}
+		}
+		walk(s.Items)
+		walk(s.AdditionalProperties.Schema)
+	}
+	for _, r := range d.Components.Schemas {
+		walk(r)
+	}
+	for _, item := range d.Paths.Map() {
+		for _, op := range item.Operations() {
+			for _, resp := range op.Responses.Map() {
+				if resp.Value == nil {
+					continue
+				}
+				for _, mt := range resp.Value.Content {
+					walk(mt.Schema)
+				}
+			}
+		}
+	}
 }
 
 func (s *swaggerDoc) route(method, path string) (*routers.Route, map[string]string) {
