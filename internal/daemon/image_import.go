@@ -86,7 +86,9 @@ func (p *importProgress) Read(b []byte) (int, error) {
 		every = min(every, int64(0.01*float64(p.size)))
 	}
 	if p.current-p.lastUpdate > every || err != nil {
-		last := err != nil && n == 0
+		// The end, also when it comes with the last bytes (Go's HTTP body
+		// gives both at once): reported once.
+		last := err != nil
 		p.ended = last
 		if now := time.Now(); last || p.current == p.size || now.Sub(p.lastSent) >= 100*time.Millisecond {
 			p.lastSent = now
