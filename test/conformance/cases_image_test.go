@@ -162,7 +162,9 @@ func imageCases(seedTar []byte) []*tcase {
 		tcs("image/pull/registry-missing-repo", pull("conf/nothere", "1", regAuth)),
 		tcs("image/pull/registry-no-auth", pull("conf/pulled", "1", "")),
 		tcs("image/pull/registry-wrong-password", pull("conf/pulled", "1", base64.URLEncoding.EncodeToString([]byte(`{"username":"conf","password":"nope"}`)))),
-		tcs("image/pull/unreachable", post("/images/create?fromImage="+q("127.0.0.1:1/conf/x")+"&tag=1", nil).likeMessage(`connection refused`)),
+		// dockerd answers 500 (no registry there): compared with it, not run
+		// alone at newer versions, where any 5xx is a problem.
+		tcs("image/pull/unreachable", post("/images/create?fromImage="+q("127.0.0.1:1/conf/x")+"&tag=1", nil).likeMessage(`connection refused`)).only141(),
 		tcs("image/pull/invalid-reference", post("/images/create?fromImage="+q("Conf/UPPER")+"&tag=1", nil)),
 		tcs("image/push/missing", post("/images/conf/nope/push?tag=1", nil).header("X-Registry-Auth", "e30=")),
 		tcs("image/build/no-context", post("/build", nil).ctypeIs("application/x-tar")),
