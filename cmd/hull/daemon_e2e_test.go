@@ -114,7 +114,7 @@ func TestDaemonImagesWithDockerCLI(t *testing.T) {
 	if out := docker(t, env, "images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"); !strings.Contains(out, "e2e/busybox:1 "+id[7:19]) || !strings.Contains(out, "example.com/other/name:2 "+id[7:19]) {
 		t.Errorf("docker images:\n%s", out)
 	}
-	if got := docker(t, env, "image", "inspect", "--format", "{{.Id}} {{.Os}} {{.GraphDriver.Name}}", "example.com/other/name:2"); got != id+" linux overlay" {
+	if got := docker(t, env, "image", "inspect", "--format", "{{.Id}} {{.Os}} {{.GraphDriver.Name}}", "example.com/other/name:2"); got != id+" linux overlay2" {
 		t.Errorf("docker image inspect: %q", got)
 	}
 	if out := docker(t, env, "history", "--no-trunc", "--format", "{{.ID}}", "e2e/busybox:1"); !strings.HasPrefix(out, id) {

@@ -44,6 +44,10 @@ type cpFS struct {
 	c    *ctr
 	root string // its folder on the host
 	rel  string // the path asked for, relative to root, as cpPath gives it
+	// name is the base name the path asked for has in the container
+	// when rel cannot tell it (a mount point itself: rel is "/"); "" for
+	// rel's.
+	name string
 	// readOnly is set when the path may not be written to, with the
 	// reason.
 	readOnly error
@@ -77,6 +81,9 @@ func (d *Daemon) withRootfs(ctx context.Context, ref, p string, fn func(fs cpFS)
 	if best != nil {
 		rel := cpPath(strings.TrimPrefix(abs, best.Destination))
 		fs := cpFS{c: c, root: best.Source, rel: rel}
+		if clean == best.Destination {
+			fs.name = path.Base(abs) // "data" for /data or /data/, "." for /data/.
+		}
 		if !best.RW {
 			fs.readOnly = readOnlyError(true)
 		}
@@ -111,7 +118,7 @@ var errPathNotFound = errors.New("no such file or directory")
 func (d *Daemon) ContainerStatPath(ctx context.Context, ref, p string) (any, error) {
 	var ps PathStat
 	err := d.withRootfs(ctx, ref, p, func(fs cpFS) (err error) {
-		ps, err = statPath(fs.root, fs.rel)
+		ps, err = statPath(fs.root, fs.rel, fs.name)
 		return err
 	})
 	return ps, cpError(ref, p, err)
@@ -122,7 +129,7 @@ func (d *Daemon) ContainerStatPath(ctx context.Context, ref, p string) (any, err
 // before the first byte.
 func (d *Daemon) ContainerArchivePath(ctx context.Context, ref, p string, started func(stat any), w io.Writer) error {
 	err := d.withRootfs(ctx, ref, p, func(fs cpFS) error {
-		return archivePath(ctx, fs.root, fs.rel, func(ps PathStat) {
+		return archivePath(ctx, fs.root, fs.rel, fs.name, func(ps PathStat) {
 			started(ps)
 			d.containerEvent(fs.c, events.ActionArchivePath, "path", p)
 		}, w)

@@ -111,16 +111,20 @@ func pathError(abs string, err error) error {
 	return err
 }
 
-// statPath is HEAD /archive: what p (as cpPath gives it) is; a symbolic
-// link is reported as itself, with its target fully resolved inside the
-// container as far as it exists, as dockerd does.
-func statPath(root, p string) (PathStat, error) {
+// statPath is HEAD /archive: what p (as cpPath gives it) is, named name
+// (p's base name when empty); a symbolic link is reported as itself,
+// with its target fully resolved inside the container as far as it
+// exists, as dockerd does.
+func statPath(root, p, name string) (PathStat, error) {
 	fd, err := openInRoot(root, p, unix.O_PATH, true)
 	if err != nil {
 		return PathStat{}, pathError(p, err)
 	}
 	defer unix.Close(fd)
-	ps, _, err := statFd(fd, path.Base(p))
+	if name == "" {
+		name = path.Base(p)
+	}
+	ps, _, err := statFd(fd, name)
 	if err != nil {
 		return ps, err
 	}
@@ -191,8 +195,8 @@ func resolveInRoot(root, p string) (string, error) {
 // name ("etc/…"; "./…" for a path ending in "/."; "/…" for the root); any
 // other file — a symbolic link too, not followed — as one entry under
 // its base name. started gets p's stat before the first byte.
-func archivePath(ctx context.Context, root, p string, started func(PathStat), w io.Writer) error {
-	ps, err := statPath(root, p)
+func archivePath(ctx context.Context, root, p, name string, started func(PathStat), w io.Writer) error {
+	ps, err := statPath(root, p, name)
 	if err != nil {
 		return err
 	}
@@ -209,7 +213,9 @@ func archivePath(ctx context.Context, root, p string, started func(PathStat), w 
 		unix.Close(fd)
 		return err
 	}
-	name := path.Base(p)
+	if name == "" {
+		name = path.Base(p)
+	}
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR && name == "/" {
 		name = ""
 	}

@@ -20,8 +20,8 @@ type PathStat struct {
 
 var errArchiveWindows = fmt.Errorf("docker cp on Windows arrives with issue 7: %w", errdefs.ErrNotImplemented)
 
-func statPath(root, p string) (PathStat, error) { return PathStat{}, errArchiveWindows }
-func archivePath(ctx context.Context, root, p string, started func(PathStat), w io.Writer) error {
+func statPath(root, p, name string) (PathStat, error) { return PathStat{}, errArchiveWindows }
+func archivePath(ctx context.Context, root, p, name string, started func(PathStat), w io.Writer) error {
 	return errArchiveWindows
 }
 func extractToPath(ctx context.Context, root, p, at string, r io.Reader, readOnly error, noOverwrite bool, owner *cpOwner) error {

@@ -76,6 +76,10 @@ type Daemon struct {
 	execs  map[string]*execRec
 
 	volMu sync.Mutex
+	// localVols: the local volumes whose options are mounted, and who holds them.
+	localVols localVolumeMounts
+	// volDrivers: the volume plugins found since the daemon started.
+	volDrivers seenVolumeDrivers
 
 	events eventBus
 
@@ -240,6 +244,7 @@ func (d *Daemon) restore(ctx context.Context) {
 			slog.Info("container restored: it kept running while the daemon was away", "id", c.rec.ID, "pid", rs.Pid)
 			close(c.created)
 			c.mu.Lock()
+			d.holdLocalVolumes(c)
 			d.startHealth(c)
 			c.mu.Unlock()
 			if rs.Status == runtime.StatusPaused {

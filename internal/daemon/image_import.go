@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/jsonstream"
@@ -42,20 +43,18 @@ func (d *Daemon) ImageImport(ctx context.Context, src string, r io.Reader, repo,
 			return err
 		}
 		defer body.Close()
-		r = body
 		opts.Source = u
 		progress(jsonstream.Message{Status: "Downloading from " + u})
-		opts.Progress = func(p image.Progress) {
-			m := progressMessage(p)
-			if size > 0 {
-				m.Progress = &jsonstream.Progress{Current: p.Current, Total: size}
-			}
-			progress(m)
-		}
+		r = &importProgress{r: body, size: size, send: progress}
 	}
 	id, err := d.images.Import(ctx, r, opts)
 	if err != nil {
 		return tarError(err)
+	}
+	if src != "-" {
+		// What follows the tar is read too, as dockerd's layer store
+		// reads its input to the end: the download's last progress.
+		io.Copy(io.Discard, r)
 	}
 	// dockerd's events: the tag (when the import names one), then the
 	// import, named by the new image's id.
@@ -69,6 +68,44 @@ func (d *Daemon) ImageImport(ctx context.Context, src string, r io.Reader, repo,
 	d.imageEvent(ctx, id, id, events.ActionImport)
 	progress(jsonstream.Message{Status: id})
 	return nil
+}
+
+// importProgress reports the download of an import's URL as dockerd's
+// progress reader does: "Importing" with the bytes read and the length
+// (-1 when the server did not give it), after every 512 KiB (or 1% of the
+// length, if less) but at most every 100 ms, when the length is reached,
+// and at the end.
+type importProgress struct {
+	r                   io.Reader
+	size                int64
+	current, lastUpdate int64
+	lastSent            time.Time
+	send                func(jsonstream.Message)
+	ended               bool // the end was reported
+}
+
+func (p *importProgress) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if p.ended {
+		return n, err
+	}
+	p.current += int64(n)
+	every := int64(512 << 10)
+	if p.size > 0 {
+		every = min(every, int64(0.01*float64(p.size)))
+	}
+	if p.current-p.lastUpdate > every || err != nil {
+		// The end, also when it comes with the last bytes (Go's HTTP body
+		// gives both at once): reported once.
+		last := err != nil
+		p.ended = last
+		if now := time.Now(); last || p.current == p.size || now.Sub(p.lastSent) >= 100*time.Millisecond {
+			p.lastSent = now
+			p.send(jsonstream.Message{Status: "Importing", Progress: &jsonstream.Progress{Current: p.current, Total: p.size}})
+		}
+		p.lastUpdate = p.current
+	}
+	return n, err
 }
 
 // fetchImportURL starts the download of an import's URL as dockerd does:

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"path"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -23,10 +24,11 @@ import (
 	"github.com/hullproject/hull/internal/image"
 )
 
-// Images is every image with the number of containers of each (docker
-// system df).
+// Images is docker system df's list, as dockerd's disk usage lists: the
+// top images (not the intermediate ones) with the number of containers
+// of each and the size of what they share with other images.
 func (d *Daemon) Images(ctx context.Context) ([]apiimage.Summary, error) {
-	return d.ImageList(ctx, true, false, filters.Args{})
+	return d.ImageList(ctx, false, true, filters.Args{})
 }
 
 // imageListFilters are the keys GET /images/json accepts; until from API
@@ -239,7 +241,7 @@ func (d *Daemon) ImageInspect(ctx context.Context, name string) (_ apiimage.Insp
 		Os:           det.Os,
 		OsVersion:    det.OsVersion,
 		Size:         det.Size,
-		GraphDriver:  &storage.DriverData{Name: det.GraphDriver.Name, Data: det.GraphDriver.Data},
+		GraphDriver:  d.imageGraphDriver(ctx, det.GraphDriver),
 		RootFS:       apiimage.RootFS{Type: det.RootFS.Type, Layers: det.RootFS.Layers},
 		Metadata:     apiimage.Metadata{LastTagTime: det.Metadata.LastTagTime},
 	}
@@ -444,4 +446,24 @@ func (d *Daemon) imageUsers(id string) (running, stopped string) {
 		}
 	}
 	return running, stopped
+}
+
+// imageGraphDriver is an image's storage as inspect shows it. On Linux its
+// top layer folder over its parents, in overlay2's shape as a container's
+// (graphDriver): the upper, work and merged folders of the top layer, the
+// parents' files as LowerDir.
+func (d *Daemon) imageGraphDriver(ctx context.Context, g image.GraphDriver) *storage.DriverData {
+	top := g.Data["dir"]
+	if d.win != nil || top == "" {
+		return &storage.DriverData{Name: g.Name, Data: g.Data}
+	}
+	data := map[string]string{"UpperDir": top + "/diff", "WorkDir": top + "/work", "MergedDir": top + "/merged"}
+	if info, err := d.layers.Get(ctx, filepath.Base(top)); err == nil && len(info.Chain) > 0 {
+		lower := make([]string, len(info.Chain))
+		for i, p := range info.Chain {
+			lower[i] = p + "/diff"
+		}
+		data["LowerDir"] = strings.Join(lower, ":")
+	}
+	return &storage.DriverData{Name: "overlay2", Data: data}
 }

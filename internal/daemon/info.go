@@ -154,11 +154,12 @@ func (d *Daemon) LegacyInfo(ctx context.Context) map[string]bool {
 }
 
 // pluginsInfo is /info's Plugins as dockerd fills it: the volume drivers
-// (local and any other the volumes use), the network drivers (the built-in
+// (local, the plugins found since the daemon started and any other the
+// volumes use, sorted), the network drivers (the built-in
 // ones and those of existing networks, remote drivers among them), the log
 // drivers (hull writes json-file only) and no authorization plugins.
 func (d *Daemon) pluginsInfo() system.PluginsInfo {
-	volumes := []string{"local"}
+	volumes := append([]string{"local"}, d.volDrivers.list()...)
 	if recs, err := d.volumeRecords(); err == nil {
 		for _, r := range recs {
 			if r.Driver != "" && !slices.Contains(volumes, r.Driver) {
@@ -166,6 +167,8 @@ func (d *Daemon) pluginsInfo() system.PluginsInfo {
 			}
 		}
 	}
+	sort.Strings(volumes)
+	volumes = slices.Compact(volumes)
 	networks := d.net.DriverNames()
 	if all, err := d.net.Networks(); err == nil {
 		for _, nw := range all {

@@ -100,7 +100,7 @@ func (d *Daemon) startLocked(ctx context.Context, c *ctr) (retErr error) {
 	defer func() {
 		if retErr != nil {
 			d.detachNetwork(context.WithoutCancel(ctx), &c.rec, true)
-			d.unmountPluginVolumes(c)
+			d.unmountVolumes(c)
 		}
 	}()
 	if sb != nil {
@@ -196,7 +196,7 @@ func (d *Daemon) exited(c *ctr, code int) {
 		}
 		d.detachNetwork(ctx, &c.rec, true)
 		d.releaseShm(id)
-		d.unmountPluginVolumes(c)
+		d.unmountVolumes(c)
 		d.volumeMountEvents(c, events.ActionUnmount)
 	}
 	d.dropExecs(id)

@@ -73,7 +73,7 @@ func (d *Daemon) buildSpec(c *ctr, rootfs string, sb *network.Sandbox, addr neti
 	if len(links.env) > 0 {
 		s.Process.Env = mergeEnv(links.env, s.Process.Env)
 	}
-	if err := d.mountPluginVolumes(c); err != nil {
+	if err := d.mountVolumes(c); err != nil {
 		return nil, err
 	}
 	if err := addMounts(s, rootfs, c.rec.Mounts); err != nil {

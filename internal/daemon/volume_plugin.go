@@ -8,7 +8,7 @@ package daemon
 // mount point is the plugin's, asked with Mount when a container that uses
 // it starts (under a mount id of that container's mount) and given back
 // with Unmount when it stops; errors of the plugin read as dockerd's
-// ("create v: VolumeDriver.Create: <the plugin's Err>").
+// ("create v: <the plugin's Err>").
 
 import (
 	"context"
@@ -16,8 +16,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"net/http"
 	"path"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
@@ -48,6 +51,31 @@ type pluginVolume struct {
 	Status     map[string]any `json:",omitempty"`
 }
 
+// seenVolumeDrivers are the volume plugins the daemon has found since it
+// started (looked up by name, or listed): /info's Plugins.Volume names
+// them, as dockerd's volume driver store keeps every legacy plugin it
+// found.
+type seenVolumeDrivers struct {
+	mu    sync.Mutex
+	names map[string]bool
+}
+
+func (s *seenVolumeDrivers) add(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.names == nil {
+		s.names = map[string]bool{}
+	}
+	s.names[name] = true
+}
+
+// list is the names, sorted.
+func (s *seenVolumeDrivers) list() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Sorted(maps.Keys(s.names))
+}
+
 // volumeDriver finds and activates the volume plugin name.
 func (d *Daemon) volumeDriver(ctx context.Context, name string) (*volumeDriver, error) {
 	if d.plugins == nil {
@@ -60,18 +88,34 @@ func (d *Daemon) volumeDriver(ctx context.Context, name string) (*volumeDriver, 
 		}
 		return nil, fmt.Errorf("error looking up volume plugin %s: %w", name, err)
 	}
+	d.volDrivers.add(name)
 	return &volumeDriver{name: name, p: p}, nil
 }
 
-// call is one VolumeDriver call; an error the plugin answered reads
-// "VolumeDriver.<Method>: <its Err>", as dockerd shows it.
+// call is one VolumeDriver call; an error the plugin answered reads as
+// dockerd's plugin client shows it: its Err alone in an ordinary answer,
+// "VolumeDriver.<Method>: <its Err>" with an HTTP error status.
 func (v *volumeDriver) call(ctx context.Context, method string, req, resp any) error {
 	err := v.p.Call(ctx, "VolumeDriver."+method, req, resp)
 	var perr *plugin.Error
 	if errors.As(err, &perr) {
+		if perr.Status == http.StatusOK {
+			return errors.New(perr.Msg)
+		}
 		return fmt.Errorf("VolumeDriver.%s: %s", method, perr.Msg)
 	}
 	return err
+}
+
+// allVolumeDrivers activates every volume plugin in the plugin folders.
+// Preconditions: d.plugins is set.
+func (d *Daemon) allVolumeDrivers(ctx context.Context) []*volumeDriver {
+	var out []*volumeDriver
+	for _, p := range d.plugins.All(ctx, "VolumeDriver") {
+		d.volDrivers.add(p.Name)
+		out = append(out, &volumeDriver{name: p.Name, p: p})
+	}
+	return out
 }
 
 func (v *volumeDriver) get(ctx context.Context, name string) (*pluginVolume, error) {
@@ -108,10 +152,12 @@ func (d *Daemon) pluginVolumeAPI(ctx context.Context, v *volumeDriver, r volumeR
 		CreatedAt: time.Time{}.Format(time.RFC3339)}
 	if pv != nil {
 		out.Mountpoint = pv.Mountpoint
-		if t, err := time.Parse(time.RFC3339Nano, pv.CreatedAt); err == nil {
-			out.CreatedAt = t.Format(time.RFC3339)
-		}
+		// Only Get describes a volume whole; dockerd keeps nothing but the
+		// name and mount point of what List gives.
 		if withStatus {
+			if t, err := time.Parse(time.RFC3339Nano, pv.CreatedAt); err == nil {
+				out.CreatedAt = t.Format(time.RFC3339)
+			}
 			out.Status = pv.Status
 		}
 	}
@@ -215,8 +261,7 @@ func (d *Daemon) volumeInspectDriver(ctx context.Context, name string) (_ volume
 	if !errdefs.IsNotFound(err) || d.plugins == nil {
 		return volume.Volume{}, false, nil
 	}
-	for _, p := range d.plugins.All(ctx, "VolumeDriver") {
-		v := &volumeDriver{name: p.Name, p: p}
+	for _, v := range d.allVolumeDrivers(ctx) {
 		if pv, err := v.get(ctx, name); err == nil {
 			return d.pluginVolumeAPI(ctx, v, volumeRecord{Name: name}, pv, true), true, nil
 		}
@@ -231,8 +276,8 @@ func (d *Daemon) volumeInspectDriver(ctx context.Context, name string) (_ volume
 func (d *Daemon) pluginVolumes(ctx context.Context, recs []volumeRecord) ([]volume.Volume, []string) {
 	drivers := map[string]*volumeDriver{}
 	if d.plugins != nil {
-		for _, p := range d.plugins.All(ctx, "VolumeDriver") {
-			drivers[p.Name] = &volumeDriver{name: p.Name, p: p}
+		for _, v := range d.allVolumeDrivers(ctx) {
+			drivers[v.name] = v
 		}
 	}
 	byName := map[string]volumeRecord{}
@@ -286,10 +331,9 @@ func (d *Daemon) volumeRemoveDriver(ctx context.Context, name string, force bool
 	if !errdefs.IsNotFound(err) || d.plugins == nil {
 		return false, nil
 	}
-	for _, p := range d.plugins.All(ctx, "VolumeDriver") {
-		v := &volumeDriver{name: p.Name, p: p}
+	for _, v := range d.allVolumeDrivers(ctx) {
 		if _, err := v.get(ctx, name); err == nil {
-			return true, d.removePluginVolume(ctx, volumeRecord{Name: name, Driver: p.Name})
+			return true, d.removePluginVolume(ctx, volumeRecord{Name: name, Driver: v.name})
 		}
 	}
 	return false, nil
@@ -375,6 +419,9 @@ func (d *Daemon) pluginMountPoint(host *container.HostConfig, m mountPoint) (mou
 		return m, true, err
 	}
 	m.Name, m.Driver, m.Source, m.MountID = r.Name, driver, "", newID()
+	if m.zDefault {
+		m.Mode = "" // dockerd defaults the mode for the local driver only
+	}
 	return m, true, nil
 }
 

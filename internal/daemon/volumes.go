@@ -68,6 +68,10 @@ type mountPoint struct {
 	// Subpath is the folder of the volume mounted (--mount
 	// volume-subpath=), resolved inside the volume at start.
 	Subpath string `json:"subpath,omitempty"`
+	// zDefault: Mode is the "z" dockerd gives a -v or --mount volume
+	// without a mode when the local driver serves it (not kept: only
+	// create's resolution reads it).
+	zDefault bool
 }
 
 var volumeNamePattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
@@ -89,17 +93,17 @@ func (d *Daemon) VolumeCreate(ctx context.Context, req volume.CreateRequest) (vo
 	if req.Driver != "" && req.Driver != "local" {
 		return volume.Volume{}, fmt.Errorf("volume driver %q: only the local driver is available: %w", req.Driver, errdefs.ErrNotFound)
 	}
-	if len(req.DriverOpts) > 0 {
-		return volume.Volume{}, fmt.Errorf("the local driver takes no options here (%v): %w", req.DriverOpts, errdefs.ErrInvalidArgument)
-	}
-	r, err := d.createVolume(req.Name, req.Labels, false)
+	r, err := d.createVolume(req.Name, req.Labels, req.DriverOpts, false)
 	if err != nil {
 		return volume.Volume{}, err
 	}
 	return d.volumeAPI(r), nil
 }
 
-func (d *Daemon) createVolume(name string, labels map[string]string, anonymous bool) (volumeRecord, error) {
+// createVolume makes a local volume with its labels and driver options
+// (checked only when it is new: an existing volume of that name is given
+// back as it is, as dockerd's local driver does).
+func (d *Daemon) createVolume(name string, labels, opts map[string]string, anonymous bool) (volumeRecord, error) {
 	if name == "" {
 		name = newID()
 		anonymous = true
@@ -119,10 +123,13 @@ func (d *Daemon) createVolume(name string, labels map[string]string, anonymous b
 		if v := b.Get([]byte(name)); v != nil {
 			return json.Unmarshal(v, &rec)
 		}
+		if err := checkLocalOptions(name, opts); err != nil {
+			return err
+		}
 		if err := os.MkdirAll(filepath.Join(d.volumeDir(name), "_data"), 0o755); err != nil {
 			return err
 		}
-		rec = volumeRecord{Name: name, CreatedAt: time.Now().UTC(), Labels: labels, Anonymous: anonymous}
+		rec = volumeRecord{Name: name, CreatedAt: time.Now().UTC(), Labels: labels, Options: opts, Anonymous: anonymous}
 		v, err := json.Marshal(rec)
 		if err != nil {
 			return err
@@ -244,6 +251,11 @@ func (d *Daemon) VolumeRemove(ctx context.Context, name string, force bool) erro
 func (d *Daemon) removeVolume(name string) error {
 	if r, err := d.getVolume(name); err == nil && isPluginDriver(r.Driver) {
 		return d.removePluginVolume(context.Background(), r)
+	}
+	if r, err := d.getVolume(name); err == nil {
+		if err := d.unmountLocalVolume(r); err != nil {
+			return fmt.Errorf("remove %s: %w", name, err)
+		}
 	}
 	d.volMu.Lock()
 	defer d.volMu.Unlock()
@@ -376,7 +388,7 @@ func (d *Daemon) resolveMounts(host *container.HostConfig, volumes map[string]st
 				m.Propagation = mm.BindOptions.Propagation
 			}
 		case mount.TypeVolume:
-			m.Name, m.Mode = mm.Source, "z"
+			m.Name, m.Mode, m.zDefault = mm.Source, "z", true
 			if o := mm.VolumeOptions; o != nil {
 				m.NoCopy, m.Labels, m.Subpath = o.NoCopy || o.Subpath != "", o.Labels, o.Subpath
 			}
@@ -412,7 +424,8 @@ func (d *Daemon) resolveMounts(host *container.HostConfig, volumes map[string]st
 			out[i] = pm
 			continue
 		}
-		rec, err := d.createVolume(m.Name, m.Labels, m.Name == "")
+		_, opts, _ := mountDriver(host, m.Destination)
+		rec, err := d.createVolume(m.Name, m.Labels, opts, m.Name == "")
 		if err != nil {
 			d.releaseAnonymous(out[:i])
 			return nil, err
@@ -556,7 +569,7 @@ func parseBind(raw string) (mountPoint, error) {
 	} else {
 		m.Name = src
 		if m.Mode == "" {
-			m.Mode = "z"
+			m.Mode, m.zDefault = "z", true
 		}
 	}
 	return m, nil

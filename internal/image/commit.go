@@ -24,6 +24,10 @@ type newImage struct {
 	// parent is the image a commit was made from (docker's local parent
 	// link: ParentId, the ancestor filter, intermediate images).
 	parent string
+	// tagged: the tags are given as docker tag gives them, which records
+	// the image's LastTagTime (import, commit); load and pull add their
+	// references without it, as dockerd's reference store does.
+	tagged bool
 }
 
 type manifestBlob struct {
@@ -82,8 +86,12 @@ func (s *Store) commit(ctx context.Context, img newImage) (string, error) {
 		if err := putRecord(tx, rec); err != nil {
 			return err
 		}
+		tagTime := now
+		if !img.tagged {
+			tagTime = time.Time{}
+		}
 		for _, r := range append(slices.Clone(img.tags), img.digests...) {
-			if err := setRef(tx, r, id, now); err != nil {
+			if err := setRef(tx, r, id, tagTime); err != nil {
 				return err
 			}
 		}
@@ -96,7 +104,8 @@ func (s *Store) commit(ctx context.Context, img newImage) (string, error) {
 }
 
 // setRef points reference r at image id, taking it from the image that
-// held it before.
+// held it before; a new tag sets the image's LastTagTime to now unless
+// now is zero.
 func setRef(tx *bolt.Tx, r ref, id string, now time.Time) error {
 	refs := tx.Bucket(bucketRefs)
 	key := r.String()
@@ -118,9 +127,9 @@ func setRef(tx *bolt.Tx, r ref, id string, now time.Time) error {
 	}
 	if !slices.Contains(*list, key) {
 		*list = append(*list, key)
-		if r.digest == "" {
-			rec.LastTagTime = now
-		}
+	}
+	if r.digest == "" && !now.IsZero() {
+		rec.LastTagTime = now // also when the tag was there, as dockerd
 	}
 	return putRecord(tx, rec)
 }

@@ -111,7 +111,7 @@ func (s *Store) Commit(ctx context.Context, parent string, diff io.Reader, opts 
 	if err != nil {
 		return "", err
 	}
-	id, err := s.commit(ctx, newImage{config: config, cfg: &cfg, layers: layers, tags: tags, parent: prec.ID})
+	id, err := s.commit(ctx, newImage{config: config, cfg: &cfg, layers: layers, tags: tags, parent: prec.ID, tagged: true})
 	if err != nil || empty {
 		s.rollbackLayer(ctx, hexOf(chain), pins.count(hexOf(chain)))
 	}

@@ -151,7 +151,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (st
 		return "", err
 	}
 	layers := []layerRecord{{DiffID: in.DiffID, ChainID: in.DiffID, TarSize: in.TarSize, Size: in.Size}}
-	id, err := s.commit(ctx, newImage{config: config, cfg: cfg, layers: layers, tags: tags})
+	id, err := s.commit(ctx, newImage{config: config, cfg: cfg, layers: layers, tags: tags, tagged: true})
 	if err != nil {
 		s.rollbackLayer(ctx, hexOf(in.DiffID), pins.count(hexOf(in.DiffID)))
 		return "", fmt.Errorf("import: %w", err)

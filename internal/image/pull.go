@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"slices"
 	"strings"
 	"sync"
 
 	"github.com/containerd/platforms"
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	bolt "go.etcd.io/bbolt"
@@ -92,6 +95,8 @@ func manifestError(r ref, err error) error {
 		return err
 	}
 	switch {
+	case errdefs.IsNotFound(err) && slices.ContainsFunc(te.Errors, func(d transport.Diagnostic) bool { return d.Code == transport.NameUnknownErrorCode }):
+		return fmt.Errorf("%w: %w", errdefs.Dockerf(errdefs.ErrNotFound, "repository %s not found: %s", r.familiarName(), registryErrorText(te)), err)
 	case errdefs.IsNotFound(err):
 		return fmt.Errorf("%w: %w", errdefs.Dockerf(errdefs.ErrNotFound, "manifest for %s not found: %s", r.Familiar(), registryErrorText(te)), err)
 	case errdefs.IsUnauthorized(err):
@@ -99,6 +104,30 @@ func manifestError(r ref, err error) error {
 			"pull access denied for %s, repository does not exist or may require 'docker login': %s", r.familiarName(), registryErrorText(te)), err)
 	}
 	return err
+}
+
+// basicAuthError words a registry's refusal of a pull as dockerd does
+// when the registry asks for basic authentication: "Head \"URL\": no basic
+// auth credentials" without credentials (dockerd asks the manifest with
+// HEAD first), "unauthorized" with credentials it refuses. It is nil for
+// other errors and other registries (token authentication keeps
+// manifestError's "pull access denied" words). The kind stays
+// Unauthorized: dockerd's 500 there is no reason for hull to answer one.
+func basicAuthError(ctx context.Context, nref name.Reference, tagOrDigest string, opts PullOptions, err error) error {
+	var te *transport.Error
+	if !errdefs.IsUnauthorized(err) || !errors.As(err, &te) || te.StatusCode != http.StatusUnauthorized {
+		return nil
+	}
+	reg := nref.Context().Registry
+	ch, perr := transport.Ping(ctx, reg, opts.transport())
+	if perr != nil || !strings.EqualFold(ch.Scheme, "basic") {
+		return nil
+	}
+	if opts.Auth == nil && opts.Username == "" {
+		u := fmt.Sprintf("%s://%s/v2/%s/manifests/%s", reg.Scheme(), reg.RegistryStr(), nref.Context().RepositoryStr(), tagOrDigest)
+		return fmt.Errorf("%w: %w", errdefs.Dockerf(errdefs.ErrUnauthorized, "Head %q: no basic auth credentials", u), err)
+	}
+	return fmt.Errorf("%w: %w", errdefs.Dockerf(errdefs.ErrUnauthorized, "unauthorized"), err)
 }
 
 // registryErrorText is a registry's error body as the distribution
@@ -137,7 +166,11 @@ func (s *Store) pull(ctx context.Context, r ref, want platform, opts PullOptions
 	ropts := opts.remoteOptions(ctx)
 	desc, err := remote.Get(nref, ropts...)
 	if err != nil {
-		return "", manifestError(r, classifyRemote(err, "fetch manifest"))
+		err = classifyRemote(err, "fetch manifest")
+		if basicErr := basicAuthError(ctx, nref, tagOrDigest, opts, err); basicErr != nil {
+			return "", basicErr
+		}
+		return "", manifestError(r, err)
 	}
 	// dockerd says this once it has the manifest: a pull that fails
 	// before is an ordinary error answer.
@@ -255,7 +288,13 @@ func (s *Store) pull(ctx context.Context, r ref, want platform, opts PullOptions
 			progressID: shortID(l.Digest),
 		}
 	}
-	layers, err := s.unpack(ctx, pins, diffIDs, srcs, pullStatus, progress, nil)
+	layerProgress := progress
+	if s.exists(m.Config.Digest) {
+		// An image this daemon has already: nothing to say of its
+		// layers, as dockerd pulls nothing then.
+		layerProgress = nil
+	}
+	layers, err := s.unpack(ctx, pins, diffIDs, srcs, pullStatus, layerProgress, nil)
 	if err != nil {
 		cancel()
 		wg.Wait()

@@ -139,22 +139,21 @@ func (c *registryClient) hasBlob(ctx context.Context, d string) (bool, error) {
 }
 
 // classifyRemote gives an error from a registry its kind: refused
-// credentials, a missing image, a registry that cannot be reached.
+// credentials, a missing image, a registry that answered it is busy. A
+// registry that cannot be reached at all is left unclassified: dockerd
+// answers it with 500 (its errdefs.Unknown), and so does hull.
 func classifyRemote(err error, what string) error {
 	if err == nil {
 		return nil
 	}
 	kind := error(nil)
 	var te *transport.Error
-	var ne net.Error
 	switch {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 	case errdefs.IsDataLoss(err), errdefs.IsNotFound(err), errdefs.IsUnauthorized(err), errdefs.IsUnavailable(err),
 		errdefs.IsInvalidArgument(err), errdefs.IsNotImplemented(err):
 	case errors.As(err, &te):
 		kind = statusKind(te)
-	case errors.As(err, &ne):
-		kind = errdefs.ErrUnavailable
 	case errors.Is(err, remote.ErrSchema1):
 		kind = errdefs.ErrNotImplemented
 	}

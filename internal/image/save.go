@@ -43,7 +43,8 @@ type saveImage struct {
 // nothing fails with dockerd's words ("No such image: nothere",
 // "reference does not exist"). Layers are written uncompressed, byte
 // for byte as they were imported (so each layer file's digest is its diff
-// id), and loading the archive gives back the same image ids.
+// id), and loading the archive gives back the same image ids. No name
+// gives an archive without images, as dockerd's.
 func (s *Store) Save(ctx context.Context, refsOrIDs []string, w io.Writer, format string) error {
 	switch format {
 	case "":
@@ -51,9 +52,6 @@ func (s *Store) Save(ctx context.Context, refsOrIDs []string, w io.Writer, forma
 	case FormatDocker, FormatOCI:
 	default:
 		return fmt.Errorf("save: format %q: want %q or %q: %w", format, FormatDocker, FormatOCI, errdefs.ErrInvalidArgument)
-	}
-	if len(refsOrIDs) == 0 {
-		return fmt.Errorf("save: no image named: %w", errdefs.ErrInvalidArgument)
 	}
 	var imgs []*saveImage
 	err := s.db.View(func(tx *bolt.Tx) error {
@@ -122,7 +120,7 @@ func (s *Store) Save(ctx context.Context, refsOrIDs []string, w io.Writer, forma
 	var index indexJSON
 	index.SchemaVersion = 2
 	index.MediaType = mediaOCIIndex
-	dockerManifests := []dockerManifest{}
+	var dockerManifests []dockerManifest // null without images, as moby writes it
 	type blob struct {
 		name string
 		data []byte
@@ -136,6 +134,10 @@ func (s *Store) Save(ctx context.Context, refsOrIDs []string, w io.Writer, forma
 		}
 	}
 	var layers []layerRecord
+	// repositories is docker save's legacy index of the tags, which moby
+	// still writes: each tag's top layer (its diff id's hex digits) by
+	// familiar name.
+	repositories := map[string]map[string]string{}
 	for _, img := range imgs {
 		m := manifestJSON{
 			SchemaVersion: 2,
@@ -168,6 +170,12 @@ func (s *Store) Save(ctx context.Context, refsOrIDs []string, w io.Writer, forma
 			d.Annotations = map[string]string{annotationContainerdRef: t.String(), annotationRefName: t.tag}
 			index.Manifests = append(index.Manifests, d)
 			dm.RepoTags = append(dm.RepoTags, t.Familiar())
+			if n := len(img.rec.Layers); n > 0 {
+				if repositories[t.familiarName()] == nil {
+					repositories[t.familiarName()] = map[string]string{}
+				}
+				repositories[t.familiarName()][t.tag] = hexOf(img.rec.Layers[n-1].DiffID)
+			}
 		}
 		dockerManifests = append(dockerManifests, dm)
 	}
@@ -181,7 +189,16 @@ func (s *Store) Save(ctx context.Context, refsOrIDs []string, w io.Writer, forma
 		if err != nil {
 			return err
 		}
-		files = append(files, blob{"manifest.json", mb})
+		// With a newline, as moby's json.Encoder writes it.
+		files = append(files, blob{"manifest.json", append(mb, '\n')})
+		if len(repositories) > 0 {
+			rb, err := json.Marshal(repositories)
+			if err != nil {
+				return err
+			}
+			// As moby's json.Encoder writes it, with a newline.
+			files = append(files, blob{"repositories", append(rb, '\n')})
+		}
 	}
 
 	bw := bufio.NewWriterSize(w, 1<<20)

@@ -555,6 +555,7 @@ func (a *applier) symlinkEntry(hdr *tar.Header, name, dir, base string) error {
 	if err != nil {
 		return entryError(name, "create symbolic link", err)
 	}
+	a.res.Size += int64(len(hdr.Linkname)) // a link's size is its target's length
 	return a.atMeta(pfd, base, hdr, name, false)
 }
 

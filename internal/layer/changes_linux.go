@@ -151,7 +151,8 @@ func reportHidden(chain []string, upperRoot, p string, report func(string, Chang
 	return nil
 }
 
-// sizeImpl counts the bytes of the layer's regular files, each inode once.
+// sizeImpl counts the bytes of the layer's regular files (each inode once)
+// and symbolic links (their targets' length), as Docker sizes a layer.
 func sizeImpl(ctx context.Context, dir string) (int64, error) {
 	var total int64
 	inodes := map[uint64]bool{}
@@ -162,7 +163,9 @@ func sizeImpl(ctx context.Context, dir string) (int64, error) {
 			}
 			return err
 		}
-		if !d.Type().IsRegular() {
+		// Files and symbolic links count, as in Docker's size of a layer
+		// folder (a link by its target's length).
+		if !d.Type().IsRegular() && d.Type()&fs.ModeSymlink == 0 {
 			return nil
 		}
 		fi, err := d.Info()

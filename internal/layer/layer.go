@@ -63,7 +63,8 @@ func (o ApplyOptions) maxBytes() int64 {
 
 // ApplyResult says what applying a tar diff did.
 type ApplyResult struct {
-	// Size is the number of bytes of file content written.
+	// Size is the number of bytes written as Docker counts a layer's
+	// size: the files' content and the symbolic links' targets.
 	Size int64
 	// Skipped lists the entries that were neutralised rather than applied
 	// (device nodes, for example), each with the reason.

@@ -244,6 +244,9 @@ func (p *Plugin) activate(ctx context.Context) error {
 // Error is an error the plugin answered (its "Err").
 type Error struct {
 	Plugin, Method, Msg string
+	// Status is the answer's HTTP status: 200 when the plugin answered
+	// its Err in an ordinary answer, as the protocol asks.
+	Status int
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("plugin %s: %s: %s", e.Plugin, e.Method, e.Msg) }
@@ -294,17 +297,17 @@ func (p *Plugin) call(ctx context.Context, path string, req, resp any) error {
 		if msg == "" {
 			msg = fmt.Sprintf("%s: %s", r.Status, strings.TrimSpace(string(b)))
 		}
-		return &Error{Plugin: p.Name, Method: method, Msg: msg}
+		return &Error{Plugin: p.Name, Method: method, Msg: msg, Status: r.StatusCode}
 	}
 	if e.Err != "" {
-		return &Error{Plugin: p.Name, Method: method, Msg: e.Err}
+		return &Error{Plugin: p.Name, Method: method, Msg: e.Err, Status: r.StatusCode}
 	}
 	if !json.Valid(b) {
-		return &Error{Plugin: p.Name, Method: method, Msg: fmt.Sprintf("the answer is not the protocol's JSON: %.200q", b)}
+		return &Error{Plugin: p.Name, Method: method, Msg: fmt.Sprintf("the answer is not the protocol's JSON: %.200q", b), Status: r.StatusCode}
 	}
 	if resp != nil {
 		if err := json.Unmarshal(b, resp); err != nil {
-			return &Error{Plugin: p.Name, Method: method, Msg: fmt.Sprintf("the answer is not the protocol's JSON (%v): %.200q", err, b)}
+			return &Error{Plugin: p.Name, Method: method, Msg: fmt.Sprintf("the answer is not the protocol's JSON (%v): %.200q", err, b), Status: r.StatusCode}
 		}
 	}
 	return nil

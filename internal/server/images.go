@@ -137,10 +137,9 @@ func (s *Server) imageLoad(w http.ResponseWriter, r *http.Request) error {
 // imageSave is GET /images/get and /images/{name}/get: the answer begins
 // with the archive's first byte, so a name that names nothing is an
 // ordinary error answer; a failure later can only cut the archive short.
+//
+// No name saves an archive of no image, as dockerd.
 func (s *Server) imageSave(w http.ResponseWriter, r *http.Request, names []string) error {
-	if len(names) == 0 {
-		return fmt.Errorf("save: name at least one image: %w", errdefs.ErrInvalidArgument)
-	}
 	ps, err := imagePlatforms(r, "1.48", true)
 	if err != nil {
 		return err

@@ -1,11 +1,9 @@
 package server
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -25,11 +23,16 @@ import (
 // (pull, create, privileges) refuse with 501 after those checks.
 func (s *Server) pluginRoutes() {
 	s.handle("GET /plugins", func(w http.ResponseWriter, r *http.Request) error {
-		filters, err := pluginFilters(r.URL.Query().Get("filters"))
+		f, err := queryFilters(r)
 		if err != nil {
 			return err
 		}
-		if err := checkPluginFilters(filters); err != nil {
+		// dockerd's checks of the list's filters: capability, and enabled
+		// as a boolean (true or false; from API 1.42 also 1 or 0).
+		if err := f.Validate("capability", "enabled"); err != nil {
+			return err
+		}
+		if _, err := f.Bool("enabled", false, []string{"true"}, []string{"false"}); err != nil {
 			return err
 		}
 		return writeJSON(w, http.StatusOK, []plugin.Plugin{})
@@ -116,52 +119,6 @@ func errPluginNotFound(name string) error {
 
 func errNoManagedPlugins(what string) error {
 	return fmt.Errorf("%s: hull does not install managed plugins; it uses legacy plugins, found through their sockets and spec files: %w", what, errdefs.ErrNotImplemented)
-}
-
-// pluginFilters reads the filters parameter, {"key": {"value": true}} or
-// the older {"key": ["value"]}, into each key's values.
-func pluginFilters(v string) (map[string][]string, error) {
-	out := map[string][]string{}
-	if v == "" {
-		return out, nil
-	}
-	var m map[string]map[string]bool
-	if err := json.Unmarshal([]byte(v), &m); err == nil {
-		for k, vals := range m {
-			out[k] = []string{}
-			for val := range vals {
-				out[k] = append(out[k], val)
-			}
-		}
-		return out, nil
-	}
-	if err := json.Unmarshal([]byte(v), &out); err != nil {
-		return nil, fmt.Errorf("invalid filter: %w", errdefs.ErrInvalidArgument)
-	}
-	return out, nil
-}
-
-// checkPluginFilters accepts dockerd's filters of the plugin list:
-// enabled (one of true/1 or false/0) and capability.
-func checkPluginFilters(filters map[string][]string) error {
-	for k, vals := range filters {
-		switch k {
-		case "capability":
-		case "enabled":
-			var isTrue, isFalse bool
-			for _, v := range vals {
-				isTrue = isTrue || v == "1" || v == "true"
-				isFalse = isFalse || v == "0" || v == "false"
-			}
-			if isTrue == isFalse {
-				sort.Strings(vals)
-				return fmt.Errorf("invalid filter '%s=%s': %w", k, vals, errdefs.ErrInvalidArgument)
-			}
-		default:
-			return fmt.Errorf("invalid filter '%s': %w", k, errdefs.ErrInvalidArgument)
-		}
-	}
-	return nil
 }
 
 // parsePluginRemote reads a plugin's remote reference as dockerd does.

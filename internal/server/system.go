@@ -20,6 +20,8 @@ type SystemBackend interface {
 	// "KernelMemory", "KernelMemoryTCP", "BridgeNfIptables",
 	// "BridgeNfIp6tables". A missing key is false.
 	LegacyInfo(ctx context.Context) map[string]bool
+	AuthBackend
+	BuildBackend
 }
 
 // builderVersion is /_ping's Builder-Version: the builder a client should
@@ -43,6 +45,7 @@ func (s *Server) systemRoutes() {
 		_, err := w.Write([]byte("OK"))
 		return err
 	}
+	s.buildRoutes()
 	s.handle("GET /_ping", ping)
 	s.handle("HEAD /_ping", ping)
 	// dockerd answers OPTIONS on any path (CORS preflight) with 200 and no

@@ -62,9 +62,8 @@ func (s *Server) systemDiskUsage(w http.ResponseWriter, r *http.Request) error {
 			case im.Containers > 0:
 				usage.ActiveCount++
 			case im.Containers == 0 && im.Size >= 0:
-				// dockerd counts the image's own bytes (less what it shares
-				// with others); hull does not compute the shared size yet,
-				// so an unused image counts whole.
+				// dockerd counts the image's own bytes, less what it
+				// shares with others.
 				usage.Reclaimable += im.Size - max(im.SharedSize, 0)
 			}
 		}

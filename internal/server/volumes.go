@@ -2,6 +2,10 @@ package server
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
 
 	"github.com/moby/moby/api/types/volume"
@@ -37,7 +41,7 @@ func (s *Server) volumeRoutes() {
 	})
 	s.handle("POST /volumes/create", func(w http.ResponseWriter, r *http.Request) error {
 		var req volume.CreateRequest
-		if err := decodeJSON(w, r, &req); err != nil {
+		if err := decodeVolumeCreate(w, r, &req); err != nil {
 			return err
 		}
 		v, err := s.backend.VolumeCreate(r.Context(), req)
@@ -71,4 +75,20 @@ func (s *Server) volumeRoutes() {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	})
+}
+
+// decodeVolumeCreate reads volume create's body as dockerd's route does:
+// the decoder's own words for bad JSON, and its text for an empty body.
+func decodeVolumeCreate(w http.ResponseWriter, r *http.Request, req *volume.CreateRequest) error {
+	err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBody)).Decode(req)
+	var maxErr *http.MaxBytesError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, io.EOF):
+		return errdefs.Dockerf(errdefs.ErrInvalidArgument, "got EOF while reading request body")
+	case errors.As(err, &maxErr):
+		return fmt.Errorf("the request body is over %d bytes: %w", maxJSONBody, errdefs.ErrLimit)
+	}
+	return errdefs.Dockerf(errdefs.ErrInvalidArgument, "%s", err)
 }

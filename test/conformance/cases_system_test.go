@@ -39,7 +39,24 @@ func systemCases() []*tcase {
 		tcs("system/plugins/enable-missing", post("/plugins/conf-nope/enable", nil)),
 		tcs("system/plugins/list-filter-bad", get("/plugins?"+filters("nope", "x"))),
 		tcs("system/auth/missing-body", post("/auth", "")),
+		tcs("system/auth/bad-json", post("/auth", "{")),
+		// docker login against a registry on the loopback ({reg}: basic
+		// authentication, user conf, password conf-pw).
+		tcs("system/auth/ok", post("/auth", obj{"username": "conf", "password": "conf-pw", "serveraddress": "{reg}"})),
+		tcs("system/auth/ok-with-scheme", post("/auth", obj{"username": "conf", "password": "conf-pw", "serveraddress": "http://{reg}/"})),
+		// dockerd answers these with 500 (a registry that refuses, or is
+		// not there): compared with it, not run alone at newer versions.
+		tcs("system/auth/wrong-password", post("/auth", obj{"username": "conf", "password": "nope", "serveraddress": "{reg}"})).only141(),
+		tcs("system/auth/no-credentials", post("/auth", obj{"serveraddress": "{reg}"})).only141(),
+		tcs("system/auth/unreachable", post("/auth", obj{"username": "conf", "password": "conf-pw", "serveraddress": "127.0.0.1:1"})).only141(),
+		tcs("system/auth/sdk", sdk("RegistryLogin", func(ctx context.Context, c *client.Client, x func(string) string) (any, error) {
+			r, err := c.RegistryLogin(ctx, client.RegistryLoginOptions{Username: "conf", Password: "conf-pw", ServerAddress: x("{reg}")})
+			return r.Auth, err
+		})),
 		tcs("system/build-prune", post("/build/prune", nil)),
 		tcs("system/session/no-upgrade", post("/session", nil)).only141(),
+		tcs("system/session/bad-proto", post("/session", nil).header("Upgrade", "conf-proto")).only141(),
+		tcs("system/plugins/list-filter-enabled", get("/plugins?"+filters("enabled", "true"))),
+		tcs("system/plugins/list-filter-enabled-bad", get("/plugins?"+filters("enabled", "maybe"))),
 	}
 }

@@ -29,6 +29,14 @@ func volumeCases() []*tcase {
 		tcs("volume/create/bad-driver", post("/volumes/create", obj{"Name": "conf-v", "Driver": "conf-noplugin"})).only141(),
 		tcs("volume/create/bad-opt", post("/volumes/create", obj{"Name": "conf-v", "DriverOpts": obj{"bogus": "1"}})),
 		tcs("volume/create/bad-json", post("/volumes/create", "{")),
+		// The local driver's options (dockerd's local driver: type, device, o, size).
+		tcs("volume/create/opt-missing-device", post("/volumes/create", obj{"Name": "conf-v", "DriverOpts": obj{"type": "tmpfs"}})),
+		tcs("volume/create/opt-o-alone", post("/volumes/create", obj{"Name": "conf-v", "DriverOpts": obj{"o": "size=1m"}})),
+		tcs("volume/create/opt-size", post("/volumes/create", obj{"Name": "conf-v", "DriverOpts": obj{"size": "1m"}})),
+		tcs("volume/create/opt-size-bad", post("/volumes/create", obj{"Name": "conf-v", "DriverOpts": obj{"size": "abc"}})),
+		tcs("volume/create/existing-bad-opt", mkVol("v", nil), post("/volumes/create", obj{"Name": "conf-v", "DriverOpts": obj{"bogus": "1"}})),
+		tcs("volume/create/mount-volume-opt", mk("a", hc(obj{"Mounts": []obj{{"Type": "volume", "Source": "conf-mv", "Target": "/data",
+			"VolumeOptions": obj{"DriverConfig": obj{"Options": obj{"type": "tmpfs", "device": "tmpfs", "o": "size=1m"}}}}}})), inspect("conf-mv")),
 		tcs("volume/create/sdk", sdk("VolumeCreate", func(ctx context.Context, c *client.Client, x func(string) string) (any, error) {
 			r, err := c.VolumeCreate(ctx, client.VolumeCreateOptions{Name: "conf-v", Labels: map[string]string{"sdk": "1"}})
 			return r.Volume, err
@@ -85,6 +93,8 @@ func volumeCases() []*tcase {
 		tcs("volume/use/created-by-run", mk("a", hc(obj{"Binds": []string{"conf-auto:/x"}})), inspect("conf-auto")),
 		tcs("volume/use/tmpfs-driver-opts", mkVol("v", obj{"DriverOpts": obj{"type": "tmpfs", "device": "tmpfs", "o": "size=1m"}}),
 			mkExited("a", hc(obj{"Binds": []string{"conf-v:/data"}}), "sh", "-c", "grep ' /data ' /proc/mounts | cut -d' ' -f1,3"), logs("a")),
+		tcs("volume/use/tmpfs-mount-fails", mkVol("v", obj{"DriverOpts": obj{"type": "tmpfs", "device": "tmpfs", "o": "bogus=1"}}),
+			mk("a", hc(obj{"Binds": []string{"conf-v:/data"}})), post("/containers/{a}/start", nil), get("/containers/{a}/json").pick("State.Status", "State.Running")),
 		tcs("volume/use/bind-host-file", mkExited("a", hc(obj{"Binds": []string{"/etc/hostname:/conf-h:ro"}}), "sh", "-c", "test -s /conf-h && echo present"), logs("a")),
 		// A legacy volume plugin (VolumeDriver over a socket in /run/docker/plugins).
 		tcs("volume/plugin/create", post("/volumes/create", obj{"Name": "conf-pv", "Driver": volumePluginName, "DriverOpts": obj{"size": "1"}}),

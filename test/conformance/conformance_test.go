@@ -129,8 +129,17 @@ func TestConformance(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 
+	// A registry on the loopback for docker login (/auth) and pulls:
+	// basic authentication, user conf, password conf-pw; it holds
+	// conf/pulled:1, the seed's conf/busybox.
+	reg := httptest.NewServer(registryWithBasicAuth("conf", "conf-pw"))
+	t.Cleanup(reg.Close)
+	if err := pushSeed(archive, imgBusybox, strings.TrimPrefix(reg.URL, "http://"), "conf/pulled:1", "conf", "conf-pw"); err != nil {
+		t.Fatal(err)
+	}
+
 	ctx := context.Background()
-	r := &runner{t: t, dockerd: dd, hull: hd, archive: archive, global: map[string]string{"srv": srv.URL, "port0": strconv.Itoa(confPortBase), "port1": strconv.Itoa(confPortBase + 1), "port2": strconv.Itoa(confPortBase + 2), "port3": strconv.Itoa(confPortBase + 3)}, start: started, took: map[string]time.Duration{}, reference: map[string][]answer{}, rerun: map[string]func(){}}
+	r := &runner{t: t, dockerd: dd, hull: hd, archive: archive, global: map[string]string{"srv": srv.URL, "reg": strings.TrimPrefix(reg.URL, "http://"), "port0": strconv.Itoa(confPortBase), "port1": strconv.Itoa(confPortBase + 1), "port2": strconv.Itoa(confPortBase + 2), "port3": strconv.Itoa(confPortBase + 3)}, start: started, took: map[string]time.Duration{}, reference: map[string][]answer{}, rerun: map[string]func(){}}
 	if err := r.seed(ctx); err != nil {
 		t.Fatal(err)
 	}
