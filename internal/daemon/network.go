@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
@@ -105,6 +106,11 @@ func (d *Daemon) checkNetworking(r *record) error {
 	}
 	for _, er := range containerNetworks(r) {
 		nw, err := d.net.Network(er.Network)
+		if errdefs.IsNotFound(err) {
+			// As dockerd: a network may be made between the create and the
+			// start, which fails without it.
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -259,26 +265,41 @@ func (d *Daemon) networkSettings(r *record) *container.NetworkSettings {
 			if a, err := netip.ParseAddr(p.HostIP); err == nil {
 				hostIP = a
 			}
-			ns.Ports[port] = append(ns.Ports[port], mnet.PortBinding{HostIP: hostIP, HostPort: strconv.Itoa(int(p.HostPort))})
+			hostPort := strconv.Itoa(int(p.HostPort))
+			ns.Ports[port] = append(ns.Ports[port], mnet.PortBinding{HostIP: hostIP, HostPort: hostPort})
+			if p.HostIP == "" && ipv6Listenable() {
+				// The proxy listens on every address, IPv6's too: dockerd
+				// tells that binding as its own (docker ps: [::]:port).
+				ns.Ports[port] = append(ns.Ports[port], mnet.PortBinding{HostIP: netip.IPv6Unspecified(), HostPort: hostPort})
+			}
 		}
 	}
-	if r.Config != nil {
+	if sb != nil && r.Config != nil {
+		// Exposed ports are listed (unpublished: null) while it runs;
+		// dockerd's map is empty before the start and after the exit.
 		for p := range r.Config.ExposedPorts {
 			if _, ok := ns.Ports[p]; !ok {
 				ns.Ports[p] = nil
 			}
 		}
 	}
+	// dockerd learns a network's id when it first connects the container:
+	// until its first start the id is empty.
+	started := !r.State.StartedAt.IsZero()
 	mode := networkMode(r.HostConfig)
 	if mode == "none" || mode == "host" {
 		if nw, err := d.net.Network(mode); err == nil {
-			ns.Networks[mode] = &mnet.EndpointSettings{NetworkID: nw.ID}
+			es := &mnet.EndpointSettings{}
+			if started {
+				es.NetworkID = nw.ID
+			}
+			ns.Networks[mode] = es
 		}
 		return ns
 	}
 	for _, er := range containerNetworks(r) {
 		es := &mnet.EndpointSettings{Aliases: er.Aliases, Links: er.Links}
-		if nw, err := d.net.Network(er.Network); err == nil {
+		if nw, err := d.net.Network(er.Network); err == nil && started {
 			es.NetworkID = nw.ID
 		}
 		if er.IPv4 != "" {
@@ -636,3 +657,15 @@ func checkMAC(mac mnet.HardwareAddr) error {
 	}
 	return nil
 }
+
+// ipv6Listenable says whether the host can listen on IPv6 (not booted
+// with ipv6.disable=1), as libnetwork's IsV6Listenable: then a port
+// published on every address is published on IPv6's too.
+var ipv6Listenable = sync.OnceValue(func() bool {
+	l, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
+})

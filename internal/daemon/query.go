@@ -112,7 +112,12 @@ func (d *Daemon) summary(r *record) container.Summary {
 	ns := d.networkSettings(r)
 	s.Ports = portSummary(ns)
 	s.NetworkSettings = &container.NetworkSettingsSummary{Networks: ns.Networks}
+	// The mode as stored, as dockerd 20.10 lists it ("default" for the
+	// default bridge).
 	s.HostConfig.NetworkMode = networkMode(r.HostConfig)
+	if r.HostConfig != nil && r.HostConfig.NetworkMode != "" {
+		s.HostConfig.NetworkMode = string(r.HostConfig.NetworkMode)
+	}
 	if r.Health != nil {
 		s.Health = &container.HealthSummary{Status: r.Health.Status, FailingStreak: r.Health.FailingStreak}
 		if running {

@@ -56,7 +56,7 @@ func (d *Daemon) ContainerUpdate(ctx context.Context, ref string, u container.Up
 		return nil, cannot(err)
 	}
 	d.containerEvent(c, events.ActionUpdate)
-	return nonNil(warnings), nil
+	return warnings, nil // null when there are none, as dockerd answers
 }
 
 // mergeUpdate is dockerd's Container.UpdateContainer: the conflicts of an
