@@ -747,7 +747,6 @@ func TestDaemonBadInput(t *testing.T) {
 		{"a missing image", "/containers/create", `{"Image": "no/such:image", "Cmd": ["sh"]}`, 404, "No such image: no/such:image"},
 		{"a bind over /proc", "/containers/create", `{"Image": "e2e/busybox:1", "Cmd": ["sh"], "HostConfig": {"Binds": ["/proc:/proc"]}}`, 400, "nothing may be mounted over it"},
 		{"an unknown restart policy", "/containers/create", `{"Image": "e2e/busybox:1", "Cmd": ["sh"], "HostConfig": {"RestartPolicy": {"Name": "sometimes"}}}`, 400, "invalid restart policy"},
-		{"an unknown network mode", "/containers/create", `{"Image": "e2e/busybox:1", "Cmd": ["sh"], "HostConfig": {"NetworkMode": "nowhere"}}`, 404, "network nowhere not found"},
 		{"a wrong type", "/containers/create", `{"Image": 42}`, 400, "invalid JSON"},
 		{"a body over the limit", "/containers/create", `{"Image": "` + strings.Repeat("x", 11<<20) + `"}`, 413, "over"},
 		{"an unknown container", "/containers/nothere/start", ``, 404, "No such container: nothere"},
@@ -761,6 +760,15 @@ func TestDaemonBadInput(t *testing.T) {
 	if out := docker(t, env, "ps", "-aq"); out != "" {
 		t.Errorf("refused creates left containers: %q", out)
 	}
+	// A network may be made between create and start, as with dockerd: the
+	// create takes a missing one, the start fails with 404.
+	if status, msg := post("/containers/create?name=nonet", `{"Image": "e2e/busybox:1", "Cmd": ["sh"], "HostConfig": {"NetworkMode": "nowhere"}}`); status != 201 {
+		t.Errorf("create on a missing network: %d %q", status, msg)
+	}
+	if status, msg := post("/containers/nonet/start", ``); status != 404 || msg != "network nowhere not found" {
+		t.Errorf("start on a missing network: %d %q", status, msg)
+	}
+	docker(t, env, "rm", "nonet")
 	if m := mountsUnder(t, dir); len(m) > 0 {
 		t.Errorf("mounts left: %v", m)
 	}

@@ -37,7 +37,7 @@ func (d *Daemon) ContainerStart(ctx context.Context, ref string) error {
 	defer c.mu.Unlock()
 	switch c.rec.State.Status {
 	case container.StateRunning, container.StatePaused, container.StateRestarting:
-		return nil // dockerd answers 304: already started
+		return fmt.Errorf("container %s is already started: %w", c.rec.ID, errdefs.ErrNotModified) // dockerd's 304
 	case container.StateRemoving, container.StateDead:
 		return fmt.Errorf("container %s is %s: %w", c.rec.ID, c.rec.State.Status, errdefs.ErrConflict)
 	}
@@ -67,9 +67,9 @@ func (d *Daemon) startLocked(ctx context.Context, c *ctr) (retErr error) {
 		} else if msg := err.Error(); strings.Contains(msg, "executable file not found") || strings.Contains(msg, "no such file or directory") {
 			err = fmt.Errorf("%w: %w", err, errdefs.ErrInvalidArgument)
 		}
-		c.rec.State.Error = err.Error()
+		c.rec.State.Error = errdefs.Message(err) // as the start's answer says it
 		if c.rec.State.ExitCode == 0 {
-			c.rec.State.ExitCode = 128 // dockerd's exit code of a start that failed
+			c.rec.State.ExitCode = 128 // dockerd's code for a start that failed otherwise
 		}
 		d.save(&c.rec)
 		c.notify() // attaches waiting for the start give up
@@ -512,7 +512,7 @@ func (d *Daemon) ContainerRestart(ctx context.Context, ref string, timeout *int,
 	if err := d.ContainerStop(ctx, ref, timeout, signal); err != nil && !errors.Is(err, errNotModified) {
 		return fmt.Errorf("Cannot restart container %s: %w", ref, err)
 	}
-	if err := d.ContainerStart(ctx, ref); err != nil {
+	if err := d.ContainerStart(ctx, ref); err != nil && !errdefs.IsNotModified(err) {
 		return fmt.Errorf("Cannot restart container %s: %w", ref, err)
 	}
 	d.containerEvent(c, events.ActionRestart)

@@ -68,21 +68,31 @@ func (d *Daemon) ContainerUnpause(ctx context.Context, ref string) error {
 
 // ContainerRename is POST /containers/{id}/rename.
 func (d *Daemon) ContainerRename(ctx context.Context, ref, name string) error {
-	if !namePattern.MatchString(name) {
-		return fmt.Errorf("invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed: %w", name, errdefs.ErrInvalidArgument)
+	// dockerd's order and words (daemon/rename.go): empty names before the
+	// lookup, the same name, then the new name's reservation, whose errors
+	// it prefixes.
+	ref, name = strings.TrimSpace(ref), strings.TrimSpace(name)
+	if strings.TrimPrefix(ref, "/") == "" || strings.TrimPrefix(name, "/") == "" {
+		return errdefs.Dockerf(errdefs.ErrInvalidArgument, "Neither old nor new names may be empty")
 	}
-	name = strings.TrimPrefix(name, "/")
 	c, err := d.lookup(ref)
 	if err != nil {
 		return err
 	}
+	name = strings.TrimPrefix(name, "/")
+	c.mu.Lock()
+	same := c.rec.Name == name
+	c.mu.Unlock()
+	if same {
+		return errdefs.Dockerf(errdefs.ErrInvalidArgument, "Renaming a container with the same name as its current name")
+	}
+	if !namePattern.MatchString(name) {
+		return errdefs.Dockerf(errdefs.ErrInvalidArgument, "Error when allocating new name: Invalid container name (/%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name)
+	}
 	d.mu.Lock()
 	if other, ok := d.names[name]; ok {
 		d.mu.Unlock()
-		if other == c.rec.ID {
-			return fmt.Errorf("renaming a container with the same name as its current name: %w", errdefs.ErrInvalidArgument)
-		}
-		return fmt.Errorf("Conflict. The container name \"/%s\" is already in use by container %q: %w", name, other, errdefs.ErrConflict)
+		return errdefs.Dockerf(errdefs.ErrConflict, "Error when allocating new name: Conflict. The container name \"/%s\" is already in use by container %q. You have to remove (or rename) that container to be able to reuse that name.", name, other)
 	}
 	c.mu.Lock()
 	old := c.rec.Name
@@ -141,19 +151,15 @@ func (d *Daemon) ContainerChanges(ctx context.Context, ref string) ([]container.
 	if err != nil {
 		return nil, err
 	}
-	// The mount points the runtime made in the scratch layer (/proc, /dev,
-	// /etc/hosts, volume targets, …) are not the container's changes:
-	// Docker keeps them in an init layer; hull leaves them out here, and a
-	// folder changed only by them with them.
+	// The mount points of Docker's init layer are not the container's
+	// changes; a container made before hull had init layers has them in
+	// its scratch layer (the runtime made them there): they are left out,
+	// and a folder changed only by them with them. The targets of its
+	// volumes and tmpfs mounts are changes, as dockerd lists them.
 	skip := map[string]bool{}
 	for _, m := range []string{"/proc", "/sys", "/dev", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf"} {
 		skip[m] = true
 	}
-	c.mu.Lock()
-	for _, m := range c.rec.Mounts {
-		skip[m.Destination] = true
-	}
-	c.mu.Unlock()
 	var kept []container.FilesystemChange
 	for _, ch := range changes {
 		if ch.Kind == layer.ChangeAdd && skip[ch.Path] {
@@ -161,7 +167,7 @@ func (d *Daemon) ContainerChanges(ctx context.Context, ref string) ([]container.
 		}
 		kept = append(kept, container.FilesystemChange{Path: ch.Path, Kind: container.ChangeType(ch.Kind)})
 	}
-	out := make([]container.FilesystemChange, 0, len(kept))
+	var out []container.FilesystemChange // null when nothing changed, as dockerd answers
 	for _, ch := range kept {
 		if ch.Kind == container.ChangeModify {
 			// A changed folder stays if something under it is still listed

@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
@@ -106,6 +107,11 @@ func (d *Daemon) checkNetworking(r *record) error {
 	}
 	for _, er := range containerNetworks(r) {
 		nw, err := d.net.Network(er.Network)
+		if errdefs.IsNotFound(err) {
+			// As dockerd: a network may be made between the create and the
+			// start, which fails without it.
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -262,7 +268,13 @@ func (d *Daemon) networkSettings(r *record) *container.NetworkSettings {
 			if a, err := netip.ParseAddr(p.HostIP); err == nil {
 				hostIP = a
 			}
-			ns.Ports[port] = append(ns.Ports[port], mnet.PortBinding{HostIP: hostIP, HostPort: strconv.Itoa(int(p.HostPort))})
+			hostPort := strconv.Itoa(int(p.HostPort))
+			ns.Ports[port] = append(ns.Ports[port], mnet.PortBinding{HostIP: hostIP, HostPort: hostPort})
+			if p.HostIP == "" && ipv6Listenable() {
+				// The proxy listens on every address, IPv6's too: dockerd
+				// tells that binding as its own (docker ps: [::]:port).
+				ns.Ports[port] = append(ns.Ports[port], mnet.PortBinding{HostIP: netip.IPv6Unspecified(), HostPort: hostPort})
+			}
 		}
 	}
 	if r.Config != nil && sb != nil {
@@ -811,3 +823,15 @@ func checkMAC(mac mnet.HardwareAddr) error {
 	}
 	return nil
 }
+
+// ipv6Listenable says whether the host can listen on IPv6 (not booted
+// with ipv6.disable=1), as libnetwork's IsV6Listenable: then a port
+// published on every address is published on IPv6's too.
+var ipv6Listenable = sync.OnceValue(func() bool {
+	l, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
+})

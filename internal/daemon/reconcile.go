@@ -40,6 +40,8 @@ func (d *Daemon) reconcile(ctx context.Context) {
 				// Forced: unmounted however many mounts it holds.
 				if err := d.layers.Remove(ctx, in.ID, true); err != nil {
 					slog.Error("remove a leftover scratch layer", "id", in.ID, "error", err)
+				} else {
+					d.removeInitLayer(ctx, in.Parent)
 				}
 			}
 		}

@@ -188,13 +188,15 @@ func applyUser(s *specs.Spec, rootfs, userSpec string, groupAdd []string) error 
 
 // daemonEnv is the process's environment as dockerd makes it: the default
 // PATH, HOSTNAME, TERM with a terminal, then the container's variables,
-// each replacing one of these or added.
+// each replacing one of these or added; a name without "=" unsets the
+// variable (dockerd's ReplaceOrAppendEnvValues), so the runtime, which
+// refuses such an entry, never sees one.
 func daemonEnv(hostname string, cfg *container.Config) []string {
 	env := []string{runtime.DefaultPathEnv, "HOSTNAME=" + hostname}
 	if cfg.Tty {
 		env = append(env, "TERM=xterm")
 	}
-	return mergeEnv(env, cfg.Env)
+	return replaceOrAppendEnv(env, cfg.Env)
 }
 
 // hostsNames is the container's own line of /etc/hosts after its address,

@@ -203,15 +203,21 @@ func verifyResources(r *container.Resources, si *sysInfo, update bool) (warnings
 	return warnings, nil
 }
 
-// listIsSubset says whether the cpuset list req (moby's ParseUintList
-// format: "0-2,4") names only members of the list avail. An empty req is
-// always available.
+// listIsSubset says whether the cpuset list req (moby's parseUintList
+// format: "0-2,4") names only members of the host's list avail, as
+// dockerd's isCpusetListAvailable: the request may name no number above
+// 8192 (or the host's highest, when larger), so that a range such as
+// 1-9223372036854775807 is refused before it is expanded (CVE-2018-20699).
 func listIsSubset(req, avail string) (bool, error) {
-	want, err := parseUintList(req)
+	have, err := parseUintList(avail, 0)
 	if err != nil {
 		return false, err
 	}
-	have, err := parseUintList(avail)
+	maxCPUs := 8192
+	for n := range have {
+		maxCPUs = max(maxCPUs, n)
+	}
+	want, err := parseUintList(req, maxCPUs)
 	if err != nil {
 		return false, err
 	}
@@ -223,7 +229,9 @@ func listIsSubset(req, avail string) (bool, error) {
 	return true, nil
 }
 
-func parseUintList(val string) (map[int]bool, error) {
+// parseUintList reads a cgroup cpuset list ("7", "1-6", "0,3-4,7"),
+// refusing numbers above maximum unless it is 0, in dockerd's words.
+func parseUintList(val string, maximum int) (map[int]bool, error) {
 	out := map[int]bool{}
 	if val == "" {
 		return out, nil
@@ -240,6 +248,9 @@ func parseUintList(val string) (map[int]bool, error) {
 			if b, err = strconv.Atoi(hi); err != nil || b < a {
 				return nil, errFormat
 			}
+		}
+		if maximum != 0 && b > maximum {
+			return nil, fmt.Errorf("value of out range, maximum is %d", maximum)
 		}
 		for i := a; i <= b; i++ {
 			out[i] = true

@@ -172,16 +172,23 @@ func (d *Daemon) createScratch(ctx context.Context, id, parent string) error {
 	if d.win != nil {
 		return d.win.create(ctx, id, parent)
 	}
-	_, err := d.layers.CreateScratch(ctx, id, parent)
-	return err
+	return d.createScratchOverInit(ctx, id, parent)
 }
 
-// removeScratch removes it.
+// removeScratch removes it (and its init layer when no other container
+// stands on that).
 func (d *Daemon) removeScratch(ctx context.Context, id string) error {
 	if d.win != nil {
 		return d.win.layers.Remove(ctx, id)
 	}
-	return d.layers.Remove(ctx, id, true)
+	in, ierr := d.layers.Get(ctx, id)
+	if err := d.layers.Remove(ctx, id, true); err != nil {
+		return err
+	}
+	if ierr == nil {
+		d.removeInitLayer(ctx, in.Parent)
+	}
+	return nil
 }
 
 // kill signals a container's process (all: every process); on Windows the

@@ -79,6 +79,12 @@ type State = shimapi.State
 // Stats are a container's resource counters, read from its cgroups.
 type Stats = shimapi.Stats
 
+// Blkio and BlkioEntry are a container's block I/O counters (Stats.Blkio).
+type (
+	Blkio      = shimapi.Blkio
+	BlkioEntry = shimapi.BlkioEntry
+)
+
 // CreateOptions tune Create.
 type CreateOptions struct {
 	// ConsoleSocket is the path of a unix socket that receives the pty

@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/opencontainers/cgroups"
 	// The device cgroup controller registers itself with the cgroup
 	// managers; without it libcontainer refuses to apply the device
 	// allowlist (and so to start any container).
@@ -511,9 +512,10 @@ func (s *shim) stats() (*Stats, error) {
 	}
 	out := &Stats{}
 	if cg := st.CgroupStats; cg != nil {
-		out.CPUUsageNS = cg.CpuStats.CpuUsage.TotalUsage
-		out.MemoryUsage = cg.MemoryStats.Usage.Usage
-		out.MemoryLimit = cg.MemoryStats.Usage.Limit
+		cpu, mem := cg.CpuStats, cg.MemoryStats
+		out.CPUUsageNS = cpu.CpuUsage.TotalUsage
+		out.MemoryUsage = mem.Usage.Usage
+		out.MemoryLimit = mem.Usage.Limit
 		out.PidsCurrent = cg.PidsStats.Current
 		out.PidsLimit = cg.PidsStats.Limit
 		for _, e := range cg.BlkioStats.IoServiceBytesRecursive {
@@ -524,8 +526,34 @@ func (s *shim) stats() (*Stats, error) {
 				out.BlkioWrite += e.Value
 			}
 		}
+		out.Cgroup2 = cgroups.IsCgroup2UnifiedMode()
+		if !out.Cgroup2 {
+			out.CPUPerCPU = cpu.CpuUsage.PercpuUsage
+			out.MemoryMaxUsage = mem.Usage.MaxUsage
+			out.MemoryFailcnt = mem.Usage.Failcnt
+		}
+		out.CPUKernelNS, out.CPUUserNS = cpu.CpuUsage.UsageInKernelmode, cpu.CpuUsage.UsageInUsermode
+		out.ThrottlePeriods = cpu.ThrottlingData.Periods
+		out.ThrottledPeriods = cpu.ThrottlingData.ThrottledPeriods
+		out.ThrottledTimeNS = cpu.ThrottlingData.ThrottledTime
+		out.MemoryStat = mem.Stats
+		b := cg.BlkioStats
+		out.Blkio = &Blkio{
+			ServiceBytes: blkioEntries(b.IoServiceBytesRecursive), Serviced: blkioEntries(b.IoServicedRecursive),
+			Queued: blkioEntries(b.IoQueuedRecursive), ServiceTime: blkioEntries(b.IoServiceTimeRecursive),
+			WaitTime: blkioEntries(b.IoWaitTimeRecursive), Merged: blkioEntries(b.IoMergedRecursive),
+			Time: blkioEntries(b.IoTimeRecursive), Sectors: blkioEntries(b.SectorsRecursive),
+		}
 	}
 	return out, nil
+}
+
+func blkioEntries(l []cgroups.BlkioStatEntry) []BlkioEntry {
+	out := make([]BlkioEntry, 0, len(l))
+	for _, e := range l {
+		out = append(out, BlkioEntry{Major: e.Major, Minor: e.Minor, Op: e.Op, Value: e.Value})
+	}
+	return out
 }
 
 // destroy kills what runs in the container and removes its cgroups and

@@ -25,6 +25,8 @@ import (
 // ContainerBackend serves /containers.
 type ContainerBackend interface {
 	ContainerCreate(ctx context.Context, name string, cfg *container.Config, host *container.HostConfig, net *network.NetworkingConfig) (container.CreateResponse, error)
+	// ContainerStart returns an errdefs.ErrNotModified error when the
+	// container already runs (304).
 	ContainerStart(ctx context.Context, id string) error
 	// ContainerStop returns an errdefs.ErrNotModified error when the
 	// container was not running (304).
@@ -135,10 +137,20 @@ func (s *Server) containerRoutes() {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, sh)
+		return writeJSON(w, http.StatusOK, s.legacyConfigMAC(r.Context(), c.ID, sh))
 	})
 	s.handle("POST /containers/{id}/start", func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.backend.ContainerStart(r.Context(), r.PathValue("id")); err != nil {
+		// As dockerd's router: a body that can hold a JSON object (a host
+		// config, as before 1.24), or one of unknown length, is refused.
+		if r.ContentLength > 7 || r.ContentLength == -1 {
+			return errdefs.Dockerf(errdefs.ErrInvalidArgument, "starting container with non-empty request body was deprecated since API v1.22 and removed in v1.24")
+		}
+		err := s.backend.ContainerStart(r.Context(), r.PathValue("id"))
+		if errdefs.IsNotModified(err) {
+			w.WriteHeader(http.StatusNotModified) // already started
+			return nil
+		}
+		if err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -236,7 +248,8 @@ func (s *Server) containerRoutes() {
 	s.handle("GET /containers/{id}/export", func(w http.ResponseWriter, r *http.Request) error {
 		started := false
 		err := s.backend.ContainerExport(r.Context(), r.PathValue("id"), func() {
-			w.Header().Set("Content-Type", "application/x-tar")
+			// What dockerd's answer is sniffed as (its router names none).
+			w.Header().Set("Content-Type", "application/octet-stream")
 			w.WriteHeader(http.StatusOK)
 			started = true
 		}, w)

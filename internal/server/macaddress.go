@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"slices"
@@ -10,6 +11,27 @@ import (
 
 	"github.com/hullproject/hull/internal/errdefs"
 )
+
+// MACBackend tells the MAC address a container's main network's endpoint
+// was asked for at create ("" for none): inspect's Config.MacAddress below
+// API 1.52.
+type MACBackend interface {
+	ContainerDesiredMAC(ctx context.Context, id string) (string, error)
+}
+
+// legacyConfigMAC adds Config.MacAddress to an inspect answer below API
+// 1.52 when the container asked for an address, as dockerd's router
+// migrates it back for those versions (the wire types no longer have it).
+func (s *Server) legacyConfigMAC(ctx context.Context, id string, answer any) any {
+	sh, ok := answer.(shape)
+	if !ok || !before(ctx, "1.52") {
+		return answer
+	}
+	if mac, err := s.backend.ContainerDesiredMAC(ctx, id); err == nil && mac != "" {
+		sh.add(map[string]any{"Config": map[string]any{"MacAddress": mac}})
+	}
+	return answer
+}
 
 // createRequest is POST /containers/create's body with the container-wide
 // MacAddress that API 1.44 deprecated and the wire types no longer carry.

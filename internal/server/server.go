@@ -47,6 +47,7 @@ type Backend interface {
 	DiskUsageBackend
 	ArchiveBackend
 	LinkBackend
+	MACBackend
 }
 
 // Server answers the Docker Engine API.
@@ -229,73 +230,8 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, code, errorMessage{Message: publicMessage(err)})
 }
 
-// errorKinds are the kinds whose text a message ends with when an error was
-// classified with %w at its end.
-var errorKinds = []error{errdefs.ErrNotFound, errdefs.ErrInvalidArgument, errdefs.ErrConflict, errdefs.ErrAlreadyExists,
-	errdefs.ErrNotImplemented, errdefs.ErrUnavailable, errdefs.ErrUnauthorized, errdefs.ErrDataLoss, errdefs.ErrLimit,
-	errdefs.ErrNotModified, errdefs.ErrForbidden}
-
-// publicMessage is err's message as a client reads it: without the
-// trailing kind (": invalid argument") that classifying with %w appends,
-// once for each time it was appended, since the status code says it and
-// clients match dockerd's texts word for word. A not-found message keeps
-// its kind unless it says so in words ("No such container: x"), so that
-// "image \"x\": not found" stays whole.
-func publicMessage(err error) string {
-	if m, ok := errdefs.DockerMessage(err); ok {
-		return m // dockerd's own words (errdefs.Dockerf)
-	}
-	msg := err.Error()
-	for _, k := range errorKinds {
-		n := kindWraps(err, k)
-		if n == 0 {
-			continue
-		}
-		t := msg
-		for ; n > 0; n-- {
-			s, ok := strings.CutSuffix(t, ": "+k.Error())
-			if !ok || s == "" {
-				break
-			}
-			t = s
-		}
-		if t == msg {
-			continue
-		}
-		if k == errdefs.ErrNotFound {
-			l := strings.ToLower(t)
-			if !strings.Contains(l, "no such") && !strings.Contains(l, "not found") && !strings.Contains(l, "not exist") {
-				continue
-			}
-		}
-		return t
-	}
-	return msg
-}
-
-// kindWraps counts the errors in err's tree that wrap the kind k itself
-// (fmt.Errorf("…: %w", k)): each appended k's text to the message.
-func kindWraps(err, k error) int {
-	switch x := err.(type) {
-	case interface{ Unwrap() error }:
-		if u := x.Unwrap(); u == k {
-			return 1
-		} else if u != nil {
-			return kindWraps(u, k)
-		}
-	case interface{ Unwrap() []error }:
-		n := 0
-		for _, u := range x.Unwrap() {
-			if u == k {
-				n++
-			} else if u != nil {
-				n += kindWraps(u, k)
-			}
-		}
-		return n
-	}
-	return 0
-}
+// publicMessage is err's message as a client reads it (errdefs.Message).
+func publicMessage(err error) string { return errdefs.Message(err) }
 
 func writeJSON(w http.ResponseWriter, code int, v any) error {
 	w.Header().Set("Content-Type", "application/json")

@@ -179,8 +179,8 @@ func (s *Server) checkImagePlatform(ctx context.Context, name string, p *ocispec
 	if platformMatches(*p, have) {
 		return nil
 	}
-	return fmt.Errorf("image with reference %s was found but does not match the specified platform: wanted %s, actual: %s: %w",
-		name, platforms.Format(*p), platforms.Format(have), errdefs.ErrNotFound)
+	return errdefs.Dockerf(errdefs.ErrNotFound, "image with reference %s was found but does not match the specified platform: wanted %s, actual: %s",
+		name, platforms.Format(*p), platforms.Format(have))
 }
 
 // platformMatches is dockerd's matcher for an image's platform: the
@@ -395,6 +395,10 @@ func (s *Server) createRequest(w http.ResponseWriter, r *http.Request) (*contain
 			return nil, nil, fmt.Errorf("the request body is over %d bytes: %w", maxJSONBody, errdefs.ErrLimit)
 		}
 		return nil, nil, err
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		// moby's runconfig decoder's words (dockerd 20.10 answered 500 "EOF").
+		return nil, nil, fmt.Errorf("invalid JSON: %v: %w", io.EOF, errdefs.ErrInvalidArgument)
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	var req createRequest

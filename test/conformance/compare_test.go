@@ -661,8 +661,8 @@ func (c *comparer) keyed(path string) bool {
 	return false
 }
 
-// byKey indexes an array of objects by their name, Name, Id, ID or (for
-// mounts) Destination (a key
+// byKey indexes an array of objects by their name, Name, Id, ID,
+// Destination or Path (a key
 // that normalisation made twice, as <id>/ in a tar of two layers, is
 // numbered: <id>/#2); nil when an element has none.
 func byKey(l []any) map[string]any {
@@ -673,7 +673,9 @@ func byKey(l []any) map[string]any {
 			return nil
 		}
 		var key string
-		for _, k := range []string{"name", "Name", "Id", "ID", "Destination"} {
+		// (a mount by its Destination, a change by its Path: unique in
+		// their lists)
+		for _, k := range []string{"name", "Name", "Id", "ID", "Destination", "Path"} {
 			if s, ok := m[k].(string); ok {
 				key = k + "=" + s
 				break

@@ -51,6 +51,45 @@ type Stats struct {
 	PidsLimit   uint64 `json:"pidsLimit,omitempty"`
 	BlkioRead   uint64 `json:"blkioReadBytes"`
 	BlkioWrite  uint64 `json:"blkioWriteBytes"`
+
+	// What the cgroup files tell beyond the totals (Linux), in the units
+	// dockerd reports them: nanoseconds and bytes.
+	Cgroup2     bool     `json:"cgroup2,omitempty"`
+	CPUPerCPU   []uint64 `json:"cpuPerCpu,omitempty"` // cgroup v1 only
+	CPUKernelNS uint64   `json:"cpuKernelNs,omitempty"`
+	CPUUserNS   uint64   `json:"cpuUserNs,omitempty"`
+	// CPU throttling: periods, throttled periods, throttled time (ns).
+	ThrottlePeriods  uint64            `json:"throttlePeriods,omitempty"`
+	ThrottledPeriods uint64            `json:"throttledPeriods,omitempty"`
+	ThrottledTimeNS  uint64            `json:"throttledTimeNs,omitempty"`
+	MemoryMaxUsage   uint64            `json:"memoryMaxUsage,omitempty"`
+	MemoryFailcnt    uint64            `json:"memoryFailcnt,omitempty"`
+	MemoryStat       map[string]uint64 `json:"memoryStat,omitempty"` // memory.stat
+	// Blkio is nil when the runtime read none (then BlkioRead and
+	// BlkioWrite are all there is).
+	Blkio *Blkio `json:"blkio,omitempty"`
+}
+
+// Blkio are the block I/O counters of cgroup v1's blkio files (v2: the
+// bytes read and written per device, in ServiceBytes).
+type Blkio struct {
+	ServiceBytes []BlkioEntry `json:"serviceBytes"`
+	Serviced     []BlkioEntry `json:"serviced"`
+	Queued       []BlkioEntry `json:"queued"`
+	ServiceTime  []BlkioEntry `json:"serviceTime"`
+	WaitTime     []BlkioEntry `json:"waitTime"`
+	Merged       []BlkioEntry `json:"merged"`
+	Time         []BlkioEntry `json:"time"`
+	Sectors      []BlkioEntry `json:"sectors"`
+}
+
+// BlkioEntry is one line of a blkio file: a device, an operation (Read,
+// Write, …; none in some files) and its count.
+type BlkioEntry struct {
+	Major uint64 `json:"major"`
+	Minor uint64 `json:"minor"`
+	Op    string `json:"op,omitempty"`
+	Value uint64 `json:"value"`
 }
 
 // TimedStep is a step of a create and when the shim reached it.
