@@ -48,8 +48,8 @@ func (s *Server) diskUsageRoutes() {
 		return writeJSON(w, http.StatusOK, rep)
 	})
 	// No build cache yet: nothing to prune, as a daemon without one would
-	// answer.
+	// answer (CachesDeleted null, as moby's prune of an empty cache).
 	s.handle("POST /build/prune", func(w http.ResponseWriter, r *http.Request) error {
-		return writeJSON(w, http.StatusOK, json.RawMessage(`{"CachesDeleted":[],"SpaceReclaimed":0}`))
+		return writeJSON(w, http.StatusOK, json.RawMessage(`{"CachesDeleted":null,"SpaceReclaimed":0}`))
 	})
 }

@@ -100,7 +100,10 @@ func volumeCases() []*tcase {
 		tcs("volume/plugin/create", post("/volumes/create", obj{"Name": "conf-pv", "Driver": volumePluginName, "DriverOpts": obj{"size": "1"}}),
 			inspect("conf-pv")),
 		tcs("volume/plugin/list", mkVol("pv", obj{"Driver": volumePluginName}), mkVol("lv", nil), list(""), list(filters("driver", volumePluginName))),
-		tcs("volume/plugin/refused", post("/volumes/create", obj{"Name": "conf-pv", "Driver": volumePluginName, "DriverOpts": obj{"fail": "no room"}})),
+		// A plugin that refuses is the driver's failure, not bad input:
+		// dockerd answers 500 (moby too). Compared with it, not run alone at
+		// newer versions, where any 5xx is a problem.
+		tcs("volume/plugin/refused", post("/volumes/create", obj{"Name": "conf-pv", "Driver": volumePluginName, "DriverOpts": obj{"fail": "no room"}})).only141(),
 		tcs("volume/plugin/rm", mkVol("pv", obj{"Driver": volumePluginName}), del("/volumes/conf-pv"), inspect("conf-pv")),
 		tcs("volume/plugin/run", mkExited("a", hc(obj{"Binds": []string{"conf-pv:/data"}, "VolumeDriver": volumePluginName}), "sh", "-c", "echo via-plugin > /data/f; cat /data/f"),
 			logs("a"), get("/containers/{a}/json").pick("Mounts", "HostConfig"), inspect("conf-pv").pick("Driver", "Name")),
