@@ -72,6 +72,7 @@ func TestConformance(t *testing.T) {
 		t.Fatal(err)
 	}
 	removeStaleRuns(func(dir string) { removeTree(t, dir) })
+	makeDockerPluginDir(t)
 	base, err := os.MkdirTemp("/var/tmp", "hconf")
 	if err != nil {
 		t.Fatal(err)

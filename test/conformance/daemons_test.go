@@ -107,6 +107,29 @@ func newDaemon(name, base string) *daemon {
 // with no plugins.
 var pluginDirs = []string{"/run/docker/plugins", "/run/hull/plugins", "/etc/docker/plugins", "/usr/lib/docker/plugins", "/etc/hull/plugins"}
 
+// makeDockerPluginDir makes /run/docker/plugins when the host has none
+// (the volume plugin case puts its socket there, in the daemons' tmpfs) and
+// removes what it made when the run ends, so that the machine is left as
+// it was. The other folders are mounted over only where they exist: a
+// folder made for the run would be a change others see (a hull test skips
+// when /run/hull exists).
+func makeDockerPluginDir(t *testing.T) {
+	var made []string
+	for d := "/run/docker/plugins"; d != "/run"; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); os.IsNotExist(err) {
+			made = append(made, d)
+		}
+	}
+	if err := os.MkdirAll("/run/docker/plugins", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, d := range made { // deepest first; only if empty
+			os.Remove(d)
+		}
+	})
+}
+
 // isolated wraps a daemon's command line: unshare(1) gives it a private
 // mount namespace, and a shell mounts an empty tmpfs over each plugin
 // folder there before it execs the daemon (same process, so signals and
@@ -115,7 +138,7 @@ func isolated(args []string) []string {
 	script := `for d in "$@"; do
   case "$d" in --) shift; break;; esac
   shift
-  case "$d" in /run/*) mkdir -p "$d";; esac
+  case "$d" in /run/docker/plugins) mkdir -p "$d";; esac
   [ -d "$d" ] && mount -t tmpfs -o size=1m,mode=0755 conf-plugins "$d"
 done
 exec "$@"`
