@@ -26,6 +26,7 @@ import (
 	mnet "github.com/moby/moby/api/types/network"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/hullproject/hull/internal/crashpoint"
 	"github.com/hullproject/hull/internal/errdefs"
 	"github.com/hullproject/hull/internal/runtime"
 )
@@ -309,6 +310,7 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *containe
 		release()
 		return container.CreateResponse{}, err
 	}
+	crashpoint.At("create: the scratch layer is made, the record is not")
 	if err := d.save(&rec); err != nil {
 		d.removeScratch(context.WithoutCancel(ctx), id)
 		os.RemoveAll(d.containerDir(id))

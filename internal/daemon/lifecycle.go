@@ -20,6 +20,7 @@ import (
 	"github.com/moby/term"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/hullproject/hull/internal/crashpoint"
 	"github.com/hullproject/hull/internal/errdefs"
 	"github.com/hullproject/hull/internal/image"
 	"github.com/hullproject/hull/internal/runtime"
@@ -124,6 +125,7 @@ func (d *Daemon) startLocked(ctx context.Context, c *ctr) (retErr error) {
 		return fail(err)
 	}
 	tr.step("create answered")
+	crashpoint.At("start: the init is created, not started")
 	// Clients that attached before start connect to the shim now, before
 	// the process runs, so that they see all its output.
 	close(c.created)
@@ -134,6 +136,7 @@ func (d *Daemon) startLocked(ctx context.Context, c *ctr) (retErr error) {
 		return fail(err)
 	}
 	tr.step("process started")
+	crashpoint.At("start: the process runs, its state is not recorded")
 	st, _ := d.rt.State(ctx, id)
 	// FinishedAt stays the last exit's until the next one, as dockerd
 	// keeps it (a restarted container shows when it last stopped).
@@ -558,11 +561,13 @@ func (d *Daemon) ContainerRemove(ctx context.Context, ref string, force, volumes
 		d.detachNetwork(ctx, &c.rec, false)
 		d.releaseShm(id)
 	}
+	crashpoint.At("rm: the process is gone, the layer is not")
 	if err := d.removeScratch(ctx, id); err != nil && !errdefs.IsNotFound(err) {
 		c.removed = false
 		c.mu.Unlock()
 		return err
 	}
+	crashpoint.At("rm: the layer is gone, the record is not")
 	os.RemoveAll(d.bundleDir(id))
 	os.RemoveAll(d.containerDir(id))
 	d.dropTrace(id)

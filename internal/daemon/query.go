@@ -160,6 +160,8 @@ func statusText(s state) string {
 		return fmt.Sprintf("Exited (%d) %s ago", s.ExitCode, humanDuration(time.Since(s.FinishedAt)))
 	case container.StateCreated:
 		return "Created"
+	case container.StateDead:
+		return "Dead"
 	}
 	return string(s.Status)
 }
@@ -209,7 +211,8 @@ func (d *Daemon) ContainerInspect(ctx context.Context, ref string) (container.In
 	st := &container.State{
 		Status: r.State.Status, Running: r.State.Status == container.StateRunning || r.State.Status == container.StatePaused,
 		Paused: r.State.Status == container.StatePaused, Restarting: r.State.Status == container.StateRestarting,
-		Pid: r.State.Pid, ExitCode: r.State.ExitCode, Error: r.State.Error,
+		Dead: r.State.Status == container.StateDead,
+		Pid:  r.State.Pid, ExitCode: r.State.ExitCode, Error: r.State.Error,
 		StartedAt: zeroTime(r.State.StartedAt), FinishedAt: zeroTime(r.State.FinishedAt),
 		Health: healthAPI(r.Health),
 	}

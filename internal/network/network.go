@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"os"
 	"slices"
 	"sort"
 	"strconv"
@@ -188,15 +187,6 @@ var (
 	// bucketIPAM holds, per network, the address last given.
 	bucketIPAM = []byte("ipam")
 )
-
-// crashAt ends the process at a named point when HULL_TEST_CRASH_AT names
-// it: the tests' way to kill the daemon in the middle of a change.
-func crashAt(point string) {
-	if os.Getenv("HULL_TEST_CRASH_AT") == point {
-		slog.Error("crashing on purpose (HULL_TEST_CRASH_AT)", "point", point)
-		os.Exit(70)
-	}
-}
 
 func newID() string {
 	b := make([]byte, 32)

@@ -16,6 +16,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/hullproject/hull/internal/crashpoint"
 	"github.com/hullproject/hull/internal/errdefs"
 )
 
@@ -367,7 +368,7 @@ func (s *Service) join(ctx context.Context, sb *Sandbox, nw *Network, er Endpoin
 			return nil, err
 		}
 	}
-	crashAt("join: the driver joined, the NIC is not in the compartment")
+	crashpoint.At("join: the driver joined, the NIC is not in the compartment")
 	if err := s.sys.plumb(sb.Path, ji, ep.IfName, ep, ep.Gateway, first && !nw.Internal); err != nil {
 		return nil, fmt.Errorf("container NIC on %s: %w", nw.Name, err)
 	}
