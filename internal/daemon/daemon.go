@@ -101,10 +101,8 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 	if cfg.ExecRoot, err = filepath.Abs(cfg.ExecRoot); err != nil {
 		return nil, err
 	}
-	for _, dir := range []string{cfg.Root, cfg.ExecRoot, filepath.Join(cfg.Root, "containers")} {
-		if err := os.MkdirAll(dir, 0o711); err != nil {
-			return nil, fmt.Errorf("daemon folders: %w", err)
-		}
+	if err := secureRoots(cfg.Root, cfg.ExecRoot); err != nil {
+		return nil, err
 	}
 	db, err := bolt.Open(filepath.Join(cfg.Root, image.DBFile), 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {

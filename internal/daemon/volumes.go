@@ -78,6 +78,11 @@ var volumeNamePattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
 
 func (d *Daemon) volumeDir(name string) string { return filepath.Join(d.cfg.Root, "volumes", name) }
 
+// volumeDirMode is a volume's own folder's: others must not reach its
+// _data (0755, the volume's root as containers see it), where a container
+// may have left a setuid-root file (perms_linux.go).
+const volumeDirMode = 0o700
+
 // volumeAPI is a local volume as the API tells it: its labels as they were
 // given (null when none, as dockerd keeps them).
 func (d *Daemon) volumeAPI(r volumeRecord) volume.Volume {
@@ -126,7 +131,10 @@ func (d *Daemon) createVolume(name string, labels, opts map[string]string, anony
 		if err := checkLocalOptions(name, opts); err != nil {
 			return err
 		}
-		if err := os.MkdirAll(filepath.Join(d.volumeDir(name), "_data"), 0o755); err != nil {
+		if err := os.MkdirAll(d.volumeDir(name), volumeDirMode); err != nil {
+			return err
+		}
+		if err := os.Mkdir(filepath.Join(d.volumeDir(name), "_data"), 0o755); err != nil && !os.IsExist(err) {
 			return err
 		}
 		rec = volumeRecord{Name: name, CreatedAt: time.Now().UTC(), Labels: labels, Options: opts, Anonymous: anonymous}

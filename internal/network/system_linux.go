@@ -112,7 +112,8 @@ func inNetns(path string, fn func() error) error {
 }
 
 func (ls *linuxSystem) newCompartment(path string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	// 0700: the namespace files are the daemon's alone.
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDONLY, 0o444)

@@ -91,7 +91,9 @@ func (r *Runtime) runImpl(ctx context.Context, id, bundle string, opts CreateOpt
 // (the container is created, or started with run). The answer is read from
 // ready through dec, which with run also carries the exit status later.
 func (r *Runtime) startShim(ctx context.Context, id, bundle string, opts CreateOptions, run bool) (ready *os.File, dec *json.Decoder, retErr error) {
-	if err := os.MkdirAll(r.shimsRoot(), 0o711); err != nil {
+	// 0700: no other user reaches the shims' sockets and logs (nor, below
+	// the daemon's exec root, anything else of the daemon's).
+	if err := os.MkdirAll(r.shimsRoot(), 0o700); err != nil {
 		return nil, nil, fmt.Errorf("create %s: %w", id, err)
 	}
 	if err := os.MkdirAll(r.stateRoot(), 0o700); err != nil {
