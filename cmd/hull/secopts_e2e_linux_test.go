@@ -218,6 +218,20 @@ func TestCreateOptionsReachContainerWithDockerCLI(t *testing.T) {
 		if code != 0 || out != "1234567\n1\n20\n" {
 			t.Errorf("--sysctl: %q %q, exit %d", out, errOut, code)
 		}
+		// In another container's network namespace the container's own
+		// net.* sysctls are set there (they were dropped); in one on the
+		// host's network they are refused when it starts.
+		docker(t, env, "run", "-d", "--name", "netpeer", "--network", "none", secoptsImage, "sleep", "60")
+		docker(t, env, "run", "-d", "--name", "hostpeer", "--network", "host", secoptsImage, "sleep", "60")
+		defer dockerRun(t, env, "", "rm", "-f", "netpeer", "hostpeer")
+		if out, errOut, code := dockerRun(t, env, "", "run", "--rm", "--network", "container:netpeer", "--sysctl", "net.ipv4.tcp_keepalive_time=1234",
+			secoptsImage, "busybox", "cat", "/proc/sys/net/ipv4/tcp_keepalive_time"); code != 0 || out != "1234\n" {
+			t.Errorf("--sysctl net.* with --network container:X: %q %q, exit %d", out, errOut, code)
+		}
+		id := docker(t, env, "create", "--network", "container:hostpeer", "--sysctl", "net.ipv4.tcp_keepalive_time=1234", secoptsImage, "true")
+		if code, answer := post(t, dir, "/containers/"+id+"/start"); code != 400 || !strings.Contains(answer, `sysctl \"net.ipv4.tcp_keepalive_time\" not allowed in host network namespace`) {
+			t.Errorf("--sysctl net.* with --network container:X on the host's network: start %d %s", code, answer)
+		}
 		for _, tc := range []struct {
 			hc   map[string]any
 			want string

@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -100,4 +102,39 @@ func applySeccomp(s *specs.Spec, h *container.HostConfig, profile string) error 
 		return nil
 	}
 	return runtime.ApplySeccomp(s, profile)
+}
+
+// checkPeerSysctls refuses, when the container starts, a --sysctl net.* of
+// a container that joins the network namespace of a container on the host's
+// network, in runc's words: it would set the host's (dockerd answers 500
+// from runc; hull 400).
+func checkPeerSysctls(h *container.HostConfig, peer *record) error {
+	if peer == nil || peer.HostConfig == nil || !peer.HostConfig.NetworkMode.IsHost() {
+		return nil
+	}
+	for _, key := range slices.Sorted(maps.Keys(h.Sysctls)) {
+		if s := sysctlDots(key); strings.HasPrefix(s, "net.") {
+			return invalid("sysctl %q not allowed in host network namespace", s)
+		}
+	}
+	return nil
+}
+
+// sysctlDots writes a sysctl named with slashes ("kernel/shmmax", as
+// sysctl(8) also takes it) with dots, as runc reads it: only when its
+// first separator is a slash, and then with dots and slashes swapped.
+func sysctlDots(key string) string {
+	i := strings.IndexAny(key, "./")
+	if i < 0 || key[i] == '.' {
+		return key
+	}
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case '.':
+			return '/'
+		case '/':
+			return '.'
+		}
+		return r
+	}, key)
 }

@@ -64,7 +64,7 @@ var ipcSysctls = map[string]bool{
 // never (the container's hostname is its own field), nothing else (vm.*,
 // fs.* but mqueue, user.*: hull gives no container a user namespace). A
 // container that joins another's network namespace is checked when it
-// starts, where that namespace is known.
+// starts, where that namespace is known (checkPeerSysctls).
 func validateSysctls(h *container.HostConfig) error {
 	for _, key := range slices.Sorted(maps.Keys(h.Sysctls)) {
 		s := sysctlDots(key)
@@ -85,25 +85,6 @@ func validateSysctls(h *container.HostConfig) error {
 		}
 	}
 	return nil
-}
-
-// sysctlDots writes a sysctl named with slashes ("kernel/shmmax", as
-// sysctl(8) also takes it) with dots, as runc reads it: only when its
-// first separator is a slash, and then with dots and slashes swapped.
-func sysctlDots(key string) string {
-	i := strings.IndexAny(key, "./")
-	if i < 0 || key[i] == '.' {
-		return key
-	}
-	return strings.Map(func(r rune) rune {
-		switch r {
-		case '.':
-			return '/'
-		case '/':
-			return '.'
-		}
-		return r
-	}, key)
 }
 
 // fitOOMScoreAdj answers an OOM score adjustment this host cannot give as

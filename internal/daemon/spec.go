@@ -41,6 +41,9 @@ func (d *Daemon) buildSpec(c *ctr, rootfs string, sb *network.Sandbox, addr neti
 	if j.netPeer != nil {
 		hostname = j.hostname
 	}
+	if err := checkPeerSysctls(host, j.netPeer); err != nil {
+		return nil, err
+	}
 	links, err := d.resolveLinks(c)
 	if err != nil {
 		return nil, err
