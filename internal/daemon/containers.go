@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -396,35 +395,6 @@ func setDefaultPaths(h *container.HostConfig) {
 	if h.ReadonlyPaths == nil {
 		h.ReadonlyPaths = readonly
 	}
-}
-
-// checkSecurityOpts is dockerd's parseSecurityOpt at create: each option
-// is no-new-privileges, disable, or KEY=VALUE (KEY:VALUE, deprecated) of
-// label, apparmor, seccomp, no-new-privileges. dockerd 20.10 answers 500;
-// hull 400.
-func checkSecurityOpts(opts []string) error {
-	for _, opt := range opts {
-		if opt == "no-new-privileges" || opt == "disable" {
-			continue
-		}
-		k, v, ok := strings.Cut(opt, "=")
-		if !ok {
-			k, v, ok = strings.Cut(opt, ":")
-		}
-		if !ok {
-			return invalid("invalid --security-opt 1: %q", opt)
-		}
-		switch k {
-		case "label", "apparmor", "seccomp":
-		case "no-new-privileges":
-			if _, err := strconv.ParseBool(v); err != nil {
-				return invalid("invalid --security-opt 2: %q", opt)
-			}
-		default:
-			return invalid("invalid --security-opt 2: %q", opt)
-		}
-	}
-	return nil
 }
 
 // entrypointAndArgs is the container's process from its merged config, as

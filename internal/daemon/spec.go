@@ -41,6 +41,9 @@ func (d *Daemon) buildSpec(c *ctr, rootfs string, sb *network.Sandbox, addr neti
 	if j.netPeer != nil {
 		hostname = j.hostname
 	}
+	if err := checkPeerSysctls(host, j.netPeer); err != nil {
+		return nil, err
+	}
 	links, err := d.resolveLinks(c)
 	if err != nil {
 		return nil, err
@@ -49,17 +52,14 @@ func (d *Daemon) buildSpec(c *ctr, rootfs string, sb *network.Sandbox, addr neti
 	if cwd == "" {
 		cwd = "/"
 	}
+	sec, err := parseSecurityOpts(host.SecurityOpt)
+	if err != nil {
+		return nil, err
+	}
+	// The seccomp filter is resolved last, against the final capabilities.
 	opts := runtime.SpecOptions{
 		Args: append([]string{r.Path}, r.Args...), Terminal: cfg.Tty, RootPath: rootfs, Readonly: host.ReadonlyRootfs,
-		Hostname: hostname, Cwd: cwd, Env: daemonEnv(hostname, cfg),
-	}
-	for _, o := range host.SecurityOpt {
-		switch o {
-		case "seccomp=unconfined", "seccomp:unconfined":
-			opts.NoSeccomp = true
-		case "no-new-privileges", "no-new-privileges=true", "no-new-privileges:true":
-			opts.NoNewPrivileges = true
-		}
+		Hostname: hostname, Cwd: cwd, Env: daemonEnv(hostname, cfg), NoSeccomp: true, NoNewPrivileges: sec.noNewPrivileges,
 	}
 	s, err := runtime.DefaultSpec(opts)
 	if err != nil {
@@ -92,6 +92,9 @@ func (d *Daemon) buildSpec(c *ctr, rootfs string, sb *network.Sandbox, addr neti
 		return nil, err
 	}
 	applyNamespaces(s, host, j)
+	if err := applySeccomp(s, host, sec.seccomp); err != nil {
+		return nil, err
+	}
 	if sb != nil {
 		// The container joins its compartment, made by the network service.
 		for i, ns := range s.Linux.Namespaces {

@@ -134,9 +134,12 @@ func applyNamespaces(s *specs.Spec, h *container.HostConfig, j joins) {
 	}
 	if j.net != "" {
 		set(specs.NetworkNamespace, j.net)
-		// The network's sysctls are the peer's, as dockerd leaves them.
+		// The network's default sysctls are the peer's, as dockerd leaves
+		// them; the container's own --sysctl net.* are set in the peer's
+		// namespace, as dockerd sets them (runc refuses them when that is
+		// the host's).
 		for k := range s.Linux.Sysctl {
-			if strings.HasPrefix(k, "net.") {
+			if _, own := h.Sysctls[k]; !own && strings.HasPrefix(k, "net.") {
 				delete(s.Linux.Sysctl, k)
 			}
 		}

@@ -26,8 +26,9 @@ func validateRealtime(h *container.HostConfig) error {
 
 // verifyPlatformSettings is dockerd's verifyPlatformContainerSettings: the
 // resources against what the host's cgroups can do (dropping, with a
-// warning, what they cannot), shm size, OOM score, runtime, tmpfs
-// destinations, cgroup namespace mode.
+// warning, what they cannot), shm size, OOM score (raised, with a warning,
+// to what the host can give), sysctls, runtime, tmpfs destinations, cgroup
+// namespace mode.
 func verifyPlatformSettings(h *container.HostConfig, update bool) ([]string, error) {
 	if h == nil {
 		return nil, nil
@@ -41,6 +42,12 @@ func verifyPlatformSettings(h *container.HostConfig, update bool) ([]string, err
 	}
 	if h.OomScoreAdj < -1000 || h.OomScoreAdj > 1000 {
 		return warnings, invalid("Invalid value %d, range for oom score adj is [-1000, 1000]", h.OomScoreAdj)
+	}
+	if !update {
+		warnings = append(warnings, fitOOMScoreAdj(h)...)
+		if err := validateSysctls(h); err != nil {
+			return warnings, err
+		}
 	}
 	if h.NetworkMode.IsHost() && len(h.PortBindings) > 0 {
 		warnings = append(warnings, "Published ports are discarded when using host network mode")

@@ -201,22 +201,18 @@ func fitRlimits(limits []specs.POSIXRlimit, warnings *[]string) error {
 	return nil
 }
 
-// fitOOMScoreAdj raises an oom_score_adj below this process's own: lowering
-// it needs CAP_SYS_RESOURCE.
+// fitOOMScoreAdj raises an oom_score_adj below what this process can give
+// (OOMScoreAdjFloor): lowering it needs CAP_SYS_RESOURCE.
 func fitOOMScoreAdj(p *specs.Process, warnings *[]string) {
 	if p.OOMScoreAdj == nil {
 		return
 	}
-	b, err := os.ReadFile("/proc/self/oom_score_adj")
-	if err != nil {
+	floor, limited := OOMScoreAdjFloor()
+	if !limited || *p.OOMScoreAdj >= floor {
 		return
 	}
-	own, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || *p.OOMScoreAdj >= own {
-		return
-	}
-	*warnings = append(*warnings, fmt.Sprintf("oom_score_adj %d is below the runtime's own %d; raised to it", *p.OOMScoreAdj, own))
-	v := own
+	*warnings = append(*warnings, fmt.Sprintf("oom_score_adj %d is below the runtime's own %d; raised to it", *p.OOMScoreAdj, floor))
+	v := floor
 	p.OOMScoreAdj = &v
 }
 
