@@ -402,10 +402,14 @@ func TestExecTerminal(t *testing.T) {
 	if err != nil || code != 5 {
 		t.Errorf("exit %d, %v", code, err)
 	}
-	p.Console.Close()
+	// The output is read to the end (EIO once the terminal's last holder
+	// is gone) before the console is closed: closing first could drop
+	// what the reader had not read yet (seen under load).
 	select {
 	case <-done:
-	case <-time.After(2 * time.Second):
+	case <-time.After(5 * time.Second):
+		p.Console.Close()
+		<-done
 	}
 	if !strings.Contains(buf.String(), "tty-42") {
 		t.Errorf("terminal output %q", buf.String())
