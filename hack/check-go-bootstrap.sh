@@ -43,12 +43,20 @@ fi
 rm -f "$root.log"
 mount -t proc proc "$root/proc"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# The certificate authorities this machine adds to Debian's (a network that
+# reaches the registries through a proxy of its own has one): the
+# ca-certificates package installed in the new root takes them in, as it
+# did here.
+if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+  mkdir -p "$root/usr/local/share/ca-certificates"
+  cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+fi
 git clone -q --no-hardlinks "$PWD" "$root/root/hull"
 echo "clone of $(git rev-parse --short HEAD) at $root/root/hull"
 
 # The machine's own environment is left outside but for the proxy settings
-# (the Go module proxy and Debian's packages are reached the way the host
-# reaches them).
+# (the Go module proxy and Debian's packages are reached the way this
+# machine reaches them).
 envs=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8)
 for v in GOPROXY GOSUMDB http_proxy https_proxy HTTP_PROXY HTTPS_PROXY no_proxy NO_PROXY; do
   [ -z "${!v:-}" ] || envs+=("$v=${!v}")
