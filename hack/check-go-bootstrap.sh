@@ -71,13 +71,18 @@ echo "find_go chose: $(command -v go): $(go version)"
 build_hull
 ls -l bin
 go version bin/hull bin/hull-shim bin/hull-monitor
-bin/hull --help | head -n1
+bin/hull --help | sed -n 1p
 step "find_go again, in a new shell: the bootstrapped Go, nothing downloaded"
 bash -c ". hack/lib.sh && find_go && command -v go && go version" >/tmp/again.log 2>&1 || { cat /tmp/again.log; exit 1; }
 cat /tmp/again.log
 if grep -q "bootstrap Go" /tmp/again.log; then echo "find_go bootstrapped Go a second time" >&2; exit 1; fi
 want=$(go_required)
 grep -qx "$HULL_GO_DIR/go$want/bin/go" /tmp/again.log
+step "GOSUMDB=off: refused before anything is downloaded"
+if (GOSUMDB=off HULL_GO_DIR=/tmp/refused bootstrap_go "$want") >/tmp/off.log 2>&1 || [ -e /tmp/refused ]; then
+  cat /tmp/off.log; echo "bootstrap_go went on with GOSUMDB=off" >&2; exit 1
+fi
+cat /tmp/off.log
 echo "debian go: $(/usr/bin/go version); installed: $(du -sh "$HULL_GO_DIR" | cut -f1) in $HULL_GO_DIR"
 ls "$HULL_GO_DIR"
 '
