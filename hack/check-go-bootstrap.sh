@@ -61,6 +61,7 @@ envs=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/ro
 for v in GOPROXY GOSUMDB http_proxy https_proxy HTTP_PROXY HTTPS_PROXY no_proxy NO_PROXY; do
   [ -z "${!v:-}" ] || envs+=("$v=${!v}")
 done
+# shellcheck disable=SC2016 # the script runs in the new root, and expands there
 chroot "$root" /usr/bin/env -i "${envs[@]}" /bin/bash -c '
 set -euo pipefail
 cd /root/hull

@@ -58,7 +58,9 @@ find_go() {
 
 # use_go GO makes GO the go that `go` runs.
 use_go() {
-  [ "$(command -v go 2>/dev/null)" = "$1" ] || export PATH="$(dirname "$1"):$PATH"
+  local bin
+  bin=$(dirname "$1")
+  [ "$(command -v go 2>/dev/null)" = "$1" ] || export PATH="$bin:$PATH"
 }
 
 # bootstrap_go VERSION installs Go VERSION in $HULL_GO_DIR/goVERSION with the
@@ -67,6 +69,10 @@ use_go() {
 # half-made one is never left where find_go looks.
 bootstrap_go() {
   local want=$1 dest="$HULL_GO_DIR/go$1" old=
+  if [ "${GOSUMDB:-}" = off ]; then
+    echo "bootstrapping Go needs the checksum database: GOSUMDB=off is set" >&2
+    return 1
+  fi
   old=$(command -v go 2>/dev/null || true)
   if [ -z "$old" ] && [ -x /usr/local/go/bin/go ]; then old=/usr/local/go/bin/go; fi
   if [ -z "$old" ]; then
@@ -82,10 +88,6 @@ bootstrap_go() {
   [ "$arch" != arm ] || arch=armv6l # the toolchain module's name for GOARM=6 builds
   local mod="golang.org/toolchain@v0.0.1-go$want.$os-$arch"
   step "bootstrap Go $want: go $(go_version_of "$old") ($old) downloads $mod from the Go module proxy, checked against the checksum database, into $dest"
-  if [ "${GOSUMDB:-}" = off ]; then
-    echo "bootstrapping Go needs the checksum database: GOSUMDB=off is set" >&2
-    return 1
-  fi
   local tmp
   tmp=$(mktemp -d)
   # A module of its own, so that an old go reads no go.mod it cannot parse;

@@ -13,6 +13,7 @@ need_root() {
 # find_go (hack/go.sh): the Go that go.mod asks for or a newer one, first on
 # PATH; on a machine with only an older Go (Debian's), bootstrapped from the
 # Go module proxy.
+# shellcheck source=hack/go.sh
 . "$(dirname "${BASH_SOURCE[0]}")/go.sh"
 
 # install_packages installs, once, the Debian packages hull uses and those
