@@ -10,20 +10,11 @@ need_root() {
   fi
 }
 
-# Go 1.26 or newer: the one on PATH or /usr/local/go; Debian's golang-go
-# is too old for this module, so say so rather than build with it.
-find_go() {
-  export PATH="$PATH:/usr/local/go/bin:$HOME/go/bin"
-  if ! command -v go >/dev/null 2>&1; then
-    apt-get install -y -q golang-go >/dev/null
-  fi
-  local v
-  v=$(go env GOVERSION | sed 's/^go//')
-  case "$v" in
-    1.2[6-9]*|1.[3-9][0-9]*) ;;
-    *) echo "hull needs Go 1.26 or newer; found $v" >&2; exit 1 ;;
-  esac
-}
+# find_go (hack/go.sh): the Go that go.mod asks for or a newer one, first on
+# PATH; on a machine with only an older Go (Debian's), bootstrapped from the
+# Go module proxy.
+# shellcheck source=hack/go.sh
+. "$(dirname "${BASH_SOURCE[0]}")/go.sh"
 
 # install_packages installs, once, the Debian packages hull uses and those
 # given as arguments (the tests add the real dockerd and the distribution
