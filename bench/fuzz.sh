@@ -13,7 +13,8 @@
 # number of fuzz workers (default: the CPUs). Temporary files go to
 # /dev/shm when it is there: the targets make stores and layers per input,
 # and a tmpfs spares the disk their fsyncs. Exits non-zero if a target
-# fails.
+# fails; a run that Go's coordinator ends with a bare "context deadline
+# exceeded" and no input (golang/go#75804) is reported, not failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export CGO_ENABLED=1 GOFLAGS=${GOFLAGS:--tags=seccomp}
@@ -28,7 +29,7 @@ work=$(mktemp -d -p "$shm" hull-fuzz.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cache=$(go env GOCACHE)/fuzz
 
-targets=0 execs=0 failed=0
+targets=0 execs=0 failed=0 flaked=0
 while read -r pkg dir; do
   names=$(cd "$dir" && grep -ho '^func Fuzz[A-Za-z0-9_]*(f \*testing.F)' ./*_test.go 2>/dev/null | sed 's/^func \(Fuzz[A-Za-z0-9_]*\).*/\1/' | grep -E -- "$match" | sort -u)
   [ -n "$names" ] || continue
@@ -46,7 +47,13 @@ while read -r pkg dir; do
     n=$(grep -oE 'execs: [0-9]+' "$log" | tail -1 | grep -oE '[0-9]+' || true)
     n=${n:-0}
     targets=$((targets + 1)) execs=$((execs + n))
-    if [ "$rc" -ne 0 ]; then
+    if [ "$rc" -ne 0 ] && grep -q '^    context deadline exceeded$' "$log" &&
+      ! grep -qE 'Failing input written|panic:|_test\.go:[0-9]+' "$log"; then
+      # Go's fuzzing coordinator sometimes fails a run as -fuzztime ends,
+      # with no input (golang/go#75804): not a finding.
+      flaked=$((flaked + 1))
+      printf '%-52s %-22s %10s execs (ended by Go'"'"'s deadline race, golang/go#75804)\n' "$pkg" "$name" "$n"
+    elif [ "$rc" -ne 0 ]; then
       failed=$((failed + 1))
       echo "FAIL $pkg $name ($n execs)"
       grep -vE '^fuzz: elapsed' "$log" | head -40
@@ -58,5 +65,5 @@ while read -r pkg dir; do
   done
   rm -f "$bin"
 done < <(go list -f '{{if .TestGoFiles}}{{.ImportPath}} {{.Dir}}{{end}}' ./...)
-echo "fuzz: $targets targets, $execs execs${failed:+, $failed failed}" | sed 's/, 0 failed//'
+echo "fuzz: $targets targets, $execs execs, $failed failed, $flaked ended early" | sed 's/, 0 failed//; s/, 0 ended early//'
 [ "$failed" -eq 0 ]
