@@ -31,9 +31,9 @@ for pkg in $(GOOS=windows go list -f '{{if or .GoFiles .TestGoFiles}}{{.ImportPa
 done
 rm -rf "$wintmp"
 
-step "fuzz: each target for 3s (bench/fuzz.sh runs them longer)"
+step "fuzz: each target for 2s (bench/fuzz.sh runs them longer)"
 fuzzrc=0
-bash bench/fuzz.sh 3s || fuzzrc=$?
+bash bench/fuzz.sh 2s || fuzzrc=$?
 
 step "go test"
 log=$(mktemp)

@@ -187,6 +187,27 @@ func treeOf(t *testing.T, dir string) []string {
 	return out
 }
 
+// makeFuzzOutside makes the fixed outside folder, d/ and d/keep in it,
+// when they are missing. It runs once per process: the fuzz workers share
+// the folder and each compares it before and after every load, so it is
+// made whole (renamed into place) and never written again.
+func makeFuzzOutside(f *testing.F) {
+	keep := filepath.Join(fuzzOutside(), "d", "keep")
+	if _, err := os.Stat(keep); err == nil {
+		return
+	}
+	if err := os.MkdirAll(filepath.Dir(keep), 0o755); err != nil {
+		f.Fatal(err)
+	}
+	tmp := fmt.Sprintf("%s.tmp-%d", fuzzOutside(), os.Getpid())
+	if err := os.WriteFile(tmp, []byte("keep"), 0o644); err != nil {
+		f.Fatal(err)
+	}
+	if err := os.Rename(tmp, keep); err != nil {
+		f.Fatal(err)
+	}
+}
+
 // fuzzNeedRoot skips a load target unless it runs as root: layers are
 // applied with their owners and overlayfs's whiteouts (device nodes).
 func fuzzNeedRoot(f *testing.F) {
@@ -199,12 +220,6 @@ func fuzzNeedRoot(f *testing.F) {
 func fuzzLoad(t *testing.T, archive []byte, stream bool) {
 	t.Helper()
 	ctx := context.Background()
-	if err := os.MkdirAll(filepath.Join(fuzzOutside(), "d"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(fuzzOutside(), "d", "keep"), []byte("keep"), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	outsideBefore := treeOf(t, fuzzOutside())
 	e := newFuzzLoadEnv(t)
 	s := openTestStore(t, e.root)
@@ -261,6 +276,7 @@ func fuzzLoad(t *testing.T, archive []byte, stream bool) {
 // FuzzLoad loads arbitrary archives, as a file and as a stream.
 func FuzzLoad(f *testing.F) {
 	fuzzNeedRoot(f)
+	makeFuzzOutside(f)
 	out := fuzzOutside()
 	layer := fuzzTar(fuzzEntry{name: "d/", typ: tar.TypeDir}, file("d/f", "hello"), symlink("d/l", "f"))
 	for _, a := range [][]byte{
@@ -303,6 +319,7 @@ const (
 // sizes are written in for the placeholders.
 func FuzzLoadDocuments(f *testing.F) {
 	fuzzNeedRoot(f)
+	makeFuzzOutside(f)
 	cfg := `{"architecture":"amd64","os":"linux","config":{"Cmd":["/bin/sh"],"Env":["PATH=/bin"],"Labels":{"a":"b"},"ExposedPorts":{"80/tcp":{}},"Volumes":{"/data":{}},"Healthcheck":{"Test":["CMD","true"],"Interval":1000000000}},"rootfs":{"type":"layers","diff_ids":["` + phLayer + `"]},"history":[{"created":"2024-01-02T03:04:05Z","created_by":"ADD x /"}]}`
 	dockerM := `[{"Config":"` + phConfig + `.json","RepoTags":["fuzz:1","example.com:5000/a/b:c"],"Layers":["l/layer.tar"]}]`
 	ociM := `{"schemaVersion":2,"mediaType":"` + mediaOCIManifest + `","config":{"mediaType":"` + mediaOCIConfig + `","digest":"` + phConfig + `","size":` + phConfLen + `},"layers":[{"mediaType":"` + mediaOCILayer + `","digest":"` + phLayer + `","size":` + phLayerLen + `}]}`
