@@ -31,6 +31,10 @@ for pkg in $(GOOS=windows go list -f '{{if or .GoFiles .TestGoFiles}}{{.ImportPa
 done
 rm -rf "$wintmp"
 
+step "fuzz: each target for 2s (bench/fuzz.sh runs them longer)"
+fuzzrc=0
+bash bench/fuzz.sh 2s || fuzzrc=$?
+
 step "go test"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
@@ -49,4 +53,5 @@ if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then
   fail=1
 fi
 echo "$pass passed, $fail failed, $skip skipped"
+[ "$rc" -ne 0 ] || rc=$fuzzrc
 exit "$rc"

@@ -4,11 +4,14 @@ package shimapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hullproject/hull/internal/errdefs"
 )
 
 // Send writes v as one message on c (a SOCK_SEQPACKET connection), with fds.
@@ -29,6 +32,10 @@ func Send(c *net.UnixConn, v any, fds ...*os.File) error {
 	return err
 }
 
+// maxFds is the most descriptors a message carries (Request.Fds names
+// four; Recv takes up to twice as many).
+const maxFds = 8
+
 // Recv reads one message into v and returns the descriptors sent with it
 // (close-on-exec). A closed connection is io.EOF.
 func Recv(c *net.UnixConn, v any) ([]*os.File, error) {
@@ -48,8 +55,8 @@ func Recv(c *net.UnixConn, v any) ([]*os.File, error) {
 		})
 	}
 	buf := make([]byte, size)
-	oob := make([]byte, unix.CmsgSpace(4*8))
-	n, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
+	oob := make([]byte, unix.CmsgSpace(4*maxFds))
+	n, oobn, flags, _, err := c.ReadMsgUnix(buf, oob)
 	if err != nil {
 		return nil, err
 	}
@@ -69,6 +76,15 @@ func Recv(c *net.UnixConn, v any) ([]*os.File, error) {
 				files = append(files, os.NewFile(uintptr(fd), "fd"))
 			}
 		}
+	}
+	if flags&unix.MSG_CTRUNC != 0 {
+		// More descriptors than a message of the protocol carries: the
+		// kernel closed the ones that did not fit. Refuse the message
+		// rather than act on part of it.
+		for _, f := range files {
+			f.Close()
+		}
+		return nil, fmt.Errorf("shim message with more than %d descriptors: %w", maxFds, errdefs.ErrInvalidArgument)
 	}
 	if n == 0 {
 		return files, io.EOF
