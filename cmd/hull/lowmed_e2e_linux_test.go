@@ -507,3 +507,82 @@ func TestLowmedCopySymlinks(t *testing.T) {
 		t.Errorf("GET archive of a dangling link: %d, %q", resp.StatusCode, listing)
 	}
 }
+
+// TestLowmedCopyFileMounts: docker cp reads what the container sees at
+// the path of a one-file mount — its /etc/hostname, /etc/hosts and
+// /etc/resolv.conf, running or stopped, and a bind of a host file — and,
+// as dockerd, refuses an extraction onto one ("extraction point is not a
+// directory"); the host's file stays as it was.
+func TestLowmedCopyFileMounts(t *testing.T) {
+	requireDockerCLI(t)
+	buildShim(t)
+	env, dir := hullDaemon(t)
+	loadBusybox(t, env, dir)
+	hostFile := filepath.Join(dir, "bound-file")
+	if err := os.WriteFile(hostFile, []byte("from the host\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	docker(t, env, "run", "-d", "--name", "files", "--hostname", "cp-host", "-v", hostFile+":/bound", "e2e/busybox:1", "sleep", "1000")
+	read := func(p string) string {
+		t.Helper()
+		out, stderr, code := dockerRun(t, env, "", "cp", "files:"+p, "-")
+		if code != 0 {
+			t.Errorf("docker cp files:%s -: exit %d: %s", p, code, stderr)
+			return ""
+		}
+		return run(t, 0, []byte(out), "tar", "-xOf", "-")
+	}
+	check := func(when string) {
+		t.Helper()
+		if got := read("/etc/hostname"); got != "cp-host\n" {
+			t.Errorf("%s: /etc/hostname copied out: %q", when, got)
+		}
+		if got := read("/bound"); got != "from the host\n" {
+			t.Errorf("%s: /bound copied out: %q", when, got)
+		}
+		inside := docker(t, env, "exec", "files", "cat", "/etc/hosts")
+		if got := read("/etc/hosts"); got != inside+"\n" || !strings.Contains(got, "localhost") {
+			t.Errorf("%s: /etc/hosts copied out: %q, the container has %q", when, got, inside)
+		}
+		if got := read("/etc/resolv.conf"); got != docker(t, env, "exec", "files", "cat", "/etc/resolv.conf")+"\n" && got != "" {
+			t.Errorf("%s: /etc/resolv.conf copied out: %q", when, got)
+		}
+	}
+	check("running")
+	// An extraction onto the mount itself (PUT archive?path=/etc/hostname)
+	// is refused in dockerd's words. (The docker CLI's cp onto an existing
+	// file extracts into its folder instead: see the report of issue 13.)
+	tarball := tarOf(t, map[string]string{"newname": "changed\n"})
+	for _, dst := range []string{"/etc/hostname", "/bound"} {
+		req, _ := http.NewRequest("PUT", "http://hull/v1.41/containers/files/archive?path="+dst, bytes.NewReader(tarball))
+		req.Header.Set("Content-Type", "application/x-tar")
+		resp, err := apiClient(filepath.Join(dir, "hull.sock")).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode/100 != 4 || !strings.Contains(string(b), "extraction point is not a directory") {
+			t.Errorf("PUT archive onto %s: %d %s", dst, resp.StatusCode, b)
+		}
+	}
+	if b, _ := os.ReadFile(hostFile); string(b) != "from the host\n" {
+		t.Errorf("the bound host file became %q", b)
+	}
+	if out := docker(t, env, "exec", "files", "cat", "/etc/hostname"); out != "cp-host" {
+		t.Errorf("the container's hostname became %q", out)
+	}
+	resp, err := apiClient(filepath.Join(dir, "hull.sock")).Get("http://hull/v1.41/containers/files/archive?path=/bound/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode/100 != 4 || !strings.Contains(string(b), "not a directory") {
+		t.Errorf("a path under a file mount: %d %s", resp.StatusCode, b)
+	}
+	docker(t, env, "stop", "-t", "0", "files")
+	if got := read("/etc/hostname"); got != "cp-host\n" {
+		t.Errorf("stopped: /etc/hostname copied out: %q", got)
+	}
+}
