@@ -210,7 +210,9 @@ func runDaemon(ctx context.Context, f *daemonFlags, g *globals) error {
 	// Streaming answers (events, logs -f, stats) end when the daemon stops.
 	serveCtx, stopServing := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopServing()
-	srv := &http.Server{Handler: returnMemoryWhenIdle(ctx, server.New(d)), ReadHeaderTimeout: 30 * time.Second,
+	api, to := server.New(d), apiTimeouts()
+	api.BodyTimeout = to.body
+	srv := &http.Server{Handler: returnMemoryWhenIdle(ctx, api), ReadHeaderTimeout: to.header, IdleTimeout: to.idle,
 		BaseContext: func(net.Listener) context.Context { return serveCtx }}
 	errc := make(chan error, len(listeners))
 	for _, l := range listeners {
@@ -299,6 +301,27 @@ func (f *daemonFlags) tlsConfig() (*tls.Config, error) {
 		return nil, fmt.Errorf("--tlscacert %s: no certificate: %w", f.tlsCACert, errdefs.ErrInvalidArgument)
 	}
 	return &tls.Config{Certificates: []tls.Certificate{cert}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}, nil
+}
+
+// apiTimeouts bound what a client may hold of the daemon without sending
+// anything (each held connection costs ~20 KiB: a goroutine and its
+// buffers): a request's headers must arrive within 30 s, a keep-alive
+// connection may idle 2 minutes between requests, and a read of a JSON
+// body may wait 60 s for data. Answers that stream (logs -f, events, stats,
+// wait), hijacked connections (attach, exec) and uploads (load, import,
+// build, cp into a container) are not cut: the server sets no read or
+// write timeout, and uploads keep unbounded bodies (server.BodyTimeout).
+// HULL_TEST_HTTP_TIMEOUT, a duration, sets all three, for tests.
+func apiTimeouts() (t struct{ header, idle, body time.Duration }) {
+	t.header, t.idle, t.body = 30*time.Second, 2*time.Minute, time.Minute
+	if v := os.Getenv("HULL_TEST_HTTP_TIMEOUT"); v != "" {
+		if d, err := time.ParseDuration(v); err == nil && d > 0 {
+			t.header, t.idle, t.body = d, d, d
+		} else {
+			slog.Warn("HULL_TEST_HTTP_TIMEOUT is not a positive duration; ignored", "value", v)
+		}
+	}
+	return t
 }
 
 // returnMemoryWhenIdle gives the heap that a burst of requests grew back to

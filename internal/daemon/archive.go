@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -65,7 +67,7 @@ func (d *Daemon) withRootfs(ctx context.Context, ref, p string, fn func(fs cpFS)
 	abs := cpPath(p)
 	clean := path.Clean(abs)
 	c.mu.Lock()
-	mounts := slices.Clone(c.rec.Mounts)
+	mounts := append(slices.Clone(c.rec.Mounts), d.etcFileMounts(c.rec.ID)...)
 	c.mu.Unlock()
 	var best *mountPoint
 	for i, m := range mounts {
@@ -84,6 +86,17 @@ func (d *Daemon) withRootfs(ctx context.Context, ref, p string, fn func(fs cpFS)
 		if clean == best.Destination {
 			fs.name = path.Base(abs) // "data" for /data or /data/, "." for /data/.
 		}
+		if fi, err := os.Stat(best.Source); err == nil && !fi.IsDir() {
+			// A mount of one file (a bind of a file, /etc/hosts): paths
+			// are resolved in its folder on the host, from its name, so
+			// the file itself is read, and a path under it, or an
+			// extraction into it, is "not a directory".
+			base := "/" + filepath.Base(best.Source)
+			fs.root = filepath.Dir(best.Source)
+			if fs.rel = base; rel != "/" {
+				fs.rel = base + rel
+			}
+		}
 		if !best.RW {
 			fs.readOnly = readOnlyError(true)
 		}
@@ -99,6 +112,23 @@ func (d *Daemon) withRootfs(ctx context.Context, ref, p string, fn func(fs cpFS)
 		fs.readOnly = readOnlyError(false)
 	}
 	return fn(fs)
+}
+
+// etcFileMounts are the container's /etc/hostname, /etc/hosts and
+// /etc/resolv.conf, which its starts bind-mount from its folder
+// (containerFiles): docker cp reads and writes those, as dockerd's does
+// through the container's mounts, not the layer's files beneath. None
+// before the first start. A volume or bind of the container's own at the
+// same path comes first in withRootfs's list, so it wins.
+func (d *Daemon) etcFileMounts(id string) []mountPoint {
+	var ms []mountPoint
+	for _, name := range []string{"hostname", "hosts", "resolv.conf"} {
+		p := filepath.Join(d.containerDir(id), name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+			ms = append(ms, mountPoint{Type: mount.TypeBind, Source: p, Destination: "/etc/" + name, RW: true})
+		}
+	}
+	return ms
 }
 
 // cpError turns what a path of docker cp met into dockerd's answer: a

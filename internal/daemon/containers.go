@@ -68,6 +68,9 @@ type record struct {
 	NetworkIDs map[string]string `json:"networkIDs,omitempty"`
 	// Links are its legacy links (--link) on the default bridge.
 	Links []legacyLink `json:"links,omitempty"`
+	// deleted says the record has left hull.db: the container was
+	// removed, and save refuses to write it back. Not stored.
+	deleted bool
 }
 
 type state struct {
@@ -149,7 +152,15 @@ func (d *Daemon) openContainers() error {
 	})
 }
 
+// save writes rec to hull.db; the caller holds the container's mu (or, at
+// create, the only copy). A removed container's record is never written
+// again: whatever outlived the remove — a health probe, an exit seen late,
+// a rename or connect that raced with it — gets NotFound instead of
+// bringing the container back at the next daemon start.
 func (d *Daemon) save(rec *record) error {
+	if rec.deleted {
+		return fmt.Errorf("No such container: %s: %w", rec.ID, errdefs.ErrNotFound)
+	}
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return err

@@ -219,6 +219,16 @@ func (d *Daemon) restore(ctx context.Context) {
 	d.mu.Unlock()
 	for _, c := range cs {
 		st := c.rec.State.Status
+		if st == container.StateRemoving {
+			// A record written back during its removal (by a daemon before
+			// save refused that): finish the removal, as dockerd removes
+			// what it finds with its removal in progress.
+			slog.Warn("removing a container whose removal did not finish", "id", c.rec.ID)
+			if err := d.ContainerRemove(ctx, c.rec.ID, true, false); err != nil {
+				slog.Error("remove a container whose removal did not finish", "id", c.rec.ID, "error", err)
+			}
+			continue
+		}
 		if st == container.StateExited && c.rec.StoppedByDaemon {
 			// Stopped by a daemon that shut down without live-restore: the
 			// restart policy brings it back.

@@ -39,14 +39,20 @@ func healthConfig(cfg *container.Config) *container.HealthConfig {
 		return nil
 	}
 	out := *h
-	if out.Interval == 0 {
+	// The API refuses durations under a millisecond (validate.go); one
+	// that comes another way (an image's config) counts as not set, as 0
+	// does, rather than probing in a busy loop.
+	if out.Interval < container.MinimumDuration {
 		out.Interval = defaultHealthInterval
 	}
-	if out.Timeout == 0 {
+	if out.Timeout < container.MinimumDuration {
 		out.Timeout = defaultHealthTimeout
 	}
-	if out.StartInterval == 0 {
+	if out.StartInterval < container.MinimumDuration {
 		out.StartInterval = defaultHealthStartInterval
+	}
+	if out.StartPeriod < 0 {
+		out.StartPeriod = 0
 	}
 	if out.Retries <= 0 {
 		out.Retries = defaultHealthRetries
@@ -101,10 +107,9 @@ func (d *Daemon) resumeHealth(c *ctr) {
 			case <-t.C:
 			}
 			res := d.probe(ctx, c, hc)
-			if ctx.Err() != nil {
+			if !d.recordHealth(ctx, c, hc, res) {
 				return
 			}
-			d.recordHealth(c, hc, res)
 			t.Reset(interval())
 		}
 	}()
@@ -232,13 +237,16 @@ func (b *limitedBuffer) String() string {
 
 // recordHealth applies a result: healthy on success; a failure adds to
 // the failing streak, unhealthy after Retries in a row, except while the
-// container is starting within its start period.
-func (d *Daemon) recordHealth(c *ctr, hc *container.HealthConfig, res *container.HealthcheckResult) {
+// container is starting within its start period. It reports false, and
+// records nothing, when the check was stopped meanwhile (ctx, the check's
+// own, is cancelled under c.mu): a probe in flight across an exit, a
+// pause, a restart or a remove never writes its result into the record.
+func (d *Daemon) recordHealth(ctx context.Context, c *ctr, hc *container.HealthConfig, res *container.HealthcheckResult) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	h := c.rec.Health
-	if h == nil || c.stopHealth == nil {
-		return // stopped meanwhile
+	if ctx.Err() != nil || h == nil || c.rec.deleted {
+		return false
 	}
 	h.Log = append(h.Log, res)
 	if len(h.Log) > maxHealthLog {
@@ -257,4 +265,5 @@ func (d *Daemon) recordHealth(c *ctr, hc *container.HealthConfig, res *container
 	if h.Status != old {
 		d.containerEvent(c, events.Action(string(events.ActionHealthStatus)+": "+string(h.Status)))
 	}
+	return true
 }

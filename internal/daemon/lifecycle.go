@@ -583,6 +583,7 @@ func (d *Daemon) ContainerRemove(ctx context.Context, ref string, force, volumes
 		c.mu.Unlock()
 		return err
 	}
+	c.rec.deleted = true
 	c.rec.State.Status = container.StateRemoving
 	c.mu.Unlock()
 	d.mu.Lock()

@@ -130,6 +130,7 @@ func (s *Server) imageLoad(w http.ResponseWriter, r *http.Request) error {
 		quiet = boolValue(r, "quiet")
 	}
 	st := newJSONStream(w)
+	defer st.closeBody(r)
 	st.start()
 	return st.finish(s.backend.ImageLoad(r.Context(), r.Body, quiet, st.send))
 }
@@ -221,12 +222,28 @@ type jsonStream struct {
 	started bool
 }
 
+// newJSONStream begins a JSON-message answer on w.
+//
+// The body (an import's or a load's tar) is read while the answer streams:
+// HTTP/1 needs full duplex for that. The handler must then close the
+// request's body before it returns (defer st.closeBody(r)): with full
+// duplex, net/http drains what the handler left unread (a tar's trailing
+// zero blocks) only after it stopped watching the connection, so its
+// background read races the next request's and it panics with "invalid
+// concurrent Body.Read call" and drops the connection (golang/go#68560).
+// Closed in the handler, the body is drained there (up to 256 KiB; more,
+// and the connection is closed after the answer instead of reused).
 func newJSONStream(w http.ResponseWriter) *jsonStream {
-	// The body (an import's or a load's tar) is read while the answer
-	// streams: HTTP/1 needs full duplex for that.
 	http.NewResponseController(w).EnableFullDuplex()
 	f, _ := w.(http.Flusher)
 	return &jsonStream{w: w, enc: json.NewEncoder(w), flusher: f}
+}
+
+// closeBody closes r's body before the handler returns (newJSONStream).
+func (st *jsonStream) closeBody(r *http.Request) {
+	if r.Body != nil {
+		r.Body.Close()
+	}
 }
 
 // start sends the status and headers if they are not sent yet.
@@ -288,6 +305,7 @@ type streamError struct {
 func (s *Server) imageCreate(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	st := newJSONStream(w)
+	defer st.closeBody(r)
 	if from := q.Get("fromImage"); from != "" {
 		auth, err := registryAuth(r)
 		if err != nil {
@@ -309,6 +327,7 @@ func (s *Server) imagePush(w http.ResponseWriter, r *http.Request, name string) 
 		return err
 	}
 	st := newJSONStream(w)
+	defer st.closeBody(r)
 	return st.finish(s.backend.ImagePush(r.Context(), name, r.URL.Query().Get("tag"), auth, st.send))
 }
 

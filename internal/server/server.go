@@ -57,6 +57,9 @@ type Server struct {
 	// OSType is the Ostype header and /version's Os (the daemon's
 	// platform; the Windows backend sets "windows").
 	OSType string
+	// BodyTimeout bounds each read of a request's body, but for uploads
+	// and hijacked streams (boundBody); 0 leaves them unbounded.
+	BodyTimeout time.Duration
 }
 
 // New returns the API handler over b.
@@ -134,6 +137,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	hd.Set("Docker-Experimental", "false")
 	r = r.WithContext(apiversion.WithVersion(r.Context(), version))
+	s.boundBody(w, r, pattern)
 	// The mux matches again, and this time sets the path's values.
 	s.mux.ServeHTTP(w, r)
 	slog.DebugContext(r.Context(), "served", "method", r.Method, "path", r.URL.Path, "took", time.Since(start))
