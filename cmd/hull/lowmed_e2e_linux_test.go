@@ -586,3 +586,24 @@ func TestLowmedCopyFileMounts(t *testing.T) {
 		t.Errorf("stopped: /etc/hostname copied out: %q", got)
 	}
 }
+
+// TestLowmedNegativeCPUShares: negative CPU shares are refused at create
+// and update with moby's words (dockerd 20.10 took them and failed at
+// start with 500), and nothing is created.
+func TestLowmedNegativeCPUShares(t *testing.T) {
+	requireDockerCLI(t)
+	buildShim(t)
+	env, dir := hullDaemon(t)
+	loadBusybox(t, env, dir)
+	_, e, code := dockerRun(t, env, "", "create", "--name", "neg", "--cpu-shares", "-1", "e2e/busybox:1", "true")
+	if code == 0 || !strings.Contains(e, "invalid CPU shares (-1): value must be a positive integer") {
+		t.Errorf("create --cpu-shares -1: %d %s", code, e)
+	}
+	if _, _, code := dockerRun(t, env, "", "inspect", "neg"); code == 0 {
+		t.Error("the refused container exists")
+	}
+	docker(t, env, "create", "--name", "pos", "e2e/busybox:1", "true")
+	if _, e, code := dockerRun(t, env, "", "update", "--cpu-shares", "-3", "pos"); code == 0 || !strings.Contains(e, "invalid CPU shares (-3)") {
+		t.Errorf("update --cpu-shares -3: %d %s", code, e)
+	}
+}

@@ -139,6 +139,11 @@ func verifyResources(r *container.Resources, si *sysInfo, update bool) (warnings
 	if n := goruntime.NumCPU(); r.NanoCPUs < 0 || r.NanoCPUs > int64(n)*1e9 {
 		return warnings, invalid("Range of CPUs is from 0.01 to %d.00, as there are only %d CPUs available", n, n)
 	}
+	if r.CPUShares < 0 && si.cpuShares {
+		// moby 23 and later (runconfig validateResources); 20.10 failed
+		// the start with 500 "shares: invalid argument".
+		return warnings, invalid("invalid CPU shares (%d): value must be a positive integer", r.CPUShares)
+	}
 	if r.CPUShares > 0 && !si.cpuShares {
 		warnings = append(warnings, "Your kernel does not support CPU shares or the cgroup is not mounted. Shares discarded.")
 		r.CPUShares = 0

@@ -55,6 +55,7 @@ func containerCreateCases() []*tcase {
 			{"Type": "tmpfs", "Target": "/conf-t", "TmpfsOptions": obj{"SizeBytes": 1 << 20}},
 			{"Type": "bind", "Source": "/etc", "Target": "/conf-etc", "ReadOnly": true},
 		}})), inspect("a").pick("Mounts", "HostConfig").anyOrder("Mounts")), // dockerd lists mounts from a map: in no order
+		tcs("container/create/cpu-shares-negative", create("a", hc(obj{"CpuShares": -1}))),
 		tcs("container/create/port-bindings", mk("a", obj{"ExposedPorts": obj{"80/tcp": obj{}},
 			"HostConfig": obj{"PortBindings": obj{"80/tcp": []obj{{"HostIp": "127.0.0.1", "HostPort": "{port0}"}}}}}),
 			inspect("a").pick("HostConfig", "NetworkSettings", "Config").keeping("*HostPort")),
