@@ -15,6 +15,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/hullproject/hull/internal/errdefs"
 )
 
 // linuxSystem is the service's kernel side on Linux: compartments are
@@ -348,6 +350,11 @@ type bridgeDriver struct {
 
 func (b *bridgeDriver) CreateNetwork(_ context.Context, nw *Network) error {
 	link, err := netlink.LinkByName(nw.Bridge)
+	if err == nil && link.Type() != "bridge" {
+		// An interface of the host's named by com.docker.network.bridge.name:
+		// never taken over (moby's words).
+		return fmt.Errorf("existing interface %s is not a bridge: %w", nw.Bridge, errdefs.ErrInvalidArgument)
+	}
 	if err != nil {
 		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: nw.Bridge, MTU: bridgeMTU(nw)}}
 		if err := netlink.LinkAdd(br); err != nil {
@@ -378,9 +385,19 @@ func (b *bridgeDriver) CreateNetwork(_ context.Context, nw *Network) error {
 	return nil
 }
 
-func (*bridgeDriver) DeleteNetwork(_ context.Context, nw *Network) error {
+func (b *bridgeDriver) DeleteNetwork(_ context.Context, nw *Network) error {
 	link, err := netlink.LinkByName(nw.Bridge)
 	if err != nil {
+		return nil
+	}
+	// Only a bridge this daemon made goes with the network (its alias
+	// says so; an older hull's bridge of this network has none): a bridge
+	// the user made and named with com.docker.network.bridge.name stays,
+	// as moby keeps a bridge it did not create.
+	ours := link.Type() == "bridge" && (link.Attrs().Alias == b.alias ||
+		(link.Attrs().Alias == "" && len(nw.ID) >= 10 && nw.Bridge == "hb-"+nw.ID[:10]))
+	if !ours {
+		slog.Info("network: leaving a bridge this daemon did not make", "bridge", nw.Bridge, "network", nw.Name)
 		return nil
 	}
 	if err := netlink.LinkDel(link); err != nil {
