@@ -408,6 +408,12 @@ func (r *runner) hullAPIVersion(ctx context.Context) string {
 // runOn runs the case's steps on d at version, then brings d back to its
 // seeded state.
 func (r *runner) runOn(ctx context.Context, c *tcase, d *daemon, version string) ([]answer, vars) {
+	// A request of the last case that outlived its step's timeout (a slow
+	// create under load) may have made a container after that case's
+	// cleanup: it would stand in this case's way.
+	if n := d.removeStrayContainers(ctx); n > 0 {
+		fmt.Printf("CLEANUP before %s on %s: %d container(s) a late request of an earlier case made\n", c.name, d.name, n)
+	}
 	v := vars{"since": unixTime(time.Now())}
 	for k, val := range r.global {
 		v.set(k, val)

@@ -289,6 +289,19 @@ func (d *daemon) images(ctx context.Context) ([]imageSummary, error) {
 	return list, err
 }
 
+// removeStrayContainers removes every container (force, with anonymous
+// volumes) and says how many there were.
+func (d *daemon) removeStrayContainers(ctx context.Context) int {
+	var containers []struct{ Id string }
+	if err := d.api(ctx, "GET", "/containers/json?all=1", nil, "", &containers); err != nil {
+		return 0
+	}
+	for _, c := range containers {
+		d.api(ctx, "DELETE", "/containers/"+c.Id+"?force=1&v=1", nil, "", nil)
+	}
+	return len(containers)
+}
+
 // removeAll brings the daemon back to its seeded state: it removes every
 // container (with its anonymous volumes), every network but the predefined
 // ones, every volume, and every image and tag that is not a seed one; a
