@@ -7,6 +7,7 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -17,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
@@ -132,6 +134,10 @@ func (d *Daemon) createVolume(name string, labels, opts map[string]string, anony
 			return err
 		}
 		if err := os.MkdirAll(d.volumeDir(name), volumeDirMode); err != nil {
+			if errors.Is(err, syscall.ENAMETOOLONG) {
+				// The client's name, not the daemon's fault.
+				return fmt.Errorf("create %s: volume name is too long (%d bytes; a file name holds at most 255): %w", name, len(name), errdefs.ErrInvalidArgument)
+			}
 			return err
 		}
 		if err := os.Mkdir(filepath.Join(d.volumeDir(name), "_data"), 0o755); err != nil && !os.IsExist(err) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/hullproject/hull/internal/errdefs"
 )
@@ -35,6 +36,11 @@ func (s *Server) archiveRoutes() {
 		if p == "" {
 			// dockerd 20.10 says "pathcannot"; newer ones fixed the typo.
 			return "", errdefs.Dockerf(errdefs.ErrInvalidArgument, "bad parameter: path cannot be empty")
+		}
+		if strings.ContainsRune(p, 0) {
+			// No file name holds a NUL: the client's error, not the
+			// daemon's (the kernel's EINVAL answered 500).
+			return "", errdefs.Dockerf(errdefs.ErrInvalidArgument, "bad parameter: path %q contains a NUL byte", p)
 		}
 		return p, nil
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"path"
 	goruntime "runtime"
@@ -249,6 +250,15 @@ func writeJSON(w http.ResponseWriter, code int, v any) error {
 // decodeJSON reads a JSON body into v: a body that is not JSON is bad
 // input with the decoder's message; one over the limit is refused.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	// A body of another type is refused, as moby's CheckForJSON (a
+	// missing Content-Type is let through, for hand-made requests).
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil {
+			return fmt.Errorf("malformed Content-Type header (%s): %v: %w", ct, err, errdefs.ErrInvalidArgument)
+		} else if mt != "application/json" {
+			return fmt.Errorf("unsupported Content-Type header (%s): must be 'application/json': %w", ct, errdefs.ErrInvalidArgument)
+		}
+	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBody))
 	if err := dec.Decode(v); err != nil {
 		if errors.Is(err, io.EOF) {
