@@ -172,33 +172,25 @@ func (d *Daemon) save(rec *record) error {
 
 // lookup finds a container by full id, unique id prefix or name.
 func (d *Daemon) lookup(ref string) (*ctr, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	if ref == "" {
 		return nil, fmt.Errorf("no container named: %w", errdefs.ErrInvalidArgument)
 	}
-	if c, ok := d.ctrs[ref]; ok {
-		return c, nil
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.lookupLocked(ref)
+}
+
+// records is a snapshot of every container's record.
+func (d *Daemon) records() []record {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	recs := make([]record, 0, len(d.ctrs))
+	for _, c := range d.ctrs {
+		c.mu.Lock()
+		recs = append(recs, c.rec)
+		c.mu.Unlock()
 	}
-	if id, ok := d.names[strings.TrimPrefix(ref, "/")]; ok {
-		return d.ctrs[id], nil
-	}
-	var found *ctr
-	for id, c := range d.ctrs {
-		if strings.HasPrefix(id, ref) {
-			if found != nil {
-				return nil, fmt.Errorf("multiple IDs found with provided prefix: %s: %w", ref, errdefs.ErrInvalidArgument)
-			}
-			found = c
-		}
-	}
-	if found == nil {
-		if c := d.linkTargetLocked(ref); c != nil {
-			return c, nil
-		}
-		return nil, fmt.Errorf("No such container: %s: %w", ref, errdefs.ErrNotFound)
-	}
-	return found, nil
+	return recs
 }
 
 // ContainerCreate is POST /containers/create. It checks the request as

@@ -18,12 +18,11 @@ import (
 // (or the v2 root's controllers), /proc/meminfo, /proc/sys/net, the LSMs.
 func readHostFacts() hostFacts {
 	f := hostFacts{cgroupDriver: "cgroupfs", cgroupVersion: "1"}
-	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+	si := hostSysInfo()
+	if si.cgroup2 {
 		f.cgroupVersion = "2"
-		readCgroup2(&f)
-	} else {
-		readCgroup1(&f)
 	}
+	cgroupFacts(&f, si)
 	f.ipv4Forwarding = readProcBool("/proc/sys/net/ipv4/ip_forward")
 	f.bridgeNfIptables = readProcBool("/proc/sys/net/bridge/bridge-nf-call-iptables")
 	f.bridgeNfIp6tables = readProcBool("/proc/sys/net/bridge/bridge-nf-call-ip6tables")
@@ -49,51 +48,15 @@ func readHostFacts() hostFacts {
 	return f
 }
 
-// readCgroup1 reads the v1 hierarchies: a controller is there when it is
-// mounted, a feature when its interface file is.
-func readCgroup1(f *hostFacts) {
-	mounts := cgroup1Mounts()
-	if m, ok := mounts["memory"]; ok {
-		f.memoryLimit = true
-		f.swapLimit = hostHas(filepath.Join(m, "memory.memsw.limit_in_bytes"))
-		f.oomKillDisable = hostHas(filepath.Join(m, "memory.oom_control"))
-		f.kernelMemory = hostHas(filepath.Join(m, "memory.kmem.limit_in_bytes"))
-		f.kernelMemoryTCP = hostHas(filepath.Join(m, "memory.kmem.tcp.limit_in_bytes"))
-	}
-	if m, ok := mounts["cpu"]; ok {
-		f.cpuShares = hostHas(filepath.Join(m, "cpu.shares"))
-		f.cpuCfs = hostHas(filepath.Join(m, "cpu.cfs_quota_us"))
-	}
-	_, f.cpuset = mounts["cpuset"]
-	_, f.pidsLimit = mounts["pids"]
-	if m, ok := mounts["blkio"]; ok {
-		f.blkio = [4]bool{
-			hostHas(filepath.Join(m, "blkio.throttle.read_bps_device")),
-			hostHas(filepath.Join(m, "blkio.throttle.write_bps_device")),
-			hostHas(filepath.Join(m, "blkio.throttle.read_iops_device")),
-			hostHas(filepath.Join(m, "blkio.throttle.write_iops_device")),
-		}
-	}
-}
-
-// readCgroup2 reads the unified hierarchy's root: a feature is there when
-// its controller is.
-func readCgroup2(f *hostFacts) {
-	b, _ := os.ReadFile("/sys/fs/cgroup/cgroup.controllers")
-	ctrl := map[string]bool{}
-	for _, c := range strings.Fields(string(b)) {
-		ctrl[c] = true
-	}
-	f.memoryLimit = ctrl["memory"]
-	if f.memoryLimit {
-		f.swapLimit = swapLimitV2()
-	}
-	f.cpuShares, f.cpuCfs = ctrl["cpu"], ctrl["cpu"]
-	f.cpuset = ctrl["cpuset"]
-	f.pidsLimit = ctrl["pids"]
-	io := ctrl["io"]
-	f.blkio = [4]bool{io, io, io, io}
-	f.ioWeight = io
+// cgroupFacts copies what the host's cgroups can limit from the probe
+// create and update check resources against (sysinfo_linux.go), so that
+// /info and the checks never disagree.
+func cgroupFacts(f *hostFacts, si *sysInfo) {
+	f.memoryLimit, f.swapLimit, f.oomKillDisable = si.memoryLimit, si.swapLimit, si.oomKillDisable
+	f.kernelMemory, f.kernelMemoryTCP = si.kernelMemory, si.kernelMemoryTCP
+	f.cpuShares, f.cpuCfs, f.cpuset, f.pidsLimit = si.cpuShares, si.cpuCfs, si.cpuset, si.pidsLimit
+	f.blkio = [4]bool{si.blkioReadBps, si.blkioWriteBps, si.blkioReadIOps, si.blkioWriteIOps}
+	f.ioWeight = si.cgroup2 && si.blkioWeight // io.weight: a v2 warning only
 }
 
 // swapLimitV2: swap can be limited when this process's own cgroup has
@@ -105,7 +68,7 @@ func swapLimitV2() bool {
 	}
 	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
 		if g, ok := strings.CutPrefix(line, "0::"); ok && g != "" {
-			return hostHas(filepath.Join("/sys/fs/cgroup", g, "memory.swap.max"))
+			return exists(filepath.Join("/sys/fs/cgroup", g, "memory.swap.max"))
 		}
 	}
 	return false
@@ -196,7 +159,7 @@ func cgroupWarnings(f hostFacts) []string {
 // default there, runtime.defaultCgroupns).
 func securityOptions(cgroup2 bool) []string {
 	var opts []string
-	if hostHas("/sys/kernel/security/apparmor") {
+	if exists("/sys/kernel/security/apparmor") {
 		if _, err := os.ReadFile("/sys/kernel/security/apparmor/profiles"); err == nil {
 			opts = append(opts, "name=apparmor")
 		}
@@ -204,10 +167,10 @@ func securityOptions(cgroup2 bool) []string {
 	if seccompEnabled() {
 		opts = append(opts, "name=seccomp,profile=builtin")
 	}
-	if hostHas("/sys/fs/selinux/enforce") {
+	if exists("/sys/fs/selinux/enforce") {
 		opts = append(opts, "name=selinux")
 	}
-	if cgroup2 && hostHas("/proc/self/ns/cgroup") {
+	if cgroup2 && exists("/proc/self/ns/cgroup") {
 		opts = append(opts, "name=cgroupns")
 	}
 	return opts
@@ -262,9 +225,4 @@ func osRelease(key string) string {
 func readProcBool(p string) bool {
 	b, err := os.ReadFile(p)
 	return err == nil && strings.TrimSpace(string(b)) == "1"
-}
-
-func hostHas(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }

@@ -77,14 +77,7 @@ func (d *Daemon) ContainersPrune(ctx context.Context, f filters.Args) (container
 	if err != nil {
 		return rep, err
 	}
-	d.mu.Lock()
-	recs := make([]record, 0, len(d.ctrs))
-	for _, c := range d.ctrs {
-		c.mu.Lock()
-		recs = append(recs, c.rec)
-		c.mu.Unlock()
-	}
-	d.mu.Unlock()
+	recs := d.records()
 	for _, r := range recs {
 		if isRunning(r.State.Status) || !until.IsZero() && r.Created.After(until) || !f.MatchLabels(r.Config.Labels) {
 			continue

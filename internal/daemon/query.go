@@ -36,14 +36,7 @@ func (d *Daemon) ContainerListSize(ctx context.Context, all bool, limit int, f f
 // are shown with all or a limit, and the limit counts the containers
 // that pass the filters that come before it in dockerd's order.
 func (d *Daemon) containerList(ctx context.Context, all bool, limit int, f filters.Args, size bool) ([]container.Summary, error) {
-	d.mu.Lock()
-	recs := make([]record, 0, len(d.ctrs))
-	for _, c := range d.ctrs {
-		c.mu.Lock()
-		recs = append(recs, c.rec)
-		c.mu.Unlock()
-	}
-	d.mu.Unlock()
+	recs := d.records()
 	slices.SortFunc(recs, func(a, b record) int {
 		return cmp.Or(b.Created.Compare(a.Created), strings.Compare(a.ID, b.ID))
 	})

@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"bufio"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,7 +14,7 @@ type sysInfo struct {
 	cgroup2 bool
 
 	memoryLimit, swapLimit, memoryReservation, oomKillDisable, memorySwappiness bool
-	kernelMemory                                                                bool
+	kernelMemory, kernelMemoryTCP                                               bool
 	cpuShares, cpuCfs, cpuRealtime                                              bool
 	cpuset                                                                      bool
 	cpus, mems                                                                  string // what the root cpuset offers
@@ -53,7 +52,7 @@ func probeSysInfo(root string) *sysInfo {
 		// The root cgroup has no interface files of the controllers; a
 		// child's are known from the controller (dockerd's v2 sysinfo).
 		si.memoryLimit, si.memoryReservation = ctrls["memory"], ctrls["memory"]
-		si.swapLimit = ctrls["memory"] && (exists("/sys/fs/cgroup/memory.swap.max") || swapAccounting())
+		si.swapLimit = ctrls["memory"] && swapLimitV2()
 		si.cpuShares, si.cpuCfs = ctrls["cpu"], ctrls["cpu"]
 		si.cpuset = ctrls["cpuset"]
 		si.cpus = readTrim(filepath.Join(root, "cpuset.cpus.effective"))
@@ -64,7 +63,7 @@ func probeSysInfo(root string) *sysInfo {
 		si.pidsLimit = ctrls["pids"]
 		return si
 	}
-	mounts := v1Mounts()
+	mounts := cgroup1Mounts()
 	if m, ok := mounts["memory"]; ok {
 		si.memoryLimit = true
 		si.swapLimit = exists(filepath.Join(m, "memory.memsw.limit_in_bytes"))
@@ -72,6 +71,7 @@ func probeSysInfo(root string) *sysInfo {
 		si.oomKillDisable = exists(filepath.Join(m, "memory.oom_control"))
 		si.memorySwappiness = exists(filepath.Join(m, "memory.swappiness"))
 		si.kernelMemory = exists(filepath.Join(m, "memory.kmem.limit_in_bytes"))
+		si.kernelMemoryTCP = exists(filepath.Join(m, "memory.kmem.tcp.limit_in_bytes"))
 	}
 	if m, ok := mounts["cpu"]; ok {
 		si.cpuShares = exists(filepath.Join(m, "cpu.shares"))
@@ -93,44 +93,4 @@ func probeSysInfo(root string) *sysInfo {
 	}
 	_, si.pidsLimit = mounts["pids"]
 	return si
-}
-
-// swapAccounting: a cgroup v2 host whose root shows no memory.swap.max may
-// still account swap in its children; the kernel's swap accounting says.
-func swapAccounting() bool {
-	return !strings.Contains(readTrim("/proc/cmdline"), "swapaccount=0")
-}
-
-// v1Mounts maps each cgroup v1 controller to its mount point, from
-// /proc/self/mountinfo.
-func v1Mounts() map[string]string {
-	out := map[string]string{}
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return out
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		sep := -1
-		for i, f := range fields {
-			if f == "-" {
-				sep = i
-				break
-			}
-		}
-		if sep < 0 || len(fields) < sep+4 || fields[sep+1] != "cgroup" || len(fields) < 5 {
-			continue
-		}
-		for _, opt := range strings.Split(fields[sep+3], ",") {
-			switch opt {
-			case "memory", "cpu", "cpuset", "blkio", "pids":
-				if _, ok := out[opt]; !ok {
-					out[opt] = fields[4]
-				}
-			}
-		}
-	}
-	return out
 }

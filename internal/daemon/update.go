@@ -74,45 +74,23 @@ func mergeUpdate(h, u *container.HostConfig) error {
 	case r.CPUQuota > 0 && cur.NanoCPUs > 0:
 		return conflict("Conflicting options: CPU Quota cannot be updated as NanoCPUs has already been set")
 	}
-	if r.BlkioWeight != 0 {
-		cur.BlkioWeight = r.BlkioWeight
+	if r.Memory != 0 && r.Memory > cur.MemorySwap && r.MemorySwap == 0 {
+		return conflict("Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time")
 	}
-	if r.CPUShares != 0 {
-		cur.CPUShares = r.CPUShares
-	}
-	if r.NanoCPUs != 0 {
-		cur.NanoCPUs = r.NanoCPUs
-	}
-	if r.CPUPeriod != 0 {
-		cur.CPUPeriod = r.CPUPeriod
-	}
-	if r.CPUQuota != 0 {
-		cur.CPUQuota = r.CPUQuota
-	}
-	if r.CpusetCpus != "" {
-		cur.CpusetCpus = r.CpusetCpus
-	}
-	if r.CpusetMems != "" {
-		cur.CpusetMems = r.CpusetMems
-	}
-	if r.Memory != 0 {
-		if r.Memory > cur.MemorySwap && r.MemorySwap == 0 {
-			return conflict("Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time")
-		}
-		cur.Memory = r.Memory
-	}
-	if r.MemorySwap != 0 {
-		cur.MemorySwap = r.MemorySwap
-	}
-	if r.MemoryReservation != 0 {
-		cur.MemoryReservation = r.MemoryReservation
-	}
-	if r.CPURealtimePeriod != 0 {
-		cur.CPURealtimePeriod = r.CPURealtimePeriod
-	}
-	if r.CPURealtimeRuntime != 0 {
-		cur.CPURealtimeRuntime = r.CPURealtimeRuntime
-	}
+	// What the update names replaces what the container has; a zero
+	// leaves it (dockerd's UpdateContainer).
+	setGiven(&cur.BlkioWeight, r.BlkioWeight)
+	setGiven(&cur.CPUShares, r.CPUShares)
+	setGiven(&cur.NanoCPUs, r.NanoCPUs)
+	setGiven(&cur.CPUPeriod, r.CPUPeriod)
+	setGiven(&cur.CPUQuota, r.CPUQuota)
+	setGiven(&cur.CpusetCpus, r.CpusetCpus)
+	setGiven(&cur.CpusetMems, r.CpusetMems)
+	setGiven(&cur.Memory, r.Memory)
+	setGiven(&cur.MemorySwap, r.MemorySwap)
+	setGiven(&cur.MemoryReservation, r.MemoryReservation)
+	setGiven(&cur.CPURealtimePeriod, r.CPURealtimePeriod)
+	setGiven(&cur.CPURealtimeRuntime, r.CPURealtimeRuntime)
 	if r.PidsLimit != nil {
 		cur.PidsLimit = r.PidsLimit
 	}
@@ -123,4 +101,12 @@ func mergeUpdate(h, u *container.HostConfig) error {
 		h.RestartPolicy = u.RestartPolicy
 	}
 	return nil
+}
+
+// setGiven sets *dst to v unless v is its type's zero value.
+func setGiven[T comparable](dst *T, v T) {
+	var zero T
+	if v != zero {
+		*dst = v
+	}
 }
