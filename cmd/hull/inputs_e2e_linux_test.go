@@ -27,6 +27,8 @@ func TestClientErrorsAre4xx(t *testing.T) {
 			header: map[string]string{"Content-Type": "text/plain"}}, "unsupported Content-Type header (text/plain): must be 'application/json'"},
 		{rawCall{sock: sock, method: "POST", path: "/v1.52/networks/create", body: `{"Name":"ct-net"}`,
 			header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}}, "unsupported Content-Type header (application/x-www-form-urlencoded)"},
+		{rawCall{sock: sock, method: "POST", path: "/v1.52/volumes/create", body: `{"Name":"ct-text"}`,
+			header: map[string]string{"Content-Type": "text/plain"}}, "unsupported Content-Type header (text/plain)"},
 		{rawCall{sock: sock, method: "POST", path: "/v1.52/containers/create?name=ct-bad", body: `{"Image":"e2e/busybox:1"}`,
 			header: map[string]string{"Content-Type": "/;;"}}, "malformed Content-Type header (/;;)"},
 		{rawCall{sock: sock, method: "GET", path: "/v1.52/containers/cp-target/archive?path=" + url.QueryEscape("/etc\x00x")}, "contains a NUL byte"},

@@ -152,9 +152,6 @@ func readOptionalJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	if r.ContentLength == 0 {
 		return nil
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return fmt.Errorf("unsupported Content-Type header (%s): must be 'application/json': %w", ct, errdefs.ErrInvalidArgument)
-	}
 	err := decodeJSON(w, r, v)
 	if errors.Is(err, errdefs.ErrInvalidArgument) && strings.Contains(err.Error(), "empty body") {
 		return nil

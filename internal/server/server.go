@@ -250,14 +250,8 @@ func writeJSON(w http.ResponseWriter, code int, v any) error {
 // decodeJSON reads a JSON body into v: a body that is not JSON is bad
 // input with the decoder's message; one over the limit is refused.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	// A body of another type is refused, as moby's CheckForJSON (a
-	// missing Content-Type is let through, for hand-made requests).
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		if mt, _, err := mime.ParseMediaType(ct); err != nil {
-			return fmt.Errorf("malformed Content-Type header (%s): %v: %w", ct, err, errdefs.ErrInvalidArgument)
-		} else if mt != "application/json" {
-			return fmt.Errorf("unsupported Content-Type header (%s): must be 'application/json': %w", ct, errdefs.ErrInvalidArgument)
-		}
+	if err := checkJSONType(r); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBody))
 	if err := dec.Decode(v); err != nil {
@@ -269,6 +263,24 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 			return fmt.Errorf("the request body is over %d bytes: %w", maxJSONBody, errdefs.ErrLimit)
 		}
 		return fmt.Errorf("invalid JSON: %v: %w", err, errdefs.ErrInvalidArgument)
+	}
+	return nil
+}
+
+// checkJSONType refuses a JSON body sent as another Content-Type, in moby's
+// CheckForJSON words; a missing Content-Type is let through, for hand-made
+// requests.
+func checkJSONType(r *http.Request) error {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return nil
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return fmt.Errorf("malformed Content-Type header (%s): %v: %w", ct, err, errdefs.ErrInvalidArgument)
+	}
+	if mt != "application/json" {
+		return fmt.Errorf("unsupported Content-Type header (%s): must be 'application/json': %w", ct, errdefs.ErrInvalidArgument)
 	}
 	return nil
 }

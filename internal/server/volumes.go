@@ -80,6 +80,9 @@ func (s *Server) volumeRoutes() {
 // decodeVolumeCreate reads volume create's body as dockerd's route does:
 // the decoder's own words for bad JSON, and its text for an empty body.
 func decodeVolumeCreate(w http.ResponseWriter, r *http.Request, req *volume.CreateRequest) error {
+	if err := checkJSONType(r); err != nil {
+		return err
+	}
 	err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBody)).Decode(req)
 	var maxErr *http.MaxBytesError
 	switch {

@@ -35,6 +35,7 @@ func archiveCases() []*tcase {
 		tcs("archive/get/file-as-dir", mk("a", nil), getArchive("/etc/passwd/")),
 		tcs("archive/get/missing", mk("a", nil), getArchive("/nope")),
 		tcs("archive/get/no-path", mk("a", nil), get("/containers/{a}/archive")),
+		tcs("archive/get/nul-path", mk("a", nil), get("/containers/{a}/archive?path="+q("/etc\x00x"))),
 		tcs("archive/get/missing-container", get("/containers/conf-nope/archive?path=/etc")),
 		tcs("archive/get/running", mkRunning("a", nil, "sh", "-c", "echo run > /tmp/r; sleep 300"), getArchive("/tmp/r").after(500*time.Millisecond)),
 		tcs("archive/get/volume", mkExited("a", hc(obj{"Binds": []string{"conf-v:/data"}}), "sh", "-c", "echo vol > /data/f"), getArchive("/data/f")),

@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"context"
+	"strings"
 
 	"github.com/moby/moby/client"
 )
@@ -29,6 +30,8 @@ func volumeCases() []*tcase {
 		tcs("volume/create/bad-driver", post("/volumes/create", obj{"Name": "conf-v", "Driver": "conf-noplugin"})).only141(),
 		tcs("volume/create/bad-opt", post("/volumes/create", obj{"Name": "conf-v", "DriverOpts": obj{"bogus": "1"}})),
 		tcs("volume/create/bad-json", post("/volumes/create", "{")),
+		tcs("volume/create/name-too-long", post("/volumes/create", obj{"Name": strings.Repeat("v", 300)})),
+		tcs("volume/create/text-content-type", post("/volumes/create", obj{"Name": "conf-v"}).ctypeIs("text/plain")),
 		// The local driver's options (dockerd's local driver: type, device, o, size).
 		tcs("volume/create/opt-missing-device", post("/volumes/create", obj{"Name": "conf-v", "DriverOpts": obj{"type": "tmpfs"}})),
 		tcs("volume/create/opt-o-alone", post("/volumes/create", obj{"Name": "conf-v", "DriverOpts": obj{"o": "size=1m"}})),
