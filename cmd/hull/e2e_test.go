@@ -163,6 +163,14 @@ func dockerd(t *testing.T) []string {
 		"--storage-driver", "overlay2")
 	logf, _ := os.Create(filepath.Join(dir, "log"))
 	cmd.Stdout, cmd.Stderr = logf, logf
+	// dockerd makes its plugin folder /run/docker/plugins whatever its
+	// roots: what it made there goes when the test ends.
+	var made []string
+	for _, p := range []string{"/run/docker/plugins", "/run/docker"} {
+		if _, err := os.Stat(p); os.IsNotExist(err) {
+			made = append(made, p)
+		}
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -173,6 +181,9 @@ func dockerd(t *testing.T) []string {
 			_ = exec.Command("umount", "-l", m).Run()
 		}
 		os.RemoveAll(dir)
+		for _, p := range made { // deepest first; only if empty
+			os.Remove(p)
+		}
 	})
 	env := append(os.Environ(), "DOCKER_HOST=unix://"+sock, "DOCKER_API_VERSION=1.41", "DOCKER_BUILDKIT=0")
 	for i := 0; i < 100; i++ {
