@@ -731,17 +731,25 @@ func (d *Daemon) ContainerAttach(ctx context.Context, ref string, logs, stream b
 	defer done()
 	c.mu.Unlock()
 	attached()
+	// With logs, the log so far now; with stream too, the rest of the log
+	// up to where the client joins the streams, once it has.
+	replay := func(int64) error { return nil }
 	if logs && (stdout != nil || stderr != nil) {
-		err := d.ContainerLogs(ctx, c.rec.ID, stdout != nil, stderr != nil, false, -1, time.Time{}, time.Time{}, func(bool) {},
-			func(s string, line []byte, _ time.Time) error {
-				if s == "stderr" {
-					_, err := stderr.Write(line)
-					return err
-				}
-				_, err := stdout.Write(line)
-				return err
-			})
+		c.mu.Lock()
+		none := noLog(&c.rec)
+		c.mu.Unlock()
+		if none {
+			return fmt.Errorf("configured logging driver does not support reading: %w", errdefs.ErrNotImplemented)
+		}
+		replayed, err := d.replayLog(c, 0, -1, stdout, stderr)
 		if err != nil {
+			return err
+		}
+		replay = func(to int64) error {
+			if to <= replayed {
+				return nil
+			}
+			_, err := d.replayLog(c, replayed, to, stdout, stderr)
 			return err
 		}
 	}
@@ -773,7 +781,7 @@ func (d *Daemon) ContainerAttach(ctx context.Context, ref string, logs, stream b
 	}
 	ctx, detach := context.WithCancelCause(ctx)
 	defer detach(nil)
-	err = d.attachStreams(ctx, c, opts.Stdin, opts.Stdout, opts.Stderr, done, detach)
+	err = d.attachStreams(ctx, c, opts.Stdin, opts.Stdout, opts.Stderr, done, replay, detach)
 	var esc term.EscapeError
 	if errors.As(context.Cause(ctx), &esc) {
 		d.containerEvent(c, events.ActionDetach)
@@ -784,14 +792,21 @@ func (d *Daemon) ContainerAttach(ctx context.Context, ref string, logs, stream b
 
 // attachStreams connects the streams to the running container's until its
 // output ends or ctx is done; a read error of stdin ends ctx with it
-// (detach keys: term.EscapeError).
-func (d *Daemon) attachStreams(ctx context.Context, c *ctr, stdin io.Reader, stdout, stderr io.Writer, done func(), detach context.CancelCauseFunc) error {
+// (detach keys: term.EscapeError). Once joined, it calls done, then replay
+// with the log's offset at that moment (-1: unknown); the live output
+// waits until replay has returned.
+func (d *Daemon) attachStreams(ctx context.Context, c *ctr, stdin io.Reader, stdout, stderr io.Writer, done func(), replay func(logOffset int64) error, detach context.CancelCauseFunc) error {
+	var held gates
 	opts := struct {
 		Stdin          io.Reader
 		Stdout, Stderr io.Writer
-	}{stdin, stdout, stderr}
+	}{stdin, held.add(stdout), held.add(stderr)}
+	defer held.Open()
 	if d.win != nil {
-		return d.attachWindows(ctx, c, opts.Stdin, opts.Stdout, opts.Stderr, done)
+		return d.attachWindows(ctx, c, opts.Stdin, opts.Stdout, opts.Stderr, done, func(at int64) error {
+			defer held.Open()
+			return replay(at)
+		})
 	}
 	var err error
 	var local []*os.File
@@ -839,6 +854,14 @@ func (d *Daemon) attachStreams(ctx context.Context, c *ctr, stdin io.Reader, std
 		return err
 	}
 	defer a.Close()
+	err = replay(a.LogOffset)
+	held.Open()
+	if err != nil {
+		if inW != nil {
+			inW.Close()
+		}
+		return err
+	}
 	if inW != nil {
 		go func() {
 			var esc term.EscapeError

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -369,11 +368,6 @@ func (d *Daemon) ContainerLogs(ctx context.Context, ref string, stdout, stderr, 
 		return err
 	}
 	defer f.Close()
-	type jsonLine struct {
-		Log    string    `json:"log"`
-		Stream string    `json:"stream"`
-		Time   time.Time `json:"time"`
-	}
 	want := func(e logEntry) bool {
 		if e.Stream == "stdout" && !opts.Stdout || e.Stream == "stderr" && !opts.Stderr {
 			return false
@@ -389,9 +383,7 @@ func (d *Daemon) ContainerLogs(ctx context.Context, ref string, stdout, stderr, 
 		for {
 			b, err := br.ReadBytes('\n')
 			if len(b) > 0 && b[len(b)-1] == '\n' {
-				var l jsonLine
-				if json.Unmarshal(b, &l) == nil {
-					e := logEntry{Stream: l.Stream, Line: []byte(l.Log), Time: l.Time}
+				if e, ok := decodeLogLine(b); ok {
 					if tail {
 						pending = append(pending, e)
 						if opts.Tail >= 0 && len(pending) > opts.Tail {

@@ -74,7 +74,7 @@ type winStreams struct {
 // pump starts copying the process's output to the log and the attached
 // clients; ended is closed when it has all been read.
 func (s *winStreams) pump(logPath string, out, errOut io.Reader) {
-	log := runtime.NewJSONLog(logPath)
+	s.attached.Log = runtime.NewJSONLog(logPath)
 	var wg sync.WaitGroup
 	for stream, r := range map[string]io.Reader{"stdout": out, "stderr": errOut} {
 		if r == nil {
@@ -83,7 +83,7 @@ func (s *winStreams) pump(logPath string, out, errOut io.Reader) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			runtime.PumpLog(stream, r, log, func(b []byte) { s.attached.Write(stream, b) })
+			runtime.PumpLog(stream, r, &s.attached)
 		}()
 	}
 	go func() { wg.Wait(); close(s.ended) }()
@@ -291,8 +291,9 @@ func (d *Daemon) monitorWindows(c *ctr, wc *winContainer) {
 
 // attachWindows attaches a client to a running Windows container's
 // streams until its output ends, the client goes, or ctx ends. connected
-// says the client has joined (a start waits for that).
-func (d *Daemon) attachWindows(ctx context.Context, c *ctr, stdin io.Reader, stdout, stderr io.Writer, connected func()) error {
+// says the client has joined (a start waits for that); replay is then
+// given the log's offset at that moment.
+func (d *Daemon) attachWindows(ctx context.Context, c *ctr, stdin io.Reader, stdout, stderr io.Writer, connected func(), replay func(logOffset int64) error) error {
 	wc := c.win
 	if wc == nil || wc.streams == nil {
 		connected()
@@ -303,9 +304,12 @@ func (d *Daemon) attachWindows(ctx context.Context, c *ctr, stdin io.Reader, std
 		stderr = stdout
 	}
 	x := runtime.NewSubscriber(stdout, stderr)
-	s.attached.Add(x)
+	at := s.attached.Add(x)
 	defer s.attached.Remove(x)
 	connected()
+	if err := replay(at); err != nil {
+		return err
+	}
 	if stdin != nil && s.stdin != nil {
 		go func() {
 			io.Copy(s.stdin, stdin)

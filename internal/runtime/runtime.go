@@ -138,11 +138,9 @@ func NewSubscriber(stdout, stderr io.Writer) *Subscriber {
 // NewJSONLog returns the json-file log at path.
 func NewJSONLog(path string) *JSONLog { return monitor.NewJSONLog(path) }
 
-// PumpLog copies an output stream to tee as it comes and, line by line, to
-// the log, until it ends.
-func PumpLog(stream string, r io.Reader, log *JSONLog, tee func([]byte)) {
-	monitor.Pump(stream, r, log, tee)
-}
+// PumpLog copies an output stream to out's attached clients as it comes
+// and, line by line, to its log, until it ends.
+func PumpLog(stream string, r io.Reader, out *Fanout) { monitor.Pump(stream, r, out) }
 
 // AttachOptions are the client's ends of an attach: the shim reads Stdin
 // (to the container's stdin) and writes the container's output to Stdout
@@ -154,6 +152,11 @@ type AttachOptions struct {
 
 // Attachment is an attached client.
 type Attachment struct {
+	// LogOffset is the log's size when the client joined: output before
+	// it is in the log, output after it comes to the client. -1: unknown
+	// (the shim has no log, or predates the offset).
+	LogOffset int64
+
 	wait  func(ctx context.Context) error
 	close func() error
 }
@@ -262,7 +265,7 @@ func (r *Runtime) Run(ctx context.Context, id, bundle string, opts CreateOptions
 // shim holds them (it was created without the caller's streams or a console
 // socket); it returns once attached. Output is received from then on; the
 // log (<shim dir>/container.log or CreateOptions.LogPath) has what came
-// before.
+// before, up to the Attachment's LogOffset.
 func (r *Runtime) Attach(ctx context.Context, id string, opts AttachOptions) (*Attachment, error) {
 	if err := checkID(id); err != nil {
 		return nil, err

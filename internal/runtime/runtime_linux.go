@@ -569,8 +569,13 @@ func (r *Runtime) attachImpl(ctx context.Context, id string, opts AttachOptions)
 		once.Do(func() { err = c.Close() })
 		return err
 	}
+	at := int64(-1)
+	if resp.LogOffset != nil {
+		at = *resp.LogOffset
+	}
 	return &Attachment{
-		close: closeConn,
+		LogOffset: at,
+		close:     closeConn,
 		wait: func(ctx context.Context) error {
 			stop := context.AfterFunc(ctx, func() { c.SetReadDeadline(time.Now()) })
 			defer stop()

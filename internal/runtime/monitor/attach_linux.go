@@ -18,14 +18,14 @@ import (
 
 // pump copies one output stream of the container to the attached clients
 // and, line by line, to the log, until the stream ends.
-func (m *Monitor) pump(stream string, r io.Reader, log *JSONLog) {
-	Pump(stream, r, log, func(b []byte) { m.attached.Write(stream, b) })
-}
+func (m *Monitor) pump(stream string, r io.Reader) { Pump(stream, r, &m.attached) }
 
 // attach serves an attach request: the files sent are the client's stdin
 // (read here, written to the container's), stdout and stderr (written
 // here). It answers at once, then once more, with Done, when the
-// container's output has ended; the client detaches by closing c.
+// container's output has ended; the client detaches by closing c. The
+// first answer says how far the log was written when the client joined:
+// what is before that offset the client gets from the log, the rest here.
 func (m *Monitor) attach(c *net.UnixConn, req shimapi.Request, files []*os.File) {
 	fds := map[string]*os.File{}
 	for i, name := range req.Fds {
@@ -54,7 +54,7 @@ func (m *Monitor) attach(c *net.UnixConn, req shimapi.Request, files []*os.File)
 		return
 	default:
 	}
-	m.attached.Add(x)
+	at := m.attached.Add(x)
 	defer m.attached.Remove(x)
 	if in := fds["stdin"]; in != nil && m.stdin != nil {
 		go func() {
@@ -64,7 +64,11 @@ func (m *Monitor) attach(c *net.UnixConn, req shimapi.Request, files []*os.File)
 			}
 		}()
 	}
-	if err := shimapi.Send(c, shimapi.Response{}); err != nil {
+	resp := shimapi.Response{}
+	if at >= 0 {
+		resp.LogOffset = &at
+	}
+	if err := shimapi.Send(c, resp); err != nil {
 		return
 	}
 	closed := make(chan struct{})

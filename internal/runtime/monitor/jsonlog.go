@@ -1,7 +1,6 @@
 package monitor
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"os"
@@ -15,6 +14,8 @@ type JSONLog struct {
 	path string
 	mu   sync.Mutex
 	f    *os.File
+	// size is the file's size while f is open.
+	size int64
 }
 
 // NewJSONLog returns the log at path (created on first write).
@@ -35,41 +36,44 @@ func (l *JSONLog) Write(stream string, line []byte) {
 			return
 		}
 		l.f = f
+		if st, err := f.Stat(); err == nil {
+			l.size = st.Size()
+		}
 	}
-	l.f.Write(append(b, '\n'))
+	n, _ := l.f.Write(append(b, '\n'))
+	l.size += int64(n)
+}
+
+// Size is the log's size: the offset at which the next line will be
+// written.
+func (l *JSONLog) Size() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f != nil {
+		return l.size
+	}
+	st, err := os.Stat(l.path)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
 }
 
 // maxLogLine is where a line without a newline is cut in the log, as
 // Docker's json-file driver cuts at 16 KiB.
 const maxLogLine = 16 << 10
 
-// Pump copies one output stream of a container, as it comes, to tee (the
-// attached clients) and, line by line, to the log, until the stream ends.
-func Pump(stream string, r io.Reader, log *JSONLog, tee func([]byte)) {
+// Pump copies one output stream of a container to out — its attached
+// clients as it comes, its log line by line — until the stream ends.
+func Pump(stream string, r io.Reader, out *Fanout) {
 	buf := make([]byte, 32<<10)
-	var line []byte
 	for {
 		n, err := r.Read(buf)
 		if n > 0 {
-			tee(buf[:n])
-			line = append(line, buf[:n]...)
-			for {
-				i := bytes.IndexByte(line, '\n')
-				if i < 0 && len(line) < maxLogLine {
-					break
-				}
-				if i < 0 || i >= maxLogLine {
-					i = maxLogLine - 1
-				}
-				log.Write(stream, line[:i+1])
-				line = line[i+1:]
-			}
-			line = append([]byte(nil), line...)
+			out.Write(stream, buf[:n])
 		}
 		if err != nil {
-			if len(line) > 0 {
-				log.Write(stream, line)
-			}
+			out.End(stream)
 			return
 		}
 	}

@@ -154,7 +154,6 @@ type Monitor struct {
 	backend Backend
 	dir     string
 	init    *os.Process
-	log     *JSONLog
 
 	// io counts the goroutines copying the init's output; the exit is
 	// reported once they have drained it, and outputEnded is closed.
@@ -198,19 +197,19 @@ func New(cfg Config, files Files, backend Backend) (*Monitor, error) {
 	m := &Monitor{
 		cfg: cfg, files: files, backend: backend, init: init,
 		dir:    filepath.Join(cfg.Root, "shims", cfg.ID),
-		log:    NewJSONLog(cfg.LogPath),
 		forks:  make(chan func()),
 		exited: make(chan struct{}), outputEnded: make(chan struct{}), done: make(chan int, 1),
 	}
+	m.attached.Log = NewJSONLog(cfg.LogPath)
 	if files.Stdout != nil {
 		m.holdsStdio = true
 		m.io.Add(1)
-		go func() { defer m.io.Done(); m.pump("stdout", files.Stdout, m.log) }()
+		go func() { defer m.io.Done(); m.pump("stdout", files.Stdout) }()
 	}
 	if files.Stderr != nil {
 		m.holdsStdio = true
 		m.io.Add(1)
-		go func() { defer m.io.Done(); m.pump("stderr", files.Stderr, m.log) }()
+		go func() { defer m.io.Done(); m.pump("stderr", files.Stderr) }()
 	}
 	m.stdin = files.Stdin
 	if c := files.Console; c != nil {
@@ -223,7 +222,7 @@ func New(cfg Config, files Files, backend Backend) (*Monitor, error) {
 			m.holdsStdio = true
 			m.stdin = c
 			m.io.Add(1)
-			go func() { defer m.io.Done(); m.pump("stdout", c, m.log) }()
+			go func() { defer m.io.Done(); m.pump("stdout", c) }()
 		}
 	}
 	m.initExe, m.hasInitExe = exeOf(init.Pid)

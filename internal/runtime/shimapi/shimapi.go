@@ -133,6 +133,9 @@ type Response struct {
 	Steps []TimedStep `json:"steps,omitempty"`
 	// Done marks the last message of an exec: the process has exited.
 	Done bool `json:"done,omitempty"`
+	// LogOffset answers an attach: the log's size when the client
+	// joined; it has from there on (absent: the shim has no log).
+	LogOffset *int64 `json:"logOffset,omitempty"`
 }
 
 // ShimRecord is shim.json: what the shim knows of itself, for a client

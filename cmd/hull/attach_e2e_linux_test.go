@@ -1,0 +1,63 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/client"
+)
+
+// TestAttachLogsStreamWhole attaches with logs and stream, again and
+// again, to a container that writes numbered lines without pause (each in
+// two writes, so that attaches land inside lines too): every attach must
+// get 1, 2, 3… with no line lost between the log's replay and the live
+// streams, and none twice.
+func TestAttachLogsStreamWhole(t *testing.T) {
+	_, _, cli := lifecycleDaemon(t)
+	id, _ := startNow(t, cli, "sh", "-c", `i=0; while :; do i=$((i+1)); echo -n $i; echo; echo -n e$i >&2; echo >&2; usleep 500; done`)
+	if id == "" {
+		return
+	}
+	ctx := context.Background()
+	for n := 0; n < 15; n++ {
+		time.Sleep(time.Duration(n%5) * 7 * time.Millisecond)
+		att, err := cli.ContainerAttach(ctx, id, client.ContainerAttachOptions{Stream: true, Logs: true, Stdout: true, Stderr: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stdout, stderr bytes.Buffer
+		done := make(chan struct{})
+		go func() { stdcopy.StdCopy(&stdout, &stderr, att.Reader); close(done) }()
+		time.Sleep(150 * time.Millisecond)
+		att.Close()
+		<-done
+		for _, s := range []struct{ name, prefix, got string }{{"stdout", "", stdout.String()}, {"stderr", "e", stderr.String()}} {
+			if err := consecutive(s.got, s.prefix); err != nil {
+				t.Errorf("attach %d, %s: %v", n, s.name, err)
+			}
+		}
+	}
+}
+
+// consecutive checks that out's whole lines are prefix1, prefix2, … (a
+// last line cut off by the detach is left out).
+func consecutive(out, prefix string) error {
+	lines := strings.Split(out, "\n")
+	lines = lines[:len(lines)-1]
+	if len(lines) < 2 {
+		return fmt.Errorf("only %d lines: %q", len(lines), out)
+	}
+	for i, l := range lines {
+		if l != prefix+strconv.Itoa(i+1) {
+			lo, hi := max(0, i-2), min(len(lines), i+3)
+			return fmt.Errorf("line %d is %q, want %q (lines %d to %d: %q)", i+1, l, prefix+strconv.Itoa(i+1), lo+1, hi, lines[lo:hi])
+		}
+	}
+	return nil
+}
