@@ -175,7 +175,7 @@ type Service struct {
 	ipams   map[string]*remoteIPAM
 	sys     system
 	// running is what the service runs for each sandbox in this process:
-	// port proxies and the DNS resolver.
+	// the DNS resolver (published ports are held by the containers' shims).
 	rmu     sync.Mutex
 	running map[string]*running
 }

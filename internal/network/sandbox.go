@@ -145,8 +145,8 @@ func (s *Service) Sandboxes() []Sandbox {
 }
 
 // Attach makes a container's compartment, its endpoints on the networks
-// asked for, its published ports and, on user networks, its resolver. On
-// an error nothing of it is left.
+// asked for and, on user networks, its resolver, and records its published
+// ports (Publish binds them). On an error nothing of it is left.
 func (s *Service) Attach(ctx context.Context, req AttachRequest) (sb *Sandbox, retErr error) {
 	if len(req.Networks) == 0 {
 		return nil, fmt.Errorf("attach %s: no network: %w", req.ContainerID, errdefs.ErrInvalidArgument)
@@ -201,25 +201,11 @@ func (s *Service) Attach(ctx context.Context, req AttachRequest) (sb *Sandbox, r
 	return sb, nil
 }
 
-// start runs the sandbox's port proxies (taking the free ports asked for)
-// and its resolver.
+// start runs the sandbox's resolver. Its published ports are not the
+// service's to run: Publish binds them for the container's shim, which
+// holds them while the container runs, the daemon there or not.
 func (s *Service) start(sb *Sandbox) error {
 	r := &running{}
-	eps := s.Endpoints(sb.ContainerID)
-	if len(sb.Ports) > 0 {
-		if len(eps) == 0 || !eps[0].Addr.IsValid() {
-			return fmt.Errorf("publish ports of %s: the container has no address: %w", sb.ContainerID, errdefs.ErrInvalidArgument)
-		}
-		for i, p := range sb.Ports {
-			c, port, err := startProxy(p, eps[0].Addr.Addr())
-			if err != nil {
-				r.close()
-				return err
-			}
-			sb.Ports[i].HostPort = port
-			r.closers = append(r.closers, c)
-		}
-	}
 	if sb.DNS {
 		pc, l, err := s.sys.listenDNS(sb.Path)
 		if err != nil {
@@ -515,8 +501,8 @@ func (s *Service) Disconnect(ctx context.Context, containerID, network string) e
 
 // Reconcile makes the kernel agree with the records after a daemon start:
 // bridges of recorded networks exist; sandboxes of containers that are not
-// live are removed with their endpoints; live ones get their proxies and
-// resolver again; compartments, endpoints and links without a record are
+// live are removed with their endpoints; live ones get their resolver
+// again (their published ports never left: their shims hold them); compartments, endpoints and links without a record are
 // removed; the firewall is rebuilt.
 func (s *Service) Reconcile(ctx context.Context, live func(containerID string) bool) error {
 	var errs []error
@@ -598,7 +584,7 @@ func (s *Service) Prepare(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Close stops what the service runs in this process (proxies, resolvers);
+// Close stops what the service runs in this process (the resolvers);
 // compartments and NICs stay for the containers that outlive the daemon.
 // When no container has a compartment left, the bridges and the firewall
 // table go too (Prepare makes them again at the next start), so that a

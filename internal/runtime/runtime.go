@@ -114,7 +114,16 @@ type CreateOptions struct {
 	// Steps, when set, is told when the shim reached each step of the
 	// create ("shim started", "container created"), for a creation trace.
 	Steps func(TimedStep)
+	// Ports are the container's published ports: host sockets the shim
+	// relays to the container until its init exits, so they answer while
+	// the caller (the daemon) is away. Create hands the shim copies; the
+	// caller still closes its own.
+	Ports []PublishedPort
 }
+
+// PublishedPort is a host socket (listening TCP, bound UDP) and the
+// container address it is relayed to.
+type PublishedPort = monitor.PublishedPort
 
 // TimedStep is a step of a create and when the shim reached it.
 type TimedStep = shimapi.TimedStep

@@ -25,6 +25,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hullproject/hull/internal/errdefs"
+	"github.com/hullproject/hull/internal/runtime/monitor"
 	"github.com/hullproject/hull/internal/runtime/shimapi"
 )
 
@@ -184,6 +185,19 @@ func (r *Runtime) startShim(ctx context.Context, id, bundle string, opts CreateO
 			extra = append(extra, f)
 		}
 		args = append(args, "--stdio-fd", fmt.Sprint(first))
+	}
+	if len(opts.Ports) > 0 {
+		fds := make([]monitor.PortFd, 0, len(opts.Ports))
+		for _, p := range opts.Ports {
+			extra = append(extra, p.File)
+			fds = append(fds, monitor.PortFd{Proto: p.Proto, Target: p.Target, Fd: 2 + len(extra)})
+		}
+		b, err := json.Marshal(fds)
+		if err != nil {
+			readyW.Close()
+			return nil, nil, err
+		}
+		args = append(args, "--ports", string(b))
 	}
 	logf, err := os.OpenFile(filepath.Join(dir, "shim.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {

@@ -81,9 +81,11 @@ func ShimMain(args []string) int {
 	openStdin := fs.Bool("open-stdin", false, "hold the init's stdin open for attached clients")
 	stdinOnce := fs.Bool("stdin-once", false, "close the init's stdin when the first attached client's ends")
 	run := fs.Bool("run", false, "start at once; delete and report the exit status on fd 3 when the init exits")
+	portsJSON := fs.String("ports", "", "published ports to relay: JSON [{proto, target, fd}]")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	ports, portsErr := adoptPorts(*portsJSON)
 	ready := os.NewFile(3, "ready")
 	// The container's init is the grandchild of the process libcontainer
 	// forks (nsexec's stages); as a subreaper the shim becomes its parent,
@@ -93,8 +95,14 @@ func ShimMain(args []string) int {
 		ready.Write(b)
 		return 1
 	}
+	if portsErr != nil {
+		b, _ := json.Marshal(errorResponse(portsErr))
+		ready.Write(b)
+		return 1
+	}
 	r := New(*root)
 	s := &shim{id: *id, bundle: *bundle, dir: r.shimDir(*id), openStdin: *openStdin}
+	s.files.Ports = ports
 	var console, stdio []*os.File
 	if *consoleFd >= 0 {
 		console = []*os.File{os.NewFile(uintptr(*consoleFd), "console")}
@@ -176,6 +184,25 @@ func ShimMain(args []string) int {
 		}
 	}
 	return s.mon.Run(nil)
+}
+
+// adoptPorts takes the published ports' sockets the shim was started
+// with. They are close-on-exec at once: the container's init, which the
+// shim forks and execs, must never hold a host socket.
+func adoptPorts(arg string) ([]monitor.PublishedPort, error) {
+	if arg == "" {
+		return nil, nil
+	}
+	var fds []monitor.PortFd
+	if err := json.Unmarshal([]byte(arg), &fds); err != nil {
+		return nil, fmt.Errorf("--ports: %w", err)
+	}
+	out := make([]monitor.PublishedPort, 0, len(fds))
+	for _, p := range fds {
+		unix.CloseOnExec(p.Fd)
+		out = append(out, monitor.PublishedPort{Proto: p.Proto, Target: p.Target, File: os.NewFile(uintptr(p.Fd), "port")})
+	}
+	return out, nil
 }
 
 // findMonitor finds hull-monitor beside the shim; "" when it is not there,

@@ -55,6 +55,9 @@ type Files struct {
 	// CallerIn and CallerOut are a foreground caller's streams, copied to
 	// and from Console.
 	CallerIn, CallerOut *os.File
+	// Ports are the container's published ports, relayed until its init
+	// exits.
+	Ports []PublishedPort
 }
 
 // Fds are the numbers of Files' descriptors; -1 for an absent one.
@@ -66,6 +69,15 @@ type Fds struct {
 	Console   int `json:"console"`
 	CallerIn  int `json:"callerIn"`
 	CallerOut int `json:"callerOut"`
+	// Ports are the published ports, each with its socket's number in Fd.
+	Ports []PortFd `json:"ports,omitempty"`
+}
+
+// PortFd is a PublishedPort across the execve: its socket by number.
+type PortFd struct {
+	Proto  string `json:"proto"`
+	Target string `json:"target"`
+	Fd     int    `json:"fd"`
 }
 
 func (f *Files) all() []**os.File {
@@ -101,6 +113,13 @@ func Handover(f Files) (Fds, error) {
 			return n, err
 		}
 	}
+	for _, p := range f.Ports {
+		fd := int(p.File.Fd())
+		if err := keepOnExec(fd); err != nil {
+			return n, err
+		}
+		n.Ports = append(n.Ports, PortFd{Proto: p.Proto, Target: p.Target, Fd: fd})
+	}
 	return n, nil
 }
 
@@ -133,6 +152,10 @@ func Adopt(n Fds) (Files, error) {
 			unix.CloseOnExec(*nums[i])
 			*p = os.NewFile(uintptr(*nums[i]), "stdio")
 		}
+	}
+	for _, p := range n.Ports {
+		unix.CloseOnExec(p.Fd)
+		f.Ports = append(f.Ports, PublishedPort{Proto: p.Proto, Target: p.Target, File: os.NewFile(uintptr(p.Fd), "port")})
 	}
 	return f, nil
 }
@@ -185,6 +208,10 @@ type Monitor struct {
 	paused  atomic.Bool
 	done    chan int // takes the exit code once the container is deleted
 	closing atomic.Bool
+
+	// ports are the relays of the published ports, closed when the init
+	// exits (the host ports are free again for the next start).
+	ports []io.Closer
 }
 
 // New starts serving the container's streams and reaping its init; Run
@@ -224,6 +251,17 @@ func New(cfg Config, files Files, backend Backend) (*Monitor, error) {
 			m.io.Add(1)
 			go func() { defer m.io.Done(); m.pump("stdout", c) }()
 		}
+	}
+	for i, p := range files.Ports {
+		r, err := Relay(p)
+		if err != nil {
+			for _, q := range files.Ports[i+1:] {
+				q.File.Close()
+			}
+			m.closePorts()
+			return nil, fmt.Errorf("monitor %s: %w", cfg.ID, err)
+		}
+		m.ports = append(m.ports, r)
 	}
 	m.initExe, m.hasInitExe = exeOf(init.Pid)
 	go func() { m.io.Wait(); close(m.outputEnded) }()
@@ -297,6 +335,7 @@ func (m *Monitor) reap() {
 	} else {
 		slog.Error("wait for the init", "container", m.cfg.ID, "error", err)
 	}
+	m.closePorts()
 	// Give the output a moment to drain; processes outside a private pid
 	// namespace may still hold the pipes.
 	select {
@@ -308,6 +347,13 @@ func (m *Monitor) reap() {
 	}
 	m.exitStatus = status
 	close(m.exited)
+}
+
+// closePorts stops relaying the published ports and frees them.
+func (m *Monitor) closePorts() {
+	for _, r := range m.ports {
+		r.Close()
+	}
 }
 
 // ExitCode is a process's exit status as a shell reports it: the code, or
