@@ -343,3 +343,47 @@ func portHolders(t *testing.T, proto, port string) []string {
 	slices.Sort(out)
 	return slices.Compact(out)
 }
+
+// TestPortsRestartPolicy: a container its restart policy starts again is
+// published again (its shim of before let the port go when it exited).
+func TestPortsRestartPolicy(t *testing.T) {
+	requireDockerCLI(t)
+	buildShim(t)
+	env, dir := hullDaemon(t)
+	loadBusybox(t, env, dir)
+	// The first run fails (the marker in its own layer does not exist
+	// yet); the restart serves.
+	docker(t, env, "run", "-d", "--name", "flaky", "--restart", "on-failure:3", "-p", "127.0.0.1::80",
+		"e2e/busybox:1", "sh", "-c", "[ -e /ran ] || { touch /ran; sleep 1; exit 1; }; mkdir -p /www && echo second-run > /www/index.html && exec busybox httpd -f -p 80 -h /www")
+	first := publishedPorts(t, env, "flaky")["80/tcp 127.0.0.1"]
+	if first == "" {
+		t.Fatalf("docker port flaky: %v", publishedPorts(t, env, "flaky"))
+	}
+	waitFor(t, func() bool {
+		return docker(t, env, "inspect", "-f", "{{.RestartCount}} {{.State.Status}}", "flaky") == "1 running"
+	}, "the restart", func() string { return docker(t, env, "inspect", "-f", "{{.RestartCount}} {{.State.Status}}", "flaky") })
+	port := publishedPorts(t, env, "flaky")["80/tcp 127.0.0.1"]
+	var got string
+	var err error
+	for range 50 {
+		if got, err = httpGet("127.0.0.1:" + port); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got != "second-run" {
+		t.Errorf("after the restart, 127.0.0.1:%s: %q, %v", port, got, err)
+	}
+	if h := portHolders(t, "tcp", port); !slices.Equal(h, []string{"hull-monitor"}) {
+		t.Errorf("after the restart, port %s is held by %v", port, h)
+	}
+	if port != first {
+		if err := portFree("tcp", "127.0.0.1:"+first); err != nil {
+			t.Errorf("the first run's port %s is still held: %v", first, err)
+		}
+	}
+	docker(t, env, "rm", "-f", "flaky")
+	if err := portFree("tcp", "127.0.0.1:"+port); err != nil {
+		t.Errorf("after rm: %v", err)
+	}
+}

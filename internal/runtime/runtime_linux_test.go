@@ -204,15 +204,22 @@ func wantStatus(t *testing.T, rt *Runtime, id, want string) State {
 
 // TestShimMemory: once the container is created the shim has replaced
 // itself with hull-monitor, which holds the container (its socket, streams,
+// the published ports it relays,
 // and the init as its child) in at most 5 MB of resident memory, and
 // requests that need libcontainer still work through helpers.
 func TestShimMemory(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, nil, "sh", "-c", "echo started; sleep 100")
+	// With published ports (a TCP and a UDP one) relayed.
+	var exercise func() error
+	e.opts.Ports, exercise = testPorts(t)
 	id := newID(t)
 	e.create(t, id)
 	if err := e.rt.Start(ctx, id); err != nil {
 		t.Fatal(err)
+	}
+	if err := exercise(); err != nil {
+		t.Fatalf("published ports: %v", err)
 	}
 	st := wantStatus(t, e.rt, id, StatusRunning)
 	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", st.ShimPID))
