@@ -107,14 +107,6 @@ func (d *Daemon) startLocked(ctx context.Context, c *ctr) (retErr error) {
 	if sb != nil {
 		tr.step("network attached", "compartment", sb.Path, "description", sb.Description(), "address", addr.String())
 	}
-	ports, err := d.publishPorts(id)
-	if err != nil {
-		return fail(err)
-	}
-	defer closePorts(ports)
-	if len(ports) > 0 {
-		tr.step("ports bound", "ports", fmt.Sprint(len(ports)))
-	}
 	spec, err := d.buildSpec(c, merged, sb, addr)
 	if err != nil {
 		return fail(err)
@@ -127,8 +119,18 @@ func (d *Daemon) startLocked(ctx context.Context, c *ctr) (retErr error) {
 	tr.step("spec written", "bundle", bundle)
 	cfg := c.rec.Config
 	opts := runtime.CreateOptions{LogPath: d.runtimeLogPath(&c.rec), OpenStdin: cfg.OpenStdin, StdinOnce: cfg.StdinOnce,
-		Steps: func(st runtime.TimedStep) { tr.stepAt(st.Name, st.At) }, Ports: ports}
+		Steps: func(st runtime.TimedStep) { tr.stepAt(st.Name, st.At) }}
 	d.rt.Delete(ctx, id, true) // what a crash may have left under this id
+	// After that Delete: a shim left under this id lets its ports go.
+	ports, err := d.publishPorts(id)
+	if err != nil {
+		return fail(err)
+	}
+	defer closePorts(ports)
+	if len(ports) > 0 {
+		tr.step("ports bound", "ports", fmt.Sprint(len(ports)))
+	}
+	opts.Ports = ports
 	if err := d.rt.Create(ctx, id, bundle, opts); err != nil {
 		return fail(err)
 	}
