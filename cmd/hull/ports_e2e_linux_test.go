@@ -387,3 +387,67 @@ func TestPortsRestartPolicy(t *testing.T) {
 		t.Errorf("after rm: %v", err)
 	}
 }
+
+// TestPortsCrashMidStart: a daemon killed in the middle of a start, once
+// the shim holds the container's published ports, leaves no port held
+// after it is back: the container starts again on the same host port.
+func TestPortsCrashMidStart(t *testing.T) {
+	requireDockerCLI(t)
+	buildShim(t)
+	env, dir := hullDaemon(t)
+	loadBusybox(t, env, dir)
+	sock := filepath.Join(dir, "hull.sock")
+	kill := func() {
+		out, _ := exec.Command("pgrep", "-f", "hull -D daemon -H unix://"+dir).Output()
+		for _, pid := range strings.Fields(string(out)) {
+			exec.Command("kill", "-9", pid).Run()
+		}
+		waitFor(t, func() bool { _, _, code := dockerRun(t, env, "", "version"); return code != 0 }, "the daemon to die")
+	}
+	for i, point := range []string{"start: the init is created, not started", "start: the process runs, its state is not recorded"} {
+		kill()
+		cmd := exec.Command(hullBin, "-D", "daemon", "-H", "unix://"+sock, "--data-root", filepath.Join(dir, "root"),
+			"--exec-root", filepath.Join(dir, "run"), "--config-file", filepath.Join(dir, "daemon.json"))
+		cmd.Env = append(os.Environ(), "HULL_TEST_CRASH_AT="+point)
+		logf, _ := os.OpenFile(filepath.Join(dir, "daemon.log"), os.O_APPEND|os.O_WRONLY, 0)
+		cmd.Stdout, cmd.Stderr = logf, logf
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, func() bool { _, _, code := dockerRun(t, env, "", "version"); return code == 0 }, "the crashing daemon")
+		port := fmt.Sprint(freePort(t))
+		name := fmt.Sprintf("cut%d", i)
+		if _, _, code := dockerRun(t, env, "", "run", "-d", "--name", name, "-p", "127.0.0.1:"+port+":80", "e2e/busybox:1",
+			"sh", "-c", "mkdir -p /www && echo after-crash > /www/index.html && exec busybox httpd -f -p 80 -h /www"); code == 0 {
+			t.Fatalf("%s: the run succeeded on a daemon that crashes there", point)
+		}
+		if err := cmd.Wait(); err == nil || !strings.Contains(err.Error(), "exit status 70") {
+			t.Fatalf("the daemon did not crash at %q: %v", point, err)
+		}
+		// Back: what the cut start left (its shim) is gone, and the port
+		// with it; the container is not running.
+		startHullDaemon(t, env, dir)
+		if err := portFree("tcp", "127.0.0.1:"+port); err != nil {
+			t.Errorf("%s: port %s still held after the daemon came back: %v (held by %v)", point, port, err, portHolders(t, "tcp", port))
+		}
+		if st := docker(t, env, "inspect", "-f", "{{.State.Status}}", name); st == "running" {
+			t.Errorf("%s: the container is %s", point, st)
+		}
+		docker(t, env, "rm", "-f", name)
+		// The same port for a new container.
+		docker(t, env, "run", "-d", "--name", name, "-p", "127.0.0.1:"+port+":80", "e2e/busybox:1",
+			"sh", "-c", "mkdir -p /www && echo after-crash > /www/index.html && exec busybox httpd -f -p 80 -h /www")
+		var got string
+		var err error
+		for range 50 {
+			if got, err = httpGet("127.0.0.1:" + port); err == nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if got != "after-crash" {
+			t.Errorf("%s: the port published again: %q, %v", point, got, err)
+		}
+		docker(t, env, "rm", "-f", name)
+	}
+}
