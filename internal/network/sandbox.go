@@ -502,8 +502,9 @@ func (s *Service) Disconnect(ctx context.Context, containerID, network string) e
 // Reconcile makes the kernel agree with the records after a daemon start:
 // bridges of recorded networks exist; sandboxes of containers that are not
 // live are removed with their endpoints; live ones get their resolver
-// again (their published ports never left: their shims hold them); compartments, endpoints and links without a record are
-// removed; the firewall is rebuilt.
+// again (not their published ports, which never left: their shims hold
+// them); compartments, endpoints and links without a record are removed;
+// the firewall is rebuilt.
 func (s *Service) Reconcile(ctx context.Context, live func(containerID string) bool) error {
 	var errs []error
 	nws, err := s.Networks()
