@@ -24,6 +24,9 @@ func main() {
 	// The heap is small and mostly buffers of finished requests: collect
 	// at a quarter over the live heap (the default waits for 4 MB).
 	debug.SetGCPercent(25)
+	// One container's streams, requests and relays need no parallelism;
+	// each P more costs the threads and caches that serve it.
+	goruntime.GOMAXPROCS(1)
 	config := flag.String("config", "", "the monitor's configuration (JSON), from hull-shim")
 	flag.Parse()
 	var cfg monitor.Config

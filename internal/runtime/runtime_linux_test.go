@@ -248,7 +248,7 @@ func TestShimMemory(t *testing.T) {
 		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
 			fmt.Sscan(v, &rssKB)
 		}
-		if strings.HasPrefix(l, "Rss") {
+		if strings.HasPrefix(l, "Rss") || strings.HasPrefix(l, "Threads") {
 			detail = append(detail, strings.Join(strings.Fields(l), " "))
 		}
 	}
