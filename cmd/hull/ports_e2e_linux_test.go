@@ -257,7 +257,7 @@ func TestPortsOutliveDaemon(t *testing.T) {
 	fromHost("daemon restarted")
 	hairpin("daemon restarted")
 	for _, p := range []string{"127.0.0.1:" + lo + ":80", all + ":80", "127.0.0.1:" + udp + ":53/udp"} {
-		if _, errOut, code := dockerRun(t, env, "", "run", "-d", "--name", "thief", "-p", p, "e2e/busybox:1", "sleep", "60"); code == 0 || !strings.Contains(errOut, "address already in use") {
+		if _, errOut, code := dockerRun(t, env, "", "run", "-d", "--name", "thief", "-p", p, "e2e/busybox:1", "sleep", "60"); code == 0 || !strings.Contains(errOut, "port is already allocated") {
 			t.Errorf("another container on %s: %d %q", p, code, errOut)
 		}
 		dockerRun(t, env, "", "rm", "-f", "thief")

@@ -1,11 +1,14 @@
 package network
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"strconv"
+	"strings"
+	"syscall"
 
 	"github.com/hullproject/hull/internal/errdefs"
 )
@@ -45,7 +48,7 @@ func (s *Service) Publish(containerID string) ([]Published, error) {
 	for i, p := range sb.Ports {
 		f, port, err := bindPort(p)
 		if err != nil {
-			return fail(err)
+			return fail(fmt.Errorf("driver failed programming external connectivity on endpoint %s (%s): %w", strings.TrimPrefix(eps[0].ContainerName, "/"), eps[0].ID, err))
 		}
 		out = append(out, Published{Proto: p.Proto, Target: net.JoinHostPort(to.String(), strconv.Itoa(int(p.ContainerPort))), File: f})
 		sb.Ports[i].HostPort = port
@@ -61,6 +64,14 @@ func (s *Service) Publish(containerID string) ([]Published, error) {
 func bindPort(p PortBinding) (*os.File, uint16, error) {
 	listen := net.JoinHostPort(p.HostIP, strconv.Itoa(int(p.HostPort)))
 	fail := func(err error) error {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			// dockerd's words, which clients look for.
+			host := p.HostIP
+			if host == "" {
+				host = "0.0.0.0"
+			}
+			return fmt.Errorf("Bind for %s failed: port is already allocated: %w", net.JoinHostPort(host, strconv.Itoa(int(p.HostPort))), errdefs.ErrConflict)
+		}
 		return fmt.Errorf("publish %s/%s on %s: %v: %w", strconv.Itoa(int(p.ContainerPort)), p.Proto, listen, err, errdefs.ErrConflict)
 	}
 	type filer interface {
