@@ -32,7 +32,7 @@ var allowed = map[string][]string{
 	"internal/runtime/shimapi":   {"internal/errdefs"},
 	"internal/runtime/monitor":   {"internal/errdefs", "internal/runtime/shimapi"},
 	"internal/plugin":            {"internal/errdefs"},
-	"internal/image":             {"internal/errdefs", "internal/layer"},
+	"internal/image":             {"internal/errdefs", "internal/layer", "internal/crashpoint"},
 	"internal/network":           {"internal/errdefs", "internal/plugin", "internal/crashpoint"},
 	"internal/daemon":            {"internal/errdefs", "internal/crashpoint", "internal/apiversion", "internal/filters", "internal/image", "internal/layer", "internal/runtime", "internal/network", "internal/plugin"},
 	"internal/server":            {"internal/errdefs", "internal/apiversion", "internal/filters"},

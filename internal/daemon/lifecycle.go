@@ -176,6 +176,9 @@ func (d *Daemon) exited(c *ctr, code int) {
 	c.mu.Lock()
 	// As dockerd: the state and the die event, then the cleanup (network
 	// disconnect events follow die), then the waiters.
+	if c.stopping {
+		crashpoint.At("stop: the process has exited, nothing is cleaned up or recorded")
+	}
 	d.stopHealthLocked(c)
 	c.rec.State.Status = container.StateExited
 	c.rec.State.ExitCode = code
@@ -203,6 +206,9 @@ func (d *Daemon) exited(c *ctr, code int) {
 		d.volumeMountEvents(c, events.ActionUnmount)
 	}
 	d.dropExecs(id)
+	if c.stopping {
+		crashpoint.At("stop: the container is cleaned up, its exit is not recorded")
+	}
 	c.created = make(chan struct{})
 	d.save(&c.rec)
 	c.notify()
