@@ -26,7 +26,7 @@ var allowed = map[string][]string{
 	"internal/filters":           {"internal/errdefs"},
 	"internal/apiversion":        {},
 	"internal/crashpoint":        {},
-	"internal/layer":             {"internal/errdefs"},
+	"internal/layer":             {"internal/errdefs", "internal/crashpoint"},
 	"internal/layer/layertest":   {"internal/errdefs", "internal/layer"},
 	"internal/runtime":           {"internal/errdefs", "internal/runtime/shimapi", "internal/runtime/monitor"},
 	"internal/runtime/shimapi":   {"internal/errdefs"},

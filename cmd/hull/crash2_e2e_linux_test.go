@@ -252,6 +252,16 @@ func TestCrashPointsMore(t *testing.T) {
 		done:  hasImage(reg + "/e2e/pulled:1"),
 		undo:  []string{"rmi", reg + "/e2e/pulled:1"},
 	}, {
+		point: "ingest: a blob is written, not stored",
+		op:    []string{"pull", reg + "/e2e/pulled:1"},
+		done:  hasImage(reg + "/e2e/pulled:1"),
+		undo:  []string{"rmi", reg + "/e2e/pulled:1"},
+	}, {
+		point: "layer: the diff is applied in a temporary folder, not named",
+		op:    []string{"import", filepath.Join(work, "import.tar"), "e2e/imported:1"},
+		done:  hasImage("e2e/imported:1"),
+		undo:  []string{"rmi", "e2e/imported:1"},
+	}, {
 		point: "import: the layer is made, the image is not recorded",
 		op:    []string{"import", filepath.Join(work, "import.tar"), "e2e/imported:1"},
 		done:  hasImage("e2e/imported:1"),
