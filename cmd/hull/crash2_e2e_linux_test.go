@@ -107,6 +107,7 @@ func TestCrashPointsMore(t *testing.T) {
 		slices.Sort(out)
 		return out
 	}
+	seen := map[string]bool{}
 	bridgeName := regexp.MustCompile(`hb-[0-9a-f]+|hull[0-9a-f]{6}`)
 	snap := func() map[string][]string {
 		t.Helper()
@@ -149,6 +150,33 @@ func TestCrashPointsMore(t *testing.T) {
 			}
 		}
 		slices.Sort(s["processes"])
+		// The containers' own processes (inits, execs) and cgroups, of
+		// every container the test has made.
+		for _, id := range lines(docker("ps", "-aq", "--no-trunc")) {
+			seen[id] = true
+		}
+		cgs, _ := filepath.Glob("/proc/[0-9]*/cgroup")
+		for _, p := range cgs {
+			b, _ := os.ReadFile(p)
+			for id := range seen {
+				if strings.Contains(string(b), id) {
+					comm, _ := os.ReadFile(filepath.Join(filepath.Dir(p), "comm"))
+					s["container processes"] = append(s["container processes"], id[:12]+" "+strings.TrimSpace(string(comm)))
+					break
+				}
+			}
+		}
+		slices.Sort(s["container processes"])
+		cgDirs, _ := filepath.Glob("/sys/fs/cgroup/*/*")
+		more, _ := filepath.Glob("/sys/fs/cgroup/*/*/*")
+		for _, c := range append(cgDirs, more...) {
+			for id := range seen {
+				if strings.Contains(filepath.Base(c), id) {
+					s["cgroups"] = append(s["cgroups"], c)
+				}
+			}
+		}
+		slices.Sort(s["cgroups"])
 		for k, v := range s {
 			if len(v) == 0 {
 				delete(s, k)
@@ -186,7 +214,7 @@ func TestCrashPointsMore(t *testing.T) {
 	hasImage := func(ref string) func() bool { return func() bool { return exists("image", "inspect", ref) } }
 	runSleeper := func(name string, extra ...string) func() {
 		return func() {
-			docker(append(append([]string{"run", "-d", "--name", name}, extra...), img, "sh", "-c", "trap 'exit 3' TERM; echo hi > /hi; while :; do sleep 0.1; done")...)
+			docker(append(append([]string{"run", "-d", "--name", name}, extra...), img, "sh", "-c", "trap 'exit 3' TERM; echo hi > /hi; sleep 1000 & wait")...)
 		}
 	}
 	rmf := func(name string) func() { return func() { docker("rm", "-f", name) } }
@@ -405,6 +433,30 @@ func TestCrashPointsMore(t *testing.T) {
 		t.Logf("crash at %s: %s", c.point, outcome)
 		fmt.Printf("crash at %s: %s\n", c.point, outcome)
 	}
+
+	// A detached exec that runs on: the crash leaves its process in the
+	// container (and the helper that waits for it); removing the container
+	// takes both, and nothing is left.
+	const execPoint = "exec: the process runs, the exec does not know it"
+	pre := snap()
+	runSleeper("c-exec-d")()
+	dk.crash(execPoint, "exec", "-d", "c-exec-d", "sh", "-c", "exec sleep 999")
+	helpers := func() bool {
+		out, _ := exec.Command("pgrep", "-f", "hull-shim helper --root "+run).Output()
+		return len(out) > 0
+	}
+	if !helpers() || !strings.Contains(docker("top", "c-exec-d"), "sleep 999") {
+		t.Errorf("detached exec cut short: its process is not running in the container after the restart:\n%s", docker("top", "c-exec-d"))
+	}
+	docker("rm", "-f", "c-exec-d")
+	outcome := "the exec's process runs on in the container; rm -f takes it and its helper"
+	if diff("after rm -f", snap(), pre) && !helpers() {
+		outcome += "; nothing left over"
+	} else {
+		outcome += "; LEFTOVERS (see the errors)"
+	}
+	t.Logf("crash at %s (exec -d, long-running): %s", execPoint, outcome)
+	fmt.Printf("crash at %s (exec -d, long-running): %s\n", execPoint, outcome)
 }
 
 // crashDaemon runs hullDaemon's daemon again on its roots, with or without
