@@ -241,6 +241,19 @@ func TestCrashPointsMore(t *testing.T) {
 
 	var removedBridge string
 	cases := []crashCase{{
+		point: "stop: the signal is sent, the exit is not awaited",
+		setup: runSleeper("c-stop0"), teardown: rmf("c-stop0"),
+		op:   []string{"stop", "c-stop0"},
+		done: func() bool { return !strings.HasPrefix(status("c-stop0"), "running") },
+		check: func(done bool) string {
+			// It exits (trap) while the daemon is away.
+			if st := status("c-stop0"); st != "exited 3" {
+				t.Errorf("stop cut short: %s after the restart, want exited 3 (its real status)", st)
+			}
+			return "exited while the daemon was away, with its real status (" + status("c-stop0") + "); starts again"
+		},
+		undo: []string{"start", "c-stop0"},
+	}, {
 		point: "stop: the process has exited, nothing is cleaned up or recorded",
 		setup: runSleeper("c-stop1"), teardown: rmf("c-stop1"),
 		op:   []string{"stop", "c-stop1"},

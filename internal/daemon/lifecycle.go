@@ -325,6 +325,7 @@ func (d *Daemon) stop(ctx context.Context, c *ctr, sig syscall.Signal, timeout i
 		}
 		wait = min(wait, 2*time.Second)
 	}
+	crashpoint.At("stop: the signal is sent, the exit is not awaited")
 	if waitNotRunning(ctx, c, wait) {
 		return nil
 	}
