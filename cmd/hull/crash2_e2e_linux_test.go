@@ -160,13 +160,14 @@ func TestCrashPointsMore(t *testing.T) {
 			b, _ := os.ReadFile(p)
 			for id := range seen {
 				if strings.Contains(string(b), id) {
-					comm, _ := os.ReadFile(filepath.Join(filepath.Dir(p), "comm"))
-					s["container processes"] = append(s["container processes"], id[:12]+" "+strings.TrimSpace(string(comm)))
+					// Which containers have processes, not how many: a
+					// shell forks its children at its own pace.
+					s["container processes"] = append(s["container processes"], "processes of "+id[:12])
 					break
 				}
 			}
 		}
-		slices.Sort(s["container processes"])
+		s["container processes"] = slices.Compact(slices.Sorted(slices.Values(s["container processes"])))
 		cgDirs, _ := filepath.Glob("/sys/fs/cgroup/*/*")
 		more, _ := filepath.Glob("/sys/fs/cgroup/*/*/*")
 		for _, c := range append(cgDirs, more...) {
@@ -462,6 +463,9 @@ func TestCrashPointsMore(t *testing.T) {
 		t.Errorf("detached exec cut short: its process is not running in the container after the restart:\n%s", docker("top", "c-exec-d"))
 	}
 	docker("rm", "-f", "c-exec-d")
+	for i := 0; i < 50 && helpers(); i++ {
+		time.Sleep(100 * time.Millisecond) // the helper sees its process go
+	}
 	outcome := "the exec's process runs on in the container; rm -f takes it and its helper"
 	if diff("after rm -f", snap(), pre) && !helpers() {
 		outcome += "; nothing left over"
