@@ -322,6 +322,11 @@ func TestCrashPointsMore(t *testing.T) {
 		},
 		undo: []string{"rmi", "e2e/committed:1"},
 	}, {
+		point: "rmi: the record is gone, the blobs and layers are not",
+		setup: func() { docker("load", "-i", filepath.Join(work, "loaded.tar")) },
+		op:    []string{"rmi", "e2e/loaded:1"}, removal: true,
+		done: func() bool { return !hasImage("e2e/loaded:1")() },
+	}, {
 		point: "volume create: the folder is made, the record is not",
 		op:    []string{"volume", "create", "v-create"},
 		done:  func() bool { return exists("volume", "inspect", "v-create") },
