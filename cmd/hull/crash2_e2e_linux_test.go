@@ -6,12 +6,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
 	"github.com/vishvananda/netlink"
 	bolt "go.etcd.io/bbolt"
 )
@@ -50,9 +51,6 @@ func TestCrashPointsMore(t *testing.T) {
 	buildShim(t)
 	if _, err := exec.LookPath("docker-registry"); err != nil {
 		t.Skip("docker-registry is not installed (apt-get install docker-registry): the pull case needs a registry on loopback")
-	}
-	if _, err := exec.LookPath("nft"); err != nil {
-		t.Skip("nft is not installed (apt-get install nftables)")
 	}
 	env, dir := hullDaemon(t)
 	loadBusybox(t, env, dir)
@@ -108,7 +106,6 @@ func TestCrashPointsMore(t *testing.T) {
 		return out
 	}
 	seen := map[string]bool{}
-	bridgeName := regexp.MustCompile(`hb-[0-9a-f]+|hull[0-9a-f]{6}`)
 	snap := func() map[string][]string {
 		t.Helper()
 		s := map[string][]string{
@@ -139,8 +136,7 @@ func TestCrashPointsMore(t *testing.T) {
 			}
 		}
 		slices.Sort(s["links"])
-		nft, _ := exec.Command("nft", "list", "table", "ip", table).Output()
-		s["bridges in the firewall"] = slices.Compact(slices.Sorted(slices.Values(bridgeName.FindAllString(string(nft), -1))))
+		s["bridges in the firewall"] = firewallInterfaces(table)
 		procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 		for _, p := range procs {
 			b, _ := os.ReadFile(p)
@@ -223,10 +219,7 @@ func TestCrashPointsMore(t *testing.T) {
 	bridgeOf := func(n string) string {
 		return "hb-" + docker("network", "inspect", "-f", "{{.Id}}", n)[:10]
 	}
-	inFirewall := func(bridge string) bool {
-		nft, _ := exec.Command("nft", "list", "table", "ip", table).Output()
-		return strings.Contains(string(nft), bridge)
-	}
+	inFirewall := func(bridge string) bool { return slices.Contains(firewallInterfaces(table), bridge) }
 	isBridge := func(bridge string) bool {
 		l, err := netlink.LinkByName(bridge)
 		return err == nil && l.Type() == "bridge"
@@ -575,4 +568,36 @@ func procName(cmd string) string {
 		return "hull-monitor of " + cfg.ID
 	}
 	return cmd
+}
+
+// firewallInterfaces are the interface names the rules of the daemon's
+// nftables table compare with (its bridges), sorted, once each.
+func firewallInterfaces(table string) []string {
+	c, err := nftables.New()
+	if err != nil {
+		return nil
+	}
+	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, ch := range chains {
+		if ch.Table.Name != table {
+			continue
+		}
+		rules, _ := c.GetRules(ch.Table, ch)
+		for _, r := range rules {
+			for i, e := range r.Exprs {
+				m, ok := e.(*expr.Meta)
+				if !ok || (m.Key != expr.MetaKeyIIFNAME && m.Key != expr.MetaKeyOIFNAME) || i+1 >= len(r.Exprs) {
+					continue
+				}
+				if cmp, ok := r.Exprs[i+1].(*expr.Cmp); ok {
+					out = append(out, strings.TrimRight(string(cmp.Data), "\x00"))
+				}
+			}
+		}
+	}
+	return slices.Compact(slices.Sorted(slices.Values(out)))
 }
