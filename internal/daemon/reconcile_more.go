@@ -80,13 +80,17 @@ func (d *Daemon) pauseForCommit(ctx context.Context, c *ctr) bool {
 }
 
 // unpauseAfterCommit resumes c after a commit paused it; the unpause
-// writes the record without the commit's note.
+// writes the record without the commit's note (written here when there
+// is nothing to resume: the user unpaused it meanwhile, or it stopped).
 func (d *Daemon) unpauseAfterCommit(ctx context.Context, c *ctr) {
 	c.mu.Lock()
 	c.rec.PausedForCommit = false
 	c.mu.Unlock()
 	if err := d.ContainerUnpause(ctx, c.rec.ID); err != nil {
-		slog.WarnContext(ctx, "resume a container after its commit", "container", c.rec.ID, "error", err)
+		slog.DebugContext(ctx, "resume a container after its commit", "container", c.rec.ID, "error", err)
+		c.mu.Lock()
+		d.save(&c.rec)
+		c.mu.Unlock()
 	}
 }
 
