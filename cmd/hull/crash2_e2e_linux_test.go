@@ -36,14 +36,15 @@ type crashCase struct {
 }
 
 // TestCrashPointsMore kills the daemon at named points of stop, load,
-// pull, import, commit, volume create and rm, network create and rm, and
-// exec (HULL_TEST_CRASH_AT), starts it again on the same roots, and
+// pull, import, commit, rmi, volume create and rm, network create and rm,
+// and exec (HULL_TEST_CRASH_AT), starts it again on the same roots, and
 // checks that what the records say (images, volumes, networks,
 // containers) and what is on the disk (layers, blobs, volume and
 // container folders, leftovers of ingests), in the kernel (mounts under
-// the roots, network namespaces, links this daemon made, the bridges its
-// nftables table names) and among the processes (shims, monitors) is the
-// state before the operation or after it, never a mix; that the
+// the roots, network namespaces, cgroups, links this daemon made, the
+// bridges its nftables table names) and among the processes (shims,
+// monitors, helpers, the containers' own) is the state before the
+// operation or after it, never a mix; that the
 // operation can be retried and succeeds; and that hull.db checks clean
 // after each crash. It prints "crash at <point>: <outcome>" per case.
 func TestCrashPointsMore(t *testing.T) {
@@ -209,13 +210,14 @@ func TestCrashPointsMore(t *testing.T) {
 		return docker("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", name)
 	}
 	hasImage := func(ref string) func() bool { return func() bool { return exists("image", "inspect", ref) } }
-	runSleeper := func(name string, extra ...string) func() {
+	// runSleeper runs a container that exits 3 on SIGTERM.
+	runSleeper := func(name string) func() {
 		return func() {
-			docker(append(append([]string{"run", "-d", "--name", name}, extra...), img, "sh", "-c", "trap 'exit 3' TERM; echo hi > /hi; sleep 1000 & wait")...)
+			docker("run", "-d", "--name", name, img, "sh", "-c", "trap 'exit 3' TERM; echo hi > /hi; sleep 1000 & wait")
 		}
 	}
 	rmf := func(name string) func() { return func() { docker("rm", "-f", name) } }
-	// nftNames tells whether the firewall table names network n's bridge.
+	// bridgeOf is network n's bridge.
 	bridgeOf := func(n string) string {
 		return "hb-" + docker("network", "inspect", "-f", "{{.Id}}", n)[:10]
 	}
