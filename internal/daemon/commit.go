@@ -50,10 +50,8 @@ func (d *Daemon) ContainerCommit(ctx context.Context, ref, repo, tag, comment, a
 		return "", err
 	}
 	mergeConfig(&icfg, own)
-	if pause && rec.State.Status == container.StateRunning {
-		if err := d.ContainerPause(ctx, rec.ID); err == nil {
-			defer d.ContainerUnpause(context.WithoutCancel(ctx), rec.ID)
-		}
+	if pause && rec.State.Status == container.StateRunning && d.pauseForCommit(ctx, c) {
+		defer d.unpauseAfterCommit(context.WithoutCancel(ctx), c)
 	}
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(d.layers.Export(ctx, rec.ID, pw)) }()

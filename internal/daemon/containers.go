@@ -54,6 +54,10 @@ type record struct {
 	// StoppedByDaemon: a daemon shutting down without live-restore stopped
 	// it; the restart policy applies at the next start.
 	StoppedByDaemon bool `json:"stoppedByDaemon,omitempty"`
+	// PausedForCommit: a commit paused it (docker commit --pause) and has
+	// not resumed it yet; a daemon that died in the commit resumes it at
+	// its next start (reconcileCommitPause).
+	PausedForCommit bool `json:"pausedForCommit,omitempty"`
 	// Health is the health check's state, when the container has one.
 	Health *container.Health `json:"health,omitempty"`
 	// NetworkingConfig holds the networks besides the network mode's, and

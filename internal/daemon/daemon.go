@@ -155,6 +155,8 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 	}
 	d.restore(ctx)
 	d.reconcile(ctx)
+	d.reconcileVolumes(ctx)
+	d.reconcileCommitPause(ctx)
 	if err := d.net.Reconcile(ctx, d.isRunning); err != nil {
 		slog.Error("network service: reconcile", "error", err)
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/moby/term"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/hullproject/hull/internal/crashpoint"
 	"github.com/hullproject/hull/internal/errdefs"
 	"github.com/hullproject/hull/internal/runtime"
 )
@@ -251,6 +252,7 @@ func (d *Daemon) execStart(c *ctr, e *execRec, consoleSize *[2]uint, stdin io.Re
 		copies.Wait()
 		return err
 	}
+	crashpoint.At("exec: the process runs, the exec does not know it")
 	e.mu.Lock()
 	e.pid, e.console = p.Pid, p.Console
 	e.mu.Unlock()

@@ -186,6 +186,9 @@ func (d *Daemon) exited(c *ctr, code int) {
 	c.mu.Lock()
 	// As dockerd: the state and the die event, then the cleanup (network
 	// disconnect events follow die), then the waiters.
+	if c.stopping {
+		crashpoint.At("stop: the process has exited, nothing is cleaned up or recorded")
+	}
 	d.stopHealthLocked(c)
 	c.rec.State.Status = container.StateExited
 	c.rec.State.ExitCode = code
@@ -213,6 +216,9 @@ func (d *Daemon) exited(c *ctr, code int) {
 		d.volumeMountEvents(c, events.ActionUnmount)
 	}
 	d.dropExecs(id)
+	if c.stopping {
+		crashpoint.At("stop: the container is cleaned up, its exit is not recorded")
+	}
 	c.created = make(chan struct{})
 	d.save(&c.rec)
 	c.notify()
@@ -329,6 +335,7 @@ func (d *Daemon) stop(ctx context.Context, c *ctr, sig syscall.Signal, timeout i
 		}
 		wait = min(wait, 2*time.Second)
 	}
+	crashpoint.At("stop: the signal is sent, the exit is not awaited")
 	if waitNotRunning(ctx, c, wait) {
 		return nil
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/moby/moby/api/types/volume"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/hullproject/hull/internal/crashpoint"
 	"github.com/hullproject/hull/internal/errdefs"
 	"github.com/hullproject/hull/internal/filters"
 )
@@ -143,6 +144,7 @@ func (d *Daemon) createVolume(name string, labels, opts map[string]string, anony
 		if err := os.Mkdir(filepath.Join(d.volumeDir(name), "_data"), 0o755); err != nil && !os.IsExist(err) {
 			return err
 		}
+		crashpoint.At("volume create: the folder is made, the record is not")
 		rec = volumeRecord{Name: name, CreatedAt: time.Now().UTC(), Labels: labels, Options: opts, Anonymous: anonymous}
 		v, err := json.Marshal(rec)
 		if err != nil {
@@ -276,6 +278,7 @@ func (d *Daemon) removeVolume(name string) error {
 	if err := os.RemoveAll(d.volumeDir(name)); err != nil {
 		return err
 	}
+	crashpoint.At("volume rm: the folder is gone, the record is not")
 	if err := d.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketVolumes).Delete([]byte(name)) }); err != nil {
 		return err
 	}

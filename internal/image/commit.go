@@ -9,6 +9,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/hullproject/hull/internal/crashpoint"
 	"github.com/hullproject/hull/internal/errdefs"
 )
 
@@ -49,6 +50,7 @@ func (s *Store) commit(ctx context.Context, img newImage) (string, error) {
 			return "", fmt.Errorf("store manifest: %w", err)
 		}
 	}
+	crashpoint.At("image: the config and manifests are stored, the record is not")
 	now := time.Now().UTC()
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		rec, err := getRecord(tx, id)

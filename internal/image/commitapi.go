@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/hullproject/hull/internal/crashpoint"
 	"github.com/hullproject/hull/internal/errdefs"
 	"github.com/hullproject/hull/internal/layer"
 )
@@ -111,6 +112,7 @@ func (s *Store) Commit(ctx context.Context, parent string, diff io.Reader, opts 
 	if err != nil {
 		return "", err
 	}
+	crashpoint.At("commit: the layer is made, the image is not recorded")
 	id, err := s.commit(ctx, newImage{config: config, cfg: &cfg, layers: layers, tags: tags, parent: prec.ID, tagged: true})
 	if err != nil || empty {
 		s.rollbackLayer(ctx, hexOf(chain), pins.count(hexOf(chain)))

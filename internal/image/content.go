@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/hullproject/hull/internal/crashpoint"
 	"github.com/hullproject/hull/internal/errdefs"
 )
 
@@ -110,6 +111,7 @@ func (c *Content) Ingest(ctx context.Context, expected string, size int64, r io.
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("ingest blob %s: %w", expected, err)
 	}
+	crashpoint.At("ingest: a blob is written, not stored")
 	if err := os.Rename(tmp, c.Path(expected)); err != nil {
 		return fmt.Errorf("ingest blob %s: %w", expected, err)
 	}

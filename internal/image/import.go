@@ -11,6 +11,7 @@ import (
 	"github.com/containerd/platforms"
 	"github.com/distribution/reference"
 
+	"github.com/hullproject/hull/internal/crashpoint"
 	"github.com/hullproject/hull/internal/errdefs"
 	"github.com/hullproject/hull/internal/layer"
 )
@@ -151,6 +152,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (st
 		return "", err
 	}
 	layers := []layerRecord{{DiffID: in.DiffID, ChainID: in.DiffID, TarSize: in.TarSize, Size: in.Size}}
+	crashpoint.At("import: the layer is made, the image is not recorded")
 	id, err := s.commit(ctx, newImage{config: config, cfg: cfg, layers: layers, tags: tags, tagged: true})
 	if err != nil {
 		s.rollbackLayer(ctx, hexOf(in.DiffID), pins.count(hexOf(in.DiffID)))

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/hullproject/hull/internal/crashpoint"
 	"github.com/hullproject/hull/internal/errdefs"
 )
 
@@ -129,6 +130,7 @@ func (s *Store) loadOne(ctx context.Context, img *loadImage, progress func(Progr
 			layers[i].Blob = b
 		}
 	}
+	crashpoint.At("load: the layers are unpacked, the image is not recorded")
 	return s.commit(ctx, newImage{config: img.config, cfg: img.cfg, layers: layers, manifests: img.manifests, tags: img.tags})
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/hullproject/hull/internal/crashpoint"
 	"github.com/hullproject/hull/internal/errdefs"
 )
 
@@ -310,6 +311,7 @@ func (s *Store) pull(ctx context.Context, r ref, want platform, opts PullOptions
 		img.tags = []ref{r}
 	}
 	img.digests = []ref{r.withDigest(topDigest)}
+	crashpoint.At("pull: the blobs are fetched and the layers unpacked, the image is not recorded")
 	id, err := s.commit(ctx, img)
 	if err != nil {
 		s.dropUnused(ctx, dl.all())

@@ -8,6 +8,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/hullproject/hull/internal/crashpoint"
 	"github.com/hullproject/hull/internal/errdefs"
 )
 
@@ -215,6 +216,7 @@ func (s *Store) Remove(ctx context.Context, refOrID string, force, prune bool) (
 	if err != nil {
 		return nil, fmt.Errorf("remove image %s: %w", refOrID, err)
 	}
+	crashpoint.At("rmi: the record is gone, the blobs and layers are not")
 
 	for _, b := range blobs {
 		if err := s.content.Delete(ctx, b); err != nil {

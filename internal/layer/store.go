@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/hullproject/hull/internal/crashpoint"
 	"github.com/hullproject/hull/internal/errdefs"
 )
 
@@ -178,6 +179,7 @@ func (s *Store) commit(tmp, id, parent string) error {
 	if _, err := os.Stat(s.Dir(id)); err == nil {
 		return fmt.Errorf("layer %s: %w", id, errdefs.ErrAlreadyExists)
 	}
+	crashpoint.At("layer: the diff is applied in a temporary folder, not named")
 	if err := os.Rename(tmp, s.Dir(id)); err != nil {
 		return err
 	}

@@ -29,6 +29,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/hullproject/hull/internal/crashpoint"
 	"github.com/hullproject/hull/internal/errdefs"
 	"github.com/hullproject/hull/internal/plugin"
 )
@@ -476,6 +477,7 @@ func (s *Service) CreateNetwork(ctx context.Context, req CreateRequest) (*Networ
 	if err := s.put(nw); err != nil {
 		return nil, err
 	}
+	crashpoint.At("network create: the record is written, the bridge is not")
 	if err := d.CreateNetwork(ctx, nw); err != nil {
 		s.releasePool(context.WithoutCancel(ctx), nw)
 		s.cfg.DB.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketNetworks).Delete([]byte(nw.ID)) })
@@ -485,6 +487,7 @@ func (s *Service) CreateNetwork(ctx context.Context, req CreateRequest) (*Networ
 	if err := s.put(nw); err != nil {
 		return nil, err
 	}
+	crashpoint.At("network create: the bridge is made, the firewall is not")
 	if err := s.sys.syncFirewall(s.bridgeNetworksLocked()); err != nil {
 		slog.Error("firewall", "error", err)
 	}
@@ -651,6 +654,7 @@ func (s *Service) RemoveNetwork(ctx context.Context, ref string) error {
 	if err := d.DeleteNetwork(ctx, nw); err != nil {
 		return err
 	}
+	crashpoint.At("network rm: the bridge is gone, the record is not")
 	s.releasePool(ctx, nw)
 	if err := s.cfg.DB.Update(func(tx *bolt.Tx) error {
 		tx.Bucket(bucketIPAM).Delete([]byte(nw.ID))
@@ -658,6 +662,7 @@ func (s *Service) RemoveNetwork(ctx context.Context, ref string) error {
 	}); err != nil {
 		return err
 	}
+	crashpoint.At("network rm: the record is gone, the firewall is not")
 	return s.sys.syncFirewall(s.bridgeNetworksLocked())
 }
 
