@@ -3,7 +3,6 @@ package image
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"path/filepath"
 )
 
@@ -42,7 +41,6 @@ func (s *Store) ReleaseLayers(ctx context.Context, chain []string) error {
 		if !removed {
 			return nil
 		}
-		slog.DebugContext(ctx, "removed a layer no image uses any more", "layer", id)
 	}
 	return nil
 }

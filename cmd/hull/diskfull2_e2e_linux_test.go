@@ -1,0 +1,342 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sys/unix"
+)
+
+// TestDiskFullSuite is the rest of the disk-full suite (TestDiskFull has
+// load and commit): on a daemon whose data root is a small tmpfs filled to
+// the last byte, pull, create, cp into a container, a volume write from
+// inside one, tag and volume create each fail with "no space left on
+// device", as dockerd's do, and leave nothing behind (no layer, blob,
+// ingest or temporary file, container or volume folder, half record); a
+// container writing all the while loses lines, whole, and the daemon says
+// how many; the daemon keeps serving, and once there is room each works
+// again without a restart. An image force-removed while a container uses
+// it gives its space back when the container goes. hull.db checks clean
+// after, and a restarted daemon has what was made.
+func TestDiskFullSuite(t *testing.T) {
+	requireDockerCLI(t)
+	buildShim(t)
+	reg := distributionRegistry(t)
+	root, err := os.MkdirTemp("/var/tmp", "hfull2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=8m", "hfull2", root).CombinedOutput(); err != nil {
+		t.Fatalf("mount a small tmpfs: %v %s", err, out)
+	}
+	// Registered before the daemon's cleanup, so run after it.
+	t.Cleanup(func() { unix.Unmount(root, unix.MNT_DETACH) })
+	env, dir := hullDaemon(t, "--data-root", root)
+	loadBusybox(t, env, dir)
+
+	// An image of 1.5 MB that does not compress, in the registry.
+	blob := make([]byte, 1500<<10)
+	rand.Read(blob)
+	big := reg + "/e2e/big:1"
+	if _, e, code := dockerRun(t, env, string(tarOf(t, map[string]string{"blob": string(blob)})), "import", "-", big); code != 0 {
+		t.Fatalf("import: %s", e)
+	}
+	docker(t, env, "push", big)
+	docker(t, env, "rmi", big)
+
+	docker(t, env, "volume", "create", "v1")
+	docker(t, env, "run", "-d", "--name", "c1", "--network", "none", "-v", "v1:/v", "e2e/busybox:1", "sleep", "300")
+	// A container that writes lines until told to stop, then their number.
+	lg := docker(t, env, "run", "-d", "--name", "lg", "--network", "none", "e2e/busybox:1", "sh", "-c",
+		`i=0; while [ ! -e /tmp/stop ]; do i=$((i+1)); echo line $i; sleep 0.002; done; echo total $i`)
+
+	fillPath := filepath.Join(root, "fill")
+	fill := func(leave int64) {
+		t.Helper()
+		f, err := os.OpenFile(fillPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		chunk := make([]byte, 4<<10)
+		for {
+			var st unix.Statfs_t
+			if err := unix.Statfs(root, &st); err != nil {
+				t.Fatal(err)
+			}
+			if int64(st.Bavail)*st.Bsize <= leave {
+				return
+			}
+			if _, err := f.Write(chunk); err != nil {
+				if !errors.Is(err, unix.ENOSPC) {
+					t.Fatal(err)
+				}
+				return
+			}
+		}
+	}
+	unfill := func() {
+		t.Helper()
+		if err := os.Remove(fillPath); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// What a failed operation must not leave: the entries of the store's
+	// folders (ingest and tmp must stay empty).
+	state := func() []string {
+		t.Helper()
+		var out []string
+		for _, d := range []string{"layers", "content/blobs/sha256", "content/ingest", "tmp", "containers", "volumes"} {
+			ents, _ := os.ReadDir(filepath.Join(root, d))
+			for _, e := range ents {
+				out = append(out, d+"/"+e.Name())
+			}
+		}
+		return out
+	}
+	clean := func(what string, before []string) {
+		t.Helper()
+		if after := state(); !slices.Equal(before, after) {
+			t.Errorf("%s left the store changed:\nbefore %v\nafter  %v", what, before, after)
+		}
+	}
+	failsFull := func(what string, args ...string) {
+		t.Helper()
+		before := state()
+		_, e, code := dockerRun(t, env, "", args...)
+		if code == 0 || !strings.Contains(e, "no space left on device") {
+			t.Errorf("%s on a full disk: exit %d, %q; want a failure with \"no space left on device\"", what, code, e)
+		}
+		clean(what, before)
+	}
+	diag := func() string {
+		return run(t, 0, nil, hullBin, "diag", "--runtime-root", filepath.Join(dir, "run", "runtime"), "list")
+	}
+	logLost := func() int {
+		for _, l := range strings.Split(diag(), "\n") {
+			if f := strings.Fields(l); len(f) > 5 && f[0] == lg {
+				n, _ := strconv.Atoi(f[5]) // ID STATUS PID SHIM-PID EXIT LOST
+				return n
+			}
+		}
+		return -1
+	}
+
+	fill(0)
+	waitFor(t, func() bool { return logLost() > 0 }, "the log of the container that writes to lose lines", diag)
+
+	failsFull("pull", "pull", big)
+	failsFull("create", "create", "--network", "none", "e2e/busybox:1", "true")
+	if out := docker(t, env, "ps", "-a", "--format", "{{.Names}}"); out != "lg\nc1" {
+		t.Errorf("containers after the failed create: %q", out)
+	}
+	small := filepath.Join(dir, "small")
+	os.WriteFile(small, []byte("hello\n"), 0o644)
+	failsFull("cp", "cp", small, "c1:/small")
+	if _, _, code := dockerRun(t, env, "", "exec", "c1", "sh", "-c", "test -e /small"); code != 1 {
+		t.Error("the failed cp left /small in the container")
+	}
+	// A write into a volume from inside fails there; the daemon goes on.
+	if _, e, code := dockerRun(t, env, "", "exec", "c1", "sh", "-c", "busybox dd if=/dev/zero of=/v/x bs=64k count=4"); code == 0 || !strings.Contains(e, "No space left on device") {
+		t.Errorf("a volume write on a full disk: exit %d, %q", code, e)
+	}
+	// The record store may have free pages left: tags and volumes are
+	// made until it has none.
+	tagged, failed := 0, false
+	for i := 0; i < 300 && !failed; i++ {
+		before := state()
+		ref := fmt.Sprintf("e2e/tag:%d", i)
+		_, e, code := dockerRun(t, env, "", "tag", "e2e/busybox:1", ref)
+		if code == 0 {
+			tagged++
+			continue
+		}
+		failed = true
+		if !strings.Contains(e, "no space left on device") {
+			t.Errorf("tag on a full disk: %q", e)
+		}
+		clean("tag", before)
+		if _, _, code := dockerRun(t, env, "", "image", "inspect", ref); code == 0 {
+			t.Errorf("the failed tag made %s", ref)
+		}
+	}
+	if !failed {
+		t.Error("300 tags on a full disk all worked")
+	}
+	vols, failed := 0, false
+	for i := 0; i < 300 && !failed; i++ {
+		before := state()
+		name := fmt.Sprintf("vol%d", i)
+		_, e, code := dockerRun(t, env, "", "volume", "create", name)
+		if code == 0 {
+			vols++
+			continue
+		}
+		failed = true
+		// dockerd: create NAME: write …/metadata.db: no space left on device
+		if !strings.Contains(e, "create "+name+": ") || !strings.Contains(e, "no space left on device") {
+			t.Errorf("volume create on a full disk: %q", e)
+		}
+		clean("volume create", before)
+		if _, _, code := dockerRun(t, env, "", "volume", "inspect", name); code == 0 {
+			t.Errorf("the failed volume create made %s", name)
+		}
+	}
+	if !failed {
+		t.Error("300 volume creates on a full disk all worked")
+	}
+	t.Logf("on the full disk: %d tags and %d volumes fitted in the record store's free pages", tagged, vols)
+	// Short of room rather than out of it: the pull fails part way.
+	unfill()
+	fill(1 << 20)
+	failsFull("pull with 1 MB free", "pull", big)
+	if _, _, code := dockerRun(t, env, "", "image", "inspect", big); code == 0 {
+		t.Error("a failed pull made the image")
+	}
+
+	// Room again: everything works, no restart.
+	unfill()
+	docker(t, env, "pull", big)
+	if out := docker(t, env, "run", "--rm", "--network", "none", "e2e/busybox:1", "echo", "after"); out != "after" {
+		t.Errorf("run after the disk was full: %q", out)
+	}
+	docker(t, env, "cp", small, "c1:/small")
+	if out := docker(t, env, "exec", "c1", "cat", "/small"); out != "hello" {
+		t.Errorf("cp after the disk was full: %q", out)
+	}
+	docker(t, env, "exec", "c1", "sh", "-c", "echo kept > /v/x")
+	docker(t, env, "tag", "e2e/busybox:1", "e2e/tag:after")
+	docker(t, env, "volume", "create", "vol-after")
+
+	// The log lost lines whole; the daemon names how many when the
+	// container stops.
+	docker(t, env, "exec", "lg", "sh", "-c", ": > /tmp/stop")
+	docker(t, env, "wait", "lg")
+	out, _, _ := dockerRun(t, env, "", "logs", "lg")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	total := -1
+	seen := 0
+	for _, l := range lines {
+		switch {
+		case strings.HasPrefix(l, "total "):
+			total, _ = strconv.Atoi(strings.TrimPrefix(l, "total "))
+		case regexp.MustCompile(`^line [0-9]+$`).MatchString(l):
+			seen++
+		default:
+			t.Errorf("a log line not written whole: %q", l)
+		}
+	}
+	var lost int
+	waitFor(t, func() bool {
+		b, _ := os.ReadFile(filepath.Join(dir, "daemon.log"))
+		m := regexp.MustCompile(`container log lines lost.* container=` + lg + ` lines=([0-9]+)`).FindSubmatch(b)
+		if m != nil {
+			lost, _ = strconv.Atoi(string(m[1]))
+		}
+		return m != nil
+	}, "the daemon's warning of the lines lost")
+	if total <= 0 || lost == 0 || seen+lost != total {
+		t.Errorf("the log has %d of %d lines, the daemon says %d were lost", seen, total, lost)
+	}
+	t.Logf("log: %d lines written, %d lost while the disk was full", seen, lost)
+	b, err := os.ReadFile(filepath.Join(root, "containers", lg, lg+"-json.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+		var e struct{ Log, Stream, Time string }
+		if err := json.Unmarshal([]byte(l), &e); err != nil || e.Stream == "" {
+			t.Errorf("json-file line %q: %v", l, err)
+		}
+	}
+
+	// An image force-removed while a container uses it: untagged and
+	// gone at once as dockerd answers; its layer goes with the container.
+	layersBefore, _ := os.ReadDir(filepath.Join(root, "layers"))
+	bigID := docker(t, env, "image", "inspect", "-f", "{{.Id}}", big)
+	docker(t, env, "create", "--name", "cb", "--network", "none", big, "/blob")
+	docker(t, env, "rmi", "-f", big)
+	if out := docker(t, env, "images", "-aq", "--no-trunc"); strings.Contains(out, bigID) {
+		t.Errorf("images after rmi -f: %q", out)
+	}
+	used := func() int64 {
+		var st unix.Statfs_t
+		unix.Statfs(root, &st)
+		return int64(st.Blocks-st.Bfree) * st.Bsize
+	}
+	held := used()
+	docker(t, env, "rm", "cb")
+	if freed := held - used(); freed < 1<<20 {
+		t.Errorf("removing the last container of a force-removed image freed %d bytes, want its 1.5 MB layer", freed)
+	}
+	if now, _ := os.ReadDir(filepath.Join(root, "layers")); len(now) != len(layersBefore)-1 {
+		t.Errorf("layers: %d with the image, %d after it and its container went, want one fewer", len(layersBefore), len(now))
+	}
+
+	// hull.db checks clean; a restarted daemon has what was made.
+	removeAllContainers(t, filepath.Join(dir, "hull.sock"))
+	stopDaemonIn(t, dir)
+	db, err := bolt.Open(filepath.Join(root, "hull.db"), 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.View(func(tx *bolt.Tx) error {
+		for err := range tx.Check() {
+			t.Errorf("hull.db: %v", err)
+		}
+		return nil
+	})
+	db.Close()
+	restartDaemonOn(t, dir, root)
+	waitFor(t, func() bool { _, _, code := dockerRun(t, env, "", "version"); return code == 0 }, "the daemon")
+	if out := docker(t, env, "image", "inspect", "-f", "{{.Id}}", "e2e/tag:after"); !strings.HasPrefix(out, "sha256:") {
+		t.Errorf("the tag made after the disk was full, after a restart: %q", out)
+	}
+	if out := volumeNames(t, env); !strings.Contains(out, "vol-after") || !strings.Contains(out, "v1") {
+		t.Errorf("volumes after the restart: %q", out)
+	}
+	if out := docker(t, env, "ps", "-aq"); out != "" {
+		t.Errorf("containers after the restart: %q", out)
+	}
+}
+
+// stopDaemonIn stops the hull daemon that serves dir's socket with SIGINT
+// and waits for it to go.
+func stopDaemonIn(t *testing.T, dir string) {
+	t.Helper()
+	out, _ := exec.Command("pgrep", "-f", "daemon -H unix://"+dir).Output()
+	for _, pid := range strings.Fields(string(out)) {
+		exec.Command("kill", "-INT", pid).Run()
+	}
+	waitFor(t, func() bool { o, _ := exec.Command("pgrep", "-f", "daemon -H unix://"+dir).Output(); return len(o) == 0 }, "the daemon to stop")
+}
+
+// restartDaemonOn starts a hull daemon again on dir's socket and on data
+// root root, logging to dir's daemon.log; it stops when the test ends.
+func restartDaemonOn(t *testing.T, dir, root string) {
+	t.Helper()
+	cmd := exec.Command(hullBin, "daemon", "-H", "unix://"+filepath.Join(dir, "hull.sock"), "--data-root", root,
+		"--exec-root", filepath.Join(dir, "run"), "--config-file", filepath.Join(dir, "daemon.json"))
+	logf, _ := os.OpenFile(filepath.Join(dir, "daemon.log"), os.O_APPEND|os.O_WRONLY, 0)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		removeAllContainers(t, filepath.Join(dir, "hull.sock"))
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+	})
+}
