@@ -22,7 +22,7 @@ import (
 // load and commit): on a daemon whose data root is a small tmpfs filled to
 // the last byte, pull, create, cp into a container, a volume write from
 // inside one, tag and volume create each fail with "no space left on
-// device", as dockerd's do, and leave nothing behind (no layer, blob,
+// device", as dockerd's do (import and start too), and leave nothing behind (no layer, blob,
 // ingest or temporary file, container or volume folder, half record); a
 // container writing all the while loses lines, whole, and the daemon says
 // how many; the daemon keeps serving, and once there is room each works
@@ -61,6 +61,10 @@ func TestDiskFullSuite(t *testing.T) {
 	// A container that writes lines until told to stop, then their number.
 	lg := docker(t, env, "run", "-d", "--name", "lg", "--network", "none", "e2e/busybox:1", "sh", "-c",
 		`i=0; while [ ! -e /tmp/stop ]; do i=$((i+1)); echo line $i; sleep 0.002; done; echo total $i`)
+
+	docker(t, env, "create", "--name", "s1", "--network", "none", "e2e/busybox:1", "echo", "started")
+	imported := filepath.Join(dir, "imp.tar")
+	os.WriteFile(imported, busyboxTar(t), 0o644)
 
 	fillPath := filepath.Join(root, "fill")
 	fill := func(leave int64) {
@@ -138,9 +142,15 @@ func TestDiskFullSuite(t *testing.T) {
 	waitFor(t, func() bool { return logLost() > 0 }, "the log of the container that writes to lose lines", diag)
 
 	failsFull("pull", "pull", big)
+	failsFull("import", "import", imported, "e2e/imported:1")
 	failsFull("create", "create", "--network", "none", "e2e/busybox:1", "true")
-	if out := docker(t, env, "ps", "-a", "--format", "{{.Names}}"); out != "lg\nc1" {
+	if out := docker(t, env, "ps", "-a", "--format", "{{.Names}}"); out != "s1\nlg\nc1" {
 		t.Errorf("containers after the failed create: %q", out)
+	}
+	mounts := len(mountsUnder(t, root))
+	failsFull("start", "start", "s1")
+	if n := len(mountsUnder(t, root)); n != mounts {
+		t.Errorf("the failed start left %d mounts under the data root, %d before", n, mounts)
 	}
 	small := filepath.Join(dir, "small")
 	os.WriteFile(small, []byte("hello\n"), 0o644)
@@ -219,6 +229,10 @@ func TestDiskFullSuite(t *testing.T) {
 	docker(t, env, "exec", "c1", "sh", "-c", "echo kept > /v/x")
 	docker(t, env, "tag", "e2e/busybox:1", "e2e/tag:after")
 	docker(t, env, "volume", "create", "vol-after")
+	if out := docker(t, env, "start", "-a", "s1"); out != "started" {
+		t.Errorf("start after the disk was full: %q", out)
+	}
+	docker(t, env, "import", imported, "e2e/imported:1")
 
 	// The log lost lines whole; the daemon names how many when the
 	// container stops.
@@ -283,6 +297,20 @@ func TestDiskFullSuite(t *testing.T) {
 	}
 	if now, _ := os.ReadDir(filepath.Join(root, "layers")); len(now) != len(layersBefore)-1 {
 		t.Errorf("layers: %d with the image, %d after it and its container went, want one fewer", len(layersBefore), len(now))
+	}
+
+	// Used by a running container, a force-removed image stays, untagged
+	// and visible, and prune takes it once the container has gone, as
+	// dockerd does.
+	docker(t, env, "run", "-d", "--name", "r1", "--network", "none", "e2e/imported:1", "sleep", "300")
+	impID := docker(t, env, "image", "inspect", "-f", "{{.Id}}", "e2e/imported:1")
+	docker(t, env, "rmi", "-f", "e2e/imported:1")
+	if out := docker(t, env, "images", "-q", "--no-trunc", "-f", "dangling=true"); out != impID {
+		t.Errorf("dangling images after rmi -f of a running container's image: %q, want %s", out, impID)
+	}
+	docker(t, env, "rm", "-f", "r1")
+	if out := docker(t, env, "image", "prune", "-f"); !strings.Contains(out, impID) {
+		t.Errorf("prune after the container went: %q", out)
 	}
 
 	// hull.db checks clean; a restarted daemon has what was made.
