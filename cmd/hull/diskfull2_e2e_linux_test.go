@@ -19,20 +19,28 @@ import (
 )
 
 // TestDiskFullSuite is the rest of the disk-full suite (TestDiskFull has
-// load and commit): on a daemon whose data root is a small tmpfs filled to
-// the last byte, pull, create, cp into a container, a volume write from
-// inside one, tag and volume create each fail with "no space left on
-// device", as dockerd's do (import and start too), and leave nothing behind (no layer, blob,
-// ingest or temporary file, container or volume folder, half record); a
-// container writing all the while loses lines, whole, and the daemon says
-// how many; the daemon keeps serving, and once there is room each works
-// again without a restart. An image force-removed while a container uses
-// it gives its space back when the container goes. hull.db checks clean
-// after, and a restarted daemon has what was made.
+// load and commit), on a small tmpfs and on a small ext4 loop file system.
+// With the daemon's data root filled to the last byte, pull, import,
+// create, start, cp into a container, a volume write from inside one, tag
+// and volume create each fail with "no space left on device", as dockerd's
+// do, and leave nothing behind (no layer, blob, ingest or temporary file,
+// container or volume folder, half record, mount); a container writing all
+// the while loses lines, whole, and the daemon says how many; the daemon
+// keeps serving, and once there is room each works again without a
+// restart. An image force-removed while a stopped container uses it gives
+// its space back when the container goes. hull.db checks clean after, and
+// a restarted daemon has what was made.
 func TestDiskFullSuite(t *testing.T) {
 	requireDockerCLI(t)
 	buildShim(t)
 	reg := distributionRegistry(t)
+	t.Run("tmpfs", func(t *testing.T) { diskFullSuite(t, reg, smallTmpfs(t)) })
+	t.Run("ext4", func(t *testing.T) { diskFullSuite(t, reg, smallExt4(t)) })
+}
+
+// smallTmpfs mounts an 8 MB tmpfs for the test and returns its folder.
+func smallTmpfs(t *testing.T) string {
+	t.Helper()
 	root, err := os.MkdirTemp("/var/tmp", "hfull2")
 	if err != nil {
 		t.Fatal(err)
@@ -43,13 +51,51 @@ func TestDiskFullSuite(t *testing.T) {
 	}
 	// Registered before the daemon's cleanup, so run after it.
 	t.Cleanup(func() { unix.Unmount(root, unix.MNT_DETACH) })
+	return root
+}
+
+// smallExt4 mounts a 12 MB ext4 file system on a loop device (no journal,
+// no blocks reserved for root, which the daemon would use) for the test
+// and returns its folder; it skips where there are no loop devices.
+func smallExt4(t *testing.T) string {
+	t.Helper()
+	if _, err := exec.LookPath("mkfs.ext4"); err != nil {
+		t.Skip("mkfs.ext4 is not installed (e2fsprogs)")
+	}
+	root, err := os.MkdirTemp("/var/tmp", "hfull2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := root + ".img"
+	t.Cleanup(func() { os.RemoveAll(root); os.Remove(img) })
+	if err := os.WriteFile(img, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(img, 12<<20); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mkfs.ext4", "-q", "-F", "-m", "0", "-O", "^has_journal", "-b", "4096", "-N", "4096", img).CombinedOutput(); err != nil {
+		t.Fatalf("mkfs.ext4: %v %s", err, out)
+	}
+	if out, err := exec.Command("mount", "-o", "loop", img, root).CombinedOutput(); err != nil {
+		t.Skipf("mount a loop file system: %v %s", err, out)
+	}
+	// Registered before the daemon's cleanup, so run after it; the loop
+	// device goes with the mount (autoclear).
+	t.Cleanup(func() { unix.Unmount(root, 0) })
+	return root
+}
+
+// diskFullSuite runs the suite on a daemon whose data root is root, a
+// small file system of its own; reg is a registry on loopback.
+func diskFullSuite(t *testing.T, reg, root string) {
 	env, dir := hullDaemon(t, "--data-root", root)
 	loadBusybox(t, env, dir)
 
 	// An image of 1.5 MB that does not compress, in the registry.
 	blob := make([]byte, 1500<<10)
 	rand.Read(blob)
-	big := reg + "/e2e/big:1"
+	big := reg + "/e2e/big-" + filepath.Base(t.Name()) + ":1"
 	if _, e, code := dockerRun(t, env, string(tarOf(t, map[string]string{"blob": string(blob)})), "import", "-", big); code != 0 {
 		t.Fatalf("import: %s", e)
 	}
