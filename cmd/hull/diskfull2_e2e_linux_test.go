@@ -20,8 +20,8 @@ import (
 
 // TestDiskFullSuite is the rest of the disk-full suite (TestDiskFull has
 // load and commit), on a small tmpfs and on a small ext4 loop file system.
-// With the daemon's data root filled to the last byte, pull, import,
-// create, start, cp into a container, a volume write from inside one, tag
+// With the daemon's data root filled to the last byte, pull, import, load,
+// commit, create, start, cp into a container, a volume write from inside one, tag
 // and volume create each fail with "no space left on device", as dockerd's
 // do, and leave nothing behind (no layer, blob, ingest or temporary file,
 // container or volume folder, half record, mount); a container writing all
@@ -111,6 +111,11 @@ func diskFullSuite(t *testing.T, reg, root string) {
 	docker(t, env, "create", "--name", "s1", "--network", "none", "e2e/busybox:1", "echo", "started")
 	imported := filepath.Join(dir, "imp.tar")
 	os.WriteFile(imported, busyboxTar(t), 0o644)
+	// An archive of an image the daemon does not have, for load.
+	pre := filepath.Join(dir, "pre2")
+	run(t, 0, tarOf(t, map[string]string{"blob": string(blob[:500<<10])}), hullBin, "--root", pre, "image", "import", "-", "e2e/loaded:1")
+	saved := filepath.Join(dir, "loaded.tar")
+	hull(t, "--root", pre, "image", "save", "-o", saved, "e2e/loaded:1")
 
 	fillPath := filepath.Join(root, "fill")
 	fill := func(leave int64) {
@@ -189,6 +194,8 @@ func diskFullSuite(t *testing.T, reg, root string) {
 
 	failsFull("pull", "pull", big)
 	failsFull("import", "import", imported, "e2e/imported:1")
+	failsFull("load", "load", "-i", saved)
+	failsFull("commit", "commit", "c1", "e2e/committed:1")
 	failsFull("create", "create", "--network", "none", "e2e/busybox:1", "true")
 	if out := docker(t, env, "ps", "-a", "--format", "{{.Names}}"); out != "s1\nlg\nc1" {
 		t.Errorf("containers after the failed create: %q", out)
@@ -279,6 +286,8 @@ func diskFullSuite(t *testing.T, reg, root string) {
 		t.Errorf("start after the disk was full: %q", out)
 	}
 	docker(t, env, "import", imported, "e2e/imported:1")
+	docker(t, env, "load", "-i", saved)
+	docker(t, env, "commit", "c1", "e2e/committed:1")
 
 	// The log lost lines whole; the daemon names how many when the
 	// container stops.
