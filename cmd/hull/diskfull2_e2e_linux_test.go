@@ -106,7 +106,7 @@ func diskFullSuite(t *testing.T, reg, root string) {
 	docker(t, env, "run", "-d", "--name", "c1", "--network", "none", "-v", "v1:/v", "e2e/busybox:1", "sleep", "300")
 	// A container that writes lines until told to stop, then their number.
 	lg := docker(t, env, "run", "-d", "--name", "lg", "--network", "none", "e2e/busybox:1", "sh", "-c",
-		`i=0; while [ ! -e /tmp/stop ]; do i=$((i+1)); echo line $i; sleep 0.002; done; echo total $i`)
+		lineWriter)
 
 	docker(t, env, "create", "--name", "s1", "--network", "none", "e2e/busybox:1", "echo", "started")
 	imported := filepath.Join(dir, "imp.tar")
@@ -117,37 +117,8 @@ func diskFullSuite(t *testing.T, reg, root string) {
 	saved := filepath.Join(dir, "loaded.tar")
 	hull(t, "--root", pre, "image", "save", "-o", saved, "e2e/loaded:1")
 
-	fillPath := filepath.Join(root, "fill")
-	fill := func(leave int64) {
-		t.Helper()
-		f, err := os.OpenFile(fillPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		chunk := make([]byte, 4<<10)
-		for {
-			var st unix.Statfs_t
-			if err := unix.Statfs(root, &st); err != nil {
-				t.Fatal(err)
-			}
-			if int64(st.Bavail)*st.Bsize <= leave {
-				return
-			}
-			if _, err := f.Write(chunk); err != nil {
-				if !errors.Is(err, unix.ENOSPC) {
-					t.Fatal(err)
-				}
-				return
-			}
-		}
-	}
-	unfill := func() {
-		t.Helper()
-		if err := os.Remove(fillPath); err != nil {
-			t.Fatal(err)
-		}
-	}
+	fill := func(leave int64) { t.Helper(); fillDisk(t, root, leave) }
+	unfill := func() { t.Helper(); unfillDisk(t, root) }
 	// What a failed operation must not leave: the entries of the store's
 	// folders (ingest and tmp must stay empty).
 	state := func() []string {
@@ -176,21 +147,9 @@ func diskFullSuite(t *testing.T, reg, root string) {
 		}
 		clean(what, before)
 	}
-	diag := func() string {
-		return run(t, 0, nil, hullBin, "diag", "--runtime-root", filepath.Join(dir, "run", "runtime"), "list")
-	}
-	logLost := func() int {
-		for _, l := range strings.Split(diag(), "\n") {
-			if f := strings.Fields(l); len(f) > 5 && f[0] == lg {
-				n, _ := strconv.Atoi(f[5]) // ID STATUS PID SHIM-PID EXIT LOST
-				return n
-			}
-		}
-		return -1
-	}
-
 	fill(0)
-	waitFor(t, func() bool { return logLost() > 0 }, "the log of the container that writes to lose lines", diag)
+	waitFor(t, func() bool { return logLostOf(t, dir, lg) > 0 }, "the log of the container that writes to lose lines",
+		func() string { return diagList(t, dir) })
 
 	failsFull("pull", "pull", big)
 	failsFull("import", "import", imported, "e2e/imported:1")
@@ -293,43 +252,7 @@ func diskFullSuite(t *testing.T, reg, root string) {
 	// container stops.
 	docker(t, env, "exec", "lg", "sh", "-c", ": > /tmp/stop")
 	docker(t, env, "wait", "lg")
-	out, _, _ := dockerRun(t, env, "", "logs", "lg")
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	total := -1
-	seen := 0
-	for _, l := range lines {
-		switch {
-		case strings.HasPrefix(l, "total "):
-			total, _ = strconv.Atoi(strings.TrimPrefix(l, "total "))
-		case regexp.MustCompile(`^line [0-9]+$`).MatchString(l):
-			seen++
-		default:
-			t.Errorf("a log line not written whole: %q", l)
-		}
-	}
-	var lost int
-	waitFor(t, func() bool {
-		b, _ := os.ReadFile(filepath.Join(dir, "daemon.log"))
-		m := regexp.MustCompile(`container log lines lost.* container=` + lg + ` lines=([0-9]+)`).FindSubmatch(b)
-		if m != nil {
-			lost, _ = strconv.Atoi(string(m[1]))
-		}
-		return m != nil
-	}, "the daemon's warning of the lines lost")
-	if total <= 0 || lost == 0 || seen+lost != total {
-		t.Errorf("the log has %d of %d lines, the daemon says %d were lost", seen, total, lost)
-	}
-	t.Logf("log: %d lines written, %d lost while the disk was full", seen, lost)
-	b, err := os.ReadFile(filepath.Join(root, "containers", lg, lg+"-json.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
-		var e struct{ Log, Stream, Time string }
-		if err := json.Unmarshal([]byte(l), &e); err != nil || e.Stream == "" {
-			t.Errorf("json-file line %q: %v", l, err)
-		}
-	}
+	checkLostLines(t, env, dir, root, lg)
 
 	// An image force-removed while a container uses it: untagged and
 	// gone at once as dockerd answers; its layer goes with the container.
@@ -422,4 +345,127 @@ func restartDaemonOn(t *testing.T, dir, root string) {
 		cmd.Process.Signal(os.Interrupt)
 		cmd.Wait()
 	})
+}
+
+// lineWriter is a container's command that writes numbered lines until
+// /tmp/stop exists, then their number.
+const lineWriter = `i=0; while [ ! -e /tmp/stop ]; do i=$((i+1)); echo line $i; sleep 0.002; done; echo total $i`
+
+// fillDisk fills the file system of root until leave bytes are free (or
+// none: then to the last byte).
+func fillDisk(t *testing.T, root string, leave int64) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(root, "fill"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	chunk := make([]byte, 4<<10)
+	for {
+		var st unix.Statfs_t
+		if err := unix.Statfs(root, &st); err != nil {
+			t.Fatal(err)
+		}
+		if int64(st.Bavail)*st.Bsize <= leave {
+			return
+		}
+		if _, err := f.Write(chunk); err != nil {
+			if !errors.Is(err, unix.ENOSPC) {
+				t.Fatal(err)
+			}
+			return
+		}
+	}
+}
+
+// unfillDisk gives back what fillDisk took.
+func unfillDisk(t *testing.T, root string) {
+	t.Helper()
+	if err := os.Remove(filepath.Join(root, "fill")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// diagList is hull diag list of the daemon of dir's runtime.
+func diagList(t *testing.T, dir string) string {
+	return run(t, 0, nil, hullBin, "diag", "--runtime-root", filepath.Join(dir, "run", "runtime"), "list")
+}
+
+// logLostOf is the LOG LOST column of hull diag list for container id, -1
+// when it is not listed.
+func logLostOf(t *testing.T, dir, id string) int {
+	for _, l := range strings.Split(diagList(t, dir), "\n") {
+		if f := strings.Fields(l); len(f) > 5 && f[0] == id {
+			n, _ := strconv.Atoi(f[5]) // ID STATUS PID SHIM-PID EXIT LOST
+			return n
+		}
+	}
+	return -1
+}
+
+// checkLostLines checks what container id, a lineWriter that has stopped,
+// left: its log holds whole lines only, and the lines missing are the
+// number the daemon's warning gives.
+func checkLostLines(t *testing.T, env []string, dir, root, id string) {
+	t.Helper()
+	out, _, _ := dockerRun(t, env, "", "logs", id)
+	total, seen := -1, 0
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		switch {
+		case strings.HasPrefix(l, "total "):
+			total, _ = strconv.Atoi(strings.TrimPrefix(l, "total "))
+		case regexp.MustCompile(`^line [0-9]+$`).MatchString(l):
+			seen++
+		default:
+			t.Errorf("a log line not written whole: %q", l)
+		}
+	}
+	var lost int
+	waitFor(t, func() bool {
+		b, _ := os.ReadFile(filepath.Join(dir, "daemon.log"))
+		m := regexp.MustCompile(`container log lines lost.* container=` + id + ` lines=([0-9]+)`).FindSubmatch(b)
+		if m != nil {
+			lost, _ = strconv.Atoi(string(m[1]))
+		}
+		return m != nil
+	}, "the daemon's warning of the lines lost")
+	if total <= 0 || lost == 0 || seen+lost != total {
+		t.Errorf("the log has %d of %d lines, the daemon says %d were lost", seen, total, lost)
+	}
+	t.Logf("log: %d lines written, %d lost while the disk was full", seen, lost)
+	b, err := os.ReadFile(filepath.Join(root, "containers", id, id+"-json.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+		var e struct{ Log, Stream, Time string }
+		if err := json.Unmarshal([]byte(l), &e); err != nil || e.Stream == "" {
+			t.Errorf("json-file line %q: %v", l, err)
+		}
+	}
+}
+
+// TestDiskFullLogWhileAway: the lines a container loses to a full disk
+// while the daemon is down are counted too — the daemon that comes back
+// finds the container exited and says how many.
+func TestDiskFullLogWhileAway(t *testing.T) {
+	requireDockerCLI(t)
+	buildShim(t)
+	root := smallTmpfs(t)
+	env, dir := hullDaemon(t, "--data-root", root)
+	loadBusybox(t, env, dir)
+	lg := docker(t, env, "run", "-d", "--name", "lg", "--network", "none", "e2e/busybox:1", "sh", "-c", lineWriter)
+	stopDaemonIn(t, dir) // live restore: the container goes on
+	fillDisk(t, root, 0)
+	waitFor(t, func() bool { return logLostOf(t, dir, lg) > 0 }, "the log to lose lines", func() string { return diagList(t, dir) })
+	unfillDisk(t, root)
+	// Stopped from the host, through its root file system's mount.
+	if err := os.WriteFile(filepath.Join(root, "layers", lg, "merged", "tmp", "stop"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return regexp.MustCompile(`(?m)^` + lg + ` +stopped `).MatchString(diagList(t, dir)) }, "the container to stop",
+		func() string { return diagList(t, dir) })
+	restartDaemonOn(t, dir, root)
+	waitFor(t, func() bool { _, _, code := dockerRun(t, env, "", "version"); return code == 0 }, "the daemon")
+	checkLostLines(t, env, dir, root, lg)
 }
