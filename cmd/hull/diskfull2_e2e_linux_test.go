@@ -156,6 +156,17 @@ func diskFullSuite(t *testing.T, reg, root string) {
 	failsFull("load", "load", "-i", saved)
 	failsFull("commit", "commit", "c1", "e2e/committed:1")
 	failsFull("create", "create", "--network", "none", "e2e/busybox:1", "true")
+	// The API answer: 500 with the cause, as dockerd 20.10's ("write
+	// …/overlay2/<id>-init/link: no space left on device").
+	before := state()
+	code, b := apiCall(t, filepath.Join(dir, "hull.sock"), "POST", "/v1.41/containers/create",
+		map[string]any{"Image": "e2e/busybox:1", "Cmd": []string{"true"}})
+	var msg struct{ Message string }
+	json.Unmarshal(b, &msg)
+	if code != 500 || !strings.HasSuffix(msg.Message, ": no space left on device") {
+		t.Errorf("POST /containers/create on a full disk: %d %s", code, b)
+	}
+	clean("create through the API", before)
 	if out := docker(t, env, "ps", "-a", "--format", "{{.Names}}"); out != "s1\nlg\nc1" {
 		t.Errorf("containers after the failed create: %q", out)
 	}
