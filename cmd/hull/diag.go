@@ -43,7 +43,7 @@ func newDiagCommand(g *globals) *cobra.Command {
 				return err
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 8, 2, ' ', 0)
-			fmt.Fprintln(w, "ID\tSTATUS\tPID\tSHIM PID\tEXIT\tCREATED\tBUNDLE")
+			fmt.Fprintln(w, "ID\tSTATUS\tPID\tSHIM PID\tEXIT\tLOG LOST\tCREATED\tBUNDLE")
 			for _, st := range all {
 				exit, shim := "-", "-"
 				if st.ExitStatus != nil {
@@ -52,7 +52,7 @@ func newDiagCommand(g *globals) *cobra.Command {
 				if st.ShimPID != 0 {
 					shim = fmt.Sprint(st.ShimPID)
 				}
-				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", st.ID, st.Status, st.Pid, shim, exit, st.Created.Format(time.RFC3339), st.Bundle)
+				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%d\t%s\t%s\n", st.ID, st.Status, st.Pid, shim, exit, st.LogDropped, st.Created.Format(time.RFC3339), st.Bundle)
 			}
 			return w.Flush()
 		},

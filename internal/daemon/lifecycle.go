@@ -204,6 +204,7 @@ func (d *Daemon) exited(c *ctr, code int) {
 			c.win = nil
 		}
 	} else {
+		d.reportLogLoss(ctx, id)
 		if err := d.rt.Delete(ctx, id, true); err != nil && !errdefs.IsNotFound(err) {
 			slog.Error("delete the compute container", "id", id, "error", err)
 		}

@@ -125,7 +125,7 @@ func (d *Daemon) createVolume(name string, labels, opts map[string]string, anony
 	d.volMu.Lock()
 	defer d.volMu.Unlock()
 	var rec volumeRecord
-	created := false
+	created, madeDir := false, false
 	err := d.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketVolumes)
 		if v := b.Get([]byte(name)); v != nil {
@@ -133,6 +133,9 @@ func (d *Daemon) createVolume(name string, labels, opts map[string]string, anony
 		}
 		if err := checkLocalOptions(name, opts); err != nil {
 			return err
+		}
+		if _, err := os.Lstat(d.volumeDir(name)); os.IsNotExist(err) {
+			madeDir = true
 		}
 		if err := os.MkdirAll(d.volumeDir(name), volumeDirMode); err != nil {
 			if errors.Is(err, syscall.ENAMETOOLONG) {
@@ -153,10 +156,22 @@ func (d *Daemon) createVolume(name string, labels, opts map[string]string, anony
 		created = true
 		return b.Put([]byte(name), v)
 	})
-	if created && err == nil {
+	if err != nil {
+		// A record that could not be written (a full disk) leaves no
+		// folder behind; the words are dockerd's: "create NAME: write
+		// …: no space left on device".
+		if madeDir {
+			os.RemoveAll(d.volumeDir(name))
+		}
+		if errno := syscall.Errno(0); errors.As(err, &errno) && !strings.HasPrefix(err.Error(), "create ") {
+			err = fmt.Errorf("create %s: %w", name, err)
+		}
+		return rec, err
+	}
+	if created {
 		d.emit(events.VolumeEventType, events.ActionCreate, name, map[string]string{"driver": "local"})
 	}
-	return rec, err
+	return rec, nil
 }
 
 func (d *Daemon) getVolume(name string) (volumeRecord, error) {

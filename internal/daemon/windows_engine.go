@@ -176,7 +176,9 @@ func (d *Daemon) createScratch(ctx context.Context, id, parent string) error {
 }
 
 // removeScratch removes it (and its init layer when no other container
-// stands on that).
+// stands on that), and the image layers below that no image needs any
+// more (an image force-removed while the container used it): their space
+// comes back now, as dockerd gives it, not at the next start.
 func (d *Daemon) removeScratch(ctx context.Context, id string) error {
 	if d.win != nil {
 		return d.win.layers.Remove(ctx, id)
@@ -187,6 +189,9 @@ func (d *Daemon) removeScratch(ctx context.Context, id string) error {
 	}
 	if ierr == nil {
 		d.removeInitLayer(ctx, in.Parent)
+		if err := d.images.ReleaseLayers(ctx, in.Chain); err != nil {
+			slog.WarnContext(ctx, "release the layers of a removed image", "container", id, "error", err)
+		}
 	}
 	return nil
 }

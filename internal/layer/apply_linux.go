@@ -460,6 +460,9 @@ func (a *applier) fileEntry(ctx context.Context, tr *tar.Reader, hdr *tar.Header
 	n, err := a.copyContent(ctx, fd, tr, hdr.Size)
 	a.res.Size += n
 	if err != nil {
+		// This entry made the file (O_EXCL): no half of it stays (a cp
+		// into a container on a full disk).
+		_ = unix.Unlinkat(pfd, base, 0)
 		if errors.Is(err, io.ErrUnexpectedEOF) {
 			return fmt.Errorf("tar entry %q: tar is truncated: %w: %w", name, errdefs.ErrDataLoss, err)
 		}

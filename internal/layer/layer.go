@@ -389,7 +389,12 @@ func Mount(ctx context.Context, dir string) (string, error) {
 			return err
 		}
 		if err := writeMountCount(dir, n+1); err != nil {
-			_ = unmountImpl(ctx, dir)
+			// Only a mount this call made goes: the others' (a running
+			// container's root, which a cp on a full disk mounts again)
+			// stay.
+			if n == 0 {
+				_ = unmountImpl(ctx, dir)
+			}
 			return err
 		}
 		return nil
@@ -523,5 +528,22 @@ func writeMountCount(dir string, n int) error {
 		}
 		return nil
 	}
-	return os.WriteFile(name, []byte(strconv.Itoa(n)), 0o600)
+	// A new file renamed over the old: a write that fails (a full disk)
+	// leaves the old count, never an empty or half-written one that would
+	// keep the layer from being mounted or removed again.
+	f, err := os.CreateTemp(dir, mountCountFile+".tmp-")
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(strconv.Itoa(n))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), name)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
 }

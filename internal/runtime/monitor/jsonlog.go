@@ -3,6 +3,7 @@ package monitor
 import (
 	"encoding/json"
 	"io"
+	"log/slog"
 	"os"
 	"sync"
 	"time"
@@ -10,12 +11,20 @@ import (
 
 // JSONLog writes a container's output in Docker's json-file format, one
 // JSON object per line: {"log","stream","time"}.
+//
+// A line that cannot be written (the disk is full) is dropped whole, never
+// left half written, and counted: Dropped gives the count, and the shim's
+// own log says when lines start to be lost and how many once writing works
+// again. dockerd's json-file logger drops them the same way.
 type JSONLog struct {
 	path string
 	mu   sync.Mutex
 	f    *os.File
 	// size is the file's size while f is open.
 	size int64
+	// dropped counts the lines lost since the log was made; losing those
+	// of the current run of failures (0 while writes succeed).
+	dropped, losing uint64
 }
 
 // NewJSONLog returns the log at path (created on first write).
@@ -33,6 +42,7 @@ func (l *JSONLog) Write(stream string, line []byte) {
 	if l.f == nil {
 		f, err := os.OpenFile(l.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
 		if err != nil {
+			l.drop(err)
 			return
 		}
 		l.f = f
@@ -40,8 +50,38 @@ func (l *JSONLog) Write(stream string, line []byte) {
 			l.size = st.Size()
 		}
 	}
-	n, _ := l.f.Write(append(b, '\n'))
+	n, err := l.f.Write(append(b, '\n'))
+	if err != nil {
+		// Take back the part written, so that the next line starts a
+		// line of its own; appends go to the end the truncate leaves.
+		if n > 0 && l.f.Truncate(l.size) != nil {
+			l.size += int64(n)
+		}
+		l.drop(err)
+		return
+	}
 	l.size += int64(n)
+	if l.losing > 0 {
+		slog.Warn("container log written again", "log", l.path, "lost", l.losing, "lost_total", l.dropped)
+		l.losing = 0
+	}
+}
+
+// drop counts a line lost to err; the first of a run is logged.
+// Preconditions: l.mu is held.
+func (l *JSONLog) drop(err error) {
+	l.dropped++
+	if l.losing++; l.losing == 1 {
+		slog.Warn("container log lines lost: the log cannot be written", "log", l.path, "error", err)
+	}
+}
+
+// Dropped is the number of lines lost because the log could not be
+// written.
+func (l *JSONLog) Dropped() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.dropped
 }
 
 // Size is the log's size: the offset at which the next line will be

@@ -443,7 +443,7 @@ func (m *Monitor) state() *shimapi.State {
 	st := &shimapi.State{
 		OCIVersion: specs.Version, ID: m.cfg.ID, Bundle: r.Bundle, Rootfs: r.Rootfs,
 		Annotations: m.cfg.Annotations, Created: r.Created, Owner: r.Owner, ShimPID: os.Getpid(),
-		Status: m.status(),
+		Status: m.status(), LogDropped: m.attached.Log.Dropped(),
 	}
 	if st.Status == shimapi.StatusStopped {
 		exit := m.exitStatus

@@ -39,6 +39,9 @@ type State struct {
 	// ExitStatus is set once the container has stopped: the exit code, or
 	// 128+signal; 137 when the shim was killed before it could record one.
 	ExitStatus *int `json:"exitStatus,omitempty"`
+	// LogDropped counts the lines of the container's output its log lost
+	// because the log could not be written (a full disk).
+	LogDropped uint64 `json:"logDropped,omitempty"`
 }
 
 // Stats are a container's resource counters, read from its cgroups.
