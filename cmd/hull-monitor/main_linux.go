@@ -44,5 +44,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "hull-monitor:", err)
 		os.Exit(1)
 	}
+	// Every child it waits for itself is the init or a helper: the others
+	// are orphans it adopted as a subreaper.
+	monitor.ReapOrphans(cfg.Record.Pid)
 	os.Exit(m.Run(nil))
 }

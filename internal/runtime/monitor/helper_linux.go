@@ -60,11 +60,11 @@ func (h HelperBackend) Exec(c *net.UnixConn, req shimapi.Request, files []*os.Fi
 		return
 	}
 	cmd.ExtraFiles = append([]*os.File{cf}, files...)
-	if err := cmd.Start(); err != nil {
+	if err := startOwned(cmd); err != nil {
 		fail(err)
 		return
 	}
-	go cmd.Wait()
+	go waitOwned(cmd)
 }
 
 // Do runs req in a helper and returns its answer.
@@ -75,7 +75,10 @@ func (h HelperBackend) Do(req shimapi.Request) (shimapi.Response, error) {
 	}
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
-	runErr := cmd.Run()
+	runErr := startOwned(cmd)
+	if runErr == nil {
+		runErr = waitOwned(cmd)
+	}
 	os.Stderr.Write(errOut.Bytes())
 	var resp shimapi.Response
 	if err := json.Unmarshal(out.Bytes(), &resp); err != nil {
