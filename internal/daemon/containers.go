@@ -93,6 +93,11 @@ type ctr struct {
 	// attach made before start waits for it) and replaced when it exits.
 	created chan struct{}
 	removed bool
+	// gone: the removal is done, the container out of the daemon's maps;
+	// a wait for condition removed ends only then (state Removing is set
+	// before, and a waiter woken by the exit could answer while inspect
+	// still found the container).
+	gone bool
 	// stopping says the user stopped or killed it: no restart policy.
 	stopping bool
 	// restarting: a restart's stop is under way; neither the restart

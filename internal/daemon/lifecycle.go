@@ -601,6 +601,7 @@ func (d *Daemon) ContainerRemove(ctx context.Context, ref string, force, volumes
 		}
 	}
 	c.mu.Lock()
+	c.gone = true
 	c.notify()
 	c.mu.Unlock()
 	d.containerEvent(c, events.ActionDestroy)
@@ -628,7 +629,7 @@ func (d *Daemon) ContainerWait(ctx context.Context, ref string, condition string
 	go func() {
 		for {
 			c.mu.Lock()
-			st, code, removed := c.rec.State.Status, c.rec.State.ExitCode, c.removed && c.rec.State.Status == container.StateRemoving
+			st, code, removed := c.rec.State.Status, c.rec.State.ExitCode, c.gone
 			exited := c.exits > exits
 			if exited {
 				code = c.exitCode
