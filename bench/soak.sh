@@ -2,8 +2,9 @@
 # The soak: hundreds of containers through run, exec, logs, stats and rm
 # (the Go SDK) at N-way concurrency against a private `hull daemon` with its
 # own roots and live-restore, restarted between equal parts of the run
-# (SIGINT, SIGKILL, SIGINT by default) with containers running, paused,
-# exiting and created across each restart, and a stats and an events
+# (SIGINT, SIGKILL, then SIGKILL halfway through the last part with
+# containers in flight, by default) with containers running, paused,
+# exiting and created across each quiet restart, and a stats and an events
 # stream open throughout. Then it prints what the daemon held before and
 # after — mounts, cgroups (v1 and v2), netns, veths and bridges, nftables
 # rules, shims/monitors/inits, zombies, container/layer/bundle/state/shim
@@ -11,14 +12,14 @@
 # peak and after a settle period. Exits 1 on a leak, a failed operation or
 # an RSS that did not come back near idle.
 #
-#   bash bench/soak.sh [-n 300] [-c 16] [--restarts stop,kill,stop] [--settle 10s]
+#   bash bench/soak.sh [-n 300] [-c 16] [--restarts stop,kill,kill-busy] [--settle 10s]
 #
 # It needs root; it removes its work folder (/var/tmp/hull-soak.*) after.
 set -euo pipefail
 
 N=300
 C=16
-RESTARTS=stop,kill,stop
+RESTARTS=stop,kill,kill-busy
 SETTLE=10s
 while (($#)); do
 	case $1 in

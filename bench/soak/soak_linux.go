@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -63,8 +64,13 @@ type Report struct {
 	Ops map[string]int
 	// Errors are the operations that failed, and containers the daemon
 	// still listed at the end.
-	Errors  []string
+	Errors []string
+	// Cut are the operations a kill -9 of the daemon cut short (restart
+	// kill-busy): not failures.
+	Cut     []string
 	Elapsed time.Duration
+	// Dir is the soak's folder (Config.Dir, absolute).
+	Dir string
 }
 
 const (
@@ -85,7 +91,12 @@ type soak struct {
 	pid    atomic.Int64
 	peak   atomic.Int64
 
+	closeStreams func()
+	// crashes counts the kill -9s in the middle of the workload.
+	crashes atomic.Int64
+
 	mu    sync.Mutex
+	cut   []string
 	ops   map[string]int
 	errs  []string
 	nerrs int
@@ -125,7 +136,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	defer stopSampling()
 	go s.sample(sampling)
 
-	rep := &Report{}
+	rep := &Report{Dir: dir}
 	imp, err := s.cli.ImageImport(ctx, client.ImageImportSource{Source: bytes.NewReader(cfg.Image), SourceName: "-"}, imageRef,
 		client.ImageImportOptions{Changes: []string{`CMD ["/bin/sh"]`}})
 	if err != nil {
@@ -148,49 +159,66 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if _, err := s.run(ctx, anchor, 0, "bridge", false, false); err != nil {
 		return nil, fmt.Errorf("the anchor container: %w", err)
 	}
-	closeStreams := s.streams(ctx)
+	s.closeStreams = s.streams(ctx)
 
 	parts := len(cfg.Restarts) + 1
 	next := 1
-	for p := 0; p < parts; p++ {
+	for p := 0; p < parts && ctx.Err() == nil; p++ {
+		busy := false
+		if p > 0 {
+			switch how := cfg.Restarts[p-1]; how {
+			case "kill-busy":
+				busy = true
+			case "stop", "kill":
+				carried := s.carry(ctx, p-1)
+				s.closeStreams()
+				cfg.Logf("restart %d: %s, with %d containers running, paused, exiting and created", p, how, len(carried))
+				if err := s.stop(how == "kill"); err != nil {
+					return nil, err
+				}
+				if err := s.start(ctx); err != nil {
+					return nil, err
+				}
+				s.closeStreams = s.streams(ctx)
+				s.checkCarried(ctx, carried)
+			default:
+				return nil, fmt.Errorf("restart %q: want stop, kill or kill-busy", how)
+			}
+		}
 		n := cfg.Count / parts
 		if p < cfg.Count%parts {
 			n++
 		}
-		s.workload(ctx, next, n)
+		if err := s.workload(ctx, next, n, busy); err != nil {
+			return nil, err
+		}
 		next += n
 		cfg.Logf("part %d/%d: %d containers done (%d errors so far), peak RSS %s", p+1, parts, next-1, s.errCount(), mib(s.peak.Load()))
-		if p == parts-1 || ctx.Err() != nil {
-			break
-		}
-		how := cfg.Restarts[p]
-		carried := s.carry(ctx, p)
-		closeStreams()
-		cfg.Logf("restart %d: %s, with %d containers running, paused, exiting and created", p+1, how, len(carried))
-		if err := s.stop(how == "kill"); err != nil {
-			return nil, err
-		}
-		if err := s.start(ctx); err != nil {
-			return nil, err
-		}
-		closeStreams = s.streams(ctx)
-		s.checkCarried(ctx, carried)
 	}
 
-	// Nothing but the anchor may be left.
+	// Nothing but the anchor may be left, but for containers a kill -9
+	// cut short: those must be removable.
 	list, err := s.cli.ContainerList(ctx, client.ContainerListOptions{All: true})
 	if err != nil {
 		s.fail("list containers: %v", err)
 	}
 	for _, c := range list.Items {
-		if !slices.Contains(c.Names, "/"+anchor) {
+		if slices.Contains(c.Names, "/"+anchor) {
+			continue
+		}
+		if s.crashes.Load() == 0 {
 			s.fail("container %s (%v, %s) is still listed after the workload", c.ID[:12], c.Names, c.State)
-			s.cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+		}
+		if _, err := s.cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
+			s.fail("remove container %s (%v, %s) left by a kill -9: %v", c.ID[:12], c.Names, c.State, err)
+		} else if s.crashes.Load() > 0 {
+			cfg.Logf("removed %s (%v, %s), left by a kill -9", c.ID[:12], c.Names, c.State)
+			s.did("rm after kill -9")
 		}
 	}
 	s.settle(ctx)
 	rep.StreamsRSS = rss(int(s.pid.Load()))
-	closeStreams()
+	s.closeStreams()
 	if _, err := s.cli.ContainerRemove(ctx, anchor, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
 		s.fail("remove %s: %v", anchor, err)
 	}
@@ -210,7 +238,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.PeakRSS = s.peak.Load()
 	rep.Elapsed = time.Since(began)
 	s.mu.Lock()
-	rep.Ops, rep.Errors = s.ops, s.errs
+	rep.Ops, rep.Errors, rep.Cut = s.ops, s.errs, s.cut
 	if s.nerrs > len(s.errs) {
 		rep.Errors = append(rep.Errors, fmt.Sprintf("... and %d more", s.nerrs-len(s.errs)))
 	}
@@ -389,26 +417,52 @@ func (s *soak) streams(ctx context.Context) func() {
 }
 
 // workload runs containers first..first+n-1 through the workload,
-// Concurrency at a time.
-func (s *soak) workload(ctx context.Context, first, n int) {
+// Concurrency at a time. busy: halfway, the daemon is killed (SIGKILL)
+// while Concurrency containers are in flight, and started again; what
+// fails then is cut short, not a failure.
+func (s *soak) workload(ctx context.Context, first, n int, busy bool) error {
 	jobs := make(chan int)
 	var wg sync.WaitGroup
 	for range s.cfg.Concurrency {
 		wg.Go(func() {
 			for i := range jobs {
 				octx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+				epoch := s.crashes.Load()
 				if err := s.one(octx, i); err != nil {
-					s.fail("container %d: %v", i, err)
+					if s.crashes.Load() != epoch {
+						s.mu.Lock()
+						s.cut = append(s.cut, fmt.Sprintf("container %d: %v", i, err))
+						s.mu.Unlock()
+					} else {
+						s.fail("container %d: %v", i, err)
+					}
 				}
 				cancel()
 			}
 		})
 	}
+	var err error
 	for i := first; i < first+n && ctx.Err() == nil; i++ {
+		if busy && i == first+n/2 {
+			// Every worker is in the middle of a container by now; some
+			// time more, so that the kill falls on varied steps.
+			time.Sleep(time.Duration(200+rand.IntN(1000)) * time.Millisecond)
+			s.crashes.Add(1)
+			s.cfg.Logf("kill -9 of the daemon with %d containers in flight", s.cfg.Concurrency)
+			s.closeStreams()
+			if err = s.stop(true); err == nil {
+				err = s.start(ctx)
+			}
+			if err != nil {
+				break
+			}
+			s.closeStreams = s.streams(ctx)
+		}
 		jobs <- i
 	}
 	close(jobs)
 	wg.Wait()
+	return err
 }
 
 // create creates container soak-N: on the default bridge, the soak's
@@ -802,7 +856,7 @@ func (r *Report) Leaks() []string {
 		var extra []string
 		for _, it := range a.Items {
 			if !slices.Contains(b.Items, it) {
-				extra = append(extra, it)
+				extra = append(extra, strings.TrimPrefix(it, r.Dir+"/"))
 			}
 		}
 		if len(extra) > 8 {
@@ -832,6 +886,12 @@ func (r *Report) Print(w io.Writer) {
 	}
 	slices.Sort(ops)
 	fmt.Fprintf(w, "operations: %s\n", strings.Join(ops, ", "))
+	if len(r.Cut) > 0 {
+		fmt.Fprintf(w, "cut short by a kill -9 of the daemon (not failures): %d\n", len(r.Cut))
+		for _, c := range r.Cut {
+			fmt.Fprintf(w, "  %s\n", c)
+		}
+	}
 	fmt.Fprintf(w, "errors: %d; elapsed %s\n", len(r.Errors), r.Elapsed.Round(time.Second))
 	for _, e := range r.Errors {
 		fmt.Fprintf(w, "  %s\n", e)

@@ -20,7 +20,8 @@ import (
 // TestSoak is the short soak of bench/soak.sh: 40 containers, 8 at a time,
 // through create, start, logs, exec, stats, stop/kill/rm -f/auto-remove,
 // with a clean restart and a kill -9 of the daemon in between (live-restore;
-// containers running, paused, exiting and created across each), a stats
+// containers running, paused, exiting and created across each), then a
+// kill -9 with 8 containers in flight (those left are removed), a stats
 // and an events stream open throughout. It fails on any operation that
 // fails, on anything the daemon holds after that it did not hold before
 // (mounts, cgroups v1 and v2, netns, veths, bridges, nftables rules, shims,
@@ -48,7 +49,7 @@ func TestSoak(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	rep, err := soak.Run(ctx, soak.Config{Hull: hullBin, Dir: dir, Image: img, Count: 40, Concurrency: 8,
-		Restarts: []string{"stop", "kill"}, Settle: 5 * time.Second, Logf: t.Logf})
+		Restarts: []string{"stop", "kill", "kill-busy"}, Settle: 5 * time.Second, Logf: t.Logf})
 	if rep != nil {
 		var b bytes.Buffer
 		rep.Print(&b)

@@ -23,7 +23,7 @@ func main() {
 	image := flag.String("image", "", "a tar of a busybox root file system")
 	n := flag.Int("n", 300, "containers")
 	c := flag.Int("c", 16, "concurrency")
-	restarts := flag.String("restarts", "stop,kill,stop", "daemon restarts between equal parts of the run: stop (SIGINT) or kill (SIGKILL), comma separated")
+	restarts := flag.String("restarts", "stop,kill,kill-busy", "daemon restarts between equal parts of the run, comma separated: stop (SIGINT), kill (SIGKILL) or kill-busy (SIGKILL halfway through the next part, containers in flight)")
 	settle := flag.Duration("settle", 10*time.Second, "how long the daemon idles before its RSS is read")
 	flag.Parse()
 	log.SetFlags(log.Ltime)
@@ -42,8 +42,8 @@ func main() {
 		if r = strings.TrimSpace(r); r == "" {
 			continue
 		}
-		if r != "stop" && r != "kill" {
-			log.Fatalf("-restarts: %q is neither stop nor kill", r)
+		if r != "stop" && r != "kill" && r != "kill-busy" {
+			log.Fatalf("-restarts: %q is not stop, kill or kill-busy", r)
 		}
 		rs = append(rs, r)
 	}
