@@ -145,3 +145,80 @@ func TestSoakMemoryWithStreamsOpen(t *testing.T) {
 	}
 	t.Logf("back to %d MiB with both streams open", rss()>>20)
 }
+
+// TestSoakVolumesAfterCrash: the soak's kill -9 left an anonymous volume
+// behind. A daemon killed in a create after its anonymous volume was made
+// and before the container's record was written, or in an rm -v after the
+// record went and before the volume did, leaves a volume no container
+// names; the next start removes it. A volume kept by an rm without -v
+// stays (as Docker's), across restarts.
+func TestSoakVolumesAfterCrash(t *testing.T) {
+	requireDockerCLI(t)
+	buildShim(t)
+	env, dir := hullDaemon(t)
+	loadBusybox(t, env, dir)
+	const img = "e2e/busybox:1"
+	docker(t, env, "create", "--name", "kept", "-v", "/data", img, "true")
+	kept := docker(t, env, "inspect", "-f", "{{range .Mounts}}{{.Name}}{{end}}", "kept")
+	docker(t, env, "rm", "kept")
+
+	var daemon *exec.Cmd
+	t.Cleanup(func() {
+		if daemon != nil {
+			daemon.Process.Signal(os.Interrupt)
+			daemon.Wait()
+		}
+	})
+	start := func(crashAt string) {
+		t.Helper()
+		cmd := exec.Command(hullBin, "-D", "daemon", "-H", "unix://"+filepath.Join(dir, "hull.sock"),
+			"--data-root", filepath.Join(dir, "root"), "--exec-root", filepath.Join(dir, "run"),
+			"--config-file", filepath.Join(dir, "daemon.json"))
+		cmd.Env = append(os.Environ(), "HULL_TEST_CRASH_AT="+crashAt)
+		logf, _ := os.OpenFile(filepath.Join(dir, "daemon.log"), os.O_APPEND|os.O_WRONLY, 0)
+		cmd.Stdout, cmd.Stderr = logf, logf
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		daemon = cmd
+		waitFor(t, func() bool { _, _, code := dockerRun(t, env, "", "version"); return code == 0 }, "the daemon")
+	}
+	// The first daemon is hullDaemon's.
+	out, _ := exec.Command("pgrep", "-f", "daemon -H unix://"+dir).Output()
+	for _, pid := range strings.Fields(string(out)) {
+		exec.Command("kill", "-9", pid).Run()
+	}
+	time.Sleep(200 * time.Millisecond)
+	crash := func(point string, op ...string) {
+		t.Helper()
+		if daemon != nil {
+			daemon.Process.Signal(os.Interrupt)
+			daemon.Wait()
+		}
+		start(point)
+		if o, e, code := dockerRun(t, env, "", op...); code == 0 {
+			t.Fatalf("%v succeeded on a daemon that crashes at %q: %s %s", op, point, o, e)
+		}
+		if err := daemon.Wait(); err == nil || !strings.Contains(err.Error(), "exit status 70") {
+			t.Fatalf("the daemon did not crash at %q: %v", point, err)
+		}
+		start("")
+	}
+	volumes := func() string {
+		return strings.Join(strings.Fields(docker(t, env, "volume", "ls", "-q")), " ")
+	}
+
+	crash("create: the scratch layer is made, the record is not", "create", "--name", "c1", "-v", "/data", img, "true")
+	if v := volumes(); v != kept {
+		t.Errorf("after a create cut short: volumes %q, want only %q (kept by an rm without -v)", v, kept)
+	}
+	docker(t, env, "create", "--name", "c2", "-v", "/data", img, "true")
+	crash("rm: the record is gone, the volumes are not", "rm", "-v", "c2")
+	if _, _, code := dockerRun(t, env, "", "inspect", "c2"); code == 0 {
+		t.Errorf("c2 is still there after its rm was cut short past its record")
+	}
+	if v := volumes(); v != kept {
+		t.Errorf("after an rm -v cut short: volumes %q, want only %q", v, kept)
+	}
+	docker(t, env, "volume", "rm", kept)
+}

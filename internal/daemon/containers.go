@@ -300,7 +300,7 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *containe
 	}
 	// The mounts are resolved before the scratch layer is made: a bad
 	// --volumes-from or bind leaves nothing behind but the volumes made.
-	if rec.Mounts, err = d.resolveMounts(host, merged.Volumes); err != nil {
+	if rec.Mounts, err = d.resolveMounts(host, merged.Volumes, id); err != nil {
 		release()
 		return container.CreateResponse{}, err
 	}

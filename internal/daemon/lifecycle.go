@@ -592,6 +592,7 @@ func (d *Daemon) ContainerRemove(ctx context.Context, ref string, force, volumes
 		delete(d.names, name)
 	}
 	d.mu.Unlock()
+	crashpoint.At("rm: the record is gone, the volumes are not")
 	if volumes {
 		// Anonymous volumes go with their container, unless another uses one.
 		for _, vol := range usedVolumes(mounts, func(n string) bool { r, err := d.getVolume(n); return err == nil && r.Anonymous }) {
@@ -599,6 +600,8 @@ func (d *Daemon) ContainerRemove(ctx context.Context, ref string, force, volumes
 				d.removeVolume(vol)
 			}
 		}
+	} else {
+		d.keepAnonymous(id, mounts)
 	}
 	c.mu.Lock()
 	c.gone = true
