@@ -423,12 +423,16 @@ func (s *soak) streams(ctx context.Context) func() {
 func (s *soak) workload(ctx context.Context, first, n int, busy bool) error {
 	jobs := make(chan int)
 	var wg sync.WaitGroup
+	var inFlight atomic.Int64
 	for range s.cfg.Concurrency {
 		wg.Go(func() {
 			for i := range jobs {
 				octx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 				epoch := s.crashes.Load()
-				if err := s.one(octx, i); err != nil {
+				inFlight.Add(1)
+				err := s.one(octx, i)
+				inFlight.Add(-1)
+				if err != nil {
 					if s.crashes.Load() != epoch {
 						s.mu.Lock()
 						s.cut = append(s.cut, fmt.Sprintf("container %d: %v", i, err))
@@ -448,7 +452,7 @@ func (s *soak) workload(ctx context.Context, first, n int, busy bool) error {
 			// time more, so that the kill falls on varied steps.
 			time.Sleep(time.Duration(200+rand.IntN(1000)) * time.Millisecond)
 			s.crashes.Add(1)
-			s.cfg.Logf("kill -9 of the daemon with %d containers in flight", s.cfg.Concurrency)
+			s.cfg.Logf("kill -9 of the daemon with %d containers in flight", inFlight.Load())
 			s.closeStreams()
 			if err = s.stop(true); err == nil {
 				err = s.start(ctx)
