@@ -616,11 +616,15 @@ func (s *soak) wait(ctx context.Context, w client.ContainerWaitResult, want int6
 // one runs container n through the workload: create, start, logs, exec,
 // stats, and one of five endings — stop and rm; rm -f while it runs; kill,
 // wait and rm; stop of an auto-removed one; or a container that exits by
-// itself (3), waited for and removed.
+// itself (3), waited for and removed (every other one of those as `docker
+// run --rm` in the foreground: attached, auto-removed).
 func (s *soak) one(ctx context.Context, n int) error {
 	name := fmt.Sprintf("soak-%d", n)
 	net := []string{"bridge", netName, "none"}[n%3]
 	ending := n % 5
+	if ending == 4 && n%10 == 9 {
+		return s.foreground(ctx, name, n, net)
+	}
 	if ending == 4 {
 		id, err := s.create(ctx, name, n, net, false, "echo out-$N; echo err-$N >&2; exit 3")
 		if err != nil {
@@ -701,6 +705,45 @@ func (s *soak) one(ctx context.Context, n int) error {
 		s.did("autoremove")
 		return nil
 	}
+}
+
+// foreground runs container n as `docker run --rm` in the foreground
+// does: create (auto-removed), attach, wait for removal, start; the
+// output comes through the attach, the exit code (3) through the wait,
+// and then the container is gone.
+func (s *soak) foreground(ctx context.Context, name string, n int, net string) error {
+	id, err := s.create(ctx, name, n, net, true, "echo out-$N; echo err-$N >&2; exit 3")
+	if err != nil {
+		return err
+	}
+	att, err := s.cli.ContainerAttach(ctx, id, client.ContainerAttachOptions{Stream: true, Stdout: true, Stderr: true})
+	if err != nil {
+		s.remove(ctx, id, true)
+		return fmt.Errorf("attach: %w", err)
+	}
+	defer att.Close()
+	w := s.cli.ContainerWait(ctx, id, client.ContainerWaitOptions{Condition: container.WaitConditionRemoved})
+	if _, err := s.cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
+		s.remove(ctx, id, true)
+		return fmt.Errorf("start: %w", err)
+	}
+	s.did("start")
+	var out, errOut bytes.Buffer
+	if _, err := stdcopy.StdCopy(&out, &errOut, att.Reader); err != nil {
+		return fmt.Errorf("attach: %w", err)
+	}
+	s.did("attach")
+	if out.String() != fmt.Sprintf("out-%d\n", n) || errOut.String() != fmt.Sprintf("err-%d\n", n) {
+		return fmt.Errorf("attach: %q, %q", out.String(), errOut.String())
+	}
+	if err := s.wait(ctx, w, 3); err != nil {
+		return err
+	}
+	if _, err := s.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{}); err == nil {
+		return errors.New("an auto-removed container is still there after its wait for removal")
+	}
+	s.did("autoremove")
+	return nil
 }
 
 // carried is a container that lives across a restart, with what it should
