@@ -8,7 +8,7 @@
 # stream open throughout. Then it prints what the daemon held before and
 # after — mounts, cgroups (v1 and v2), netns, veths and bridges, nftables
 # rules, shims/monitors/inits, zombies, container/layer/bundle/state/shim
-# dirs, volumes, log files, sockets, files, fds — and its RSS idle, at the
+# dirs, volumes, log files, sockets, files, fds, goroutines — and its RSS idle, at the
 # peak and after a settle period. Exits 1 on a leak, a failed operation or
 # an RSS that did not come back near idle.
 #

@@ -251,7 +251,16 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 func (s *soak) take() Counts {
 	s.cli.Close()
 	time.Sleep(300 * time.Millisecond)
-	return s.sc.count()
+	cs := s.sc.count()
+	// The daemon's own count (docker info), the request that asks counted.
+	g := Count{Kind: "daemon goroutines"}
+	if info, err := s.cli.Info(context.Background(), client.InfoOptions{}); err == nil {
+		g.N = info.Info.NGoroutines
+	} else {
+		s.fail("info: %v", err)
+	}
+	s.cli.Close()
+	return append(cs, g)
 }
 
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }

@@ -26,7 +26,7 @@ import (
 // fails, on anything the daemon holds after that it did not hold before
 // (mounts, cgroups v1 and v2, netns, veths, bridges, nftables rules, shims,
 // monitors, inits, zombies, container, layer, bundle, state and shim dirs,
-// volumes, log files, sockets, files, fds), and on an RSS that does not
+// volumes, log files, sockets, files, fds, goroutines), and on an RSS that does not
 // come back near idle.
 func TestSoak(t *testing.T) {
 	requireRoot(t)
