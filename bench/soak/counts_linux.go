@@ -214,7 +214,8 @@ func (s *scope) links() (veths, bridges []string) {
 	return veths, bridges
 }
 
-// nftables lists the chains and rules of the daemon's table.
+// nftables lists the chains and rules of the daemon's table (and of any
+// table whose name begins with its name).
 func (s *scope) nftables() []string {
 	c, err := nftables.New()
 	if err != nil {
@@ -227,18 +228,18 @@ func (s *scope) nftables() []string {
 	}
 	var out []string
 	for _, t := range tables {
-		if t.Name != name {
+		if !strings.HasPrefix(t.Name, name) {
 			continue
 		}
 		chains, _ := c.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
 		for _, ch := range chains {
-			if ch.Table.Name != name {
+			if ch.Table.Name != t.Name {
 				continue
 			}
-			out = append(out, "chain "+ch.Name)
+			out = append(out, "chain "+t.Name+" "+ch.Name)
 			rules, _ := c.GetRules(t, ch)
 			for i := range rules {
-				out = append(out, fmt.Sprintf("rule %s #%d", ch.Name, i))
+				out = append(out, fmt.Sprintf("rule %s %s #%d", t.Name, ch.Name, i))
 			}
 		}
 	}

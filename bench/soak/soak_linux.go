@@ -206,6 +206,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if slices.Contains(c.Names, "/"+anchor) {
 			continue
 		}
+		s.remember(c.ID) // a create cut short may have left one the soak never heard of
 		if s.crashes.Load() == 0 {
 			s.fail("container %s (%v, %s) is still listed after the workload", c.ID[:12], c.Names, c.State)
 		}
