@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
@@ -375,4 +376,63 @@ func removeNetwork(execRoot string) {
 		c.DelTable(t)
 		c.Flush()
 	}
+}
+
+// monitorZombies lists the zombie children of container id's monitor
+// that are still there half a second later (an exec's helper just gone
+// is reaped by then): a monitor that lives as long as its container must
+// reap what is reparented to it.
+func monitorZombies(id string) []string {
+	find := func() (mon int, zombies map[int]string) {
+		dirs, _ := filepath.Glob("/proc/[0-9]*")
+		zombies = map[int]string{}
+		parents := map[int]int{}
+		for _, p := range dirs {
+			pid, _ := strconv.Atoi(filepath.Base(p))
+			stat, err := os.ReadFile(filepath.Join(p, "stat"))
+			if err != nil {
+				continue
+			}
+			i := bytes.LastIndexByte(stat, ')')
+			if i < 0 {
+				continue
+			}
+			f := strings.Fields(string(stat[i+1:]))
+			if len(f) < 2 {
+				continue
+			}
+			comm := string(stat[bytes.IndexByte(stat, '(')+1 : i])
+			if f[0] == "Z" {
+				ppid, _ := strconv.Atoi(f[1])
+				parents[pid] = ppid
+				zombies[pid] = comm
+				continue
+			}
+			if comm == "hull-monitor" {
+				if cmdline, _ := os.ReadFile(filepath.Join(p, "cmdline")); bytes.Contains(cmdline, []byte(`"id":"`+id+`"`)) {
+					mon = pid
+				}
+			}
+		}
+		for pid := range zombies {
+			if parents[pid] != mon || mon == 0 {
+				delete(zombies, pid)
+			}
+		}
+		return mon, zombies
+	}
+	mon, first := find()
+	if len(first) == 0 {
+		return nil
+	}
+	time.Sleep(500 * time.Millisecond)
+	_, again := find()
+	var out []string
+	for pid, comm := range again {
+		if _, ok := first[pid]; ok {
+			out = append(out, fmt.Sprintf("%d %s (monitor %d)", pid, comm, mon))
+		}
+	}
+	sort.Strings(out)
+	return out
 }

@@ -672,6 +672,9 @@ func (s *soak) one(ctx context.Context, n int) error {
 		s.remove(ctx, id, true)
 		return err
 	}
+	if z := monitorZombies(id); len(z) > 0 {
+		s.fail("container %d: zombies under its monitor after an exec: %v", n, z)
+	}
 	switch ending {
 	case 0:
 		timeout := 10
@@ -889,6 +892,9 @@ func (s *soak) checkOne(ctx context.Context, c carried) error {
 	}
 	if err := s.waitLog(ctx, c.id, fmt.Sprintf("start-%d\n", c.n)); err != nil {
 		return err
+	}
+	if z := monitorZombies(c.id); len(z) > 0 {
+		return fmt.Errorf("zombies under its monitor after a restart and an exec: %v", z)
 	}
 	if c.n%2 == 0 {
 		timeout := 10
