@@ -222,3 +222,43 @@ func TestSoakVolumesAfterCrash(t *testing.T) {
 	}
 	docker(t, env, "volume", "rm", kept)
 }
+
+// TestSoakNoZombiesUnderMonitor: a container's monitor is a subreaper, so
+// the orphans of a container in the host's pid namespace — a background
+// job of its init or of an exec — become its children when their parent
+// exits; it reaps them (they stayed zombies as long as the container ran).
+// The init's own exit status still comes through.
+func TestSoakNoZombiesUnderMonitor(t *testing.T) {
+	requireDockerCLI(t)
+	buildShim(t)
+	env, dir := hullDaemon(t)
+	loadBusybox(t, env, dir)
+	id := docker(t, env, "run", "-d", "--name", "orphans", "--pid", "host", "--network", "none", "e2e/busybox:1", "sh", "-c", "(sleep 0.3 &); trap 'exit 4' TERM; sleep 300 & wait")
+	for range 3 {
+		docker(t, env, "exec", "orphans", "sh", "-c", "sleep 0.2 >/dev/null 2>&1 &")
+	}
+	out, _ := exec.Command("pgrep", "-f", `hull-monitor --config \{"id":"`+id).Output()
+	mon := strings.TrimSpace(string(out))
+	if mon == "" || strings.Contains(mon, "\n") {
+		t.Fatalf("the container's monitor: %q", mon)
+	}
+	zombies := func() []string {
+		out, _ := exec.Command("ps", "-o", "pid=,stat=,comm=", "--ppid", mon).Output()
+		var z []string
+		for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			if f := strings.Fields(l); len(f) == 3 && strings.HasPrefix(f[1], "Z") {
+				z = append(z, l)
+			}
+		}
+		return z
+	}
+	time.Sleep(time.Second) // every orphan has exited
+	waitFor(t, func() bool { return len(zombies()) == 0 }, "no zombie under the monitor", func() string { return fmt.Sprint(zombies()) })
+	if out := docker(t, env, "exec", "orphans", "echo", "ok"); out != "ok" {
+		t.Errorf("exec after the orphans: %q", out)
+	}
+	docker(t, env, "stop", "orphans")
+	if out := docker(t, env, "inspect", "-f", "{{.State.ExitCode}}", "orphans"); out != "4" {
+		t.Errorf("the init's exit code: %s, want 4", out)
+	}
+}

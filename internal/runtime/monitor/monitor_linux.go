@@ -228,6 +228,7 @@ func New(cfg Config, files Files, backend Backend) (*Monitor, error) {
 	m.initExe, m.hasInitExe = exeOf(init.Pid)
 	go func() { m.io.Wait(); close(m.outputEnded) }()
 	go m.reap()
+	go m.reapOrphans()
 	return m, nil
 }
 
