@@ -480,8 +480,8 @@ func (s *soak) workload(ctx context.Context, first, n int, busy bool) error {
 }
 
 // create creates container soak-N: on the default bridge, the soak's
-// network or none (by N), some with a published port or an anonymous
-// volume, running cmd with $N set.
+// network or none (by N), some with a published port, an anonymous volume
+// or the host's pid namespace, running cmd with $N set.
 func (s *soak) create(ctx context.Context, name string, n int, net string, autoRemove bool, cmd string) (string, error) {
 	cfg := &container.Config{Image: imageRef, Cmd: []string{"sh", "-c", cmd}, Env: []string{fmt.Sprintf("N=%d", n)}}
 	hc := &container.HostConfig{NetworkMode: container.NetworkMode(net), AutoRemove: autoRemove}
@@ -492,6 +492,11 @@ func (s *soak) create(ctx context.Context, name string, n int, net string, autoR
 	}
 	if n%4 == 1 {
 		cfg.Volumes = map[string]struct{}{"/data": {}}
+	}
+	if n%7 == 6 {
+		// The host's pid namespace: the orphans of its execs go to the
+		// monitor, which must reap them (monitorZombies).
+		hc.PidMode = "host"
 	}
 	c, err := s.cli.ContainerCreate(ctx, client.ContainerCreateOptions{Name: name, Config: cfg, HostConfig: hc})
 	if err != nil {
@@ -547,9 +552,10 @@ func (s *soak) waitLog(ctx context.Context, id, want string) error {
 	}
 }
 
-// exec runs a command in container id and checks its output and exit code.
+// exec runs a command in container id and checks its output and exit
+// code; the command leaves an orphan (true &).
 func (s *soak) exec(ctx context.Context, id string, n int) error {
-	ex, err := s.cli.ExecCreate(ctx, id, client.ExecCreateOptions{Cmd: []string{"sh", "-c", "echo exec-$N; echo e >&2; exit 7"}, AttachStdout: true, AttachStderr: true})
+	ex, err := s.cli.ExecCreate(ctx, id, client.ExecCreateOptions{Cmd: []string{"sh", "-c", "true & echo exec-$N; echo e >&2; exit 7"}, AttachStdout: true, AttachStderr: true})
 	if err != nil {
 		return fmt.Errorf("exec create: %w", err)
 	}
