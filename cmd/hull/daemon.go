@@ -327,28 +327,37 @@ func apiTimeouts() (t struct{ header, idle, body time.Duration }) {
 // returnMemoryWhenIdle gives the heap that a burst of requests grew back to
 // the system once the daemon has been idle for a couple of seconds, so that
 // an idle daemon stays small (the Go runtime would otherwise keep it for
-// minutes).
+// minutes). Idle means no request began or ended for a whole tick: the
+// requests still open then are long streams (stats, events, logs -f,
+// attach) that would otherwise hold the burst's heap for as long as they
+// stay open; the memory is returned once per quiet spell, not on every
+// tick.
 func returnMemoryWhenIdle(ctx context.Context, h http.Handler) http.Handler {
-	var inFlight, served atomic.Int64
+	var changes atomic.Int64 // requests begun plus requests ended
 	go func() {
 		t := time.NewTicker(2 * time.Second)
 		defer t.Stop()
-		var last int64
+		var seen, freed int64
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
 			}
-			if n := served.Load(); n != last && inFlight.Load() == 0 {
-				last = n
+			n := changes.Load()
+			if n != seen {
+				seen = n // busy during this tick
+				continue
+			}
+			if n != freed {
+				freed = n
 				debug.FreeOSMemory()
 			}
 		}
 	}()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		inFlight.Add(1)
-		defer func() { inFlight.Add(-1); served.Add(1) }()
+		changes.Add(1)
+		defer changes.Add(1)
 		h.ServeHTTP(w, r)
 	})
 }

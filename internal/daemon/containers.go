@@ -97,6 +97,11 @@ type ctr struct {
 	// attach made before start waits for it) and replaced when it exits.
 	created chan struct{}
 	removed bool
+	// gone: the removal is done, the container out of the daemon's maps;
+	// a wait for condition removed ends only then (state Removing is set
+	// before, and a waiter woken by the exit could answer while inspect
+	// still found the container).
+	gone bool
 	// stopping says the user stopped or killed it: no restart policy.
 	stopping bool
 	// restarting: a restart's stop is under way; neither the restart
@@ -299,7 +304,7 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *containe
 	}
 	// The mounts are resolved before the scratch layer is made: a bad
 	// --volumes-from or bind leaves nothing behind but the volumes made.
-	if rec.Mounts, err = d.resolveMounts(host, merged.Volumes); err != nil {
+	if rec.Mounts, err = d.resolveMounts(host, merged.Volumes, id); err != nil {
 		release()
 		return container.CreateResponse{}, err
 	}

@@ -610,6 +610,7 @@ func (d *Daemon) ContainerRemove(ctx context.Context, ref string, force, volumes
 		delete(d.names, name)
 	}
 	d.mu.Unlock()
+	crashpoint.At("rm: the record is gone, the volumes are not")
 	if volumes {
 		// Anonymous volumes go with their container, unless another uses one.
 		for _, vol := range usedVolumes(mounts, func(n string) bool { r, err := d.getVolume(n); return err == nil && r.Anonymous }) {
@@ -617,8 +618,11 @@ func (d *Daemon) ContainerRemove(ctx context.Context, ref string, force, volumes
 				d.removeVolume(vol)
 			}
 		}
+	} else {
+		d.keepAnonymous(id, mounts)
 	}
 	c.mu.Lock()
+	c.gone = true
 	c.notify()
 	c.mu.Unlock()
 	d.containerEvent(c, events.ActionDestroy)
@@ -646,7 +650,7 @@ func (d *Daemon) ContainerWait(ctx context.Context, ref string, condition string
 	go func() {
 		for {
 			c.mu.Lock()
-			st, code, removed := c.rec.State.Status, c.rec.State.ExitCode, c.removed && c.rec.State.Status == container.StateRemoving
+			st, code, removed := c.rec.State.Status, c.rec.State.ExitCode, c.gone
 			exited := c.exits > exits
 			if exited {
 				code = c.exitCode

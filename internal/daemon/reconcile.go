@@ -90,4 +90,5 @@ func (d *Daemon) reconcile(ctx context.Context) {
 			}
 		}
 	}
+	d.removeOrphanVolumes(known)
 }

@@ -15,7 +15,7 @@ func TestReconcileVolumes(t *testing.T) {
 	d := testDaemonDB(t)
 	d.cfg.Root = t.TempDir()
 	for _, name := range []string{"whole", "used", "removed"} {
-		if _, err := d.createVolume(name, nil, nil, false); err != nil {
+		if _, err := d.createVolume(name, nil, nil, false, ""); err != nil {
 			t.Fatal(err)
 		}
 	}

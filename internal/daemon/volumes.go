@@ -44,6 +44,12 @@ type volumeRecord struct {
 	Anonymous bool `json:"anonymous,omitempty"`
 	// Driver is the volume plugin that holds it; "" for the local driver.
 	Driver string `json:"driver,omitempty"`
+	// For is the container whose create made this anonymous volume, until
+	// that container is removed without its volumes (then the volume stays,
+	// as Docker's). A daemon killed between the volume and the container's
+	// record, or between the record's removal and the volume's, leaves it
+	// naming no container: the next start removes it (removeOrphanVolumes).
+	For string `json:"for,omitempty"`
 }
 
 // mountPoint is one mount of a container, resolved at create.
@@ -101,7 +107,7 @@ func (d *Daemon) VolumeCreate(ctx context.Context, req volume.CreateRequest) (vo
 	if req.Driver != "" && req.Driver != "local" {
 		return volume.Volume{}, fmt.Errorf("volume driver %q: only the local driver is available: %w", req.Driver, errdefs.ErrNotFound)
 	}
-	r, err := d.createVolume(req.Name, req.Labels, req.DriverOpts, false)
+	r, err := d.createVolume(req.Name, req.Labels, req.DriverOpts, false, "")
 	if err != nil {
 		return volume.Volume{}, err
 	}
@@ -110,8 +116,9 @@ func (d *Daemon) VolumeCreate(ctx context.Context, req volume.CreateRequest) (vo
 
 // createVolume makes a local volume with its labels and driver options
 // (checked only when it is new: an existing volume of that name is given
-// back as it is, as dockerd's local driver does).
-func (d *Daemon) createVolume(name string, labels, opts map[string]string, anonymous bool) (volumeRecord, error) {
+// back as it is, as dockerd's local driver does). forID is the container
+// whose create asks for it (recorded on an anonymous volume).
+func (d *Daemon) createVolume(name string, labels, opts map[string]string, anonymous bool, forID string) (volumeRecord, error) {
 	if name == "" {
 		name = newID()
 		anonymous = true
@@ -149,6 +156,9 @@ func (d *Daemon) createVolume(name string, labels, opts map[string]string, anony
 		}
 		crashpoint.At("volume create: the folder is made, the record is not")
 		rec = volumeRecord{Name: name, CreatedAt: time.Now().UTC(), Labels: labels, Options: opts, Anonymous: anonymous}
+		if anonymous {
+			rec.For = forID
+		}
 		v, err := json.Marshal(rec)
 		if err != nil {
 			return err
@@ -347,7 +357,7 @@ func dirSize(dir string) int64 {
 // with their texts; it creates the named and anonymous volumes only once
 // everything parsed. --tmpfs mounts are not among them (inspect does not
 // list them): the spec adds them at start.
-func (d *Daemon) resolveMounts(host *container.HostConfig, volumes map[string]struct{}) ([]mountPoint, error) {
+func (d *Daemon) resolveMounts(host *container.HostConfig, volumes map[string]struct{}, id string) ([]mountPoint, error) {
 	var out []mountPoint
 	byDest := map[string]int{}
 	// put adds m, or replaces a mount of the same destination taken from
@@ -457,7 +467,7 @@ func (d *Daemon) resolveMounts(host *container.HostConfig, volumes map[string]st
 			continue
 		}
 		_, opts, _ := mountDriver(host, m.Destination)
-		rec, err := d.createVolume(m.Name, m.Labels, opts, m.Name == "")
+		rec, err := d.createVolume(m.Name, m.Labels, opts, m.Name == "", id)
 		if err != nil {
 			d.releaseAnonymous(out[:i])
 			return nil, err
