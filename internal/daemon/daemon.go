@@ -209,7 +209,8 @@ func (d *Daemon) imageInUse(id string) bool {
 }
 
 // restore reconnects the containers that were running when the daemon
-// last stopped.
+// last stopped (without live-restore it stops them), and applies the
+// restart policies as dockerd does at its start (startAtDaemonStart).
 func (d *Daemon) restore(ctx context.Context) {
 	d.mu.Lock()
 	cs := make([]*ctr, 0, len(d.ctrs))
@@ -217,6 +218,7 @@ func (d *Daemon) restore(ctx context.Context) {
 		cs = append(cs, c)
 	}
 	d.mu.Unlock()
+	var outlived, stopped []*ctr
 	for _, c := range cs {
 		st := c.rec.State.Status
 		if st == container.StateRemoving {
@@ -229,18 +231,8 @@ func (d *Daemon) restore(ctx context.Context) {
 			}
 			continue
 		}
-		if st == container.StateExited && c.rec.StoppedByDaemon {
-			// Stopped by a daemon that shut down without live-restore: the
-			// restart policy brings it back.
-			if p := c.rec.HostConfig.RestartPolicy.Name; p == "always" || p == "unless-stopped" {
-				slog.Info("restart policy: starting the container at daemon start", "id", c.rec.ID, "policy", p)
-				c.mu.Lock()
-				c.rec.StoppedByDaemon = false
-				if err := d.startLocked(ctx, c); err != nil {
-					slog.Error("start at daemon start", "id", c.rec.ID, "error", err)
-				}
-				c.mu.Unlock()
-			}
+		if st == container.StateExited {
+			stopped = append(stopped, c) // its restart policy may start it
 			continue
 		}
 		if st != container.StateRunning && st != container.StatePaused && st != container.StateRestarting {
@@ -259,6 +251,9 @@ func (d *Daemon) restore(ctx context.Context) {
 				c.rec.State.Status = container.StatePaused
 			}
 			go d.monitor(c)
+			if !d.cfg.LiveRestore {
+				outlived = append(outlived, c)
+			}
 		case err == nil && rs.Status == runtime.StatusStopped && rs.ExitStatus != nil:
 			slog.Info("container exited while the daemon was away", "id", c.rec.ID, "code", *rs.ExitStatus)
 			d.exited(c, *rs.ExitStatus)
@@ -267,6 +262,7 @@ func (d *Daemon) restore(ctx context.Context) {
 			d.exited(c, 255)
 		}
 	}
+	d.startAtDaemonStart(ctx, outlived, stopped)
 }
 
 // loadEngineID reads the daemon's id from <root>/engine-id, making it (a

@@ -1,0 +1,355 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// restartOutcome is what docker inspect says of a container once the
+// daemon is back, and whether its process is the one from before the
+// daemon went away ("same"), another ("new"), or none.
+type restartOutcome struct {
+	Status       string
+	ExitCode     int
+	RestartCount int
+	Running      bool
+	Paused       bool
+	Process      string
+}
+
+// anyRestarts in an expected outcome's RestartCount stands for 0 or 1:
+// dockerd starts a container that exited while it was away twice over, at
+// once — its restore starts it afresh (count 0) and the exit's event has
+// the restart policy restart it (count 1) — and which is first varies from
+// run to run.
+const anyRestarts = -1
+
+func (o restartOutcome) String() string {
+	n := strconv.Itoa(o.RestartCount)
+	if o.RestartCount == anyRestarts {
+		n = "0|1"
+	}
+	return fmt.Sprintf("%s exit=%d restarts=%s running=%t paused=%t process=%s", o.Status, o.ExitCode, n, o.Running, o.Paused, o.Process)
+}
+
+// matches says whether got is the expected outcome o.
+func (o restartOutcome) matches(got restartOutcome) bool {
+	if o.RestartCount == anyRestarts && (got.RestartCount == 0 || got.RestartCount == 1) {
+		got.RestartCount = anyRestarts
+	}
+	return o == got
+}
+
+// The outcomes dockerd 20.10.24 gave for the same matrix (a private
+// dockerd, the same busybox commands and timing; three runs of each of the
+// four daemon restarts agreed but for the restart count of a container
+// that exited while away, see anyRestarts, and one run in three of the
+// kill without live-restore, where dockerd lost track of two of its
+// containerd tasks and left "exited while away" containers down).
+var (
+	rmKept          = restartOutcome{"running", 0, 0, true, false, "same"}
+	rmPaused        = restartOutcome{"paused", 0, 0, true, true, "same"}
+	rmRestarted     = restartOutcome{"running", 0, 0, true, false, "new"}
+	rmRestartedAway = restartOutcome{"running", 0, anyRestarts, true, false, "new"}
+	rmExited0       = restartOutcome{"exited", 0, 0, false, false, "none"}
+	rmExited3       = restartOutcome{"exited", 3, 0, false, false, "none"}
+)
+
+// restartMatrixWant: "live-restore/how the daemon stopped/state-policy".
+// The container's state is the one it had when the daemon went away:
+// running, stopped (docker stop), paused, or exited while away (its
+// process ends, code 3, while the daemon is down). Every container stops
+// on SIGTERM with code 0.
+//
+// What dockerd does, in short: with live-restore the daemon's going away
+// changes nothing — running and paused containers are the same processes;
+// a container that exited while away gets its policy applied (a restart
+// that counts); a stopped container with "always" is started at daemon
+// start (docker stop does not hold it down past a daemon restart), with
+// "unless-stopped" it is not. Without live-restore, a clean stop stops
+// every container (a paused one is resumed to take SIGTERM) and the next
+// start starts those with always and unless-stopped; a kill leaves them to
+// the next start, which stops them as if by hand — so unless-stopped ones
+// stay down — and starts those with always. on-failure never restarts a
+// code-0 exit.
+var restartMatrixWant = map[string]restartOutcome{
+	"on/term/running-no":             rmKept,
+	"on/term/running-always":         rmKept,
+	"on/term/running-on-failure":     rmKept,
+	"on/term/running-unless-stopped": rmKept,
+	"on/term/stopped-no":             rmExited0,
+	"on/term/stopped-always":         rmRestarted,
+	"on/term/stopped-on-failure":     rmExited0,
+	"on/term/stopped-unless-stopped": rmExited0,
+	"on/term/paused-no":              rmPaused,
+	"on/term/paused-always":          rmPaused,
+	"on/term/paused-on-failure":      rmPaused,
+	"on/term/paused-unless-stopped":  rmPaused,
+	"on/term/exited-no":              rmExited3,
+	"on/term/exited-always":          rmRestartedAway,
+	"on/term/exited-on-failure":      rmRestartedAway,
+	"on/term/exited-unless-stopped":  rmRestartedAway,
+
+	"on/kill/running-no":             rmKept,
+	"on/kill/running-always":         rmKept,
+	"on/kill/running-on-failure":     rmKept,
+	"on/kill/running-unless-stopped": rmKept,
+	"on/kill/stopped-no":             rmExited0,
+	"on/kill/stopped-always":         rmRestarted,
+	"on/kill/stopped-on-failure":     rmExited0,
+	"on/kill/stopped-unless-stopped": rmExited0,
+	"on/kill/paused-no":              rmPaused,
+	"on/kill/paused-always":          rmPaused,
+	"on/kill/paused-on-failure":      rmPaused,
+	"on/kill/paused-unless-stopped":  rmPaused,
+	"on/kill/exited-no":              rmExited3,
+	"on/kill/exited-always":          rmRestartedAway,
+	"on/kill/exited-on-failure":      rmRestartedAway,
+	"on/kill/exited-unless-stopped":  rmRestartedAway,
+
+	"off/term/running-no":             rmExited0,
+	"off/term/running-always":         rmRestarted,
+	"off/term/running-on-failure":     rmExited0,
+	"off/term/running-unless-stopped": rmRestarted,
+	"off/term/stopped-no":             rmExited0,
+	"off/term/stopped-always":         rmRestarted,
+	"off/term/stopped-on-failure":     rmExited0,
+	"off/term/stopped-unless-stopped": rmExited0,
+	"off/term/paused-no":              rmExited0,
+	"off/term/paused-always":          rmRestarted,
+	"off/term/paused-on-failure":      rmExited0,
+	"off/term/paused-unless-stopped":  rmRestarted,
+	"off/term/exited-no":              rmExited0,
+	"off/term/exited-always":          rmRestartedAway,
+	"off/term/exited-on-failure":      rmExited0,
+	"off/term/exited-unless-stopped":  rmRestartedAway,
+
+	"off/kill/running-no":             rmExited0,
+	"off/kill/running-always":         rmRestarted,
+	"off/kill/running-on-failure":     rmExited0,
+	"off/kill/running-unless-stopped": rmExited0,
+	"off/kill/stopped-no":             rmExited0,
+	"off/kill/stopped-always":         rmRestarted,
+	"off/kill/stopped-on-failure":     rmExited0,
+	"off/kill/stopped-unless-stopped": rmExited0,
+	"off/kill/paused-no":              rmExited0,
+	"off/kill/paused-always":          rmRestarted,
+	"off/kill/paused-on-failure":      rmExited0,
+	"off/kill/paused-unless-stopped":  rmExited0,
+	"off/kill/exited-no":              rmExited3,
+	"off/kill/exited-always":          rmRestartedAway,
+	"off/kill/exited-on-failure":      rmRestartedAway,
+	"off/kill/exited-unless-stopped":  rmRestartedAway,
+}
+
+var (
+	restartMatrixStates   = []string{"running", "stopped", "paused", "exited"}
+	restartMatrixPolicies = []string{"no", "always", "on-failure", "unless-stopped"}
+)
+
+// TestRestartMatrix is the restart matrix of issue 13: live-restore on and
+// off × a container running, stopped, paused or exiting while the daemon
+// is away × restart policy no, always, on-failure, unless-stopped × the
+// daemon stopped cleanly (SIGTERM) or killed (SIGKILL) — 64 cases, each
+// checked against what dockerd 20.10 does (restartMatrixWant). One daemon
+// restart per live-restore × stop pair carries its 16 containers; the four
+// run side by side. The log has the matrix as a table.
+func TestRestartMatrix(t *testing.T) {
+	requireDockerCLI(t)
+	buildShim(t)
+	var mu sync.Mutex
+	got := map[string]restartOutcome{}
+	t.Run("daemons", func(t *testing.T) {
+		for _, lr := range []string{"on", "off"} {
+			for _, stop := range []string{"term", "kill"} {
+				t.Run(lr+"-"+stop, func(t *testing.T) {
+					t.Parallel()
+					res := restartMatrixRun(t, lr == "on", stop)
+					mu.Lock()
+					for k, v := range res {
+						got[lr+"/"+stop+"/"+k] = v
+					}
+					mu.Unlock()
+				})
+			}
+		}
+	})
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-34s | %-62s | %s\n", "case (live-restore/stop/state-policy)", "dockerd 20.10", "hull")
+	differ := 0
+	for _, lr := range []string{"on", "off"} {
+		for _, stop := range []string{"term", "kill"} {
+			for _, st := range restartMatrixStates {
+				for _, p := range restartMatrixPolicies {
+					k := lr + "/" + stop + "/" + st + "-" + p
+					want := restartMatrixWant[k]
+					g, ok := got[k]
+					hull := g.String()
+					switch {
+					case !ok:
+						hull = "(not run)"
+						differ++
+					case !want.matches(g):
+						hull += "   <-- differs"
+						differ++
+					default:
+						hull = "same"
+					}
+					fmt.Fprintf(&b, "%-34s | %-62s | %s\n", k, want, hull)
+				}
+			}
+		}
+	}
+	t.Logf("restart matrix, %d cases, %d differ from dockerd:\n%s", len(restartMatrixWant), differ, b.String())
+	if differ > 0 {
+		t.Errorf("%d of %d cases differ from dockerd (table above)", differ, len(restartMatrixWant))
+	}
+}
+
+// restartMatrixRun makes the 16 containers of one live-restore × stop pair
+// on a daemon of their own, stops the daemon (SIGTERM) or kills it
+// (SIGKILL), lets the "exited" ones end while it is down, starts a daemon
+// again over the same roots and returns what became of each container,
+// keyed "state-policy".
+func restartMatrixRun(t *testing.T, liveRestore bool, stop string) map[string]restartOutcome {
+	var extra []string
+	if !liveRestore {
+		extra = []string{"--live-restore=false"}
+	}
+	env, dir := hullDaemon(t, extra...)
+	loadBusybox(t, env, dir)
+	// Every container ends with 0 on SIGTERM. An "exited" one ends by
+	// itself with 3 two seconds after its first start; started again it
+	// runs on (its marker file is in its own root file system), so that
+	// what a restart policy did holds still while it is looked at.
+	const long = `trap "exit 0" TERM; sleep 1000 & wait`
+	const short = `trap "exit 0" TERM; if [ -e /ran ]; then sleep 1000 & wait; exit 0; fi; touch /ran; sleep 3 & wait; exit 3`
+	each := func(states []string, f func(name, state, policy string) error) {
+		var wg sync.WaitGroup
+		for _, st := range states {
+			for _, p := range restartMatrixPolicies {
+				wg.Go(func() {
+					if err := f(st+"-"+p, st, p); err != nil {
+						t.Error(err)
+					}
+				})
+			}
+		}
+		wg.Wait()
+	}
+	cli := func(args ...string) error {
+		cmd := exec.Command("docker", args...)
+		cmd.Env = env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("docker %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+		return nil
+	}
+	each([]string{"running", "stopped", "paused"}, func(name, _, policy string) error {
+		return cli("run", "-d", "--network", "none", "--name", name, "--restart", policy, "e2e/busybox:1", "sh", "-c", long)
+	})
+	each([]string{"stopped", "paused"}, func(name, state, _ string) error {
+		if state == "stopped" {
+			return cli("stop", name)
+		}
+		return cli("pause", name)
+	})
+	started := time.Now()
+	each([]string{"exited"}, func(name, _, policy string) error {
+		return cli("run", "-d", "--network", "none", "--name", name, "--restart", policy, "e2e/busybox:1", "sh", "-c", short)
+	})
+	if t.Failed() {
+		t.FailNow()
+	}
+	before := restartMatrixInspect(t, env)
+	for name, o := range before {
+		want := strings.SplitN(name, "-", 2)[0]
+		if want == "stopped" {
+			want = "exited"
+		} else if want == "exited" {
+			want = "running"
+		}
+		if o.Status != want {
+			t.Fatalf("%s is %s before the daemon went away, not %s: the test was too slow", name, o.Status, want)
+		}
+	}
+	sig := syscall.SIGTERM
+	if stop == "kill" {
+		sig = syscall.SIGKILL
+	}
+	signalHullDaemon(t, dir, sig)
+	if !liveRestore {
+		// The next daemon has live-restore off from its configuration file.
+		os.WriteFile(filepath.Join(dir, "daemon.json"), []byte(`{"live-restore": false}`), 0o644)
+	}
+	time.Sleep(time.Until(started.Add(4500 * time.Millisecond)))
+	startHullDaemon(t, env, dir)
+	// Restart policies act at once, and within the first back-off (100 ms).
+	time.Sleep(2 * time.Second)
+	after := restartMatrixInspect(t, env)
+	res := map[string]restartOutcome{}
+	for name, o := range after {
+		switch pid := o.Process; {
+		case pid == "0":
+			o.Process = "none"
+		case pid == before[name].Process:
+			o.Process = "same"
+		default:
+			o.Process = "new"
+		}
+		res[name] = o
+	}
+	return res
+}
+
+// restartMatrixInspect inspects every container of the daemon at env;
+// Process holds the pid.
+func restartMatrixInspect(t *testing.T, env []string) map[string]restartOutcome {
+	t.Helper()
+	ids := strings.Fields(docker(t, env, "ps", "-aq"))
+	out := docker(t, env, append([]string{"inspect", "-f", "{{.Name}} {{.State.Status}} {{.State.ExitCode}} {{.RestartCount}} {{.State.Running}} {{.State.Paused}} {{.State.Pid}}"}, ids...)...)
+	res := map[string]restartOutcome{}
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) != 7 {
+			t.Fatalf("docker inspect: %q", line)
+		}
+		code, _ := strconv.Atoi(f[2])
+		n, _ := strconv.Atoi(f[3])
+		res[strings.TrimPrefix(f[0], "/")] = restartOutcome{f[1], code, n, f[4] == "true", f[5] == "true", f[6]}
+	}
+	return res
+}
+
+// signalHullDaemon sends sig to the hull daemon serving dir and waits
+// until it has exited.
+func signalHullDaemon(t *testing.T, dir string, sig syscall.Signal) {
+	t.Helper()
+	out, _ := exec.Command("pgrep", "-f", "hull -D daemon -H unix://"+dir+"/").Output()
+	pids := strings.Fields(string(out))
+	if len(pids) != 1 {
+		t.Fatalf("hull daemons serving %s: %q", dir, pids)
+	}
+	pid, _ := strconv.Atoi(pids[0])
+	syscall.Kill(pid, sig)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		// A daemon the test started stays a zombie until reaped.
+		b, err := os.ReadFile("/proc/" + pids[0] + "/stat")
+		if err != nil || strings.Contains(string(b), ") Z ") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("hull daemon %d did not exit after %v", pid, sig)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
