@@ -353,3 +353,42 @@ func signalHullDaemon(t *testing.T, dir string, sig syscall.Signal) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestRestartMatrixDeafContainers: without live-restore a clean stop of the
+// daemon stops its containers side by side, as dockerd does — four
+// containers that ignore SIGTERM, with a stop timeout of 2 s, take about
+// 2 s, not 8 (dockerd 20.10: 3.5 s) —, and their SIGKILL's 137 is a
+// failure for on-failure at the next start: dockerd then has deaf-no
+// exited 137 and the other three running, restart count 0.
+func TestRestartMatrixDeafContainers(t *testing.T) {
+	requireDockerCLI(t)
+	buildShim(t)
+	env, dir := hullDaemon(t, "--live-restore=false")
+	loadBusybox(t, env, dir)
+	for _, p := range restartMatrixPolicies {
+		docker(t, env, "run", "-d", "--network", "none", "--stop-timeout", "2", "--name", "deaf-"+p, "--restart", p,
+			"e2e/busybox:1", "sh", "-c", `trap "" TERM; sleep 1000 & while :; do wait; done`)
+	}
+	begin := time.Now()
+	signalHullDaemon(t, dir, syscall.SIGTERM)
+	took := time.Since(begin)
+	t.Logf("the daemon stopped in %v", took.Round(10*time.Millisecond))
+	if took > 6*time.Second {
+		t.Errorf("the daemon took %v to stop 4 containers with a stop timeout of 2 s: stopped one after the other?", took)
+	}
+	os.WriteFile(filepath.Join(dir, "daemon.json"), []byte(`{"live-restore": false}`), 0o644)
+	startHullDaemon(t, env, dir)
+	time.Sleep(time.Second)
+	got := restartMatrixInspect(t, env)
+	for _, p := range restartMatrixPolicies {
+		want := restartOutcome{"running", 0, 0, true, false, ""}
+		if p == "no" {
+			want = restartOutcome{"exited", 137, 0, false, false, ""}
+		}
+		o := got["deaf-"+p]
+		o.Process = ""
+		if o != want {
+			t.Errorf("deaf-%s after the restart: %v, dockerd: %v", p, o, want)
+		}
+	}
+}

@@ -162,7 +162,8 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 }
 
 // Close stops serving the containers. With live-restore they go on
-// running under their shims; without it they are stopped.
+// running under their shims; without it they are stopped, side by side as
+// dockerd's shutdown stops them (the longest stop timeout, not their sum).
 func (d *Daemon) Close() error {
 	d.shuttingDown.Store(true)
 	if !d.cfg.LiveRestore {
@@ -176,9 +177,7 @@ func (d *Daemon) Close() error {
 			c.mu.Unlock()
 		}
 		d.mu.Unlock()
-		for _, id := range running {
-			d.ContainerStop(context.Background(), id, nil, "")
-		}
+		stopAll(running, func(id string) { d.ContainerStop(context.Background(), id, nil, "") })
 	}
 	d.net.Close()
 	return d.db.Close()

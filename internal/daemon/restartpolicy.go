@@ -71,3 +71,12 @@ func (d *Daemon) startByPolicy(ctx context.Context, c *ctr) {
 		slog.Error("start at daemon start", "id", c.rec.ID, "error", err)
 	}
 }
+
+// stopAll runs stop for each id side by side and returns when all are done.
+func stopAll(ids []string, stop func(id string)) {
+	var wg sync.WaitGroup
+	for _, id := range ids {
+		wg.Go(func() { stop(id) })
+	}
+	wg.Wait()
+}
