@@ -200,6 +200,8 @@ func TestRestartMatrix(t *testing.T) {
 					case !want.matches(g):
 						hull += "   <-- differs"
 						differ++
+					case want.RestartCount == anyRestarts:
+						hull = fmt.Sprintf("same (restarts=%d)", g.RestartCount)
 					default:
 						hull = "same"
 					}
