@@ -394,3 +394,58 @@ func TestRestartMatrixDeafContainers(t *testing.T) {
 		}
 	}
 }
+
+// TestRestartMatrixRestarting: a container waiting out its restart
+// back-off when the daemon is killed is started afresh at once by the next
+// daemon, its restart count back to 0, as dockerd 20.10 does for always
+// and unless-stopped ("restarting 5 5" before, "running 0 0" a second
+// after the restart; hull before had them stay exited for good, as its
+// record of a back-off is the exit's). The containers exit 5 until a file
+// appears in a bound folder, made while the daemon is down. (on-failure is
+// left out: dockerd 20.10 loses the exit code of a container in its
+// back-off when it stops cleanly and keeps it down as "exited 0"; hull
+// keeps the code, 5, and restarts it.)
+func TestRestartMatrixRestarting(t *testing.T) {
+	requireDockerCLI(t)
+	buildShim(t)
+	env, dir := hullDaemon(t)
+	loadBusybox(t, env, dir)
+	flag := filepath.Join(dir, "flag")
+	os.MkdirAll(flag, 0o755)
+	policies := []string{"always", "unless-stopped"}
+	for _, p := range policies {
+		docker(t, env, "run", "-d", "--network", "none", "-v", flag+":/flag", "--name", "flap-"+p, "--restart", p,
+			"e2e/busybox:1", "sh", "-c", `trap "exit 0" TERM; if [ -e /flag/go ]; then sleep 1000 & wait; fi; exit 5`)
+	}
+	// Back-offs of 0.8 s and more: both wait to be restarted at once.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got := restartMatrixInspect(t, env)
+		n := 0
+		for _, p := range policies {
+			if o := got["flap-"+p]; o.Status == "restarting" && o.RestartCount >= 3 {
+				n++
+			}
+		}
+		if n == len(policies) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the containers do not wait in their back-off together: %v", got)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	signalHullDaemon(t, dir, syscall.SIGKILL)
+	os.WriteFile(filepath.Join(flag, "go"), nil, 0o644)
+	startHullDaemon(t, env, dir)
+	time.Sleep(time.Second)
+	got := restartMatrixInspect(t, env)
+	t.Logf("after the restart: %v", got)
+	for _, p := range policies {
+		o := got["flap-"+p]
+		o.Process = ""
+		if want := (restartOutcome{"running", 0, 0, true, false, ""}); o != want {
+			t.Errorf("flap-%s after the restart: %v, dockerd: %v", p, o, want)
+		}
+	}
+}
