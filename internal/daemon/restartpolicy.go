@@ -6,6 +6,8 @@ import (
 	"sync"
 
 	"github.com/moby/moby/api/types/container"
+
+	"github.com/hullproject/hull/internal/errdefs"
 )
 
 // startsAtDaemonStart is dockerd's rule for a container that does not run
@@ -62,6 +64,9 @@ func (d *Daemon) startByPolicy(ctx context.Context, c *ctr) {
 	defer c.mu.Unlock()
 	if c.rec.State.Status != container.StateExited || !startsAtDaemonStart(&c.rec) {
 		return
+	}
+	if _, err := d.layers.Get(ctx, c.rec.ID); errdefs.IsNotFound(err) {
+		return // an rm cut short: reconcile marks it Dead
 	}
 	slog.Info("restart policy: starting the container at daemon start", "id", c.rec.ID, "policy", c.rec.HostConfig.RestartPolicy.Name)
 	c.rec.RestartCount = 0
