@@ -292,24 +292,39 @@ func restartMatrixRun(t *testing.T, liveRestore bool, stop string) map[string]re
 		// The next daemon has live-restore off from its configuration file.
 		os.WriteFile(filepath.Join(dir, "daemon.json"), []byte(`{"live-restore": false}`), 0o644)
 	}
-	time.Sleep(time.Until(started.Add(4500 * time.Millisecond)))
-	startHullDaemon(t, env, dir)
-	// Restart policies act at once, and within the first back-off (100 ms).
-	time.Sleep(2 * time.Second)
-	after := restartMatrixInspect(t, env)
-	res := map[string]restartOutcome{}
-	for name, o := range after {
-		switch pid := o.Process; {
-		case pid == "0":
-			o.Process = "none"
-		case pid == before[name].Process:
-			o.Process = "same"
-		default:
-			o.Process = "new"
-		}
-		res[name] = o
+	// The "exited" ones end while the daemon is down: their processes
+	// are gone before it comes back (whatever the load on the machine).
+	time.Sleep(time.Until(started.Add(3500 * time.Millisecond)))
+	for _, p := range restartMatrixPolicies {
+		pid := before["exited-"+p].Process
+		waitFor(t, func() bool { _, err := os.Stat("/proc/" + pid); return err != nil }, "exited-"+p+"'s process "+pid+" to end")
 	}
-	return res
+	startHullDaemon(t, env, dir)
+	// Restart policies act at once, or after the first back-off (100 ms):
+	// dockerd's were as below 2 s after its restart. Looked at again for
+	// up to 10 s more while any case differs, for a slow machine.
+	prefix := map[bool]string{true: "on/", false: "off/"}[liveRestore] + stop + "/"
+	var res map[string]restartOutcome
+	time.Sleep(2 * time.Second)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(250 * time.Millisecond) {
+		res = map[string]restartOutcome{}
+		differ := false
+		for name, o := range restartMatrixInspect(t, env) {
+			switch pid := o.Process; {
+			case pid == "0":
+				o.Process = "none"
+			case pid == before[name].Process:
+				o.Process = "same"
+			default:
+				o.Process = "new"
+			}
+			res[name] = o
+			differ = differ || !restartMatrixWant[prefix+name].matches(o)
+		}
+		if !differ || time.Now().After(deadline) {
+			return res
+		}
+	}
 }
 
 // restartMatrixInspect inspects every container of the daemon at env;
