@@ -464,3 +464,50 @@ func TestRestartMatrixRestarting(t *testing.T) {
 		}
 	}
 }
+
+// TestRestartMatrixAutoRemove: --rm containers across a daemon restart, as
+// moby does since it stopped removing live-restored ones (dockerd 20.10
+// still removed a --rm container that live-restore had kept running): with
+// live-restore one that runs on is kept, the same process, and one that
+// ended while the daemon was away is removed; without live-restore,
+// stopped by the daemon cleanly or at the next start after a kill, it is
+// removed.
+func TestRestartMatrixAutoRemove(t *testing.T) {
+	requireDockerCLI(t)
+	buildShim(t)
+	for _, tc := range []struct {
+		liveRestore bool
+		sig         syscall.Signal
+		kept        bool
+	}{{true, syscall.SIGKILL, true}, {false, syscall.SIGTERM, false}, {false, syscall.SIGKILL, false}} {
+		t.Run(fmt.Sprintf("live-restore=%t/%v", tc.liveRestore, tc.sig), func(t *testing.T) {
+			t.Parallel()
+			var extra []string
+			if !tc.liveRestore {
+				extra = []string{"--live-restore=false"}
+			}
+			env, dir := hullDaemon(t, extra...)
+			loadBusybox(t, env, dir)
+			docker(t, env, "run", "-d", "--rm", "--network", "none", "--name", "rm-alive", "e2e/busybox:1", "sh", "-c", `trap "exit 0" TERM; sleep 1000 & wait`)
+			docker(t, env, "run", "-d", "--rm", "--network", "none", "--name", "rm-ends", "e2e/busybox:1", "sh", "-c", `trap "exit 0" TERM; sleep 2 & wait; exit 3`)
+			before := restartMatrixInspect(t, env)
+			signalHullDaemon(t, dir, tc.sig)
+			if !tc.liveRestore {
+				os.WriteFile(filepath.Join(dir, "daemon.json"), []byte(`{"live-restore": false}`), 0o644)
+			}
+			pid := before["rm-ends"].Process
+			waitFor(t, func() bool { _, err := os.Stat("/proc/" + pid); return err != nil }, "rm-ends's process to end")
+			startHullDaemon(t, env, dir)
+			var got map[string]restartOutcome
+			waitFor(t, func() bool {
+				got = map[string]restartOutcome{}
+				if ids := strings.Fields(docker(t, env, "ps", "-aq")); len(ids) > 0 {
+					got = restartMatrixInspect(t, env)
+				}
+				_, ends := got["rm-ends"]
+				o, alive := got["rm-alive"]
+				return !ends && alive == tc.kept && (!alive || o.Status == "running" && o.Process == before["rm-alive"].Process)
+			}, "the --rm containers as moby leaves them", func() string { return fmt.Sprint(got) })
+		})
+	}
+}
