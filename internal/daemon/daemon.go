@@ -164,7 +164,8 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 }
 
 // Close stops serving the containers. With live-restore they go on
-// running under their shims; without it they are stopped.
+// running under their shims; without it they are stopped, side by side as
+// dockerd's shutdown stops them (the longest stop timeout, not their sum).
 func (d *Daemon) Close() error {
 	d.shuttingDown.Store(true)
 	if !d.cfg.LiveRestore {
@@ -178,9 +179,7 @@ func (d *Daemon) Close() error {
 			c.mu.Unlock()
 		}
 		d.mu.Unlock()
-		for _, id := range running {
-			d.ContainerStop(context.Background(), id, nil, "")
-		}
+		stopAll(running, func(id string) { d.ContainerStop(context.Background(), id, nil, "") })
 	}
 	d.net.Close()
 	return d.db.Close()
@@ -211,7 +210,8 @@ func (d *Daemon) imageInUse(id string) bool {
 }
 
 // restore reconnects the containers that were running when the daemon
-// last stopped.
+// last stopped (without live-restore it stops them), and applies the
+// restart policies as dockerd does at its start (startAtDaemonStart).
 func (d *Daemon) restore(ctx context.Context) {
 	d.mu.Lock()
 	cs := make([]*ctr, 0, len(d.ctrs))
@@ -219,6 +219,7 @@ func (d *Daemon) restore(ctx context.Context) {
 		cs = append(cs, c)
 	}
 	d.mu.Unlock()
+	var outlived, stopped []*ctr
 	for _, c := range cs {
 		st := c.rec.State.Status
 		if st == container.StateRemoving {
@@ -231,18 +232,8 @@ func (d *Daemon) restore(ctx context.Context) {
 			}
 			continue
 		}
-		if st == container.StateExited && c.rec.StoppedByDaemon {
-			// Stopped by a daemon that shut down without live-restore: the
-			// restart policy brings it back.
-			if p := c.rec.HostConfig.RestartPolicy.Name; p == "always" || p == "unless-stopped" {
-				slog.Info("restart policy: starting the container at daemon start", "id", c.rec.ID, "policy", p)
-				c.mu.Lock()
-				c.rec.StoppedByDaemon = false
-				if err := d.startLocked(ctx, c); err != nil {
-					slog.Error("start at daemon start", "id", c.rec.ID, "error", err)
-				}
-				c.mu.Unlock()
-			}
+		if st == container.StateExited {
+			stopped = append(stopped, c) // its restart policy may start it
 			continue
 		}
 		if st != container.StateRunning && st != container.StatePaused && st != container.StateRestarting {
@@ -261,6 +252,9 @@ func (d *Daemon) restore(ctx context.Context) {
 				c.rec.State.Status = container.StatePaused
 			}
 			go d.monitor(c)
+			if !d.cfg.LiveRestore {
+				outlived = append(outlived, c)
+			}
 		case err == nil && rs.Status == runtime.StatusStopped && rs.ExitStatus != nil:
 			slog.Info("container exited while the daemon was away", "id", c.rec.ID, "code", *rs.ExitStatus)
 			d.exited(c, *rs.ExitStatus)
@@ -269,6 +263,7 @@ func (d *Daemon) restore(ctx context.Context) {
 			d.exited(c, 255)
 		}
 	}
+	d.startAtDaemonStart(ctx, outlived, stopped)
 }
 
 // loadEngineID reads the daemon's id from <root>/engine-id, making it (a
