@@ -131,6 +131,12 @@ func TestInputs13CreateChecks(t *testing.T) {
 			t.Errorf("create %s: %d %s, want 400 %q", c.body, a.code, a.body, c.want)
 		}
 	}
+	// An empty DNS server is no address (it was written to resolv.conf
+	// as "nameserver invalid IP").
+	if a := call(t, rawCall{sock: sock, method: "POST", path: "/v1.52/containers/create?name=in13-bad",
+		body: `{"Image":"e2e/busybox:1","Cmd":["sh"],"HostConfig":{"Dns":[""]}}`}); a.code != 400 || a.message() != `invalid IP address in Dns: ""` {
+		t.Errorf("create with an empty DNS server: %d %s", a.code, a.body)
+	}
 	// Annotations are API 1.43's: an older request's are ignored.
 	if a := call(t, rawCall{sock: sock, method: "POST", path: "/v1.41/containers/create?name=in13-old",
 		body: `{"Image":"e2e/busybox:1","Cmd":["sh"],"HostConfig":{"Annotations":{"":"x"}}}`}); a.code != 201 {
@@ -178,5 +184,31 @@ func TestInputs13ExecUserAndBuildPrune(t *testing.T) {
 	}
 	if out, stderr, code := dockerRun(t, env, "", "builder", "prune", "-f", "--filter", "until=24h"); code != 0 {
 		t.Errorf("docker builder prune --filter until=24h: exit %d, %s %s", code, out, stderr)
+	}
+}
+
+// TestInputs13HealthNoCommand: a CMD-SHELL health check without a command
+// is "has no command" (exit -1), as moby's probe says, not "/bin/sh -c"
+// run alone (dockerd 20.10 panicked on it).
+func TestInputs13HealthNoCommand(t *testing.T) {
+	requireDockerCLI(t)
+	buildShim(t)
+	env, dir := hullDaemon(t)
+	loadBusybox(t, env, dir)
+	sock := filepath.Join(dir, "hull.sock")
+	a := call(t, rawCall{sock: sock, method: "POST", path: "/v1.52/containers/create?name=in13-health",
+		body: `{"Image":"e2e/busybox:1","Cmd":["sleep","300"],"HostConfig":{"NetworkMode":"none"},"Healthcheck":{"Test":["CMD-SHELL"],"Interval":1000000000}}`})
+	if a.code != 201 {
+		t.Fatalf("create: %d %s", a.code, a.body)
+	}
+	docker(t, env, "start", "in13-health")
+	var out string
+	waitFor(t, func() bool {
+		out = docker(t, env, "inspect", "-f", "{{with .State.Health}}{{range .Log}}{{.ExitCode}} {{.Output}}|{{end}}{{end}}", "in13-health")
+		return out != ""
+	}, "a health probe")
+	first, _, _ := strings.Cut(out, "|")
+	if !strings.HasPrefix(first, "-1 healthcheck for container ") || !strings.HasSuffix(first, " has no command") {
+		t.Errorf("probe: %q", first)
 	}
 }
