@@ -184,6 +184,9 @@ func validateHostConfig(h *container.HostConfig) error {
 			return err
 		}
 	}
+	if err := validateDNS(h); err != nil {
+		return err
+	}
 	if err := validateContainerPorts(h.PortBindings); err != nil {
 		return err
 	}

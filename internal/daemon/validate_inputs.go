@@ -91,6 +91,19 @@ func validateContainerPorts(ports network.PortMap) error {
 	return nil
 }
 
+// validateDNS refuses an empty DNS server: HostConfig.Dns is read as IP
+// addresses (API types v1.52, as moby 29), and an empty string decodes to
+// no address, which would be written to resolv.conf as "nameserver
+// invalid IP" (dockerd 20.10 wrote "nameserver " and created it).
+func validateDNS(h *container.HostConfig) error {
+	for _, a := range h.DNS {
+		if !a.IsValid() {
+			return invalid("invalid IP address in Dns: %q", "")
+		}
+	}
+	return nil
+}
+
 // validateTmpfsSize refuses a tmpfs mount of negative size: the kernel
 // refuses the mount (EINVAL), which dockerd answers with a 500 at the
 // start; hull refuses the input at create.

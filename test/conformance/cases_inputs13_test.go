@@ -89,6 +89,7 @@ func inputs13Cases() []*tcase {
 
 		// DNS and hosts.
 		hcOnly("dns-out-of-range", obj{"Dns": []string{"999.1.1.1"}}),
+		hcOnly("dns-empty", obj{"Dns": []string{""}}),
 		hcOnly("extra-hosts-no-name", obj{"ExtraHosts": []string{":10.0.0.1"}}),
 		hcOnly("extra-hosts-bad-ip", obj{"ExtraHosts": []string{"conf-h:notip"}}),
 		hcOnly("extra-hosts-equals", obj{"ExtraHosts": []string{"conf-h=10.0.0.1"}}),
