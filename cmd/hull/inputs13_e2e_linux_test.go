@@ -145,6 +145,12 @@ func TestInputs13CreateChecks(t *testing.T) {
 	if out := docker(t, env, "ps", "-a", "--format", "{{.Names}}"); out != "in13-old" {
 		t.Errorf("containers: %q", out)
 	}
+	// docker run --gpus: hull has no device driver to give them; the
+	// container does not run without them.
+	_, stderr, code := dockerRun(t, env, "", "run", "--rm", "--network", "none", "--gpus", "all", "e2e/busybox:1", "sh", "-c", ":")
+	if code != 125 || !strings.Contains(stderr, `could not select device driver "" with capabilities: [[gpu]]`) {
+		t.Errorf("docker run --gpus all: exit %d, %q", code, stderr)
+	}
 	// A negative soft ulimit is above any hard one, as the kernel sees it.
 	docker(t, env, "create", "--name", "in13-ulimit", "--network", "none", "--ulimit", "nproc=-5:10", "e2e/busybox:1", "sh")
 	a := call(t, rawCall{sock: sock, method: "POST", path: "/v1.52/containers/in13-ulimit/start"})

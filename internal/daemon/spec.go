@@ -106,6 +106,9 @@ func (d *Daemon) buildSpec(c *ctr, rootfs string, sb *network.Sandbox, addr neti
 	if err := applyUlimits(s, d.cfg.DefaultUlimits, host.Ulimits); err != nil {
 		return nil, err
 	}
+	if err := checkDeviceRequests(host.DeviceRequests); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 

@@ -125,6 +125,8 @@ func inputs13Cases() []*tcase {
 		hcOnly("device-relative", obj{"Devices": []obj{{"PathOnHost": "relative", "PathInContainer": "/dev/x", "CgroupPermissions": "rwm"}}}),
 		hcOnly("device-not-a-device", obj{"Devices": []obj{{"PathOnHost": "/etc/passwd", "PathInContainer": "/dev/x", "CgroupPermissions": "rwm"}}}),
 		hcOnly("device-empty", obj{"Devices": []obj{{"PathOnHost": "", "PathInContainer": "/dev/x"}}}),
+		hcOnly("device-request-bogus-driver", obj{"DeviceRequests": []obj{{"Driver": "bogus", "Count": 1}}}),
+		hcOnly("device-request-gpu", obj{"DeviceRequests": []obj{{"Count": -1, "Capabilities": [][]string{{"gpu"}}}}}),
 		hcOnly("device-cgroup-rule-bogus", obj{"DeviceCgroupRules": []string{"bogus"}}),
 		hcOnly("device-cgroup-rule-bad-access", obj{"DeviceCgroupRules": []string{"c 1:3 xyz"}}),
 
