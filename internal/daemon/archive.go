@@ -53,6 +53,11 @@ type cpFS struct {
 	// readOnly is set when the path may not be written to, with the
 	// reason.
 	readOnly error
+	// sub are the container's mounts below root (volumes, binds, its
+	// /etc files), by their path relative to root: docker cp reads and
+	// writes what the container sees there, as dockerd's does through
+	// the container's mounts, not the folder beneath.
+	sub map[string]mountPoint
 }
 
 // withRootfs runs fn on the file system that holds p in the container:
@@ -100,6 +105,9 @@ func (d *Daemon) withRootfs(ctx context.Context, ref, p string, fn func(fs cpFS)
 		if !best.RW {
 			fs.readOnly = readOnlyError(true)
 		}
+		if fs.root == best.Source {
+			fs.sub = mountsBelow(mounts, best.Destination)
+		}
 		return fn(fs)
 	}
 	root, err := d.layers.Mount(ctx, c.rec.ID)
@@ -107,11 +115,33 @@ func (d *Daemon) withRootfs(ctx context.Context, ref, p string, fn func(fs cpFS)
 		return err
 	}
 	defer d.layers.Unmount(context.WithoutCancel(ctx), c.rec.ID)
-	fs := cpFS{c: c, root: root, rel: abs}
+	fs := cpFS{c: c, root: root, rel: abs, sub: mountsBelow(mounts, "/")}
 	if c.rec.HostConfig.ReadonlyRootfs {
 		fs.readOnly = readOnlyError(false)
 	}
 	return fn(fs)
+}
+
+// mountsBelow are the mounts of ms strictly below the container's path
+// top, by their path relative to top ("/data/v" below "/data" is "/v"):
+// tmpfs mounts (nothing on the host to read) and mounts whose source is
+// not there (a plugin's volume of a stopped container) are left out.
+func mountsBelow(ms []mountPoint, top string) map[string]mountPoint {
+	out := map[string]mountPoint{}
+	for _, m := range ms {
+		if m.Type == mount.TypeTmpfs || m.Source == "" || m.Destination == top {
+			continue
+		}
+		rel, ok := strings.CutPrefix(m.Destination, strings.TrimSuffix(top, "/")+"/")
+		if !ok {
+			continue
+		}
+		if _, err := os.Stat(m.Source); err != nil {
+			continue
+		}
+		out["/"+rel] = m
+	}
+	return out
 }
 
 // etcFileMounts are the container's /etc/hostname, /etc/hosts and
@@ -159,7 +189,7 @@ func (d *Daemon) ContainerStatPath(ctx context.Context, ref, p string) (any, err
 // before the first byte.
 func (d *Daemon) ContainerArchivePath(ctx context.Context, ref, p string, started func(stat any), w io.Writer) error {
 	err := d.withRootfs(ctx, ref, p, func(fs cpFS) error {
-		return archivePath(ctx, fs.root, fs.rel, fs.name, func(ps PathStat) {
+		return archivePath(ctx, fs.root, fs.rel, fs.name, fs.sub, func(ps PathStat) {
 			started(ps)
 			d.containerEvent(fs.c, events.ActionArchivePath, "path", p)
 		}, w)
@@ -191,7 +221,7 @@ func (d *Daemon) ContainerExtractToDir(ctx context.Context, ref, p string, r io.
 				return err
 			}
 		}
-		if err := extractToPath(ctx, fs.root, fs.rel, cpPath(p), tr, fs.readOnly, noOverwriteDirNonDir, owner); err != nil {
+		if err := extractToPath(ctx, fs.root, fs.rel, cpPath(p), tr, fs.readOnly, noOverwriteDirNonDir, owner, fs.sub); err != nil {
 			return tarError(err)
 		}
 		d.containerEvent(fs.c, events.ActionExtractToDir, "path", p)

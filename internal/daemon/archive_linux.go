@@ -195,7 +195,9 @@ func resolveInRoot(root, p string) (string, error) {
 // name ("etc/…"; "./…" for a path ending in "/."; "/…" for the root); any
 // other file — a symbolic link too, not followed — as one entry under
 // its base name. started gets p's stat before the first byte.
-func archivePath(ctx context.Context, root, p, name string, started func(PathStat), w io.Writer) error {
+// The mounts of sub (by their path relative to root) are read in place
+// of what is beneath them.
+func archivePath(ctx context.Context, root, p, name string, sub map[string]mountPoint, started func(PathStat), w io.Writer) error {
 	ps, err := statPath(root, p, name)
 	if err != nil {
 		return err
@@ -221,7 +223,7 @@ func archivePath(ctx context.Context, root, p, name string, started func(PathSta
 	}
 	started(ps)
 	tw := tar.NewWriter(w)
-	if err := tarAt(ctx, tw, fd, &st, name); err != nil {
+	if err := tarAt(ctx, tw, fd, &st, name, path.Clean(p), sub); err != nil {
 		return err
 	}
 	return tw.Close()
@@ -229,8 +231,9 @@ func archivePath(ctx context.Context, root, p, name string, started func(PathSta
 
 // tarAt writes the file open at fd (it takes fd), and below it if it is a
 // directory, opening every entry relative to its directory without
-// following symbolic links.
-func tarAt(ctx context.Context, tw *tar.Writer, fd int, st *unix.Stat_t, name string) error {
+// following symbolic links. rel is its path relative to the root; an
+// entry that is one of sub's mounts is read from the mount's source.
+func tarAt(ctx context.Context, tw *tar.Writer, fd int, st *unix.Stat_t, name, rel string, sub map[string]mountPoint) error {
 	f := os.NewFile(uintptr(fd), name)
 	defer f.Close()
 	if ctx.Err() != nil {
@@ -248,8 +251,20 @@ func tarAt(ctx context.Context, tw *tar.Writer, fd int, st *unix.Stat_t, name st
 		if err != nil {
 			return err
 		}
+		for k := range sub {
+			// A mount point the layer does not hold (never started).
+			if path.Dir(k) == rel && !slices.Contains(names, path.Base(k)) {
+				names = append(names, path.Base(k))
+			}
+		}
 		slices.Sort(names)
 		for _, n := range names {
+			if m, ok := sub[path.Join(rel, n)]; ok {
+				if err := tarMount(ctx, tw, m, name+"/"+n, path.Join(rel, n), sub); err != nil {
+					return err
+				}
+				continue
+			}
 			var cst unix.Stat_t
 			if err := unix.Fstatat(fd, n, &cst, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 				continue // gone meanwhile
@@ -268,7 +283,7 @@ func tarAt(ctx context.Context, tw *tar.Writer, fd int, st *unix.Stat_t, name st
 				unix.Close(cfd)
 				continue
 			}
-			if err := tarAt(ctx, tw, cfd, &cst, name+"/"+n); err != nil {
+			if err := tarAt(ctx, tw, cfd, &cst, name+"/"+n, path.Join(rel, n), sub); err != nil {
 				return err
 			}
 		}
@@ -297,6 +312,21 @@ func tarAt(ctx context.Context, tw *tar.Writer, fd int, st *unix.Stat_t, name st
 	return nil // sockets are not archived
 }
 
+// tarMount writes the mount m, met at rel while walking a folder, from its
+// source on the host (a folder, or one file as /etc/hostname).
+func tarMount(ctx context.Context, tw *tar.Writer, m mountPoint, name, rel string, sub map[string]mountPoint) error {
+	fd, err := unix.Open(m.Source, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil // gone meanwhile
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return nil
+	}
+	return tarAt(ctx, tw, fd, &st, name, rel, sub)
+}
+
 // tarLink writes the symbolic link n of the directory dirfd (or dirfd
 // itself, an O_PATH descriptor of the link, when n is empty).
 func tarLink(tw *tar.Writer, dirfd int, n string, st *unix.Stat_t, name string) error {
@@ -316,7 +346,12 @@ func tarLink(tw *tar.Writer, dirfd int, n string, st *unix.Stat_t, name string) 
 // dockerd checks in that order. noOverwrite refuses to replace a
 // directory by a non-directory or the reverse; owner, when set, is given
 // every entry.
-func extractToPath(ctx context.Context, root, p, at string, r io.Reader, readOnly error, noOverwrite bool, owner *cpOwner) error {
+//
+// Entries below one of sub's mounts (by path relative to root) are
+// extracted into the mount's source, as the container sees them; one
+// that would replace a mount point is refused as dockerd's extraction
+// fails on it (unlinkat: device or resource busy).
+func extractToPath(ctx context.Context, root, p, at string, r io.Reader, readOnly error, noOverwrite bool, owner *cpOwner, sub map[string]mountPoint) error {
 	fd, err := openInRoot(root, p, unix.O_RDONLY|unix.O_DIRECTORY, false)
 	if err != nil {
 		if errors.Is(err, unix.ENOTDIR) {
@@ -331,8 +366,129 @@ func extractToPath(ctx context.Context, root, p, at string, r io.Reader, readOnl
 	if noOverwrite || owner != nil {
 		r = filterEntries(r, fd, path.Clean(at), noOverwrite, owner)
 	}
-	_, err = layer.ExtractTar(ctx, "/proc/self/fd/"+strconv.Itoa(fd), r, layer.ApplyOptions{})
+	dir := path.Clean(p)
+	var mounts map[string]mountPoint
+	for k, m := range sub {
+		if k == dir || strings.HasPrefix(k, strings.TrimSuffix(dir, "/")+"/") {
+			if mounts == nil {
+				mounts = map[string]mountPoint{}
+			}
+			mounts[k] = m
+		}
+	}
+	if mounts == nil {
+		_, err = layer.ExtractTar(ctx, "/proc/self/fd/"+strconv.Itoa(fd), r, layer.ApplyOptions{})
+		return err
+	}
+	pr, wait := splitMounts(ctx, r, dir, path.Clean(at), mounts)
+	_, err = layer.ExtractTar(ctx, "/proc/self/fd/"+strconv.Itoa(fd), pr, layer.ApplyOptions{})
+	if err == nil {
+		_, err = io.Copy(io.Discard, pr) // what follows the tar's end
+	}
+	pr.CloseWithError(err) // the splitter stops if the extraction did
+	if werr := wait(); werr != nil {
+		return werr
+	}
 	return err
+}
+
+// splitMounts passes on the entries of the tar r that belong to the folder
+// dir (relative to the root) and extracts those below one of mounts into
+// the mount's source. at is dir as the container sees it, for messages.
+// wait returns the first error of the split and of the mounts'
+// extractions, once they are over.
+func splitMounts(ctx context.Context, r io.Reader, dir, at string, mounts map[string]mountPoint) (*io.PipeReader, func() error) {
+	type sink struct {
+		pw   *io.PipeWriter
+		tw   *tar.Writer
+		done chan error
+	}
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		sinks := map[string]*sink{}
+		tr, main := tar.NewReader(r), tar.NewWriter(pw)
+		err := func() error {
+			for {
+				hdr, err := tr.Next()
+				if err == io.EOF {
+					return main.Close()
+				}
+				if err != nil {
+					return err
+				}
+				name := path.Clean("/" + hdr.Name)
+				rel := path.Join(dir, name)
+				dest, m, ok := mountOf(mounts, rel)
+				tw := main
+				if ok {
+					if rel == dest {
+						if fi, err := os.Stat(m.Source); err == nil && fi.IsDir() && hdr.Typeflag == tar.TypeDir {
+							continue // the mount's folder is there already
+						}
+						return errdefs.Dockerf(errdefs.ErrInvalidArgument, "Error processing tar file(exit status 1): unlinkat %s: device or resource busy", path.Join(at, name))
+					}
+					if !m.RW {
+						return readOnlyError(true)
+					}
+					s := sinks[dest]
+					if s == nil {
+						spr, spw := io.Pipe()
+						s = &sink{pw: spw, tw: tar.NewWriter(spw), done: make(chan error, 1)}
+						sinks[dest] = s
+						go func(src string) {
+							_, err := layer.ExtractTar(ctx, src, spr, layer.ApplyOptions{})
+							if err == nil {
+								_, err = io.Copy(io.Discard, spr)
+							}
+							spr.CloseWithError(err)
+							s.done <- err
+						}(m.Source)
+					}
+					h := *hdr
+					h.Name = strings.TrimPrefix(rel, dest+"/")
+					if hdr.Typeflag == tar.TypeDir {
+						h.Name += "/"
+					}
+					hdr, tw = &h, s.tw
+				}
+				if err := tw.WriteHeader(hdr); err != nil {
+					return err
+				}
+				if _, err := io.Copy(tw, tr); err != nil {
+					return err
+				}
+			}
+		}()
+		for _, s := range sinks {
+			if err == nil {
+				s.pw.CloseWithError(s.tw.Close())
+			} else {
+				s.pw.CloseWithError(err)
+			}
+		}
+		for _, s := range sinks {
+			if serr := <-s.done; err == nil {
+				err = serr
+			}
+		}
+		pw.CloseWithError(err)
+		done <- err
+	}()
+	return pr, func() error { return <-done }
+}
+
+// mountOf is the mount of mounts (by path relative to the root) that rel
+// is at or below, the deepest one.
+func mountOf(mounts map[string]mountPoint, rel string) (string, mountPoint, bool) {
+	best := ""
+	for k := range mounts {
+		if (rel == k || strings.HasPrefix(rel, k+"/")) && len(k) > len(best) {
+			best = k
+		}
+	}
+	m, ok := mounts[best]
+	return best, m, ok
 }
 
 // filterEntries passes the tar read from r on, refusing, when noOverwrite,

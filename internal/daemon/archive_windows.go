@@ -21,10 +21,10 @@ type PathStat struct {
 var errArchiveWindows = fmt.Errorf("docker cp on Windows arrives with issue 7: %w", errdefs.ErrNotImplemented)
 
 func statPath(root, p, name string) (PathStat, error) { return PathStat{}, errArchiveWindows }
-func archivePath(ctx context.Context, root, p, name string, started func(PathStat), w io.Writer) error {
+func archivePath(ctx context.Context, root, p, name string, sub map[string]mountPoint, started func(PathStat), w io.Writer) error {
 	return errArchiveWindows
 }
-func extractToPath(ctx context.Context, root, p, at string, r io.Reader, readOnly error, noOverwrite bool, owner *cpOwner) error {
+func extractToPath(ctx context.Context, root, p, at string, r io.Reader, readOnly error, noOverwrite bool, owner *cpOwner, sub map[string]mountPoint) error {
 	return errArchiveWindows
 }
 func lookupUserInRoot(root, user string) (uid, gid int, err error) { return 0, 0, errArchiveWindows }

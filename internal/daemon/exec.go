@@ -82,6 +82,9 @@ func (d *Daemon) ContainerExecCreate(ctx context.Context, ref string, cfg contai
 	default:
 		return "", fmt.Errorf("Container %s is not running: %w", id, errdefs.ErrConflict)
 	}
+	if err := d.checkExecUser(id, cfg.User); err != nil {
+		return "", err
+	}
 	keys := []byte{}
 	if cfg.DetachKeys != "" {
 		if keys, err = term.ToBytes(cfg.DetachKeys); err != nil {

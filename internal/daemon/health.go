@@ -140,15 +140,18 @@ func (d *Daemon) probe(ctx context.Context, c *ctr, hc *container.HealthConfig) 
 	id, user, wd, shell := c.rec.ID, c.rec.Config.User, c.rec.Config.WorkingDir, slices.Clone(c.rec.Config.Shell)
 	c.mu.Unlock()
 	cmd := slices.Clone(hc.Test[1:])
+	if len(cmd) == 0 {
+		// Before the shell is put in front, as moby's cmdProbe (a
+		// CMD-SHELL without a command ran "/bin/sh -c" alone; dockerd
+		// 20.10 panicked on it).
+		res.Output = fmt.Sprintf("healthcheck for container %s has no command", id)
+		return res
+	}
 	if hc.Test[0] == "CMD-SHELL" {
 		if len(shell) == 0 {
 			shell = []string{"/bin/sh", "-c"}
 		}
 		cmd = append(shell, cmd...)
-	}
-	if len(cmd) == 0 {
-		res.Output = fmt.Sprintf("healthcheck for container %s has no command", id)
-		return res
 	}
 	e := &execRec{id: newID(), container: id, user: user, workingDir: wd, detachKeys: []byte{},
 		cfg: container.ExecCreateRequest{Cmd: cmd, AttachStdout: true, AttachStderr: true}}

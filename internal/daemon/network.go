@@ -105,6 +105,9 @@ func (d *Daemon) checkNetworking(r *record) error {
 	if err := checkMACs(r); err != nil {
 		return err
 	}
+	if err := d.checkEndpointModes(r); err != nil {
+		return err
+	}
 	for _, er := range containerNetworks(r) {
 		nw, err := d.net.Network(er.Network)
 		if errdefs.IsNotFound(err) {

@@ -106,6 +106,9 @@ func (d *Daemon) buildSpec(c *ctr, rootfs string, sb *network.Sandbox, addr neti
 	if err := applyUlimits(s, d.cfg.DefaultUlimits, host.Ulimits); err != nil {
 		return nil, err
 	}
+	if err := checkDeviceRequests(host.DeviceRequests); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -346,7 +349,8 @@ func applyUlimits(s *specs.Spec, defaults map[string]*container.Ulimit, own []*c
 	}
 	for _, name := range slices.Sorted(maps.Keys(limits)) {
 		u := limits[name]
-		if u.Soft > u.Hard {
+		// As the kernel compares them: unsigned, -1 being unlimited.
+		if uint64(u.Soft) > uint64(u.Hard) {
 			return fmt.Errorf("ulimit %s: soft limit %d is above the hard limit %d: %w", name, u.Soft, u.Hard, errdefs.ErrInvalidArgument)
 		}
 		typ := "RLIMIT_" + strings.ToUpper(name)

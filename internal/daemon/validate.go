@@ -175,11 +175,20 @@ func validateHostConfig(h *container.HostConfig) error {
 		if err := validateMountConfig(&m, true); err != nil {
 			return err
 		}
+		if err := validateTmpfsSize(&m); err != nil {
+			return err
+		}
 	}
 	for _, e := range h.ExtraHosts {
 		if err := validateExtraHost(e); err != nil {
 			return err
 		}
+	}
+	if err := validateDNS(h); err != nil {
+		return err
+	}
+	if err := validateContainerPorts(h.PortBindings); err != nil {
+		return err
 	}
 	if err := validatePortBindings(h.PortBindings); err != nil {
 		return err
@@ -197,7 +206,10 @@ func validateHostConfig(h *container.HostConfig) error {
 			return invalid("invalid CapDrop: unknown capability: %q", normalCapName(c))
 		}
 	}
-	return validateIsolation(h)
+	if err := validateIsolation(h); err != nil {
+		return err
+	}
+	return validateAnnotations(h)
 }
 
 func normalCapName(c string) string {

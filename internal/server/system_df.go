@@ -48,8 +48,12 @@ func (s *Server) diskUsageRoutes() {
 		return writeJSON(w, http.StatusOK, rep)
 	})
 	// No build cache yet: nothing to prune, as a daemon without one would
-	// answer (CachesDeleted null, as moby's prune of an empty cache).
+	// answer (CachesDeleted null, as moby's prune of an empty cache), once
+	// the request passes the builder's checks.
 	s.handle("POST /build/prune", func(w http.ResponseWriter, r *http.Request) error {
+		if err := checkBuildPrune(r); err != nil {
+			return err
+		}
 		return writeJSON(w, http.StatusOK, json.RawMessage(`{"CachesDeleted":null,"SpaceReclaimed":0}`))
 	})
 }

@@ -15,7 +15,7 @@ func allCases(seed []byte) []*tcase {
 	var all []*tcase
 	for _, area := range [][]*tcase{
 		systemCases(), containerCreateCases(), containerCases(), execCases(), imageCases(seed),
-		networkCases(), volumeCases(), archiveCases(), eventCases(),
+		networkCases(), volumeCases(), archiveCases(), eventCases(), inputs13Cases(),
 	} {
 		all = append(all, area...)
 	}
