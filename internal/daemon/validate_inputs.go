@@ -6,6 +6,7 @@ package daemon
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
@@ -110,6 +111,17 @@ func validateDNS(h *container.HostConfig) error {
 func validateTmpfsSize(m *mount.Mount) error {
 	if m.Type == mount.TypeTmpfs && m.TmpfsOptions != nil && m.TmpfsOptions.SizeBytes < 0 {
 		return errMountConfig(m, fmt.Errorf("invalid size: %d: the size of a tmpfs cannot be negative", m.TmpfsOptions.SizeBytes))
+	}
+	return nil
+}
+
+// validateTmpfsOptions refuses, in a --tmpfs option string, a size the
+// kernel would refuse at start (a negative one: a 500 there in dockerd).
+func validateTmpfsOptions(dest, opts string) error {
+	for _, o := range strings.Split(opts, ",") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(o), "size="); ok && strings.HasPrefix(strings.TrimSpace(v), "-") {
+			return invalid("invalid tmpfs option %q for %s: the size of a tmpfs cannot be negative", o, dest)
+		}
 	}
 	return nil
 }

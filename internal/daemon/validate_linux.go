@@ -18,6 +18,14 @@ func validateRealtime(h *container.HostConfig) error {
 	if (h.CPURealtimePeriod != 0 || h.CPURealtimeRuntime != 0) && !hostSysInfo().cpuRealtime {
 		return invalid("Your kernel does not support CPU real-time scheduler")
 	}
+	// Negative values reach the kernel, which refuses them at start (a 500
+	// in dockerd): the caller's mistake, said at create.
+	if h.CPURealtimePeriod < 0 {
+		return invalid("invalid CPU real-time period %d: it cannot be negative", h.CPURealtimePeriod)
+	}
+	if h.CPURealtimeRuntime < 0 {
+		return invalid("invalid CPU real-time runtime %d: it cannot be negative", h.CPURealtimeRuntime)
+	}
 	if h.CPURealtimePeriod != 0 && h.CPURealtimeRuntime != 0 && h.CPURealtimeRuntime > h.CPURealtimePeriod {
 		return invalid("cpu real-time runtime cannot be higher than cpu real-time period")
 	}
@@ -45,6 +53,7 @@ func verifyPlatformSettings(h *container.HostConfig, update bool) ([]string, err
 	}
 	if !update {
 		warnings = append(warnings, fitOOMScoreAdj(h)...)
+		warnings = append(warnings, fitUlimits(h)...)
 		if err := validateSysctls(h); err != nil {
 			return warnings, err
 		}
@@ -55,8 +64,11 @@ func verifyPlatformSettings(h *container.HostConfig, update bool) ([]string, err
 	if h.Runtime != "" && !knownRuntimes[h.Runtime] {
 		return warnings, invalid("Unknown runtime specified %s", h.Runtime)
 	}
-	for dest := range h.Tmpfs {
+	for dest, opts := range h.Tmpfs {
 		if err := validateTmpfsDestination(dest); err != nil {
+			return warnings, err
+		}
+		if err := validateTmpfsOptions(dest, opts); err != nil {
 			return warnings, err
 		}
 	}

@@ -701,8 +701,9 @@ func (e *initError) Unwrap() error { return e.err }
 // message: the init reports its error as text): the exit status a shell
 // gives, 126 for a program that cannot run (EACCES; EISDIR, to which
 // dockerd adds EACCES's text since the docker CLI looks for it), 127 for
-// one that is not there (or a mount of a file on a folder); the caller's
-// mistake (InvalidArgument), unless the cause is unknown (128). The
+// one that is not there (or a mount of a file on a folder), 128 for a
+// sysctl value the kernel refuses; the caller's mistake (InvalidArgument),
+// unless the cause is unknown (128). The
 // message is libcontainer's, without the kind appended.
 func startFailure(err error) response {
 	msg := err.Error()
@@ -718,6 +719,9 @@ func startFailure(err error) response {
 		resp.Exit = 127
 	case strings.Contains(l, "executable file not found") || strings.Contains(l, "no such file or directory"):
 		resp.Exit = 127
+	case strings.Contains(l, "failed to write sysctl") && strings.Contains(l, unix.EINVAL.Error()):
+		// A value the kernel refuses (kernel.shmmax=abc): the caller's.
+		resp.Exit = 128
 	default:
 		resp.Kind, resp.Exit = "", 128
 	}
