@@ -195,6 +195,11 @@ func (d *Daemon) exited(c *ctr, code int) {
 	c.rec.State.Pid = 0
 	c.rec.State.FinishedAt = time.Now().UTC()
 	c.exits, c.exitCode = c.exits+1, code
+	// The status is recorded before the cleanup deletes the shim, which
+	// holds it: a daemon that dies during the cleanup comes back with the
+	// real exit code (reconcile finishes the cleanup of a record that is
+	// not running), not 255.
+	d.save(&c.rec)
 	d.containerEvent(c, events.ActionDie, "exitCode", strconv.Itoa(code))
 	if d.win != nil {
 		if c.win != nil {
