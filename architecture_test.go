@@ -35,6 +35,7 @@ var allowed = map[string][]string{
 	"internal/image":             {"internal/errdefs", "internal/layer", "internal/crashpoint"},
 	"internal/network":           {"internal/errdefs", "internal/plugin", "internal/crashpoint"},
 	"internal/daemon":            {"internal/errdefs", "internal/crashpoint", "internal/apiversion", "internal/filters", "internal/image", "internal/layer", "internal/runtime", "internal/network", "internal/plugin"},
+	"internal/build":             {"internal/errdefs"},
 	"internal/server":            {"internal/errdefs", "internal/apiversion", "internal/filters"},
 	"internal/cli":               {"internal/errdefs"},
 	"internal/diag":              {"internal/errdefs"},
@@ -49,7 +50,7 @@ var allowed = map[string][]string{
 }
 
 // daemonSide may never be reached, even indirectly, from the client side.
-var daemonSide = []string{"internal/server", "internal/daemon", "internal/image", "internal/layer", "internal/runtime", "internal/network", "internal/plugin"}
+var daemonSide = []string{"internal/server", "internal/build", "internal/daemon", "internal/image", "internal/layer", "internal/runtime", "internal/network", "internal/plugin"}
 
 type listed struct {
 	ImportPath string

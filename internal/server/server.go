@@ -61,6 +61,9 @@ type Server struct {
 	// BodyTimeout bounds each read of a request's body, but for uploads
 	// and hijacked streams (boundBody); 0 leaves them unbounded.
 	BodyTimeout time.Duration
+	// BuildKit serves /grpc and /session; nil answers that hull has no
+	// builder.
+	BuildKit BuildKitBackend
 }
 
 // New returns the API handler over b.

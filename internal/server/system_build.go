@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"time"
 
 	"github.com/moby/moby/api/types/registry"
 
@@ -28,6 +30,20 @@ type BuildBackend interface {
 	// (dockerfile, "Dockerfile" when empty); with no builder to run it,
 	// it then refuses as not implemented.
 	ImageBuild(ctx context.Context, r io.Reader, dockerfile string) error
+}
+
+// BuildKitBackend is the embedded BuildKit behind POST /grpc and POST
+// /session (issue 14).
+type BuildKitBackend interface {
+	// Start starts BuildKit if it is not running yet; a daemon starts it
+	// on the first request that needs it.
+	Start(ctx context.Context) error
+	// ServeGRPC serves BuildKit's control API as HTTP/2 gRPC on conn,
+	// already upgraded to h2c, until the client hangs up; it owns conn.
+	ServeGRPC(ctx context.Context, conn net.Conn) error
+	// HandleSession hijacks the request's connection for a BuildKit
+	// session (it answers the 101 itself) and serves it until it ends.
+	HandleSession(ctx context.Context, w http.ResponseWriter, r *http.Request) error
 }
 
 // errNoBuilder is what a build hull cannot run answers.
@@ -73,16 +89,78 @@ func (s *Server) buildRoutes() {
 		return s.backend.ImageBuild(r.Context(), r.Body, q.Get("dockerfile"))
 	})
 	// A BuildKit session, as dockerd's session manager takes it: the
-	// request must ask to upgrade to h2c; hull has no builder to serve
-	// the session then.
+	// request must ask to upgrade to h2c; the session manager then
+	// hijacks the connection, answers 101 and serves the session on it.
 	s.handle("POST /session", func(w http.ResponseWriter, r *http.Request) error {
-		switch proto := r.Header.Get("Upgrade"); proto {
-		case "":
-			return errdefs.Dockerf(errdefs.ErrInvalidArgument, "no upgrade proto in request")
-		case "h2c":
-			return errNoBuilder("build session")
-		default:
-			return errdefs.Dockerf(errdefs.ErrInvalidArgument, "protocol %s not supported", proto)
+		if err := checkH2C(r); err != nil {
+			return err
 		}
+		if s.BuildKit == nil {
+			return errNoBuilder("build session")
+		}
+		if err := s.BuildKit.Start(r.Context()); err != nil {
+			return err
+		}
+		return s.BuildKit.HandleSession(r.Context(), w, r)
+	})
+	// BuildKit's control API (buildx's docker driver), as dockerd's grpc
+	// router serves it: Upgrade: h2c, 101, then HTTP/2 gRPC on the
+	// hijacked connection, starting with any bytes the server had
+	// already read past the request.
+	s.handle("POST /grpc", func(w http.ResponseWriter, r *http.Request) error {
+		if err := checkH2C(r); err != nil {
+			return err
+		}
+		if s.BuildKit == nil {
+			return errNoBuilder("BuildKit's control API")
+		}
+		// Started before the hijack, so that a start that fails is an
+		// answer and not a dropped connection.
+		if err := s.BuildKit.Start(r.Context()); err != nil {
+			return err
+		}
+		hj, ok := w.(http.Hijacker)
+		if !ok {
+			return fmt.Errorf("POST /grpc: the connection cannot be hijacked: %w", errdefs.ErrNotImplemented)
+		}
+		conn, rw, err := hj.Hijack()
+		if err != nil {
+			return fmt.Errorf("POST /grpc: hijack: %w", err)
+		}
+		conn.SetDeadline(time.Time{})
+		resp := &http.Response{StatusCode: http.StatusSwitchingProtocols, ProtoMajor: 1, ProtoMinor: 1, Header: http.Header{}}
+		resp.Header.Set("Connection", "Upgrade")
+		resp.Header.Set("Upgrade", "h2c")
+		if err := resp.Write(conn); err != nil {
+			conn.Close()
+			return nil // the client is gone: nobody to answer
+		}
+		if n := rw.Reader.Buffered(); n > 0 {
+			conn = &bufferedConn{Conn: conn, r: io.MultiReader(io.LimitReader(rw.Reader, int64(n)), conn)}
+		}
+		s.BuildKit.ServeGRPC(r.Context(), conn)
+		return nil
 	})
 }
+
+// checkH2C accepts a request that asks to upgrade to h2c, as dockerd's
+// session and grpc routers do, with their words otherwise.
+func checkH2C(r *http.Request) error {
+	switch proto := r.Header.Get("Upgrade"); proto {
+	case "":
+		return errdefs.Dockerf(errdefs.ErrInvalidArgument, "no upgrade proto in request")
+	case "h2c":
+		return nil
+	default:
+		return errdefs.Dockerf(errdefs.ErrInvalidArgument, "protocol %s not supported", proto)
+	}
+}
+
+// bufferedConn is a hijacked connection whose reads first drain what the
+// HTTP server had buffered.
+type bufferedConn struct {
+	net.Conn
+	r io.Reader
+}
+
+func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }

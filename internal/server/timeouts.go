@@ -22,6 +22,7 @@ var unboundedBodies = map[string]bool{
 	"PUT /containers/{id}/archive": true,
 	"POST /plugins/create":         true,
 	"POST /session":                true,
+	"POST /grpc":                   true,
 	"POST /containers/{id}/attach": true,
 	"POST /exec/{id}/start":        true,
 }

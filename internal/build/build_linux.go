@@ -1,0 +1,217 @@
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+
+	"github.com/containerd/containerd/v2/core/diff/apply"
+	ctdmetadata "github.com/containerd/containerd/v2/core/metadata"
+	"github.com/containerd/containerd/v2/core/remotes/docker"
+	ctdsnapshots "github.com/containerd/containerd/v2/core/snapshots"
+	"github.com/containerd/containerd/v2/plugins/content/local"
+	"github.com/containerd/containerd/v2/plugins/diff/walking"
+	"github.com/containerd/containerd/v2/plugins/snapshots/overlay"
+	"github.com/containerd/platforms"
+	"github.com/moby/buildkit/cache/metadata"
+	"github.com/moby/buildkit/control"
+	"github.com/moby/buildkit/frontend"
+	dockerfile "github.com/moby/buildkit/frontend/dockerfile/builder"
+	"github.com/moby/buildkit/frontend/gateway/forwarder"
+	"github.com/moby/buildkit/session"
+	containerdsnapshot "github.com/moby/buildkit/snapshot/containerd"
+	"github.com/moby/buildkit/solver"
+	"github.com/moby/buildkit/solver/bboltcachestorage"
+	"github.com/moby/buildkit/solver/pb"
+	"github.com/moby/buildkit/util/db/boltutil"
+	"github.com/moby/buildkit/util/leaseutil"
+	"github.com/moby/buildkit/util/network"
+	"github.com/moby/buildkit/worker"
+	"github.com/moby/buildkit/worker/base"
+	wlabel "github.com/moby/buildkit/worker/label"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/net/http2"
+	"google.golang.org/grpc"
+)
+
+// buildkit is a started BuildKit: the control service and what it owns.
+type buildkit struct {
+	sessions   *session.Manager
+	controller *control.Controller
+	grpc       *grpc.Server
+	h2         *http2.Server
+	// closers close, last first, what the start opened.
+	closers []func() error
+}
+
+// snapshotterName is BuildKit's own overlay snapshotter's name in its
+// containerd metadata.
+const snapshotterName = "overlayfs"
+
+// startBuildKit opens BuildKit's state under root and makes its control
+// service: one worker (BuildKit's base worker on its own overlay
+// snapshotter and content store, RUN on hull's executor), the
+// dockerfile.v0 frontend, a bbolt cache and history database.
+func startBuildKit(ctx context.Context, root string) (_ *buildkit, retErr error) {
+	k := &buildkit{}
+	defer func() {
+		if retErr != nil {
+			k.close()
+		}
+	}()
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, fmt.Errorf("start BuildKit: %w", err)
+	}
+	sm, err := session.NewManager()
+	if err != nil {
+		return nil, fmt.Errorf("start BuildKit: session manager: %w", err)
+	}
+	k.sessions = sm
+
+	wopt, err := k.workerOpt(ctx, filepath.Join(root, "worker"))
+	if err != nil {
+		return nil, fmt.Errorf("start BuildKit: worker: %w", err)
+	}
+	w, err := base.NewWorker(ctx, wopt)
+	if err != nil {
+		return nil, fmt.Errorf("start BuildKit: worker: %w", err)
+	}
+	wc := &worker.Controller{}
+	if err := wc.Add(w); err != nil {
+		return nil, fmt.Errorf("start BuildKit: worker: %w", err)
+	}
+	k.closers = append(k.closers, wc.Close)
+
+	frontends := map[string]frontend.Frontend{
+		"dockerfile.v0": forwarder.NewGatewayForwarder(wc.Infos(), dockerfile.Build),
+	}
+	cacheStore, err := bboltcachestorage.NewStore(filepath.Join(root, "cache.db"))
+	if err != nil {
+		return nil, fmt.Errorf("start BuildKit: cache database: %w", err)
+	}
+	k.closers = append(k.closers, cacheStore.Close)
+	historyDB, err := boltutil.SafeOpen(filepath.Join(root, "history.db"), 0o600, &bolt.Options{
+		FreelistType: bolt.FreelistMapType, NoFreelistSync: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start BuildKit: history database: %w", err)
+	}
+	k.closers = append(k.closers, historyDB.Close)
+
+	c, err := control.NewController(control.Opt{
+		SessionManager:   sm,
+		WorkerController: wc,
+		Frontends:        frontends,
+		CacheManager:     solver.NewCacheManager(ctx, "local", cacheStore, worker.NewCacheResultStorage(wc)),
+		HistoryDB:        historyDB,
+		CacheStore:       cacheStore,
+		LeaseManager:     w.LeaseManager(),
+		ContentStore:     w.ContentStore(),
+		GarbageCollect:   w.GarbageCollect,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start BuildKit: control service: %w", err)
+	}
+	k.controller = c
+	k.closers = append(k.closers, c.Close)
+	k.grpc = grpc.NewServer()
+	c.Register(k.grpc)
+	k.h2 = &http2.Server{}
+	return k, nil
+}
+
+// workerOpt is the worker's setup under root: BuildKit's overlay
+// snapshotter and content store in a containerd metadata database of
+// their own (not hull's layers yet: issue 14), and hull's executor.
+func (k *buildkit) workerOpt(ctx context.Context, root string) (base.WorkerOpt, error) {
+	var opt base.WorkerOpt
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return opt, err
+	}
+	sn, err := overlay.NewSnapshotter(filepath.Join(root, "snapshots"), overlay.AsynchronousRemove)
+	if err != nil {
+		return opt, fmt.Errorf("overlay snapshotter: %w", err)
+	}
+	k.closers = append(k.closers, sn.Close)
+	content, err := local.NewStore(filepath.Join(root, "content"))
+	if err != nil {
+		return opt, fmt.Errorf("content store: %w", err)
+	}
+	db, err := boltutil.Open(filepath.Join(root, "containerdmeta.db"), 0o644, &bolt.Options{
+		FreelistType: bolt.FreelistMapType, NoFreelistSync: true,
+	})
+	if err != nil {
+		return opt, fmt.Errorf("containerd metadata: %w", err)
+	}
+	k.closers = append(k.closers, db.Close)
+	mdb := ctdmetadata.NewDB(db, content, map[string]ctdsnapshots.Snapshotter{snapshotterName: sn})
+	if err := mdb.Init(ctx); err != nil {
+		return opt, fmt.Errorf("containerd metadata: %w", err)
+	}
+	cs := containerdsnapshot.NewContentStore(mdb.ContentStore(), "buildkit")
+	md, err := metadata.NewStore(filepath.Join(root, "metadata_v2.db"))
+	if err != nil {
+		return opt, fmt.Errorf("metadata: %w", err)
+	}
+	k.closers = append(k.closers, md.Close)
+	id, err := base.ID(root)
+	if err != nil {
+		return opt, err
+	}
+	hostname, err := os.Hostname()
+	if err != nil {
+		hostname = "unknown"
+	}
+	return base.WorkerOpt{
+		ID:   id,
+		Root: root,
+		Labels: map[string]string{
+			wlabel.Executor:    "hull",
+			wlabel.Snapshotter: snapshotterName,
+			wlabel.Hostname:    hostname,
+			wlabel.Network:     "host",
+		},
+		Platforms: []ocispecs.Platform{platforms.Normalize(platforms.DefaultSpec())},
+		NetworkProviders: map[pb.NetMode]network.Provider{
+			pb.NetMode_UNSET: network.NewHostProvider(),
+			pb.NetMode_HOST:  network.NewHostProvider(),
+			pb.NetMode_NONE:  network.NewNoneProvider(),
+		},
+		Executor:        &executor{},
+		Snapshotter:     containerdsnapshot.NewSnapshotter(snapshotterName, mdb.Snapshotter(snapshotterName), "buildkit", nil),
+		ContentStore:    cs,
+		Applier:         apply.NewFileSystemApplier(cs),
+		Differ:          walking.NewWalkingDiff(cs),
+		RegistryHosts:   docker.ConfigureDefaultRegistries(),
+		LeaseManager:    leaseutil.WithNamespace(ctdmetadata.NewLeaseManager(mdb), "buildkit"),
+		GarbageCollect:  mdb.GarbageCollect,
+		MetadataStore:   md,
+		ContentMetadata: db,
+		MountPoolRoot:   filepath.Join(root, "cachemounts"),
+	}, nil
+}
+
+func (k *buildkit) serveGRPC(ctx context.Context, conn net.Conn) error {
+	k.h2.ServeConn(conn, &http2.ServeConnOpts{Context: ctx, Handler: k.grpc})
+	return nil
+}
+
+func (k *buildkit) handleSession(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+	return k.sessions.HandleHTTPRequest(ctx, w, r)
+}
+
+func (k *buildkit) close() error {
+	if k.grpc != nil {
+		k.grpc.Stop()
+	}
+	var errs []error
+	for i := len(k.closers) - 1; i >= 0; i-- {
+		errs = append(errs, k.closers[i]())
+	}
+	return errors.Join(errs...)
+}
