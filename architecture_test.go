@@ -35,7 +35,7 @@ var allowed = map[string][]string{
 	"internal/image":             {"internal/errdefs", "internal/layer", "internal/crashpoint"},
 	"internal/network":           {"internal/errdefs", "internal/plugin", "internal/crashpoint"},
 	"internal/daemon":            {"internal/errdefs", "internal/crashpoint", "internal/apiversion", "internal/filters", "internal/image", "internal/layer", "internal/runtime", "internal/network", "internal/plugin"},
-	"internal/build":             {"internal/errdefs"},
+	"internal/build":             {"internal/errdefs", "internal/runtime"},
 	"internal/server":            {"internal/errdefs", "internal/apiversion", "internal/filters"},
 	"internal/cli":               {"internal/errdefs"},
 	"internal/diag":              {"internal/errdefs"},

@@ -46,10 +46,11 @@ func buildxPlugin(t *testing.T, dir string) string {
 // TestBuildxOnHull is issue 14's first slice, as a new user sees it: the
 // docker CLI with the buildx plugin finds hull's embedded BuildKit through
 // the docker driver (POST /grpc, POST /session), shows it running with
-// hull's worker, and builds FROM scratch + COPY to a local output. RUN is
-// refused with a clear error until the executor runs on hull's runtime.
+// hull's worker, and builds FROM scratch + COPY to a local output, then
+// RUN steps on hull's runtime.
 func TestBuildxOnHull(t *testing.T) {
 	requireDockerCLI(t)
+	buildShim(t)
 	env, dir := hullDaemon(t)
 	cfg := buildxPlugin(t, dir)
 	env = append(env, "DOCKER_CONFIG="+cfg, "BUILDX_NO_DEFAULT_ATTESTATIONS=1")
@@ -79,12 +80,32 @@ func TestBuildxOnHull(t *testing.T) {
 		t.Fatalf("the local output holds %q, %v; want the copied file", got, err)
 	}
 
-	// RUN: not yet (the executor on internal/runtime is next).
-	os.WriteFile(filepath.Join(ctxDir, "Dockerfile.run"), []byte("FROM scratch\nCOPY hello.txt /\nRUN [\"/nothing\"]\n"), 0o644)
-	cmd := exec.Command("docker", "buildx", "build", "--progress=plain", "-f", filepath.Join(ctxDir, "Dockerfile.run"), "--output", "type=local,dest="+filepath.Join(dir, "out2"), ctxDir)
+	// RUN steps on hull's runtime (hull-shim): a busybox base, a step
+	// that writes a file, an identical rebuild that is all CACHED.
+	bb, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		t.Skip("no /bin/busybox here (Debian's busybox-static gives it)")
+	}
+	os.WriteFile(filepath.Join(ctxDir, "busybox"), bb, 0o755)
+	os.WriteFile(filepath.Join(ctxDir, "Dockerfile.run"), []byte("FROM scratch\nCOPY busybox /bin/busybox\n"+
+		"RUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\nRUN echo hi from RUN > /hi.txt\n"), 0o644)
+	out2 := filepath.Join(dir, "out2")
+	docker(t, env, "buildx", "build", "--progress=plain", "-f", filepath.Join(ctxDir, "Dockerfile.run"), "--output", "type=local,dest="+out2, ctxDir)
+	if got, err := os.ReadFile(filepath.Join(out2, "hi.txt")); err != nil || string(got) != "hi from RUN\n" {
+		t.Fatalf("the RUN step's file: %q, %v", got, err)
+	}
+	again := docker(t, env, "buildx", "build", "--progress=plain", "-f", filepath.Join(ctxDir, "Dockerfile.run"), "--output", "type=local,dest="+filepath.Join(dir, "out3"), ctxDir)
+	if n := strings.Count(again, "CACHED"); n < 3 {
+		t.Errorf("an identical rebuild has %d CACHED steps, want 3:\n%s", n, again)
+	}
+
+	// A failing RUN says its exit code.
+	os.WriteFile(filepath.Join(ctxDir, "Dockerfile.fail"), []byte("FROM scratch\nCOPY busybox /bin/busybox\n"+
+		"RUN [\"/bin/busybox\", \"sh\", \"-c\", \"exit 3\"]\n"), 0o644)
+	cmd := exec.Command("docker", "buildx", "build", "--progress=plain", "-f", filepath.Join(ctxDir, "Dockerfile.fail"), "--output", "type=local,dest="+filepath.Join(dir, "out4"), ctxDir)
 	cmd.Env = env
 	b, err := cmd.CombinedOutput()
-	if err == nil || !strings.Contains(string(b), "RUN steps are not supported by hull's builder yet") {
-		t.Fatalf("a RUN step: err %v, want the not-supported error:\n%s", err, b)
+	if err == nil || !strings.Contains(string(b), "exit code: 3") {
+		t.Fatalf("a failing RUN: err %v, want exit code: 3 in:\n%s", err, b)
 	}
 }

@@ -213,7 +213,7 @@ func runDaemon(ctx context.Context, f *daemonFlags, g *globals) error {
 	defer stopServing()
 	api, to := server.New(d), apiTimeouts()
 	// BuildKit starts on the first /grpc or /session request, not here.
-	builder := build.New(filepath.Join(f.dataRoot, "buildkit"))
+	builder := build.New(filepath.Join(f.dataRoot, "buildkit"), filepath.Join(f.execRoot, "buildkit"))
 	defer builder.Close()
 	api.BuildKit = builder
 	api.BodyTimeout = to.body

@@ -15,7 +15,7 @@ import (
 // Builder is the embedded BuildKit. The zero value is not usable: make it
 // with New.
 type Builder struct {
-	root string
+	root, execRoot string
 
 	// mu guards the lazy start: kit is the running BuildKit once started.
 	mu  sync.Mutex
@@ -23,10 +23,11 @@ type Builder struct {
 }
 
 // New returns a builder keeping its state under root (the daemon's
-// <data-root>/buildkit). Nothing is opened or started until the first
-// request.
-func New(root string) *Builder {
-	return &Builder{root: root}
+// <data-root>/buildkit) and its build containers' runtime state under
+// execRoot (<exec-root>/buildkit). Nothing is opened or started until the
+// first request.
+func New(root, execRoot string) *Builder {
+	return &Builder{root: root, execRoot: execRoot}
 }
 
 // started returns the running BuildKit, starting it on the first call.
@@ -37,7 +38,7 @@ func (b *Builder) started(ctx context.Context) (*buildkit, error) {
 	if b.kit != nil {
 		return b.kit, nil
 	}
-	k, err := startBuildKit(ctx, b.root)
+	k, err := startBuildKit(ctx, b.root, b.execRoot)
 	if err != nil {
 		return nil, err
 	}

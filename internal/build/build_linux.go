@@ -37,6 +37,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/net/http2"
 	"google.golang.org/grpc"
+
+	"github.com/hullproject/hull/internal/runtime"
 )
 
 // buildkit is a started BuildKit: the control service and what it owns.
@@ -57,7 +59,7 @@ const snapshotterName = "overlayfs"
 // service: one worker (BuildKit's base worker on its own overlay
 // snapshotter and content store, RUN on hull's executor), the
 // dockerfile.v0 frontend, a bbolt cache and history database.
-func startBuildKit(ctx context.Context, root string) (_ *buildkit, retErr error) {
+func startBuildKit(ctx context.Context, root, execRoot string) (_ *buildkit, retErr error) {
 	k := &buildkit{}
 	defer func() {
 		if retErr != nil {
@@ -73,7 +75,7 @@ func startBuildKit(ctx context.Context, root string) (_ *buildkit, retErr error)
 	}
 	k.sessions = sm
 
-	wopt, err := k.workerOpt(ctx, filepath.Join(root, "worker"))
+	wopt, err := k.workerOpt(ctx, filepath.Join(root, "worker"), execRoot)
 	if err != nil {
 		return nil, fmt.Errorf("start BuildKit: worker: %w", err)
 	}
@@ -128,7 +130,7 @@ func startBuildKit(ctx context.Context, root string) (_ *buildkit, retErr error)
 // workerOpt is the worker's setup under root: BuildKit's overlay
 // snapshotter and content store in a containerd metadata database of
 // their own (not hull's layers yet: issue 14), and hull's executor.
-func (k *buildkit) workerOpt(ctx context.Context, root string) (base.WorkerOpt, error) {
+func (k *buildkit) workerOpt(ctx context.Context, root, execRoot string) (base.WorkerOpt, error) {
 	var opt base.WorkerOpt
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return opt, err
@@ -163,6 +165,13 @@ func (k *buildkit) workerOpt(ctx context.Context, root string) (base.WorkerOpt, 
 	if err != nil {
 		return opt, err
 	}
+	// TODO(14): RUN on hull's network service (default bridge, host,
+	// none); for now the host's network.
+	networks := map[pb.NetMode]network.Provider{
+		pb.NetMode_UNSET: network.NewHostProvider(),
+		pb.NetMode_HOST:  network.NewHostProvider(),
+		pb.NetMode_NONE:  network.NewNoneProvider(),
+	}
 	hostname, err := os.Hostname()
 	if err != nil {
 		hostname = "unknown"
@@ -176,23 +185,19 @@ func (k *buildkit) workerOpt(ctx context.Context, root string) (base.WorkerOpt, 
 			wlabel.Hostname:    hostname,
 			wlabel.Network:     "host",
 		},
-		Platforms: []ocispecs.Platform{platforms.Normalize(platforms.DefaultSpec())},
-		NetworkProviders: map[pb.NetMode]network.Provider{
-			pb.NetMode_UNSET: network.NewHostProvider(),
-			pb.NetMode_HOST:  network.NewHostProvider(),
-			pb.NetMode_NONE:  network.NewNoneProvider(),
-		},
-		Executor:        &executor{},
-		Snapshotter:     containerdsnapshot.NewSnapshotter(snapshotterName, mdb.Snapshotter(snapshotterName), "buildkit", nil),
-		ContentStore:    cs,
-		Applier:         apply.NewFileSystemApplier(cs),
-		Differ:          walking.NewWalkingDiff(cs),
-		RegistryHosts:   docker.ConfigureDefaultRegistries(),
-		LeaseManager:    leaseutil.WithNamespace(ctdmetadata.NewLeaseManager(mdb), "buildkit"),
-		GarbageCollect:  mdb.GarbageCollect,
-		MetadataStore:   md,
-		ContentMetadata: db,
-		MountPoolRoot:   filepath.Join(root, "cachemounts"),
+		Platforms:        []ocispecs.Platform{platforms.Normalize(platforms.DefaultSpec())},
+		NetworkProviders: networks,
+		Executor:         &executor{root: filepath.Join(execRoot, "executor"), rt: runtime.New(filepath.Join(execRoot, "runtime")), networks: networks},
+		Snapshotter:      containerdsnapshot.NewSnapshotter(snapshotterName, mdb.Snapshotter(snapshotterName), "buildkit", nil),
+		ContentStore:     cs,
+		Applier:          apply.NewFileSystemApplier(cs),
+		Differ:           walking.NewWalkingDiff(cs),
+		RegistryHosts:    docker.ConfigureDefaultRegistries(),
+		LeaseManager:     leaseutil.WithNamespace(ctdmetadata.NewLeaseManager(mdb), "buildkit"),
+		GarbageCollect:   mdb.GarbageCollect,
+		MetadataStore:    md,
+		ContentMetadata:  db,
+		MountPoolRoot:    filepath.Join(root, "cachemounts"),
 	}, nil
 }
 
