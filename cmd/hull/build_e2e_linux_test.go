@@ -61,8 +61,8 @@ func TestBuildxOnHull(t *testing.T) {
 	}
 
 	ls := docker(t, env, "buildx", "ls")
-	if !strings.Contains(ls, "running") {
-		t.Fatalf("docker buildx ls does not show the docker driver's builder running:\n%s", ls)
+	if !strings.Contains(ls, "running") || !strings.Contains(ls, "v0.34.2") {
+		t.Fatalf("docker buildx ls does not show the docker driver's builder running BuildKit v0.34.2:\n%s", ls)
 	}
 	inspect := docker(t, env, "buildx", "inspect")
 	if !strings.Contains(inspect, "org.mobyproject.buildkit.worker.executor:") || !strings.Contains(inspect, "hull") {

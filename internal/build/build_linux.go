@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 
 	"github.com/containerd/containerd/v2/core/diff/apply"
 	ctdmetadata "github.com/containerd/containerd/v2/core/metadata"
@@ -30,6 +31,7 @@ import (
 	"github.com/moby/buildkit/util/db/boltutil"
 	"github.com/moby/buildkit/util/leaseutil"
 	"github.com/moby/buildkit/util/network"
+	bkversion "github.com/moby/buildkit/version"
 	"github.com/moby/buildkit/worker"
 	"github.com/moby/buildkit/worker/base"
 	wlabel "github.com/moby/buildkit/worker/label"
@@ -69,6 +71,7 @@ func startBuildKit(ctx context.Context, root, execRoot string) (_ *buildkit, ret
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, fmt.Errorf("start BuildKit: %w", err)
 	}
+	setVersion()
 	sm, err := session.NewManager()
 	if err != nil {
 		return nil, fmt.Errorf("start BuildKit: session manager: %w", err)
@@ -125,6 +128,21 @@ func startBuildKit(ctx context.Context, root, execRoot string) (_ *buildkit, ret
 	c.Register(k.grpc)
 	k.h2 = &http2.Server{}
 	return k, nil
+}
+
+// setVersion fills BuildKit's version (what buildx ls shows), which its
+// own build sets at link time, from the module version hull was built
+// with.
+func setVersion() {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return
+	}
+	for _, m := range bi.Deps {
+		if m.Path == bkversion.Package {
+			bkversion.Version = m.Version
+		}
+	}
 }
 
 // workerOpt is the worker's setup under root: BuildKit's overlay
