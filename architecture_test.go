@@ -36,6 +36,8 @@ var allowed = map[string][]string{
 	"internal/network":           {"internal/errdefs", "internal/plugin", "internal/crashpoint"},
 	"internal/daemon":            {"internal/errdefs", "internal/crashpoint", "internal/apiversion", "internal/filters", "internal/image", "internal/layer", "internal/runtime", "internal/network", "internal/plugin"},
 	"internal/build":             {"internal/errdefs", "internal/runtime"},
+	"internal/buildproc":         {"internal/errdefs"},
+	"cmd/hull-buildkit":          {"internal/build"},
 	"internal/server":            {"internal/errdefs", "internal/apiversion", "internal/filters"},
 	"internal/cli":               {"internal/errdefs"},
 	"internal/diag":              {"internal/errdefs"},
@@ -50,7 +52,7 @@ var allowed = map[string][]string{
 }
 
 // daemonSide may never be reached, even indirectly, from the client side.
-var daemonSide = []string{"internal/server", "internal/build", "internal/daemon", "internal/image", "internal/layer", "internal/runtime", "internal/network", "internal/plugin"}
+var daemonSide = []string{"internal/server", "internal/build", "internal/buildproc", "internal/daemon", "internal/image", "internal/layer", "internal/runtime", "internal/network", "internal/plugin"}
 
 type listed struct {
 	ImportPath string
@@ -208,4 +210,23 @@ func goListDeps(t *testing.T, goos string) []string {
 		t.Fatalf("go list -deps (GOOS=%s): %v", goos, err)
 	}
 	return strings.Fields(string(out))
+}
+
+// TestDaemonBinaryHasNoBuildKit: BuildKit lives in hull-buildkit, which the
+// daemon starts on the first build (internal/buildproc), so that the
+// daemon's binary and its idle memory stay as they were without a builder.
+func TestDaemonBinaryHasNoBuildKit(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("the go command is not on PATH")
+	}
+	out, err := exec.Command("go", "list", "-deps", "./cmd/hull").Output()
+	if err != nil {
+		t.Fatalf("go list -deps ./cmd/hull: %v", err)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		if p == module+"/internal/build" || strings.HasPrefix(p, "github.com/moby/buildkit/control") ||
+			strings.HasPrefix(p, "google.golang.org/grpc") || strings.HasPrefix(p, "github.com/containerd/containerd/v2") {
+			t.Errorf("cmd/hull depends on %s: BuildKit belongs in hull-buildkit", p)
+		}
+	}
 }

@@ -47,11 +47,12 @@ SHIM_BUILD_FLAGS=(-tags "seccomp,netgo,osusergo" -ldflags=-extldflags=-static)
 # pure Go (no cgo): it stays resident beside every container, so it is kept
 # small.
 build_hull() {
-  step "go build -o bin/hull ./cmd/hull; go build ${SHIM_BUILD_FLAGS[*]} -o bin/hull-shim ./cmd/hull-shim; CGO_ENABLED=0 go build -o bin/hull-monitor ./cmd/hull-monitor"
+  step "go build -o bin/hull ./cmd/hull; go build ${SHIM_BUILD_FLAGS[*]} -o bin/hull-shim ./cmd/hull-shim; CGO_ENABLED=0 go build -o bin/hull-monitor ./cmd/hull-monitor; go build -o bin/hull-buildkit ./cmd/hull-buildkit"
   mkdir -p bin
   go build -o bin/hull ./cmd/hull
   go build "${SHIM_BUILD_FLAGS[@]}" -o bin/hull-shim ./cmd/hull-shim
   CGO_ENABLED=0 go build -o bin/hull-monitor ./cmd/hull-monitor
+  go build -o bin/hull-buildkit ./cmd/hull-buildkit
 }
 
 # make_busybox_rootfs_tar OUT: a minimal root file system of Debian's

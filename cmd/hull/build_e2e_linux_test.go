@@ -51,6 +51,9 @@ func buildxPlugin(t *testing.T, dir string) string {
 func TestBuildxOnHull(t *testing.T) {
 	requireDockerCLI(t)
 	buildShim(t)
+	if out, err := exec.Command("go", "build", "-o", filepath.Join(filepath.Dir(hullBin), "hull-buildkit"), "../hull-buildkit").CombinedOutput(); err != nil {
+		t.Fatalf("build hull-buildkit: %v\n%s", err, out)
+	}
 	env, dir := hullDaemon(t)
 	cfg := buildxPlugin(t, dir)
 	env = append(env, "DOCKER_CONFIG="+cfg, "BUILDX_NO_DEFAULT_ATTESTATIONS=1")
@@ -58,6 +61,9 @@ func TestBuildxOnHull(t *testing.T) {
 	// A daemon that never built has not started BuildKit.
 	if _, err := os.Stat(filepath.Join(dir, "root", "buildkit")); !os.IsNotExist(err) {
 		t.Fatalf("BuildKit's state exists before any build: %v", err)
+	}
+	if out, _ := exec.Command("pgrep", "-f", "hull-buildkit --root "+filepath.Join(dir, "root")).Output(); len(out) > 0 {
+		t.Fatalf("hull-buildkit runs before any build: %s", out)
 	}
 
 	ls := docker(t, env, "buildx", "ls")
@@ -107,5 +113,8 @@ func TestBuildxOnHull(t *testing.T) {
 	b, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(b), "exit code: 3") {
 		t.Fatalf("a failing RUN: err %v, want exit code: 3 in:\n%s", err, b)
+	}
+	if out, _ := exec.Command("pgrep", "-f", "hull-buildkit --root "+filepath.Join(dir, "root")).Output(); len(out) == 0 {
+		t.Errorf("no hull-buildkit runs after the builds")
 	}
 }

@@ -24,7 +24,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/hullproject/hull/internal/build"
+	"github.com/hullproject/hull/internal/buildproc"
 	"github.com/hullproject/hull/internal/daemon"
 	"github.com/hullproject/hull/internal/errdefs"
 	"github.com/hullproject/hull/internal/server"
@@ -212,8 +212,9 @@ func runDaemon(ctx context.Context, f *daemonFlags, g *globals) error {
 	serveCtx, stopServing := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopServing()
 	api, to := server.New(d), apiTimeouts()
-	// BuildKit starts on the first /grpc or /session request, not here.
-	builder := build.New(filepath.Join(f.dataRoot, "buildkit"), filepath.Join(f.execRoot, "buildkit"))
+	// BuildKit (hull-buildkit) starts on the first /grpc or /session
+	// request, not here.
+	builder := buildproc.New(filepath.Join(f.dataRoot, "buildkit"), filepath.Join(f.execRoot, "buildkit"))
 	defer builder.Close()
 	api.BuildKit = builder
 	api.BodyTimeout = to.body

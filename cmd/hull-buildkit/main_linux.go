@@ -1,0 +1,83 @@
+// Command hull-buildkit is hull's image builder: BuildKit (package
+// internal/build) in a process of its own, which hull daemon starts on the
+// first build request (package internal/buildproc) and relays /grpc and
+// /session to. It is not meant to be run by hand.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/hullproject/hull/internal/build"
+)
+
+func main() {
+	root := flag.String("root", "", "BuildKit's state (<data-root>/buildkit)")
+	execRoot := flag.String("exec-root", "", "build containers' runtime state (<exec-root>/buildkit)")
+	grpcSock := flag.String("grpc-socket", "", "unix socket for the control API (raw h2c connections)")
+	sessionSock := flag.String("session-socket", "", "unix socket for HTTP session requests")
+	flag.Parse()
+	if *root == "" || *execRoot == "" || *grpcSock == "" || *sessionSock == "" {
+		fmt.Fprintln(os.Stderr, "hull-buildkit: --root, --exec-root, --grpc-socket and --session-socket are required")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, build.New(*root, *execRoot), *grpcSock, *sessionSock); err != nil {
+		fmt.Fprintln(os.Stderr, "hull-buildkit:", err)
+		os.Exit(1)
+	}
+}
+
+func serve(ctx context.Context, b *build.Builder, grpcSock, sessionSock string) error {
+	if err := b.Start(ctx); err != nil {
+		return err
+	}
+	defer b.Close()
+	lg, err := net.Listen("unix", grpcSock)
+	if err != nil {
+		return err
+	}
+	defer lg.Close()
+	ls, err := net.Listen("unix", sessionSock)
+	if err != nil {
+		return err
+	}
+	go func() {
+		for {
+			c, err := lg.Accept()
+			if err != nil {
+				return
+			}
+			go b.ServeGRPC(ctx, c)
+		}
+	}()
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if err := b.HandleSession(r.Context(), w, r); err != nil {
+				slog.ErrorContext(r.Context(), "build session", "error", err)
+				http.Error(w, err.Error(), http.StatusBadRequest)
+			}
+		}),
+		BaseContext: func(net.Listener) context.Context { return ctx },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ls) }()
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	srv.Close()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}

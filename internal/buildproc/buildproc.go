@@ -1,0 +1,139 @@
+// Package buildproc runs hull's image builder (internal/build, BuildKit)
+// in a process of its own, hull-buildkit, started on the first /grpc or
+// /session request, and relays those requests to it. BuildKit and what it
+// brings (gRPC, containerd, OpenTelemetry) thus stay out of the daemon's
+// binary: a daemon that never builds is as small as one without a
+// builder, and a builder that crashes does not take the daemon with it.
+package buildproc
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/hullproject/hull/internal/errdefs"
+)
+
+// Proc is the builder process. Its methods are safe for concurrent use.
+type Proc struct {
+	root, execRoot string
+	// Exe is the hull-buildkit binary; default: beside os.Executable(),
+	// then $PATH.
+	Exe string
+
+	// mu guards the process: done is closed when it has exited.
+	mu   sync.Mutex
+	proc *process
+}
+
+// New returns the builder whose state is under root (<data-root>/buildkit)
+// and whose sockets and build containers' state are under execRoot
+// (<exec-root>/buildkit). Nothing starts until the first request.
+func New(root, execRoot string) *Proc {
+	return &Proc{root: root, execRoot: execRoot}
+}
+
+func (p *Proc) grpcSocket() string    { return filepath.Join(p.execRoot, "grpc.sock") }
+func (p *Proc) sessionSocket() string { return filepath.Join(p.execRoot, "session.sock") }
+
+// Start starts hull-buildkit unless it runs, and returns once it answers.
+func (p *Proc) Start(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.proc != nil && !p.proc.exited() {
+		return nil
+	}
+	proc, err := p.spawn(ctx)
+	if err != nil {
+		return err
+	}
+	p.proc = proc
+	return nil
+}
+
+// ServeGRPC relays conn, already upgraded to h2c, to hull-buildkit's
+// control API until either side hangs up.
+func (p *Proc) ServeGRPC(ctx context.Context, conn net.Conn) error {
+	defer conn.Close()
+	c, err := net.Dial("unix", p.grpcSocket())
+	if err != nil {
+		return fmt.Errorf("BuildKit's control API: %w", errdefs.ErrUnavailable)
+	}
+	splice(conn, c)
+	return nil
+}
+
+// HandleSession hijacks the request's connection and relays the request
+// and then the connection to hull-buildkit's session manager, which
+// answers the 101 and serves the session.
+func (p *Proc) HandleSession(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+	c, err := net.Dial("unix", p.sessionSocket())
+	if err != nil {
+		return fmt.Errorf("BuildKit's session manager: %v: %w", err, errdefs.ErrUnavailable)
+	}
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		c.Close()
+		return fmt.Errorf("build session: the connection cannot be hijacked: %w", errdefs.ErrNotImplemented)
+	}
+	conn, rw, err := hj.Hijack()
+	if err != nil {
+		c.Close()
+		return fmt.Errorf("build session: hijack: %w", err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Time{})
+	if err := r.Write(c); err != nil {
+		c.Close()
+		return nil // the answer can no longer be an error: the connection is ours
+	}
+	var from io.Reader = conn
+	if n := rw.Reader.Buffered(); n > 0 {
+		from = io.MultiReader(io.LimitReader(rw.Reader, int64(n)), conn)
+	}
+	spliceReader(conn, from, c)
+	return nil
+}
+
+// Close stops hull-buildkit if it runs.
+func (p *Proc) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.proc == nil {
+		return nil
+	}
+	err := p.proc.stop()
+	p.proc = nil
+	return err
+}
+
+// splice copies both ways between a and b until one side ends, then
+// closes both.
+func splice(a, b net.Conn) { spliceReader(a, a, b) }
+
+func spliceReader(a net.Conn, fromA io.Reader, b net.Conn) {
+	done := make(chan struct{}, 2)
+	go func() {
+		io.Copy(b, fromA)
+		if cw, ok := b.(interface{ CloseWrite() error }); ok {
+			cw.CloseWrite()
+		}
+		done <- struct{}{}
+	}()
+	go func() {
+		io.Copy(a, b)
+		if cw, ok := a.(interface{ CloseWrite() error }); ok {
+			cw.CloseWrite()
+		}
+		done <- struct{}{}
+	}()
+	<-done
+	<-done
+	a.Close()
+	b.Close()
+}
