@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"syscall"
 	"time"
 
@@ -56,14 +57,26 @@ func (p *Proc) spawn(ctx context.Context) (*process, error) {
 		"--grpc-socket", p.grpcSocket(), "--session-socket", p.sessionSocket())
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM, Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	proc := &process{cmd: cmd, done: make(chan struct{})}
+	// The parent death signal follows the thread that started the child,
+	// not the process: the goroutine that starts it keeps its thread
+	// until the child has exited, so that no other goroutine (a network
+	// namespace switch that ends locked) can take the thread down with it.
+	startErr := make(chan error, 1)
+	go func() {
+		goruntime.LockOSThread()
+		defer goruntime.UnlockOSThread()
+		defer close(proc.done)
+		if err := cmd.Start(); err != nil {
+			startErr <- err
+			return
+		}
+		startErr <- nil
+		cmd.Wait()
+	}()
+	if err := <-startErr; err != nil {
 		return nil, fmt.Errorf("start hull-buildkit: %w", err)
 	}
-	proc := &process{cmd: cmd, done: make(chan struct{})}
-	go func() {
-		cmd.Wait()
-		close(proc.done)
-	}()
 	deadline := time.Now().Add(startTimeout)
 	for {
 		if answers(p.grpcSocket()) && answers(p.sessionSocket()) {
