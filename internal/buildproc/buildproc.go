@@ -25,17 +25,60 @@ type Proc struct {
 	// Exe is the hull-buildkit binary; default: beside os.Executable(),
 	// then $PATH.
 	Exe string
+	// IdleTimeout stops hull-buildkit once no request has been relayed
+	// to it for this long, so that a daemon goes back to its idle size
+	// after its builds; 0 keeps it running.
+	IdleTimeout time.Duration
 
-	// mu guards the process: done is closed when it has exited.
-	mu   sync.Mutex
-	proc *process
+	// mu guards the process, the relays under way and the idle timer.
+	mu     sync.Mutex
+	proc   *process
+	active int
+	idle   *time.Timer
 }
 
 // New returns the builder whose state is under root (<data-root>/buildkit)
 // and whose sockets and build containers' state are under execRoot
 // (<exec-root>/buildkit). Nothing starts until the first request.
 func New(root, execRoot string) *Proc {
-	return &Proc{root: root, execRoot: execRoot}
+	return &Proc{root: root, execRoot: execRoot, IdleTimeout: defaultIdleTimeout}
+}
+
+// defaultIdleTimeout is how long hull-buildkit outlives its last request.
+const defaultIdleTimeout = 10 * time.Minute
+
+// begin counts a relay under way: hull-buildkit is not idle.
+func (p *Proc) begin() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.active++
+	if p.idle != nil {
+		p.idle.Stop()
+		p.idle = nil
+	}
+}
+
+// end counts a relay finished; the last one arms the idle timer.
+func (p *Proc) end() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.active--
+	if p.active > 0 || p.IdleTimeout <= 0 || p.proc == nil {
+		return
+	}
+	proc := p.proc
+	var t *time.Timer
+	t = time.AfterFunc(p.IdleTimeout, func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.idle != t || p.active > 0 || p.proc != proc {
+			return // a request came in meanwhile
+		}
+		p.idle = nil
+		p.proc = nil
+		proc.stop()
+	})
+	p.idle = t
 }
 
 func (p *Proc) grpcSocket() string    { return filepath.Join(p.execRoot, "grpc.sock") }
@@ -45,6 +88,11 @@ func (p *Proc) sessionSocket() string { return filepath.Join(p.execRoot, "sessio
 func (p *Proc) Start(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.idle != nil {
+		// A request is coming: no stop until it has been relayed.
+		p.idle.Stop()
+		p.idle = nil
+	}
 	if p.proc != nil && !p.proc.exited() {
 		return nil
 	}
@@ -59,6 +107,8 @@ func (p *Proc) Start(ctx context.Context) error {
 // ServeGRPC relays conn, already upgraded to h2c, to hull-buildkit's
 // control API until either side hangs up.
 func (p *Proc) ServeGRPC(ctx context.Context, conn net.Conn) error {
+	p.begin()
+	defer p.end()
 	defer conn.Close()
 	c, err := net.Dial("unix", p.grpcSocket())
 	if err != nil {
@@ -72,6 +122,8 @@ func (p *Proc) ServeGRPC(ctx context.Context, conn net.Conn) error {
 // and then the connection to hull-buildkit's session manager, which
 // answers the 101 and serves the session.
 func (p *Proc) HandleSession(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+	p.begin()
+	defer p.end()
 	c, err := net.Dial("unix", p.sessionSocket())
 	if err != nil {
 		return fmt.Errorf("BuildKit's session manager: %v: %w", err, errdefs.ErrUnavailable)
@@ -104,6 +156,10 @@ func (p *Proc) HandleSession(ctx context.Context, w http.ResponseWriter, r *http
 func (p *Proc) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.idle != nil {
+		p.idle.Stop()
+		p.idle = nil
+	}
 	if p.proc == nil {
 		return nil
 	}
