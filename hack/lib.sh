@@ -108,6 +108,22 @@ JSON
 # and kept here (a CI machine that keeps /var/cache builds them once).
 TOOLS_CACHE=${HULL_TOOLS_CACHE:-/var/cache/hull-tools}
 
+# install_buildx builds the buildx CLI plugin (TestBuildxOnHull drives hull's
+# BuildKit with it) from the Go module proxy, once, into the tools cache,
+# and points the tests at it (HULL_TEST_BUILDX). It is not installed where
+# the docker CLI finds plugins: the other tests keep the CLI's classic
+# `docker build`.
+BUILDX_VERSION=v0.38.2
+install_buildx() {
+  local dir="$TOOLS_CACHE/buildx-$BUILDX_VERSION"
+  if [ ! -x "$dir/buildx" ]; then
+    step "build docker buildx $BUILDX_VERSION from the Go module proxy (once; kept in $TOOLS_CACHE)"
+    mkdir -p "$dir"
+    CGO_ENABLED=0 GOFLAGS= GOBIN="$dir" go install "github.com/docker/buildx/cmd/buildx@$BUILDX_VERSION" || return 1
+  fi
+  export HULL_TEST_BUILDX="$dir/buildx"
+}
+
 # install_compose builds docker compose v2 (the CLI plugin) from its module
 # on the Go module proxy, once, and installs it where the docker CLI finds
 # plugins. `go install` refuses the module (its go.mod has replace

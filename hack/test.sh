@@ -12,6 +12,7 @@ need_root
 install_packages docker.io docker-registry bzip2 xz-utils zstd
 # docker compose v2, for TestComposeOnHull (built once from the Go module proxy)
 install_compose
+install_buildx || echo "buildx could not be built: TestBuildxOnHull will say so and skip"
 
 step "gofmt"
 bad=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
