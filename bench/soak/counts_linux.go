@@ -259,22 +259,11 @@ func (s *scope) processes() (procs, zombies []string) {
 		if pid == self || pid == s.daemon {
 			continue
 		}
-		stat, err := os.ReadFile(filepath.Join(p, "stat"))
-		if err != nil {
+		comm, state, ppid, ok := procStat(p)
+		if !ok {
 			continue
 		}
-		// pid (comm) state ppid ...
-		i := bytes.LastIndexByte(stat, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(stat[i+1:]))
-		if len(f) < 2 {
-			continue
-		}
-		ppid, _ := strconv.Atoi(f[1])
-		comm := string(stat[bytes.IndexByte(stat, '(')+1 : i])
-		if f[0] == "Z" && ppid == s.daemon && s.daemon != 0 {
+		if state == "Z" && ppid == s.daemon && s.daemon != 0 {
 			zombies = append(zombies, fmt.Sprintf("%d %s", pid, comm))
 			continue
 		}
@@ -389,21 +378,11 @@ func monitorZombies(id string) []string {
 		parents := map[int]int{}
 		for _, p := range dirs {
 			pid, _ := strconv.Atoi(filepath.Base(p))
-			stat, err := os.ReadFile(filepath.Join(p, "stat"))
-			if err != nil {
+			comm, state, ppid, ok := procStat(p)
+			if !ok {
 				continue
 			}
-			i := bytes.LastIndexByte(stat, ')')
-			if i < 0 {
-				continue
-			}
-			f := strings.Fields(string(stat[i+1:]))
-			if len(f) < 2 {
-				continue
-			}
-			comm := string(stat[bytes.IndexByte(stat, '(')+1 : i])
-			if f[0] == "Z" {
-				ppid, _ := strconv.Atoi(f[1])
+			if state == "Z" {
 				parents[pid] = ppid
 				zombies[pid] = comm
 				continue
@@ -435,4 +414,23 @@ func monitorZombies(id string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// procStat reads a process's name, state and parent from its folder under
+// /proc ("pid (comm) state ppid …"); ok is false when it is gone.
+func procStat(dir string) (comm, state string, ppid int, ok bool) {
+	stat, err := os.ReadFile(filepath.Join(dir, "stat"))
+	if err != nil {
+		return "", "", 0, false
+	}
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return "", "", 0, false
+	}
+	f := strings.Fields(string(stat[i+1:]))
+	if len(f) < 2 {
+		return "", "", 0, false
+	}
+	ppid, _ = strconv.Atoi(f[1])
+	return string(stat[bytes.IndexByte(stat, '(')+1 : i]), f[0], ppid, true
 }

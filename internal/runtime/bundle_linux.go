@@ -176,26 +176,34 @@ var rlimitNames = map[string]int{
 	"RLIMIT_STACK": unix.RLIMIT_STACK,
 }
 
+// HostRlimitMax is this process's hard limit of the rlimit typ
+// ("RLIMIT_NOFILE"), the most a container's can be: fitRlimits lowers a
+// higher one to it. ok is false for an unknown type or a limit that cannot
+// be read.
+func HostRlimitMax(typ string) (max uint64, ok bool) {
+	res, known := rlimitNames[typ]
+	var host unix.Rlimit
+	if !known || unix.Getrlimit(res, &host) != nil {
+		return 0, false
+	}
+	return host.Max, true
+}
+
 // fitRlimits clamps limits above the host's hard limit to it: raising a
 // hard limit needs CAP_SYS_RESOURCE, which this host may not grant.
 func fitRlimits(limits []specs.POSIXRlimit, warnings *[]string) error {
 	for i := range limits {
 		l := &limits[i]
-		res, ok := rlimitNames[l.Type]
-		if !ok {
+		if _, ok := rlimitNames[l.Type]; !ok {
 			return fmt.Errorf("unknown rlimit %q", l.Type)
 		}
 		if l.Soft > l.Hard {
 			return fmt.Errorf("rlimit %s: soft limit %d above hard limit %d", l.Type, l.Soft, l.Hard)
 		}
-		var host unix.Rlimit
-		if err := unix.Getrlimit(res, &host); err != nil {
-			continue
-		}
-		if l.Hard > host.Max {
-			*warnings = append(*warnings, fmt.Sprintf("rlimit %s: hard limit %d is above the host's %d; clamped", l.Type, l.Hard, host.Max))
-			l.Hard = host.Max
-			l.Soft = min(l.Soft, host.Max)
+		if max, ok := HostRlimitMax(l.Type); ok && l.Hard > max {
+			*warnings = append(*warnings, fmt.Sprintf("rlimit %s: hard limit %d is above the host's %d; clamped", l.Type, l.Hard, max))
+			l.Hard = max
+			l.Soft = min(l.Soft, max)
 		}
 	}
 	return nil
