@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/containerd/containerd/v2/core/mount"
@@ -159,7 +160,7 @@ func (e *executor) Run(ctx context.Context, id string, rootfs bkexecutor.Mount, 
 
 // exitError is BuildKit's answer for a step that exited with code.
 func exitError(ctx context.Context, code int, err error, valid []int) error {
-	if valid == nil && code == 0 || valid != nil && containsInt(valid, code) {
+	if valid == nil && code == 0 || valid != nil && slices.Contains(valid, code) {
 		return nil
 	}
 	exit := &gatewayapi.ExitError{ExitCode: uint32(code), Err: err}
@@ -167,15 +168,6 @@ func exitError(ctx context.Context, code int, err error, valid []int) error {
 		exit.Err = errors.Join(context.Cause(ctx), err)
 	}
 	return exit
-}
-
-func containsInt(s []int, v int) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 func (*executor) Exec(ctx context.Context, id string, process bkexecutor.ProcessInfo) error {
