@@ -9,7 +9,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -23,21 +22,24 @@ func main() {
 	root := flag.String("root", "", "BuildKit's state (<data-root>/buildkit)")
 	execRoot := flag.String("exec-root", "", "build containers' runtime state (<exec-root>/buildkit)")
 	grpcSock := flag.String("grpc-socket", "", "unix socket for the control API (raw h2c connections)")
-	sessionSock := flag.String("session-socket", "", "unix socket for HTTP session requests")
+	httpSock := flag.String("http-socket", "", "unix socket for HTTP requests (/session, /build, …)")
+	daemonSock := flag.String("daemon-socket", "", "the daemon's private API socket (images, networks)")
 	flag.Parse()
-	if *root == "" || *execRoot == "" || *grpcSock == "" || *sessionSock == "" {
-		fmt.Fprintln(os.Stderr, "hull-buildkit: --root, --exec-root, --grpc-socket and --session-socket are required")
+	if *root == "" || *execRoot == "" || *grpcSock == "" || *httpSock == "" {
+		fmt.Fprintln(os.Stderr, "hull-buildkit: --root, --exec-root, --grpc-socket and --http-socket are required")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := serve(ctx, build.New(*root, *execRoot), *grpcSock, *sessionSock); err != nil {
+	b := build.New(*root, *execRoot)
+	b.DaemonSocket = *daemonSock
+	if err := serve(ctx, b, *grpcSock, *httpSock); err != nil {
 		fmt.Fprintln(os.Stderr, "hull-buildkit:", err)
 		os.Exit(1)
 	}
 }
 
-func serve(ctx context.Context, b *build.Builder, grpcSock, sessionSock string) error {
+func serve(ctx context.Context, b *build.Builder, grpcSock, httpSock string) error {
 	if err := b.Start(ctx); err != nil {
 		return err
 	}
@@ -47,7 +49,7 @@ func serve(ctx context.Context, b *build.Builder, grpcSock, sessionSock string) 
 		return err
 	}
 	defer lg.Close()
-	ls, err := net.Listen("unix", sessionSock)
+	ls, err := net.Listen("unix", httpSock)
 	if err != nil {
 		return err
 	}
@@ -61,12 +63,7 @@ func serve(ctx context.Context, b *build.Builder, grpcSock, sessionSock string) 
 		}
 	}()
 	srv := &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if err := b.HandleSession(r.Context(), w, r); err != nil {
-				slog.ErrorContext(r.Context(), "build session", "error", err)
-				http.Error(w, err.Error(), http.StatusBadRequest)
-			}
-		}),
+		Handler:     b.Handler(),
 		BaseContext: func(net.Listener) context.Context { return ctx },
 	}
 	errc := make(chan error, 1)

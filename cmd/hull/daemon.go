@@ -217,6 +217,15 @@ func runDaemon(ctx context.Context, f *daemonFlags, g *globals) error {
 	builder := buildproc.New(filepath.Join(f.dataRoot, "buildkit"), filepath.Join(f.execRoot, "buildkit"))
 	defer builder.Close()
 	api.BuildKit = builder
+	bapi, err := startBuilderAPI(serveCtx, f.execRoot, api, d)
+	if err != nil {
+		closeAll()
+		return err
+	}
+	defer bapi.close()
+	if bapi != nil {
+		builder.DaemonSocket = bapi.sock
+	}
 	api.BodyTimeout = to.body
 	srv := &http.Server{Handler: returnMemoryWhenIdle(ctx, api), ReadHeaderTimeout: to.header, IdleTimeout: to.idle,
 		BaseContext: func(net.Listener) context.Context { return serveCtx }}

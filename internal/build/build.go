@@ -16,6 +16,10 @@ import (
 // with New.
 type Builder struct {
 	root, execRoot string
+	// DaemonSocket is the daemon's private API socket: hull's images for
+	// FROM, the built image loaded and tagged there (the moby exporter),
+	// networks for RUN steps. Set it before the first request.
+	DaemonSocket string
 
 	// mu guards the lazy start: kit is the running BuildKit once started.
 	mu  sync.Mutex
@@ -38,7 +42,7 @@ func (b *Builder) started(ctx context.Context) (*buildkit, error) {
 	if b.kit != nil {
 		return b.kit, nil
 	}
-	k, err := startBuildKit(ctx, b.root, b.execRoot)
+	k, err := startBuildKit(ctx, b.root, b.execRoot, b.DaemonSocket)
 	if err != nil {
 		return nil, err
 	}
@@ -85,4 +89,13 @@ func (b *Builder) Close() error {
 	err := b.kit.close()
 	b.kit = nil
 	return err
+}
+
+// handleBuild serves a relayed POST /build (see legacy_linux.go).
+func (b *Builder) handleBuild(w http.ResponseWriter, r *http.Request) error {
+	k, err := b.started(r.Context())
+	if err != nil {
+		return err
+	}
+	return k.build(w, r)
 }

@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 
 	"github.com/containerd/containerd/v2/core/diff/apply"
+	"github.com/containerd/containerd/v2/core/images"
 	ctdmetadata "github.com/containerd/containerd/v2/core/metadata"
 	"github.com/containerd/containerd/v2/core/remotes/docker"
 	ctdsnapshots "github.com/containerd/containerd/v2/core/snapshots"
@@ -19,6 +20,7 @@ import (
 	"github.com/containerd/containerd/v2/plugins/snapshots/overlay"
 	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/cache/metadata"
+	bkclient "github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/control"
 	"github.com/moby/buildkit/frontend"
 	dockerfile "github.com/moby/buildkit/frontend/dockerfile/builder"
@@ -39,6 +41,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/net/http2"
 	"google.golang.org/grpc"
+	"sync"
 
 	"github.com/hullproject/hull/internal/runtime"
 )
@@ -49,6 +52,14 @@ type buildkit struct {
 	controller *control.Controller
 	grpc       *grpc.Server
 	h2         *http2.Server
+	// uploads are the contexts of legacy builds (POST /build), served
+	// to BuildKit's HTTP source.
+	uploads *uploads
+	// clientOnce makes bkc, BuildKit's client of this control service,
+	// which legacy builds solve through.
+	clientOnce sync.Once
+	bkc        *bkclient.Client
+	bkcErr     error
 	// closers close, last first, what the start opened.
 	closers []func() error
 }
@@ -61,7 +72,7 @@ const snapshotterName = "overlayfs"
 // service: one worker (BuildKit's base worker on its own overlay
 // snapshotter and content store, RUN on hull's executor), the
 // dockerfile.v0 frontend, a bbolt cache and history database.
-func startBuildKit(ctx context.Context, root, execRoot string) (_ *buildkit, retErr error) {
+func startBuildKit(ctx context.Context, root, execRoot, daemonSock string) (_ *buildkit, retErr error) {
 	k := &buildkit{}
 	defer func() {
 		if retErr != nil {
@@ -78,14 +89,20 @@ func startBuildKit(ctx context.Context, root, execRoot string) (_ *buildkit, ret
 	}
 	k.sessions = sm
 
-	wopt, err := k.workerOpt(ctx, filepath.Join(root, "worker"), execRoot)
+	var api *daemonAPI
+	if daemonSock != "" {
+		api = newDaemonAPI(daemonSock)
+	}
+	wopt, err := k.workerOpt(ctx, filepath.Join(root, "worker"), execRoot, api)
 	if err != nil {
 		return nil, fmt.Errorf("start BuildKit: worker: %w", err)
 	}
-	w, err := base.NewWorker(ctx, wopt)
+	bw, err := base.NewWorker(ctx, wopt)
 	if err != nil {
 		return nil, fmt.Errorf("start BuildKit: worker: %w", err)
 	}
+	w := newHullWorker(bw, api)
+	k.uploads = registerUploads(bw)
 	wc := &worker.Controller{}
 	if err := wc.Add(w); err != nil {
 		return nil, fmt.Errorf("start BuildKit: worker: %w", err)
@@ -118,6 +135,8 @@ func startBuildKit(ctx context.Context, root, execRoot string) (_ *buildkit, ret
 		LeaseManager:     w.LeaseManager(),
 		ContentStore:     w.ContentStore(),
 		GarbageCollect:   w.GarbageCollect,
+		// As dockerd: RUN --network=host is allowed.
+		Entitlements: []string{"network.host"},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start BuildKit: control service: %w", err)
@@ -148,7 +167,7 @@ func setVersion() {
 // workerOpt is the worker's setup under root: BuildKit's overlay
 // snapshotter and content store in a containerd metadata database of
 // their own (not hull's layers yet: issue 14), and hull's executor.
-func (k *buildkit) workerOpt(ctx context.Context, root, execRoot string) (base.WorkerOpt, error) {
+func (k *buildkit) workerOpt(ctx context.Context, root, execRoot string, api *daemonAPI) (base.WorkerOpt, error) {
 	var opt base.WorkerOpt
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return opt, err
@@ -190,6 +209,11 @@ func (k *buildkit) workerOpt(ctx context.Context, root, execRoot string) (base.W
 		pb.NetMode_HOST:  network.NewHostProvider(),
 		pb.NetMode_NONE:  network.NewNoneProvider(),
 	}
+	lm := leaseutil.WithNamespace(ctdmetadata.NewLeaseManager(mdb), "buildkit")
+	var is images.Store
+	if api != nil {
+		is = newHullImages(api, cs, lm)
+	}
 	hostname, err := os.Hostname()
 	if err != nil {
 		hostname = "unknown"
@@ -211,7 +235,8 @@ func (k *buildkit) workerOpt(ctx context.Context, root, execRoot string) (base.W
 		Applier:          apply.NewFileSystemApplier(cs),
 		Differ:           walking.NewWalkingDiff(cs),
 		RegistryHosts:    docker.ConfigureDefaultRegistries(),
-		LeaseManager:     leaseutil.WithNamespace(ctdmetadata.NewLeaseManager(mdb), "buildkit"),
+		LeaseManager:     lm,
+		ImageStore:       is,
 		GarbageCollect:   mdb.GarbageCollect,
 		MetadataStore:    md,
 		ContentMetadata:  db,
@@ -229,6 +254,9 @@ func (k *buildkit) handleSession(ctx context.Context, w http.ResponseWriter, r *
 }
 
 func (k *buildkit) close() error {
+	if k.bkc != nil {
+		k.bkc.Close()
+	}
 	if k.grpc != nil {
 		k.grpc.Stop()
 	}

@@ -13,7 +13,7 @@ import (
 // Linux.
 type buildkit struct{}
 
-func startBuildKit(context.Context, string, string) (*buildkit, error) {
+func startBuildKit(context.Context, string, string, string) (*buildkit, error) {
 	return nil, fmt.Errorf("build: BuildKit is not supported on this platform (hull builds on Linux only): %w", errdefs.ErrNotImplemented)
 }
 
@@ -22,3 +22,5 @@ func (*buildkit) serveGRPC(context.Context, net.Conn) error { return nil }
 func (*buildkit) handleSession(context.Context, http.ResponseWriter, *http.Request) error { return nil }
 
 func (*buildkit) close() error { return nil }
+
+func (*buildkit) build(http.ResponseWriter, *http.Request) error { return nil }

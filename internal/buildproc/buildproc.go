@@ -8,10 +8,12 @@ package buildproc
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httputil"
 	"path/filepath"
 	"sync"
 	"time"
@@ -25,6 +27,10 @@ type Proc struct {
 	// Exe is the hull-buildkit binary; default: beside os.Executable(),
 	// then $PATH.
 	Exe string
+	// DaemonSocket is the daemon's private API socket, which
+	// hull-buildkit calls back on: images for FROM, the built image to
+	// load and tag, networks for RUN steps.
+	DaemonSocket string
 	// IdleTimeout stops hull-buildkit once no request has been relayed
 	// to it for this long, so that a daemon goes back to its idle size
 	// after its builds; 0 keeps it running.
@@ -81,8 +87,8 @@ func (p *Proc) end() {
 	p.idle = t
 }
 
-func (p *Proc) grpcSocket() string    { return filepath.Join(p.execRoot, "grpc.sock") }
-func (p *Proc) sessionSocket() string { return filepath.Join(p.execRoot, "session.sock") }
+func (p *Proc) grpcSocket() string { return filepath.Join(p.execRoot, "grpc.sock") }
+func (p *Proc) httpSocket() string { return filepath.Join(p.execRoot, "http.sock") }
 
 // Start starts hull-buildkit unless it runs, and returns once it answers.
 func (p *Proc) Start(ctx context.Context) error {
@@ -124,7 +130,7 @@ func (p *Proc) ServeGRPC(ctx context.Context, conn net.Conn) error {
 func (p *Proc) HandleSession(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
 	p.begin()
 	defer p.end()
-	c, err := net.Dial("unix", p.sessionSocket())
+	c, err := net.Dial("unix", p.httpSocket())
 	if err != nil {
 		return fmt.Errorf("BuildKit's session manager: %v: %w", err, errdefs.ErrUnavailable)
 	}
@@ -149,6 +155,39 @@ func (p *Proc) HandleSession(ctx context.Context, w http.ResponseWriter, r *http
 		from = io.MultiReader(io.LimitReader(rw.Reader, int64(n)), conn)
 	}
 	spliceReader(conn, from, c)
+	return nil
+}
+
+// Relay forwards an HTTP request (POST /build, /build/prune, …) to
+// hull-buildkit's HTTP socket and streams its answer back, flushing as it
+// comes; a client that hangs up cancels the request there.
+func (p *Proc) Relay(w http.ResponseWriter, r *http.Request) error {
+	p.begin()
+	defer p.end()
+	sock := p.httpSocket()
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.Out.URL.Scheme, pr.Out.URL.Host = "http", "hull-buildkit"
+			pr.Out.Host = "hull-buildkit"
+		},
+		Transport: &http.Transport{
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				var d net.Dialer
+				return d.DialContext(ctx, "unix", sock)
+			},
+			DisableKeepAlives: true,
+		},
+		FlushInterval: -1,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if r.Context().Err() != nil {
+				return // the client is gone
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			json.NewEncoder(w).Encode(map[string]string{"message": "hull-buildkit: " + err.Error()})
+		},
+	}
+	rp.ServeHTTP(w, r)
 	return nil
 }
 

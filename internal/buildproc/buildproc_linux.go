@@ -50,11 +50,15 @@ func (p *Proc) spawn(ctx context.Context) (*process, error) {
 	if err := os.MkdirAll(p.execRoot, 0o700); err != nil {
 		return nil, fmt.Errorf("start hull-buildkit: %w", err)
 	}
-	for _, s := range []string{p.grpcSocket(), p.sessionSocket()} {
+	for _, s := range []string{p.grpcSocket(), p.httpSocket()} {
 		os.Remove(s)
 	}
-	cmd := exec.Command(exe, "--root", p.root, "--exec-root", p.execRoot,
-		"--grpc-socket", p.grpcSocket(), "--session-socket", p.sessionSocket())
+	args := []string{"--root", p.root, "--exec-root", p.execRoot,
+		"--grpc-socket", p.grpcSocket(), "--http-socket", p.httpSocket()}
+	if p.DaemonSocket != "" {
+		args = append(args, "--daemon-socket", p.DaemonSocket)
+	}
+	cmd := exec.Command(exe, args...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM, Setpgid: true}
 	proc := &process{cmd: cmd, done: make(chan struct{})}
@@ -79,7 +83,7 @@ func (p *Proc) spawn(ctx context.Context) (*process, error) {
 	}
 	deadline := time.Now().Add(startTimeout)
 	for {
-		if answers(p.grpcSocket()) && answers(p.sessionSocket()) {
+		if answers(p.grpcSocket()) && answers(p.httpSocket()) {
 			return proc, nil
 		}
 		select {

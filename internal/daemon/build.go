@@ -1,10 +1,9 @@
 package daemon
 
-// POST /build and /auth. hull has no image builder yet (BuildKit comes
-// with issue 14): a build's context is read as dockerd's classic builder
-// reads it, so that a context without its Dockerfile is refused in
-// dockerd's words, and a build that could run is refused as not
-// implemented.
+// POST /build's context: read as dockerd's classic builder reads it, so
+// that a context without its Dockerfile is refused in dockerd's words, and
+// kept in a file for the builder (hull-buildkit), which reads it again as
+// the build's context.
 
 import (
 	"archive/tar"
@@ -12,7 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path"
+	"path/filepath"
 
 	"github.com/moby/moby/api/types/registry"
 
@@ -24,12 +25,64 @@ import (
 // "dockerfile" is taken too when there is no "Dockerfile", as dockerd.
 const defaultDockerfile = "Dockerfile"
 
-// ImageBuild is POST /build without a builder: the context r (a tar,
-// plain or compressed) is read to its end looking for the Dockerfile.
-func (d *Daemon) ImageBuild(ctx context.Context, r io.Reader, dockerfile string) error {
+// MaxBuildContext bounds a build's context as sent (a tar, compressed or
+// not): a bigger one is refused, 413, and nothing of it kept.
+var MaxBuildContext int64 = 8 << 30
+
+// buildContexts is where contexts wait for their build, under the exec
+// root: emptied at every start.
+func (d *Daemon) buildContexts() string { return filepath.Join(d.cfg.ExecRoot, "buildkit", "contexts") }
+
+// ImageBuild is POST /build's context: r (a tar, plain or compressed) is
+// read to its end looking for the Dockerfile, as dockerd's classic
+// builder does, and kept in a file whose path it returns; the caller
+// removes it after the build.
+func (d *Daemon) ImageBuild(ctx context.Context, r io.Reader, dockerfile string) (_ string, retErr error) {
 	if dockerfile == "" {
 		dockerfile = defaultDockerfile
 	}
+	if err := os.MkdirAll(d.buildContexts(), 0o700); err != nil {
+		return "", fmt.Errorf("keep the build context: %w", err)
+	}
+	f, err := os.CreateTemp(d.buildContexts(), "context-*.tar")
+	if err != nil {
+		return "", fmt.Errorf("keep the build context: %w", err)
+	}
+	defer func() {
+		f.Close()
+		if retErr != nil {
+			os.Remove(f.Name())
+		}
+	}()
+	body := &countingReader{r: io.LimitReader(r, MaxBuildContext+1)}
+	tee := io.TeeReader(body, f)
+	if err := checkBuildContext(ctx, tee, dockerfile); err != nil {
+		return "", err
+	}
+	// What follows the tar's end (padding) is kept too.
+	if _, err := io.Copy(io.Discard, tee); err != nil {
+		return "", fmt.Errorf("read the build context: %w", err)
+	}
+	if body.n > MaxBuildContext {
+		return "", fmt.Errorf("the build context is over %d bytes: %w", MaxBuildContext, errdefs.ErrLimit)
+	}
+	return f.Name(), nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// checkBuildContext reads the context tar to its end and refuses one
+// without the Dockerfile in dockerd's words.
+func checkBuildContext(ctx context.Context, r io.Reader, dockerfile string) error {
 	want := path.Clean("/" + dockerfile)
 	found, lower := false, false
 	// A context that is not a tar is refused with the reader's words
@@ -67,7 +120,7 @@ func (d *Daemon) ImageBuild(ctx context.Context, r io.Reader, dockerfile string)
 	if !found && !(lower && dockerfile == defaultDockerfile) {
 		return errdefs.Dockerf(errdefs.ErrInvalidArgument, "Cannot locate specified Dockerfile: %s", dockerfile)
 	}
-	return fmt.Errorf("build: hull has no image builder yet (BuildKit comes with issue 14): %w", errdefs.ErrNotImplemented)
+	return nil
 }
 
 // AuthenticateToRegistry is POST /auth (docker login): the credentials

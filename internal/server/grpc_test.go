@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -22,6 +23,10 @@ func (echoBuildKit) ServeGRPC(_ context.Context, conn net.Conn) error {
 	defer conn.Close()
 	io.Copy(conn, conn)
 	return nil
+}
+
+func (echoBuildKit) Relay(http.ResponseWriter, *http.Request) error {
+	return errors.New("not relayed here")
 }
 
 func (echoBuildKit) HandleSession(context.Context, http.ResponseWriter, *http.Request) error {

@@ -192,35 +192,13 @@ func checkVersion(v string) error {
 	return nil
 }
 
-// statusOf is the one mapping of error kinds to HTTP status codes.
+// statusOf is errdefs.HTTPStatus, with a body over its limit as 413.
 func statusOf(err error) int {
-	switch {
-	case errdefs.IsNotModified(err):
-		return http.StatusNotModified
-	case errdefs.IsNotFound(err):
-		return http.StatusNotFound
-	case errdefs.IsInvalidArgument(err), errdefs.IsDataLoss(err):
-		// DataLoss reaches the API from content the client sent (an
-		// archive whose digests do not match).
-		return http.StatusBadRequest
-	case errdefs.IsConflict(err), errdefs.IsAlreadyExists(err):
-		return http.StatusConflict
-	case errdefs.IsUnauthorized(err):
-		return http.StatusUnauthorized
-	case errdefs.IsForbidden(err):
-		return http.StatusForbidden
-	case errdefs.IsNotImplemented(err):
-		return http.StatusNotImplemented
-	case errdefs.IsUnavailable(err):
-		return http.StatusServiceUnavailable
-	case errdefs.IsLimit(err):
-		return http.StatusRequestEntityTooLarge
-	}
 	var maxErr *http.MaxBytesError
-	if errors.As(err, &maxErr) {
-		return http.StatusRequestEntityTooLarge
+	if code := errdefs.HTTPStatus(err); code != http.StatusInternalServerError || !errors.As(err, &maxErr) {
+		return code
 	}
-	return http.StatusInternalServerError
+	return http.StatusRequestEntityTooLarge
 }
 
 // errorMessage is the body of an error answer.

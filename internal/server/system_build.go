@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/moby/moby/api/types/registry"
@@ -23,13 +24,14 @@ type AuthBackend interface {
 	AuthenticateToRegistry(ctx context.Context, auth registry.AuthConfig) (registry.AuthResponse, error)
 }
 
-// BuildBackend serves POST /build until hull has its builder (issue 14).
+// BuildBackend takes POST /build's context.
 type BuildBackend interface {
 	// ImageBuild reads the build context r (a tar, plain or compressed)
-	// as dockerd's classic builder reads it and finds its Dockerfile
-	// (dockerfile, "Dockerfile" when empty); with no builder to run it,
-	// it then refuses as not implemented.
-	ImageBuild(ctx context.Context, r io.Reader, dockerfile string) error
+	// as dockerd's classic builder reads it, refuses it in dockerd's
+	// words when its Dockerfile (dockerfile, "Dockerfile" when empty) is
+	// missing, and keeps it in a file for the builder: the caller removes
+	// the file at path after the build.
+	ImageBuild(ctx context.Context, r io.Reader, dockerfile string) (path string, err error)
 }
 
 // BuildKitBackend is the embedded BuildKit behind POST /grpc and POST
@@ -44,7 +46,15 @@ type BuildKitBackend interface {
 	// HandleSession hijacks the request's connection for a BuildKit
 	// session (it answers the 101 itself) and serves it until it ends.
 	HandleSession(ctx context.Context, w http.ResponseWriter, r *http.Request) error
+	// Relay hands an HTTP request to the builder (POST /build with its
+	// context in the file that BuildContextHeader names) and streams its
+	// answer back.
+	Relay(w http.ResponseWriter, r *http.Request) error
 }
+
+// BuildContextHeader names, in a POST /build relayed to the builder, the
+// file that holds the build's context.
+const BuildContextHeader = "X-Hull-Build-Context"
 
 // errNoBuilder is what a build hull cannot run answers.
 func errNoBuilder(what string) error {
@@ -79,14 +89,32 @@ func (s *Server) buildRoutes() {
 		switch v := q.Get("version"); v {
 		case "", "1":
 		case "2":
-			return errNoBuilder("build with BuildKit")
+			return errNoBuilder("build with a BuildKit session (version=2)")
 		default:
 			return errdefs.Dockerf(errdefs.ErrInvalidArgument, "invalid version %q", v)
 		}
-		if q.Get("remote") != "" {
-			return errNoBuilder("build from a remote context")
+		// One build engine: the legacy build runs on BuildKit too, as
+		// dockerd's builder-next runs it, with the context read from a
+		// file the daemon kept (or from remote, a URL BuildKit fetches).
+		out := r.Clone(r.Context())
+		out.Header.Del(BuildContextHeader)
+		if q.Get("remote") == "" {
+			path, err := s.backend.ImageBuild(r.Context(), r.Body, q.Get("dockerfile"))
+			if err != nil {
+				return err
+			}
+			defer os.Remove(path)
+			out.Header.Set(BuildContextHeader, path)
 		}
-		return s.backend.ImageBuild(r.Context(), r.Body, q.Get("dockerfile"))
+		out.Body, out.ContentLength = http.NoBody, 0
+		out.Header.Del("Content-Length")
+		if s.BuildKit == nil {
+			return errNoBuilder("build")
+		}
+		if err := s.BuildKit.Start(r.Context()); err != nil {
+			return err
+		}
+		return s.BuildKit.Relay(w, out)
 	})
 	// A BuildKit session, as dockerd's session manager takes it: the
 	// request must ask to upgrade to h2c; the session manager then

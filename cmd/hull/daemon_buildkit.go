@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+
+	"github.com/hullproject/hull/internal/daemon"
+)
+
+// builderAPI is the daemon's private API for hull-buildkit, on a socket
+// only root reaches (<exec-root>/buildkit/daemon.sock): the Engine API
+// itself — hull-buildkit reads the images a build starts FROM and loads
+// and tags the image it built through it — and routes of hull's own under
+// /_hull/ that the public API does not have.
+type builderAPI struct {
+	sock string
+	srv  *http.Server
+}
+
+// startBuilderAPI serves api and the private routes on the builder's
+// socket; nil on a platform without the builder.
+func startBuilderAPI(ctx context.Context, execRoot string, api http.Handler, d *daemon.Daemon) (*builderAPI, error) {
+	if goruntime.GOOS != "linux" {
+		return nil, nil
+	}
+	dir := filepath.Join(execRoot, "buildkit")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("the builder's API: %w", err)
+	}
+	sock := filepath.Join(dir, "daemon.sock")
+	if err := os.Remove(sock); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("the builder's API: %w", err)
+	}
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		return nil, fmt.Errorf("the builder's API: %w", err)
+	}
+	if err := os.Chmod(sock, 0o600); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("the builder's API: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", api)
+	b := &builderAPI{sock: sock, srv: &http.Server{Handler: mux,
+		BaseContext: func(net.Listener) context.Context { return ctx }}}
+	go func() {
+		if err := b.srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			slog.Error("the builder's API", "error", err)
+		}
+	}()
+	return b, nil
+}
+
+// close stops serving and removes the socket.
+func (b *builderAPI) close() {
+	if b == nil {
+		return
+	}
+	b.srv.Close()
+	os.Remove(b.sock)
+}

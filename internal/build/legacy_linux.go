@@ -1,0 +1,410 @@
+package build
+
+// POST /build, the legacy build (docker build with DOCKER_BUILDKIT=0,
+// the SDKs' ImageBuild), run as dockerd's builder-next runs it: one
+// BuildKit solve of the dockerfile.v0 frontend whose context is the tar
+// the client sent, fetched by BuildKit's HTTP source from a URL that only
+// this process answers, and the moby exporter. Its answer is Docker's
+// JSON-message stream: the steps and their output as "stream" lines, an
+// "aux" with the image id, "Successfully built …" and "Successfully
+// tagged …"; an error before anything was written is an HTTP error,
+// after it an error message in the stream.
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/distribution/reference"
+	bkclient "github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/exporter/containerimage/exptypes"
+	bkhttp "github.com/moby/buildkit/source/http"
+	"github.com/moby/buildkit/worker/base"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/hullproject/hull/internal/errdefs"
+)
+
+// BuildContextHeader names the file holding a relayed build's context
+// (internal/server's BuildContextHeader).
+const BuildContextHeader = "X-Hull-Build-Context"
+
+// uploadHost is the host of the URLs under which legacy builds' contexts
+// are served to BuildKit's HTTP source.
+const uploadHost = "hull-build-context"
+
+// uploads serves the files of legacy builds' contexts to BuildKit's HTTP
+// source, and passes any other URL (ADD https://…) to the network.
+type uploads struct {
+	mu    sync.Mutex
+	files map[string]string // id -> file
+	next  http.RoundTripper
+}
+
+// registerUploads replaces the worker's HTTP source with one whose
+// transport answers the context URLs.
+func registerUploads(w *base.Worker) *uploads {
+	u := &uploads{files: map[string]string{}, next: http.DefaultTransport}
+	hs, err := bkhttp.NewSource(bkhttp.Opt{CacheAccessor: w.CacheMgr, Transport: u})
+	if err == nil {
+		w.SourceManager.Register(hs)
+		w.HTTPSource = hs
+	}
+	return u
+}
+
+// add serves file until the returned function is called; it returns the
+// file's URL.
+func (u *uploads) add(file string) (string, func()) {
+	var b [16]byte
+	rand.Read(b[:])
+	id := hex.EncodeToString(b[:])
+	u.mu.Lock()
+	u.files[id] = file
+	u.mu.Unlock()
+	return "http://" + uploadHost + "/" + id + "/context.tar", func() {
+		u.mu.Lock()
+		delete(u.files, id)
+		u.mu.Unlock()
+	}
+}
+
+func (u *uploads) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Host != uploadHost {
+		return u.next.RoundTrip(req)
+	}
+	id, _, _ := strings.Cut(strings.TrimPrefix(req.URL.Path, "/"), "/")
+	u.mu.Lock()
+	file, ok := u.files[id]
+	u.mu.Unlock()
+	resp := &http.Response{Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Request: req, Header: http.Header{}}
+	if !ok {
+		resp.StatusCode, resp.Status, resp.Body = http.StatusNotFound, "404 Not Found", http.NoBody
+		return resp, nil
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	resp.StatusCode, resp.Status, resp.ContentLength = http.StatusOK, "200 OK", st.Size()
+	resp.Header.Set("Content-Length", strconv.FormatInt(st.Size(), 10))
+	if req.Method == http.MethodHead {
+		f.Close()
+		resp.Body = http.NoBody
+		return resp, nil
+	}
+	resp.Body = f
+	return resp, nil
+}
+
+// client is BuildKit's client of this process's own control service.
+func (k *buildkit) client(ctx context.Context) (*bkclient.Client, error) {
+	k.clientOnce.Do(func() {
+		k.bkc, k.bkcErr = bkclient.New(context.WithoutCancel(ctx), "", bkclient.WithContextDialer(func(context.Context, string) (net.Conn, error) {
+			a, b := net.Pipe()
+			go k.serveGRPC(context.WithoutCancel(ctx), b)
+			return a, nil
+		}))
+	})
+	return k.bkc, k.bkcErr
+}
+
+// legacyOptions are POST /build's query, as BuildKit's solve takes it.
+type legacyOptions struct {
+	tags    []string
+	quiet   bool
+	ref     string
+	attrs   map[string]string
+	imports []bkclient.CacheOptionsEntry
+}
+
+// parseLegacy reads POST /build's parameters as dockerd does.
+func parseLegacy(r *http.Request, contextURL string) (*legacyOptions, error) {
+	q := r.URL.Query()
+	o := &legacyOptions{attrs: map[string]string{}}
+	for _, t := range q["t"] {
+		named, err := reference.ParseNormalizedNamed(t)
+		if err != nil {
+			return nil, errdefs.Dockerf(errdefs.ErrInvalidArgument, "invalid reference format: %v", strings.TrimPrefix(err.Error(), "invalid reference format: "))
+		}
+		if _, ok := named.(reference.Digested); ok {
+			return nil, errdefs.Dockerf(errdefs.ErrInvalidArgument, "build tag cannot contain a digest")
+		}
+		o.tags = append(o.tags, reference.FamiliarString(reference.TagNameOnly(named)))
+	}
+	o.quiet = boolParam(q.Get("q"))
+	if boolParam(q.Get("squash")) {
+		return nil, errdefs.Dockerf(errdefs.ErrInvalidArgument, "squash is only supported with experimental mode")
+	}
+	o.ref = q.Get("buildid")
+	o.attrs["context"] = contextURL
+	if df := q.Get("dockerfile"); df != "" {
+		o.attrs["filename"] = df
+	}
+	if t := q.Get("target"); t != "" {
+		o.attrs["target"] = t
+	}
+	if boolParam(q.Get("nocache")) {
+		o.attrs["no-cache"] = ""
+	}
+	if boolParam(q.Get("pull")) {
+		o.attrs["image-resolve-mode"] = "pull"
+	}
+	switch nm := q.Get("networkmode"); nm {
+	case "", "default", "bridge":
+	case "host", "none":
+		o.attrs["force-network-mode"] = nm
+	default:
+		return nil, errdefs.Dockerf(errdefs.ErrInvalidArgument, "network mode %q not supported by buildkit", nm)
+	}
+	if eh := q["extrahosts"]; len(eh) > 0 {
+		o.attrs["add-hosts"] = strings.Join(eh, ",")
+	}
+	if s := q.Get("shmsize"); s != "" && s != "0" {
+		if _, err := strconv.ParseInt(s, 10, 64); err != nil {
+			return nil, errdefs.Dockerf(errdefs.ErrInvalidArgument, "invalid shmsize %q", s)
+		}
+		o.attrs["shm-size"] = s
+	}
+	if p := q.Get("platform"); p != "" {
+		o.attrs["platform"] = p
+	}
+	if s := q.Get("buildargs"); s != "" {
+		var args map[string]*string
+		if err := json.Unmarshal([]byte(s), &args); err != nil {
+			return nil, errdefs.Dockerf(errdefs.ErrInvalidArgument, "error reading build args: %v", err)
+		}
+		for k, v := range args {
+			if v != nil {
+				o.attrs["build-arg:"+k] = *v
+			}
+		}
+	}
+	if s := q.Get("labels"); s != "" {
+		var labels map[string]string
+		if err := json.Unmarshal([]byte(s), &labels); err != nil {
+			return nil, errdefs.Dockerf(errdefs.ErrInvalidArgument, "error reading labels: %v", err)
+		}
+		for k, v := range labels {
+			o.attrs["label:"+k] = v
+		}
+	}
+	if s := q.Get("cachefrom"); s != "" {
+		var from []string
+		if err := json.Unmarshal([]byte(s), &from); err != nil {
+			return nil, errdefs.Dockerf(errdefs.ErrInvalidArgument, "error reading cache-from: %v", err)
+		}
+		for _, ref := range from {
+			o.imports = append(o.imports, bkclient.CacheOptionsEntry{Type: "registry", Attrs: map[string]string{"ref": ref}})
+		}
+	}
+	return o, nil
+}
+
+func boolParam(s string) bool {
+	s = strings.ToLower(strings.TrimSpace(s))
+	return !(s == "" || s == "0" || s == "no" || s == "false" || s == "none")
+}
+
+// build serves a relayed POST /build.
+func (k *buildkit) build(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	contextURL := r.URL.Query().Get("remote")
+	if file := r.Header.Get(BuildContextHeader); file != "" {
+		u, done := k.uploads.add(file)
+		defer done()
+		contextURL = u
+	}
+	if contextURL == "" {
+		return errdefs.Dockerf(errdefs.ErrInvalidArgument, "the build has no context")
+	}
+	o, err := parseLegacy(r, contextURL)
+	if err != nil {
+		return err
+	}
+	c, err := k.client(ctx)
+	if err != nil {
+		return err
+	}
+	out := &jsonStream{w: w, quiet: o.quiet}
+	ch := make(chan *bkclient.SolveStatus)
+	progressDone := make(chan struct{})
+	go func() {
+		defer close(progressDone)
+		out.progress(ch)
+	}()
+	resp, err := c.Solve(ctx, nil, bkclient.SolveOpt{
+		Frontend:            "dockerfile.v0",
+		FrontendAttrs:       o.attrs,
+		Exports:             []bkclient.ExportEntry{{Type: mobyExporter, Attrs: map[string]string{"name": strings.Join(o.tags, ",")}}},
+		CacheImports:        o.imports,
+		AllowedEntitlements: []string{"network.host"},
+		Ref:                 o.ref,
+	}, ch)
+	<-progressDone
+	if err != nil {
+		return out.fail(legacyError(err))
+	}
+	id := resp.ExporterResponse[exptypes.ExporterImageDigestKey]
+	if o.quiet {
+		out.message(jsonMessage{Stream: id + "\n"})
+		return nil
+	}
+	out.message(jsonMessage{Aux: map[string]string{"ID": id}})
+	out.message(jsonMessage{Stream: "Successfully built " + shortID(id) + "\n"})
+	for _, t := range o.tags {
+		out.message(jsonMessage{Stream: "Successfully tagged " + t + "\n"})
+	}
+	return nil
+}
+
+// legacyError is a solve's error with its gRPC status read as an error
+// kind, and its text without the gRPC wrapping.
+func legacyError(err error) error {
+	st, ok := status.FromError(err)
+	if !ok {
+		return err
+	}
+	var kind error
+	switch st.Code() {
+	case codes.InvalidArgument, codes.FailedPrecondition:
+		kind = errdefs.ErrInvalidArgument
+	case codes.NotFound:
+		kind = errdefs.ErrNotFound
+	case codes.Canceled:
+		return context.Canceled
+	case codes.Unimplemented:
+		kind = errdefs.ErrNotImplemented
+	default:
+		return fmt.Errorf("%s", st.Message())
+	}
+	return errdefs.Dockerf(kind, "%s", st.Message())
+}
+
+func shortID(id string) string {
+	id = strings.TrimPrefix(id, "sha256:")
+	if len(id) > 12 {
+		id = id[:12]
+	}
+	return id
+}
+
+// jsonMessage is one message of Docker's JSON-message stream.
+type jsonMessage struct {
+	Stream      string           `json:"stream,omitempty"`
+	Aux         any              `json:"aux,omitempty"`
+	Error       string           `json:"error,omitempty"`
+	ErrorDetail *jsonErrorDetail `json:"errorDetail,omitempty"`
+}
+
+type jsonErrorDetail struct {
+	Message string `json:"message"`
+}
+
+// jsonStream writes a build's answer: nothing (so that an error can still
+// be an HTTP status) until the first message.
+type jsonStream struct {
+	mu      sync.Mutex
+	w       http.ResponseWriter
+	started bool
+	quiet   bool
+	held    []jsonMessage // quiet: the output, written only with an error
+}
+
+func (s *jsonStream) message(m jsonMessage) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.write(m)
+}
+
+func (s *jsonStream) write(m jsonMessage) {
+	if !s.started {
+		s.started = true
+		s.w.Header().Set("Content-Type", "application/json")
+		s.w.WriteHeader(http.StatusOK)
+	}
+	b, _ := json.Marshal(m)
+	s.w.Write(append(b, '\r', '\n'))
+	if f, ok := s.w.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// output is a step's output: written, or held when quiet.
+func (s *jsonStream) output(m jsonMessage) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.quiet {
+		s.held = append(s.held, m)
+		return
+	}
+	s.write(m)
+}
+
+// fail ends the answer with err: an HTTP error when nothing was written,
+// else an error message in the stream (after the held output when
+// quiet, as dockerd).
+func (s *jsonStream) fail(err error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.quiet && len(s.held) > 0 {
+		for _, m := range s.held {
+			s.write(m)
+		}
+		s.held = nil
+	}
+	if !s.started {
+		return err
+	}
+	msg := errdefs.Message(err)
+	s.write(jsonMessage{Error: msg, ErrorDetail: &jsonErrorDetail{Message: msg}})
+	return nil
+}
+
+// stepName is a Dockerfile step as the dockerfile frontend names its
+// vertex: "[2/3] RUN …" or "[stage 2/3] RUN …".
+var stepName = regexp.MustCompile(`^\[(?:[^\]]* )?(\d+)/(\d+)\] (.*)$`)
+
+// progress turns BuildKit's status into "stream" lines: a line per step
+// as it starts ("Step 2/3 : RUN …"), " ---> Using cache" for a cached
+// one, and the steps' output.
+func (s *jsonStream) progress(ch chan *bkclient.SolveStatus) {
+	seen := map[string]bool{}
+	for st := range ch {
+		for _, v := range st.Vertexes {
+			d := v.Digest.String()
+			if v.Started == nil || seen[d] {
+				continue
+			}
+			m := stepName.FindStringSubmatch(v.Name)
+			if m == nil {
+				continue
+			}
+			seen[d] = true
+			s.output(jsonMessage{Stream: fmt.Sprintf("Step %s/%s : %s\n", m[1], m[2], m[3])})
+			if v.Cached {
+				s.output(jsonMessage{Stream: " ---> Using cache\n"})
+			}
+		}
+		for _, l := range st.Logs {
+			if len(l.Data) > 0 {
+				s.output(jsonMessage{Stream: string(l.Data)})
+			}
+		}
+	}
+}
