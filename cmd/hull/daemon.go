@@ -226,6 +226,13 @@ func runDaemon(ctx context.Context, f *daemonFlags, g *globals) error {
 	if bapi != nil {
 		builder.DaemonSocket = bapi.sock
 	}
+	// The RUN steps' network compartments go with the hull-buildkit that
+	// held them, however it ended.
+	builder.Exited = func() {
+		if err := d.ReleaseBuildSandboxes(context.WithoutCancel(ctx)); err != nil {
+			slog.Error("release the build sandboxes of hull-buildkit", "error", err)
+		}
+	}
 	api.BodyTimeout = to.body
 	srv := &http.Server{Handler: returnMemoryWhenIdle(ctx, api), ReadHeaderTimeout: to.header, IdleTimeout: to.idle,
 		BaseContext: func(net.Listener) context.Context { return serveCtx }}

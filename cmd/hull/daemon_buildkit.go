@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,13 +13,17 @@ import (
 	goruntime "runtime"
 
 	"github.com/hullproject/hull/internal/daemon"
+	"github.com/hullproject/hull/internal/errdefs"
 )
 
 // builderAPI is the daemon's private API for hull-buildkit, on a socket
 // only root reaches (<exec-root>/buildkit/daemon.sock): the Engine API
 // itself — hull-buildkit reads the images a build starts FROM and loads
 // and tags the image it built through it — and routes of hull's own under
-// /_hull/ that the public API does not have.
+// /_hull/ that the public API does not have: POST /_hull/build/sandbox
+// makes a RUN step's network compartment on the default bridge (201,
+// {"Id", "Path", "IPAddress", "Gateway"}), DELETE
+// /_hull/build/sandbox/{id} releases it (204; 404 when there is none).
 type builderAPI struct {
 	sock string
 	srv  *http.Server
@@ -48,6 +53,25 @@ func startBuilderAPI(ctx context.Context, execRoot string, api http.Handler, d *
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", api)
+	// A network compartment on the default bridge for a RUN step in the
+	// default network mode (internal/build's bridge provider).
+	mux.HandleFunc("POST /_hull/build/sandbox", func(w http.ResponseWriter, r *http.Request) {
+		sb, err := d.CreateBuildSandbox(r.Context())
+		if err != nil {
+			writePrivateError(w, r, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		json.NewEncoder(w).Encode(sb)
+	})
+	mux.HandleFunc("DELETE /_hull/build/sandbox/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if err := d.RemoveBuildSandbox(r.Context(), r.PathValue("id")); err != nil {
+			writePrivateError(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
 	b := &builderAPI{sock: sock, srv: &http.Server{Handler: mux,
 		BaseContext: func(net.Listener) context.Context { return ctx }}}
 	go func() {
@@ -56,6 +80,18 @@ func startBuilderAPI(ctx context.Context, execRoot string, api http.Handler, d *
 		}
 	}()
 	return b, nil
+}
+
+// writePrivateError answers err on a private route as the Engine API
+// answers its errors: the kind's status and {"message": …}.
+func writePrivateError(w http.ResponseWriter, r *http.Request, err error) {
+	code := errdefs.HTTPStatus(err)
+	if code >= 500 {
+		slog.ErrorContext(r.Context(), "the builder's API", "method", r.Method, "path", r.URL.Path, "status", code, "error", err)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(map[string]string{"message": errdefs.Message(err)})
 }
 
 // close stops serving and removes the socket.

@@ -29,10 +29,8 @@ import (
 	containerdsnapshot "github.com/moby/buildkit/snapshot/containerd"
 	"github.com/moby/buildkit/solver"
 	"github.com/moby/buildkit/solver/bboltcachestorage"
-	"github.com/moby/buildkit/solver/pb"
 	"github.com/moby/buildkit/util/db/boltutil"
 	"github.com/moby/buildkit/util/leaseutil"
-	"github.com/moby/buildkit/util/network"
 	bkversion "github.com/moby/buildkit/version"
 	"github.com/moby/buildkit/worker"
 	"github.com/moby/buildkit/worker/base"
@@ -202,13 +200,8 @@ func (k *buildkit) workerOpt(ctx context.Context, root, execRoot string, api *da
 	if err != nil {
 		return opt, err
 	}
-	// TODO(14): RUN on hull's network service (default bridge, host,
-	// none); for now the host's network.
-	networks := map[pb.NetMode]network.Provider{
-		pb.NetMode_UNSET: network.NewHostProvider(),
-		pb.NetMode_HOST:  network.NewHostProvider(),
-		pb.NetMode_NONE:  network.NewNoneProvider(),
-	}
+	// RUN on hull's network service: the default bridge, host, none.
+	networks, networkLabel := networkProviders(api)
 	lm := leaseutil.WithNamespace(ctdmetadata.NewLeaseManager(mdb), "buildkit")
 	var is images.Store
 	if api != nil {
@@ -225,7 +218,7 @@ func (k *buildkit) workerOpt(ctx context.Context, root, execRoot string, api *da
 			wlabel.Executor:    "hull",
 			wlabel.Snapshotter: snapshotterName,
 			wlabel.Hostname:    hostname,
-			wlabel.Network:     "host",
+			wlabel.Network:     networkLabel,
 		},
 		Platforms:        []ocispecs.Platform{platforms.Normalize(platforms.DefaultSpec())},
 		NetworkProviders: networks,

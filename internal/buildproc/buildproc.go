@@ -35,6 +35,10 @@ type Proc struct {
 	// to it for this long, so that a daemon goes back to its idle size
 	// after its builds; 0 keeps it running.
 	IdleTimeout time.Duration
+	// Exited, when set, is called each time hull-buildkit has exited
+	// (stopped, idle or crashed), before it can be started again: the
+	// daemon releases the build sandboxes it held.
+	Exited func()
 
 	// mu guards the process, the relays under way and the idle timer.
 	mu     sync.Mutex

@@ -77,6 +77,9 @@ func (p *Proc) spawn(ctx context.Context) (*process, error) {
 		}
 		startErr <- nil
 		cmd.Wait()
+		if p.Exited != nil {
+			p.Exited()
+		}
 	}()
 	if err := <-startErr; err != nil {
 		return nil, fmt.Errorf("start hull-buildkit: %w", err)

@@ -159,6 +159,9 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 	d.reconcile(ctx)
 	d.reconcileVolumes(ctx)
 	d.reconcileCommitPause(ctx)
+	if err := d.ReleaseBuildSandboxes(ctx); err != nil {
+		slog.Error("network service: build sandboxes a daemon that died left", "error", err)
+	}
 	if err := d.net.Reconcile(ctx, d.isRunning); err != nil {
 		slog.Error("network service: reconcile", "error", err)
 	}
@@ -182,6 +185,11 @@ func (d *Daemon) Close() error {
 		}
 		d.mu.Unlock()
 		stopAll(running, func(id string) { d.ContainerStop(context.Background(), id, nil, "") })
+	}
+	// hull-buildkit has stopped (it releases its sandboxes as it exits):
+	// any build sandbox left is no one's.
+	if err := d.ReleaseBuildSandboxes(context.Background()); err != nil {
+		slog.Warn("network service: release build sandboxes at shutdown", "error", err)
 	}
 	d.net.Close()
 	return d.db.Close()
