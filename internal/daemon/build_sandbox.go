@@ -77,7 +77,8 @@ func (d *Daemon) CreateBuildSandbox(ctx context.Context) (*BuildSandbox, error) 
 }
 
 // RemoveBuildSandbox releases a build sandbox: its endpoint, address,
-// veth and compartment.
+// veth and compartment. The step that ran in it has exited (its PID
+// namespace with it), so the veth goes with the namespace.
 func (d *Daemon) RemoveBuildSandbox(ctx context.Context, id string) error {
 	if !isBuildSandbox(id) {
 		return fmt.Errorf("%q is not a build sandbox's id: %w", id, errdefs.ErrInvalidArgument)
@@ -92,8 +93,11 @@ func (d *Daemon) RemoveBuildSandbox(ctx context.Context, id string) error {
 }
 
 // ReleaseBuildSandboxes releases every build sandbox: what hull-buildkit
-// held when it exited, or what a daemon that died left. It goes on past
-// errors and returns them all.
+// held when it exited, or what a daemon that died left. A RUN step's
+// container may outlive a hull-buildkit that crashed, and keep its
+// namespace: the NICs are taken out of it one by one (DetachShared), so
+// that no veth stays on the bridge with an address given back to the
+// pool. It goes on past errors and returns them all.
 func (d *Daemon) ReleaseBuildSandboxes(ctx context.Context) error {
 	if d.win != nil {
 		return nil
@@ -104,7 +108,7 @@ func (d *Daemon) ReleaseBuildSandboxes(ctx context.Context) error {
 			continue
 		}
 		slog.Debug("releasing a build sandbox left behind", "compartment", sb.ContainerID)
-		if err := d.net.Detach(ctx, sb.ContainerID); err != nil {
+		if err := d.net.DetachShared(ctx, sb.ContainerID); err != nil {
 			errs = append(errs, fmt.Errorf("release build sandbox %s: %w", sb.ContainerID, err))
 		}
 	}
