@@ -1,8 +1,11 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -117,6 +120,40 @@ func TestBuildNetwork(t *testing.T) {
 			t.Errorf("after %s: left: %s", after, s)
 		}
 	}
+
+	// The private route itself, on the daemon's builder socket.
+	private := func(method, path string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, "http://hull"+path, nil)
+		resp, err := apiClient(filepath.Join(execRoot, "buildkit", "daemon.sock")).Do(req)
+		if err != nil {
+			t.Fatalf("%s %s on the builder's socket: %v", method, path, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	code, body := private("POST", "/_hull/build/sandbox")
+	var sb struct{ Id, Path, IPAddress, Gateway string }
+	if err := json.Unmarshal([]byte(body), &sb); code != 201 || err != nil || sb.Gateway != gw.String() {
+		t.Fatalf("POST /_hull/build/sandbox: %d %s", code, body)
+	}
+	if a, err := netip.ParsePrefix(sb.IPAddress); err != nil || !subnet.Contains(a.Addr()) {
+		t.Errorf("the build sandbox's address %q is not in the default bridge's %s", sb.IPAddress, subnet)
+	}
+	if out, err := exec.Command("nsenter", "--net="+sb.Path, "ip", "-o", "-4", "addr", "show", "dev", "eth0").CombinedOutput(); err != nil || !strings.Contains(string(out), sb.IPAddress) {
+		t.Errorf("the build sandbox's namespace %s: %v %s", sb.Path, err, out)
+	}
+	if code, body := private("DELETE", "/_hull/build/sandbox/"+sb.Id); code != 204 {
+		t.Errorf("DELETE /_hull/build/sandbox/%s: %d %s", sb.Id, code, body)
+	}
+	if code, body := private("DELETE", "/_hull/build/sandbox/"+sb.Id); code != 404 || !strings.Contains(body, "no such build sandbox") {
+		t.Errorf("DELETE of a released build sandbox: %d %s", code, body)
+	}
+	if code, body := private("DELETE", "/_hull/build/sandbox/"+docker(t, env, "network", "inspect", "-f", "{{.Id}}", "bridge")); code != 400 {
+		t.Errorf("DELETE of an id that is no build sandbox's: %d %s", code, body)
+	}
+	leftovers("a build sandbox made and released through the private route")
 
 	ctx := filepath.Join(dir, "netctx")
 	os.MkdirAll(ctx, 0o755)
