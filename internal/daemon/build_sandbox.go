@@ -64,6 +64,12 @@ func (d *Daemon) CreateBuildSandbox(ctx context.Context) (*BuildSandbox, error) 
 	if err != nil {
 		return nil, fmt.Errorf("build sandbox on the default bridge: %w", err)
 	}
+	if ctx.Err() != nil {
+		// The asker is gone (hull-buildkit exited while it was made): no
+		// one would release it.
+		d.net.Detach(context.WithoutCancel(ctx), id)
+		return nil, fmt.Errorf("build sandbox on the default bridge: %w", context.Cause(ctx))
+	}
 	out := &BuildSandbox{ID: id, Path: sb.Path}
 	for _, ep := range d.net.Endpoints(id) {
 		if ep.Addr.IsValid() {
