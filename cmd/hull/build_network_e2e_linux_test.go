@@ -24,7 +24,8 @@ import (
 // buildx and with the classic CLI (DOCKER_BUILDKIT=0). The default
 // network puts the step on the default bridge (eth0 in its subnet, the
 // gateway reached and seeing that address, resolv.conf without a
-// loopback nameserver, BuildKit's /etc/hosts, as dockerd's builder);
+// loopback nameserver, BuildKit's /etc/hosts, as dockerd's builder;
+// host-gateway is that gateway);
 // --network none leaves loopback only; --network host is the host's.
 // After every build — a failing one, a cancelled one, one whose
 // hull-buildkit is killed, one whose daemon is — no build sandbox,
@@ -163,7 +164,8 @@ func TestBuildNetwork(t *testing.T) {
 		`echo "LINKS=$(ip -o link | awk -F': ' '{print $2}' | cut -d@ -f1 | sort | tr '\n' ,)"; `+
 		`echo "ANSWER=$(nc -w 3 `+gw.String()+` `+port+` </dev/null 2>/dev/null)"; `+
 		`echo "NAMESERVERS=$(grep '^nameserver' /etc/resolv.conf | awk '{print $2}' | tr '\n' ,)"; `+
-		`echo "SANDBOXHOST=$(grep -c 'buildkitsandbox' /etc/hosts)"`+"\n"), 0o644)
+		`echo "SANDBOXHOST=$(grep -c 'buildkitsandbox' /etc/hosts)"; `+
+		`echo "HOSTGW=$(awk '$2 == "hullgw" {print $1}' /etc/hosts)"`+"\n"), 0o644)
 	// seen is what the step printed: KEY=value lines of BuildKit's plain
 	// progress (#N 0.123 KEY=…) or of the classic stream (KEY=…).
 	seen := func(out, key string) (string, bool) {
@@ -177,7 +179,9 @@ func TestBuildNetwork(t *testing.T) {
 		t.Helper()
 		var out string
 		if how == "buildx" {
-			out = docker(t, benv, "buildx", "build", "--progress=plain", "--no-cache", "--network", network, ctx)
+			// host-gateway: buildx writes it as the worker's
+			// host-gateway-ip label says, the default bridge's gateway.
+			out = docker(t, benv, "buildx", "build", "--progress=plain", "--no-cache", "--network", network, "--add-host", "hullgw:host-gateway", ctx)
 		} else {
 			out = docker(t, legacy, "build", "--no-cache", "--network", network, ctx)
 		}
@@ -193,6 +197,9 @@ func TestBuildNetwork(t *testing.T) {
 			eth0, _ := seen(out, "ETH0")
 			links, _ := seen(out, "LINKS")
 			answer, _ := seen(out, "ANSWER")
+			if hgw, _ := seen(out, "HOSTGW"); how == "buildx" && hgw != gw.String() {
+				t.Errorf("%s --add-host hullgw:host-gateway: /etc/hosts has hullgw at %q, want the bridge's gateway %s", what, hgw, gw)
+			}
 			switch network {
 			case "default":
 				a, err := netip.ParsePrefix(eth0)

@@ -201,7 +201,7 @@ func (k *buildkit) workerOpt(ctx context.Context, root, execRoot string, api *da
 		return opt, err
 	}
 	// RUN on hull's network service: the default bridge, host, none.
-	networks, networkLabel := networkProviders(api)
+	networks, networkLabel, hostGateway := networkProviders(ctx, api)
 	lm := leaseutil.WithNamespace(ctdmetadata.NewLeaseManager(mdb), "buildkit")
 	var is images.Store
 	if api != nil {
@@ -219,6 +219,7 @@ func (k *buildkit) workerOpt(ctx context.Context, root, execRoot string, api *da
 			wlabel.Snapshotter: snapshotterName,
 			wlabel.Hostname:    hostname,
 			wlabel.Network:     networkLabel,
+			hostGatewayLabel:   hostGateway,
 		},
 		Platforms:        []ocispecs.Platform{platforms.Normalize(platforms.DefaultSpec())},
 		NetworkProviders: networks,

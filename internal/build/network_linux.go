@@ -21,7 +21,8 @@ import (
 )
 
 // networkProviders are the RUN steps' networks, by the step's network
-// mode, and what the worker's network label says of the default one:
+// mode, with what the worker's labels say of them (the network of the
+// default mode; the host-gateway address):
 //   - the default mode (a RUN without --network, docker build without
 //     --network or with --network default) runs in a compartment of its
 //     own on hull's default bridge network, made by the daemon's network
@@ -34,17 +35,50 @@ import (
 // Without a daemon to ask (api nil: BuildKit run on its own), the default
 // mode is the host's network, as it was before hull's network service
 // took it.
-func networkProviders(api *daemonAPI) (map[pb.NetMode]network.Provider, string) {
+func networkProviders(ctx context.Context, api *daemonAPI) (providers map[pb.NetMode]network.Provider, label, hostGateway string) {
 	var def network.Provider = network.NewHostProvider()
-	label := "host"
+	label = "host"
 	if api != nil {
 		def, label = &bridgeProvider{api: api}, "bridge"
+		gw, err := api.bridgeGateway(ctx)
+		if err != nil {
+			slog.Warn("the default bridge's gateway, for --add-host NAME:host-gateway", "error", err)
+		}
+		hostGateway = gw
 	}
 	return map[pb.NetMode]network.Provider{
 		pb.NetMode_UNSET: def,
 		pb.NetMode_HOST:  network.NewHostProvider(),
 		pb.NetMode_NONE:  network.NewNoneProvider(),
-	}, label
+	}, label, hostGateway
+}
+
+// hostGatewayLabel is the worker label of dockerd's builder that buildx's
+// docker driver reads to write --add-host NAME:host-gateway as an
+// address (moby's builder-next worker/label.HostGatewayIP). As dockerd's,
+// it is the default bridge's gateway: the host as a RUN step on the
+// bridge reaches it.
+const hostGatewayLabel = "org.mobyproject.buildkit.worker.moby.host-gateway-ip"
+
+// bridgeGateway is the default bridge network's gateway address.
+func (a *daemonAPI) bridgeGateway(ctx context.Context) (string, error) {
+	resp, err := a.do(ctx, http.MethodGet, "/networks/bridge", nil, nil)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var nw struct {
+		IPAM struct{ Config []struct{ Gateway string } }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&nw); err != nil {
+		return "", fmt.Errorf("the daemon's API: inspect the default bridge: %w", err)
+	}
+	for _, c := range nw.IPAM.Config {
+		if c.Gateway != "" {
+			return c.Gateway, nil
+		}
+	}
+	return "", fmt.Errorf("the default bridge network has no gateway: %w", errdefs.ErrNotFound)
 }
 
 // sandboxTimeout bounds a request for a build sandbox, or its release.
