@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	goruntime "runtime"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -216,7 +217,11 @@ func runDaemon(ctx context.Context, f *daemonFlags, g *globals) error {
 	// request, not here.
 	builder := buildproc.New(filepath.Join(f.dataRoot, "buildkit"), filepath.Join(f.execRoot, "buildkit"))
 	defer builder.Close()
-	api.BuildKit = builder
+	if goruntime.GOOS == "linux" {
+		// hull builds images on Linux only: elsewhere /grpc, /session
+		// and /build answer that the platform has no builder.
+		api.BuildKit = builder
+	}
 	bapi, err := startBuilderAPI(serveCtx, f.execRoot, api, d)
 	if err != nil {
 		closeAll()
