@@ -4,8 +4,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // buildHullBuildKit builds hull-buildkit beside the test's hull binary.
@@ -50,8 +52,15 @@ services:
 	}
 	defer compose("down", "--rmi", "all", "-v")
 
+	start := time.Now().Add(-time.Second).Unix()
 	if out, err := compose("build", "--progress=plain"); err != nil {
 		t.Fatalf("docker compose build: %v\n%s", err, out)
+	}
+	// The build's image events are dockerd's: a tag, no load.
+	evs := docker(t, env, "events", "--since", strconv.FormatInt(start, 10), "--until", strconv.FormatInt(time.Now().Unix()+1, 10),
+		"--filter", "type=image", "--format", "{{.Action}} {{.Actor.Attributes.name}}")
+	if !strings.Contains(evs, "tag hullbuild/app:1") || strings.Contains(evs, "load") {
+		t.Errorf("image events of the build: %q, want a tag of hullbuild/app:1 and no load", evs)
 	}
 	if got := docker(t, env, "images", "--format", "{{.Repository}}:{{.Tag}}", "hullbuild/app"); strings.TrimSpace(got) != "hullbuild/app:1" {
 		t.Fatalf("docker images after compose build: %q, want hullbuild/app:1", got)
