@@ -217,6 +217,7 @@ func runDaemon(ctx context.Context, f *daemonFlags, g *globals) error {
 	builder := buildproc.New(filepath.Join(f.dataRoot, "buildkit"), filepath.Join(f.execRoot, "buildkit"))
 	defer builder.Close()
 	api.BuildKit = builder
+	api.BuildCache = builder
 	bapi, err := startBuilderAPI(serveCtx, f.execRoot, api, d)
 	if err != nil {
 		closeAll()
