@@ -108,9 +108,16 @@ func TestBuildCacheOnHull(t *testing.T) {
 
 	// prune -af empties the cache: the next build runs every step.
 	build()
+	since := strconv.FormatInt(time.Now().Unix()-1, 10)
 	out := docker(t, classic, "builder", "prune", "-af")
 	if r := reclaimed(out); r == "" || r == "0B" {
 		t.Errorf("docker builder prune -af reclaimed nothing:\n%s", out)
+	}
+	// As dockerd, a builder prune event with the bytes reclaimed.
+	events := docker(t, env, "events", "--since", since, "--until", strconv.FormatInt(time.Now().Unix()+1, 10),
+		"--filter", "type=builder", "--format", "{{.Action}} {{.Actor.Attributes.reclaimed}}")
+	if m := regexp.MustCompile(`(?m)^prune ([0-9]+)$`).FindStringSubmatch(events); m == nil || m[1] == "0" {
+		t.Errorf("no builder prune event with the space reclaimed after docker builder prune -af:\n%s", events)
 	}
 	if u := buildCacheUsage(t, sock); u.TotalCount != 0 || u.TotalSize != 0 {
 		t.Errorf("after docker builder prune -af: %+v, want an empty cache", u)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 
 	"github.com/moby/moby/api/types/build"
@@ -27,6 +28,26 @@ func (p *Proc) BuildState() (kept, running bool) {
 // BuildCacheUsage lists BuildKit's cache records (hull-buildkit's GET
 // /build/du, its control service's DiskUsage). Preconditions: Start.
 func (p *Proc) BuildCacheUsage(ctx context.Context) ([]build.CacheRecord, error) {
+	var records []build.CacheRecord
+	if err := p.call(ctx, http.MethodGet, "/build/du", nil, &records); err != nil {
+		return nil, fmt.Errorf("error getting build cache usage: %w", err)
+	}
+	return records, nil
+}
+
+// BuildCachePrune prunes BuildKit's cache (hull-buildkit's POST
+// /build/prune, its control service's Prune) with q, BuildKit's prune
+// request: all, keep-duration (nanoseconds), reserved-space,
+// max-used-space, min-free-space, filter. Preconditions: Start.
+func (p *Proc) BuildCachePrune(ctx context.Context, q url.Values) (build.CachePruneReport, error) {
+	var rep build.CachePruneReport
+	err := p.call(ctx, http.MethodPost, "/build/prune", q, &rep)
+	return rep, err
+}
+
+// call asks hull-buildkit's HTTP socket and decodes its JSON answer into
+// out; its error answer comes back with the kind its status says.
+func (p *Proc) call(ctx context.Context, method, path string, q url.Values, out any) error {
 	p.begin()
 	defer p.end()
 	sock := p.httpSocket()
@@ -37,26 +58,36 @@ func (p *Proc) BuildCacheUsage(ctx context.Context) ([]build.CacheRecord, error)
 		},
 		DisableKeepAlives: true,
 	}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://hull-buildkit/build/du", nil)
+	u := url.URL{Scheme: "http", Host: "hull-buildkit", Path: path, RawQuery: q.Encode()}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("error getting build cache usage: %v: %w", err, errdefs.ErrUnavailable)
+		return fmt.Errorf("hull-buildkit: %v: %w", err, errdefs.ErrUnavailable)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		var msg struct{ Message string }
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
 		if json.Unmarshal(b, &msg) != nil || msg.Message == "" {
-			msg.Message = resp.Status
+			msg.Message = "hull-buildkit: " + resp.Status
 		}
-		return nil, fmt.Errorf("error getting build cache usage: %s: %w", msg.Message, errdefs.ErrUnavailable)
+		switch resp.StatusCode {
+		case http.StatusBadRequest:
+			return errdefs.Dockerf(errdefs.ErrInvalidArgument, "%s", msg.Message)
+		case http.StatusNotFound:
+			return errdefs.Dockerf(errdefs.ErrNotFound, "%s", msg.Message)
+		case http.StatusNotImplemented:
+			return errdefs.Dockerf(errdefs.ErrNotImplemented, "%s", msg.Message)
+		case http.StatusServiceUnavailable:
+			return errdefs.Dockerf(errdefs.ErrUnavailable, "%s", msg.Message)
+		}
+		return fmt.Errorf("%s", msg.Message)
 	}
-	var records []build.CacheRecord
-	if err := json.NewDecoder(resp.Body).Decode(&records); err != nil {
-		return nil, fmt.Errorf("error getting build cache usage: %w", err)
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("hull-buildkit's answer to %s %s: %w", method, path, err)
 	}
-	return records, nil
+	return nil
 }

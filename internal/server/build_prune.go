@@ -1,6 +1,8 @@
 package server
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"sort"
@@ -133,4 +135,15 @@ func checkBuildCacheFilters(f filters.Args, now time.Time) (time.Duration, error
 		return 0, errdefs.Dockerf(errdefs.ErrInvalidArgument, "%q filter expects a duration (e.g., '24h') or a timestamp: %v", key, err)
 	}
 	return now.Sub(t), nil
+}
+
+// pruneError is the builder's prune error in moby's words ("failed to
+// prune build cache: …"), of the kind it had.
+func pruneError(err error) error {
+	for _, k := range []error{errdefs.ErrInvalidArgument, errdefs.ErrNotFound, errdefs.ErrNotImplemented, errdefs.ErrUnavailable} {
+		if errors.Is(err, k) {
+			return errdefs.Dockerf(k, "failed to prune build cache: %s", errdefs.Message(err))
+		}
+	}
+	return fmt.Errorf("failed to prune build cache: %s", errdefs.Message(err))
 }

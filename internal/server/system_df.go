@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/url"
 
@@ -24,11 +23,14 @@ type DiskUsageBackend interface {
 	// nothing when a filter is wrong.
 	ContainersPrune(ctx context.Context, f filters.Args) (container.PruneReport, error)
 	ImagesPrune(ctx context.Context, f filters.Args) (image.PruneReport, error)
+	// BuildCachePruned tells a prune of the build cache that reclaimed
+	// that many bytes (a builder prune event).
+	BuildCachePruned(ctx context.Context, reclaimed uint64)
 }
 
 // BuildCacheBackend is the builder's state behind system df's build
-// cache, POST /build/prune and POST /build/cancel (the prune and the
-// cancel are relayed to it through BuildKitBackend).
+// cache, POST /build/prune and POST /build/cancel (the cancel is relayed
+// to it through BuildKitBackend).
 type BuildCacheBackend interface {
 	// BuildState tells whether the builder has kept state (it has run
 	// once: it may have a cache) and whether it runs now.
@@ -36,6 +38,9 @@ type BuildCacheBackend interface {
 	// BuildCacheUsage lists BuildKit's cache records; the caller has
 	// started the builder.
 	BuildCacheUsage(ctx context.Context) ([]build.CacheRecord, error)
+	// BuildCachePrune prunes BuildKit's cache with its prune request q
+	// (see buildPruneQuery); the caller has started the builder.
+	BuildCachePrune(ctx context.Context, q url.Values) (build.CachePruneReport, error)
 }
 
 func (s *Server) diskUsageRoutes() {
@@ -64,24 +69,28 @@ func (s *Server) diskUsageRoutes() {
 	})
 	// BuildKit's cache, pruned in hull-buildkit (its control service's
 	// Prune, as moby's builder prunes it): the request is checked and
-	// turned into BuildKit's prune request here, and relayed. A builder
-	// that has never run has no cache: nothing to prune (CachesDeleted
-	// null, as moby's prune of an empty cache), and nothing is started.
+	// turned into BuildKit's prune request here. A builder that has never
+	// run has no cache: nothing to prune (CachesDeleted null, as moby's
+	// prune of an empty cache), and nothing is started. Either way the
+	// daemon tells it as a builder prune event, as dockerd.
 	s.handle("POST /build/prune", func(w http.ResponseWriter, r *http.Request) error {
 		q, err := buildPruneQuery(r)
 		if err != nil {
 			return err
 		}
-		if s.BuildKit == nil || s.BuildCache == nil {
-			return writeJSON(w, http.StatusOK, emptyBuildPrune)
+		var rep build.CachePruneReport
+		if s.BuildKit != nil && s.BuildCache != nil {
+			if kept, _ := s.BuildCache.BuildState(); kept {
+				if err := s.BuildKit.Start(r.Context()); err != nil {
+					return err
+				}
+				if rep, err = s.BuildCache.BuildCachePrune(r.Context(), q); err != nil {
+					return pruneError(err)
+				}
+			}
 		}
-		if kept, _ := s.BuildCache.BuildState(); !kept {
-			return writeJSON(w, http.StatusOK, emptyBuildPrune)
-		}
-		if err := s.BuildKit.Start(r.Context()); err != nil {
-			return err
-		}
-		return s.BuildKit.Relay(w, relayed(r, q))
+		s.backend.BuildCachePruned(r.Context(), rep.SpaceReclaimed)
+		return writeJSON(w, http.StatusOK, rep)
 	})
 	// A legacy build's cancel (the id its POST /build gave as buildid),
 	// answered as dockerd: 200 and no body, whether a build had the id
@@ -101,9 +110,6 @@ func (s *Server) diskUsageRoutes() {
 		return nil
 	})
 }
-
-// emptyBuildPrune is what a prune of an empty build cache answers.
-var emptyBuildPrune = json.RawMessage(`{"CachesDeleted":null,"SpaceReclaimed":0}`)
 
 // relayed is r, without a body, with query q, for the builder.
 func relayed(r *http.Request, q url.Values) *http.Request {
