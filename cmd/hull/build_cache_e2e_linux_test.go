@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -87,6 +88,21 @@ func TestBuildCacheOnHull(t *testing.T) {
 		if !parent || parents || r["Type"] == nil || r["CreatedAt"] == nil {
 			t.Errorf("a 1.41 build cache record: %v", r)
 		}
+	}
+
+	// A builder with state that is not running is started for system df:
+	// the same records.
+	pid := hullBuildkitPID(dir)
+	if pid == 0 {
+		t.Fatal("no hull-buildkit runs after the builds")
+	}
+	syscall.Kill(pid, syscall.SIGTERM)
+	waitFor(t, func() bool { return hullBuildkitPID(dir) == 0 }, "hull-buildkit to stop")
+	if df := systemDFBuildCache(t, classic); df["TotalCount"] != strconv.Itoa(int(usage.TotalCount)) {
+		t.Errorf("docker system df once hull-buildkit has stopped: build cache %v, want %d records", df, usage.TotalCount)
+	}
+	if hullBuildkitPID(dir) == 0 {
+		t.Errorf("docker system df did not start hull-buildkit again to read the cache")
 	}
 
 	// until keeps what was used since; keep-storage keeps that much.
@@ -396,6 +412,24 @@ func checkBuildGone(t *testing.T, dir, tok string) {
 			t.Errorf("a cancelled build left mounts: %v", m)
 		}
 	}
+}
+
+// hullBuildkitPID is the pid of the hull-buildkit of the daemon under
+// dir, or 0.
+func hullBuildkitPID(dir string) int {
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(b), "\x00")
+		if filepath.Base(args[0]) == "hull-buildkit" && slices.Contains(args, filepath.Join(dir, "root", "buildkit")) {
+			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+			return pid
+		}
+	}
+	return 0
 }
 
 // reclaimed is the space a docker builder prune says it reclaimed.
