@@ -221,6 +221,7 @@ func runDaemon(ctx context.Context, f *daemonFlags, g *globals) error {
 		// hull builds images on Linux only: elsewhere /grpc, /session
 		// and /build answer that the platform has no builder.
 		api.BuildKit = builder
+		api.BuildCache = builder
 	}
 	bapi, err := startBuilderAPI(serveCtx, f.execRoot, api, d)
 	if err != nil {

@@ -61,6 +61,9 @@ type buildkit struct {
 	clientOnce sync.Once
 	bkc        *bkclient.Client
 	bkcErr     error
+	// running are the legacy builds under way, by buildid, for POST
+	// /build/cancel.
+	running solves
 	// closers close, last first, what the start opened.
 	closers []func() error
 }

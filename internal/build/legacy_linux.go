@@ -275,6 +275,9 @@ func (k *buildkit) build(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer k.running.add(o.ref, cancel)()
 	c, err := k.client(ctx)
 	if err != nil {
 		return err
