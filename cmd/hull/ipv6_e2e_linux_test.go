@@ -1,0 +1,273 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"github.com/vishvananda/netlink"
+)
+
+// requireIPv6 skips a test when the host's kernel has no IPv6 (booted with
+// ipv6.disable=1) or has it turned off for every interface.
+func requireIPv6(t *testing.T) {
+	t.Helper()
+	b, err := os.ReadFile("/proc/sys/net/ipv6/conf/all/disable_ipv6")
+	if err != nil {
+		t.Skipf("the kernel has no IPv6 (%v): booted with ipv6.disable=1?", err)
+	}
+	if strings.TrimSpace(string(b)) != "0" {
+		t.Skip("IPv6 is disabled on this host (sysctl net.ipv6.conf.all.disable_ipv6=1)")
+	}
+}
+
+// TestIPv6Networks: dual-stack bridge networks through the docker CLI.
+// Two containers on one network reach each other over IPv6 by address and
+// by name (the resolver's AAAA), inspect tells their IPv6 addresses and
+// gateway, the NICs have IPv6 on only on IPv6 networks, two IPv6 networks
+// stay isolated over IPv6, a network with --ipv6 and no IPv6 subnet takes a
+// /64 of the daemon's ULA pool, wrong IPv6 input is refused with dockerd's
+// words; and once all is removed no bridge, no veth and no firewall table
+// (ip or ip6) is left.
+func TestIPv6Networks(t *testing.T) {
+	requireIPv6(t)
+	requireDockerCLI(t)
+	buildShim(t)
+	// The bridge driver turns IPv6 forwarding on, as dockerd's: put it
+	// back as it was after the test.
+	const fwd6 = "/proc/sys/net/ipv6/conf/all/forwarding"
+	if before, err := os.ReadFile(fwd6); err == nil {
+		t.Cleanup(func() { os.WriteFile(fwd6, before, 0o644) })
+	}
+	env, dir := hullDaemon(t)
+	loadBusybox(t, env, dir)
+	execRoot := filepath.Join(dir, "run")
+	img := "e2e/busybox:1"
+	_, table := daemonNetworkNames(execRoot)
+
+	docker(t, env, "network", "create", "--ipv6", "--subnet", "10.231.0.0/24", "--subnet", "fd00:231:1::/64", "v6a")
+	docker(t, env, "network", "create", "--ipv6", "--subnet", "10.232.0.0/24", "--gateway", "10.232.0.1", "--subnet", "fd00:231:2::/64", "--gateway", "fd00:231:2::fe", "v6b")
+	docker(t, env, "network", "create", "--subnet", "10.233.0.0/24", "v4")
+	bridges := map[string]string{}
+	for _, n := range []string{"v6a", "v6b", "v4"} {
+		bridges[n] = "hb-" + docker(t, env, "network", "inspect", "-f", "{{.ID}}", n)[:10]
+	}
+	// dockerd shows the gateway only when it was given.
+	if out := docker(t, env, "network", "inspect", "-f", "{{.EnableIPv6}} {{range .IPAM.Config}}{{.Subnet}}={{.Gateway}} {{end}}", "v6a"); out != "true 10.231.0.0/24= fd00:231:1::/64=" &&
+		out != "true 10.231.0.0/24=10.231.0.1 fd00:231:1::/64=" {
+		t.Errorf("v6a's inspect: %q", out)
+	}
+	if out := docker(t, env, "network", "inspect", "-f", "{{.EnableIPv6}} {{range .IPAM.Config}}{{.Subnet}}={{.Gateway}} {{end}}", "v6b"); out != "true 10.232.0.0/24=10.232.0.1 fd00:231:2::/64=fd00:231:2::fe" {
+		t.Errorf("v6b's inspect: %q", out)
+	}
+	if out := docker(t, env, "network", "inspect", "-f", "{{.EnableIPv6}}", "v4"); out != "false" {
+		t.Errorf("v4's EnableIPv6: %q", out)
+	}
+	// The bridge holds the IPv6 gateway.
+	if br, err := netlink.LinkByName(bridges["v6a"]); err != nil {
+		t.Errorf("v6a's bridge: %v", err)
+	} else {
+		addrs, _ := netlink.AddrList(br, netlink.FAMILY_V6)
+		found := false
+		for _, a := range addrs {
+			found = found || a.IPNet.String() == "fd00:231:1::1/64"
+		}
+		if !found {
+			t.Errorf("v6a's bridge %s has no fd00:231:1::1/64: %v", bridges["v6a"], addrs)
+		}
+	}
+
+	docker(t, env, "run", "-d", "--name", "a1", "--network", "v6a", img, "sleep", "300")
+	docker(t, env, "run", "-d", "--name", "a2", "--network", "v6a", "--ip6", "fd00:231:1::99", img, "sleep", "300")
+	docker(t, env, "run", "-d", "--name", "b1", "--network", "v6b", img, "sleep", "300")
+	docker(t, env, "run", "-d", "--name", "c1", "--network", "v4", img, "sleep", "300")
+
+	f := "{{with .NetworkSettings.Networks.v6a}}{{.GlobalIPv6Address}}/{{.GlobalIPv6PrefixLen}} via {{.IPv6Gateway}}{{if .IPAMConfig}} asked {{.IPAMConfig.IPv6Address}}{{end}}{{end}}"
+	if out := docker(t, env, "inspect", "-f", f, "a1"); out != "fd00:231:1::2/64 via fd00:231:1::1" {
+		t.Errorf("a1's IPv6 endpoint: %q", out)
+	}
+	if out := docker(t, env, "inspect", "-f", f, "a2"); out != "fd00:231:1::99/64 via fd00:231:1::1 asked fd00:231:1::99" {
+		t.Errorf("a2's IPv6 endpoint: %q", out)
+	}
+	if out := docker(t, env, "inspect", "-f", "{{.NetworkSettings.Networks.v6b.GlobalIPv6Address}} {{.NetworkSettings.Networks.v6b.IPv6Gateway}}", "b1"); out != "fd00:231:2::1 fd00:231:2::fe" {
+		t.Errorf("b1's IPv6 endpoint: %q", out)
+	}
+	if out := docker(t, env, "inspect", "-f", "{{.NetworkSettings.Networks.v4.GlobalIPv6Address}}|{{.NetworkSettings.Networks.v4.IPv6Gateway}}", "c1"); out != "|" {
+		t.Errorf("c1 has IPv6 on an IPv4 network: %q", out)
+	}
+	if out := docker(t, env, "network", "inspect", "-f", `{{range .Containers}}{{.Name}}={{.IPv6Address}} {{end}}`, "v6a"); !strings.Contains(out, "a1=fd00:231:1::2/64") || !strings.Contains(out, "a2=fd00:231:1::99/64") {
+		t.Errorf("v6a's containers: %q", out)
+	}
+
+	ping := func(from, to string) bool {
+		_, _, code := dockerRun(t, env, "", "exec", from, "busybox", "ping", "-6", "-c1", "-W2", to)
+		return code == 0
+	}
+	for _, to := range []string{"fd00:231:1::99", "a2", "fd00:231:1::1"} {
+		if !ping("a1", to) {
+			t.Errorf("a1 cannot ping %s over IPv6", to)
+		}
+	}
+	if !ping("a2", "a1") {
+		t.Errorf("a2 cannot ping a1 by name over IPv6")
+	}
+	if out, _, code := dockerRun(t, env, "", "exec", "a1", "busybox", "nslookup", "-type=aaaa", "a2", "127.0.0.11"); code != 0 || !strings.Contains(out, "fd00:231:1::99") {
+		t.Errorf("AAAA of a2 from a1 (%d):\n%s", code, out)
+	}
+	if out := docker(t, env, "exec", "a1", "cat", "/etc/hosts"); !strings.Contains(out, "\nfd00:231:1::2\t") {
+		t.Errorf("a1's /etc/hosts has no line of its IPv6 address:\n%s", out)
+	}
+	if out := docker(t, env, "exec", "a1", "busybox", "ip", "-6", "route"); !strings.Contains(out, "default via fd00:231:1::1 dev eth0") {
+		t.Errorf("a1's IPv6 routes:\n%s", out)
+	}
+	// IPv6 is on for the NIC of an IPv6 network only (dockerd's rule).
+	for c, want := range map[string]string{"a1": "0", "c1": "1"} {
+		if out := docker(t, env, "exec", c, "cat", "/proc/sys/net/ipv6/conf/eth0/disable_ipv6"); out != want {
+			t.Errorf("%s: net.ipv6.conf.eth0.disable_ipv6=%s, want %s", c, out, want)
+		}
+	}
+	if out := docker(t, env, "exec", "c1", "busybox", "ip", "-6", "addr", "show", "dev", "eth0"); strings.Contains(out, "inet6") {
+		t.Errorf("c1's eth0 on an IPv4 network has IPv6 addresses:\n%s", out)
+	}
+
+	// Isolation over IPv6: b1 reaches its own gateway (the host routes
+	// IPv6), not a container of v6a; the ip6 table's drop says why.
+	if !ping("b1", "fd00:231:2::fe") {
+		t.Errorf("b1 cannot ping its gateway over IPv6")
+	}
+	if ping("b1", "fd00:231:1::2") {
+		t.Errorf("b1 on v6b reaches a1 on v6a over IPv6")
+	}
+	if n := ip6Drops(t, table, bridges["v6b"], bridges["v6a"]); n == 0 {
+		t.Errorf("no IPv6 packet dropped from %s to %s", bridges["v6b"], bridges["v6a"])
+	}
+
+	// Connected to an IPv6 network, an IPv4-only container gets IPv6 on
+	// that NIC and its IPv6 default route there.
+	docker(t, env, "network", "connect", "--ip6", "fd00:231:1::77", "v6a", "c1")
+	if out := docker(t, env, "exec", "c1", "cat", "/proc/sys/net/ipv6/conf/eth1/disable_ipv6"); out != "0" {
+		t.Errorf("c1's eth1 on v6a: disable_ipv6=%s", out)
+	}
+	if !ping("c1", "a2") {
+		t.Errorf("c1 connected to v6a cannot ping a2 over IPv6")
+	}
+	if !ping("a1", "fd00:231:1::77") {
+		t.Errorf("a1 cannot ping c1's static IPv6 address")
+	}
+
+	// --ipv6 and no IPv6 subnet: a /64 of the ULA pool (fd00::/8).
+	docker(t, env, "network", "create", "--ipv6", "auto6")
+	out := docker(t, env, "network", "inspect", "-f", "{{range .IPAM.Config}}{{.Subnet}}={{.Gateway}} {{end}}", "auto6")
+	var sub6, gw6 string
+	for _, c := range strings.Fields(out) {
+		if s, g, _ := strings.Cut(c, "="); strings.Contains(s, ":") {
+			sub6, gw6 = s, g
+		}
+	}
+	if !strings.HasPrefix(sub6, "fd") || !strings.HasSuffix(sub6, "::/64") || gw6 != strings.TrimSuffix(sub6, "/64")+"1" {
+		t.Errorf("auto6's IPAM config: %q", out)
+	}
+	docker(t, env, "run", "-d", "--name", "d1", "--network", "auto6", img, "sleep", "300")
+	if out := docker(t, env, "inspect", "-f", "{{.NetworkSettings.Networks.auto6.IPv6Gateway}}", "d1"); out != gw6 {
+		t.Errorf("d1's IPv6 gateway on auto6: %q, want %q", out, gw6)
+	}
+	if !ping("d1", gw6) {
+		t.Errorf("d1 cannot ping its gateway %s", gw6)
+	}
+
+	// Wrong input, with dockerd's words.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"network", "create", "--ipv6", "--subnet", "fd00:231:1::/80", "x"}, "Pool overlaps with other one on this address space"},
+		{[]string{"network", "create", "--ipv6", "--subnet", "fd00:231:9::5/64", "x"}, "it should be fd00:231:9::/64"},
+		{[]string{"run", "--rm", "--network", "v6a", "--ip6", "fd00:231:9::5", img, "true"}, "Invalid address fd00:231:9::5: It does not belong to any of this network's subnets"},
+		{[]string{"run", "--rm", "--network", "v6a", "--ip6", "fd00:231:1::99", img, "true"}, "Address already in use"},
+		{[]string{"run", "--rm", "--network", "v4", "--ip6", "fd00:231:1::5", img, "true"}, "user specified IP address is supported only when connecting to networks with user configured subnets"},
+		{[]string{"run", "--rm", "--network", "auto6", "--ip6", strings.TrimSuffix(sub6, "/64") + "5", img, "true"}, "user specified IP address is supported only when connecting to networks with user configured subnets"},
+		{[]string{"run", "--rm", "--network", "v6a", "--ip6", "10.231.0.50", img, "true"}, "invalid IPv6 address: 10.231.0.50"},
+	} {
+		if _, errOut, code := dockerRun(t, env, "", tc.args...); code == 0 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("docker %s: %d %s, want an error with %q", strings.Join(tc.args, " "), code, errOut, tc.want)
+		}
+	}
+	// The docker CLI checks a gateway against its subnet itself: the API
+	// answers them.
+	for body, want := range map[string]string{
+		`{"Name":"x","EnableIPv6":true,"IPAM":{"Config":[{"Subnet":"fd00:231:9::/64","Gateway":"fd00:231:8::1"}]}}`: "invalid network config:\ninvalid gateway fd00:231:8::1: parent subnet fd00:231:9::/64 doesn't contain this address",
+		`{"Name":"x","EnableIPv6":true,"IPAM":{"Config":[{"Subnet":"fd00:231:9::/64","Gateway":"10.9.9.1"}]}}`:      "invalid network config:\ninvalid gateway 10.9.9.1: parent subnet is an IPv6 block",
+		`{"Name":"x","EnableIPv6":true,"IPAM":{"Config":[{"Subnet":"fd00:231:9::/64","IPRange":"10.9.9.0/24"}]}}`:   "invalid network config:\ninvalid ip-range 10.9.9.0/24: parent subnet is an IPv6 block",
+	} {
+		resp, err := apiClient(filepath.Join(dir, "hull.sock")).Post("http://hull/networks/create", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var msg struct{ Message string }
+		json.NewDecoder(resp.Body).Decode(&msg)
+		resp.Body.Close()
+		if resp.StatusCode != 400 || msg.Message != want {
+			t.Errorf("create %s: %d %q, want 400 %q", body, resp.StatusCode, msg.Message, want)
+		}
+	}
+	if out := docker(t, env, "network", "ls", "--format", "{{.Name}}", "--filter", "name=x"); out != "" {
+		t.Errorf("a refused network exists: %s", out)
+	}
+
+	// Everything removed: no bridge, no veth, no rule; the ip6 table goes
+	// with the last IPv6 network.
+	docker(t, env, "rm", "-f", "a1", "a2", "b1", "c1", "d1")
+	bridges["auto6"] = "hb-" + docker(t, env, "network", "inspect", "-f", "{{.ID}}", "auto6")[:10]
+	docker(t, env, "network", "rm", "v6a", "v6b", "v4", "auto6")
+	assertNoNetworkLeft(t, env, execRoot, bridges)
+	c, err := nftables.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables, err := c.ListTablesOfFamily(nftables.TableFamilyIPv6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tb := range tables {
+		if tb.Name == table {
+			t.Errorf("table ip6 %s left with no IPv6 network", table)
+		}
+	}
+}
+
+// ip6Drops is the packet count of the rule of table ip6 <table>'s forward
+// chain that drops from bridge from to bridge to.
+func ip6Drops(t *testing.T, table, from, to string) uint64 {
+	t.Helper()
+	c, err := nftables.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := &nftables.Table{Name: table, Family: nftables.TableFamilyIPv6}
+	rules, err := c.GetRules(tb, &nftables.Chain{Name: "forward", Table: tb})
+	if err != nil {
+		t.Fatalf("table ip6 %s: %v", table, err)
+	}
+	for _, r := range rules {
+		var names [][]byte
+		var n uint64
+		for _, e := range r.Exprs {
+			switch x := e.(type) {
+			case *expr.Cmp:
+				names = append(names, bytes.TrimRight(x.Data, "\x00"))
+			case *expr.Counter:
+				n = x.Packets
+			}
+		}
+		if len(names) == 2 && string(names[0]) == from && string(names[1]) == to {
+			return n
+		}
+	}
+	t.Fatalf("table ip6 %s has no drop from %s to %s", table, from, to)
+	return 0
+}
