@@ -271,3 +271,41 @@ func ip6Drops(t *testing.T, table, from, to string) uint64 {
 	t.Fatalf("table ip6 %s has no drop from %s to %s", table, from, to)
 	return 0
 }
+
+// TestIPv6RemoteDriver: a network of a remote driver (Docker's legacy
+// plugin protocol) with IPv6: CreateNetwork carries IPv6Data and
+// enable_ipv6, CreateEndpoint the endpoint's IPv6 address, and the NIC the
+// plugin makes gets it in the container, with IPv6 on and the IPv6 default
+// route.
+func TestIPv6RemoteDriver(t *testing.T) {
+	requireIPv6(t)
+	requireDockerCLI(t)
+	buildShim(t)
+	env, dir := hullDaemon(t, "--plugin-timeout", "2s")
+	loadBusybox(t, env, dir)
+	p := startTestPlugin(t, filepath.Join(dir, "run", "plugins"), "testnet6", "good")
+	docker(t, env, "network", "create", "-d", "testnet6", "--ipv6", "--subnet", "10.88.0.0/24", "--subnet", "fd00:231:5::/64", "--gateway", "fd00:231:5::1", "tnet6")
+	cn := p.called("NetworkDriver.CreateNetwork")
+	if len(cn) != 1 {
+		t.Fatalf("CreateNetwork: %v", cn)
+	}
+	if v6, _ := cn[0]["IPv6Data"].([]any); len(v6) != 1 || v6[0].(map[string]any)["Pool"] != "fd00:231:5::/64" || v6[0].(map[string]any)["Gateway"] != "fd00:231:5::1/64" {
+		t.Errorf("CreateNetwork IPv6Data: %v", cn[0]["IPv6Data"])
+	}
+	if opts, _ := cn[0]["Options"].(map[string]any); opts["com.docker.network.enable_ipv6"] != true {
+		t.Errorf("CreateNetwork options: %v", cn[0]["Options"])
+	}
+	out := docker(t, env, "run", "--rm", "--network", "tnet6", "--name", "pc", "e2e/busybox:1", "sh", "-c",
+		"busybox ip addr show net0; busybox ip -6 route; cat /proc/sys/net/ipv6/conf/net0/disable_ipv6")
+	for _, want := range []string{"inet6 fd00:231:5::2/64", "default via fd00:231:5::1 dev net0", "\n0\n"} {
+		if !strings.Contains(out+"\n", want) {
+			t.Errorf("the container's NIC lacks %q:\n%s", want, out)
+		}
+	}
+	ce := p.called("NetworkDriver.CreateEndpoint")
+	if in, _ := ce[0]["Interface"].(map[string]any); len(ce) != 1 || in["AddressIPv6"] != "fd00:231:5::2/64" {
+		t.Errorf("CreateEndpoint: %v", ce)
+	}
+	waitFor(t, func() bool { return len(p.called("NetworkDriver.DeleteEndpoint")) == 1 }, "DeleteEndpoint after the container exits")
+	docker(t, env, "network", "rm", "tnet6")
+}
