@@ -309,3 +309,32 @@ func TestIPv6RemoteDriver(t *testing.T) {
 	waitFor(t, func() bool { return len(p.called("NetworkDriver.DeleteEndpoint")) == 1 }, "DeleteEndpoint after the container exits")
 	docker(t, env, "network", "rm", "tnet6")
 }
+
+// TestIPv6DefaultBridge: a daemon started with --ipv6 --fixed-cidr-v6
+// gives the default bridge network IPv6: inspect's legacy top-level fields
+// (before API 1.52) tell the container's IPv6 address and gateway as
+// dockerd tells them, and the container reaches its gateway over IPv6.
+func TestIPv6DefaultBridge(t *testing.T) {
+	requireIPv6(t)
+	requireDockerCLI(t)
+	buildShim(t)
+	const fwd6 = "/proc/sys/net/ipv6/conf/all/forwarding"
+	if before, err := os.ReadFile(fwd6); err == nil {
+		t.Cleanup(func() { os.WriteFile(fwd6, before, 0o644) })
+	}
+	env, dir := hullDaemon(t, "--ipv6", "--fixed-cidr-v6", "fd00:231:e::/64")
+	loadBusybox(t, env, dir)
+	if out := docker(t, env, "network", "inspect", "-f", "{{.EnableIPv6}} {{range .IPAM.Config}}{{.Subnet}}={{.Gateway}} {{end}}", "bridge"); !strings.HasPrefix(out, "true ") || !strings.HasSuffix(out, " fd00:231:e::/64=") {
+		t.Errorf("the default bridge's inspect: %q", out)
+	}
+	docker(t, env, "run", "-d", "--name", "b1", "e2e/busybox:1", "sleep", "300")
+	env141 := append(env, "DOCKER_API_VERSION=1.41")
+	if out := docker(t, env141, "inspect", "-f", "{{.NetworkSettings.GlobalIPv6Address}}/{{.NetworkSettings.GlobalIPv6PrefixLen}} {{.NetworkSettings.IPv6Gateway}} {{.NetworkSettings.Networks.bridge.GlobalIPv6Address}}", "b1"); out != "fd00:231:e::2/64 fd00:231:e::1 fd00:231:e::2" {
+		t.Errorf("b1's IPv6 fields: %q", out)
+	}
+	if _, _, code := dockerRun(t, env, "", "exec", "b1", "busybox", "ping", "-6", "-c1", "-W2", "fd00:231:e::1"); code != 0 {
+		t.Errorf("b1 cannot ping the default bridge's IPv6 gateway")
+	}
+	docker(t, env, "rm", "-f", "b1")
+	assertNoNetworkLeft(t, env, filepath.Join(dir, "run"), nil)
+}

@@ -130,3 +130,17 @@ func checkStaticAddrs(c *mnet.EndpointIPAMConfig) error {
 	}
 	return nil
 }
+
+// defaultIPv6 reads the daemon's --ipv6 and --fixed-cidr-v6: an IPv6
+// subnet or none (the default IPv6 pool's then); --fixed-cidr-v6 without
+// --ipv6 is ignored, as dockerd ignores it.
+func defaultIPv6(cfg Config) (bool, netip.Prefix, error) {
+	if !cfg.IPv6 || cfg.FixedCIDRv6 == "" {
+		return cfg.IPv6, netip.Prefix{}, nil
+	}
+	p, err := netip.ParsePrefix(cfg.FixedCIDRv6)
+	if err != nil || !p.Addr().Is6() || p.Addr().Is4In6() {
+		return false, netip.Prefix{}, fmt.Errorf("--fixed-cidr-v6 %q: want an IPv6 CIDR: %w", cfg.FixedCIDRv6, errdefs.ErrInvalidArgument)
+	}
+	return true, p, nil
+}

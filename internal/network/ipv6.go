@@ -160,3 +160,52 @@ func (s *Service) remotePool6(ctx context.Context, nw *Network, req CreateReques
 	nw.PoolID6, nw.Subnet6, nw.Gateway6, nw.Subnet6Auto = poolID, pool, gw, req.Subnet6 == ""
 	return nil
 }
+
+// defaultBridgeIPv6 makes the default bridge network's IPv6 what the
+// daemon's configuration says (DefaultIPv6, DefaultSubnet6), as dockerd
+// configures its default bridge from its flags at each start: on with the
+// subnet given (its gateway the subnet's first address, not shown by
+// inspect, as dockerd) or a /64 of the default pool (kept across starts),
+// or off.
+func (s *Service) defaultBridgeIPv6() error {
+	nw, err := s.Network("bridge")
+	if err != nil {
+		return err
+	}
+	type v6 struct {
+		on, auto, gwAuto bool
+		subnet           netip.Prefix
+		gw               netip.Addr
+	}
+	side := func() v6 { return v6{nw.EnableIPv6, nw.Subnet6Auto, nw.Gateway6Auto, nw.Subnet6, nw.Gateway6} }
+	was := side()
+	switch want := s.cfg.DefaultSubnet6.Masked(); {
+	case !s.cfg.DefaultIPv6:
+		nw.EnableIPv6, nw.Subnet6, nw.Gateway6, nw.Subnet6Auto, nw.Gateway6Auto = false, netip.Prefix{}, netip.Addr{}, false, false
+	case want.IsValid():
+		if !want.Addr().Is6() || want.Addr().Is4In6() || want.Bits() > 126 {
+			return fmt.Errorf("--fixed-cidr-v6 %s: want an IPv6 subnet of 4 addresses at least: %w", s.cfg.DefaultSubnet6, errdefs.ErrInvalidArgument)
+		}
+		all, err := s.Networks()
+		if err != nil {
+			return err
+		}
+		for _, o := range all {
+			if o.ID != nw.ID && o.EnableIPv6 && o.Subnet6.Overlaps(want) {
+				return fmt.Errorf("--fixed-cidr-v6 %s overlaps network %s's subnet %s: %w", want, o.Name, o.Subnet6, errdefs.ErrConflict)
+			}
+		}
+		nw.EnableIPv6, nw.Subnet6, nw.Gateway6, nw.Subnet6Auto, nw.Gateway6Auto = true, want, want.Addr().Next(), false, true
+	case !nw.EnableIPv6 || !nw.Subnet6Auto:
+		subnet, err := s.freeSubnet6()
+		if err != nil {
+			return err
+		}
+		nw.EnableIPv6, nw.Subnet6, nw.Gateway6, nw.Subnet6Auto, nw.Gateway6Auto = true, subnet, subnet.Addr().Next(), true, false
+	}
+	if side() == was {
+		return nil
+	}
+	slog.Info("network: the default bridge's IPv6", "enabled", nw.EnableIPv6, "subnet", nw.Subnet6)
+	return s.put(nw)
+}

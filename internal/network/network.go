@@ -185,6 +185,11 @@ type Config struct {
 	// Owner names the daemon (its engine id): host links are marked with
 	// it, and a daemon removes only links it made.
 	Owner string
+	// DefaultIPv6 gives the default bridge network IPv6 too (dockerd's
+	// --ipv6): DefaultSubnet6 (--fixed-cidr-v6) or, unset, a /64 of the
+	// default IPv6 pool, as moby 27 and later.
+	DefaultIPv6    bool
+	DefaultSubnet6 netip.Prefix
 }
 
 // Service is the network service.
@@ -278,6 +283,9 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 			if err := s.put(nw); err != nil {
 				return nil, err
 			}
+		}
+		if err := s.defaultBridgeIPv6(); err != nil {
+			return nil, err
 		}
 	}
 	return s, nil
