@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
@@ -336,5 +339,53 @@ func TestIPv6DefaultBridge(t *testing.T) {
 		t.Errorf("b1 cannot ping the default bridge's IPv6 gateway")
 	}
 	docker(t, env, "rm", "-f", "b1")
+	assertNoNetworkLeft(t, env, filepath.Join(dir, "run"), nil)
+}
+
+// TestIPv6OnlyNetwork: docker network create --ipv4=false --ipv6 (API
+// 1.48): containers have an IPv6 address only (and a MAC of their own),
+// reach each other by name over IPv6, and a port published on the host
+// reaches the container's IPv6 address. Without IPv6 too, or with an IPv4
+// subnet, the network is refused.
+func TestIPv6OnlyNetwork(t *testing.T) {
+	requireIPv6(t)
+	requireDockerCLI(t)
+	buildShim(t)
+	env, dir := hullDaemon(t)
+	loadBusybox(t, env, dir)
+	img := "e2e/busybox:1"
+	if _, e, code := dockerRun(t, env, "", "network", "create", "--ipv4=false", "x"); code == 0 || !strings.Contains(e, "IPv4 or IPv6 must be enabled") {
+		t.Errorf("--ipv4=false alone: %d %s", code, e)
+	}
+	if _, e, code := dockerRun(t, env, "", "network", "create", "--ipv4=false", "--ipv6", "--subnet", "10.234.0.0/24", "x"); code == 0 || !strings.Contains(e, "IPv4 disabled") {
+		t.Errorf("--ipv4=false with an IPv4 subnet: %d %s", code, e)
+	}
+	docker(t, env, "network", "create", "--ipv4=false", "--ipv6", "--subnet", "fd00:231:6::/64", "only6")
+	if out := docker(t, env, "network", "inspect", "-f", "{{.EnableIPv4}} {{.EnableIPv6}} {{len .IPAM.Config}}", "only6"); out != "false true 1" {
+		t.Errorf("only6's inspect: %q", out)
+	}
+	docker(t, env, "run", "-d", "--name", "srv", "--network", "only6", "-p", "127.0.0.1::80", img, "sh", "-c", "while true; do echo hello6 | busybox nc -l -p 80; done")
+	docker(t, env, "run", "-d", "--name", "cli", "--network", "only6", img, "sleep", "300")
+	if out := docker(t, env, "inspect", "-f", "{{with .NetworkSettings.Networks.only6}}{{.IPAddress}}|{{.GlobalIPv6Address}}|{{.MacAddress}}{{end}}", "srv"); !strings.HasPrefix(out, "|fd00:231:6::2|") || strings.HasSuffix(out, "|") {
+		t.Errorf("srv's endpoint: %q", out)
+	}
+	if _, _, code := dockerRun(t, env, "", "exec", "cli", "busybox", "ping", "-c1", "-W2", "srv"); code != 0 {
+		t.Errorf("cli cannot ping srv by name on an IPv6-only network")
+	}
+	port := docker(t, env, "port", "srv", "80/tcp")
+	var got string
+	waitFor(t, func() bool {
+		c, err := net.DialTimeout("tcp", port, time.Second)
+		if err != nil {
+			return false
+		}
+		defer c.Close()
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		b, _ := io.ReadAll(c)
+		got = string(b)
+		return strings.Contains(got, "hello6")
+	}, "the published port reaching the container's IPv6 address", func() string { return got })
+	docker(t, env, "rm", "-f", "srv", "cli")
+	docker(t, env, "network", "rm", "only6")
 	assertNoNetworkLeft(t, env, filepath.Join(dir, "run"), nil)
 }

@@ -462,7 +462,7 @@ func (d *Daemon) networkStats(id string) map[string]container.NetworkStats {
 
 func (d *Daemon) networkAPI(nw *network.Network, withContainers bool) mnet.Inspect {
 	out := mnet.Inspect{Network: mnet.Network{
-		Name: nw.Name, ID: nw.ID, Created: nw.Created, Scope: "local", Driver: nw.Driver, EnableIPv4: true, EnableIPv6: nw.EnableIPv6,
+		Name: nw.Name, ID: nw.ID, Created: nw.Created, Scope: "local", Driver: nw.Driver, EnableIPv4: !nw.DisableIPv4, EnableIPv6: nw.EnableIPv6,
 		IPAM:     mnet.IPAM{Driver: cmp.Or(nw.IPAMDriver, "default"), Options: nw.IPAMOptions, Config: []mnet.IPAMConfig{}},
 		Internal: nw.Internal, Attachable: nw.Attachable, ConfigFrom: mnet.ConfigReference{},
 		Options: nw.Options, Labels: nw.Labels, Peers: nil,
@@ -544,6 +544,8 @@ func (d *Daemon) NetworkCreate(ctx context.Context, req mnet.CreateRequest) (mne
 	cr := network.CreateRequest{Name: req.Name, Driver: req.Driver, Internal: req.Internal, Attachable: req.Attachable,
 		Options: req.Options, Labels: req.Labels}
 	cr.EnableIPv6 = req.EnableIPv6 != nil && *req.EnableIPv6
+	// EnableIPv4 is API 1.48's: the server unsets it for older versions.
+	cr.DisableIPv4 = req.EnableIPv4 != nil && !*req.EnableIPv4
 	if req.IPAM != nil {
 		if err := checkIPAMConfig(req.IPAM.Config, cr.EnableIPv6); err != nil {
 			return mnet.CreateResponse{}, err

@@ -49,6 +49,9 @@ type Network struct {
 	Subnet  netip.Prefix `json:"subnet,omitzero"`
 	Gateway netip.Addr   `json:"gateway,omitzero"`
 	IPRange netip.Prefix `json:"ipRange,omitzero"`
+	// DisableIPv4: an IPv6-only network (API 1.48's EnableIPv4 false):
+	// no IPv4 subnet, no IPv4 address.
+	DisableIPv4 bool `json:"disableIPv4,omitempty"`
 	// EnableIPv6: endpoints get an IPv6 address from Subnet6 too (gateway
 	// Gateway6, allocated from IPRange6 when set). Without it an IPv6
 	// subnet the user gave is only recorded and shown, as dockerd does.
@@ -456,6 +459,8 @@ type CreateRequest struct {
 	// IPv6 subnet is only recorded.
 	EnableIPv6                  bool
 	Subnet6, Gateway6, IPRange6 string
+	// DisableIPv4 asks for an IPv6-only network (EnableIPv6 is needed).
+	DisableIPv4 bool
 	// IPAMDriver names a remote IPAM plugin ("" or "default": hull's own).
 	IPAMDriver  string
 	IPAMOptions map[string]string
@@ -487,16 +492,29 @@ func (s *Service) CreateNetwork(ctx context.Context, req CreateRequest) (*Networ
 		return nil, fmt.Errorf("network with name %s already exists: %w", req.Name, errdefs.ErrConflict)
 	}
 	nw := &Network{ID: newID(), Name: req.Name, Driver: req.Driver, Created: time.Now().UTC(), Internal: req.Internal,
-		Attachable: req.Attachable, Options: req.Options, Labels: req.Labels}
+		Attachable: req.Attachable, Options: req.Options, Labels: req.Labels, DisableIPv4: req.DisableIPv4}
+	if req.DisableIPv4 {
+		if !req.EnableIPv6 {
+			// dockerd's bridge driver's words.
+			return nil, errdefs.Dockerf(errdefs.ErrInvalidArgument, "IPv4 or IPv6 must be enabled")
+		}
+		if req.Subnet != "" || req.Gateway != "" || req.IPRange != "" {
+			// moby records such a config and uses it for nothing; hull
+			// says so rather than keep what it will not use.
+			return nil, fmt.Errorf("an IPv4 subnet, gateway or range on a network with IPv4 disabled: hull does not record it: %w", errdefs.ErrInvalidArgument)
+		}
+	}
 	if req.IPAMDriver != "" && req.IPAMDriver != "default" {
-		if err := s.remotePool(ctx, nw, req); err != nil {
+		if req.DisableIPv4 {
+			// no IPv4 pool to ask for
+		} else if err := s.remotePool(ctx, nw, req); err != nil {
 			return nil, err
 		}
 		if err := s.remotePool6(ctx, nw, req); err != nil {
 			s.releasePool(context.WithoutCancel(ctx), nw)
 			return nil, err
 		}
-	} else if err := s.ipamConfig(nw, req); err != nil {
+	} else if err := s.ipamConfig4(nw, req); err != nil {
 		return nil, err
 	} else if err := s.ipamConfig6(nw, req); err != nil {
 		return nil, err
@@ -532,6 +550,14 @@ func (s *Service) CreateNetwork(ctx context.Context, req CreateRequest) (*Networ
 		slog.Error("firewall", "error", err)
 	}
 	return nw, nil
+}
+
+// ipamConfig4 is ipamConfig for a network with IPv4.
+func (s *Service) ipamConfig4(nw *Network, req CreateRequest) error {
+	if req.DisableIPv4 {
+		return nil
+	}
+	return s.ipamConfig(nw, req)
 }
 
 // ipamConfig chooses the network's subnet and gateway: the user's, checked,
@@ -899,6 +925,16 @@ func lastAddr(p netip.Prefix) netip.Addr {
 	}
 	a, _ := netip.AddrFromSlice(b)
 	return a
+}
+
+// randomMAC is a locally administered unicast MAC, for an endpoint with
+// no IPv4 address to make Docker's MAC of (moby gives every endpoint a
+// random one since 28).
+func randomMAC() string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	b[0] = b[0]&0xfe | 0x02
+	return fmt.Sprintf("%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4], b[5])
 }
 
 // macFor is Docker's MAC for an IPv4 address: 02:42 and the address.

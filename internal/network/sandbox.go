@@ -278,14 +278,16 @@ func (s *Service) join(ctx context.Context, sb *Sandbox, nw *Network, er Endpoin
 		if err != nil {
 			return nil, err
 		}
-		if remoteAddr, err = r.requestAddress(ctx, nw.PoolID, er.IPv4, nil); err != nil {
-			return nil, err
-		}
-		defer func() {
-			if retErr != nil {
-				r.releaseAddress(context.WithoutCancel(ctx), nw.PoolID, remoteAddr.Addr())
+		if nw.PoolID != "" {
+			if remoteAddr, err = r.requestAddress(ctx, nw.PoolID, er.IPv4, nil); err != nil {
+				return nil, err
 			}
-		}()
+			defer func() {
+				if retErr != nil {
+					r.releaseAddress(context.WithoutCancel(ctx), nw.PoolID, remoteAddr.Addr())
+				}
+			}()
+		}
 		if v6 && nw.PoolID6 != "" {
 			if remoteAddr6, err = r.requestAddress(ctx, nw.PoolID6, er.IPv6, nil); err != nil {
 				return nil, err
@@ -317,6 +319,9 @@ func (s *Service) join(ctx context.Context, sb *Sandbox, nw *Network, er Endpoin
 				break
 			}
 		}
+		if nw.DisableIPv4 && er.IPv4 != "" {
+			return errdefs.Dockerf(errdefs.ErrInvalidArgument, "user specified IP address is supported only when connecting to networks with user configured subnets")
+		}
 		if remoteAddr.IsValid() {
 			ep.Addr, ep.StaticIP, ep.Gateway, ep.MAC = remoteAddr, er.IPv4 != "", nw.Gateway, macFor(remoteAddr.Addr())
 		} else if nw.Subnet.IsValid() {
@@ -339,6 +344,8 @@ func (s *Service) join(ctx context.Context, sb *Sandbox, nw *Network, er Endpoin
 		}
 		if er.MAC != "" {
 			ep.MAC, ep.StaticMAC = er.MAC, true
+		} else if ep.MAC == "" && ep.Addr6.IsValid() {
+			ep.MAC = randomMAC()
 		}
 		return putEndpoint(tx, ep)
 	}); err != nil {
@@ -432,7 +439,7 @@ func (s *Service) leave(ctx context.Context, ep *Endpoint, compartmentGoing bool
 		} else {
 			errs = append(errs, err)
 		}
-		if nw.IPAMDriver != "" && ep.Addr.IsValid() {
+		if nw.IPAMDriver != "" && nw.PoolID != "" && ep.Addr.IsValid() {
 			if r, err := s.ipam(ctx, nw.IPAMDriver); err == nil {
 				if err := r.releaseAddress(ctx, nw.PoolID, ep.Addr.Addr()); err != nil {
 					errs = append(errs, err)
