@@ -29,6 +29,33 @@ func requireIPv6(t *testing.T) {
 	}
 }
 
+// keepIPv6Host puts the host's IPv6 forwarding back as it was after the
+// test (the bridge driver turns it on, as dockerd's) and removes the table
+// ip6 a test daemon left (hullDaemon's cleanup removes its table ip only)
+// once the caller has set the daemon's exec root in the string returned.
+// Called before hullDaemon, its cleanup runs after the daemon's.
+func keepIPv6Host(t *testing.T) *string {
+	const fwd6 = "/proc/sys/net/ipv6/conf/all/forwarding"
+	before, err := os.ReadFile(fwd6)
+	execRoot := new(string)
+	t.Cleanup(func() {
+		if err == nil {
+			os.WriteFile(fwd6, before, 0o644)
+		}
+		if *execRoot == "" {
+			return
+		}
+		_, table := daemonNetworkNames(*execRoot)
+		if c, err := nftables.New(); err == nil {
+			tb := &nftables.Table{Name: table, Family: nftables.TableFamilyIPv6}
+			c.AddTable(tb)
+			c.DelTable(tb)
+			c.Flush()
+		}
+	})
+	return execRoot
+}
+
 // TestIPv6Networks: dual-stack bridge networks through the docker CLI.
 // Two containers on one network reach each other over IPv6 by address and
 // by name (the resolver's AAAA), inspect tells their IPv6 addresses and
@@ -41,15 +68,11 @@ func TestIPv6Networks(t *testing.T) {
 	requireIPv6(t)
 	requireDockerCLI(t)
 	buildShim(t)
-	// The bridge driver turns IPv6 forwarding on, as dockerd's: put it
-	// back as it was after the test.
-	const fwd6 = "/proc/sys/net/ipv6/conf/all/forwarding"
-	if before, err := os.ReadFile(fwd6); err == nil {
-		t.Cleanup(func() { os.WriteFile(fwd6, before, 0o644) })
-	}
+	host := keepIPv6Host(t)
 	env, dir := hullDaemon(t)
 	loadBusybox(t, env, dir)
 	execRoot := filepath.Join(dir, "run")
+	*host = execRoot
 	img := "e2e/busybox:1"
 	_, table := daemonNetworkNames(execRoot)
 
@@ -284,7 +307,9 @@ func TestIPv6RemoteDriver(t *testing.T) {
 	requireIPv6(t)
 	requireDockerCLI(t)
 	buildShim(t)
+	host := keepIPv6Host(t)
 	env, dir := hullDaemon(t, "--plugin-timeout", "2s")
+	*host = filepath.Join(dir, "run")
 	loadBusybox(t, env, dir)
 	p := startTestPlugin(t, filepath.Join(dir, "run", "plugins"), "testnet6", "good")
 	docker(t, env, "network", "create", "-d", "testnet6", "--ipv6", "--subnet", "10.88.0.0/24", "--subnet", "fd00:231:5::/64", "--gateway", "fd00:231:5::1", "tnet6")
@@ -321,11 +346,9 @@ func TestIPv6DefaultBridge(t *testing.T) {
 	requireIPv6(t)
 	requireDockerCLI(t)
 	buildShim(t)
-	const fwd6 = "/proc/sys/net/ipv6/conf/all/forwarding"
-	if before, err := os.ReadFile(fwd6); err == nil {
-		t.Cleanup(func() { os.WriteFile(fwd6, before, 0o644) })
-	}
+	host := keepIPv6Host(t)
 	env, dir := hullDaemon(t, "--ipv6", "--fixed-cidr-v6", "fd00:231:e::/64")
+	*host = filepath.Join(dir, "run")
 	loadBusybox(t, env, dir)
 	if out := docker(t, env, "network", "inspect", "-f", "{{.EnableIPv6}} {{range .IPAM.Config}}{{.Subnet}}={{.Gateway}} {{end}}", "bridge"); !strings.HasPrefix(out, "true ") || !strings.HasSuffix(out, " fd00:231:e::/64=") {
 		t.Errorf("the default bridge's inspect: %q", out)
@@ -351,7 +374,9 @@ func TestIPv6OnlyNetwork(t *testing.T) {
 	requireIPv6(t)
 	requireDockerCLI(t)
 	buildShim(t)
+	host := keepIPv6Host(t)
 	env, dir := hullDaemon(t)
+	*host = filepath.Join(dir, "run")
 	loadBusybox(t, env, dir)
 	img := "e2e/busybox:1"
 	if _, e, code := dockerRun(t, env, "", "network", "create", "--ipv4=false", "x"); code == 0 || !strings.Contains(e, "IPv4 or IPv6 must be enabled") {
