@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -413,4 +415,96 @@ func TestIPv6OnlyNetwork(t *testing.T) {
 	docker(t, env, "rm", "-f", "srv", "cli")
 	docker(t, env, "network", "rm", "only6")
 	assertNoNetworkLeft(t, env, filepath.Join(dir, "run"), nil)
+}
+
+// TestIPv6DaemonRestart: a daemon stopped with no container left removes
+// its bridges and tables (ip and ip6); started again it makes them again
+// from its records, IPv6 gateway and isolation included, and a container
+// of an IPv6 network has its IPv6 at once.
+func TestIPv6DaemonRestart(t *testing.T) {
+	requireIPv6(t)
+	requireDockerCLI(t)
+	buildShim(t)
+	host := keepIPv6Host(t)
+	env, dir := hullDaemon(t)
+	execRoot := filepath.Join(dir, "run")
+	*host = execRoot
+	loadBusybox(t, env, dir)
+	_, table := daemonNetworkNames(execRoot)
+	docker(t, env, "network", "create", "--ipv6", "--subnet", "fd00:231:7::/64", "r6")
+	docker(t, env, "network", "create", "--ipv6", "--subnet", "fd00:231:8::/64", "s6")
+	bridge := "hb-" + docker(t, env, "network", "inspect", "-f", "{{.ID}}", "r6")[:10]
+	other := "hb-" + docker(t, env, "network", "inspect", "-f", "{{.ID}}", "s6")[:10]
+
+	// Stop the daemon (SIGINT, by the pid of the one listening on this
+	// test's socket), then start it again.
+	out, _ := exec.Command("pgrep", "-f", "daemon -H unix://"+filepath.Join(dir, "hull.sock")).Output()
+	pids := strings.Fields(string(out))
+	if len(pids) != 1 {
+		t.Fatalf("the test's daemon: pids %v", pids)
+	}
+	exec.Command("kill", "-INT", pids[0]).Run()
+	// It is hullDaemon's child: a zombie once it has exited.
+	waitFor(t, func() bool {
+		b, err := os.ReadFile("/proc/" + pids[0] + "/stat")
+		_, rest, _ := strings.Cut(string(b), ") ")
+		return err != nil || strings.HasPrefix(rest, "Z")
+	}, "the daemon to stop")
+	if _, err := netlink.LinkByName(bridge); err == nil {
+		t.Errorf("r6's bridge %s left by a daemon stopped with nothing running", bridge)
+	}
+	if ip6Table(t, table) {
+		t.Errorf("table ip6 %s left by a daemon stopped with nothing running", table)
+	}
+	cmd := exec.Command(hullBin, "-D", "daemon", "-H", "unix://"+filepath.Join(dir, "hull.sock"), "--data-root", filepath.Join(dir, "root"),
+		"--exec-root", execRoot, "--config-file", filepath.Join(dir, "daemon.json"))
+	logf, _ := os.OpenFile(filepath.Join(dir, "daemon.log"), os.O_APPEND|os.O_WRONLY, 0)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
+	waitFor(t, func() bool { _, _, code := dockerRun(t, env, "", "version"); return code == 0 }, "the daemon")
+
+	if br, err := netlink.LinkByName(bridge); err != nil {
+		t.Errorf("r6's bridge after the restart: %v", err)
+	} else if addrs, _ := netlink.AddrList(br, netlink.FAMILY_V6); !strings.Contains(fmt.Sprint(addrs), "fd00:231:7::1/64") {
+		t.Errorf("r6's bridge has no IPv6 gateway after the restart: %v", addrs)
+	}
+	if n := ip6Drops(t, table, bridge, other); n != 0 {
+		t.Errorf("drops counted already: %d", n)
+	}
+	docker(t, env, "run", "-d", "--name", "r1", "--network", "r6", "e2e/busybox:1", "sleep", "300")
+	docker(t, env, "run", "-d", "--name", "r2", "--network", "r6", "e2e/busybox:1", "sleep", "300")
+	if _, _, code := dockerRun(t, env, "", "exec", "r1", "busybox", "ping", "-6", "-c1", "-W2", "r2"); code != 0 {
+		t.Errorf("r1 cannot ping r2 over IPv6 after the restart")
+	}
+	if _, _, code := dockerRun(t, env, "", "exec", "r1", "busybox", "ping", "-6", "-c1", "-W2", "fd00:231:7::1"); code != 0 {
+		t.Errorf("r1 cannot ping its IPv6 gateway after the restart")
+	}
+	docker(t, env, "rm", "-f", "r1", "r2")
+	docker(t, env, "network", "rm", "r6", "s6")
+	assertNoNetworkLeft(t, env, execRoot, map[string]string{"r6": bridge, "s6": other})
+	if ip6Table(t, table) {
+		t.Errorf("table ip6 %s left with no IPv6 network", table)
+	}
+}
+
+// ip6Table reports whether table ip6 <name> exists.
+func ip6Table(t *testing.T, name string) bool {
+	t.Helper()
+	c, err := nftables.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables, err := c.ListTablesOfFamily(nftables.TableFamilyIPv6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tb := range tables {
+		if tb.Name == name {
+			return true
+		}
+	}
+	return false
 }
