@@ -563,7 +563,7 @@ func TestDaemonNetworkBadInput(t *testing.T) {
 		{"POST", "/networks/create", `{"Name":"x","IPAM":{"Config":[{"Subnet":"10.91.0.0/16"}]}}`, 403},
 		{"POST", "/networks/create", `{"Name":"app"}`, 409},
 		{"POST", "/networks/create", `{"Name":"x","Driver":"nosuchdriver"}`, 404},
-		{"POST", "/networks/create", `{"Name":"x","EnableIPv6":true}`, 400},
+		{"POST", "/networks/create", `{"Name":"x","EnableIPv6":true,"IPAM":{"Config":[{"Subnet":"fd00:91::5/64"}]}}`, 400},
 		{"POST", "/networks/create", `{"Name":"x","Driver":"host"}`, 403},
 		{"POST", "/networks/create", `{"Name":"bridge"}`, 403},
 		{"POST", "/networks/create", `{"Name": 7}`, 400},
