@@ -34,17 +34,21 @@ func daemonNetworkNames(execRoot string) (bridge, table string) {
 }
 
 // removeDaemonNetwork removes what a stopped test daemon's network service
-// keeps for the next start: its default bridge and its nftables table.
+// keeps for the next start: its default bridge and its nftables tables.
 func removeDaemonNetwork(execRoot string) {
 	bridge, table := daemonNetworkNames(execRoot)
 	if l, err := netlink.LinkByName(bridge); err == nil {
 		netlink.LinkDel(l)
 	}
-	if c, err := nftables.New(); err == nil {
-		t := &nftables.Table{Name: table, Family: nftables.TableFamilyIPv4}
-		c.AddTable(t)
-		c.DelTable(t)
-		c.Flush()
+	// Its table ip, and the table ip6 of the same name while it had an
+	// IPv6 network.
+	for _, fam := range []nftables.TableFamily{nftables.TableFamilyIPv4, nftables.TableFamilyIPv6} {
+		if c, err := nftables.New(); err == nil {
+			t := &nftables.Table{Name: table, Family: fam}
+			c.AddTable(t)
+			c.DelTable(t)
+			c.Flush()
+		}
 	}
 }
 
