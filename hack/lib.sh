@@ -116,10 +116,13 @@ TOOLS_CACHE=${HULL_TOOLS_CACHE:-/var/cache/hull-tools}
 BUILDX_VERSION=v0.38.2
 install_buildx() {
   local dir="$TOOLS_CACHE/buildx-$BUILDX_VERSION"
-  if [ ! -x "$dir/buildx" ]; then
+  # Its version is stamped as buildx's own release does (compose refuses a
+  # buildx that says v0.0.0).
+  if ! "$dir/buildx" version 2>/dev/null | grep -qF " $BUILDX_VERSION"; then
     step "build docker buildx $BUILDX_VERSION from the Go module proxy (once; kept in $TOOLS_CACHE)"
     mkdir -p "$dir"
-    CGO_ENABLED=0 GOFLAGS= GOBIN="$dir" go install "github.com/docker/buildx/cmd/buildx@$BUILDX_VERSION" || return 1
+    CGO_ENABLED=0 GOFLAGS= GOBIN="$dir" go install -ldflags "-X github.com/docker/buildx/version.Version=$BUILDX_VERSION" \
+      "github.com/docker/buildx/cmd/buildx@$BUILDX_VERSION" || return 1
   fi
   export HULL_TEST_BUILDX="$dir/buildx"
 }

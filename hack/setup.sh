@@ -54,6 +54,12 @@ for _ in $(seq 50); do busybox wget -qO- http://127.0.0.1:18080/ 2>/dev/null && 
 bin/hull diag compartments --netns-dir "$state/run/netns"
 docker rm -f web
 docker network rm demo
+step "docker build on hull's BuildKit (the legacy POST /build; buildx's docker driver takes /grpc to the same BuildKit)"
+mkdir -p "$state/buildctx"
+printf 'FROM busybox:quickstart\nRUN echo "built on hull: $(uname -s)" > /built.txt\nCMD ["cat", "/built.txt"]\n' >"$state/buildctx/Dockerfile"
+DOCKER_BUILDKIT=0 docker build -t quickstart/built:1 "$state/buildctx" 2>&1 | grep -v -e DEPRECATED -e 'BuildKit is currently disabled' -e 'environment-variable' -e '^$'
+docker run --rm quickstart/built:1
+docker rmi quickstart/built:1 >/dev/null
 kill "$daemon_pid"; wait "$daemon_pid" 2>/dev/null || true; daemon_pid=
 unset DOCKER_HOST
 

@@ -9,23 +9,25 @@ import (
 )
 
 // buildxPlugin returns a DOCKER_CONFIG directory whose cli-plugins hold a
-// docker-buildx built from the Go module proxy (or taken from
-// HULL_TEST_BUILDX, or /tmp/buildx-bin/buildx when a previous run left
-// one), and skips the test when there is none to be had.
+// docker-buildx: HULL_TEST_BUILDX (hack/lib.sh install_buildx), else the
+// one install_buildx keeps in the tools cache, else one built here from the
+// Go module proxy; it skips the test when there is none to be had. Its
+// version is stamped as buildx's release does (compose refuses v0.0.0).
 func buildxPlugin(t *testing.T, dir string) string {
 	t.Helper()
+	const version = "v0.38.2"
 	bin := os.Getenv("HULL_TEST_BUILDX")
 	if bin == "" {
-		if _, err := os.Stat("/tmp/buildx-bin/buildx"); err == nil {
-			bin = "/tmp/buildx-bin/buildx"
+		if cached := "/var/cache/hull-tools/buildx-" + version + "/buildx"; exec.Command(cached, "version").Run() == nil {
+			bin = cached
 		}
 	}
 	if bin == "" {
 		gobin := filepath.Join(dir, "gobin")
-		cmd := exec.Command("go", "install", "github.com/docker/buildx/cmd/buildx@v0.38.2")
-		cmd.Env = append(os.Environ(), "GOBIN="+gobin, "CGO_ENABLED=0")
+		cmd := exec.Command("go", "install", "-ldflags", "-X github.com/docker/buildx/version.Version="+version, "github.com/docker/buildx/cmd/buildx@"+version)
+		cmd.Env = append(os.Environ(), "GOBIN="+gobin, "CGO_ENABLED=0", "GOFLAGS=")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Skipf("buildx could not be built here (go install github.com/docker/buildx/cmd/buildx@v0.38.2): %v\n%s", err, out)
+			t.Skipf("buildx could not be built here (go install github.com/docker/buildx/cmd/buildx@%s): %v\n%s", version, err, out)
 		}
 		bin = filepath.Join(gobin, "buildx")
 	}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	goruntime "runtime"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -45,6 +46,9 @@ type daemonFlags struct {
 	tlsKey     string
 	ulimits    []string
 	bridge     string
+	// ipv6 and fixedCIDRv6 give the default bridge network IPv6.
+	ipv6        bool
+	fixedCIDRv6 string
 	// registerService and unregisterService manage the Windows service.
 	registerService, unregisterService bool
 	pluginTO                           time.Duration
@@ -85,6 +89,8 @@ func newDaemonCommand(g *globals) *cobra.Command {
 	fl.StringArrayVar(&f.ulimits, "default-ulimit", nil, "a default ulimit for containers (nofile=1024:2048)")
 	fl.DurationVar(&f.pluginTO, "plugin-timeout", 30*time.Second, "how long a plugin may take to activate, and to answer each call")
 	fl.StringVarP(&f.bridge, "bridge", "b", "", "interface of the default bridge network (default hull0; one of its own for another --exec-root)")
+	fl.BoolVar(&f.ipv6, "ipv6", false, "give the default bridge network IPv6 too")
+	fl.StringVar(&f.fixedCIDRv6, "fixed-cidr-v6", "", "the default bridge network's IPv6 subnet, with --ipv6 (default: a /64 of a ULA prefix derived from the engine id)")
 	return cmd
 }
 
@@ -121,6 +127,8 @@ func (f *daemonFlags) merge(fl *pflag.FlagSet, g *globals) error {
 		"tlskey":          {"tlskey", &f.tlsKey},
 		"default-ulimits": {"default-ulimit", &f.defaultUlimits},
 		"bridge":          {"bridge", &f.bridge},
+		"ipv6":            {"ipv6", &f.ipv6},
+		"fixed-cidr-v6":   {"fixed-cidr-v6", &f.fixedCIDRv6},
 	}
 	var unknown, conflicts []string
 	for _, k := range slices.Sorted(mapKeys(file)) {
@@ -202,7 +210,7 @@ func runDaemon(ctx context.Context, f *daemonFlags, g *globals) error {
 		}
 		f.defaultUlimits[u.Name] = u
 	}
-	d, err := daemon.New(ctx, daemon.Config{Root: f.dataRoot, ExecRoot: f.execRoot, Debug: g.debug, LiveRestore: f.liveRestor, DefaultUlimits: f.defaultUlimits, Bridge: f.bridge, PluginTimeout: f.pluginTO, Windows: windowsServices()})
+	d, err := daemon.New(ctx, daemon.Config{Root: f.dataRoot, ExecRoot: f.execRoot, Debug: g.debug, LiveRestore: f.liveRestor, DefaultUlimits: f.defaultUlimits, Bridge: f.bridge, IPv6: f.ipv6, FixedCIDRv6: f.fixedCIDRv6, PluginTimeout: f.pluginTO, Windows: windowsServices()})
 	if err != nil {
 		closeAll()
 		return err
@@ -216,7 +224,12 @@ func runDaemon(ctx context.Context, f *daemonFlags, g *globals) error {
 	// request, not here.
 	builder := buildproc.New(filepath.Join(f.dataRoot, "buildkit"), filepath.Join(f.execRoot, "buildkit"))
 	defer builder.Close()
-	api.BuildKit = builder
+	if goruntime.GOOS == "linux" {
+		// hull builds images on Linux only: elsewhere /grpc, /session
+		// and /build answer that the platform has no builder.
+		api.BuildKit = builder
+		api.BuildCache = builder
+	}
 	bapi, err := startBuilderAPI(serveCtx, f.execRoot, api, d)
 	if err != nil {
 		closeAll()

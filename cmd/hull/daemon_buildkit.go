@@ -73,7 +73,7 @@ func startBuilderAPI(ctx context.Context, execRoot string, api http.Handler, d *
 		w.WriteHeader(http.StatusNoContent)
 	})
 	b := &builderAPI{sock: sock, srv: &http.Server{Handler: mux,
-		BaseContext: func(net.Listener) context.Context { return ctx }}}
+		BaseContext: func(net.Listener) context.Context { return daemon.BuilderContext(ctx) }}}
 	go func() {
 		if err := b.srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			slog.Error("the builder's API", "error", err)

@@ -34,17 +34,21 @@ func daemonNetworkNames(execRoot string) (bridge, table string) {
 }
 
 // removeDaemonNetwork removes what a stopped test daemon's network service
-// keeps for the next start: its default bridge and its nftables table.
+// keeps for the next start: its default bridge and its nftables tables.
 func removeDaemonNetwork(execRoot string) {
 	bridge, table := daemonNetworkNames(execRoot)
 	if l, err := netlink.LinkByName(bridge); err == nil {
 		netlink.LinkDel(l)
 	}
-	if c, err := nftables.New(); err == nil {
-		t := &nftables.Table{Name: table, Family: nftables.TableFamilyIPv4}
-		c.AddTable(t)
-		c.DelTable(t)
-		c.Flush()
+	// Its table ip, and the table ip6 of the same name while it had an
+	// IPv6 network.
+	for _, fam := range []nftables.TableFamily{nftables.TableFamilyIPv4, nftables.TableFamilyIPv6} {
+		if c, err := nftables.New(); err == nil {
+			t := &nftables.Table{Name: table, Family: fam}
+			c.AddTable(t)
+			c.DelTable(t)
+			c.Flush()
+		}
 	}
 }
 
@@ -563,7 +567,7 @@ func TestDaemonNetworkBadInput(t *testing.T) {
 		{"POST", "/networks/create", `{"Name":"x","IPAM":{"Config":[{"Subnet":"10.91.0.0/16"}]}}`, 403},
 		{"POST", "/networks/create", `{"Name":"app"}`, 409},
 		{"POST", "/networks/create", `{"Name":"x","Driver":"nosuchdriver"}`, 404},
-		{"POST", "/networks/create", `{"Name":"x","EnableIPv6":true}`, 400},
+		{"POST", "/networks/create", `{"Name":"x","EnableIPv6":true,"IPAM":{"Config":[{"Subnet":"fd00:91::5/64"}]}}`, 400},
 		{"POST", "/networks/create", `{"Name":"x","Driver":"host"}`, 403},
 		{"POST", "/networks/create", `{"Name":"bridge"}`, 403},
 		{"POST", "/networks/create", `{"Name": 7}`, 400},

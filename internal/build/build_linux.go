@@ -24,6 +24,7 @@ import (
 	"github.com/moby/buildkit/control"
 	"github.com/moby/buildkit/frontend"
 	dockerfile "github.com/moby/buildkit/frontend/dockerfile/builder"
+	"github.com/moby/buildkit/frontend/gateway"
 	"github.com/moby/buildkit/frontend/gateway/forwarder"
 	"github.com/moby/buildkit/session"
 	containerdsnapshot "github.com/moby/buildkit/snapshot/containerd"
@@ -58,6 +59,9 @@ type buildkit struct {
 	clientOnce sync.Once
 	bkc        *bkclient.Client
 	bkcErr     error
+	// running are the legacy builds under way, by buildid, for POST
+	// /build/cancel.
+	running solves
 	// closers close, last first, what the start opened.
 	closers []func() error
 }
@@ -107,8 +111,15 @@ func startBuildKit(ctx context.Context, root, execRoot, daemonSock string) (_ *b
 	}
 	k.closers = append(k.closers, wc.Close)
 
+	// dockerfile.v0 is built in; gateway.v0 runs a frontend image
+	// (# syntax=…) as a container on the same worker, as dockerd's.
+	gw, err := gateway.NewGatewayFrontend(wc.Infos(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("start BuildKit: gateway frontend: %w", err)
+	}
 	frontends := map[string]frontend.Frontend{
 		"dockerfile.v0": forwarder.NewGatewayForwarder(wc.Infos(), dockerfile.Build),
+		"gateway.v0":    gw,
 	}
 	cacheStore, err := bboltcachestorage.NewStore(filepath.Join(root, "cache.db"))
 	if err != nil {

@@ -14,8 +14,10 @@ import (
 var versionPrefix = regexp.MustCompile(`^/v[0-9]+(\.[0-9]+)?/`)
 
 // Handler serves the HTTP requests the daemon relays to hull-buildkit:
-// POST /session (the session manager's hijack) and POST /build (the
-// legacy build, answered as a JSON-message stream).
+// POST /session (the session manager's hijack), POST /build (the
+// legacy build, answered as a JSON-message stream), and the cache's
+// housekeeping (housekeeping_linux.go): POST /build/prune, GET /build/du
+// and POST /build/cancel.
 func (b *Builder) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /session", func(w http.ResponseWriter, r *http.Request) {
@@ -29,6 +31,9 @@ func (b *Builder) Handler() http.Handler {
 			writeError(w, err)
 		}
 	})
+	mux.HandleFunc("POST /build/prune", b.serve((*buildkit).prune))
+	mux.HandleFunc("POST /build/cancel", b.serve((*buildkit).cancel))
+	mux.HandleFunc("GET /build/du", b.serve((*buildkit).diskUsage))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if loc := versionPrefix.FindStringIndex(r.URL.Path); loc != nil {
 			r.URL.Path = r.URL.Path[loc[1]-1:]

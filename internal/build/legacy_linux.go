@@ -12,10 +12,11 @@ package build
 
 import (
 	"context"
-	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -44,17 +45,25 @@ const BuildContextHeader = "X-Hull-Build-Context"
 const uploadHost = "hull-build-context"
 
 // uploads serves the files of legacy builds' contexts to BuildKit's HTTP
-// source, and passes any other URL (ADD https://…) to the network.
+// source, and passes any other URL (ADD https://…) to the network. A
+// context's URL and ETag are its digest, so that BuildKit's HTTP source
+// finds a context it has seen in its cache (If-None-Match, 304) instead
+// of copying it again.
 type uploads struct {
 	mu    sync.Mutex
-	files map[string]string // id -> file
+	files map[string]*upload // digest (hex) -> file
 	next  http.RoundTripper
+}
+
+type upload struct {
+	file string
+	refs int
 }
 
 // registerUploads replaces the worker's HTTP source with one whose
 // transport answers the context URLs.
 func registerUploads(w *base.Worker) *uploads {
-	u := &uploads{files: map[string]string{}, next: http.DefaultTransport}
+	u := &uploads{files: map[string]*upload{}, next: http.DefaultTransport}
 	hs, err := bkhttp.NewSource(bkhttp.Opt{CacheAccessor: w.CacheMgr, Transport: u})
 	if err == nil {
 		w.SourceManager.Register(hs)
@@ -65,32 +74,59 @@ func registerUploads(w *base.Worker) *uploads {
 
 // add serves file until the returned function is called; it returns the
 // file's URL.
-func (u *uploads) add(file string) (string, func()) {
-	var b [16]byte
-	rand.Read(b[:])
-	id := hex.EncodeToString(b[:])
-	u.mu.Lock()
-	u.files[id] = file
-	u.mu.Unlock()
-	return "http://" + uploadHost + "/" + id + "/context.tar", func() {
-		u.mu.Lock()
-		delete(u.files, id)
-		u.mu.Unlock()
+func (u *uploads) add(file string) (string, func(), error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return "", nil, err
 	}
+	h := sha256.New()
+	_, err = io.Copy(h, f)
+	f.Close()
+	if err != nil {
+		return "", nil, err
+	}
+	key := hex.EncodeToString(h.Sum(nil))
+	u.mu.Lock()
+	up := u.files[key]
+	if up == nil {
+		up = &upload{file: file}
+		u.files[key] = up
+	}
+	up.refs++
+	u.mu.Unlock()
+	return "http://" + uploadHost + "/" + key + "/context.tar", func() {
+		u.mu.Lock()
+		if up.refs--; up.refs == 0 {
+			delete(u.files, key)
+		}
+		u.mu.Unlock()
+	}, nil
 }
 
 func (u *uploads) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Host != uploadHost {
 		return u.next.RoundTrip(req)
 	}
-	id, _, _ := strings.Cut(strings.TrimPrefix(req.URL.Path, "/"), "/")
+	key, _, _ := strings.Cut(strings.TrimPrefix(req.URL.Path, "/"), "/")
 	u.mu.Lock()
-	file, ok := u.files[id]
+	up, ok := u.files[key]
+	var file string
+	if ok {
+		file = up.file
+	}
 	u.mu.Unlock()
-	resp := &http.Response{Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Request: req, Header: http.Header{}}
+	resp := &http.Response{Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Request: req, Header: http.Header{}, Body: http.NoBody}
 	if !ok {
-		resp.StatusCode, resp.Status, resp.Body = http.StatusNotFound, "404 Not Found", http.NoBody
+		resp.StatusCode, resp.Status = http.StatusNotFound, "404 Not Found"
 		return resp, nil
+	}
+	etag := `"` + key + `"`
+	resp.Header.Set("ETag", etag)
+	for _, t := range strings.Split(req.Header.Get("If-None-Match"), ",") {
+		if strings.TrimSpace(t) == etag {
+			resp.StatusCode, resp.Status = http.StatusNotModified, "304 Not Modified"
+			return resp, nil
+		}
 	}
 	f, err := os.Open(file)
 	if err != nil {
@@ -105,7 +141,6 @@ func (u *uploads) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp.Header.Set("Content-Length", strconv.FormatInt(st.Size(), 10))
 	if req.Method == http.MethodHead {
 		f.Close()
-		resp.Body = http.NoBody
 		return resp, nil
 	}
 	resp.Body = f
@@ -226,7 +261,10 @@ func (k *buildkit) build(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	contextURL := r.URL.Query().Get("remote")
 	if file := r.Header.Get(BuildContextHeader); file != "" {
-		u, done := k.uploads.add(file)
+		u, done, err := k.uploads.add(file)
+		if err != nil {
+			return fmt.Errorf("the build context: %w", err)
+		}
 		defer done()
 		contextURL = u
 	}
@@ -237,6 +275,9 @@ func (k *buildkit) build(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer k.running.add(o.ref, cancel)()
 	c, err := k.client(ctx)
 	if err != nil {
 		return err

@@ -197,6 +197,11 @@ func (i *toDaemonInstance) Export(ctx context.Context, src *exporter.Source, inf
 // archive of its config and layers, streamed, manifest.json first so
 // that the daemon applies each layer as it passes.
 func (i *toDaemonInstance) load(ctx context.Context, m ocispecs.Manifest) error {
+	// An image the daemon has (a rebuild that changed nothing) is not
+	// sent again: its id is its config's digest.
+	if id, err := i.daemon().imageID(ctx, m.Config.Digest.String()); err == nil && id == m.Config.Digest.String() {
+		return nil
+	}
 	pr, pw := io.Pipe()
 	go func() {
 		pw.CloseWithError(i.writeArchive(ctx, m, pw))

@@ -132,3 +132,20 @@ func (d *Daemon) AuthenticateToRegistry(ctx context.Context, auth registry.AuthC
 	}
 	return registry.AuthResponse{Status: "Login Succeeded", IdentityToken: token}, nil
 }
+
+// builderKey marks a request that came from hull's builder (hull-buildkit,
+// on the daemon's private socket).
+type builderKey struct{}
+
+// BuilderContext marks ctx as the context of the builder's requests: the
+// load of a built image is part of a build, and emits no load event (as
+// dockerd's moby exporter creates the image without one; its tags emit
+// tag events).
+func BuilderContext(ctx context.Context) context.Context {
+	return context.WithValue(ctx, builderKey{}, true)
+}
+
+func fromBuilder(ctx context.Context) bool {
+	v, _ := ctx.Value(builderKey{}).(bool)
+	return v
+}

@@ -41,6 +41,10 @@ type Config struct {
 	// Bridge is the default bridge network's interface (dockerd's
 	// --bridge); default hull0, or a name of the exec root's own.
 	Bridge string
+	// IPv6 gives the default bridge network IPv6 too (dockerd's --ipv6),
+	// from FixedCIDRv6 (--fixed-cidr-v6) or, empty, the default IPv6 pool.
+	IPv6        bool
+	FixedCIDRv6 string
 	// PluginTimeout bounds a plugin's activation and each call (default
 	// 30 s, Docker's).
 	PluginTimeout time.Duration
@@ -140,7 +144,11 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 	}
 	plugins := plugin.NewRegistry(dirs, cfg.PluginTimeout)
 	d.plugins = plugins
-	if d.net, err = network.Open(ctx, network.Config{DB: db, NetnsDir: filepath.Join(cfg.ExecRoot, "netns"), DefaultBridge: bridge, Table: table, Plugins: plugins, Owner: engineID}); err != nil {
+	netCfg := network.Config{DB: db, NetnsDir: filepath.Join(cfg.ExecRoot, "netns"), DefaultBridge: bridge, Table: table, Plugins: plugins, Owner: engineID}
+	if netCfg.DefaultIPv6, netCfg.DefaultSubnet6, err = defaultIPv6(cfg); err != nil {
+		return fail(err)
+	}
+	if d.net, err = network.Open(ctx, netCfg); err != nil {
 		return fail(err)
 	}
 	if err := d.net.Prepare(ctx); err != nil {

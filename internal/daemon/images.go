@@ -336,8 +336,11 @@ func (d *Daemon) ImageLoad(ctx context.Context, r io.Reader, quiet bool, out fun
 		for _, t := range l.Tags {
 			out(jsonstream.Message{Stream: "Loaded image: " + t + "\n"})
 		}
-		// One event per image, named by its id, as dockerd.
-		d.imageEvent(ctx, l.ID, l.ID, events.ActionLoad)
+		// One event per image, named by its id, as dockerd; none for
+		// the image a build made.
+		if !fromBuilder(ctx) {
+			d.imageEvent(ctx, l.ID, l.ID, events.ActionLoad)
+		}
 	}
 	if len(loaded) > 0 && !lastTagged {
 		out(jsonstream.Message{Stream: ids})

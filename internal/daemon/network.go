@@ -72,6 +72,9 @@ func containerNetworks(r *record) []network.EndpointRequest {
 			if es.IPAMConfig != nil && es.IPAMConfig.IPv4Address.IsValid() {
 				er.IPv4 = es.IPAMConfig.IPv4Address.String()
 			}
+			if es.IPAMConfig != nil && es.IPAMConfig.IPv6Address.IsValid() {
+				er.IPv6 = es.IPAMConfig.IPv6Address.String()
+			}
 			if len(es.MacAddress) > 0 {
 				er.MAC = es.MacAddress.String()
 			}
@@ -108,6 +111,15 @@ func (d *Daemon) checkNetworking(r *record) error {
 	if err := d.checkEndpointModes(r); err != nil {
 		return err
 	}
+	if r.NetworkingConfig != nil {
+		for _, es := range r.NetworkingConfig.EndpointsConfig {
+			if es != nil {
+				if err := checkStaticAddrs(es.IPAMConfig); err != nil {
+					return err
+				}
+			}
+		}
+	}
 	for _, er := range containerNetworks(r) {
 		nw, err := d.net.Network(er.Network)
 		if errdefs.IsNotFound(err) {
@@ -118,7 +130,7 @@ func (d *Daemon) checkNetworking(r *record) error {
 		if err != nil {
 			return err
 		}
-		if er.IPv4 != "" && nw.Predefined {
+		if (er.IPv4 != "" || er.IPv6 != "") && nw.Predefined {
 			return fmt.Errorf("user specified IP address is supported on user defined networks only: %w", errdefs.ErrInvalidArgument)
 		}
 	}
@@ -216,6 +228,16 @@ func (d *Daemon) attachNetwork(ctx context.Context, r *record) (*network.Sandbox
 	return sb, addr, nil
 }
 
+// firstIPv6 is the IPv6 address of a container's first endpoint, when it
+// has one: /etc/hosts names the container with it too, after its IPv4
+// address, as dockerd writes it.
+func (d *Daemon) firstIPv6(id string) netip.Addr {
+	if eps := d.net.Endpoints(id); len(eps) > 0 && eps[0].Addr6.IsValid() {
+		return eps[0].Addr6.Addr()
+	}
+	return netip.Addr{}
+}
+
 func addrStrings(as []netip.Addr) []string {
 	out := make([]string, 0, len(as))
 	for _, a := range as {
@@ -306,9 +328,10 @@ func (d *Daemon) networkSettings(r *record) *container.NetworkSettings {
 				es.DNSNames = endpointDNSNames(r, er.Aliases)
 			}
 		}
-		if er.IPv4 != "" {
+		if er.IPv4 != "" || er.IPv6 != "" {
 			a, _ := netip.ParseAddr(er.IPv4)
-			es.IPAMConfig = &mnet.EndpointIPAMConfig{IPv4Address: a}
+			a6, _ := netip.ParseAddr(er.IPv6)
+			es.IPAMConfig = &mnet.EndpointIPAMConfig{IPv4Address: a, IPv6Address: a6}
 		}
 		if mac, err := net.ParseMAC(er.MAC); err == nil {
 			// The address asked for, until the endpoint has it.
@@ -330,6 +353,9 @@ func (d *Daemon) networkSettings(r *record) *container.NetworkSettings {
 		es.Gateway = ep.Gateway
 		if ep.Addr.IsValid() {
 			es.IPAddress, es.IPPrefixLen = ep.Addr.Addr(), ep.Addr.Bits()
+		}
+		if ep.Addr6.IsValid() {
+			es.GlobalIPv6Address, es.GlobalIPv6PrefixLen, es.IPv6Gateway = ep.Addr6.Addr(), ep.Addr6.Bits(), ep.Gateway6
 		}
 		if mac, err := net.ParseMAC(ep.MAC); err == nil {
 			es.MacAddress = mnet.HardwareAddr(mac)
@@ -436,7 +462,7 @@ func (d *Daemon) networkStats(id string) map[string]container.NetworkStats {
 
 func (d *Daemon) networkAPI(nw *network.Network, withContainers bool) mnet.Inspect {
 	out := mnet.Inspect{Network: mnet.Network{
-		Name: nw.Name, ID: nw.ID, Created: nw.Created, Scope: "local", Driver: nw.Driver, EnableIPv4: true,
+		Name: nw.Name, ID: nw.ID, Created: nw.Created, Scope: "local", Driver: nw.Driver, EnableIPv4: !nw.DisableIPv4, EnableIPv6: nw.EnableIPv6,
 		IPAM:     mnet.IPAM{Driver: cmp.Or(nw.IPAMDriver, "default"), Options: nw.IPAMOptions, Config: []mnet.IPAMConfig{}},
 		Internal: nw.Internal, Attachable: nw.Attachable, ConfigFrom: mnet.ConfigReference{},
 		Options: nw.Options, Labels: nw.Labels, Peers: nil,
@@ -450,10 +476,19 @@ func (d *Daemon) networkAPI(nw *network.Network, withContainers bool) mnet.Inspe
 	if nw.Subnet.IsValid() {
 		out.IPAM.Config = append(out.IPAM.Config, mnet.IPAMConfig{Subnet: nw.Subnet, Gateway: nw.Gateway, IPRange: nw.IPRange})
 	}
+	if nw.Subnet6.IsValid() {
+		// As dockerd: the gateway the user gave, or the one of a pool it
+		// chose; none for a subnet given without one.
+		c := mnet.IPAMConfig{Subnet: nw.Subnet6, IPRange: nw.IPRange6}
+		if !nw.Gateway6Auto {
+			c.Gateway = nw.Gateway6
+		}
+		out.IPAM.Config = append(out.IPAM.Config, c)
+	}
 	if withContainers {
 		out.Containers = map[string]mnet.EndpointResource{}
 		for _, ep := range d.net.NetworkEndpoints(nw.ID) {
-			res := mnet.EndpointResource{Name: ep.ContainerName, EndpointID: ep.ID, IPv4Address: ep.Addr}
+			res := mnet.EndpointResource{Name: ep.ContainerName, EndpointID: ep.ID, IPv4Address: ep.Addr, IPv6Address: ep.Addr6}
 			if mac, err := net.ParseMAC(ep.MAC); err == nil {
 				res.MacAddress = mnet.HardwareAddr(mac)
 			}
@@ -508,28 +543,16 @@ func (d *Daemon) NetworkCreate(ctx context.Context, req mnet.CreateRequest) (mne
 	}
 	cr := network.CreateRequest{Name: req.Name, Driver: req.Driver, Internal: req.Internal, Attachable: req.Attachable,
 		Options: req.Options, Labels: req.Labels}
-	if req.EnableIPv6 != nil && *req.EnableIPv6 {
-		return mnet.CreateResponse{}, fmt.Errorf("IPv6 networks are not supported by hull yet: %w", errdefs.ErrInvalidArgument)
-	}
+	cr.EnableIPv6 = req.EnableIPv6 != nil && *req.EnableIPv6
+	// EnableIPv4 is API 1.48's: the server unsets it for older versions.
+	cr.DisableIPv4 = req.EnableIPv4 != nil && !*req.EnableIPv4
 	if req.IPAM != nil {
-		if err := checkIPAMConfig(req.IPAM.Config); err != nil {
+		if err := checkIPAMConfig(req.IPAM.Config, cr.EnableIPv6); err != nil {
 			return mnet.CreateResponse{}, err
 		}
 		cr.IPAMDriver, cr.IPAMOptions = req.IPAM.Driver, req.IPAM.Options
-		if len(req.IPAM.Config) > 1 {
-			return mnet.CreateResponse{}, fmt.Errorf("a network has one IPv4 subnet in hull: %w", errdefs.ErrInvalidArgument)
-		}
-		if len(req.IPAM.Config) == 1 {
-			c := req.IPAM.Config[0]
-			if c.Subnet.IsValid() {
-				cr.Subnet = c.Subnet.String()
-			}
-			if c.Gateway.IsValid() {
-				cr.Gateway = c.Gateway.String()
-			}
-			if c.IPRange.IsValid() {
-				cr.IPRange = c.IPRange.String()
-			}
+		if err := splitIPAMConfig(&cr, req.IPAM.Config); err != nil {
+			return mnet.CreateResponse{}, err
 		}
 	}
 	nw, err := d.net.CreateNetwork(ctx, cr)
@@ -626,11 +649,18 @@ func (d *Daemon) NetworkConnect(ctx context.Context, ref string, req mnet.Connec
 		}
 		er.MAC = es.MacAddress.String()
 	}
-	if es.IPAMConfig != nil && es.IPAMConfig.IPv4Address.IsValid() {
+	// A static address of the wrong family is not refused here, as
+	// dockerd 20.10: the endpoint's IPAM finds it in no subnet.
+	if es.IPAMConfig != nil && (es.IPAMConfig.IPv4Address.IsValid() || es.IPAMConfig.IPv6Address.IsValid()) {
 		if nw.Predefined {
 			return fmt.Errorf("user specified IP address is supported on user defined networks only: %w", errdefs.ErrInvalidArgument)
 		}
-		er.IPv4 = es.IPAMConfig.IPv4Address.String()
+		if a := es.IPAMConfig.IPv4Address; a.IsValid() {
+			er.IPv4 = a.String()
+		}
+		if a := es.IPAMConfig.IPv6Address; a.IsValid() {
+			er.IPv6 = a.String()
+		}
 	}
 	delete(c.rec.NetworkIDs, nw.Name)
 	if running {

@@ -145,6 +145,9 @@ func (d *Daemon) containerFiles(c *ctr, s *specs.Spec, hostname string, sb *netw
 	if addr.IsValid() {
 		hosts += addr.String() + "\t" + hostsNames(hostname, c.rec.Config.Domainname) + "\n"
 	}
+	if a6 := d.firstIPv6(c.rec.ID); a6.IsValid() {
+		hosts += a6.String() + "\t" + hostsNames(hostname, c.rec.Config.Domainname) + "\n"
+	}
 	files := map[string]string{"hostname": hostname + "\n", "hosts": hosts, "resolv.conf": string(resolv)}
 	for _, name := range []string{"hostname", "hosts", "resolv.conf"} {
 		p := filepath.Join(dir, name)

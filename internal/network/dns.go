@@ -35,9 +35,15 @@ func (s *Service) answer(containerID string, w dns.ResponseWriter, q *dns.Msg) {
 				m := new(dns.Msg)
 				m.SetReply(q)
 				m.Authoritative = true
-				if qq.Qtype == dns.TypeA {
-					for _, a := range addrs {
-						m.Answer = append(m.Answer, &dns.A{Hdr: dns.RR_Header{Name: qq.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 600}, A: net.IP(a.AsSlice())})
+				// A name known with no address of the family asked
+				// answers empty, not forwarded (as Docker's resolver).
+				for _, a := range addrs {
+					hdr := dns.RR_Header{Name: qq.Name, Rrtype: qq.Qtype, Class: dns.ClassINET, Ttl: 600}
+					switch {
+					case qq.Qtype == dns.TypeA && a.Is4():
+						m.Answer = append(m.Answer, &dns.A{Hdr: hdr, A: net.IP(a.AsSlice())})
+					case qq.Qtype == dns.TypeAAAA && a.Is6():
+						m.Answer = append(m.Answer, &dns.AAAA{Hdr: hdr, AAAA: net.IP(a.AsSlice())})
 					}
 				}
 				w.WriteMsg(m)

@@ -49,6 +49,22 @@ type Network struct {
 	Subnet  netip.Prefix `json:"subnet,omitzero"`
 	Gateway netip.Addr   `json:"gateway,omitzero"`
 	IPRange netip.Prefix `json:"ipRange,omitzero"`
+	// DisableIPv4: an IPv6-only network (API 1.48's EnableIPv4 false):
+	// no IPv4 subnet, no IPv4 address.
+	DisableIPv4 bool `json:"disableIPv4,omitempty"`
+	// EnableIPv6: endpoints get an IPv6 address from Subnet6 too (gateway
+	// Gateway6, allocated from IPRange6 when set). Without it an IPv6
+	// subnet the user gave is only recorded and shown, as dockerd does.
+	EnableIPv6 bool         `json:"enableIPv6,omitempty"`
+	Subnet6    netip.Prefix `json:"subnet6,omitzero"`
+	Gateway6   netip.Addr   `json:"gateway6,omitzero"`
+	IPRange6   netip.Prefix `json:"ipRange6,omitzero"`
+	// Subnet6Auto: Subnet6 came from the default IPv6 pool, not from the
+	// user; no static IPv6 address is taken on it (dockerd's rule).
+	Subnet6Auto bool `json:"subnet6Auto,omitempty"`
+	// Gateway6Auto: the user gave Subnet6 but no gateway, which hull chose;
+	// inspect does not show it, as dockerd does not.
+	Gateway6Auto bool `json:"gateway6Auto,omitempty"`
 	// Bridge is the bridge driver's interface on the host.
 	Bridge string `json:"bridge,omitempty"`
 	// IPAMDriver is a remote IPAM plugin ("" is hull's own), PoolID the
@@ -56,6 +72,8 @@ type Network struct {
 	IPAMDriver  string            `json:"ipamDriver,omitempty"`
 	IPAMOptions map[string]string `json:"ipamOptions,omitempty"`
 	PoolID      string            `json:"poolId,omitempty"`
+	// PoolID6 is the remote IPAM driver's IPv6 pool.
+	PoolID6 string `json:"poolId6,omitempty"`
 	// Predefined networks (bridge, host, none) cannot be removed.
 	Predefined bool `json:"predefined,omitempty"`
 }
@@ -74,7 +92,12 @@ type Endpoint struct {
 	Addr     netip.Prefix `json:"addr,omitzero"`
 	StaticIP bool         `json:"staticIp,omitempty"`
 	Gateway  netip.Addr   `json:"gateway,omitzero"`
-	MAC      string       `json:"mac,omitempty"`
+	// Addr6, StaticIP6 and Gateway6 are the IPv6 side, on a network with
+	// IPv6.
+	Addr6     netip.Prefix `json:"addr6,omitzero"`
+	StaticIP6 bool         `json:"staticIp6,omitempty"`
+	Gateway6  netip.Addr   `json:"gateway6,omitzero"`
+	MAC       string       `json:"mac,omitempty"`
 	// StaticMAC: MAC is the one the user asked for.
 	StaticMAC bool `json:"staticMac,omitempty"`
 	// IfName is the NIC's name in the compartment (eth0, eth1, …).
@@ -127,6 +150,7 @@ type JoinInfo struct {
 	SrcName   string
 	DstPrefix string
 	Gateway   netip.Addr
+	Gateway6  netip.Addr
 	Routes    []Route
 	// InSandbox: the driver made the interface in the compartment already,
 	// named as the endpoint's IfName (moving an interface between
@@ -164,6 +188,11 @@ type Config struct {
 	// Owner names the daemon (its engine id): host links are marked with
 	// it, and a daemon removes only links it made.
 	Owner string
+	// DefaultIPv6 gives the default bridge network IPv6 too (dockerd's
+	// --ipv6): DefaultSubnet6 (--fixed-cidr-v6) or, unset, a /64 of the
+	// default IPv6 pool, as moby 27 and later.
+	DefaultIPv6    bool
+	DefaultSubnet6 netip.Prefix
 }
 
 // Service is the network service.
@@ -257,6 +286,9 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 			if err := s.put(nw); err != nil {
 				return nil, err
 			}
+		}
+		if err := s.defaultBridgeIPv6(); err != nil {
+			return nil, err
 		}
 	}
 	return s, nil
@@ -422,6 +454,13 @@ type CreateRequest struct {
 	Options, Labels      map[string]string
 	// Subnet, Gateway and IPRange are the user's IPAM config (all optional).
 	Subnet, Gateway, IPRange string
+	// EnableIPv6 asks for IPv6 too: from Subnet6 (with Gateway6, IPRange6)
+	// or, without it, from the default IPv6 pool. Without EnableIPv6 an
+	// IPv6 subnet is only recorded.
+	EnableIPv6                  bool
+	Subnet6, Gateway6, IPRange6 string
+	// DisableIPv4 asks for an IPv6-only network (EnableIPv6 is needed).
+	DisableIPv4 bool
 	// IPAMDriver names a remote IPAM plugin ("" or "default": hull's own).
 	IPAMDriver  string
 	IPAMOptions map[string]string
@@ -453,12 +492,31 @@ func (s *Service) CreateNetwork(ctx context.Context, req CreateRequest) (*Networ
 		return nil, fmt.Errorf("network with name %s already exists: %w", req.Name, errdefs.ErrConflict)
 	}
 	nw := &Network{ID: newID(), Name: req.Name, Driver: req.Driver, Created: time.Now().UTC(), Internal: req.Internal,
-		Attachable: req.Attachable, Options: req.Options, Labels: req.Labels}
+		Attachable: req.Attachable, Options: req.Options, Labels: req.Labels, DisableIPv4: req.DisableIPv4}
+	if req.DisableIPv4 {
+		if !req.EnableIPv6 {
+			// dockerd's bridge driver's words.
+			return nil, errdefs.Dockerf(errdefs.ErrInvalidArgument, "IPv4 or IPv6 must be enabled")
+		}
+		if req.Subnet != "" || req.Gateway != "" || req.IPRange != "" {
+			// moby records such a config and uses it for nothing; hull
+			// says so rather than keep what it will not use.
+			return nil, fmt.Errorf("an IPv4 subnet, gateway or range on a network with IPv4 disabled: hull does not record it: %w", errdefs.ErrInvalidArgument)
+		}
+	}
 	if req.IPAMDriver != "" && req.IPAMDriver != "default" {
-		if err := s.remotePool(ctx, nw, req); err != nil {
+		if req.DisableIPv4 {
+			// no IPv4 pool to ask for
+		} else if err := s.remotePool(ctx, nw, req); err != nil {
 			return nil, err
 		}
-	} else if err := s.ipamConfig(nw, req); err != nil {
+		if err := s.remotePool6(ctx, nw, req); err != nil {
+			s.releasePool(context.WithoutCancel(ctx), nw)
+			return nil, err
+		}
+	} else if err := s.ipamConfig4(nw, req); err != nil {
+		return nil, err
+	} else if err := s.ipamConfig6(nw, req); err != nil {
 		return nil, err
 	} else {
 		nw.IPAMOptions = req.IPAMOptions
@@ -492,6 +550,14 @@ func (s *Service) CreateNetwork(ctx context.Context, req CreateRequest) (*Networ
 		slog.Error("firewall", "error", err)
 	}
 	return nw, nil
+}
+
+// ipamConfig4 is ipamConfig for a network with IPv4.
+func (s *Service) ipamConfig4(nw *Network, req CreateRequest) error {
+	if req.DisableIPv4 {
+		return nil
+	}
+	return s.ipamConfig(nw, req)
 }
 
 // ipamConfig chooses the network's subnet and gateway: the user's, checked,
@@ -552,7 +618,7 @@ func (s *Service) remotePool(ctx context.Context, nw *Network, req CreateRequest
 	if err != nil {
 		return err
 	}
-	poolID, pool, gw, err := r.requestPool(ctx, req.Subnet, req.IPRange, req.IPAMOptions)
+	poolID, pool, gw, err := r.requestPool(ctx, req.Subnet, req.IPRange, req.IPAMOptions, false)
 	if err != nil {
 		return err
 	}
@@ -560,9 +626,9 @@ func (s *Service) remotePool(ctx context.Context, nw *Network, req CreateRequest
 	return nil
 }
 
-// releasePool gives a remote IPAM driver its pool (and gateway) back.
+// releasePool gives a remote IPAM driver its pools (and gateways) back.
 func (s *Service) releasePool(ctx context.Context, nw *Network) {
-	if nw.IPAMDriver == "" || nw.PoolID == "" {
+	if nw.IPAMDriver == "" || nw.PoolID == "" && nw.PoolID6 == "" {
 		return
 	}
 	r, err := s.ipam(ctx, nw.IPAMDriver)
@@ -570,11 +636,19 @@ func (s *Service) releasePool(ctx context.Context, nw *Network) {
 		slog.Warn("release an IPAM pool", "network", nw.Name, "error", err)
 		return
 	}
-	if nw.Gateway.IsValid() {
-		r.releaseAddress(ctx, nw.PoolID, nw.Gateway)
-	}
-	if err := r.releasePool(ctx, nw.PoolID); err != nil {
-		slog.Warn("release an IPAM pool", "network", nw.Name, "error", err)
+	for _, p := range []struct {
+		id string
+		gw netip.Addr
+	}{{nw.PoolID, nw.Gateway}, {nw.PoolID6, nw.Gateway6}} {
+		if p.id == "" {
+			continue
+		}
+		if p.gw.IsValid() {
+			r.releaseAddress(ctx, p.id, p.gw)
+		}
+		if err := r.releasePool(ctx, p.id); err != nil {
+			slog.Warn("release an IPAM pool", "network", nw.Name, "pool", p.id, "error", err)
+		}
 	}
 }
 
@@ -658,6 +732,7 @@ func (s *Service) RemoveNetwork(ctx context.Context, ref string) error {
 	s.releasePool(ctx, nw)
 	if err := s.cfg.DB.Update(func(tx *bolt.Tx) error {
 		tx.Bucket(bucketIPAM).Delete([]byte(nw.ID))
+		tx.Bucket(bucketIPAM).Delete(nw.pool6().cursor)
 		return tx.Bucket(bucketNetworks).Delete([]byte(nw.ID))
 	}); err != nil {
 		return err
@@ -731,30 +806,62 @@ func ifIndex(name string) int {
 	return n
 }
 
-// allocate takes an address for ep on nw inside tx: the one asked for, or
-// the first free one.
-func allocate(tx *bolt.Tx, nw *Network, want string) (netip.Prefix, error) {
-	used := map[netip.Addr]bool{nw.Gateway: true}
+// addrPool is one address family's side of a network's IPAM: where
+// addresses are given from, and the key of its cursor in bucketIPAM.
+type addrPool struct {
+	subnet, rng netip.Prefix
+	gateway     netip.Addr
+	cursor      []byte
+}
+
+func (nw *Network) pool4() addrPool {
+	return addrPool{subnet: nw.Subnet, rng: nw.IPRange, gateway: nw.Gateway, cursor: []byte(nw.ID)}
+}
+
+func (nw *Network) pool6() addrPool {
+	return addrPool{subnet: nw.Subnet6, rng: nw.IPRange6, gateway: nw.Gateway6, cursor: []byte(nw.ID + "/6")}
+}
+
+// endpointAddr is an endpoint's address in p's family.
+func (p addrPool) endpointAddr(ep *Endpoint) netip.Prefix {
+	if p.subnet.Addr().Is6() {
+		return ep.Addr6
+	}
+	return ep.Addr
+}
+
+// allocate takes an address for an endpoint on nw from p inside tx: the
+// one asked for, or the next free one. As Docker's IPAM, the subnet's
+// first address (IPv4's network address, IPv6's subnet-router anycast)
+// and IPv4's broadcast address are never given.
+func allocate(tx *bolt.Tx, nw *Network, p addrPool, want string) (netip.Prefix, error) {
+	v6 := p.subnet.Addr().Is6()
+	used := map[netip.Addr]bool{p.gateway: true, p.subnet.Addr(): true}
+	if !v6 {
+		used[lastAddr(p.subnet)] = true
+	}
 	tx.Bucket(bucketEndpoints).ForEach(func(_, v []byte) error {
 		var ep Endpoint
-		if json.Unmarshal(v, &ep) == nil && ep.NetworkID == nw.ID && ep.Addr.IsValid() {
-			used[ep.Addr.Addr()] = true
+		if json.Unmarshal(v, &ep) == nil && ep.NetworkID == nw.ID && p.endpointAddr(&ep).IsValid() {
+			used[p.endpointAddr(&ep).Addr()] = true
 		}
 		return nil
 	})
 	if want != "" {
 		a, err := netip.ParseAddr(want)
-		if err != nil || !nw.Subnet.Contains(a) {
-			return netip.Prefix{}, fmt.Errorf("invalid address %q: not in network %s's subnet %s: %w", want, nw.Name, nw.Subnet, errdefs.ErrInvalidArgument)
+		if err != nil || !p.subnet.Contains(a) {
+			// dockerd's words (its status is 500; wrong input is a 4xx here).
+			return netip.Prefix{}, errdefs.Dockerf(errdefs.ErrInvalidArgument, "Invalid address %s: It does not belong to any of this network's subnets", want)
 		}
 		if used[a] {
-			return netip.Prefix{}, fmt.Errorf("address %s is already in use on network %s: %w", a, nw.Name, errdefs.ErrConflict)
+			slog.Debug("static address in use", "address", a, "network", nw.Name)
+			return netip.Prefix{}, errdefs.Dockerf(errdefs.ErrForbidden, "Address already in use")
 		}
-		return netip.PrefixFrom(a, nw.Subnet.Bits()), nil
+		return netip.PrefixFrom(a, p.subnet.Bits()), nil
 	}
-	pool := nw.Subnet
-	if nw.IPRange.IsValid() {
-		pool = nw.IPRange
+	pool := p.subnet
+	if p.rng.IsValid() {
+		pool = p.rng
 	}
 	// Serially, as Docker's IPAM: from the address after the last one
 	// given, wrapping around, so that an address just released (whose NIC
@@ -762,20 +869,21 @@ func allocate(tx *bolt.Tx, nw *Network, want string) (netip.Prefix, error) {
 	// once.
 	cursors := tx.Bucket(bucketIPAM)
 	var last netip.Addr
-	if v := cursors.Get([]byte(nw.ID)); v != nil {
+	if v := cursors.Get(p.cursor); v != nil {
 		last, _ = netip.ParseAddr(string(v))
 	}
 	// The range's first address is given too, unless it is the subnet's
-	// own (Docker's IPAM keeps only the subnet's first and last).
+	// own.
 	first := pool.Addr()
-	if first == nw.Subnet.Addr() {
+	if first == p.subnet.Addr() {
 		first = first.Next()
 	}
 	start := first
 	if last.IsValid() && pool.Contains(last) {
 		start = last.Next()
 	}
-	usable := func(a netip.Addr) bool { return pool.Contains(a) && nw.Subnet.Contains(a.Next()) }
+	// IPv6 has no broadcast address: its last address is given too.
+	usable := func(a netip.Addr) bool { return pool.Contains(a) && (v6 || p.subnet.Contains(a.Next())) }
 	for a, wrapped := start, false; ; a = a.Next() {
 		if !usable(a) {
 			if wrapped {
@@ -790,13 +898,43 @@ func allocate(tx *bolt.Tx, nw *Network, want string) (netip.Prefix, error) {
 			break
 		}
 		if !used[a] {
-			if err := cursors.Put([]byte(nw.ID), []byte(a.String())); err != nil {
+			if err := cursors.Put(p.cursor, []byte(a.String())); err != nil {
 				return netip.Prefix{}, err
 			}
-			return netip.PrefixFrom(a, nw.Subnet.Bits()), nil
+			return netip.PrefixFrom(a, p.subnet.Bits()), nil
 		}
 	}
-	return netip.Prefix{}, fmt.Errorf("no available IPv4 addresses on network %s: %w", nw.Name, errdefs.ErrUnavailable)
+	family := "IPv4"
+	if v6 {
+		family = "IPv6"
+	}
+	return netip.Prefix{}, fmt.Errorf("no available %s addresses on network %s: %w", family, nw.Name, errdefs.ErrUnavailable)
+}
+
+// lastAddr is the last address of p (IPv4's broadcast address).
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().AsSlice()
+	for i := range b {
+		ones := p.Bits() - i*8
+		switch {
+		case ones <= 0:
+			b[i] = 0xff
+		case ones < 8:
+			b[i] |= 0xff >> ones
+		}
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
+// randomMAC is a locally administered unicast MAC, for an endpoint with
+// no IPv4 address to make Docker's MAC of (moby gives every endpoint a
+// random one since 28).
+func randomMAC() string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	b[0] = b[0]&0xfe | 0x02
+	return fmt.Sprintf("%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4], b[5])
 }
 
 // macFor is Docker's MAC for an IPv4 address: 02:42 and the address.

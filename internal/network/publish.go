@@ -34,10 +34,14 @@ func (s *Service) Publish(containerID string) ([]Published, error) {
 		return nil, nil
 	}
 	eps := s.Endpoints(containerID)
-	if len(eps) == 0 || !eps[0].Addr.IsValid() {
+	if len(eps) == 0 || !eps[0].Addr.IsValid() && !eps[0].Addr6.IsValid() {
 		return nil, fmt.Errorf("publish ports of %s: the container has no address: %w", containerID, errdefs.ErrInvalidArgument)
 	}
+	// Its IPv4 address, or on an IPv6-only network its IPv6 one.
 	to := eps[0].Addr.Addr()
+	if !eps[0].Addr.IsValid() {
+		to = eps[0].Addr6.Addr()
+	}
 	var out []Published
 	fail := func(err error) ([]Published, error) {
 		for _, p := range out {

@@ -60,15 +60,26 @@ func (d *remoteDriver) CreateNetwork(ctx context.Context, nw *Network) error {
 		}
 		v4 = append(v4, ipamData{AddressSpace: "LocalDefault", Pool: nw.Subnet.String(), Gateway: gw, AuxAddresses: map[string]string{}})
 	}
+	var v6 []ipamData
+	if nw.EnableIPv6 && nw.Subnet6.IsValid() {
+		gw := ""
+		if nw.Gateway6.IsValid() {
+			gw = netip.PrefixFrom(nw.Gateway6, nw.Subnet6.Bits()).String()
+		}
+		v6 = append(v6, ipamData{AddressSpace: "LocalDefault", Pool: nw.Subnet6.String(), Gateway: gw, AuxAddresses: map[string]string{}})
+	}
+	if v6 == nil {
+		v6 = []ipamData{}
+	}
 	opts := map[string]any{
-		"com.docker.network.enable_ipv6": false,
+		"com.docker.network.enable_ipv6": nw.EnableIPv6,
 		"com.docker.network.generic":     orEmpty(nw.Options),
 	}
 	for k, v := range nw.Labels {
 		opts[k] = v
 	}
 	return d.p.Call(ctx, "NetworkDriver.CreateNetwork", map[string]any{
-		"NetworkID": nw.ID, "Options": opts, "IPv4Data": v4, "IPv6Data": []ipamData{},
+		"NetworkID": nw.ID, "Options": opts, "IPv4Data": v4, "IPv6Data": v6,
 	}, nil)
 }
 
@@ -94,6 +105,9 @@ func (d *remoteDriver) CreateEndpoint(ctx context.Context, nw *Network, ep *Endp
 	if ep.Addr.IsValid() {
 		in.Address = ep.Addr.String()
 	}
+	if ep.Addr6.IsValid() {
+		in.AddressIPv6 = ep.Addr6.String()
+	}
 	if ep.StaticMAC {
 		in.MacAddress = ep.MAC
 	}
@@ -116,6 +130,14 @@ func (d *remoteDriver) CreateEndpoint(ctx context.Context, nw *Network, ep *Endp
 				return fmt.Errorf("plugin %s: CreateEndpoint: bad address %q: %w", d.p.Name, r.Address, errdefs.ErrInvalidArgument)
 			}
 			ep.Addr = p
+		}
+		if r.AddressIPv6 != "" {
+			p, err := netip.ParsePrefix(r.AddressIPv6)
+			if err != nil || !p.Addr().Is6() || in.AddressIPv6 != "" && p != ep.Addr6 {
+				d.DeleteEndpoint(context.WithoutCancel(ctx), nw, ep)
+				return fmt.Errorf("plugin %s: CreateEndpoint: bad or changed IPv6 address %q: %w", d.p.Name, r.AddressIPv6, errdefs.ErrInvalidArgument)
+			}
+			ep.Addr6 = p
 		}
 		if in.MacAddress != "" && r.MacAddress != "" && !strings.EqualFold(r.MacAddress, in.MacAddress) {
 			d.DeleteEndpoint(context.WithoutCancel(ctx), nw, ep)
@@ -167,6 +189,13 @@ func (d *remoteDriver) Join(ctx context.Context, nw *Network, ep *Endpoint, sand
 			return fail("bad gateway %q", resp.Gateway)
 		}
 		ji.Gateway = gw
+	}
+	if resp.GatewayIPv6 != "" {
+		gw, err := netip.ParseAddr(strings.Split(resp.GatewayIPv6, "/")[0])
+		if err != nil || !gw.Is6() {
+			return fail("bad IPv6 gateway %q", resp.GatewayIPv6)
+		}
+		ji.Gateway6 = gw
 	}
 	for _, r := range resp.StaticRoutes {
 		dst, err := netip.ParsePrefix(r.Destination)
@@ -223,7 +252,7 @@ func newRemoteIPAM(ctx context.Context, p *plugin.Plugin) (*remoteIPAM, error) {
 
 // requestPool asks for the network's pool (subnet may be "") and its
 // gateway.
-func (r *remoteIPAM) requestPool(ctx context.Context, subnet, ipRange string, opts map[string]string) (poolID string, pool netip.Prefix, gw netip.Addr, err error) {
+func (r *remoteIPAM) requestPool(ctx context.Context, subnet, ipRange string, opts map[string]string, v6 bool) (poolID string, pool netip.Prefix, gw netip.Addr, err error) {
 	var spaces struct{ LocalDefaultAddressSpace, GlobalDefaultAddressSpace string }
 	if err := r.p.Call(ctx, "IpamDriver.GetDefaultAddressSpaces", struct{}{}, &spaces); err != nil {
 		return "", pool, gw, err
@@ -234,12 +263,12 @@ func (r *remoteIPAM) requestPool(ctx context.Context, subnet, ipRange string, op
 		Data   map[string]string
 	}
 	if err := r.p.Call(ctx, "IpamDriver.RequestPool", map[string]any{
-		"AddressSpace": spaces.LocalDefaultAddressSpace, "Pool": subnet, "SubPool": ipRange, "Options": orEmpty(opts), "V6": false,
+		"AddressSpace": spaces.LocalDefaultAddressSpace, "Pool": subnet, "SubPool": ipRange, "Options": orEmpty(opts), "V6": v6,
 	}, &resp); err != nil {
 		return "", pool, gw, err
 	}
 	release := func() { r.releasePool(context.WithoutCancel(ctx), resp.PoolID) }
-	if pool, err = netip.ParsePrefix(resp.Pool); err != nil || !pool.Addr().Is4() {
+	if pool, err = netip.ParsePrefix(resp.Pool); err != nil || pool.Addr().Is4() == v6 {
 		release()
 		return "", pool, gw, fmt.Errorf("plugin %s: RequestPool: bad pool %q: %w", r.p.Name, resp.Pool, errdefs.ErrInvalidArgument)
 	}

@@ -28,9 +28,10 @@ type system interface {
 	newCompartment(path string) error
 	removeCompartment(path string) error
 	// plumb moves the host interface src into the compartment as dst with
-	// ep's address and MAC, sets it up, and adds routes, and a default
-	// route through gw when defaultRoute.
-	plumb(path string, ji JoinInfo, dst string, ep *Endpoint, gw netip.Addr, defaultRoute bool) error
+	// ep's addresses and MAC, sets it up, and adds routes, and default
+	// routes through ep's gateways when default4 and default6. IPv6 is on
+	// for dst only when ep has an IPv6 address.
+	plumb(path string, ji JoinInfo, dst string, ep *Endpoint, default4, default6 bool) error
 	unplumb(path, ifName string) error
 	syncFirewall(nws []Network) error
 	// listenDNS opens the resolver's sockets on 127.0.0.11:53 inside the
@@ -74,8 +75,8 @@ type RouteInfo struct {
 type EndpointRequest struct {
 	Network string
 	Aliases []string
-	// IPv4 is a static address (--ip), or "".
-	IPv4 string
+	// IPv4 and IPv6 are static addresses (--ip, --ip6), or "".
+	IPv4, IPv6 string
 	// MAC is the NIC's MAC address (--mac-address), or "" for Docker's
 	// 02:42:<address>.
 	MAC string
@@ -265,20 +266,38 @@ func (s *Service) join(ctx context.Context, sb *Sandbox, nw *Network, er Endpoin
 		return nil, err
 	}
 	ep := &Endpoint{ID: newID(), NetworkID: nw.ID, ContainerID: sb.ContainerID, ContainerName: sb.Name, Aliases: er.Aliases, Links: er.Links}
-	var remoteAddr netip.Prefix
+	v6 := nw.EnableIPv6 && nw.Subnet6.IsValid()
+	if er.IPv6 != "" && (!v6 || nw.Subnet6Auto) {
+		// dockerd's words: a static IPv6 address needs an IPv6 subnet the
+		// user configured.
+		return nil, errdefs.Dockerf(errdefs.ErrInvalidArgument, "user specified IP address is supported only when connecting to networks with user configured subnets")
+	}
+	var remoteAddr, remoteAddr6 netip.Prefix
 	if nw.IPAMDriver != "" {
 		r, err := s.ipam(ctx, nw.IPAMDriver)
 		if err != nil {
 			return nil, err
 		}
-		if remoteAddr, err = r.requestAddress(ctx, nw.PoolID, er.IPv4, nil); err != nil {
-			return nil, err
-		}
-		defer func() {
-			if retErr != nil {
-				r.releaseAddress(context.WithoutCancel(ctx), nw.PoolID, remoteAddr.Addr())
+		if nw.PoolID != "" {
+			if remoteAddr, err = r.requestAddress(ctx, nw.PoolID, er.IPv4, nil); err != nil {
+				return nil, err
 			}
-		}()
+			defer func() {
+				if retErr != nil {
+					r.releaseAddress(context.WithoutCancel(ctx), nw.PoolID, remoteAddr.Addr())
+				}
+			}()
+		}
+		if v6 && nw.PoolID6 != "" {
+			if remoteAddr6, err = r.requestAddress(ctx, nw.PoolID6, er.IPv6, nil); err != nil {
+				return nil, err
+			}
+			defer func() {
+				if retErr != nil {
+					r.releaseAddress(context.WithoutCancel(ctx), nw.PoolID6, remoteAddr6.Addr())
+				}
+			}()
+		}
 	}
 	if err := s.cfg.DB.Update(func(tx *bolt.Tx) error {
 		used := map[string]bool{}
@@ -300,10 +319,13 @@ func (s *Service) join(ctx context.Context, sb *Sandbox, nw *Network, er Endpoin
 				break
 			}
 		}
+		if nw.DisableIPv4 && er.IPv4 != "" {
+			return errdefs.Dockerf(errdefs.ErrInvalidArgument, "user specified IP address is supported only when connecting to networks with user configured subnets")
+		}
 		if remoteAddr.IsValid() {
 			ep.Addr, ep.StaticIP, ep.Gateway, ep.MAC = remoteAddr, er.IPv4 != "", nw.Gateway, macFor(remoteAddr.Addr())
 		} else if nw.Subnet.IsValid() {
-			a, err := allocate(tx, nw, er.IPv4)
+			a, err := allocate(tx, nw, nw.pool4(), er.IPv4)
 			if err != nil {
 				return err
 			}
@@ -311,8 +333,19 @@ func (s *Service) join(ctx context.Context, sb *Sandbox, nw *Network, er Endpoin
 		} else if er.IPv4 != "" {
 			return fmt.Errorf("network %s has no subnet for a static address: %w", nw.Name, errdefs.ErrInvalidArgument)
 		}
+		if remoteAddr6.IsValid() {
+			ep.Addr6, ep.StaticIP6, ep.Gateway6 = remoteAddr6, er.IPv6 != "", nw.Gateway6
+		} else if v6 && nw.IPAMDriver == "" {
+			a, err := allocate(tx, nw, nw.pool6(), er.IPv6)
+			if err != nil {
+				return err
+			}
+			ep.Addr6, ep.StaticIP6, ep.Gateway6 = a, er.IPv6 != "", nw.Gateway6
+		}
 		if er.MAC != "" {
 			ep.MAC, ep.StaticMAC = er.MAC, true
+		} else if ep.MAC == "" && ep.Addr6.IsValid() {
+			ep.MAC = randomMAC()
 		}
 		return putEndpoint(tx, ep)
 	}); err != nil {
@@ -343,6 +376,9 @@ func (s *Service) join(ctx context.Context, sb *Sandbox, nw *Network, er Endpoin
 	if ji.Gateway.IsValid() {
 		ep.Gateway = ji.Gateway
 	}
+	if ji.Gateway6.IsValid() {
+		ep.Gateway6 = ji.Gateway6
+	}
 	ep.Routes = ji.Routes
 	if err := s.updateEndpoint(ep); err != nil {
 		return nil, err
@@ -355,7 +391,12 @@ func (s *Service) join(ctx context.Context, sb *Sandbox, nw *Network, er Endpoin
 		}
 	}
 	crashpoint.At("join: the driver joined, the NIC is not in the compartment")
-	if err := s.sys.plumb(sb.Path, ji, ep.IfName, ep, ep.Gateway, first && !nw.Internal); err != nil {
+	// The IPv6 default route is the first IPv6 network's, which may not
+	// be the first network.
+	first6 := ep.Addr6.IsValid() && !nw.Internal && !slices.ContainsFunc(s.Endpoints(sb.ContainerID), func(o Endpoint) bool {
+		return o.ID != ep.ID && o.Ready && o.Gateway6.IsValid()
+	})
+	if err := s.sys.plumb(sb.Path, ji, ep.IfName, ep, first && !nw.Internal, first6); err != nil {
 		return nil, fmt.Errorf("container NIC on %s: %w", nw.Name, err)
 	}
 	ep.Ready = true
@@ -398,9 +439,16 @@ func (s *Service) leave(ctx context.Context, ep *Endpoint, compartmentGoing bool
 		} else {
 			errs = append(errs, err)
 		}
-		if nw.IPAMDriver != "" && ep.Addr.IsValid() {
+		if nw.IPAMDriver != "" && nw.PoolID != "" && ep.Addr.IsValid() {
 			if r, err := s.ipam(ctx, nw.IPAMDriver); err == nil {
 				if err := r.releaseAddress(ctx, nw.PoolID, ep.Addr.Addr()); err != nil {
+					errs = append(errs, err)
+				}
+			}
+		}
+		if nw.IPAMDriver != "" && nw.PoolID6 != "" && ep.Addr6.IsValid() {
+			if r, err := s.ipam(ctx, nw.IPAMDriver); err == nil {
+				if err := r.releaseAddress(ctx, nw.PoolID6, ep.Addr6.Addr()); err != nil {
 					errs = append(errs, err)
 				}
 			}
@@ -685,9 +733,9 @@ func names(ep *Endpoint) []string {
 	return append(out, ep.Aliases...)
 }
 
-// Lookup finds the addresses a name has for the container asking: the
-// endpoints, on the networks it is attached to (user networks only, as
-// Docker), that go by that name.
+// Lookup finds the addresses (IPv4 and IPv6) a name has for the container
+// asking: the endpoints, on the networks it is attached to (user networks
+// only, as Docker), that go by that name.
 func (s *Service) Lookup(containerID, name string) []netip.Addr {
 	name = strings.TrimSuffix(strings.ToLower(name), ".")
 	mine := map[string]bool{}
@@ -709,14 +757,18 @@ func (s *Service) Lookup(containerID, name string) []netip.Addr {
 		}
 	}
 	var out []netip.Addr
-	eps, _ := s.endpoints(func(ep *Endpoint) bool { return mine[ep.NetworkID] && ep.Addr.IsValid() })
+	eps, _ := s.endpoints(func(ep *Endpoint) bool { return mine[ep.NetworkID] && (ep.Addr.IsValid() || ep.Addr6.IsValid()) })
 	for _, ep := range eps {
 		known := names(&ep)
 		if slices.ContainsFunc(known, func(n string) bool { return strings.ToLower(n) == name }) ||
 			slices.ContainsFunc(linked[ep.NetworkID], func(t string) bool {
 				return strings.ToLower(ep.ContainerName) == t || strings.HasPrefix(ep.ContainerID, t)
 			}) {
-			out = append(out, ep.Addr.Addr())
+			for _, a := range []netip.Prefix{ep.Addr, ep.Addr6} {
+				if a.IsValid() {
+					out = append(out, a.Addr())
+				}
+			}
 		}
 	}
 	return out

@@ -134,7 +134,14 @@ func (ls *linuxSystem) newCompartment(path string) error {
 		if err != nil {
 			return err
 		}
-		return netlink.LinkSetUp(lo)
+		if err := netlink.LinkSetUp(lo); err != nil {
+			return err
+		}
+		// NICs made here later start with IPv6 off: plumb turns it on for
+		// an endpoint on a network with IPv6 only, as dockerd does (an
+		// interface of an IPv4 network with IPv6 on would join IPv6
+		// multicast groups and take router advertisements).
+		return setDisableIPv6("default", true)
 	})
 	if err != nil {
 		ls.removeCompartment(path)
@@ -168,7 +175,28 @@ func handle(path string) (*netlink.Handle, netns.NsHandle, error) {
 	return h, ns, nil
 }
 
-func (ls *linuxSystem) plumb(path string, ji JoinInfo, dst string, ep *Endpoint, gw netip.Addr, defaultRoute bool) error {
+// setDisableIPv6 writes net.ipv6.conf.<iface>.disable_ipv6 in the calling
+// thread's network namespace. A kernel without IPv6 has no such file:
+// nothing to turn off then, and an error to turn it on.
+func setDisableIPv6(iface string, disable bool) error {
+	v := []byte("0\n")
+	if disable {
+		v = []byte("1\n")
+	}
+	err := os.WriteFile("/proc/sys/net/ipv6/conf/"+iface+"/disable_ipv6", v, 0o644)
+	if errors.Is(err, os.ErrNotExist) {
+		if disable {
+			return nil
+		}
+		return fmt.Errorf("enable IPv6 on %s: the kernel has no IPv6 (booted with ipv6.disable=1?): %w", iface, errdefs.ErrNotImplemented)
+	}
+	if err != nil {
+		return fmt.Errorf("IPv6 on %s: %w", iface, err)
+	}
+	return nil
+}
+
+func (ls *linuxSystem) plumb(path string, ji JoinInfo, dst string, ep *Endpoint, default4, default6 bool) error {
 	h, ns, err := handle(path)
 	if err != nil {
 		return err
@@ -209,6 +237,22 @@ func (ls *linuxSystem) plumb(path string, ji JoinInfo, dst string, ep *Endpoint,
 			return fmt.Errorf("address %s on %s: %w", ep.Addr, dst, err)
 		}
 	}
+	if ep.Addr6.IsValid() {
+		// IPv6 on for this NIC (the compartment's default is off), then
+		// its address without duplicate address detection, usable at once
+		// (the IPAM gave it to this endpoint alone), as dockerd adds it.
+		if err := inNetns(path, func() error { return setDisableIPv6(dst, false) }); err != nil {
+			return err
+		}
+		if err := h.AddrAdd(link, &netlink.Addr{IPNet: ipNet(ep.Addr6), Flags: unix.IFA_F_NODAD}); err != nil {
+			return fmt.Errorf("address %s on %s: %w", ep.Addr6, dst, err)
+		}
+	} else if !ji.InSandbox {
+		// A NIC moved in keeps what it had.
+		if err := inNetns(path, func() error { return setDisableIPv6(dst, true) }); err != nil {
+			return err
+		}
+	}
 	if err := h.LinkSetUp(link); err != nil {
 		return err
 	}
@@ -223,8 +267,14 @@ func (ls *linuxSystem) plumb(path string, ji JoinInfo, dst string, ep *Endpoint,
 			return fmt.Errorf("route to %s: %w", r.Destination, err)
 		}
 	}
-	if defaultRoute && gw.IsValid() {
+	if gw := ep.Gateway; default4 && gw.IsValid() {
 		if err := h.RouteAdd(&netlink.Route{LinkIndex: link.Attrs().Index, Gw: net.IP(gw.AsSlice())}); err != nil && !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("default route through %s: %w", gw, err)
+		}
+	}
+	if gw := ep.Gateway6; default6 && gw.IsValid() {
+		rt := &netlink.Route{LinkIndex: link.Attrs().Index, Dst: ipNet(netip.PrefixFrom(netip.IPv6Unspecified(), 0)), Gw: net.IP(gw.AsSlice())}
+		if err := h.RouteAdd(rt); err != nil && !errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("default route through %s: %w", gw, err)
 		}
 	}
@@ -305,9 +355,13 @@ func (ls *linuxSystem) routes(path string) ([]RouteInfo, error) {
 	if err != nil {
 		return nil, err
 	}
+	rs6, _ := h.RouteList(nil, netlink.FAMILY_V6)
 	var out []RouteInfo
-	for _, r := range rs {
+	for i, r := range append(rs, rs6...) {
 		ri := RouteInfo{Destination: "0.0.0.0/0", Interface: names[r.LinkIndex], Scope: r.Scope.String()}
+		if i >= len(rs) {
+			ri.Destination = "::/0"
+		}
 		if r.Dst != nil {
 			ri.Destination = r.Dst.String()
 		}
@@ -374,12 +428,30 @@ func (b *bridgeDriver) CreateNetwork(_ context.Context, nw *Network) error {
 			return fmt.Errorf("gateway %s on %s: %w", nw.Gateway, nw.Bridge, err)
 		}
 	}
+	v6 := nw.EnableIPv6 && nw.Gateway6.IsValid()
+	if v6 {
+		// The daemon's thread is in the host's namespace: the bridge's
+		// own setting.
+		if err := setDisableIPv6(nw.Bridge, false); err != nil {
+			return err
+		}
+		if err := netlink.AddrReplace(link, &netlink.Addr{IPNet: ipNet(netip.PrefixFrom(nw.Gateway6, nw.Subnet6.Bits())), Flags: unix.IFA_F_NODAD}); err != nil {
+			return fmt.Errorf("gateway %s on %s: %w", nw.Gateway6, nw.Bridge, err)
+		}
+	}
 	if err := netlink.LinkSetUp(link); err != nil {
 		return err
 	}
 	if !nw.Internal {
 		if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644); err != nil {
 			return fmt.Errorf("enable IPv4 forwarding: %w", err)
+		}
+		if v6 {
+			// As dockerd's bridge driver: the host routes IPv6 for its
+			// networks (net.ipv6.conf.all.forwarding).
+			if err := os.WriteFile("/proc/sys/net/ipv6/conf/all/forwarding", []byte("1"), 0o644); err != nil {
+				return fmt.Errorf("enable IPv6 forwarding: %w", err)
+			}
 		}
 	}
 	return nil
@@ -449,7 +521,7 @@ func (b *bridgeDriver) Join(_ context.Context, nw *Network, ep *Endpoint, sandbo
 		netlink.LinkDel(veth)
 		return JoinInfo{}, err
 	}
-	return JoinInfo{SrcName: ep.IfName, DstPrefix: "eth", Gateway: nw.Gateway, InSandbox: true}, nil
+	return JoinInfo{SrcName: ep.IfName, DstPrefix: "eth", Gateway: nw.Gateway, Gateway6: ep.Gateway6, InSandbox: true}, nil
 }
 
 func (*bridgeDriver) Leave(_ context.Context, _ *Network, ep *Endpoint) error {

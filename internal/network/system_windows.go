@@ -30,7 +30,7 @@ func (windowsSystem) syncFirewall([]Network) error           { return nil }
 func (windowsSystem) reconcileLinks(map[string]bool)         {}
 func (windowsSystem) interfaces(string) ([]Interface, error) { return nil, errHNS }
 func (windowsSystem) routes(string) ([]RouteInfo, error)     { return nil, errHNS }
-func (windowsSystem) plumb(string, JoinInfo, string, *Endpoint, netip.Addr, bool) error {
+func (windowsSystem) plumb(string, JoinInfo, string, *Endpoint, bool, bool) error {
 	return errHNS
 }
 func (windowsSystem) listenDNS(string) (net.PacketConn, net.Listener, error) {

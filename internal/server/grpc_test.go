@@ -85,3 +85,27 @@ func TestGRPCUpgrade(t *testing.T) {
 		})
 	}
 }
+
+// TestNoBuilderAnswers: a daemon without a builder (hull on Windows)
+// answers /grpc, /session and /build with 501 and says the platform has
+// none, before reading a build's context.
+func TestNoBuilderAnswers(t *testing.T) {
+	s := New(loadOnlyBackend{})
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	for _, path := range []string{"/v1.47/grpc", "/v1.47/session", "/v1.47/build"} {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+path, strings.NewReader("not a tar"))
+		req.Header.Set("Connection", "Upgrade")
+		req.Header.Set("Upgrade", "h2c")
+		req.Header.Set("Content-Type", "application/x-tar")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotImplemented || !strings.Contains(string(b), "not supported on this platform") {
+			t.Errorf("POST %s: %d %s, want 501 saying the platform has no builder", path, resp.StatusCode, b)
+		}
+	}
+}

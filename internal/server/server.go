@@ -64,6 +64,9 @@ type Server struct {
 	// BuildKit serves /grpc and /session; nil answers that hull has no
 	// builder.
 	BuildKit BuildKitBackend
+	// BuildCache is the builder's cache (system df, /build/prune); nil
+	// is an empty one.
+	BuildCache BuildCacheBackend
 }
 
 // New returns the API handler over b.

@@ -56,9 +56,10 @@ type BuildKitBackend interface {
 // file that holds the build's context.
 const BuildContextHeader = "X-Hull-Build-Context"
 
-// errNoBuilder is what a build hull cannot run answers.
+// errNoBuilder is what a daemon without a builder (hull on Windows)
+// answers to a build.
 func errNoBuilder(what string) error {
-	return fmt.Errorf("%s: hull has no image builder yet (BuildKit comes with issue 14): %w", what, errdefs.ErrNotImplemented)
+	return fmt.Errorf("%s: image builds are not supported on this platform (hull builds images on Linux): %w", what, errdefs.ErrNotImplemented)
 }
 
 func (s *Server) buildRoutes() {
@@ -89,13 +90,16 @@ func (s *Server) buildRoutes() {
 		switch v := q.Get("version"); v {
 		case "", "1":
 		case "2":
-			return errNoBuilder("build with a BuildKit session (version=2)")
+			return fmt.Errorf("build with a BuildKit session (version=2): not supported by hull; build with buildx (docker buildx build, POST /grpc) or version=1: %w", errdefs.ErrNotImplemented)
 		default:
 			return errdefs.Dockerf(errdefs.ErrInvalidArgument, "invalid version %q", v)
 		}
 		// One build engine: the legacy build runs on BuildKit too, as
 		// dockerd's builder-next runs it, with the context read from a
 		// file the daemon kept (or from remote, a URL BuildKit fetches).
+		if s.BuildKit == nil {
+			return errNoBuilder("build")
+		}
 		out := r.Clone(r.Context())
 		out.Header.Del(BuildContextHeader)
 		if q.Get("remote") == "" {
@@ -108,9 +112,6 @@ func (s *Server) buildRoutes() {
 		}
 		out.Body, out.ContentLength = http.NoBody, 0
 		out.Header.Del("Content-Length")
-		if s.BuildKit == nil {
-			return errNoBuilder("build")
-		}
 		if err := s.BuildKit.Start(r.Context()); err != nil {
 			return err
 		}

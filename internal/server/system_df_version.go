@@ -1,7 +1,9 @@
 package server
 
 import (
+	"context"
 	"net/http"
+	"strings"
 
 	"github.com/moby/moby/api/types/build"
 	"github.com/moby/moby/api/types/container"
@@ -22,7 +24,8 @@ import (
 //     object's list only when verbose=1 is asked, and dockerd still adds
 //     the older fields unless verbose is asked.
 //
-// hull has no builder: its build cache is empty, as /build/prune says.
+// The build cache is BuildKit's (hull-buildkit's DiskUsage): empty, and
+// nothing started, when the builder never ran.
 func (s *Server) systemDiskUsage(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	want := map[string]bool{"container": true, "image": true, "volume": true, "build-cache": true}
@@ -149,9 +152,52 @@ func (s *Server) systemDiskUsage(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if want["build-cache"] {
-		newFields["BuildCacheUsage"] = &build.DiskUsage{}
+		records, err := s.buildCacheRecords(ctx)
+		if err != nil {
+			return err
+		}
+		// As moby's builder counts them: a record in use is active, one
+		// neither in use nor shared with another can be reclaimed.
+		usage := &build.DiskUsage{TotalCount: int64(len(records))}
+		for _, r := range records {
+			usage.TotalSize += r.Size
+			if r.InUse {
+				usage.ActiveCount++
+			} else if !r.Shared {
+				usage.Reclaimable += r.Size
+			}
+		}
+		if items {
+			usage.Items = records
+		}
+		newFields["BuildCacheUsage"] = usage
 		if legacy {
-			out.set("BuildCache", []build.CacheRecord{})
+			if before(ctx, "1.42") {
+				// Parent (the first of Parents) until 1.42, and
+				// BuilderSize, the records' total, not yet left out.
+				shapes, err := shapesOf(records)
+				if err != nil {
+					return err
+				}
+				for i, sh := range shapes {
+					for k := range sh {
+						if strings.TrimSpace(k) == "Parents" {
+							delete(sh, k)
+						}
+					}
+					parent := ""
+					if len(records[i].Parents) > 0 {
+						parent = records[i].Parents[0]
+					}
+					sh.set("Parent", parent)
+				}
+				out.set("BuildCache", shapes)
+				if usage.TotalSize != 0 {
+					out.set("BuilderSize", usage.TotalSize)
+				}
+			} else {
+				out.set("BuildCache", records)
+			}
 		}
 	}
 	if newShape {
@@ -160,4 +206,29 @@ func (s *Server) systemDiskUsage(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	return writeJSON(w, http.StatusOK, out)
+}
+
+// buildCacheRecords are BuildKit's cache records, none when the builder
+// has never run. A builder with state that is not running is started:
+// its cache databases are hull-buildkit's to read (BuildKit holds them
+// open and locked while it runs), and a daemon that has built once pays
+// for the start on its next system df, as on its next build.
+func (s *Server) buildCacheRecords(ctx context.Context) ([]build.CacheRecord, error) {
+	if s.BuildKit == nil || s.BuildCache == nil {
+		return []build.CacheRecord{}, nil
+	}
+	if kept, _ := s.BuildCache.BuildState(); !kept {
+		return []build.CacheRecord{}, nil
+	}
+	if err := s.BuildKit.Start(ctx); err != nil {
+		return nil, err
+	}
+	records, err := s.BuildCache.BuildCacheUsage(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if records == nil {
+		records = []build.CacheRecord{}
+	}
+	return records, nil
 }

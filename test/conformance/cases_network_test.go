@@ -20,6 +20,9 @@ func networkCases() []*tcase {
 	list := func(query string) *step { return get("/networks?" + query).anyOrder() }
 	inspect := func(ref string) *step { return get("/networks/" + ref) }
 	subnet := obj{"IPAM": obj{"Config": []obj{{"Subnet": "10.213.1.0/24", "Gateway": "10.213.1.1", "IPRange": "10.213.1.128/25"}}}}
+	// dual is a dual-stack IPAM config: the IPv6 subnet without a gateway
+	// (dockerd shows none then, and gives the subnet's first address).
+	dual := obj{"Config": []obj{{"Subnet": "10.213.6.0/24", "Gateway": "10.213.6.1"}, {"Subnet": "fd00:213:6::/64"}}}
 	return []*tcase{
 		tcs("network/list/default", list("")),
 		tcs("network/list/filter-name", mkNet("n", nil), list(filters("name", "conf-n"))),
@@ -73,6 +76,66 @@ func networkCases() []*tcase {
 		tcs("network/create/overlapping", post("/networks/create", obj{"Name": "conf-n", "IPAM": subnet["IPAM"]}).asSetup(),
 			post("/networks/create", obj{"Name": "conf-m", "IPAM": obj{"Config": []obj{{"Subnet": "10.213.1.0/25"}}}})),
 		tcs("network/create/ipv6-no-subnet", post("/networks/create", obj{"Name": "conf-n", "EnableIPv6": true}).capture("n", "Id"), inspect("{n}").pick("EnableIPv6", "IPAM")),
+		tcs("network/create/ipv6-dual-stack", post("/networks/create", obj{"Name": "conf-n", "EnableIPv6": true, "IPAM": dual}).capture("n", "Id"),
+			inspect("{n}").pick("EnableIPv6", "IPAM").keeping("*IPAM.Config[].Subnet", "*IPAM.Config[].Gateway")),
+		tcs("network/create/ipv6-only-subnet", post("/networks/create", obj{"Name": "conf-n", "EnableIPv6": true,
+			"IPAM": obj{"Config": []obj{{"Subnet": "fd00:213:7::/64", "Gateway": "fd00:213:7::fe", "IPRange": "fd00:213:7::100/120"}}}}).capture("n", "Id"),
+			inspect("{n}").pick("EnableIPv6", "IPAM")),
+		// Without EnableIPv6 an IPv6 subnet is recorded, shown, and used for
+		// nothing (it takes no room: the same one twice).
+		tcs("network/create/ipv6-subnet-not-enabled", mkNet("m", obj{"IPAM": obj{"Config": []obj{{"Subnet": "fd00:213:8::/64"}}}}),
+			post("/networks/create", obj{"Name": "conf-n", "IPAM": obj{"Config": []obj{{"Subnet": "fd00:213:8::/64"}}}}).capture("n", "Id"),
+			inspect("{n}").pick("EnableIPv6", "IPAM").keeping("*IPAM.Config[1].Subnet")),
+		tcs("network/create/ipv6-overlapping", mkNet("m", obj{"EnableIPv6": true, "IPAM": dual}),
+			post("/networks/create", obj{"Name": "conf-n", "EnableIPv6": true, "IPAM": obj{"Config": []obj{{"Subnet": "fd00:213:6::/80"}}}})),
+		tcs("network/create/ipv6-two-subnets", post("/networks/create", obj{"Name": "conf-n", "EnableIPv6": true,
+			"IPAM": obj{"Config": []obj{{"Subnet": "fd00:213:9::/64"}, {"Subnet": "fd00:213:a::/64"}}}})),
+		tcs("network/create/ipam-v6-gateway-outside", post("/networks/create", obj{"Name": "conf-n", "EnableIPv6": true,
+			"IPAM": obj{"Config": []obj{{"Subnet": "fd00:213:b::/64", "Gateway": "fd00:213:c::1"}}}})),
+		tcs("network/create/ipam-v6-gateway-v4", post("/networks/create", obj{"Name": "conf-n", "EnableIPv6": true,
+			"IPAM": obj{"Config": []obj{{"Subnet": "fd00:213:b::/64", "Gateway": "10.213.11.1"}}}})),
+		tcs("network/create/ipam-v6-range-v4", post("/networks/create", obj{"Name": "conf-n", "EnableIPv6": true,
+			"IPAM": obj{"Config": []obj{{"Subnet": "fd00:213:b::/64", "IPRange": "10.213.11.0/24"}}}})),
+		tcs("network/create/ipam-v6-range-outside", post("/networks/create", obj{"Name": "conf-n", "EnableIPv6": true,
+			"IPAM": obj{"Config": []obj{{"Subnet": "fd00:213:b::/64", "IPRange": "fd00:213:c::/80"}}}})),
+		tcs("network/create/ipam-v6-host-bits", post("/networks/create", obj{"Name": "conf-n", "EnableIPv6": true,
+			"IPAM": obj{"Config": []obj{{"Subnet": "fd00:213:b::5/64"}}}})),
+
+		// A container on a dual-stack network: its addresses (the static
+		// IPv6 one kept), the network's view of it.
+		tcs("network/ipv6/container", mkNet("n", obj{"EnableIPv6": true, "IPAM": dual}),
+			mkRunning("a", obj{"HostConfig": obj{"NetworkMode": "conf-n"},
+				"NetworkingConfig": obj{"EndpointsConfig": obj{"conf-n": obj{"IPAMConfig": obj{"IPv6Address": "fd00:213:6::99"}}}}}),
+			get("/containers/{a}/json").pick("NetworkSettings").keeping("NetworkSettings.Networks.conf-n.GlobalIPv6Address",
+				"NetworkSettings.Networks.conf-n.GlobalIPv6PrefixLen", "NetworkSettings.Networks.conf-n.IPv6Gateway",
+				"NetworkSettings.Networks.conf-n.IPAMConfig.IPv6Address"),
+			inspect("{n}").pick("Containers")),
+		tcs("network/ipv6/connect-static", mkNet("n", obj{"EnableIPv6": true, "IPAM": dual}), mkRunning("a", nil),
+			post("/networks/{n}/connect", obj{"Container": "{a}", "EndpointConfig": obj{"IPAMConfig": obj{"IPv6Address": "fd00:213:6::98"}}}),
+			get("/containers/{a}/json").pick("NetworkSettings").keeping("NetworkSettings.Networks.conf-n.GlobalIPv6Address")),
+		// Static addresses of the wrong family are refused at create.
+		tcs("network/ipv6/static-v4-as-v6", mkNet("n", obj{"EnableIPv6": true, "IPAM": dual}),
+			create("a", obj{"HostConfig": obj{"NetworkMode": "conf-n"},
+				"NetworkingConfig": obj{"EndpointsConfig": obj{"conf-n": obj{"IPAMConfig": obj{"IPv6Address": "10.213.6.50"}}}}})),
+		tcs("network/ipv6/static-v6-as-v4", mkNet("n", obj{"EnableIPv6": true, "IPAM": dual}),
+			create("a", obj{"HostConfig": obj{"NetworkMode": "conf-n"},
+				"NetworkingConfig": obj{"EndpointsConfig": obj{"conf-n": obj{"IPAMConfig": obj{"IPv4Address": "fd00:213:6::50"}}}}})),
+		tcs("network/ipv6/connect-v4-as-v6", mkNet("n", obj{"EnableIPv6": true, "IPAM": dual}), mkRunning("a", nil),
+			post("/networks/{n}/connect", obj{"Container": "{a}", "EndpointConfig": obj{"IPAMConfig": obj{"IPv6Address": "10.213.6.51"}}})),
+		// … and at start, the address outside the subnet, taken, or on a
+		// network without IPv6.
+		tcs("network/ipv6/static-outside", mkNet("n", obj{"EnableIPv6": true, "IPAM": dual}),
+			mk("a", obj{"Cmd": []string{"sleep", "300"}, "HostConfig": obj{"NetworkMode": "conf-n"},
+				"NetworkingConfig": obj{"EndpointsConfig": obj{"conf-n": obj{"IPAMConfig": obj{"IPv6Address": "fd00:213:9::5"}}}}}),
+			post("/containers/{a}/start", nil)),
+		tcs("network/ipv6/static-gateway", mkNet("n", obj{"EnableIPv6": true, "IPAM": dual}),
+			mk("a", obj{"Cmd": []string{"sleep", "300"}, "HostConfig": obj{"NetworkMode": "conf-n"},
+				"NetworkingConfig": obj{"EndpointsConfig": obj{"conf-n": obj{"IPAMConfig": obj{"IPv6Address": "fd00:213:6::1"}}}}}),
+			post("/containers/{a}/start", nil)),
+		tcs("network/ipv6/static-no-ipv6", mkNet("n", obj{"IPAM": subnet["IPAM"]}),
+			mk("a", obj{"Cmd": []string{"sleep", "300"}, "HostConfig": obj{"NetworkMode": "conf-n"},
+				"NetworkingConfig": obj{"EndpointsConfig": obj{"conf-n": obj{"IPAMConfig": obj{"IPv6Address": "fd00:213:6::5"}}}}}),
+			post("/containers/{a}/start", nil)),
 		tcs("network/create/host-driver", post("/networks/create", obj{"Name": "conf-n", "Driver": "host"})),
 		tcs("network/create/null-driver", post("/networks/create", obj{"Name": "conf-n", "Driver": "null"})),
 		tcs("network/create/predefined-default", post("/networks/create", obj{"Name": "default"})),

@@ -49,11 +49,15 @@ func deleteLink(name string) {
 func removeHullNetwork(execRoot string) {
 	bridge := hullBridgeName(execRoot)
 	deleteLink(bridge)
-	if c, err := nftables.New(); err == nil {
-		t := &nftables.Table{Name: "hull_" + bridge[len("hull"):], Family: nftables.TableFamilyIPv4}
-		c.AddTable(t)
-		c.DelTable(t)
-		c.Flush()
+	// Its table ip, and the table ip6 of the same name while it had an
+	// IPv6 network.
+	for _, fam := range []nftables.TableFamily{nftables.TableFamilyIPv4, nftables.TableFamilyIPv6} {
+		if c, err := nftables.New(); err == nil {
+			t := &nftables.Table{Name: "hull_" + bridge[len("hull"):], Family: fam}
+			c.AddTable(t)
+			c.DelTable(t)
+			c.Flush()
+		}
 	}
 }
 
@@ -92,4 +96,24 @@ func removeStaleRuns(cleanup func(dir string)) {
 // timeout's panic runs no cleanup).
 func dieWithTest(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+}
+
+// forwardingSysctls are the host's forwarding switches that dockerd's and
+// hull's bridge networks turn on (IPv4 always, IPv6 with an IPv6 network).
+var forwardingSysctls = []string{"/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv6/conf/all/forwarding"}
+
+// keepForwarding returns a function that puts the host's forwarding
+// switches back as they are now.
+func keepForwarding() func() {
+	saved := map[string][]byte{}
+	for _, p := range forwardingSysctls {
+		if b, err := os.ReadFile(p); err == nil {
+			saved[p] = b
+		}
+	}
+	return func() {
+		for p, b := range saved {
+			os.WriteFile(p, b, 0o644)
+		}
+	}
 }
