@@ -40,7 +40,9 @@ func networkProviders(ctx context.Context, api *daemonAPI) (providers map[pb.Net
 	label = "host"
 	if api != nil {
 		def, label = &bridgeProvider{api: api}, "bridge"
-		gw, err := api.bridgeGateway(ctx)
+		gctx, cancel := context.WithTimeout(ctx, sandboxTimeout)
+		gw, err := api.bridgeGateway(gctx)
+		cancel()
 		if err != nil {
 			slog.Warn("the default bridge's gateway, for --add-host NAME:host-gateway", "error", err)
 		}
@@ -81,7 +83,8 @@ func (a *daemonAPI) bridgeGateway(ctx context.Context) (string, error) {
 	return "", fmt.Errorf("the default bridge network has no gateway: %w", errdefs.ErrNotFound)
 }
 
-// sandboxTimeout bounds a request for a build sandbox, or its release.
+// sandboxTimeout bounds a request for a build sandbox, its release, or
+// the default bridge's gateway.
 const sandboxTimeout = 30 * time.Second
 
 // bridgeProvider gives each RUN step of the default network mode a build
