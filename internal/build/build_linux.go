@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -218,6 +219,12 @@ func (k *buildkit) workerOpt(ctx context.Context, root, execRoot string, api *da
 	if api != nil {
 		is = newHullImages(api, cs, lm)
 	}
+	exec := &executor{root: filepath.Join(execRoot, "executor"), rt: runtime.New(filepath.Join(execRoot, "runtime")), networks: networks}
+	if err := exec.removeLeftoverSteps(ctx); err != nil {
+		// Not fatal: a leftover that stays is reported and the builder
+		// still starts.
+		slog.WarnContext(ctx, "hull-buildkit: leftovers of an earlier run's steps", "error", err)
+	}
 	hostname, err := os.Hostname()
 	if err != nil {
 		hostname = "unknown"
@@ -234,7 +241,7 @@ func (k *buildkit) workerOpt(ctx context.Context, root, execRoot string, api *da
 		},
 		Platforms:        []ocispecs.Platform{platforms.Normalize(platforms.DefaultSpec())},
 		NetworkProviders: networks,
-		Executor:         &executor{root: filepath.Join(execRoot, "executor"), rt: runtime.New(filepath.Join(execRoot, "runtime")), networks: networks},
+		Executor:         exec,
 		Snapshotter:      containerdsnapshot.NewSnapshotter(snapshotterName, mdb.Snapshotter(snapshotterName), "buildkit", nil),
 		ContentStore:     cs,
 		Applier:          apply.NewFileSystemApplier(cs),

@@ -255,3 +255,49 @@ func (s *streams) close() {
 		}
 	}
 }
+
+// removeLeftoverSteps removes what a hull-buildkit that died (killed, or
+// its daemon with it) left of its RUN steps: their containers still
+// running under their shims, their root file systems still mounted in
+// the bundles, and the bundles. It runs before the worker starts, so no
+// step of this process is among them.
+func (e *executor) removeLeftoverSteps(ctx context.Context) error {
+	var errs []error
+	states, err := e.rt.List(ctx)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("list the steps' containers: %w", err))
+	}
+	ids := map[string]bool{}
+	for _, st := range states {
+		ids[st.ID] = true
+	}
+	// A step killed while it was being made has a container state
+	// without a shim, which List does not report.
+	if ents, err := os.ReadDir(filepath.Join(e.rt.Root(), "state")); err == nil {
+		for _, ent := range ents {
+			ids[ent.Name()] = true
+		}
+	}
+	for id := range ids {
+		if err := e.rt.Delete(ctx, id, true); err != nil && !errdefs.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("remove step container %s: %w", id, err))
+		}
+	}
+	entries, err := os.ReadDir(e.root)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, err)
+	}
+	for _, ent := range entries {
+		if !ent.IsDir() {
+			continue
+		}
+		bundle := filepath.Join(e.root, ent.Name())
+		// Mounts below the root file system first (a step's binds
+		// stubs live in its own namespace; these are the host's).
+		mount.UnmountRecursive(filepath.Join(bundle, "rootfs"), 0)
+		if err := os.RemoveAll(bundle); err != nil {
+			errs = append(errs, fmt.Errorf("remove step bundle %s: %w", ent.Name(), err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -420,6 +420,13 @@ func (r *Runtime) deleteImpl(ctx context.Context, id string, force bool) error {
 	if errors.Is(err, errShimGone) {
 		return r.cleanupDead(id)
 	}
+	if errdefs.IsNotFound(err) {
+		// No shim, but a container state: one whose shim was killed
+		// while it made the container (its exec fifo still there).
+		if _, serr := os.Stat(filepath.Join(r.stateRoot(), id)); serr == nil {
+			return r.cleanupDead(id)
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -451,8 +458,12 @@ func (r *Runtime) cleanupDead(id string) error {
 		if err := destroyContainer(c); err != nil {
 			return fmt.Errorf("delete %s: %w", id, err)
 		}
-	} else if !errors.Is(err, libcontainer.ErrNotExist) {
-		slog.Warn("cleanup: cannot load the container's state", "container", id, "error", err)
+	} else {
+		if !errors.Is(err, libcontainer.ErrNotExist) {
+			slog.Warn("cleanup: cannot load the container's state", "container", id, "error", err)
+		}
+		// No state to load: what is there (an exec fifo of a
+		// container whose making was cut short) goes.
 		os.RemoveAll(filepath.Join(r.stateRoot(), id))
 	}
 	if err := os.RemoveAll(r.shimDir(id)); err != nil {
