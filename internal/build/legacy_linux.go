@@ -237,11 +237,16 @@ func (k *buildkit) build(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	out := &jsonStream{w: w, quiet: o.quiet}
+	if file := r.Header.Get(BuildContextHeader); file != "" {
+		if out.steps, err = legacySteps(file, r.URL.Query().Get("dockerfile"), o.attrs["target"]); err != nil {
+			return err
+		}
+	}
 	c, err := k.client(ctx)
 	if err != nil {
 		return err
 	}
-	out := &jsonStream{w: w, quiet: o.quiet}
 	ch := make(chan *bkclient.SolveStatus)
 	progressDone := make(chan struct{})
 	go func() {
@@ -259,6 +264,11 @@ func (k *buildkit) build(w http.ResponseWriter, r *http.Request) error {
 	<-progressDone
 	if err != nil {
 		return out.fail(legacyError(err))
+	}
+	if out.steps != nil {
+		for _, l := range out.steps.rest() {
+			out.output(jsonMessage{Stream: l})
+		}
 	}
 	id := resp.ExporterResponse[exptypes.ExporterImageDigestKey]
 	if o.quiet {
@@ -324,6 +334,7 @@ type jsonStream struct {
 	started bool
 	quiet   bool
 	held    []jsonMessage // quiet: the output, written only with an error
+	steps   *classicSteps // nil: the vertices' own names and numbers
 }
 
 func (s *jsonStream) message(m jsonMessage) {
@@ -378,7 +389,7 @@ func (s *jsonStream) fail(err error) error {
 
 // stepName is a Dockerfile step as the dockerfile frontend names its
 // vertex: "[2/3] RUN …" or "[stage 2/3] RUN …".
-var stepName = regexp.MustCompile(`^\[(?:[^\]]* )?(\d+)/(\d+)\] (.*)$`)
+var stepName = regexp.MustCompile(`^\[(?:([^\]]*) )?(\d+)/(\d+)\] (.*)$`)
 
 // progress turns BuildKit's status into "stream" lines: a line per step
 // as it starts ("Step 2/3 : RUN …"), " ---> Using cache" for a cached
@@ -396,8 +407,14 @@ func (s *jsonStream) progress(ch chan *bkclient.SolveStatus) {
 				continue
 			}
 			seen[d] = true
-			s.output(jsonMessage{Stream: fmt.Sprintf("Step %s/%s : %s\n", m[1], m[2], m[3])})
-			if v.Cached {
+			lines := []string{fmt.Sprintf("Step %s/%s : %s\n", m[2], m[3], m[4])}
+			if s.steps != nil {
+				lines = s.steps.vertex(m[1], m[2], m[3], lines)
+			}
+			for _, l := range lines {
+				s.output(jsonMessage{Stream: l})
+			}
+			if v.Cached && len(lines) > 0 {
 				s.output(jsonMessage{Stream: " ---> Using cache\n"})
 			}
 		}
