@@ -115,8 +115,7 @@ func parseClassicSteps(dt []byte, target string) (*classicSteps, error) {
 	if target != "" {
 		i, ok := instructions.HasStage(stages, target)
 		if !ok {
-			// The solve says it, in the frontend's words.
-			return nil, nil
+			return nil, errdefs.Dockerf(errdefs.ErrInvalidArgument, "target stage %q could not be found", target)
 		}
 		s.target = i
 	}

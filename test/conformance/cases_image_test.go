@@ -14,9 +14,11 @@ var regAuth = base64.URLEncoding.EncodeToString([]byte(`{"username":"conf","pass
 // importTar is a small root file system for the import cases.
 var importTar = tarOf([]string{"etc/", "etc/imported"}, map[string]string{"etc/imported": "imported\n"})
 
-// buildTar is a build context: a Dockerfile on the seeded busybox.
-var buildTar = tarOf([]string{"Dockerfile", "a.txt"}, map[string]string{
-	"Dockerfile": "FROM " + imgBusybox + "\nCOPY a.txt /conf-built\nCMD [\"cat\", \"/conf-built\"]\n", "a.txt": "built\n"})
+// buildTar is a build context: a Dockerfile on the seeded busybox, and
+// bad.Dockerfile with an unknown instruction on its line 3.
+var buildTar = tarOf([]string{"Dockerfile", "a.txt", "bad.Dockerfile"}, map[string]string{
+	"Dockerfile": "FROM " + imgBusybox + "\nCOPY a.txt /conf-built\nCMD [\"cat\", \"/conf-built\"]\n", "a.txt": "built\n",
+	"bad.Dockerfile": "FROM " + imgBusybox + "\nCOPY a.txt /conf-built\nFROMM nowhere\n"})
 
 // imageCases; seedTar is the seed archive (the load cases load it again).
 func imageCases(seedTar []byte) []*tcase {
@@ -187,6 +189,8 @@ func imageCases(seedTar []byte) []*tcase {
 		tcs("image/build/named-dockerfile-missing", post("/build?dockerfile=conf.Dockerfile", buildTar).ctypeIs("application/x-tar")),
 		tcs("image/build/bad-version", post("/build?version=3", buildTar).ctypeIs("application/x-tar")),
 		tcs("image/build/garbage", post("/build", []byte("not a tar at all")).ctypeIs("application/x-tar")),
+		tcs("image/build/syntax-error", post("/build?dockerfile=bad.Dockerfile", buildTar).ctypeIs("application/x-tar")),
+		tcs("image/build/target-missing", post("/build?target=nope", buildTar).ctypeIs("application/x-tar")),
 		tcs("image/build/ok", post("/build?t=conf/built:1&networkmode=none", buildTar).ctypeIs("application/x-tar").vol("[].stream", "[].aux"),
 			inspect("conf/built:1").pick("RepoTags", "Config")).only141(),
 	}
