@@ -202,6 +202,7 @@ func TestBuildFeatures(t *testing.T) {
 		"Dockerfile":      "FROM e2e/bbase:1\nRUN exit 8\n", // -f must not read it
 		"Dockerfile.fail": failDockerfile,
 		"Dockerfile.bad":  syntaxDockerfile,
+		"Dockerfile.slow": "FROM e2e/bbase:1\nRUN echo $((40+2))-running; sleep 120\n",
 		"data.txt":        "data\n",
 		"ignored.txt":     "must not be sent\n",
 		"sub/kept.txt":    "kept\n",
@@ -241,7 +242,7 @@ func TestBuildFeatures(t *testing.T) {
 		}
 		out := docker(t, env, "run", "--rm", "--user", "0", "--entrypoint", "sh", "e2e/app:1", "-c",
 			"stat -c '%a %u:%g' /out/data.txt; cmp /copied-busybox /bin/busybox && echo same; ls -A /ctx /ctx/sub; pwd")
-		want := "600 1234:5678\nsame\n/ctx:\n.dockerignore\nDockerfile\nDockerfile.app\nDockerfile.bad\nDockerfile.fail\ndata.txt\nsub\n\n/ctx/sub:\nkept.txt\n/work"
+		want := "600 1234:5678\nsame\n/ctx:\n.dockerignore\nDockerfile\nDockerfile.app\nDockerfile.bad\nDockerfile.fail\nDockerfile.slow\ndata.txt\nsub\n\n/ctx/sub:\nkept.txt\n/work"
 		if out != want {
 			t.Errorf("COPY --chmod/--chown, COPY --from=image, .dockerignore, WORKDIR:\n%s\nwant:\n%s", out, want)
 		}
@@ -256,6 +257,11 @@ func TestBuildFeatures(t *testing.T) {
 			if hist[i] != appHistory[i]+"|buildkit.dockerfile.v0" {
 				t.Errorf("docker history line %d: %q, want %q", i, hist[i], appHistory[i]+"|buildkit.dockerfile.v0")
 			}
+		}
+		// As dockerd's: the image's id on the newest row, <missing> below.
+		ids := strings.Split(docker(t, env, "history", "--no-trunc", "--format", "{{.ID}}", "e2e/app:1"), "\n")
+		if id := docker(t, env, "image", "inspect", "--format", "{{.Id}}", "e2e/app:1"); ids[0] != id || len(ids) < 2 || ids[1] != "<missing>" {
+			t.Errorf("docker history's IDs: %v, want %s then <missing>", ids, id)
 		}
 		// The secret is in no layer of the image.
 		save := filepath.Join(dir, "app.tar")
@@ -435,6 +441,33 @@ func TestBuildFeatures(t *testing.T) {
 		if imageExists(env, "e2e/fail:3") {
 			t.Errorf("a failed SDK build tagged e2e/fail:3")
 		}
+		// A client that hangs up during a RUN step cancels the build: its
+		// step's container goes, nothing stays mounted, nothing is tagged.
+		cctx, cancel := context.WithCancel(ctx)
+		res, err = cli.ImageBuild(cctx, bytes.NewReader(tarDir(t, ctxDir)), client.ImageBuildOptions{Tags: []string{"e2e/slow:1"}, Dockerfile: "Dockerfile.slow"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := json.NewDecoder(res.Body)
+		for {
+			var m jsonstream.Message
+			if err := dec.Decode(&m); err != nil {
+				t.Fatalf("the slow build's stream ended before its step started: %v", err)
+			}
+			if strings.Contains(m.Stream, "42-running") {
+				break
+			}
+		}
+		if len(leftovers(t, dir)) == 0 {
+			t.Errorf("the slow build's step runs, but nothing shows it (the check below cannot fail)")
+		}
+		cancel()
+		res.Body.Close()
+		waitFor(t, func() bool { return len(leftovers(t, dir)) == 0 }, "the hung-up build's step to go", func() string { return strings.Join(leftovers(t, dir), "\n") })
+		if imageExists(env, "e2e/slow:1") {
+			t.Errorf("a cancelled build tagged e2e/slow:1")
+		}
+
 		// A syntax error: the request fails, naming the line.
 		res, err = cli.ImageBuild(ctx, bytes.NewReader(tarDir(t, ctxDir)), client.ImageBuildOptions{Dockerfile: "Dockerfile.bad"})
 		if err == nil {
