@@ -223,7 +223,10 @@ func TestBuildFeatures(t *testing.T) {
 	}
 
 	t.Run("buildx", func(t *testing.T) {
-		appBuild("--build-arg", "VERSION=42", "-t", "e2e/app:1")
+		out := appBuild("--build-arg", "VERSION=42", "-t", "e2e/app:1", "-t", "e2e/app")
+		if !strings.Contains(out, "naming to docker.io/e2e/app:1 done") || !strings.Contains(out, "naming to docker.io/e2e/app done") {
+			t.Errorf("the moby exporter's progress does not name the tags as dockerd's (docker.io/e2e/app:1, docker.io/e2e/app):\n%s", out)
+		}
 		if out := docker(t, env, "run", "--rm", "e2e/app:1"); out != "v42" {
 			t.Errorf("docker run of the built image (ENTRYPOINT + CMD): %q, want v42", out)
 		}
@@ -240,7 +243,7 @@ func TestBuildFeatures(t *testing.T) {
 				t.Errorf("%s: %q, want %q", file, got, want)
 			}
 		}
-		out := docker(t, env, "run", "--rm", "--user", "0", "--entrypoint", "sh", "e2e/app:1", "-c",
+		out = docker(t, env, "run", "--rm", "--user", "0", "--entrypoint", "sh", "e2e/app:1", "-c",
 			"stat -c '%a %u:%g' /out/data.txt; cmp /copied-busybox /bin/busybox && echo same; ls -A /ctx /ctx/sub; pwd")
 		want := "600 1234:5678\nsame\n/ctx:\n.dockerignore\nDockerfile\nDockerfile.app\nDockerfile.bad\nDockerfile.fail\nDockerfile.slow\ndata.txt\nsub\n\n/ctx/sub:\nkept.txt\n/work"
 		if out != want {
