@@ -351,6 +351,12 @@ func TestBuildFeatures(t *testing.T) {
 		if got := docker(t, env, "run", "--rm", "e2e/legacy:1"); got != "v7" {
 			t.Errorf("docker run of the legacy build: %q", got)
 		}
+		// The CLI leaves out what .dockerignore names, as it sends the
+		// context; the SDK's caller (below) sends what it sends, and the
+		// daemon keeps it, as dockerd's.
+		if got := docker(t, env, "run", "--rm", "--entrypoint", "ls", "e2e/legacy:1", "-A", "/ctx", "/ctx/sub"); strings.Contains(got, "ignored") || !strings.Contains(got, "kept.txt") {
+			t.Errorf("the legacy build's context:\n%s", got)
+		}
 		if got := cat("e2e/legacy:1", "/out/secret-len"); got != "none" {
 			t.Errorf("the legacy build's secret step: %q, want none", got)
 		}
@@ -430,6 +436,9 @@ func TestBuildFeatures(t *testing.T) {
 		}
 		if got := cat("e2e/sdk:1", "/out/version"); got != "v8" {
 			t.Errorf("the SDK's build: %q", got)
+		}
+		if got := docker(t, env, "run", "--rm", "--entrypoint", "ls", "e2e/sdk:1", "/ctx"); !strings.Contains(got, "ignored.txt") {
+			t.Errorf("the SDK's context, sent whole, lost ignored.txt (dockerd keeps it):\n%s", got)
 		}
 
 		// A failing RUN: an error in-band, after the steps.
