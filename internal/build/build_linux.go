@@ -31,6 +31,7 @@ import (
 	"github.com/moby/buildkit/solver/bboltcachestorage"
 	"github.com/moby/buildkit/solver/pb"
 	"github.com/moby/buildkit/util/db/boltutil"
+	"github.com/moby/buildkit/util/grpcerrors"
 	"github.com/moby/buildkit/util/leaseutil"
 	"github.com/moby/buildkit/util/network"
 	bkversion "github.com/moby/buildkit/version"
@@ -143,7 +144,9 @@ func startBuildKit(ctx context.Context, root, execRoot, daemonSock string) (_ *b
 	}
 	k.controller = c
 	k.closers = append(k.closers, c.Close)
-	k.grpc = grpc.NewServer()
+	// As buildkitd's and dockerd's: an error keeps its typed details
+	// (the Dockerfile's lines, a step's exit code) across gRPC.
+	k.grpc = grpc.NewServer(grpc.UnaryInterceptor(grpcerrors.UnaryServerInterceptor), grpc.StreamInterceptor(grpcerrors.StreamServerInterceptor))
 	c.Register(k.grpc)
 	k.h2 = &http2.Server{}
 	return k, nil

@@ -242,6 +242,9 @@ func (k *buildkit) build(w http.ResponseWriter, r *http.Request) error {
 		if out.steps, err = legacySteps(file, r.URL.Query().Get("dockerfile"), o.attrs["target"]); err != nil {
 			return err
 		}
+		if out.steps != nil {
+			out.begin()
+		}
 	}
 	c, err := k.client(ctx)
 	if err != nil {
@@ -263,6 +266,7 @@ func (k *buildkit) build(w http.ResponseWriter, r *http.Request) error {
 	}, ch)
 	<-progressDone
 	if err != nil {
+		out.code = exitCode(err)
 		return out.fail(legacyError(err))
 	}
 	if out.steps != nil {
@@ -323,6 +327,7 @@ type jsonMessage struct {
 }
 
 type jsonErrorDetail struct {
+	Code    int    `json:"code,omitempty"`
 	Message string `json:"message"`
 }
 
@@ -335,6 +340,7 @@ type jsonStream struct {
 	quiet   bool
 	held    []jsonMessage // quiet: the output, written only with an error
 	steps   *classicSteps // nil: the vertices' own names and numbers
+	code    int           // a failed step's exit code, for the error's detail
 }
 
 func (s *jsonStream) message(m jsonMessage) {
@@ -383,7 +389,7 @@ func (s *jsonStream) fail(err error) error {
 		return err
 	}
 	msg := errdefs.Message(err)
-	s.write(jsonMessage{Error: msg, ErrorDetail: &jsonErrorDetail{Message: msg}})
+	s.write(jsonMessage{Error: msg, ErrorDetail: &jsonErrorDetail{Code: s.code, Message: msg}})
 	return nil
 }
 

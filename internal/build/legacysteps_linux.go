@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path"
 	"strconv"
@@ -24,6 +25,7 @@ import (
 	"github.com/containerd/containerd/v2/pkg/archive/compression"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	gatewaypb "github.com/moby/buildkit/frontend/gateway/pb"
 
 	"github.com/hullproject/hull/internal/errdefs"
 )
@@ -230,4 +232,32 @@ func (s *classicSteps) vertex(prefix, i, n string, fallback []string) []string {
 		return fallback
 	}
 	return s.through(st, k)
+}
+
+// exitCode is the exit code of the step that failed a solve, 0 if none:
+// the classic builder gives it as the error's code, which docker build
+// exits with.
+func exitCode(err error) int {
+	var ee *gatewaypb.ExitError
+	if errors.As(err, &ee) && ee.ExitCode != 0 && ee.ExitCode != gatewaypb.UnknownExitStatus {
+		return int(ee.ExitCode)
+	}
+	return 0
+}
+
+// begin answers 200 and the stream's headers at once: once its
+// Dockerfile parsed, the classic builder has begun printing its steps,
+// and what fails after (an image that cannot be had, a step) is said in
+// the stream.
+func (s *jsonStream) begin() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.started {
+		s.started = true
+		s.w.Header().Set("Content-Type", "application/json")
+		s.w.WriteHeader(http.StatusOK)
+		if f, ok := s.w.(http.Flusher); ok {
+			f.Flush()
+		}
+	}
 }
