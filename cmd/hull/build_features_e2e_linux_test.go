@@ -380,6 +380,15 @@ func TestBuildFeatures(t *testing.T) {
 			t.Logf("DOCKER_BUILDKIT=0 docker build:\n%s", out)
 		}
 
+		// --label: a LABEL step at the end, as the classic builder's.
+		out = docker(t, legacyEnv, "build", "--label", "e2e.label=yes", "-t", "e2e/labelled:1", baseDir)
+		if !strings.Contains(out, "Step 5/6 : CMD [\"/bin/sh\"]\nStep 6/6 : LABEL e2e.label=yes\n") {
+			t.Errorf("DOCKER_BUILDKIT=0 docker build --label:\n%s", out)
+		}
+		if got := docker(t, env, "image", "inspect", "--format", "{{json .Config.Labels}}", "e2e/labelled:1"); got != `{"e2e.label":"yes"}` {
+			t.Errorf("the legacy build's labels: %s", got)
+		}
+
 		// As dockerd's classic builder: the error's code is the step's
 		// exit code, which docker build exits with.
 		stdout, stderr, code := dockerRun(t, legacyEnv, "", "build", "-f", filepath.Join(ctxDir, "Dockerfile.fail"), "-t", "e2e/fail:2", ctxDir)

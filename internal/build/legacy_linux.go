@@ -239,7 +239,7 @@ func (k *buildkit) build(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := &jsonStream{w: w, quiet: o.quiet}
 	if file := r.Header.Get(BuildContextHeader); file != "" {
-		if out.steps, err = legacySteps(file, r.URL.Query().Get("dockerfile"), o.attrs["target"]); err != nil {
+		if out.steps, err = legacySteps(file, r.URL.Query().Get("dockerfile"), o.attrs); err != nil {
 			return err
 		}
 		if out.steps != nil {

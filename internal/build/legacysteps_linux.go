@@ -16,9 +16,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -100,8 +102,9 @@ func readDockerfile(file, name string) (_ []byte, ok bool, _ error) {
 
 // parseClassicSteps parses dt as the dockerfile frontend does; an error
 // is the frontend's ("dockerfile parse error on line 3: …"), an invalid
-// argument.
-func parseClassicSteps(dt []byte, target string) (*classicSteps, error) {
+// argument. The build's labels are steps of the target stage, one LABEL
+// each, by name, as the classic builder adds them.
+func parseClassicSteps(dt []byte, target string, labels map[string]string) (*classicSteps, error) {
 	res, err := parser.Parse(strings.NewReader(string(dt)))
 	if err != nil {
 		return nil, errdefs.Dockerf(errdefs.ErrInvalidArgument, "%v", err)
@@ -125,7 +128,11 @@ func parseClassicSteps(dt []byte, target string) (*classicSteps, error) {
 		s.meta = append(s.meta, a.String())
 	}
 	n := len(s.meta)
-	for _, st := range stages[:s.target+1] {
+	stages = stages[:s.target+1]
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		stages[s.target].AddCommand(instructions.NewLabelCommand(k, labels[k], true))
+	}
+	for _, st := range stages {
 		cs := &classicStage{name: st.Name, first: n + 1, steps: []string{st.SourceCode}}
 		for _, c := range st.Commands {
 			switch c.(type) {
@@ -207,14 +214,21 @@ func (s *classicSteps) line(n int, text string) string {
 }
 
 // legacySteps reads and parses the Dockerfile of a legacy build's
-// context file; nil (no error) when it is not found there, which the
-// solve then says.
-func legacySteps(file, dockerfile, target string) (*classicSteps, error) {
+// context file, for the solve's frontend attributes (its target and
+// labels); nil (no error) when it is not found there, which the solve
+// then says.
+func legacySteps(file, dockerfile string, attrs map[string]string) (*classicSteps, error) {
 	dt, ok, err := readDockerfile(file, dockerfile)
 	if err != nil || !ok {
 		return nil, nil
 	}
-	return parseClassicSteps(dt, target)
+	labels := map[string]string{}
+	for k, v := range attrs {
+		if name, ok := strings.CutPrefix(k, "label:"); ok {
+			labels[name] = v
+		}
+	}
+	return parseClassicSteps(dt, attrs["target"], labels)
 }
 
 // vertex returns the lines for a vertex named "[prefix i/n] …": the

@@ -23,7 +23,7 @@ LABEL a=b
 WORKDIR /w
 CMD ["x"]
 `
-	s, err := parseClassicSteps([]byte(df), "")
+	s, err := parseClassicSteps([]byte(df), "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,14 +56,23 @@ CMD ["x"]
 		t.Errorf("steps:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
 	}
 
+	// --label: a LABEL step each, by name, at the end of the target stage.
+	s, err = parseClassicSteps([]byte(df), "builder", map[string]string{"z": "last", "a": "first one"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(s.rest(), ""), "Step 1/7 : ARG BASE=busybox\nStep 2/7 : FROM ${BASE} AS builder\nStep 3/7 : ARG V\nStep 4/7 : RUN echo $V > /v\nStep 5/7 : ENV X=1\nStep 6/7 : LABEL a=first one\nStep 7/7 : LABEL z=last\n"; got != want {
+		t.Errorf("--label:\n%s\nwant:\n%s", got, want)
+	}
+
 	// --target: the stages after it are not counted.
-	if s, err := parseClassicSteps([]byte(df), "unused"); err != nil || s.total != 7 {
+	if s, err := parseClassicSteps([]byte(df), "unused", nil); err != nil || s.total != 7 {
 		t.Errorf("--target unused: %v, %v", s, err)
 	}
-	if _, err := parseClassicSteps([]byte(df), "nope"); !errdefs.IsInvalidArgument(err) || !strings.Contains(err.Error(), `target stage "nope" could not be found`) {
+	if _, err := parseClassicSteps([]byte(df), "nope", nil); !errdefs.IsInvalidArgument(err) || !strings.Contains(err.Error(), `target stage "nope" could not be found`) {
 		t.Errorf("a missing target: %v", err)
 	}
-	_, err = parseClassicSteps([]byte("FROM busybox\nRUN true\nFROMM x\n"), "")
+	_, err = parseClassicSteps([]byte("FROM busybox\nRUN true\nFROMM x\n"), "", nil)
 	if !errdefs.IsInvalidArgument(err) || !strings.Contains(err.Error(), "dockerfile parse error on line 3: unknown instruction: FROMM") {
 		t.Errorf("a syntax error: %v", err)
 	}
