@@ -503,6 +503,38 @@ func TestBuildFeatures(t *testing.T) {
 		}
 	})
 
+	// "# syntax=IMAGE": the gateway.v0 frontend runs the frontend image
+	// (BuildKit's own dockerfile frontend, built here from the module
+	// cache, offline) as a build container; the legacy path reads the
+	// line as a comment, as the classic builder.
+	t.Run("gateway", func(t *testing.T) {
+		feDir := filepath.Join(dir, "frontend")
+		build := exec.Command("go", "build", "-o", filepath.Join(feDir, "dockerfile-frontend"), "github.com/moby/buildkit/frontend/dockerfile/cmd/dockerfile-frontend")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Skipf("BuildKit's dockerfile frontend does not build here: %v\n%s", err, out)
+		}
+		writeFiles(t, feDir, map[string]string{"Dockerfile": "FROM scratch\nCOPY dockerfile-frontend /bin/dockerfile-frontend\nENTRYPOINT [\"/bin/dockerfile-frontend\"]\n"})
+		docker(t, env, "build", "-q", "-t", "e2e/dockerfile-frontend:1", feDir)
+		synDir := filepath.Join(dir, "syntax")
+		writeFiles(t, synDir, map[string]string{"Dockerfile": "# syntax=e2e/dockerfile-frontend:1\nFROM e2e/bbase:1\nRUN echo via-gateway > /g\n"})
+		out := docker(t, env, "build", "--progress=plain", "-t", "e2e/syntax:1", synDir)
+		if !strings.Contains(out, "docker-image://docker.io/e2e/dockerfile-frontend:1") {
+			t.Errorf("the build did not run the frontend image:\n%s", out)
+		}
+		if got := cat("e2e/syntax:1", "/g"); got != "via-gateway" {
+			t.Errorf("the gateway frontend's build: %q", got)
+		}
+		writeFiles(t, synDir, map[string]string{"Dockerfile": "# syntax=e2e/nowhere:1\nFROM e2e/bbase:1\nRUN echo classic > /g\n"})
+		out = docker(t, legacyEnv, "build", "-t", "e2e/syntax:2", synDir)
+		if !strings.Contains(out, "Step 2/2 : RUN echo classic > /g") {
+			t.Errorf("the legacy build of a Dockerfile with a syntax line:\n%s", out)
+		}
+		if got := cat("e2e/syntax:2", "/g"); got != "classic" {
+			t.Errorf("the legacy build of a Dockerfile with a syntax line: %q", got)
+		}
+	})
+
 	t.Run("escape", func(t *testing.T) {
 		outside := filepath.Join(dir, "outside")
 		os.MkdirAll(outside, 0o755)

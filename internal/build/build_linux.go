@@ -24,6 +24,7 @@ import (
 	"github.com/moby/buildkit/control"
 	"github.com/moby/buildkit/frontend"
 	dockerfile "github.com/moby/buildkit/frontend/dockerfile/builder"
+	"github.com/moby/buildkit/frontend/gateway"
 	"github.com/moby/buildkit/frontend/gateway/forwarder"
 	"github.com/moby/buildkit/session"
 	containerdsnapshot "github.com/moby/buildkit/snapshot/containerd"
@@ -113,6 +114,13 @@ func startBuildKit(ctx context.Context, root, execRoot, daemonSock string) (_ *b
 	frontends := map[string]frontend.Frontend{
 		"dockerfile.v0": forwarder.NewGatewayForwarder(wc.Infos(), dockerfile.Build),
 	}
+	// gateway.v0 runs a frontend image (# syntax=docker/dockerfile:1)
+	// as a build container, from any repository, as dockerd's.
+	gw, err := gateway.NewGatewayFrontend(wc.Infos(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("start BuildKit: gateway frontend: %w", err)
+	}
+	frontends["gateway.v0"] = gw
 	cacheStore, err := bboltcachestorage.NewStore(filepath.Join(root, "cache.db"))
 	if err != nil {
 		return nil, fmt.Errorf("start BuildKit: cache database: %w", err)

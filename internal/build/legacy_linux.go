@@ -153,6 +153,9 @@ func parseLegacy(r *http.Request, contextURL string) (*legacyOptions, error) {
 	}
 	o.ref = q.Get("buildid")
 	o.attrs["context"] = contextURL
+	// The classic builder reads "# syntax=…" as a comment: the
+	// frontend's own parser builds, and no frontend image is asked for.
+	o.attrs["cmdline"] = ""
 	if df := q.Get("dockerfile"); df != "" {
 		o.attrs["filename"] = df
 	}
