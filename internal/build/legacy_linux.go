@@ -251,7 +251,7 @@ func (k *buildkit) build(w http.ResponseWriter, r *http.Request) error {
 	}
 	c, err := k.client(ctx)
 	if err != nil {
-		return err
+		return out.fail(err)
 	}
 	ch := make(chan *bkclient.SolveStatus)
 	progressDone := make(chan struct{})
@@ -397,7 +397,8 @@ func (s *jsonStream) fail(err error) error {
 }
 
 // stepName is a Dockerfile step as the dockerfile frontend names its
-// vertex: "[2/3] RUN …" or "[stage 2/3] RUN …".
+// vertex: "[2/3] RUN …" or "[stage 2/3] RUN …" (the stage, the step's
+// number, the stage's count, the instruction).
 var stepName = regexp.MustCompile(`^\[(?:([^\]]*) )?(\d+)/(\d+)\] (.*)$`)
 
 // progress turns BuildKit's status into "stream" lines: a line per step
