@@ -165,6 +165,13 @@ func leftovers(t *testing.T, dir string) []string {
 	return out
 }
 
+// noLeftovers waits (a container's teardown may lag its CLI by a moment)
+// until nothing is left under dir, and fails the test if something stays.
+func noLeftovers(t *testing.T, dir, what string) {
+	t.Helper()
+	waitFor(t, func() bool { return len(leftovers(t, dir)) == 0 }, "nothing left after "+what, func() string { return strings.Join(leftovers(t, dir), "\n") })
+}
+
 // TestBuildFeatures is issue 14's "Shown, as a new user would" and "Bad
 // input", offline: a busybox base built FROM scratch, then one
 // multi-stage Dockerfile using every feature, built through buildx (the
@@ -334,9 +341,7 @@ func TestBuildFeatures(t *testing.T) {
 		if !strings.Contains(out, "exit code: 8") {
 			t.Errorf("the default Dockerfile:\n%s", out)
 		}
-		if l := leftovers(t, dir); len(l) > 0 {
-			t.Errorf("failed builds left behind:\n%s", strings.Join(l, "\n"))
-		}
+		noLeftovers(t, dir, "failed builds")
 	})
 
 	t.Run("legacy", func(t *testing.T) {
@@ -412,9 +417,7 @@ func TestBuildFeatures(t *testing.T) {
 		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "line 3") {
 			t.Errorf("POST /build of a syntax error: %d %s, want 400 naming line 3", resp.StatusCode, body)
 		}
-		if l := leftovers(t, dir); len(l) > 0 {
-			t.Errorf("failed builds left behind:\n%s", strings.Join(l, "\n"))
-		}
+		noLeftovers(t, dir, "failed builds")
 	})
 
 	t.Run("sdk", func(t *testing.T) {
@@ -488,7 +491,7 @@ func TestBuildFeatures(t *testing.T) {
 		}
 		cancel()
 		res.Body.Close()
-		waitFor(t, func() bool { return len(leftovers(t, dir)) == 0 }, "the hung-up build's step to go", func() string { return strings.Join(leftovers(t, dir), "\n") })
+		noLeftovers(t, dir, "a client hung up on its build")
 		if imageExists(env, "e2e/slow:1") {
 			t.Errorf("a cancelled build tagged e2e/slow:1")
 		}
@@ -605,9 +608,7 @@ func TestBuildFeatures(t *testing.T) {
 			}
 			return nil
 		})
-		if l := leftovers(t, dir); len(l) > 0 {
-			t.Errorf("the builds left behind:\n%s", strings.Join(l, "\n"))
-		}
+		noLeftovers(t, dir, "the escaping contexts' builds")
 	})
 }
 
