@@ -183,7 +183,7 @@ func TestBuildNetwork(t *testing.T) {
 			// host-gateway-ip label says, the default bridge's gateway.
 			out = docker(t, benv, "buildx", "build", "--progress=plain", "--no-cache", "--network", network, "--add-host", "hullgw:host-gateway", ctx)
 		} else {
-			out = docker(t, legacy, "build", "--no-cache", "--network", network, ctx)
+			out = docker(t, legacy, "build", "--no-cache", "--network", network, "--add-host", "hullgw:host-gateway", ctx)
 		}
 		if _, ok := seen(out, "LINKS"); !ok {
 			t.Fatalf("%s build --network %s: the step's output is not there:\n%s", how, network, out)
@@ -197,7 +197,7 @@ func TestBuildNetwork(t *testing.T) {
 			eth0, _ := seen(out, "ETH0")
 			links, _ := seen(out, "LINKS")
 			answer, _ := seen(out, "ANSWER")
-			if hgw, _ := seen(out, "HOSTGW"); how == "buildx" && hgw != gw.String() {
+			if hgw, _ := seen(out, "HOSTGW"); hgw != gw.String() {
 				t.Errorf("%s --add-host hullgw:host-gateway: /etc/hosts has hullgw at %q, want the bridge's gateway %s", what, hgw, gw)
 			}
 			switch network {

@@ -32,6 +32,7 @@ import (
 	"github.com/moby/buildkit/solver"
 	"github.com/moby/buildkit/solver/bboltcachestorage"
 	"github.com/moby/buildkit/util/db/boltutil"
+	"github.com/moby/buildkit/util/grpcerrors"
 	"github.com/moby/buildkit/util/leaseutil"
 	bkversion "github.com/moby/buildkit/version"
 	"github.com/moby/buildkit/worker"
@@ -55,6 +56,9 @@ type buildkit struct {
 	// uploads are the contexts of legacy builds (POST /build), served
 	// to BuildKit's HTTP source.
 	uploads *uploads
+	// hostGateway is the default bridge's gateway, for --add-host
+	// NAME:host-gateway.
+	hostGateway string
 	// clientOnce makes bkc, BuildKit's client of this control service,
 	// which legacy builds solve through.
 	clientOnce sync.Once
@@ -153,7 +157,9 @@ func startBuildKit(ctx context.Context, root, execRoot, daemonSock string) (_ *b
 	}
 	k.controller = c
 	k.closers = append(k.closers, c.Close)
-	k.grpc = grpc.NewServer()
+	// As buildkitd's and dockerd's: an error keeps its typed details
+	// (the Dockerfile's lines, a step's exit code) across gRPC.
+	k.grpc = grpc.NewServer(grpc.UnaryInterceptor(grpcerrors.UnaryServerInterceptor), grpc.StreamInterceptor(grpcerrors.StreamServerInterceptor))
 	c.Register(k.grpc)
 	k.h2 = &http2.Server{}
 	return k, nil
@@ -214,6 +220,7 @@ func (k *buildkit) workerOpt(ctx context.Context, root, execRoot string, api *da
 	}
 	// RUN on hull's network service: the default bridge, host, none.
 	networks, networkLabel, hostGateway := networkProviders(ctx, api)
+	k.hostGateway = hostGateway
 	lm := leaseutil.WithNamespace(ctdmetadata.NewLeaseManager(mdb), "buildkit")
 	var is images.Store
 	if api != nil {

@@ -169,7 +169,7 @@ type legacyOptions struct {
 }
 
 // parseLegacy reads POST /build's parameters as dockerd does.
-func parseLegacy(r *http.Request, contextURL string) (*legacyOptions, error) {
+func parseLegacy(r *http.Request, contextURL, hostGateway string) (*legacyOptions, error) {
 	q := r.URL.Query()
 	o := &legacyOptions{attrs: map[string]string{}}
 	for _, t := range q["t"] {
@@ -188,6 +188,9 @@ func parseLegacy(r *http.Request, contextURL string) (*legacyOptions, error) {
 	}
 	o.ref = q.Get("buildid")
 	o.attrs["context"] = contextURL
+	// The classic builder reads "# syntax=…" as a comment: the
+	// frontend's own parser builds, and no frontend image is asked for.
+	o.attrs["cmdline"] = ""
 	if df := q.Get("dockerfile"); df != "" {
 		o.attrs["filename"] = df
 	}
@@ -208,7 +211,11 @@ func parseLegacy(r *http.Request, contextURL string) (*legacyOptions, error) {
 		return nil, errdefs.Dockerf(errdefs.ErrInvalidArgument, "network mode %q not supported by buildkit", nm)
 	}
 	if eh := q["extrahosts"]; len(eh) > 0 {
-		o.attrs["add-hosts"] = strings.Join(eh, ",")
+		hosts, err := extraHosts(eh, hostGateway)
+		if err != nil {
+			return nil, err
+		}
+		o.attrs["add-hosts"] = hosts
 	}
 	if s := q.Get("shmsize"); s != "" && s != "0" {
 		if _, err := strconv.ParseInt(s, 10, 64); err != nil {
@@ -251,6 +258,28 @@ func parseLegacy(r *http.Request, contextURL string) (*legacyOptions, error) {
 	return o, nil
 }
 
+// extraHosts is --add-host NAME:IP (or NAME=IP) as the frontend takes it,
+// NAME=IP, with host-gateway the default bridge's gateway, as dockerd's
+// builder writes them.
+func extraHosts(hosts []string, hostGateway string) (string, error) {
+	var out []string
+	for _, h := range hosts {
+		i := strings.IndexAny(h, ":=")
+		if i <= 0 || i == len(h)-1 {
+			return "", errdefs.Dockerf(errdefs.ErrInvalidArgument, "invalid extra host %q: want NAME:IP", h)
+		}
+		name, ip := h[:i], h[i+1:]
+		if ip == "host-gateway" {
+			if hostGateway == "" {
+				return "", errdefs.Dockerf(errdefs.ErrInvalidArgument, "unable to derive the IP value for host-gateway")
+			}
+			ip = hostGateway
+		}
+		out = append(out, name+"="+ip)
+	}
+	return strings.Join(out, ","), nil
+}
+
 func boolParam(s string) bool {
 	s = strings.ToLower(strings.TrimSpace(s))
 	return !(s == "" || s == "0" || s == "no" || s == "false" || s == "none")
@@ -271,18 +300,26 @@ func (k *buildkit) build(w http.ResponseWriter, r *http.Request) error {
 	if contextURL == "" {
 		return errdefs.Dockerf(errdefs.ErrInvalidArgument, "the build has no context")
 	}
-	o, err := parseLegacy(r, contextURL)
+	o, err := parseLegacy(r, contextURL, k.hostGateway)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer k.running.add(o.ref, cancel)()
+	out := &jsonStream{w: w, quiet: o.quiet}
+	if file := r.Header.Get(BuildContextHeader); file != "" {
+		if out.steps, err = legacySteps(file, r.URL.Query().Get("dockerfile"), o.attrs); err != nil {
+			return err
+		}
+		if out.steps != nil {
+			out.begin()
+		}
+	}
 	c, err := k.client(ctx)
 	if err != nil {
-		return err
+		return out.fail(err)
 	}
-	out := &jsonStream{w: w, quiet: o.quiet}
 	ch := make(chan *bkclient.SolveStatus)
 	progressDone := make(chan struct{})
 	go func() {
@@ -299,7 +336,13 @@ func (k *buildkit) build(w http.ResponseWriter, r *http.Request) error {
 	}, ch)
 	<-progressDone
 	if err != nil {
+		out.code = exitCode(err)
 		return out.fail(legacyError(err))
+	}
+	if out.steps != nil {
+		for _, l := range out.steps.rest() {
+			out.output(jsonMessage{Stream: l})
+		}
 	}
 	id := resp.ExporterResponse[exptypes.ExporterImageDigestKey]
 	if o.quiet {
@@ -354,6 +397,7 @@ type jsonMessage struct {
 }
 
 type jsonErrorDetail struct {
+	Code    int    `json:"code,omitempty"`
 	Message string `json:"message"`
 }
 
@@ -365,6 +409,8 @@ type jsonStream struct {
 	started bool
 	quiet   bool
 	held    []jsonMessage // quiet: the output, written only with an error
+	steps   *classicSteps // nil: the vertices' own names and numbers
+	code    int           // a failed step's exit code, for the error's detail
 }
 
 func (s *jsonStream) message(m jsonMessage) {
@@ -413,13 +459,14 @@ func (s *jsonStream) fail(err error) error {
 		return err
 	}
 	msg := errdefs.Message(err)
-	s.write(jsonMessage{Error: msg, ErrorDetail: &jsonErrorDetail{Message: msg}})
+	s.write(jsonMessage{Error: msg, ErrorDetail: &jsonErrorDetail{Code: s.code, Message: msg}})
 	return nil
 }
 
 // stepName is a Dockerfile step as the dockerfile frontend names its
-// vertex: "[2/3] RUN …" or "[stage 2/3] RUN …".
-var stepName = regexp.MustCompile(`^\[(?:[^\]]* )?(\d+)/(\d+)\] (.*)$`)
+// vertex: "[2/3] RUN …" or "[stage 2/3] RUN …" (the stage, the step's
+// number, the stage's count, the instruction).
+var stepName = regexp.MustCompile(`^\[(?:([^\]]*) )?(\d+)/(\d+)\] (.*)$`)
 
 // progress turns BuildKit's status into "stream" lines: a line per step
 // as it starts ("Step 2/3 : RUN …"), " ---> Using cache" for a cached
@@ -437,8 +484,14 @@ func (s *jsonStream) progress(ch chan *bkclient.SolveStatus) {
 				continue
 			}
 			seen[d] = true
-			s.output(jsonMessage{Stream: fmt.Sprintf("Step %s/%s : %s\n", m[1], m[2], m[3])})
-			if v.Cached {
+			lines := []string{fmt.Sprintf("Step %s/%s : %s\n", m[2], m[3], m[4])}
+			if s.steps != nil {
+				lines = s.steps.vertex(m[1], m[2], m[3], lines)
+			}
+			for _, l := range lines {
+				s.output(jsonMessage{Stream: l})
+			}
+			if v.Cached && len(lines) > 0 {
 				s.output(jsonMessage{Stream: " ---> Using cache\n"})
 			}
 		}

@@ -179,7 +179,11 @@ func (i *toDaemonInstance) Export(ctx context.Context, src *exporter.Source, inf
 		if n = strings.TrimSpace(n); n == "" {
 			continue
 		}
-		done := progress.OneOff(ctx, "naming to "+n)
+		shown := n // as dockerd's moby exporter: docker.io/library/app:1
+		if named, err := reference.ParseNormalizedNamed(n); err == nil {
+			shown = named.String()
+		}
+		done := progress.OneOff(ctx, "naming to "+shown)
 		if err := i.tag(ctx, id, n); err != nil {
 			return fail(done(err))
 		}

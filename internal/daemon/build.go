@@ -80,8 +80,9 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// checkBuildContext reads the context tar to its end and refuses one
-// without the Dockerfile in dockerd's words.
+// checkBuildContext reads the context tar to its end and refuses, in
+// dockerd's words, one that cannot be unpacked (contextTree) or lacks
+// the Dockerfile.
 func checkBuildContext(ctx context.Context, r io.Reader, dockerfile string) error {
 	want := path.Clean("/" + dockerfile)
 	found, lower := false, false
@@ -99,6 +100,7 @@ func checkBuildContext(ctx context.Context, r io.Reader, dockerfile string) erro
 	}
 	defer tr.Close()
 	t := tar.NewReader(tr)
+	tree := newContextTree()
 	for {
 		hdr, err := t.Next()
 		if errors.Is(err, io.EOF) {
@@ -109,6 +111,9 @@ func checkBuildContext(ctx context.Context, r io.Reader, dockerfile string) erro
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if err := tree.add(hdr); err != nil {
+			return err
 		}
 		switch path.Clean("/" + hdr.Name) {
 		case want:

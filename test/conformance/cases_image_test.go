@@ -14,9 +14,20 @@ var regAuth = base64.URLEncoding.EncodeToString([]byte(`{"username":"conf","pass
 // importTar is a small root file system for the import cases.
 var importTar = tarOf([]string{"etc/", "etc/imported"}, map[string]string{"etc/imported": "imported\n"})
 
-// buildTar is a build context: a Dockerfile on the seeded busybox.
-var buildTar = tarOf([]string{"Dockerfile", "a.txt"}, map[string]string{
-	"Dockerfile": "FROM " + imgBusybox + "\nCOPY a.txt /conf-built\nCMD [\"cat\", \"/conf-built\"]\n", "a.txt": "built\n"})
+// buildTar is a build context: a Dockerfile on the seeded busybox, and
+// bad.Dockerfile with an unknown instruction on its line 3.
+var buildTar = tarOf([]string{"Dockerfile", "a.txt", "bad.Dockerfile"}, map[string]string{
+	"Dockerfile": "FROM " + imgBusybox + "\nCOPY a.txt /conf-built\nCMD [\"cat\", \"/conf-built\"]\n", "a.txt": "built\n",
+	"bad.Dockerfile": "FROM " + imgBusybox + "\nCOPY a.txt /conf-built\nFROMM nowhere\n"})
+
+// escapeTars are build contexts that try to write out of the context: a
+// file through a symbolic link out of it, a hard link to a file out of it.
+var escapeTars = map[string][]byte{
+	"link-out": layerTar([]tarEntry{{name: "Dockerfile", mode: 0o644, typ: '0', body: []byte("FROM " + imgBusybox + "\n")},
+		{name: "out", link: "../../../../../../tmp/conf-outside", typ: '2', mode: 0o777}, {name: "out/x", mode: 0o644, typ: '0', body: []byte("x")}}),
+	"hardlink-out": layerTar([]tarEntry{{name: "Dockerfile", mode: 0o644, typ: '0', body: []byte("FROM " + imgBusybox + "\n")},
+		{name: "h", link: "../../../../etc/hostname", typ: '1', mode: 0o644}}),
+}
 
 // imageCases; seedTar is the seed archive (the load cases load it again).
 func imageCases(seedTar []byte) []*tcase {
@@ -187,6 +198,10 @@ func imageCases(seedTar []byte) []*tcase {
 		tcs("image/build/named-dockerfile-missing", post("/build?dockerfile=conf.Dockerfile", buildTar).ctypeIs("application/x-tar")),
 		tcs("image/build/bad-version", post("/build?version=3", buildTar).ctypeIs("application/x-tar")),
 		tcs("image/build/garbage", post("/build", []byte("not a tar at all")).ctypeIs("application/x-tar")),
+		tcs("image/build/syntax-error", post("/build?dockerfile=bad.Dockerfile", buildTar).ctypeIs("application/x-tar")),
+		tcs("image/build/target-missing", post("/build?target=nope", buildTar).ctypeIs("application/x-tar")),
+		tcs("image/build/context-link-out", post("/build", escapeTars["link-out"]).ctypeIs("application/x-tar")),
+		tcs("image/build/context-hardlink-out", post("/build", escapeTars["hardlink-out"]).ctypeIs("application/x-tar")),
 		tcs("image/build/ok", post("/build?t=conf/built:1&networkmode=none", buildTar).ctypeIs("application/x-tar").vol("[].stream", "[].aux"),
 			inspect("conf/built:1").pick("RepoTags", "Config")).only141(),
 	}

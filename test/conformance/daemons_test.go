@@ -60,8 +60,9 @@ func moduleRoot() (string, error) {
 	return filepath.Dir(strings.TrimSpace(string(out))), nil
 }
 
-// buildHull builds hull, hull-shim and hull-monitor into dir, as
-// hack/lib.sh's build_hull does: hull finds hull-shim beside itself, and
+// buildHull builds hull, hull-shim, hull-monitor and hull-buildkit into
+// dir, as hack/lib.sh's build_hull does: hull finds hull-shim and
+// hull-buildkit (its builder, for POST /build) beside itself, and
 // hull-shim finds hull-monitor beside itself.
 func buildHull(dir string) (string, error) {
 	root, err := moduleRoot()
@@ -76,6 +77,7 @@ func buildHull(dir string) (string, error) {
 		{"hull", "./cmd/hull", nil, nil},
 		{"hull-shim", "./cmd/hull-shim", nil, []string{"-tags", "seccomp,netgo,osusergo", "-ldflags=-extldflags=-static"}},
 		{"hull-monitor", "./cmd/hull-monitor", []string{"CGO_ENABLED=0"}, nil},
+		{"hull-buildkit", "./cmd/hull-buildkit", nil, nil},
 	}
 	for _, b := range builds {
 		args := append(append([]string{"build"}, b.args...), "-o", filepath.Join(dir, b.out), b.pkg)
