@@ -46,6 +46,12 @@ type daemonFlags struct {
 	tlsKey     string
 	ulimits    []string
 	bridge     string
+	// criSocket is the Kubernetes CRI's socket (daemon_cri.go).
+	criSocket string
+	// cniConfDir and cniBinDirs are where the CRI finds CNI's
+	// configurations and plugins.
+	cniConfDir string
+	cniBinDirs []string
 	// registerService and unregisterService manage the Windows service.
 	registerService, unregisterService bool
 	pluginTO                           time.Duration
@@ -85,6 +91,9 @@ func newDaemonCommand(g *globals) *cobra.Command {
 	fl.StringVar(&f.tlsKey, "tlskey", "", "the server's TLS key")
 	fl.StringArrayVar(&f.ulimits, "default-ulimit", nil, "a default ulimit for containers (nofile=1024:2048)")
 	fl.DurationVar(&f.pluginTO, "plugin-timeout", 30*time.Second, "how long a plugin may take to activate, and to answer each call")
+	fl.StringVar(&f.criSocket, "cri-socket", "", "the Kubernetes CRI's socket, unix:///path (default <exec-root>/cri.sock: unix:///run/hull/cri.sock)")
+	fl.StringVar(&f.cniConfDir, "cni-conf-dir", "/etc/cni/net.d", "folder of the CNI network configurations pods are networked with")
+	fl.StringSliceVar(&f.cniBinDirs, "cni-bin-dir", []string{"/opt/cni/bin", "/usr/lib/cni"}, "folders of the CNI plugins")
 	fl.StringVarP(&f.bridge, "bridge", "b", "", "interface of the default bridge network (default hull0; one of its own for another --exec-root)")
 	return cmd
 }
@@ -122,6 +131,9 @@ func (f *daemonFlags) merge(fl *pflag.FlagSet, g *globals) error {
 		"tlskey":          {"tlskey", &f.tlsKey},
 		"default-ulimits": {"default-ulimit", &f.defaultUlimits},
 		"bridge":          {"bridge", &f.bridge},
+		"cri-socket":      {"cri-socket", &f.criSocket},
+		"cni-conf-dir":    {"cni-conf-dir", &f.cniConfDir},
+		"cni-bin-dirs":    {"cni-bin-dir", &f.cniBinDirs},
 	}
 	var unknown, conflicts []string
 	for _, k := range slices.Sorted(mapKeys(file)) {
@@ -231,6 +243,12 @@ func runDaemon(ctx context.Context, f *daemonFlags, g *globals) error {
 	if bapi != nil {
 		builder.DaemonSocket = bapi.sock
 	}
+	waitCRI, err := startCRI(serveCtx, f, d)
+	if err != nil {
+		closeAll()
+		return err
+	}
+	defer waitCRI()
 	api.BodyTimeout = to.body
 	srv := &http.Server{Handler: returnMemoryWhenIdle(ctx, api), ReadHeaderTimeout: to.header, IdleTimeout: to.idle,
 		BaseContext: func(net.Listener) context.Context { return serveCtx }}
