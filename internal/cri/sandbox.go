@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
 	"strings"
 	"time"
 
@@ -121,6 +122,12 @@ func (s *Server) RunPodSandbox(ctx context.Context, req *runtimeapi.RunPodSandbo
 	if err := s.b.ContainerStart(ctx, id); err != nil {
 		cleanup()
 		return nil, fmt.Errorf("pod sandbox %s: start: %w", id, err)
+	}
+	if host.NetworkMode == "none" {
+		if err := s.writeResolvConf(ctx, id, cfg.GetDnsConfig()); err != nil {
+			cleanup()
+			return nil, fmt.Errorf("pod sandbox %s: %w", id, err)
+		}
 	}
 	if host.NetworkMode == "none" {
 		if _, err := s.cni.load(ctx); err == nil {
@@ -331,4 +338,40 @@ func (s *Server) removeNet(id string) {
 	if err := removeFile(s.netFile(id)); err != nil {
 		slog.Warn("CRI: a pod's network record", "pod", id, "error", err)
 	}
+}
+
+// writeResolvConf writes the pod's /etc/resolv.conf, which its containers
+// share with its infra container: the pod's DNS configuration, or the
+// node's file when the pod has none (the engine gives a container without
+// a network of its own an empty one).
+func (s *Server) writeResolvConf(ctx context.Context, id string, dns *runtimeapi.DNSConfig) error {
+	in, err := s.b.ContainerInspect(ctx, id)
+	if err != nil {
+		return err
+	}
+	if in.ResolvConfPath == "" {
+		return nil
+	}
+	var b []byte
+	if dns == nil {
+		if b, err = os.ReadFile("/etc/resolv.conf"); err != nil {
+			b = nil
+		}
+	} else {
+		var sb strings.Builder
+		for _, n := range dns.Servers {
+			sb.WriteString("nameserver " + n + "\n")
+		}
+		if len(dns.Searches) > 0 {
+			sb.WriteString("search " + strings.Join(dns.Searches, " ") + "\n")
+		}
+		if len(dns.Options) > 0 {
+			sb.WriteString("options " + strings.Join(dns.Options, " ") + "\n")
+		}
+		b = []byte(sb.String())
+	}
+	if err := os.WriteFile(in.ResolvConfPath, b, 0o644); err != nil {
+		return fmt.Errorf("the pod's resolv.conf: %w", err)
+	}
+	return nil
 }

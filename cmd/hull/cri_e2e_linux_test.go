@@ -1,0 +1,417 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// crictlBin is crictl: HULL_TEST_CRICTL (hack/lib.sh install_crictl), else
+// the tools cache's, else PATH's; the test skips without one.
+func crictlBin(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{os.Getenv("HULL_TEST_CRICTL"), "/var/cache/hull-tools/crictl-v1.34.0/crictl"} {
+		if p != "" {
+			if _, err := os.Stat(p); err == nil {
+				return p
+			}
+		}
+	}
+	if p, err := exec.LookPath("crictl"); err == nil {
+		return p
+	}
+	t.Skip("crictl is not built (hack/lib.sh install_crictl): skipping the CRI test")
+	return ""
+}
+
+// authRegistry serves go-containerregistry's registry on loopback behind
+// basic authentication (user/pass) and returns its host:port.
+func authRegistry(t *testing.T) string {
+	t.Helper()
+	reg := registry.New()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "user" || p != "pass" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="e2e"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		reg.ServeHTTP(w, r)
+	})}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return l.Addr().String()
+}
+
+// TestCRIWithCrictl drives hull's CRI socket with crictl end to end —
+// version, info, pull (by tag with credentials, by digest) from a registry
+// on loopback, images, inspecti, a pod on a CNI bridge (runp, inspectp),
+// a container in it (create, start, ps, logs in the CRI format, exec -s,
+// an exec past its timeout, stop, rm), stopp, rmp, rmi — and the CRI's
+// rules through a gRPC client: NotFound for unknown ids, idempotent stop
+// and remove, an unknown runtime handler refused, NetworkReady false
+// without a CNI configuration. Nothing is left: containers, mounts,
+// cgroups, processes, CNI addresses.
+func TestCRIWithCrictl(t *testing.T) {
+	requireDockerCLI(t)
+	crictl := crictlBin(t)
+	buildShim(t)
+	cniDir := t.TempDir()
+	ipamDir := filepath.Join(cniDir, "ipam")
+	bridge := fmt.Sprintf("hcri%d", os.Getpid()%10000)
+	withCNI := false
+	for _, d := range []string{"/opt/cni/bin", "/usr/lib/cni"} {
+		if _, err := os.Stat(filepath.Join(d, "bridge")); err == nil {
+			withCNI = true
+		}
+	}
+	confDir := filepath.Join(cniDir, "net.d")
+	os.MkdirAll(confDir, 0o755)
+	conf := fmt.Sprintf(`{"cniVersion":"1.0.0","name":"e2e","plugins":[{"type":"bridge","bridge":%q,"isGateway":true,"ipMasq":false,
+		"ipam":{"type":"host-local","ranges":[[{"subnet":"10.219.%d.0/24"}]],"dataDir":%q}},{"type":"portmap","capabilities":{"portMappings":true}}]}`,
+		bridge, os.Getpid()%200+20, ipamDir)
+	if withCNI {
+		if err := os.WriteFile(filepath.Join(confDir, "10-e2e.conflist"), []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		t.Log("no CNI plugins (apt-get install containernetworking-plugins): the pod gets a network namespace with its loopback only")
+	}
+	t.Cleanup(func() { exec.Command("ip", "link", "del", bridge).Run() })
+	env, dir := hullDaemon(t, "--cni-conf-dir", confDir)
+	sock := filepath.Join(dir, "run", "cri.sock")
+	waitFor(t, func() bool { _, err := os.Stat(sock); return err == nil }, "the CRI socket")
+	cri := func(want int, args ...string) string {
+		t.Helper()
+		return run(t, want, nil, crictl, append([]string{"--config", "/dev/null", "-r", "unix://" + sock, "-i", "unix://" + sock, "--timeout", "60s"}, args...)...)
+	}
+	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	rt := runtimeapi.NewRuntimeServiceClient(conn)
+	ctx := context.Background()
+
+	// version, info
+	if out := cri(0, "version"); !strings.Contains(out, "RuntimeName:  hull") || !strings.Contains(out, "RuntimeApiVersion:  v1") {
+		t.Errorf("crictl version:\n%s", out)
+	}
+	var info struct {
+		Status struct {
+			Conditions []struct {
+				Type, Reason, Message string
+				Status                bool
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(cri(0, "info")), &info); err != nil {
+		t.Fatal(err)
+	}
+	conds := map[string]bool{}
+	for _, c := range info.Status.Conditions {
+		conds[c.Type] = c.Status
+	}
+	if !conds["RuntimeReady"] || conds["NetworkReady"] != withCNI {
+		t.Errorf("crictl info conditions: %+v (CNI plugins: %v)", info.Status.Conditions, withCNI)
+	}
+	// Without a configuration the network is not ready, and says why.
+	os.Rename(confDir, confDir+".away")
+	st, err := rt.Status(ctx, &runtimeapi.StatusRequest{})
+	os.Rename(confDir+".away", confDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range st.Status.Conditions {
+		if c.Type == runtimeapi.NetworkReady && (c.Status || c.Reason != "NetworkPluginNotReady" || !strings.Contains(c.Message, confDir)) {
+			t.Errorf("NetworkReady without a CNI config: %+v", c)
+		}
+	}
+	if r, err := rt.RuntimeConfig(ctx, &runtimeapi.RuntimeConfigRequest{}); err != nil || r.GetLinux().GetCgroupDriver() != runtimeapi.CgroupDriver_CGROUPFS {
+		t.Errorf("RuntimeConfig: %v %v", r, err)
+	}
+
+	// An image on a registry on loopback, behind credentials.
+	reg := authRegistry(t)
+	pre := filepath.Join(dir, "pre")
+	run(t, 0, busyboxTar(t), hullBin, "--root", pre, "image", "import", "-", "e2e/busybox:1")
+	archive := filepath.Join(dir, "bb.tar")
+	hull(t, "--root", pre, "image", "save", "-o", archive, "e2e/busybox:1")
+	tag, err := name.NewTag("e2e/busybox:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := tarball.ImageFromPath(archive, &tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := reg + "/e2e/busybox:1"
+	dst, _ := name.NewTag(ref)
+	if err := remote.Write(dst, img, remote.WithAuth(&authn.Basic{Username: "user", Password: "pass"})); err != nil {
+		t.Fatal(err)
+	}
+	digest, _ := img.Digest()
+	cfgName, _ := img.ConfigName()
+	imageID := cfgName.String()
+
+	run(t, 1, nil, crictl, "--config", "/dev/null", "-r", "unix://"+sock, "-i", "unix://"+sock, "pull", ref) // no credentials
+	if out := cri(0, "pull", "--creds", "user:pass", ref); !strings.Contains(out, imageID) {
+		t.Errorf("crictl pull answered %q, want the config digest %s", out, imageID)
+	}
+	byDigest := reg + "/e2e/busybox@" + digest.String()
+	if out := cri(0, "pull", "--creds", "user:pass", byDigest); !strings.Contains(out, imageID) {
+		t.Errorf("crictl pull by digest answered %q, want %s", out, imageID)
+	}
+	if out := cri(0, "images", "--digests", "--no-trunc"); !strings.Contains(out, reg+"/e2e/busybox") || !strings.Contains(out, imageID) || strings.Contains(out, "hull.internal") {
+		t.Errorf("crictl images:\n%s", out)
+	}
+	var want string
+	for _, r := range []string{ref, imageID, byDigest} {
+		got := cri(0, "inspecti", r)
+		if want == "" {
+			want = got
+		} else if got != want {
+			t.Errorf("crictl inspecti %s:\n%s\nwant, as by tag:\n%s", r, got, want)
+		}
+	}
+	if !strings.Contains(want, `"id": "`+imageID+`"`) || !strings.Contains(want, `"`+ref+`"`) || !strings.Contains(want, `"`+byDigest+`"`) {
+		t.Errorf("crictl inspecti:\n%s", want)
+	}
+	fsinfo := cri(0, "imagefsinfo")
+	if !strings.Contains(fsinfo, `"mountpoint": "/`) {
+		t.Errorf("crictl imagefsinfo:\n%s", fsinfo)
+	}
+
+	// A pod and a container in it.
+	logDir := filepath.Join(dir, "pods", "p1")
+	podJSON := filepath.Join(dir, "pod.json")
+	os.WriteFile(podJSON, []byte(fmt.Sprintf(`{"metadata":{"name":"p1","namespace":"e2e","uid":"uid-1","attempt":0},
+		"hostname":"podhost","log_directory":%q,"labels":{"app":"e2e"},"dns_config":{"servers":["10.0.0.53"],"searches":["e2e.local"]},"linux":{}}`, logDir)), 0o644)
+	ctrJSON := filepath.Join(dir, "ctr.json")
+	os.WriteFile(ctrJSON, []byte(fmt.Sprintf(`{"metadata":{"name":"c1"},"image":{"image":%q},
+		"command":["/bin/sh","-c","echo hello; echo oops >&2; echo -n partial; trap 'exit 0' TERM; while true; do sleep 1; done"],
+		"envs":[{"key":"GREETING","value":"hi"}],"log_path":"c1/0.log","labels":{"c":"1"},"linux":{}}`, ref)), 0o644)
+	pod := strings.TrimSpace(cri(0, "runp", podJSON))
+	if out := cri(0, "pods", "--label", "app=e2e", "-q"); strings.TrimSpace(out) != pod {
+		t.Errorf("crictl pods -q: %q, want %s", out, pod)
+	}
+	if out := cri(0, "pods"); !strings.Contains(out, "Ready") || !strings.Contains(out, "p1") {
+		t.Errorf("crictl pods:\n%s", out)
+	}
+	podStatus := cri(0, "inspectp", pod)
+	if withCNI && !regexp.MustCompile(`"ip": "10\.219\.\d+\.\d+"`).MatchString(podStatus) {
+		t.Errorf("crictl inspectp: no address on the CNI network:\n%s", podStatus)
+	}
+	if !strings.Contains(podStatus, `"state": "SANDBOX_READY"`) {
+		t.Errorf("crictl inspectp:\n%s", podStatus)
+	}
+	ctr := strings.TrimSpace(cri(0, "create", pod, ctrJSON, podJSON))
+	if out := cri(0, "ps", "-a", "--pod", pod); !strings.Contains(out, "Created") {
+		t.Errorf("crictl ps -a:\n%s", out)
+	}
+	cri(0, "start", ctr)
+	if out := cri(0, "ps", "--label", "c=1", "-q"); strings.TrimSpace(out) != ctr {
+		t.Errorf("crictl ps --label c=1 -q: %q, want %s", out, ctr)
+	}
+	logFile := filepath.Join(logDir, "c1", "0.log")
+	waitFor(t, func() bool { b, _ := os.ReadFile(logFile); return strings.Contains(string(b), "oops") }, "the container's CRI log", func() string { b, _ := os.ReadFile(logFile); return string(b) })
+	b, _ := os.ReadFile(logFile)
+	line := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z (stdout|stderr) (F|P) (.*)$`)
+	got := map[string]bool{}
+	for _, l := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+		m := line.FindStringSubmatch(l)
+		if m == nil {
+			t.Errorf("log line %q is not in the CRI format", l)
+			continue
+		}
+		got[m[1]+" "+m[2]+" "+m[3]] = true
+	}
+	if !got["stdout F hello"] || !got["stderr F oops"] {
+		t.Errorf("CRI log %s:\n%s", logFile, b)
+	}
+	if out := cri(0, "logs", ctr); !strings.Contains(out, "hello") {
+		t.Errorf("crictl logs: %q", out)
+	}
+	if out := cri(0, "exec", "-s", ctr, "sh", "-c", "hostname; echo $GREETING; cat /etc/resolv.conf"); !strings.Contains(out, "podhost\nhi\n") ||
+		!strings.Contains(out, "10.0.0.53") || !strings.Contains(out, "e2e.local") {
+		t.Errorf("crictl exec -s: %q", out)
+	}
+	if withCNI {
+		if out := cri(0, "exec", "-s", ctr, "busybox", "ip", "-4", "addr", "show", "eth0"); !strings.Contains(out, "10.219.") {
+			t.Errorf("the container is not on the pod's network: %q", out)
+		}
+	}
+	r, err := rt.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: ctr, Cmd: []string{"sh", "-c", "echo out; echo err >&2; exit 3"}})
+	if err != nil || string(r.Stdout) != "out\n" || string(r.Stderr) != "err\n" || r.ExitCode != 3 {
+		t.Errorf("ExecSync: %v %v", r, err)
+	}
+	start := time.Now()
+	_, err = rt.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: ctr, Cmd: []string{"sleep", "30"}, Timeout: 1})
+	if status.Code(err) != codes.DeadlineExceeded || time.Since(start) > 10*time.Second {
+		t.Errorf("ExecSync past its timeout: %v after %s, want DeadlineExceeded after about 1 s", err, time.Since(start))
+	}
+	if out := cri(0, "exec", "-s", ctr, "busybox", "ps"); strings.Contains(out, "sleep 30") {
+		t.Errorf("the timed-out exec still runs:\n%s", out)
+	}
+	// Log rotation: the log moved away, reopened, a new file at once.
+	os.Rename(logFile, logFile+".1")
+	cri(0, "logs", "-r", ctr)
+	if _, err := os.Stat(logFile); err != nil {
+		t.Errorf("ReopenContainerLog returned before the new log existed: %v", err)
+	}
+
+	// The CRI's rules through its gRPC client.
+	unknown := strings.Repeat("0", 64)
+	for what, err := range map[string]error{
+		"ContainerStatus": func() error {
+			_, err := rt.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: unknown})
+			return err
+		}(),
+		"PodSandboxStatus": func() error {
+			_, err := rt.PodSandboxStatus(ctx, &runtimeapi.PodSandboxStatusRequest{PodSandboxId: unknown})
+			return err
+		}(),
+		"StartContainer": func() error {
+			_, err := rt.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: unknown})
+			return err
+		}(),
+		"ExecSync": func() error {
+			_, err := rt.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: unknown, Cmd: []string{"true"}})
+			return err
+		}(),
+		"ReopenContainerLog": func() error {
+			_, err := rt.ReopenContainerLog(ctx, &runtimeapi.ReopenContainerLogRequest{ContainerId: unknown})
+			return err
+		}(),
+		"CreateContainer": func() error {
+			_, err := rt.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: unknown, Config: &runtimeapi.ContainerConfig{Metadata: &runtimeapi.ContainerMetadata{Name: "x"}, Image: &runtimeapi.ImageSpec{Image: ref}}})
+			return err
+		}(),
+		"ContainerStatus of a pod": func() error {
+			_, err := rt.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: pod})
+			return err
+		}(),
+	} {
+		if status.Code(err) != codes.NotFound {
+			t.Errorf("%s of an unknown id: %v, want NotFound", what, err)
+		}
+	}
+	for what, err := range map[string]error{
+		"StopContainer": func() error {
+			_, err := rt.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: unknown})
+			return err
+		}(),
+		"RemoveContainer": func() error {
+			_, err := rt.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: unknown})
+			return err
+		}(),
+		"StopPodSandbox": func() error {
+			_, err := rt.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: unknown})
+			return err
+		}(),
+		"RemovePodSandbox": func() error {
+			_, err := rt.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: unknown})
+			return err
+		}(),
+	} {
+		if err != nil {
+			t.Errorf("%s of an unknown id: %v, want no error", what, err)
+		}
+	}
+	if _, err := rt.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{RuntimeHandler: "no-such-handler",
+		Config: &runtimeapi.PodSandboxConfig{Metadata: &runtimeapi.PodSandboxMetadata{Name: "p2", Namespace: "e2e", Uid: "uid-2"}}}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("RunPodSandbox with an unknown runtime handler: %v, want InvalidArgument", err)
+	}
+
+	// stop (its timeout), rm, stopp, rmp; a second pod with a running
+	// container goes with rmp alone.
+	start = time.Now()
+	cri(0, "stop", "--timeout", "20", ctr)
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("crictl stop took %s: the container's TERM trap should end it at once", d)
+	}
+	if out := cri(0, "inspect", ctr); !strings.Contains(out, `"state": "CONTAINER_EXITED"`) || !strings.Contains(out, `"exitCode": 0`) {
+		t.Errorf("crictl inspect after stop:\n%s", out)
+	}
+	cri(0, "rm", ctr)
+	cri(0, "stopp", pod)
+	if out := cri(0, "pods"); !strings.Contains(out, "NotReady") {
+		t.Errorf("crictl pods after stopp:\n%s", out)
+	}
+	cri(0, "rmp", pod)
+	pod2JSON := filepath.Join(dir, "pod2.json")
+	os.WriteFile(pod2JSON, []byte(`{"metadata":{"name":"p2","namespace":"e2e","uid":"uid-2"},"linux":{}}`), 0o644)
+	pod2 := strings.TrimSpace(cri(0, "runp", pod2JSON))
+	os.WriteFile(ctrJSON, []byte(fmt.Sprintf(`{"metadata":{"name":"c2"},"image":{"image":%q},"command":["sleep","1000"],"linux":{}}`, imageID)), 0o644)
+	ctr2 := strings.TrimSpace(cri(0, "create", pod2, ctrJSON, pod2JSON))
+	cri(0, "start", ctr2)
+	if _, err := rt.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: pod2}); err != nil {
+		t.Errorf("RemovePodSandbox of a running pod: %v", err)
+	}
+	if out := cri(0, "pods", "-q"); strings.TrimSpace(out) != "" {
+		t.Errorf("pods left: %q", out)
+	}
+	if out := cri(0, "ps", "-a", "-q"); strings.TrimSpace(out) != "" {
+		t.Errorf("containers left: %q", out)
+	}
+	if out := docker(t, env, "ps", "-a", "-q"); out != "" {
+		t.Errorf("engine containers left: %q", out)
+	}
+
+	// rmi drops every tag; an image already gone is no error.
+	cri(0, "rmi", imageID)
+	if out := cri(0, "images", "-q"); strings.TrimSpace(out) != "" {
+		t.Errorf("images left after rmi: %q", out)
+	}
+	irt := runtimeapi.NewImageServiceClient(conn)
+	if _, err := irt.RemoveImage(ctx, &runtimeapi.RemoveImageRequest{Image: &runtimeapi.ImageSpec{Image: imageID}}); err != nil {
+		t.Errorf("RemoveImage of an image already gone: %v", err)
+	}
+	if s, err := irt.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: ref}}); err != nil || s.Image != nil {
+		t.Errorf("ImageStatus of a removed image: %v %v, want none and no error", s, err)
+	}
+
+	// Nothing left: processes, cgroups, CNI addresses, network namespaces.
+	for _, id := range []string{pod, ctr, pod2, ctr2} {
+		if out, _ := exec.Command("sh", "-c", "grep -l "+id+" /proc/[0-9]*/cgroup 2>/dev/null").Output(); len(out) > 0 {
+			t.Errorf("processes left in %s's cgroup: %s", id, out)
+		}
+		if out, _ := exec.Command("sh", "-c", "find /sys/fs/cgroup -maxdepth 4 -type d -name '*"+id+"*'").Output(); len(out) > 0 {
+			t.Errorf("cgroup left for %s: %s", id, out)
+		}
+	}
+	if withCNI {
+		entries, _ := os.ReadDir(filepath.Join(ipamDir, "e2e"))
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), "10.219.") {
+				t.Errorf("CNI address still leased: %s", e.Name())
+			}
+		}
+	}
+	if entries, _ := os.ReadDir(filepath.Join(dir, "run", "netns")); len(entries) > 0 {
+		t.Errorf("compartments left: %v", entries)
+	}
+}
