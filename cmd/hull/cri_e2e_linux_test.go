@@ -259,6 +259,22 @@ func TestCRIWithCrictl(t *testing.T) {
 		!strings.Contains(out, "10.0.0.53") || !strings.Contains(out, "e2e.local") {
 		t.Errorf("crictl exec -s: %q", out)
 	}
+	// The container shares the pod's network, IPC and UTS namespaces.
+	pidOf := func(what string, args ...string) int {
+		var v struct{ Info struct{ Pid int } }
+		if err := json.Unmarshal([]byte(cri(0, args...)), &v); err != nil || v.Info.Pid == 0 {
+			t.Fatalf("%s: no pid (%v)", what, err)
+		}
+		return v.Info.Pid
+	}
+	infraPid, ctrPid := pidOf("the pod", "inspectp", pod), pidOf("the container", "inspect", ctr)
+	for _, ns := range []string{"net", "ipc", "uts"} {
+		a, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", infraPid, ns))
+		b, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", ctrPid, ns))
+		if a == "" || a != b {
+			t.Errorf("%s namespace: the pod's %q, the container's %q", ns, a, b)
+		}
+	}
 	if withCNI {
 		if out := cri(0, "exec", "-s", ctr, "busybox", "ip", "-4", "addr", "show", "eth0"); !strings.Contains(out, "10.219.") {
 			t.Errorf("the container is not on the pod's network: %q", out)

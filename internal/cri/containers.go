@@ -116,11 +116,13 @@ func (s *Server) CreateContainer(ctx context.Context, req *runtimeapi.CreateCont
 	if err != nil {
 		return nil, fmt.Errorf("create container: %w", err)
 	}
+	logPath := ""
 	if dir := pod.Config.Labels[labelLogDir]; dir != "" && cfg.LogPath != "" {
-		if err := s.b.SetContainerCRILog(ctx, created.ID, filepath.Join(dir, cfg.LogPath)); err != nil {
-			s.b.ContainerRemove(context.WithoutCancel(ctx), created.ID, true, true)
-			return nil, err
-		}
+		logPath = filepath.Join(dir, cfg.LogPath)
+	}
+	if err := s.b.SetPodContainer(ctx, created.ID, logPath); err != nil {
+		s.b.ContainerRemove(context.WithoutCancel(ctx), created.ID, true, true)
+		return nil, err
 	}
 	return &runtimeapi.CreateContainerResponse{ContainerId: created.ID}, nil
 }

@@ -47,9 +47,11 @@ type ContainerBackend interface {
 	ContainerRemove(ctx context.Context, ref string, force, volumes bool) error
 	ContainerInspect(ctx context.Context, ref string) (container.InspectResponse, error)
 	ContainerList(ctx context.Context, all bool, limit int, f filters.Args) ([]container.Summary, error)
-	// SetContainerCRILog makes a created container log to path in the
-	// CRI's format; ReopenContainerLog reopens it after a rotation.
-	SetContainerCRILog(ctx context.Context, id, path string) error
+	// SetPodContainer makes a created container one of a pod: it joins
+	// the UTS namespace of the infra container whose network it shares,
+	// and logs to path (when not empty) in the CRI's format;
+	// ReopenContainerLog reopens that log after a rotation.
+	SetPodContainer(ctx context.Context, id, path string) error
 	ReopenContainerLog(ctx context.Context, id string) error
 	// PodInfraImage is the image of a pod's infra container.
 	PodInfraImage(ctx context.Context) (string, error)

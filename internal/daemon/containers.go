@@ -75,6 +75,9 @@ type record struct {
 	// CRILog is the log of a container of the CRI (pod.go): a file in the
 	// CRI's format at the path kubelet chose, in place of the json-file log.
 	CRILog string `json:"criLog,omitempty"`
+	// PodUTS: a container of a CRI pod joins the UTS namespace of the
+	// container whose network it shares (the pod's infra container).
+	PodUTS bool `json:"podUTS,omitempty"`
 	// deleted says the record has left hull.db: the container was
 	// removed, and save refuses to write it back. Not stored.
 	deleted bool

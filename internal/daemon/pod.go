@@ -34,26 +34,31 @@ func criLogFormat(r *record) string {
 	return ""
 }
 
-// SetContainerCRILog makes the created container's log the file at path
-// (absolute) in the CRI's log format, in place of its json-file log; the
-// folder is made if missing. Preconditions: the container has not started.
-func (d *Daemon) SetContainerCRILog(ctx context.Context, id, path string) error {
-	if !filepath.IsAbs(path) {
+// SetPodContainer makes a created container one of a CRI pod: it joins
+// the UTS namespace of the container whose network it shares (the pod's
+// infra container), and, when path is not empty, its log is the file at
+// path (absolute) in the CRI's log format, in place of its json-file log
+// (the folder is made if missing). Preconditions: the container has not
+// started.
+func (d *Daemon) SetPodContainer(ctx context.Context, id, path string) error {
+	if path != "" && !filepath.IsAbs(path) {
 		return fmt.Errorf("container log path %q is not absolute: %w", path, errdefs.ErrInvalidArgument)
 	}
 	c, err := d.lookup(id)
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("container log folder: %w", err)
+	if path != "" {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return fmt.Errorf("container log folder: %w", err)
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.rec.State.Status != container.StateCreated {
 		return fmt.Errorf("container %s has started: its log cannot move: %w", id, errdefs.ErrConflict)
 	}
-	c.rec.CRILog = path
+	c.rec.CRILog, c.rec.PodUTS = path, true
 	return d.save(&c.rec)
 }
 

@@ -10,7 +10,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/moby/sys/mountinfo"
 
@@ -68,6 +71,23 @@ func (d *Daemon) PodInfraImage(ctx context.Context) (string, error) {
 	}
 	d.pods.infraImage = ref
 	return ref, nil
+}
+
+// applyPodUTS has a pod's container join its infra container's UTS
+// namespace (found beside the network namespace it joins), so that the
+// pod's hostname is one namespace, as the CRI wants it.
+func applyPodUTS(s *specs.Spec, r *record, j joins) {
+	if !r.PodUTS || !strings.HasSuffix(j.net, "/ns/net") {
+		return
+	}
+	uts := strings.TrimSuffix(j.net, "net") + "uts"
+	for i, ns := range s.Linux.Namespaces {
+		if ns.Type == specs.UTSNamespace {
+			s.Linux.Namespaces[i].Path = uts
+			s.Hostname = "" // the namespace's own
+			return
+		}
+	}
 }
 
 // mountPointOf is the mount point of the file system that holds dir.
