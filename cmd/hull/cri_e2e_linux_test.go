@@ -275,6 +275,12 @@ func TestCRIWithCrictl(t *testing.T) {
 			t.Errorf("%s namespace: the pod's %q, the container's %q", ns, a, b)
 		}
 	}
+	// hull diag list shows the pod beside its container.
+	diag := diagList(t, dir)
+	if !regexp.MustCompile(`(?m)^` + pod + `\s+running\s.*\ssandbox:e2e/p1$`).MatchString(diag) ||
+		!regexp.MustCompile(`(?m)^` + ctr + `\s+running\s.*\s` + pod[:12] + `/c1$`).MatchString(diag) {
+		t.Errorf("hull diag list:\n%s", diag)
+	}
 	if withCNI {
 		if out := cri(0, "exec", "-s", ctr, "busybox", "ip", "-4", "addr", "show", "eth0"); !strings.Contains(out, "10.219.") {
 			t.Errorf("the container is not on the pod's network: %q", out)

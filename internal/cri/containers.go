@@ -59,7 +59,9 @@ func (s *Server) CreateContainer(ctx context.Context, req *runtimeapi.CreateCont
 		c.Env = append(c.Env, fmt.Sprintf("%s=%s", kv.Key, kv.Value))
 	}
 	podNS := fromJSON[*runtimeapi.NamespaceOption](pod.Config.Labels[labelNamespaces])
-	host := &container.HostConfig{NetworkMode: container.NetworkMode("container:" + pod.ID), IpcMode: container.IpcMode("container:" + pod.ID)}
+	host := &container.HostConfig{NetworkMode: container.NetworkMode("container:" + pod.ID), IpcMode: container.IpcMode("container:" + pod.ID),
+		Annotations: map[string]string{annotationType: "container", annotationSandboxID: pod.ID, annotationName: cfg.Metadata.Name,
+			annotationPodName: podMeta.GetName(), annotationPodNS: podMeta.GetNamespace()}}
 	if pod.HostConfig != nil {
 		host.CgroupParent = pod.HostConfig.CgroupParent
 	}

@@ -32,6 +32,16 @@ const (
 	typeContainer    = "container"
 )
 
+// The OCI annotations of the CRI's containers (containerd's keys, which
+// tools that read a bundle know): hull diag list shows pods by them.
+const (
+	annotationType      = "io.kubernetes.cri.container-type" // "sandbox" or "container"
+	annotationSandboxID = "io.kubernetes.cri.sandbox-id"
+	annotationName      = "io.kubernetes.cri.container-name"
+	annotationPodName   = "io.kubernetes.cri.sandbox-name"
+	annotationPodNS     = "io.kubernetes.cri.sandbox-namespace"
+)
+
 func toJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
@@ -103,6 +113,7 @@ func (s *Server) RunPodSandbox(ctx context.Context, req *runtimeapi.RunPodSandbo
 		labelType: typeSandbox, labelMeta: toJSON(cfg.Metadata), labelLabels: toJSON(cfg.Labels),
 		labelAnnotations: toJSON(cfg.Annotations), labelLogDir: cfg.LogDirectory, labelNamespaces: toJSON(nsOpts),
 	}
+	host.Annotations = map[string]string{annotationType: "sandbox", annotationPodName: cfg.Metadata.Name, annotationPodNS: cfg.Metadata.Namespace}
 	c := &container.Config{Image: img, Hostname: cfg.Hostname, Labels: labels}
 	if host.NetworkMode == "host" {
 		c.Hostname = "" // the node's

@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/moby/moby/api/types/container"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/hullproject/hull/internal/errdefs"
 )
@@ -32,6 +33,21 @@ func criLogFormat(r *record) string {
 		return "cri"
 	}
 	return ""
+}
+
+// applyAnnotations gives the container's annotations (HostConfig's, API
+// 1.43) to its OCI spec, as dockerd does; the CRI's pods are found by them
+// in the runtime's state (hull diag list).
+func applyAnnotations(s *specs.Spec, h *container.HostConfig) {
+	if len(h.Annotations) == 0 {
+		return
+	}
+	if s.Annotations == nil {
+		s.Annotations = map[string]string{}
+	}
+	for k, v := range h.Annotations {
+		s.Annotations[k] = v
+	}
 }
 
 // SetPodContainer makes a created container one of a CRI pod: it joins

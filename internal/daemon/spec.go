@@ -93,6 +93,7 @@ func (d *Daemon) buildSpec(c *ctr, rootfs string, sb *network.Sandbox, addr neti
 	}
 	applyNamespaces(s, host, j)
 	applyPodUTS(s, &c.rec, j)
+	applyAnnotations(s, host)
 	if err := applySeccomp(s, host, sec.seccomp); err != nil {
 		return nil, err
 	}
