@@ -216,6 +216,7 @@ func goListDeps(t *testing.T, goos string) []string {
 // TestDaemonBinaryHasNoBuildKit: BuildKit lives in hull-buildkit, which the
 // daemon starts on the first build (internal/buildproc), so that the
 // daemon's binary and its idle memory stay as they were without a builder.
+// (gRPC itself is in the daemon since the Kubernetes CRI is served there.)
 func TestDaemonBinaryHasNoBuildKit(t *testing.T) {
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("the go command is not on PATH")
