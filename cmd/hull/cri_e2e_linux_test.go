@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -66,6 +67,52 @@ func authRegistry(t *testing.T) string {
 	return l.Addr().String()
 }
 
+// criNetwork writes a CNI configuration for the test's pods — a bridge of
+// its own, host-local addresses in a folder of its own — when the CNI
+// plugins are installed, and removes the bridge after the test.
+func criNetwork(t *testing.T) (confDir, ipamDir string, withCNI bool) {
+	t.Helper()
+	cniDir := t.TempDir()
+	ipamDir = filepath.Join(cniDir, "ipam")
+	confDir = filepath.Join(cniDir, "net.d")
+	bridge := fmt.Sprintf("hcri%d", os.Getpid()%10000)
+	for _, d := range []string{"/opt/cni/bin", "/usr/lib/cni"} {
+		if _, err := os.Stat(filepath.Join(d, "bridge")); err == nil {
+			withCNI = true
+		}
+	}
+	os.MkdirAll(confDir, 0o755)
+	conf := fmt.Sprintf(`{"cniVersion":"1.0.0","name":"e2e","plugins":[{"type":"bridge","bridge":%q,"isGateway":true,"ipMasq":false,
+		"ipam":{"type":"host-local","ranges":[[{"subnet":"10.219.%d.0/24"}]],"dataDir":%q}},{"type":"portmap","capabilities":{"portMappings":true}}]}`,
+		bridge, os.Getpid()%200+20, ipamDir)
+	if withCNI {
+		if err := os.WriteFile(filepath.Join(confDir, "10-e2e.conflist"), []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		t.Log("no CNI plugins (apt-get install containernetworking-plugins): the pod gets a network namespace with its loopback only")
+	}
+	t.Cleanup(func() { exec.Command("ip", "link", "del", bridge).Run() })
+	return confDir, ipamDir, withCNI
+}
+
+// criClients waits for the CRI socket and returns crictl on it (the exit
+// status wanted, then crictl's arguments) and a gRPC connection to it.
+func criClients(t *testing.T, crictl, sock string) (func(want int, args ...string) string, *grpc.ClientConn) {
+	t.Helper()
+	waitFor(t, func() bool { _, err := os.Stat(sock); return err == nil }, "the CRI socket "+sock)
+	cri := func(want int, args ...string) string {
+		t.Helper()
+		return run(t, want, nil, crictl, append([]string{"--config", "/dev/null", "-r", "unix://" + sock, "-i", "unix://" + sock, "--timeout", "60s"}, args...)...)
+	}
+	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return cri, conn
+}
+
 // TestCRIWithCrictl drives hull's CRI socket with crictl end to end —
 // version, info, pull (by tag with credentials, by digest) from a registry
 // on loopback, images, inspecti, a pod on a CNI bridge (runp, inspectp),
@@ -79,40 +126,10 @@ func TestCRIWithCrictl(t *testing.T) {
 	requireDockerCLI(t)
 	crictl := crictlBin(t)
 	buildShim(t)
-	cniDir := t.TempDir()
-	ipamDir := filepath.Join(cniDir, "ipam")
-	bridge := fmt.Sprintf("hcri%d", os.Getpid()%10000)
-	withCNI := false
-	for _, d := range []string{"/opt/cni/bin", "/usr/lib/cni"} {
-		if _, err := os.Stat(filepath.Join(d, "bridge")); err == nil {
-			withCNI = true
-		}
-	}
-	confDir := filepath.Join(cniDir, "net.d")
-	os.MkdirAll(confDir, 0o755)
-	conf := fmt.Sprintf(`{"cniVersion":"1.0.0","name":"e2e","plugins":[{"type":"bridge","bridge":%q,"isGateway":true,"ipMasq":false,
-		"ipam":{"type":"host-local","ranges":[[{"subnet":"10.219.%d.0/24"}]],"dataDir":%q}},{"type":"portmap","capabilities":{"portMappings":true}}]}`,
-		bridge, os.Getpid()%200+20, ipamDir)
-	if withCNI {
-		if err := os.WriteFile(filepath.Join(confDir, "10-e2e.conflist"), []byte(conf), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	} else {
-		t.Log("no CNI plugins (apt-get install containernetworking-plugins): the pod gets a network namespace with its loopback only")
-	}
-	t.Cleanup(func() { exec.Command("ip", "link", "del", bridge).Run() })
+	confDir, ipamDir, withCNI := criNetwork(t)
 	env, dir := hullDaemon(t, "--cni-conf-dir", confDir)
 	sock := filepath.Join(dir, "run", "cri.sock")
-	waitFor(t, func() bool { _, err := os.Stat(sock); return err == nil }, "the CRI socket")
-	cri := func(want int, args ...string) string {
-		t.Helper()
-		return run(t, want, nil, crictl, append([]string{"--config", "/dev/null", "-r", "unix://" + sock, "-i", "unix://" + sock, "--timeout", "60s"}, args...)...)
-	}
-	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	cri, conn := criClients(t, crictl, sock)
 	rt := runtimeapi.NewRuntimeServiceClient(conn)
 	ctx := context.Background()
 
@@ -277,8 +294,8 @@ func TestCRIWithCrictl(t *testing.T) {
 	}
 	// hull diag list shows the pod beside its container.
 	diag := diagList(t, dir)
-	if !regexp.MustCompile(`(?m)^` + pod + `\s+running\s.*\ssandbox:e2e/p1$`).MatchString(diag) ||
-		!regexp.MustCompile(`(?m)^` + ctr + `\s+running\s.*\s` + pod[:12] + `/c1$`).MatchString(diag) {
+	if !regexp.MustCompile(`(?m)^`+pod+`\s+running\s.*\ssandbox:e2e/p1$`).MatchString(diag) ||
+		!regexp.MustCompile(`(?m)^`+ctr+`\s+running\s.*\s`+pod[:12]+`/c1$`).MatchString(diag) {
 		t.Errorf("hull diag list:\n%s", diag)
 	}
 	if withCNI {
@@ -436,4 +453,85 @@ func TestCRIWithCrictl(t *testing.T) {
 	if entries, _ := os.ReadDir(filepath.Join(dir, "run", "netns")); len(entries) > 0 {
 		t.Errorf("compartments left: %v", entries)
 	}
+}
+
+// TestCRIPodAcrossDaemonRestart: a pod and its container keep running
+// while hull daemon restarts (live-restore): the same processes, address,
+// namespaces; the CRI lists and drives them again, their log goes on, and
+// the new daemon takes daemon.json's cri-socket and cni-conf-dir.
+func TestCRIPodAcrossDaemonRestart(t *testing.T) {
+	requireDockerCLI(t)
+	crictl := crictlBin(t)
+	buildShim(t)
+	confDir, ipamDir, withCNI := criNetwork(t)
+	env, dir := hullDaemon(t, "--cni-conf-dir", confDir)
+	cri, _ := criClients(t, crictl, filepath.Join(dir, "run", "cri.sock"))
+	loadBusybox(t, env, dir)
+	logDir := filepath.Join(dir, "pods", "p1")
+	podJSON := filepath.Join(dir, "pod.json")
+	os.WriteFile(podJSON, []byte(fmt.Sprintf(`{"metadata":{"name":"p1","namespace":"e2e","uid":"uid-r"},"hostname":"h1","log_directory":%q,"linux":{}}`, logDir)), 0o644)
+	ctrJSON := filepath.Join(dir, "ctr.json")
+	os.WriteFile(ctrJSON, []byte(`{"metadata":{"name":"ticker"},"image":{"image":"e2e/busybox:1"},"log_path":"ticker.log",
+		"command":["sh","-c","i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done"],"linux":{}}`), 0o644)
+	pod := strings.TrimSpace(cri(0, "runp", podJSON))
+	ctr := strings.TrimSpace(cri(0, "create", pod, ctrJSON, podJSON))
+	cri(0, "start", ctr)
+	state := func() string {
+		var p struct {
+			Info   struct{ Pid int }
+			Status struct {
+				State   string
+				Network struct{ IP string }
+			}
+		}
+		var c struct {
+			Info   struct{ Pid int }
+			Status struct{ State string }
+		}
+		json.Unmarshal([]byte(cri(0, "inspectp", pod)), &p)
+		json.Unmarshal([]byte(cri(0, "inspect", ctr)), &c)
+		return fmt.Sprintf("pod %s pid %d ip %q; container %s pid %d", p.Status.State, p.Info.Pid, p.Status.Network.IP, c.Status.State, c.Info.Pid)
+	}
+	before := state()
+	if !strings.Contains(before, "SANDBOX_READY") || !strings.Contains(before, "CONTAINER_RUNNING") || withCNI && strings.Contains(before, `ip ""`) {
+		t.Fatalf("before the restart: %s", before)
+	}
+
+	signalHullDaemon(t, dir, syscall.SIGTERM)
+	moved := filepath.Join(dir, "moved-cri.sock")
+	os.WriteFile(filepath.Join(dir, "daemon.json"), []byte(fmt.Sprintf(`{"cri-socket": "unix://%s", "cni-conf-dir": %q}`, moved, confDir)), 0o644)
+	logFile := filepath.Join(logDir, "ticker.log")
+	st, _ := os.Stat(logFile)
+	startHullDaemon(t, env, dir)
+	cri, conn := criClients(t, crictl, moved)
+	if after := state(); after != before {
+		t.Errorf("after the restart: %s\nbefore: %s", after, before)
+	}
+	if out := cri(0, "exec", "-s", ctr, "hostname"); strings.TrimSpace(out) != "h1" {
+		t.Errorf("exec after the restart: %q", out)
+	}
+	waitFor(t, func() bool { s2, err := os.Stat(logFile); return err == nil && s2.Size() > st.Size()+100 }, "the log to go on")
+	st2, _ := rt(conn).Status(context.Background(), &runtimeapi.StatusRequest{})
+	for _, c := range st2.GetStatus().GetConditions() {
+		if c.Type == runtimeapi.NetworkReady && c.Status != withCNI {
+			t.Errorf("NetworkReady after the restart (daemon.json's cni-conf-dir): %+v", c)
+		}
+	}
+	cri(0, "stopp", pod)
+	cri(0, "rmp", pod)
+	if out := cri(0, "pods", "-q"); strings.TrimSpace(out) != "" {
+		t.Errorf("pods left: %q", out)
+	}
+	if withCNI {
+		entries, _ := os.ReadDir(filepath.Join(ipamDir, "e2e"))
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), "10.219.") {
+				t.Errorf("CNI address still leased: %s", e.Name())
+			}
+		}
+	}
+}
+
+func rt(conn *grpc.ClientConn) runtimeapi.RuntimeServiceClient {
+	return runtimeapi.NewRuntimeServiceClient(conn)
 }
