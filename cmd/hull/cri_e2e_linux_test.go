@@ -402,11 +402,22 @@ func TestCRIWithCrictl(t *testing.T) {
 	}
 	cri(0, "rmp", pod)
 	pod2JSON := filepath.Join(dir, "pod2.json")
-	os.WriteFile(pod2JSON, []byte(`{"metadata":{"name":"p2","namespace":"e2e","uid":"uid-2"},"linux":{}}`), 0o644)
+	// A second pod on the node's network, its container in the pod's
+	// PID namespace, goes with RemovePodSandbox alone while it runs.
+	os.WriteFile(pod2JSON, []byte(`{"metadata":{"name":"p2","namespace":"e2e","uid":"uid-2"},
+		"linux":{"security_context":{"namespace_options":{"network":2}}}}`), 0o644)
 	pod2 := strings.TrimSpace(cri(0, "runp", pod2JSON))
-	os.WriteFile(ctrJSON, []byte(fmt.Sprintf(`{"metadata":{"name":"c2"},"image":{"image":%q},"command":["sleep","1000"],"linux":{}}`, imageID)), 0o644)
+	os.WriteFile(ctrJSON, []byte(fmt.Sprintf(`{"metadata":{"name":"c2"},"image":{"image":%q},"command":["sleep","1000"],
+		"linux":{"security_context":{"namespace_options":{"pid":0}}}}`, imageID)), 0o644)
 	ctr2 := strings.TrimSpace(cri(0, "create", pod2, ctrJSON, pod2JSON))
 	cri(0, "start", ctr2)
+	if out := cri(0, "exec", "-s", ctr2, "busybox", "ps"); !strings.Contains(out, "/hull-infra pause") {
+		t.Errorf("a container in the pod's PID namespace does not see the infra process:\n%s", out)
+	}
+	hostNet, _ := os.Readlink("/proc/self/ns/net")
+	if out := cri(0, "exec", "-s", ctr2, "busybox", "readlink", "/proc/self/ns/net"); strings.TrimSpace(out) != hostNet {
+		t.Errorf("a pod on the node's network: the container's %q, the node's %q", out, hostNet)
+	}
 	if _, err := rt.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: pod2}); err != nil {
 		t.Errorf("RemovePodSandbox of a running pod: %v", err)
 	}
