@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -225,8 +226,10 @@ func TestCRIWithCrictl(t *testing.T) {
 	// A pod and a container in it.
 	logDir := filepath.Join(dir, "pods", "p1")
 	podJSON := filepath.Join(dir, "pod.json")
+	hostPort := freePort(t)
 	os.WriteFile(podJSON, []byte(fmt.Sprintf(`{"metadata":{"name":"p1","namespace":"e2e","uid":"uid-1","attempt":0},
-		"hostname":"podhost","log_directory":%q,"labels":{"app":"e2e"},"dns_config":{"servers":["10.0.0.53"],"searches":["e2e.local"]},"linux":{}}`, logDir)), 0o644)
+		"hostname":"podhost","log_directory":%q,"labels":{"app":"e2e"},"dns_config":{"servers":["10.0.0.53"],"searches":["e2e.local"]},
+		"port_mappings":[{"container_port":8080,"host_port":%d}],"linux":{}}`, logDir, hostPort)), 0o644)
 	ctrJSON := filepath.Join(dir, "ctr.json")
 	os.WriteFile(ctrJSON, []byte(fmt.Sprintf(`{"metadata":{"name":"c1"},"image":{"image":%q},
 		"command":["/bin/sh","-c","echo hello; echo oops >&2; echo -n partial; trap 'exit 0' TERM; while true; do sleep 1; done"],
@@ -292,6 +295,33 @@ func TestCRIWithCrictl(t *testing.T) {
 			t.Errorf("%s namespace: the pod's %q, the container's %q", ns, a, b)
 		}
 	}
+	// A second container in the pod serves on 8080: the first reaches it
+	// on localhost, the node through the pod's host port (CNI's portmap).
+	webJSON := filepath.Join(dir, "web.json")
+	os.WriteFile(webJSON, []byte(fmt.Sprintf(`{"metadata":{"name":"web"},"image":{"image":%q},"linux":{},
+		"command":["busybox","sh","-c","mkdir -p /www && echo served > /www/index.html && exec busybox httpd -f -p 8080 -h /www"]}`, ref)), 0o644)
+	web := strings.TrimSpace(cri(0, "create", pod, webJSON, podJSON))
+	cri(0, "start", web)
+	waitFor(t, func() bool {
+		r, err := rt.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: ctr, Cmd: []string{"busybox", "wget", "-qO-", "http://127.0.0.1:8080/"}, Timeout: 5})
+		return err == nil && string(r.Stdout) == "served\n"
+	}, "the pod's web container on localhost")
+	if withCNI {
+		m := regexp.MustCompile(`"ip": "(10\.219\.\d+)\.\d+"`).FindStringSubmatch(podStatus)
+		gw := m[1] + ".1" // the bridge's address, one of the node's
+		url := fmt.Sprintf("http://%s:%d/", gw, hostPort)
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Errorf("the pod's host port: %v", err)
+		} else {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if string(b) != "served\n" {
+				t.Errorf("GET %s: %q", url, b)
+			}
+		}
+	}
+
 	// hull diag list shows the pod beside its container.
 	diag := diagList(t, dir)
 	if !regexp.MustCompile(`(?m)^`+pod+`\s+running\s.*\ssandbox:e2e/p1$`).MatchString(diag) ||
@@ -401,6 +431,9 @@ func TestCRIWithCrictl(t *testing.T) {
 		t.Errorf("crictl pods after stopp:\n%s", out)
 	}
 	cri(0, "rmp", pod)
+	if out, _ := exec.Command("sh", "-c", "iptables-save -t nat 2>/dev/null; nft list ruleset 2>/dev/null").Output(); withCNI && strings.Contains(string(out), fmt.Sprint(hostPort)) {
+		t.Errorf("the pod's host port %d is still in the firewall:\n%s", hostPort, out)
+	}
 	pod2JSON := filepath.Join(dir, "pod2.json")
 	// A second pod on the node's network, its container in the pod's
 	// PID namespace, goes with RemovePodSandbox alone while it runs.
@@ -445,7 +478,7 @@ func TestCRIWithCrictl(t *testing.T) {
 	}
 
 	// Nothing left: processes, cgroups, CNI addresses, network namespaces.
-	for _, id := range []string{pod, ctr, pod2, ctr2} {
+	for _, id := range []string{pod, ctr, web, pod2, ctr2} {
 		if out, _ := exec.Command("sh", "-c", "grep -l "+id+" /proc/[0-9]*/cgroup 2>/dev/null").Output(); len(out) > 0 {
 			t.Errorf("processes left in %s's cgroup: %s", id, out)
 		}

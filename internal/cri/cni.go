@@ -64,22 +64,56 @@ type podNetwork struct {
 	Network string   `json:"network"`
 	IPs     []string `json:"ips"`
 	NetNS   string   `json:"netns"`
+	// Ports are the pod's host ports, given to the plugins that take
+	// the portMappings capability (portmap) at ADD and again at DEL.
+	Ports []portMapping `json:"ports,omitempty"`
 }
 
-func (c *cniNet) rt(id, netns string, meta *runtimeapi.PodSandboxMetadata) *libcni.RuntimeConf {
-	return &libcni.RuntimeConf{ContainerID: id, NetNS: netns, IfName: "eth0", Args: [][2]string{
+// portMapping is CNI's portMappings capability argument.
+type portMapping struct {
+	HostPort      int32  `json:"hostPort"`
+	ContainerPort int32  `json:"containerPort"`
+	Protocol      string `json:"protocol"`
+	HostIP        string `json:"hostIP,omitempty"`
+}
+
+// podPorts are the pod's mappings with a host port.
+func podPorts(ms []*runtimeapi.PortMapping) []portMapping {
+	var out []portMapping
+	for _, m := range ms {
+		if m.HostPort <= 0 {
+			continue
+		}
+		proto := "tcp"
+		switch m.Protocol {
+		case runtimeapi.Protocol_UDP:
+			proto = "udp"
+		case runtimeapi.Protocol_SCTP:
+			proto = "sctp"
+		}
+		out = append(out, portMapping{HostPort: m.HostPort, ContainerPort: m.ContainerPort, Protocol: proto, HostIP: m.HostIp})
+	}
+	return out
+}
+
+func (c *cniNet) rt(id, netns string, meta *runtimeapi.PodSandboxMetadata, ports []portMapping) *libcni.RuntimeConf {
+	rc := &libcni.RuntimeConf{ContainerID: id, NetNS: netns, IfName: "eth0", Args: [][2]string{
 		{"IgnoreUnknown", "1"}, {"K8S_POD_NAMESPACE", meta.GetNamespace()}, {"K8S_POD_NAME", meta.GetName()},
 		{"K8S_POD_INFRA_CONTAINER_ID", id}, {"K8S_POD_UID", meta.GetUid()},
 	}}
+	if len(ports) > 0 {
+		rc.CapabilityArgs = map[string]any{"portMappings": ports}
+	}
+	return rc
 }
 
 // add attaches the pod's network namespace (netns) to the CNI network.
-func (c *cniNet) add(ctx context.Context, id, netns string, meta *runtimeapi.PodSandboxMetadata) (*podNetwork, error) {
+func (c *cniNet) add(ctx context.Context, id, netns string, meta *runtimeapi.PodSandboxMetadata, ports []portMapping) (*podNetwork, error) {
 	list, err := c.load(ctx)
 	if err != nil {
 		return nil, err
 	}
-	res, err := c.config().AddNetworkList(ctx, list, c.rt(id, netns, meta))
+	res, err := c.config().AddNetworkList(ctx, list, c.rt(id, netns, meta, ports))
 	if err != nil {
 		return nil, fmt.Errorf("cni add %s to network %s: %w", id, list.Name, err)
 	}
@@ -87,7 +121,7 @@ func (c *cniNet) add(ctx context.Context, id, netns string, meta *runtimeapi.Pod
 	if err != nil {
 		return nil, fmt.Errorf("cni add %s: result: %w", id, err)
 	}
-	pn := &podNetwork{Network: list.Name, NetNS: netns}
+	pn := &podNetwork{Network: list.Name, NetNS: netns, Ports: ports}
 	for _, ip := range r.IPs {
 		pn.IPs = append(pn.IPs, ip.Address.IP.String())
 	}
@@ -105,7 +139,7 @@ func (c *cniNet) del(ctx context.Context, id string, pn *podNetwork, meta *runti
 	if _, err := os.Stat(netns); err != nil {
 		netns = "" // the namespace is gone: the plugins free what they hold
 	}
-	if err := c.config().DelNetworkList(ctx, list, c.rt(id, netns, meta)); err != nil {
+	if err := c.config().DelNetworkList(ctx, list, c.rt(id, netns, meta, pn.Ports)); err != nil {
 		return fmt.Errorf("cni del %s from network %s: %w", id, list.Name, err)
 	}
 	return nil

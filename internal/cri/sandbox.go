@@ -148,9 +148,10 @@ func (s *Server) RunPodSandbox(ctx context.Context, req *runtimeapi.RunPodSandbo
 				return nil, fmt.Errorf("pod sandbox %s: its infra process is not running: %w", id, errdefs.ErrConflict)
 			}
 			netns := fmt.Sprintf("/proc/%d/ns/net", in.State.Pid)
-			pn, err := s.cni.add(ctx, id, netns, cfg.Metadata)
+			ports := podPorts(cfg.PortMappings)
+			pn, err := s.cni.add(ctx, id, netns, cfg.Metadata, ports)
 			if err != nil {
-				s.cni.del(context.WithoutCancel(ctx), id, &podNetwork{NetNS: netns}, cfg.Metadata)
+				s.cni.del(context.WithoutCancel(ctx), id, &podNetwork{NetNS: netns, Ports: ports}, cfg.Metadata)
 				cleanup()
 				return nil, fmt.Errorf("pod sandbox %s: %w", id, err)
 			}
