@@ -28,7 +28,7 @@ func (s *Server) Status(ctx context.Context, req *runtimeapi.StatusRequest) (*ru
 	}}
 	resp := &runtimeapi.StatusResponse{Status: st}
 	if req.Verbose {
-		resp.Info = map[string]string{"config": `{"cniConfDir":"` + s.cfg.CNIConfDir + `"}`}
+		resp.Info = map[string]string{"config": toJSON(map[string]any{"cniConfDir": s.cfg.CNIConfDir, "cniBinDirs": s.cfg.CNIBinDirs})}
 	}
 	return resp, nil
 }
