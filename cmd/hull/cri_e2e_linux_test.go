@@ -227,9 +227,19 @@ func TestCRIWithCrictl(t *testing.T) {
 	logDir := filepath.Join(dir, "pods", "p1")
 	podJSON := filepath.Join(dir, "pod.json")
 	hostPort := freePort(t)
+	// The pod's cgroup parent is kubelet's to make and remove: here the
+	// test's.
+	cgroupParent := fmt.Sprintf("/hull-e2e-%d", os.Getpid())
+	t.Cleanup(func() {
+		dirs, _ := filepath.Glob("/sys/fs/cgroup/*" + cgroupParent)
+		more, _ := filepath.Glob("/sys/fs/cgroup" + cgroupParent)
+		for _, d := range append(dirs, more...) {
+			os.Remove(d)
+		}
+	})
 	os.WriteFile(podJSON, []byte(fmt.Sprintf(`{"metadata":{"name":"p1","namespace":"e2e","uid":"uid-1","attempt":0},
 		"hostname":"podhost","log_directory":%q,"labels":{"app":"e2e"},"dns_config":{"servers":["10.0.0.53"],"searches":["e2e.local"]},
-		"port_mappings":[{"container_port":8080,"host_port":%d}],"linux":{}}`, logDir, hostPort)), 0o644)
+		"port_mappings":[{"container_port":8080,"host_port":%d}],"linux":{"cgroup_parent":%q}}`, logDir, hostPort, cgroupParent)), 0o644)
 	ctrJSON := filepath.Join(dir, "ctr.json")
 	os.WriteFile(ctrJSON, []byte(fmt.Sprintf(`{"metadata":{"name":"c1"},"image":{"image":%q},
 		"command":["/bin/sh","-c","echo hello; echo oops >&2; echo -n partial; trap 'exit 0' TERM; while true; do sleep 1; done"],
@@ -288,6 +298,9 @@ func TestCRIWithCrictl(t *testing.T) {
 		return v.Info.Pid
 	}
 	infraPid, ctrPid := pidOf("the pod", "inspectp", pod), pidOf("the container", "inspect", ctr)
+	if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", ctrPid)); !strings.Contains(string(b), cgroupParent+"/"+ctr+"\n") {
+		t.Errorf("the container's cgroups are not under the pod's cgroup parent %s:\n%s", cgroupParent, b)
+	}
 	for _, ns := range []string{"net", "ipc", "uts"} {
 		a, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", infraPid, ns))
 		b, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", ctrPid, ns))

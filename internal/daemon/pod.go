@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"sync"
 
@@ -48,6 +49,17 @@ func applyAnnotations(s *specs.Spec, h *container.HostConfig) {
 	for k, v := range h.Annotations {
 		s.Annotations[k] = v
 	}
+}
+
+// applyCgroupParent puts the container's cgroup under HostConfig's
+// CgroupParent (a CRI pod's cgroup parent, docker's --cgroup-parent), at
+// <parent>/<id> as dockerd's cgroupfs driver does; without one the
+// runtime's default stands.
+func applyCgroupParent(s *specs.Spec, h *container.HostConfig, id string) {
+	if h.CgroupParent == "" || s.Linux == nil {
+		return
+	}
+	s.Linux.CgroupsPath = path.Join("/", h.CgroupParent, id)
 }
 
 // SetPodContainer makes a created container one of a CRI pod: it joins
