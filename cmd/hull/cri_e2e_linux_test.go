@@ -93,7 +93,21 @@ func criNetwork(t *testing.T) (confDir, ipamDir string, withCNI bool) {
 	} else {
 		t.Log("no CNI plugins (apt-get install containernetworking-plugins): the pod gets a network namespace with its loopback only")
 	}
-	t.Cleanup(func() { exec.Command("ip", "link", "del", bridge).Run() })
+	// CNI's portmap makes iptables' nat tables (its CNI-HOSTPORT-*
+	// chains) and leaves them for the next pod: gone after the test
+	// when they were not there before it.
+	var made []string
+	for _, fam := range []string{"ip", "ip6"} {
+		if exec.Command("nft", "list", "table", fam, "nat").Run() != nil {
+			made = append(made, fam)
+		}
+	}
+	t.Cleanup(func() {
+		exec.Command("ip", "link", "del", bridge).Run()
+		for _, fam := range made {
+			exec.Command("nft", "delete", "table", fam, "nat").Run()
+		}
+	})
 	return confDir, ipamDir, withCNI
 }
 
