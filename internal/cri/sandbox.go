@@ -117,6 +117,8 @@ func (s *Server) RunPodSandbox(ctx context.Context, req *runtimeapi.RunPodSandbo
 	c := &container.Config{Image: img, Hostname: cfg.Hostname, Labels: labels}
 	if host.NetworkMode == "host" {
 		c.Hostname = "" // the node's
+	} else if c.Hostname == "" {
+		c.Hostname, _ = os.Hostname() // as containerd names a pod without one
 	}
 	created, err := s.b.ContainerCreate(ctx, sandboxName(cfg.Metadata), c, host, nil)
 	if errdefs.IsConflict(err) {
