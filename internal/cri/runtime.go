@@ -4,6 +4,8 @@ import (
 	"context"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/hullproject/hull/internal/errdefs"
 )
 
 // RuntimeName is the runtime's name in Version.
@@ -20,7 +22,7 @@ func (s *Server) Version(ctx context.Context, req *runtimeapi.VersionRequest) (*
 func (s *Server) Status(ctx context.Context, req *runtimeapi.StatusRequest) (*runtimeapi.StatusResponse, error) {
 	netCond := &runtimeapi.RuntimeCondition{Type: runtimeapi.NetworkReady, Status: true}
 	if _, err := s.cni.load(ctx); err != nil {
-		netCond.Status, netCond.Reason, netCond.Message = false, "NetworkPluginNotReady", err.Error()
+		netCond.Status, netCond.Reason, netCond.Message = false, "NetworkPluginNotReady", errdefs.Message(err)
 	}
 	st := &runtimeapi.RuntimeStatus{Conditions: []*runtimeapi.RuntimeCondition{
 		{Type: runtimeapi.RuntimeReady, Status: true},
