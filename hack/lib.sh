@@ -127,6 +127,24 @@ install_buildx() {
   export HULL_TEST_BUILDX="$dir/buildx"
 }
 
+# install_crictl builds crictl (cri-tools, the CRI's command line client;
+# TestCRIWithCrictl drives hull's CRI socket with it) from the Go module
+# proxy, once, into the tools cache, and points the tests at it
+# (HULL_TEST_CRICTL). GONOSUMDB: the checksum database may refuse the k8s.io
+# and sigs.k8s.io modules.
+CRICTL_VERSION=v1.34.0
+install_crictl() {
+  local dir="$TOOLS_CACHE/crictl-$CRICTL_VERSION"
+  if ! "$dir/crictl" --version 2>/dev/null | grep -qF "$CRICTL_VERSION"; then
+    step "build crictl $CRICTL_VERSION from the Go module proxy (once; kept in $TOOLS_CACHE)"
+    mkdir -p "$dir"
+    CGO_ENABLED=0 GOFLAGS= GONOSUMDB='k8s.io/*,sigs.k8s.io/*' GOBIN="$dir" go install \
+      -ldflags "-X sigs.k8s.io/cri-tools/pkg/version.Version=$CRICTL_VERSION" \
+      "sigs.k8s.io/cri-tools/cmd/crictl@$CRICTL_VERSION" || return 1
+  fi
+  export HULL_TEST_CRICTL="$dir/crictl"
+}
+
 # install_compose builds docker compose v2 (the CLI plugin) from its module
 # on the Go module proxy, once, and installs it where the docker CLI finds
 # plugins. `go install` refuses the module (its go.mod has replace

@@ -9,10 +9,11 @@ cd "$(dirname "$0")/.."
 
 need_root
 # bzip2, xz-utils and zstd: the conformance harness sends archives compressed each way.
-install_packages docker.io docker-registry bzip2 xz-utils zstd
+install_packages docker.io docker-registry bzip2 xz-utils zstd containernetworking-plugins
 # docker compose v2, for TestComposeOnHull (built once from the Go module proxy)
 install_compose
 install_buildx || echo "buildx could not be built: TestBuildxOnHull will say so and skip"
+install_crictl || echo "crictl could not be built: TestCRIWithCrictl will say so and skip"
 
 step "gofmt"
 bad=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))

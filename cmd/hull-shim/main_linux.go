@@ -25,5 +25,8 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "init" {
 		runtime.Init() // does not return
 	}
+	if len(os.Args) > 1 && os.Args[1] == "pause" {
+		pause() // does not return
+	}
 	os.Exit(runtime.ShimMain(os.Args[1:]))
 }

@@ -49,6 +49,12 @@ type daemonFlags struct {
 	// ipv6 and fixedCIDRv6 give the default bridge network IPv6.
 	ipv6        bool
 	fixedCIDRv6 string
+	// criSocket is the Kubernetes CRI's socket (daemon_cri.go).
+	criSocket string
+	// cniConfDir and cniBinDirs are where the CRI finds CNI's
+	// configurations and plugins.
+	cniConfDir string
+	cniBinDirs []string
 	// registerService and unregisterService manage the Windows service.
 	registerService, unregisterService bool
 	pluginTO                           time.Duration
@@ -88,6 +94,9 @@ func newDaemonCommand(g *globals) *cobra.Command {
 	fl.StringVar(&f.tlsKey, "tlskey", "", "the server's TLS key")
 	fl.StringArrayVar(&f.ulimits, "default-ulimit", nil, "a default ulimit for containers (nofile=1024:2048)")
 	fl.DurationVar(&f.pluginTO, "plugin-timeout", 30*time.Second, "how long a plugin may take to activate, and to answer each call")
+	fl.StringVar(&f.criSocket, "cri-socket", "", "the Kubernetes CRI's socket, unix:///path (default <exec-root>/cri.sock: unix:///run/hull/cri.sock)")
+	fl.StringVar(&f.cniConfDir, "cni-conf-dir", "/etc/cni/net.d", "folder of the CNI network configurations pods are networked with")
+	fl.StringSliceVar(&f.cniBinDirs, "cni-bin-dir", []string{"/opt/cni/bin", "/usr/lib/cni"}, "folders of the CNI plugins")
 	fl.StringVarP(&f.bridge, "bridge", "b", "", "interface of the default bridge network (default hull0; one of its own for another --exec-root)")
 	fl.BoolVar(&f.ipv6, "ipv6", false, "give the default bridge network IPv6 too")
 	fl.StringVar(&f.fixedCIDRv6, "fixed-cidr-v6", "", "the default bridge network's IPv6 subnet, with --ipv6 (default: a /64 of a ULA prefix derived from the engine id)")
@@ -129,6 +138,9 @@ func (f *daemonFlags) merge(fl *pflag.FlagSet, g *globals) error {
 		"bridge":          {"bridge", &f.bridge},
 		"ipv6":            {"ipv6", &f.ipv6},
 		"fixed-cidr-v6":   {"fixed-cidr-v6", &f.fixedCIDRv6},
+		"cri-socket":      {"cri-socket", &f.criSocket},
+		"cni-conf-dir":    {"cni-conf-dir", &f.cniConfDir},
+		"cni-bin-dirs":    {"cni-bin-dir", &f.cniBinDirs},
 	}
 	var unknown, conflicts []string
 	for _, k := range slices.Sorted(mapKeys(file)) {
@@ -246,6 +258,12 @@ func runDaemon(ctx context.Context, f *daemonFlags, g *globals) error {
 			slog.Error("release the build sandboxes of hull-buildkit", "error", err)
 		}
 	}
+	waitCRI, err := startCRI(serveCtx, f, d)
+	if err != nil {
+		closeAll()
+		return err
+	}
+	defer waitCRI()
 	api.BodyTimeout = to.body
 	srv := &http.Server{Handler: returnMemoryWhenIdle(ctx, api), ReadHeaderTimeout: to.header, IdleTimeout: to.idle,
 		BaseContext: func(net.Listener) context.Context { return serveCtx }}

@@ -43,7 +43,7 @@ func newDiagCommand(g *globals) *cobra.Command {
 				return err
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 8, 2, ' ', 0)
-			fmt.Fprintln(w, "ID\tSTATUS\tPID\tSHIM PID\tEXIT\tLOG LOST\tCREATED\tBUNDLE")
+			fmt.Fprintln(w, "ID\tSTATUS\tPID\tSHIM PID\tEXIT\tLOG LOST\tCREATED\tBUNDLE\tPOD")
 			for _, st := range all {
 				exit, shim := "-", "-"
 				if st.ExitStatus != nil {
@@ -52,7 +52,7 @@ func newDiagCommand(g *globals) *cobra.Command {
 				if st.ShimPID != 0 {
 					shim = fmt.Sprint(st.ShimPID)
 				}
-				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%d\t%s\t%s\n", st.ID, st.Status, st.Pid, shim, exit, st.LogDropped, st.Created.Format(time.RFC3339), st.Bundle)
+				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%d\t%s\t%s\t%s\n", st.ID, st.Status, st.Pid, shim, exit, st.LogDropped, st.Created.Format(time.RFC3339), st.Bundle, podColumn(st.Annotations))
 			}
 			return w.Flush()
 		},
@@ -313,4 +313,18 @@ func printTrace(ctx context.Context, out io.Writer, host, id string) error {
 		fmt.Fprintf(w, "%s\t%v\t%s\t%s\n", s.Name, s.DurationNs.Round(time.Microsecond), s.At.Format("15:04:05.000000"), strings.Join(details, " "))
 	}
 	return w.Flush()
+}
+
+// podColumn is diag list's POD column: for a Kubernetes pod's infra
+// container "sandbox <namespace>/<name>", for a container of a pod its
+// pod's id and its name, from the CRI's annotations; "-" otherwise.
+func podColumn(a map[string]string) string {
+	switch a["io.kubernetes.cri.container-type"] {
+	case "sandbox":
+		return "sandbox:" + a["io.kubernetes.cri.sandbox-namespace"] + "/" + a["io.kubernetes.cri.sandbox-name"]
+	case "container":
+		id := a["io.kubernetes.cri.sandbox-id"]
+		return id[:min(12, len(id))] + "/" + a["io.kubernetes.cri.container-name"]
+	}
+	return "-"
 }

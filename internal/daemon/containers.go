@@ -72,6 +72,12 @@ type record struct {
 	NetworkIDs map[string]string `json:"networkIDs,omitempty"`
 	// Links are its legacy links (--link) on the default bridge.
 	Links []legacyLink `json:"links,omitempty"`
+	// CRILog is the log of a container of the CRI (pod.go): a file in the
+	// CRI's format at the path kubelet chose, in place of the json-file log.
+	CRILog string `json:"criLog,omitempty"`
+	// PodUTS: a container of a CRI pod joins the UTS namespace of the
+	// container whose network it shares (the pod's infra container).
+	PodUTS bool `json:"podUTS,omitempty"`
 	// deleted says the record has left hull.db: the container was
 	// removed, and save refuses to write it back. Not stored.
 	deleted bool
@@ -553,6 +559,9 @@ func noLog(r *record) bool { return r.HostConfig != nil && r.HostConfig.LogConfi
 func (d *Daemon) runtimeLogPath(r *record) string {
 	if noLog(r) {
 		return os.DevNull
+	}
+	if r.CRILog != "" {
+		return r.CRILog
 	}
 	return d.logPath(r.ID)
 }

@@ -87,6 +87,9 @@ type Daemon struct {
 
 	events eventBus
 
+	// pods is what the CRI's pods need in memory (pod.go).
+	pods podState
+
 	shuttingDown atomic.Bool
 }
 

@@ -118,7 +118,7 @@ func (d *Daemon) startLocked(ctx context.Context, c *ctr) (retErr error) {
 	}
 	tr.step("spec written", "bundle", bundle)
 	cfg := c.rec.Config
-	opts := runtime.CreateOptions{LogPath: d.runtimeLogPath(&c.rec), OpenStdin: cfg.OpenStdin, StdinOnce: cfg.StdinOnce,
+	opts := runtime.CreateOptions{LogPath: d.runtimeLogPath(&c.rec), LogFormat: criLogFormat(&c.rec), OpenStdin: cfg.OpenStdin, StdinOnce: cfg.StdinOnce,
 		Steps: func(st runtime.TimedStep) { tr.stepAt(st.Name, st.At) }}
 	d.rt.Delete(ctx, id, true) // what a crash may have left under this id
 	// After that Delete: a shim left under this id lets its ports go.

@@ -92,6 +92,9 @@ func (d *Daemon) buildSpec(c *ctr, rootfs string, sb *network.Sandbox, addr neti
 		return nil, err
 	}
 	applyNamespaces(s, host, j)
+	applyPodUTS(s, &c.rec, j)
+	applyAnnotations(s, host)
+	applyCgroupParent(s, host, c.rec.ID)
 	if err := applySeccomp(s, host, sec.seccomp); err != nil {
 		return nil, err
 	}

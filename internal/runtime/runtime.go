@@ -97,6 +97,9 @@ type CreateOptions struct {
 	// LogPath is the json-file log of the container's stdout and stderr;
 	// default <root>/shims/<id>/container.log. Ignored when Stdout is set.
 	LogPath string
+	// LogFormat is the log's format: "" for Docker's json-file, "cri" for
+	// the Kubernetes CRI's (<RFC3339Nano> stdout|stderr P|F <line>).
+	LogFormat string
 	// NoPivot uses chroot-like MS_MOVE instead of pivot_root (for a rootfs
 	// on a ramdisk).
 	NoPivot bool
@@ -363,6 +366,14 @@ func (r *Runtime) Exec(ctx context.Context, id string, proc *specs.Process, opts
 // Pause freezes every process of the container.
 func (r *Runtime) Pause(ctx context.Context, id string) error {
 	_, err := r.call(ctx, id, request{Op: "pause"})
+	return err
+}
+
+// ReopenLog has the container's shim close its log and open the file at
+// the log's path again (made anew when it was moved away), before it
+// answers: the CRI's ReopenContainerLog.
+func (r *Runtime) ReopenLog(ctx context.Context, id string) error {
+	_, err := r.call(ctx, id, request{Op: "reopen-log"})
 	return err
 }
 

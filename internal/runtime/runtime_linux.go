@@ -139,6 +139,9 @@ func (r *Runtime) startShim(ctx context.Context, id, bundle string, opts CreateO
 		}
 		args = append(args, "--log", p)
 	}
+	if opts.LogFormat != "" {
+		args = append(args, "--log-format", opts.LogFormat)
+	}
 	if opts.NoPivot {
 		args = append(args, "--no-pivot")
 	}

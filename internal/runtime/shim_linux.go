@@ -75,6 +75,7 @@ func ShimMain(args []string) int {
 	bundle := fs.String("bundle", "", "bundle folder")
 	pidFile := fs.String("pid-file", "", "file to write the init's pid to")
 	logPath := fs.String("log", "", "json-file log of the container's output")
+	logFormat := fs.String("log-format", "", `the log's format: "" (json-file) or "cri"`)
 	noPivot := fs.Bool("no-pivot", false, "do not use pivot_root")
 	consoleFd := fs.Int("console-fd", -1, "fd of the console socket")
 	stdioFd := fs.Int("stdio-fd", -1, "first of three fds for the init's stdin, stdout, stderr")
@@ -138,7 +139,7 @@ func ShimMain(args []string) int {
 		cfg = monitor.Config{
 			ID: s.id, Root: r.root, Record: s.rec, Annotations: s.spec.Annotations,
 			Terminal: s.spec.Process.Terminal, StdinOnce: *stdinOnce, SharedPidNS: !privatePidNS(s.spec),
-			LogPath: *logPath, Helper: self,
+			LogPath: *logPath, LogFormat: *logFormat, Helper: self,
 		}
 	}
 	if err == nil && monitorPath == "" {

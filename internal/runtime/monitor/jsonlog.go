@@ -1,7 +1,9 @@
 package monitor
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -18,8 +20,10 @@ import (
 // again. dockerd's json-file logger drops them the same way.
 type JSONLog struct {
 	path string
-	mu   sync.Mutex
-	f    *os.File
+	// cri writes the Kubernetes CRI's format instead (NewCRILog).
+	cri bool
+	mu  sync.Mutex
+	f   *os.File
 	// size is the file's size while f is open.
 	size int64
 	// dropped counts the lines lost since the log was made; losing those
@@ -30,13 +34,29 @@ type JSONLog struct {
 // NewJSONLog returns the log at path (created on first write).
 func NewJSONLog(path string) *JSONLog { return &JSONLog{path: path} }
 
+// NewCRILog returns a log at path in the format of the Kubernetes CRI, one
+// line per line of output: "<RFC3339Nano time> <stream> <F|P> <line>", F
+// for a line that ended with a newline (left out), P for a part of a
+// longer line (cut at 16 KiB) or the unfinished end of a stream.
+func NewCRILog(path string) *JSONLog { return &JSONLog{path: path, cri: true} }
+
 // Write appends one line of stream.
 func (l *JSONLog) Write(stream string, line []byte) {
-	b, _ := json.Marshal(struct {
-		Log    string `json:"log"`
-		Stream string `json:"stream"`
-		Time   string `json:"time"`
-	}{string(line), stream, time.Now().UTC().Format(time.RFC3339Nano)})
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	var b []byte
+	if l.cri {
+		tag, content := "P", line
+		if c, ok := bytes.CutSuffix(line, []byte("\n")); ok {
+			tag, content = "F", c
+		}
+		b = append([]byte(now+" "+stream+" "+tag+" "), content...)
+	} else {
+		b, _ = json.Marshal(struct {
+			Log    string `json:"log"`
+			Stream string `json:"stream"`
+			Time   string `json:"time"`
+		}{string(line), stream, now})
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.f == nil {
@@ -65,6 +85,29 @@ func (l *JSONLog) Write(stream string, line []byte) {
 		slog.Warn("container log written again", "log", l.path, "lost", l.losing, "lost_total", l.dropped)
 		l.losing = 0
 	}
+}
+
+// Reopen closes the log's file and opens the file at its path again,
+// creating it: the file was moved away (log rotation) and the lines that
+// follow go to a new one. It returns once the new file exists.
+func (l *JSONLog) Reopen() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f != nil {
+		l.f.Close()
+		l.f = nil
+	}
+	f, err := os.OpenFile(l.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		return fmt.Errorf("reopen the log %s: %w", l.path, err)
+	}
+	l.f = f
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	l.size = st.Size()
+	return nil
 }
 
 // drop counts a line lost to err; the first of a run is logged.

@@ -37,6 +37,8 @@ type Config struct {
 	// SIGKILL of its init must be sent to every process in its cgroup.
 	SharedPidNS bool   `json:"sharedPidNs,omitempty"`
 	LogPath     string `json:"logPath"`
+	// LogFormat is "" (Docker's json-file) or "cri" (NewCRILog).
+	LogFormat string `json:"logFormat,omitempty"`
 	// Helper is hull-shim, run as `hull-shim helper` for the requests that
 	// need the container runtime (see HelperBackend).
 	Helper string `json:"helper,omitempty"`
@@ -228,6 +230,9 @@ func New(cfg Config, files Files, backend Backend) (*Monitor, error) {
 		exited: make(chan struct{}), outputEnded: make(chan struct{}), done: make(chan int, 1),
 	}
 	m.attached.Log = NewJSONLog(cfg.LogPath)
+	if cfg.LogFormat == "cri" {
+		m.attached.Log = NewCRILog(cfg.LogPath)
+	}
 	if files.Stdout != nil {
 		m.holdsStdio = true
 		m.io.Add(1)
@@ -476,6 +481,8 @@ func (m *Monitor) handle(req shimapi.Request) (shimapi.Response, error) {
 		return shimapi.Response{}, unix.IoctlSetWinsize(int(m.files.Console.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Col: req.Width, Row: req.Height})
 	case "delete":
 		return shimapi.Response{}, m.delete(req.Force)
+	case "reopen-log":
+		return shimapi.Response{}, m.attached.Log.Reopen()
 	case "pause", "resume":
 		m.mu.Lock()
 		defer m.mu.Unlock()

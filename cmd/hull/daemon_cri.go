@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	goruntime "runtime"
+	"strings"
+
+	"github.com/hullproject/hull/internal/cri"
+	"github.com/hullproject/hull/internal/daemon"
+)
+
+var _ cri.Backend = (*daemon.Daemon)(nil)
+
+// criSocketPath is where the CRI listens: --cri-socket (unix:///path or a
+// path), else <exec-root>/cri.sock — /run/hull/cri.sock by default.
+func (f *daemonFlags) criSocketPath() string {
+	if f.criSocket != "" {
+		return strings.TrimPrefix(f.criSocket, "unix://")
+	}
+	return filepath.Join(f.execRoot, "cri.sock")
+}
+
+// startCRI serves the Kubernetes CRI beside the Engine API (Linux only)
+// until ctx ends; the returned function waits for it to stop.
+func startCRI(ctx context.Context, f *daemonFlags, d *daemon.Daemon) (func(), error) {
+	if goruntime.GOOS != "linux" {
+		return func() {}, nil
+	}
+	s, err := cri.New(d, cri.Config{StateDir: filepath.Join(f.execRoot, "cri"), Version: daemon.Version,
+		CNIConfDir: f.cniConfDir, CNIBinDirs: f.cniBinDirs})
+	if err != nil {
+		return nil, err
+	}
+	l, err := cri.Listen(f.criSocketPath())
+	if err != nil {
+		return nil, err
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := s.Serve(ctx, l); err != nil {
+			slog.Error("CRI server", "error", err)
+		}
+	}()
+	return func() { <-done }, nil
+}
