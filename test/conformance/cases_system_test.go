@@ -53,7 +53,7 @@ func systemCases() []*tcase {
 			r, err := c.RegistryLogin(ctx, client.RegistryLoginOptions{Username: "conf", Password: "conf-pw", ServerAddress: x("{reg}")})
 			return r.Auth, err
 		})),
-		tcs("system/build-prune", post("/build/prune", nil)),
+		tcs("system/build-prune", emptyBuildCache(), post("/build/prune", nil)),
 		tcs("system/session/no-upgrade", post("/session", nil)).only141(),
 		tcs("system/session/bad-proto", post("/session", nil).header("Upgrade", "conf-proto")).only141(),
 		tcs("system/plugins/list-filter-enabled", get("/plugins?"+filters("enabled", "true"))),
