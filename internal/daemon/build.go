@@ -56,7 +56,15 @@ func (d *Daemon) ImageBuild(ctx context.Context, r io.Reader, dockerfile string)
 	}()
 	body := &countingReader{r: io.LimitReader(r, MaxBuildContext+1)}
 	tee := io.TeeReader(body, f)
+	tooBig := func() error {
+		return fmt.Errorf("the build context is over %d bytes: %w", MaxBuildContext, errdefs.ErrLimit)
+	}
 	if err := checkBuildContext(ctx, tee, dockerfile); err != nil {
+		// A context cut at the bound reads as a broken tar: the bound
+		// is the cause.
+		if body.n > MaxBuildContext {
+			return "", tooBig()
+		}
 		return "", err
 	}
 	// What follows the tar's end (padding) is kept too.
@@ -64,7 +72,7 @@ func (d *Daemon) ImageBuild(ctx context.Context, r io.Reader, dockerfile string)
 		return "", fmt.Errorf("read the build context: %w", err)
 	}
 	if body.n > MaxBuildContext {
-		return "", fmt.Errorf("the build context is over %d bytes: %w", MaxBuildContext, errdefs.ErrLimit)
+		return "", tooBig()
 	}
 	return f.Name(), nil
 }

@@ -2,6 +2,9 @@ package daemon
 
 import (
 	"archive/tar"
+	"bytes"
+	"context"
+	"os"
 	"testing"
 
 	"github.com/hullproject/hull/internal/errdefs"
@@ -45,5 +48,50 @@ func TestContextTree(t *testing.T) {
 		case tc.err != "" && (err == nil || err.Error() != tc.err || !errdefs.IsInvalidArgument(err)):
 			t.Errorf("%s: %v, want %q (invalid argument)", tc.name, err, tc.err)
 		}
+	}
+}
+
+// TestBuildContextBounded: a context over MaxBuildContext is refused as a
+// limit (413) and nothing of it is kept; one within it is kept whole,
+// and a context without its Dockerfile leaves nothing either.
+func TestBuildContextBounded(t *testing.T) {
+	d := &Daemon{cfg: Config{ExecRoot: t.TempDir()}}
+	ctxTar := func(files map[string]int) []byte {
+		var b bytes.Buffer
+		tw := tar.NewWriter(&b)
+		for name, size := range files {
+			tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(size)})
+			tw.Write(bytes.Repeat([]byte("x"), size))
+		}
+		tw.Close()
+		return b.Bytes()
+	}
+	kept := func() []os.DirEntry {
+		ents, _ := os.ReadDir(d.buildContexts())
+		return ents
+	}
+	defer func(m int64) { MaxBuildContext = m }(MaxBuildContext)
+	MaxBuildContext = 64 << 10
+
+	big := ctxTar(map[string]int{"Dockerfile": 20, "blob": 200 << 10})
+	if _, err := d.ImageBuild(context.Background(), bytes.NewReader(big), ""); !errdefs.IsLimit(err) {
+		t.Errorf("a context of %d bytes over a bound of %d: %v, want a limit error", len(big), MaxBuildContext, err)
+	}
+	if n := len(kept()); n != 0 {
+		t.Errorf("%d files kept of a refused context", n)
+	}
+	if _, err := d.ImageBuild(context.Background(), bytes.NewReader(ctxTar(map[string]int{"other": 10})), ""); !errdefs.IsInvalidArgument(err) {
+		t.Errorf("a context without its Dockerfile: %v, want invalid argument", err)
+	}
+	if n := len(kept()); n != 0 {
+		t.Errorf("%d files kept of a context without its Dockerfile", n)
+	}
+	small := ctxTar(map[string]int{"Dockerfile": 20, "blob": 10 << 10})
+	path, err := d.ImageBuild(context.Background(), bytes.NewReader(small), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(path); err != nil || !bytes.Equal(b, small) {
+		t.Errorf("the kept context differs from what was sent (%d bytes, %v)", len(b), err)
 	}
 }
