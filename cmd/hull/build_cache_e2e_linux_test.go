@@ -132,7 +132,13 @@ func TestBuildCacheOnHull(t *testing.T) {
 	// As dockerd, a builder prune event with the bytes reclaimed.
 	events := docker(t, env, "events", "--since", since, "--until", strconv.FormatInt(time.Now().Unix()+1, 10),
 		"--filter", "type=builder", "--format", "{{.Action}} {{.Actor.Attributes.reclaimed}}")
-	if m := regexp.MustCompile(`(?m)^prune ([0-9]+)$`).FindStringSubmatch(events); m == nil || m[1] == "0" {
+	// (The earlier prunes of this test, within the same second, are there
+	// too: one of the events is this prune's.)
+	found := false
+	for _, m := range regexp.MustCompile(`(?m)^prune ([0-9]+)$`).FindAllStringSubmatch(events, -1) {
+		found = found || m[1] != "0"
+	}
+	if !found {
 		t.Errorf("no builder prune event with the space reclaimed after docker builder prune -af:\n%s", events)
 	}
 	if u := buildCacheUsage(t, sock); u.TotalCount != 0 || u.TotalSize != 0 {
