@@ -10,10 +10,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"syscall"
 
 	"github.com/containerd/containerd/v2/core/diff/apply"
 	"github.com/containerd/containerd/v2/core/images"
 	ctdmetadata "github.com/containerd/containerd/v2/core/metadata"
+	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/core/remotes/docker"
 	ctdsnapshots "github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/containerd/v2/plugins/content/local"
@@ -87,6 +89,9 @@ func startBuildKit(ctx context.Context, root, execRoot, daemonSock string) (_ *b
 		}
 	}()
 	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, fmt.Errorf("start BuildKit: %w", err)
+	}
+	if err := useTempDir(filepath.Join(execRoot, "tmp")); err != nil {
 		return nil, fmt.Errorf("start BuildKit: %w", err)
 	}
 	setVersion()
@@ -163,6 +168,23 @@ func startBuildKit(ctx context.Context, root, execRoot, daemonSock string) (_ *b
 	c.Register(k.grpc)
 	k.h2 = &http2.Server{}
 	return k, nil
+}
+
+// useTempDir makes dir the process's temporary folder: BuildKit mounts
+// snapshots on folders it makes there (buildkit-mount*), and a
+// hull-buildkit that was killed leaves them, mounted or not. They are
+// under the exec root then, and the next start unmounts and removes them.
+func useTempDir(dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		mount.UnmountRecursive(dir, syscall.MNT_DETACH)
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("the temporary folder a killed hull-buildkit left: %w", err)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	return os.Setenv("TMPDIR", dir)
 }
 
 // setVersion fills BuildKit's version (what buildx ls shows), which its
