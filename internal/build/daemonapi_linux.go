@@ -49,29 +49,35 @@ func (a *daemonAPI) do(ctx context.Context, method, path string, q url.Values, b
 	if body != nil {
 		req.Header.Set("Content-Type", "application/x-tar")
 	}
+	return a.send(req)
+}
+
+// send sends req and turns an error answer into an error of its kind
+// with the daemon's message.
+func (a *daemonAPI) send(req *http.Request) (*http.Response, error) {
 	resp, err := a.c.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("the daemon's API: %v: %w", err, errdefs.ErrUnavailable)
 	}
-	if resp.StatusCode >= 300 {
-		defer resp.Body.Close()
-		var m struct{ Message string }
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		if json.Unmarshal(b, &m) != nil || m.Message == "" {
-			m.Message = strings.TrimSpace(string(b))
-		}
-		kind := errdefs.ErrUnavailable
-		switch {
-		case resp.StatusCode == http.StatusNotFound:
-			kind = errdefs.ErrNotFound
-		case resp.StatusCode == http.StatusConflict:
-			kind = errdefs.ErrConflict
-		case resp.StatusCode < 500:
-			kind = errdefs.ErrInvalidArgument
-		}
-		return nil, errdefs.Dockerf(kind, "%s", m.Message)
+	if resp.StatusCode < 300 {
+		return resp, nil
 	}
-	return resp, nil
+	defer resp.Body.Close()
+	var m struct{ Message string }
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if json.Unmarshal(b, &m) != nil || m.Message == "" {
+		m.Message = strings.TrimSpace(string(b))
+	}
+	kind := errdefs.ErrUnavailable
+	switch {
+	case resp.StatusCode == http.StatusNotFound:
+		kind = errdefs.ErrNotFound
+	case resp.StatusCode == http.StatusConflict:
+		kind = errdefs.ErrConflict
+	case resp.StatusCode < 500:
+		kind = errdefs.ErrInvalidArgument
+	}
+	return nil, errdefs.Dockerf(kind, "%s", m.Message)
 }
 
 // imageID is the id of the image ref names in the daemon's store

@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -217,22 +215,9 @@ func (a *daemonAPI) private(ctx context.Context, method, path string) (*http.Res
 	if err != nil {
 		return nil, err
 	}
-	resp, err := a.c.Do(req)
+	resp, err := a.send(req)
 	if err != nil {
-		return nil, fmt.Errorf("the daemon's API: %v: %w", err, errdefs.ErrUnavailable)
+		return nil, fmt.Errorf("the daemon's API: %s %s: %w", method, path, err)
 	}
-	if resp.StatusCode < 300 {
-		return resp, nil
-	}
-	defer resp.Body.Close()
-	var m struct{ Message string }
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if json.Unmarshal(b, &m) != nil || m.Message == "" {
-		m.Message = strings.TrimSpace(string(b))
-	}
-	kind := errdefs.ErrUnavailable
-	if resp.StatusCode == http.StatusNotFound {
-		kind = errdefs.ErrNotFound
-	}
-	return nil, errdefs.Dockerf(kind, "the daemon's API: %s %s: %s", method, path, m.Message)
+	return resp, nil
 }

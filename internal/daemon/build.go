@@ -54,7 +54,8 @@ func (d *Daemon) ImageBuild(ctx context.Context, r io.Reader, dockerfile string)
 			os.Remove(f.Name())
 		}
 	}()
-	body := &countingReader{r: io.LimitReader(r, MaxBuildContext+1)}
+	// One byte past the bound tells that there is more.
+	body := &io.LimitedReader{R: r, N: MaxBuildContext + 1}
 	tee := io.TeeReader(body, f)
 	tooBig := func() error {
 		return fmt.Errorf("the build context is over %d bytes: %w", MaxBuildContext, errdefs.ErrLimit)
@@ -62,7 +63,7 @@ func (d *Daemon) ImageBuild(ctx context.Context, r io.Reader, dockerfile string)
 	if err := checkBuildContext(ctx, tee, dockerfile); err != nil {
 		// A context cut at the bound reads as a broken tar: the bound
 		// is the cause.
-		if body.n > MaxBuildContext {
+		if body.N == 0 {
 			return "", tooBig()
 		}
 		return "", err
@@ -71,21 +72,10 @@ func (d *Daemon) ImageBuild(ctx context.Context, r io.Reader, dockerfile string)
 	if _, err := io.Copy(io.Discard, tee); err != nil {
 		return "", fmt.Errorf("read the build context: %w", err)
 	}
-	if body.n > MaxBuildContext {
+	if body.N == 0 {
 		return "", tooBig()
 	}
 	return f.Name(), nil
-}
-
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }
 
 // checkBuildContext reads the context tar to its end and refuses, in

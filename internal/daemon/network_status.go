@@ -48,7 +48,7 @@ func subnetStatus(st *mnet.Status, subnet, ipRange netip.Prefix, gateway netip.A
 	if hostBits := subnet.Addr().BitLen() - subnet.Bits(); subnet.Addr().Is6() || hostBits >= 2 {
 		used[subnet.Addr()] = true
 		if subnet.Addr().Is4() {
-			used[lastAddr(subnet)] = true
+			used[network.LastAddr(subnet)] = true
 		}
 	}
 	if gateway.IsValid() {
@@ -74,20 +74,4 @@ func subnetStatus(st *mnet.Status, subnet, ipRange netip.Prefix, gateway netip.A
 		size = uint64(1) << hostBits
 	}
 	st.IPAM.Subnets[subnet] = mnet.SubnetStatus{IPsInUse: uint64(len(used)), DynamicIPsAvailable: size - inRange}
-}
-
-// lastAddr is the last address of p (IPv4's broadcast address).
-func lastAddr(p netip.Prefix) netip.Addr {
-	b := p.Addr().AsSlice()
-	for i := range b {
-		ones := p.Bits() - i*8
-		switch {
-		case ones <= 0:
-			b[i] = 0xff
-		case ones < 8:
-			b[i] |= 0xff >> ones
-		}
-	}
-	a, _ := netip.AddrFromSlice(b)
-	return a
 }

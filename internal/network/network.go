@@ -838,7 +838,7 @@ func allocate(tx *bolt.Tx, nw *Network, p addrPool, want string) (netip.Prefix, 
 	v6 := p.subnet.Addr().Is6()
 	used := map[netip.Addr]bool{p.gateway: true, p.subnet.Addr(): true}
 	if !v6 {
-		used[lastAddr(p.subnet)] = true
+		used[LastAddr(p.subnet)] = true
 	}
 	tx.Bucket(bucketEndpoints).ForEach(func(_, v []byte) error {
 		var ep Endpoint
@@ -911,8 +911,8 @@ func allocate(tx *bolt.Tx, nw *Network, p addrPool, want string) (netip.Prefix, 
 	return netip.Prefix{}, fmt.Errorf("no available %s addresses on network %s: %w", family, nw.Name, errdefs.ErrUnavailable)
 }
 
-// lastAddr is the last address of p (IPv4's broadcast address).
-func lastAddr(p netip.Prefix) netip.Addr {
+// LastAddr is the last address of p (IPv4's broadcast address).
+func LastAddr(p netip.Prefix) netip.Addr {
 	b := p.Masked().Addr().AsSlice()
 	for i := range b {
 		ones := p.Bits() - i*8
