@@ -94,7 +94,7 @@ func (d *Daemon) startLocked(ctx context.Context, c *ctr) (retErr error) {
 			d.layers.Unmount(context.WithoutCancel(ctx), id)
 		}
 	}()
-	sb, addr, err := d.attachNetwork(ctx, &c.rec)
+	sb, addrs, err := d.attachNetwork(ctx, &c.rec)
 	if err != nil {
 		return fail(err)
 	}
@@ -105,9 +105,9 @@ func (d *Daemon) startLocked(ctx context.Context, c *ctr) (retErr error) {
 		}
 	}()
 	if sb != nil {
-		tr.step("network attached", "compartment", sb.Path, "description", sb.Description(), "address", addr.String())
+		tr.step("network attached", "compartment", sb.Path, "description", sb.Description(), "addresses", fmt.Sprint(addrs))
 	}
-	spec, err := d.buildSpec(c, merged, sb, addr)
+	spec, err := d.buildSpec(c, merged, sb, addrs)
 	if err != nil {
 		return fail(err)
 	}

@@ -194,7 +194,7 @@ func portBindings(r *record) ([]network.PortBinding, error) {
 // first address, for /etc/hosts. A network event "connect" tells of each
 // network joined (none and host too, as dockerd; not a network shared
 // with container:X).
-func (d *Daemon) attachNetwork(ctx context.Context, r *record) (*network.Sandbox, netip.Addr, error) {
+func (d *Daemon) attachNetwork(ctx context.Context, r *record) (*network.Sandbox, []netip.Addr, error) {
 	nets := containerNetworks(r)
 	if len(nets) == 0 {
 		if mode := networkMode(r.HostConfig); (mode == "none" || mode == "host") && !r.NetworkModeDetached {
@@ -203,20 +203,26 @@ func (d *Daemon) attachNetwork(ctx context.Context, r *record) (*network.Sandbox
 				d.networkEvent(nw, events.ActionConnect, r.ID)
 			}
 		}
-		return nil, netip.Addr{}, nil
+		return nil, nil, nil
 	}
 	ports, err := portBindings(r)
 	if err != nil {
-		return nil, netip.Addr{}, err
+		return nil, nil, err
 	}
 	sb, err := d.net.Attach(ctx, network.AttachRequest{ContainerID: r.ID, Name: r.Name, Networks: nets, Ports: ports, DNS: addrStrings(r.HostConfig.DNS)})
 	if err != nil {
-		return nil, netip.Addr{}, err
+		return nil, nil, err
 	}
-	var addr netip.Addr
+	// /etc/hosts names the container with its first endpoint's IPv4
+	// address, then its IPv6 one, as dockerd writes it.
+	var addrs []netip.Addr
 	eps := d.net.Endpoints(r.ID)
-	if len(eps) > 0 && eps[0].Addr.IsValid() {
-		addr = eps[0].Addr.Addr()
+	if len(eps) > 0 {
+		for _, a := range []netip.Prefix{eps[0].Addr, eps[0].Addr6} {
+			if a.IsValid() {
+				addrs = append(addrs, a.Addr())
+			}
+		}
 	}
 	for _, ep := range eps {
 		if nw, err := d.net.Network(ep.NetworkID); err == nil {
@@ -225,17 +231,7 @@ func (d *Daemon) attachNetwork(ctx context.Context, r *record) (*network.Sandbox
 		}
 	}
 	d.updateParentHosts(r)
-	return sb, addr, nil
-}
-
-// firstIPv6 is the IPv6 address of a container's first endpoint, when it
-// has one: /etc/hosts names the container with it too, after its IPv4
-// address, as dockerd writes it.
-func (d *Daemon) firstIPv6(id string) netip.Addr {
-	if eps := d.net.Endpoints(id); len(eps) > 0 && eps[0].Addr6.IsValid() {
-		return eps[0].Addr6.Addr()
-	}
-	return netip.Addr{}
+	return sb, addrs, nil
 }
 
 func addrStrings(as []netip.Addr) []string {

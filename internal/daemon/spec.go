@@ -24,7 +24,7 @@ import (
 // buildSpec makes the container's OCI spec: Docker's default profile
 // (runtime.DefaultSpec) with the container's process, hostname, files,
 // limits and privileges.
-func (d *Daemon) buildSpec(c *ctr, rootfs string, sb *network.Sandbox, addr netip.Addr) (*specs.Spec, error) {
+func (d *Daemon) buildSpec(c *ctr, rootfs string, sb *network.Sandbox, addrs []netip.Addr) (*specs.Spec, error) {
 	r := c.rec
 	cfg, host := r.Config, r.HostConfig
 	hostname := cfg.Hostname
@@ -67,7 +67,7 @@ func (d *Daemon) buildSpec(c *ctr, rootfs string, sb *network.Sandbox, addr neti
 	}
 	if j.netPeer != nil {
 		d.peerFiles(c, s, j)
-	} else if err := d.containerFiles(c, s, hostname, sb, addr, links.hosts); err != nil {
+	} else if err := d.containerFiles(c, s, hostname, sb, addrs, links.hosts); err != nil {
 		return nil, err
 	}
 	if len(links.env) > 0 {
@@ -117,7 +117,7 @@ func (d *Daemon) buildSpec(c *ctr, rootfs string, sb *network.Sandbox, addr neti
 
 // containerFiles writes /etc/hostname, /etc/hosts and /etc/resolv.conf of
 // the container under its folder and bind-mounts them, as Docker does.
-func (d *Daemon) containerFiles(c *ctr, s *specs.Spec, hostname string, sb *network.Sandbox, addr netip.Addr, linkHosts []string) error {
+func (d *Daemon) containerFiles(c *ctr, s *specs.Spec, hostname string, sb *network.Sandbox, addrs []netip.Addr, linkHosts []string) error {
 	dir := d.containerDir(c.rec.ID)
 	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
 	h := c.rec.HostConfig
@@ -145,11 +145,8 @@ func (d *Daemon) containerFiles(c *ctr, s *specs.Spec, hostname string, sb *netw
 		hosts += l + "\n"
 	}
 	// The container's own line last, as dockerd writes it.
-	if addr.IsValid() {
-		hosts += addr.String() + "\t" + hostsNames(hostname, c.rec.Config.Domainname) + "\n"
-	}
-	if a6 := d.firstIPv6(c.rec.ID); a6.IsValid() {
-		hosts += a6.String() + "\t" + hostsNames(hostname, c.rec.Config.Domainname) + "\n"
+	for _, a := range addrs {
+		hosts += a.String() + "\t" + hostsNames(hostname, c.rec.Config.Domainname) + "\n"
 	}
 	files := map[string]string{"hostname": hostname + "\n", "hosts": hosts, "resolv.conf": string(resolv)}
 	for _, name := range []string{"hostname", "hosts", "resolv.conf"} {
