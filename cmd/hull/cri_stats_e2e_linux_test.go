@@ -184,7 +184,9 @@ func TestCRIStatsAndResources(t *testing.T) {
 	// The pod: its CPU and memory cover its containers', its processes
 	// are its containers', its network namespace's interfaces are there.
 	if withCNI {
-		var p struct{ Status struct{ Network struct{ IP string } } }
+		var p struct {
+			Status struct{ Network struct{ IP string } }
+		}
 		json.Unmarshal([]byte(cri(0, "inspectp", pod)), &p)
 		gw := regexp.MustCompile(`\.\d+$`).ReplaceAllString(p.Status.Network.IP, ".1")
 		rts.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: ctr, Cmd: []string{"busybox", "ping", "-c", "2", "-W", "1", gw}, Timeout: 10})
