@@ -373,6 +373,7 @@ func TestCRIStatsAndResources(t *testing.T) {
 	// A daemon restart keeps the container, its cgroup and its record;
 	// a restart of the container builds its cgroup from the record.
 	signalHullDaemon(t, dir, syscall.SIGTERM)
+	os.WriteFile(filepath.Join(dir, "daemon.json"), []byte(fmt.Sprintf(`{"cni-conf-dir": %q}`, confDir)), 0o644)
 	startHullDaemon(t, env, dir)
 	cri, conn = criClients(t, crictl, sock)
 	rts = rt(conn)
@@ -381,6 +382,22 @@ func TestCRIStatsAndResources(t *testing.T) {
 	docker(t, env, "restart", "-t", "0", ctr)
 	checkCgroup("after a restart of the container")
 	checkRecord("after a restart of the container")
+
+	// Status: the handlers RunPodSandbox takes, the CNI load status.
+	st, err := rts.Status(ctx, &runtimeapi.StatusRequest{Verbose: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := st.GetRuntimeHandlers(); len(h) != 2 || h[0].Name != "" || h[1].Name != "hull" || h[1].GetFeatures().GetUserNamespaces() {
+		t.Errorf("Status runtime handlers: %v", h)
+	}
+	if got, want := st.Info["lastCNILoadStatus"], "OK"; withCNI && got != want || !withCNI && !strings.Contains(got, "no network config") {
+		t.Errorf("Status lastCNILoadStatus %q (CNI: %v)", got, withCNI)
+	}
+	if _, err := rts.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{RuntimeHandler: "kata", Config: &runtimeapi.PodSandboxConfig{
+		Metadata: &runtimeapi.PodSandboxMetadata{Name: "nope", Namespace: "e2e", Uid: "nope"}}}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("RunPodSandbox with an unknown runtime handler: %v, want InvalidArgument", err)
+	}
 
 	// The metrics RPCs are not there, and say so.
 	if _, err := rts.ListMetricDescriptors(ctx, &runtimeapi.ListMetricDescriptorsRequest{}); status.Code(err) != codes.Unimplemented {
