@@ -358,6 +358,14 @@ func TestCRIStatsAndResources(t *testing.T) {
 	}
 	checkCgroup("after the refused updates")
 
+	// A created container's update is recorded, for its start.
+	if _, err := rts.UpdateContainerResources(ctx, &runtimeapi.UpdateContainerResourcesRequest{ContainerId: idle, Linux: &runtimeapi.LinuxContainerResources{CpuQuota: 20000, CpuPeriod: 100000}}); err != nil {
+		t.Errorf("UpdateContainerResources of a created container: %v", err)
+	}
+	if r, err := rts.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: idle}); err != nil || r.GetStatus().GetResources().GetLinux().GetCpuQuota() != 20000 {
+		t.Errorf("a created container's status after an update: %v %v", r.GetStatus().GetResources(), err)
+	}
+
 	// UpdatePodSandboxResources is recorded (inspectp's info shows it).
 	podRes := &runtimeapi.LinuxContainerResources{CpuShares: 2048, MemoryLimitInBytes: 1 << 30}
 	if _, err := rts.UpdatePodSandboxResources(ctx, &runtimeapi.UpdatePodSandboxResourcesRequest{PodSandboxId: pod, Resources: podRes}); err != nil {
