@@ -56,6 +56,11 @@ func TestCRIStatsAndResources(t *testing.T) {
 	os.WriteFile(podJSON, []byte(fmt.Sprintf(`{"metadata":{"name":"statspod","namespace":"e2e","uid":"uid-stats"},
 		"log_directory":%q,"labels":{"app":"stats"},"linux":{"cgroup_parent":%q}}`, filepath.Join(dir, "pods"), cgroupParent)), 0o644)
 	pod := strings.TrimSpace(cri(0, "runp", podJSON))
+	// kubelet sizes the pod's cgroup: here 1 GiB of memory.
+	const podLimit = 1 << 30
+	if err := os.WriteFile(filepath.Join("/sys/fs/cgroup/memory", cgroupParent, "memory.limit_in_bytes"), []byte(fmt.Sprint(podLimit)), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	// The burner: 40 MB in the pod's /dev/shm, 30 MB in tail's buffer,
 	// a CPU's worth of a busy loop.
 	ctrJSON := filepath.Join(dir, "burner.json")
@@ -181,8 +186,9 @@ func TestCRIStatsAndResources(t *testing.T) {
 		t.Errorf("ContainerStats of an unknown container: %v, want NotFound", err)
 	}
 
-	// The pod: its CPU and memory cover its containers', its processes
-	// are its containers', its network namespace's interfaces are there.
+	// The pod: its CPU and memory are its cgroup parent's, which holds its
+	// containers', its processes are its containers', its network
+	// namespace's interfaces are there.
 	if withCNI {
 		var p struct {
 			Status struct{ Network struct{ IP string } }
@@ -211,8 +217,10 @@ func TestCRIStatsAndResources(t *testing.T) {
 		lx.Cpu.Timestamp <= ps1.GetLinux().GetCpu().GetTimestamp() {
 		t.Errorf("pod CPU: %v (before: %v; the container's a moment before: %v)", lx.GetCpu(), ps1.GetLinux().GetCpu(), s2.Cpu)
 	}
-	if lx.GetMemory().GetWorkingSetBytes().GetValue() < cs.Memory.WorkingSetBytes.Value*9/10 || lx.Memory.GetUsageBytes().GetValue() < lx.Memory.WorkingSetBytes.Value {
-		t.Errorf("pod memory: %v (the container's: %v)", lx.GetMemory(), cs.Memory)
+	// The pod's memory is its cgroup parent's, whose limit kubelet set.
+	if lx.GetMemory().GetWorkingSetBytes().GetValue() < cs.Memory.WorkingSetBytes.Value*9/10 || lx.Memory.GetUsageBytes().GetValue() < lx.Memory.WorkingSetBytes.Value ||
+		lx.Memory.GetAvailableBytes().GetValue()+lx.Memory.WorkingSetBytes.Value != podLimit {
+		t.Errorf("pod memory: %v (the container's: %v; the pod's limit %d)", lx.GetMemory(), cs.Memory, podLimit)
 	}
 	// sh, the busy loop's subshell, sleep.
 	if n := lx.GetProcess().GetProcessCount().GetValue(); n < 2 || n > 10 {

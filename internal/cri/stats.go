@@ -41,6 +41,9 @@ type StatsBackend interface {
 	// an update names (a zero leaves a value) are checked, applied to a
 	// running container's cgroup and recorded.
 	ContainerUpdate(ctx context.Context, ref string, u container.UpdateConfig) ([]string, error)
+	// CgroupSample reads the counters of the cgroup a pod's cgroup parent
+	// names, in ContainerSample's shape; NotFound when it does not exist.
+	CgroupSample(ctx context.Context, cgroupPath string) (container.StatsResponse, error)
 }
 
 // unlimited is the memory limit past which a cgroup counts as unlimited
@@ -218,10 +221,11 @@ func (s *Server) ListContainerStats(ctx context.Context, req *runtimeapi.ListCon
 	return resp, nil
 }
 
-// podStats answers a ready pod's stats: CPU and memory summed over its
-// infra container and its running containers (each a cgroup of the pod's
-// cgroup parent), the interfaces of its network namespace, the processes
-// of its containers and their stats.
+// podStats answers a ready pod's stats: CPU and memory of its cgroup
+// parent, as containerd reads them (the pod's memory available where the
+// parent has a limit) — or, for a pod without one, summed over its infra
+// container and its running containers —, the interfaces of its network
+// namespace, the processes of its containers and their stats.
 func (s *Server) podStats(ctx context.Context, in container.InspectResponse) (*runtimeapi.PodSandboxStats, error) {
 	if sandboxState(in) != runtimeapi.PodSandboxState_SANDBOX_READY {
 		return nil, fmt.Errorf("pod sandbox %s is not ready: %w", in.ID, errdefs.ErrUnavailable)
@@ -266,6 +270,17 @@ func (s *Server) podStats(ctx context.Context, in container.InspectResponse) (*r
 		if c.raw != nil {
 			cpu += c.raw.CPUStats.CPUUsage.TotalUsage
 			add(c.raw.MemoryStats)
+		}
+	}
+	if in.HostConfig != nil && in.HostConfig.CgroupParent != "" {
+		parent := in.HostConfig.CgroupParent
+		cg, err := s.b.CgroupSample(ctx, parent)
+		switch {
+		case err == nil:
+			cpu, mem, now = cg.CPUStats.CPUUsage.TotalUsage, cg.MemoryStats, cg.Read
+			ts = now.UnixNano()
+		case !errdefs.IsNotFound(err):
+			return nil, fmt.Errorf("stats of pod sandbox %s: %w", in.ID, err)
 		}
 	}
 	out.Linux.Cpu = &runtimeapi.CpuUsage{Timestamp: ts, UsageCoreNanoSeconds: u64(cpu), UsageNanoCores: s.cpu.nanoCores(in.ID, cpu, now)}

@@ -1,10 +1,15 @@
 package cri
 
 import (
+	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
+
+	"github.com/hullproject/hull/internal/errdefs"
+	"github.com/hullproject/hull/internal/filters"
 )
 
 func TestNanoCores(t *testing.T) {
@@ -75,5 +80,60 @@ func TestParseNetDev(t *testing.T) {
 	}
 	if _, err := parseNetDev([]byte("a\nb\neth0: 1 2 3\n")); err == nil {
 		t.Error("a short line: no error")
+	}
+}
+
+// fakeStats is the engine as podStats sees it: samples by id.
+type fakeStats struct {
+	Backend
+	samples map[string]container.StatsResponse
+	list    []container.Summary
+}
+
+func (f *fakeStats) ContainerSample(ctx context.Context, ref string) (container.StatsResponse, bool, error) {
+	s, ok := f.samples[ref]
+	return s, ok, nil
+}
+
+func (f *fakeStats) WritableLayer(ctx context.Context, ref string) (string, uint64, uint64, error) {
+	return "/", 4096, 1, nil
+}
+
+func (f *fakeStats) ContainerList(ctx context.Context, all bool, limit int, args filters.Args) ([]container.Summary, error) {
+	return f.list, nil
+}
+
+func (f *fakeStats) CgroupSample(ctx context.Context, p string) (container.StatsResponse, error) {
+	return container.StatsResponse{}, fmt.Errorf("cgroup %s: %w", p, errdefs.ErrNotFound)
+}
+
+// A pod whose cgroup parent is gone (or that has none) sums its infra's
+// and its running containers' CPU and memory.
+func TestPodStatsSum(t *testing.T) {
+	v1 := func(cpu, usage, inactive uint64) container.StatsResponse {
+		return container.StatsResponse{Read: time.Now(), CPUStats: container.CPUStats{CPUUsage: container.CPUUsage{TotalUsage: cpu}},
+			MemoryStats: container.MemoryStats{Usage: usage, Limit: 1 << 30, Stats: map[string]uint64{"hierarchical_memory_limit": 1 << 30,
+				"total_inactive_file": inactive, "total_rss": usage / 2}},
+			PidsStats: container.PidsStats{Current: 3}}
+	}
+	f := &fakeStats{samples: map[string]container.StatsResponse{"pod": v1(10, 1000, 0), "c1": v1(100, 5000, 1000)},
+		list: []container.Summary{
+			{ID: "c1", Labels: map[string]string{labelPod: "pod", labelType: typeContainer}},
+			{ID: "c2", Labels: map[string]string{labelPod: "pod", labelType: typeContainer}}, // not running
+		}}
+	s := &Server{b: f}
+	in := container.InspectResponse{ID: "pod", State: &container.State{Running: true, Pid: 0},
+		HostConfig: &container.HostConfig{Resources: container.Resources{CgroupParent: "/gone"}}, Config: &container.Config{Labels: map[string]string{labelType: typeSandbox}}}
+	st, err := s.podStats(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lx := st.GetLinux()
+	if lx.GetCpu().GetUsageCoreNanoSeconds().GetValue() != 110 || lx.GetMemory().GetUsageBytes().GetValue() != 6000 ||
+		lx.Memory.GetWorkingSetBytes().GetValue() != 5000 || lx.Memory.GetRssBytes().GetValue() != 3000 || lx.Memory.AvailableBytes != nil {
+		t.Errorf("summed: cpu %v memory %v", lx.GetCpu(), lx.GetMemory())
+	}
+	if lx.GetProcess().GetProcessCount().GetValue() != 3 || len(lx.GetContainers()) != 2 {
+		t.Errorf("processes %v, containers %d", lx.GetProcess(), len(lx.GetContainers()))
 	}
 }
