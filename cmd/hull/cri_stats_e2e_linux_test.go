@@ -47,9 +47,22 @@ func TestCRIStatsAndResources(t *testing.T) {
 	// test's, so that the container's cgroup is at a known place.
 	cgroupParent := fmt.Sprintf("/hull-e2e-stats-%d", os.Getpid())
 	t.Cleanup(func() {
-		dirs, _ := filepath.Glob("/sys/fs/cgroup/*" + cgroupParent)
-		for _, d := range dirs {
-			os.Remove(d)
+		// The containers' cgroups under it go as their shims exit: the
+		// children first, until none is left.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			dirs, _ := filepath.Glob("/sys/fs/cgroup/*" + cgroupParent)
+			kids, _ := filepath.Glob("/sys/fs/cgroup/*" + cgroupParent + "/*/")
+			for _, d := range append(kids, dirs...) {
+				os.Remove(d)
+			}
+			if left, _ := filepath.Glob("/sys/fs/cgroup/*" + cgroupParent); len(left) == 0 {
+				return
+			} else if time.Now().After(deadline) {
+				t.Errorf("cgroups left: %v", left)
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
 	})
 	podJSON := filepath.Join(dir, "pod.json")
