@@ -33,6 +33,12 @@ func startCRI(ctx context.Context, f *daemonFlags, d *daemon.Daemon) (func(), er
 	if err != nil {
 		return nil, err
 	}
+	// The streaming server first: Exec, Attach and PortForward answer its
+	// URLs from the first call on.
+	waitStreams, err := s.StartStreams(ctx, f.criStream)
+	if err != nil {
+		return nil, err
+	}
 	l, err := cri.Listen(f.criSocketPath())
 	if err != nil {
 		return nil, err
@@ -40,6 +46,7 @@ func startCRI(ctx context.Context, f *daemonFlags, d *daemon.Daemon) (func(), er
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		defer waitStreams()
 		if err := s.Serve(ctx, l); err != nil {
 			slog.Error("CRI server", "error", err)
 		}

@@ -78,6 +78,7 @@ type ImageBackend interface {
 type Backend interface {
 	ContainerBackend
 	ExecBackend
+	StreamBackend
 	ImageBackend
 }
 
@@ -101,6 +102,8 @@ type Server struct {
 	b   Backend
 	cfg Config
 	cni *cniNet
+	// streams serves Exec, Attach and PortForward (streaming.go).
+	streams *streamServer
 }
 
 // New returns a CRI server over b.
