@@ -1,0 +1,403 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// TestCRIStreaming drives the CRI's streaming server with crictl: exec
+// with stdin, with separate stdout and stderr, an exit status; exec -it
+// in a terminal (its size, a resize); attach to a container's stdio
+// without and with a terminal; port-forward to a port the pod serves on
+// its own 127.0.0.1 while the node's 127.0.0.1 serves another on the same
+// port, and to a port nothing serves. Through the gRPC client: the URLs'
+// shape (http://127.0.0.1:<port>/exec|attach|portforward/<token>), one
+// use per URL, the errors of bad requests; the server stops with the
+// daemon.
+func TestCRIStreaming(t *testing.T) {
+	requireDockerCLI(t)
+	crictl := crictlBin(t)
+	buildShim(t)
+	// No CNI configuration: the pod has a network namespace of its own
+	// with its loopback only, which is all port-forward needs.
+	env, dir := hullDaemon(t, "--cni-conf-dir", t.TempDir())
+	sock := filepath.Join(dir, "run", "cri.sock")
+	cri, conn := criClients(t, crictl, sock)
+	loadBusybox(t, env, dir)
+	rtc := rt(conn)
+	ctx := context.Background()
+	base := []string{"--config", "/dev/null", "-r", "unix://" + sock, "-i", "unix://" + sock, "--timeout", "60s"}
+	// crictlOut runs crictl with stdin and answers its stdout, stderr and
+	// exit status.
+	crictlOut := func(stdin string, args ...string) (string, string, int) {
+		t.Helper()
+		cmd := exec.Command(crictl, append(base, args...)...)
+		cmd.Stdin = strings.NewReader(stdin)
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return out.String(), errOut.String(), code
+	}
+
+	podJSON := filepath.Join(dir, "pod.json")
+	os.WriteFile(podJSON, []byte(`{"metadata":{"name":"s1","namespace":"e2e","uid":"uid-s1"},"linux":{}}`), 0o644)
+	pod := strings.TrimSpace(cri(0, "runp", podJSON))
+	newCtr := func(name, rest string) string {
+		t.Helper()
+		p := filepath.Join(dir, name+".json")
+		os.WriteFile(p, []byte(fmt.Sprintf(`{"metadata":{"name":%q},"image":{"image":"e2e/busybox:1"},"linux":{},%s}`, name, rest)), 0o644)
+		id := strings.TrimSpace(cri(0, "create", pod, p, podJSON))
+		cri(0, "start", id)
+		return id
+	}
+	sleeper := newCtr("sleeper", `"command":["sleep","1000"]`)
+
+	// exec: stdin, separate streams, the exit status (crictl v1.34 exits
+	// 1 and names the command's status, read from the stream's status).
+	if out := run(t, 0, []byte("from stdin\n"), crictl, append(base, "exec", "-i", sleeper, "cat")...); out != "from stdin\n" {
+		t.Errorf("crictl exec -i cat: %q", out)
+	}
+	out, errOut, code := crictlOut("", "exec", sleeper, "sh", "-c", "echo out; echo err >&2; exit 3")
+	if out != "out\n" || !strings.HasPrefix(errOut, "err\n") || !strings.Contains(errOut, "command terminated with exit code 3") || code != 1 {
+		t.Errorf("crictl exec of exit 3: stdout %q, stderr %q, exit %d", out, errOut, code)
+	}
+	if out, errOut, code := crictlOut("", "exec", sleeper, "sh", "-c", "echo fine"); out != "fine\n" || code != 0 {
+		t.Errorf("crictl exec of exit 0: stdout %q, stderr %q, exit %d", out, errOut, code)
+	}
+	if _, errOut, code := crictlOut("", "exec", sleeper, "no-such-command"); code == 0 || !strings.Contains(errOut, `"no-such-command": executable file not found`) {
+		t.Errorf("crictl exec of a missing command: stderr %q, exit %d", errOut, code)
+	}
+
+	// exec -it in a terminal: the size the terminal has, then a resize.
+	term := startInPty(t, 33, 101, crictl, append(base, "exec", "-it", sleeper, "sh")...)
+	term.send("stty size; tty; echo pty-$((6*7))\n")
+	term.waitFor("pty-42")
+	term.resize(40, 120)
+	term.send("stty size; exit 5\n")
+	if code := term.wait(); code != 1 {
+		t.Errorf("crictl exec -it of exit 5: exit %d, want 1", code)
+	}
+	if s := term.output(); !strings.Contains(s, "33 101") || !strings.Contains(s, "/dev/pts/") || !strings.Contains(s, "40 120") || !strings.Contains(s, "command terminated with exit code 5") {
+		t.Errorf("crictl exec -it:\n%s", s)
+	}
+
+	// attach to a container's stdin and its two streams: its input
+	// ends with crictl's (stdin_once), then the container.
+	echoer := newCtr("echoer", `"stdin":true,"stdin_once":true,
+		"command":["sh","-c","while read l; do echo got:$l; echo err:$l >&2; done; echo bye"]`)
+	out, errOut, code = crictlOut("one\ntwo\n", "attach", "-i", echoer)
+	if out != "got:one\ngot:two\nbye\n" || !strings.Contains(errOut, "err:one\nerr:two\n") || code != 0 {
+		t.Errorf("crictl attach -i: stdout %q, stderr %q, exit %d", out, errOut, code)
+	}
+	waitFor(t, func() bool { return strings.Contains(cri(0, "inspect", echoer), `"state": "CONTAINER_EXITED"`) }, "the attached container to exit")
+
+	// attach to a container's terminal.
+	shell := newCtr("shell", `"stdin":true,"tty":true,"command":["sh"]`)
+	term = startInPty(t, 27, 91, crictl, append(base, "attach", "-it", shell)...)
+	term.send("stty size; echo tty-$((6*7))\n")
+	term.waitFor("tty-42")
+	term.send("exit\n")
+	if code := term.wait(); code != 0 {
+		t.Errorf("crictl attach -it: exit %d\n%s", code, term.output())
+	}
+	if s := term.output(); !strings.Contains(s, "27 91") {
+		t.Errorf("crictl attach -it: the terminal's size is not the container's:\n%s", s)
+	}
+	if out := cri(0, "inspect", shell); !strings.Contains(out, `"state": "CONTAINER_EXITED"`) {
+		t.Errorf("the shell did not exit with crictl attach's exit:\n%s", out)
+	}
+
+	// port-forward: the pod serves port P on its own 127.0.0.1; the node
+	// serves another answer on its 127.0.0.1:P.
+	port := freePort(t)
+	hostL, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostSrv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "the node\n") })}
+	go hostSrv.Serve(hostL)
+	t.Cleanup(func() { hostSrv.Close() })
+	newCtr("web", fmt.Sprintf(`"command":["sh","-c","mkdir -p /www && echo the pod > /www/index.html && exec busybox httpd -f -p 127.0.0.1:%d -h /www"]`, port))
+	waitFor(t, func() bool {
+		r, err := rtc.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: sleeper, Cmd: []string{"busybox", "wget", "-qO-", fmt.Sprintf("http://127.0.0.1:%d/", port)}, Timeout: 5})
+		return err == nil && string(r.Stdout) == "the pod\n"
+	}, "the pod's web server on its loopback")
+	local := freePort(t)
+	pf := startBackground(t, crictl, append(base, "port-forward", pod, fmt.Sprintf("%d:%d", local, port))...)
+	waitFor(t, func() bool { return strings.Contains(pf.String(), "Forwarding from 127.0.0.1:") }, "crictl port-forward to listen", pf.String)
+	for i := range 2 {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", local))
+		if err != nil {
+			t.Fatalf("GET through port-forward (%d): %v\n%s", i, err, pf.String())
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != "the pod\n" {
+			t.Errorf("GET through port-forward (%d): %q, want the pod's answer, not the node's", i, b)
+		}
+	}
+	// A port nothing serves in the pod: the error travels back to crictl.
+	closed := freePort(t)
+	local2 := freePort(t)
+	pf2 := startBackground(t, crictl, append(base, "port-forward", pod, fmt.Sprintf("%d:%d", local2, closed))...)
+	waitFor(t, func() bool { return strings.Contains(pf2.String(), "Forwarding from 127.0.0.1:") }, "crictl port-forward to listen", pf2.String)
+	if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", local2)); err == nil {
+		c.Write([]byte("GET / HTTP/1.0\r\n\r\n"))
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		b, _ := io.ReadAll(c)
+		c.Close()
+		if len(b) > 0 {
+			t.Errorf("a port nothing serves in the pod answered %q", b)
+		}
+	}
+	waitFor(t, func() bool { return strings.Contains(pf2.String(), "connection refused") }, "crictl port-forward to report the refused connection", pf2.String)
+
+	// The gRPC calls: URLs of the streaming server on loopback.
+	tokenURL := regexp.MustCompile(`^/(exec|attach|portforward)/[A-Za-z0-9_-]+$`)
+	checkURL := func(what, raw, kind string) *url.URL {
+		t.Helper()
+		u, err := url.Parse(raw)
+		if err != nil || u.Scheme != "http" || u.Hostname() != "127.0.0.1" || u.Port() == "" || u.Port() == "0" ||
+			!tokenURL.MatchString(u.Path) || !strings.HasPrefix(u.Path, "/"+kind+"/") {
+			t.Fatalf("%s URL %q (%v), want http://127.0.0.1:<port>/%s/<token>", what, raw, err, kind)
+		}
+		return u
+	}
+	ex, err := rtc.Exec(ctx, &runtimeapi.ExecRequest{ContainerId: sleeper, Cmd: []string{"true"}, Stdout: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exURL := checkURL("Exec", ex.Url, "exec")
+	at, err := rtc.Attach(ctx, &runtimeapi.AttachRequest{ContainerId: sleeper, Stdout: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	atURL := checkURL("Attach", at.Url, "attach")
+	pfr, err := rtc.PortForward(ctx, &runtimeapi.PortForwardRequest{PodSandboxId: pod, Port: []int32{int32(port)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pfURL := checkURL("PortForward", pfr.Url, "portforward")
+	if exURL.Host != atURL.Host || exURL.Host != pfURL.Host || exURL.Path == atURL.Path {
+		t.Errorf("the URLs: %s %s %s", exURL, atURL, pfURL)
+	}
+	// A token serves once; one the server never gave is not found.
+	get := func(u string) int {
+		t.Helper()
+		resp, err := http.Post(u, "text/plain", nil)
+		if err != nil {
+			t.Fatalf("POST %s: %v", u, err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	get(ex.Url)
+	if code := get(ex.Url); code != http.StatusNotFound {
+		t.Errorf("an exec URL used a second time: %d, want 404", code)
+	}
+	if code := get("http://" + exURL.Host + "/exec/not-a-token"); code != http.StatusNotFound {
+		t.Errorf("an exec URL the server never gave: %d, want 404", code)
+	}
+	exited := echoer
+	unknown := strings.Repeat("0", 64)
+	for _, c := range []struct {
+		what string
+		err  error
+		want codes.Code
+	}{
+		{"Exec of an unknown container", grpcErr(rtc.Exec(ctx, &runtimeapi.ExecRequest{ContainerId: unknown, Cmd: []string{"true"}, Stdout: true})), codes.NotFound},
+		{"Exec of a pod", grpcErr(rtc.Exec(ctx, &runtimeapi.ExecRequest{ContainerId: pod, Cmd: []string{"true"}, Stdout: true})), codes.NotFound},
+		{"Exec without a command", grpcErr(rtc.Exec(ctx, &runtimeapi.ExecRequest{ContainerId: sleeper, Stdout: true})), codes.InvalidArgument},
+		{"Exec with a terminal and stderr", grpcErr(rtc.Exec(ctx, &runtimeapi.ExecRequest{ContainerId: sleeper, Cmd: []string{"true"}, Tty: true, Stdout: true, Stderr: true})), codes.InvalidArgument},
+		{"Exec without a stream", grpcErr(rtc.Exec(ctx, &runtimeapi.ExecRequest{ContainerId: sleeper, Cmd: []string{"true"}})), codes.InvalidArgument},
+		{"Exec in an exited container", grpcErr(rtc.Exec(ctx, &runtimeapi.ExecRequest{ContainerId: exited, Cmd: []string{"true"}, Stdout: true})), codes.FailedPrecondition},
+		{"Attach to an unknown container", grpcErr(rtc.Attach(ctx, &runtimeapi.AttachRequest{ContainerId: unknown, Stdout: true})), codes.NotFound},
+		{"Attach to an exited container", grpcErr(rtc.Attach(ctx, &runtimeapi.AttachRequest{ContainerId: exited, Stdout: true})), codes.FailedPrecondition},
+		{"PortForward to an unknown pod", grpcErr(rtc.PortForward(ctx, &runtimeapi.PortForwardRequest{PodSandboxId: unknown, Port: []int32{80}})), codes.NotFound},
+		{"PortForward to port 0", grpcErr(rtc.PortForward(ctx, &runtimeapi.PortForwardRequest{PodSandboxId: pod, Port: []int32{0}})), codes.InvalidArgument},
+	} {
+		if status.Code(c.err) != c.want {
+			t.Errorf("%s: %v, want %v", c.what, c.err, c.want)
+		}
+	}
+
+	// The streaming server goes with the daemon (the pod first:
+	// live-restore would keep it running).
+	pf.stop()
+	pf2.stop()
+	cri(0, "stopp", pod)
+	cri(0, "rmp", pod)
+	signalHullDaemon(t, dir, syscall.SIGTERM)
+	if c, err := net.DialTimeout("tcp", exURL.Host, 2*time.Second); err == nil {
+		c.Close()
+		t.Errorf("the streaming server %s still answers after the daemon stopped", exURL.Host)
+	}
+}
+
+// grpcErr is the error of a gRPC call's two results.
+func grpcErr[T any](_ T, err error) error { return err }
+
+// syncBuffer gathers a process's output while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// bgProc is a process the test runs beside it, its stdout and stderr
+// gathered.
+type bgProc struct {
+	syncBuffer
+	cmd  *exec.Cmd
+	once sync.Once
+}
+
+// stop kills the process and reaps it (once).
+func (p *bgProc) stop() {
+	p.once.Do(func() {
+		p.cmd.Process.Kill()
+		p.cmd.Wait()
+	})
+}
+
+// startBackground starts name with args; it is killed after the test.
+func startBackground(t *testing.T, name string, args ...string) *bgProc {
+	t.Helper()
+	p := &bgProc{cmd: exec.Command(name, args...)}
+	p.cmd.Stdout, p.cmd.Stderr = p, p
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.stop)
+	return p
+}
+
+// ptyProc is a process on a terminal of its own (a pseudo-terminal the
+// test holds the master of), as crictl -t wants one.
+type ptyProc struct {
+	t      *testing.T
+	master *os.File
+	cmd    *exec.Cmd
+	out    syncBuffer
+	// done is closed when the master has read everything: the process
+	// and its children have closed the terminal.
+	done chan struct{}
+	once sync.Once
+	code int
+}
+
+// startInPty runs name on a new terminal of rows x cols, its controlling
+// terminal; it is killed after the test.
+func startInPty(t *testing.T, rows, cols uint16, name string, args ...string) *ptyProc {
+	t.Helper()
+	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { master.Close() })
+	if err := unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(master.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slave, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slave.Close() // the process holds it now
+	p := &ptyProc{t: t, master: master, cmd: exec.Command(name, args...), done: make(chan struct{})}
+	p.resize(rows, cols)
+	p.cmd.Stdin, p.cmd.Stdout, p.cmd.Stderr = slave, slave, slave
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { io.Copy(&p.out, master); close(p.done) }()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		p.wait()
+	})
+	return p
+}
+
+func (p *ptyProc) send(s string) {
+	p.t.Helper()
+	if _, err := p.master.WriteString(s); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// resize sets the terminal's size: its process gets SIGWINCH.
+func (p *ptyProc) resize(rows, cols uint16) {
+	p.t.Helper()
+	if err := unix.IoctlSetWinsize(int(p.master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols}); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+func (p *ptyProc) output() string { return p.out.String() }
+
+func (p *ptyProc) waitFor(s string) {
+	p.t.Helper()
+	waitFor(p.t, func() bool { return strings.Contains(p.output(), s) }, fmt.Sprintf("%q on the terminal", s), p.output)
+}
+
+// wait waits (up to 30 s) for the process to exit and answers its exit
+// status, its output read.
+func (p *ptyProc) wait() int {
+	p.once.Do(func() {
+		exited := make(chan struct{})
+		go func() { p.cmd.Wait(); close(exited) }()
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			p.cmd.Process.Kill()
+			<-exited
+			p.t.Errorf("%s did not exit within 30 s:\n%s", p.cmd.Path, p.output())
+		}
+		select {
+		case <-p.done:
+		case <-time.After(5 * time.Second):
+		}
+		p.code = p.cmd.ProcessState.ExitCode()
+	})
+	return p.code
+}
