@@ -37,11 +37,13 @@ import (
 const DefaultStreamAddress = "127.0.0.1:0"
 
 // StreamBackend is what the streaming sessions need of the engine beside
-// ExecBackend: a resize of an exec's terminal, the engine's attach to a
-// container's stdio and a resize of the container's terminal.
+// ExecBackend: an exec's terminal without detach keys and its resize, the
+// engine's attach to a running container's stdio (no detach keys either:
+// kubectl's sessions have none) and a resize of the container's terminal.
 type StreamBackend interface {
+	ExecRawStdin(execID string) error
 	ContainerExecResize(ctx context.Context, execID string, height, width uint16) error
-	ContainerAttach(ctx context.Context, ref string, logs, stream bool, detachKeys string, stdin io.Reader, stdout, stderr io.Writer, attached func()) error
+	ContainerAttachRaw(ctx context.Context, ref string, stdin io.Reader, stdout, stderr io.Writer) error
 	ContainerResize(ctx context.Context, ref string, height, width uint16) error
 }
 
@@ -189,6 +191,9 @@ func (r *streamRuntime) Exec(ctx context.Context, id string, cmd []string, stdin
 	if err != nil {
 		return fmt.Errorf("exec in %s: %w", id, err)
 	}
+	if err := b.ExecRawStdin(execID); err != nil {
+		return err
+	}
 	stop := make(chan struct{})
 	defer close(stop)
 	go followResize(resize, stop, func(sz remotecommand.TerminalSize) error {
@@ -243,11 +248,34 @@ func (r *streamRuntime) Attach(ctx context.Context, id string, stdin io.Reader, 
 		}
 		return b.ContainerResize(context.WithoutCancel(ctx), in.ID, sz.Height, sz.Width)
 	})
-	if err := b.ContainerAttach(ctx, in.ID, false, true, "", stdin, stdout, stderr, func() {}); err != nil {
+	// A client that has gone shows only when its streams fail: that ends
+	// the attach (the engine's would wait for the container's exit).
+	ctx, gone := context.WithCancel(ctx)
+	defer gone()
+	err = b.ContainerAttachRaw(ctx, in.ID, stdin, failWith(stdout, gone), failWith(stderr, gone))
+	if err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("attach to %s: %w", in.ID, err)
 	}
 	return nil
 }
+
+// failWith is w (nil when w is nil) calling gone when a write fails.
+func failWith(w io.WriteCloser, gone func()) io.Writer {
+	if w == nil {
+		return nil
+	}
+	return writerFunc(func(p []byte) (int, error) {
+		n, err := w.Write(p)
+		if err != nil {
+			gone()
+		}
+		return n, err
+	})
+}
+
+type writerFunc func(p []byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // PortForward copies between stream and a TCP connection to port on the
 // pod's loopback, opened inside the pod's network namespace (that of its
