@@ -22,6 +22,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+	"k8s.io/streaming/pkg/httpstream"
+	"k8s.io/streaming/pkg/httpstream/spdy"
 )
 
 // TestCRIStreaming drives the CRI's streaming server with crictl: exec
@@ -29,7 +31,9 @@ import (
 // in a terminal (its size, a resize); attach to a container's stdio
 // without and with a terminal; port-forward to a port the pod serves on
 // its own 127.0.0.1 while the node's 127.0.0.1 serves another on the same
-// port, and to a port nothing serves. Through the gRPC client: the URLs'
+// port, and to a port nothing serves. Through a SPDY client as kubelet's:
+// a terminal's stdin without detach keys (exec and attach), the exit
+// status in the status stream. Through the gRPC client: the URLs'
 // shape (http://127.0.0.1:<port>/exec|attach|portforward/<token>), one
 // use per URL, the errors of bad requests; the server stops with the
 // daemon.
@@ -177,6 +181,35 @@ func TestCRIStreaming(t *testing.T) {
 	}
 	waitFor(t, func() bool { return strings.Contains(pf2.String(), "connection refused") }, "crictl port-forward to report the refused connection", pf2.String)
 
+	// The protocol itself, as kubelet speaks it (SPDY, v4.channel.k8s.io):
+	// a terminal's stdin reaches the process byte for byte — ctrl-p
+	// ctrl-q too, where docker's sessions would detach (crictl has
+	// detach keys of its own, so only a client without them shows it) —
+	// and a non-zero exit status comes back in the status stream.
+	ex, err := rtc.Exec(ctx, &runtimeapi.ExecRequest{ContainerId: sleeper, Tty: true, Stdin: true, Stdout: true,
+		Cmd: []string{"sh", "-c", "stty raw -echo; echo go; od -An -tx1 -N3; exit 4"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss := openSPDY(t, ex.Url, true, true, false, true)
+	ss.waitFor("go")
+	ss.stdin.Write([]byte("\x10\x11a"))
+	ss.waitFor("10 11 61")
+	if st := ss.status(); !strings.Contains(st, `"reason":"NonZeroExitCode"`) || !strings.Contains(st, `{"reason":"ExitCode","message":"4"}`) {
+		t.Errorf("the status of an exec that exits 4: %s", st)
+	}
+	raw := newCtr("raw", `"stdin":true,"tty":true,"command":["sh","-c","stty raw -echo; od -An -tx1 -N3; echo done"]`)
+	at, err := rtc.Attach(ctx, &runtimeapi.AttachRequest{ContainerId: raw, Tty: true, Stdin: true, Stdout: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss = openSPDY(t, at.Url, true, true, false, true)
+	ss.stdin.Write([]byte("\x10\x11a"))
+	ss.waitFor("done")
+	if st := ss.status(); !strings.Contains(ss.out.String(), "10 11 61") || !strings.Contains(st, `"status":"Success"`) {
+		t.Errorf("attach with ctrl-p ctrl-q: output %q, status %s", ss.out.String(), st)
+	}
+
 	// The gRPC calls: URLs of the streaming server on loopback.
 	tokenURL := regexp.MustCompile(`^/(exec|attach|portforward)/[A-Za-z0-9_-]+$`)
 	checkURL := func(what, raw, kind string) *url.URL {
@@ -188,12 +221,12 @@ func TestCRIStreaming(t *testing.T) {
 		}
 		return u
 	}
-	ex, err := rtc.Exec(ctx, &runtimeapi.ExecRequest{ContainerId: sleeper, Cmd: []string{"true"}, Stdout: true})
+	ex, err = rtc.Exec(ctx, &runtimeapi.ExecRequest{ContainerId: sleeper, Cmd: []string{"true"}, Stdout: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	exURL := checkURL("Exec", ex.Url, "exec")
-	at, err := rtc.Attach(ctx, &runtimeapi.AttachRequest{ContainerId: sleeper, Stdout: true})
+	at, err = rtc.Attach(ctx, &runtimeapi.AttachRequest{ContainerId: sleeper, Stdout: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,6 +289,89 @@ func TestCRIStreaming(t *testing.T) {
 	if c, err := net.DialTimeout("tcp", exURL.Host, 2*time.Second); err == nil {
 		c.Close()
 		t.Errorf("the streaming server %s still answers after the daemon stopped", exURL.Host)
+	}
+}
+
+// spdySession is a remotecommand session opened as kubelet opens one.
+type spdySession struct {
+	t                   *testing.T
+	conn                httpstream.Connection
+	errS, stdin, stdout httpstream.Stream
+	out                 syncBuffer
+	copied              chan struct{}
+}
+
+// openSPDY opens a streaming URL over SPDY with the v4 protocol and the
+// streams asked for (a resize stream with a terminal); it closes after
+// the test.
+func openSPDY(t *testing.T, rawURL string, stdin, stdout, stderr, tty bool) *spdySession {
+	t.Helper()
+	rt, err := spdy.NewRoundTripper(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodPost, rawURL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set(httpstream.HeaderProtocolVersion, "v4.channel.k8s.io")
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := rt.NewConnection(resp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	s := &spdySession{t: t, conn: conn, copied: make(chan struct{})}
+	open := func(kind string) httpstream.Stream {
+		h := http.Header{}
+		h.Set("streamType", kind)
+		st, err := conn.CreateStream(h)
+		if err != nil {
+			t.Fatalf("stream %s: %v", kind, err)
+		}
+		return st
+	}
+	s.errS = open("error")
+	if stdin {
+		s.stdin = open("stdin")
+	}
+	if stdout {
+		s.stdout = open("stdout")
+		go func() { io.Copy(&s.out, s.stdout); close(s.copied) }()
+	} else {
+		close(s.copied)
+	}
+	if stderr {
+		go io.Copy(io.Discard, open("stderr"))
+	}
+	if tty {
+		rs := open("resize")
+		rs.Write([]byte(`{"Width":80,"Height":24}`))
+	}
+	return s
+}
+
+func (s *spdySession) waitFor(text string) {
+	s.t.Helper()
+	waitFor(s.t, func() bool { return strings.Contains(s.out.String(), text) }, fmt.Sprintf("%q from the session", text), s.out.String)
+}
+
+// status is the session's status (JSON) once the process is done, its
+// output read.
+func (s *spdySession) status() string {
+	s.t.Helper()
+	done := make(chan []byte, 1)
+	go func() { b, _ := io.ReadAll(s.errS); done <- b }()
+	select {
+	case b := <-done:
+		<-s.copied
+		return string(b)
+	case <-time.After(30 * time.Second):
+		s.t.Fatalf("no status from the session within 30 s; output %q", s.out.String())
+		return ""
 	}
 }
 
