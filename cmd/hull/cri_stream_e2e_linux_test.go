@@ -43,7 +43,10 @@ func TestCRIStreaming(t *testing.T) {
 	buildShim(t)
 	// No CNI configuration: the pod has a network namespace of its own
 	// with its loopback only, which is all port-forward needs.
-	env, dir := hullDaemon(t, "--cni-conf-dir", t.TempDir())
+	// The streaming server on a port the test picks (the default, port 0,
+	// is one chosen at start).
+	streamPort := freePort(t)
+	env, dir := hullDaemon(t, "--cni-conf-dir", t.TempDir(), "--cri-stream-address", fmt.Sprintf("127.0.0.1:%d", streamPort))
 	sock := filepath.Join(dir, "run", "cri.sock")
 	cri, conn := criClients(t, crictl, sock)
 	loadBusybox(t, env, dir)
@@ -215,9 +218,9 @@ func TestCRIStreaming(t *testing.T) {
 	checkURL := func(what, raw, kind string) *url.URL {
 		t.Helper()
 		u, err := url.Parse(raw)
-		if err != nil || u.Scheme != "http" || u.Hostname() != "127.0.0.1" || u.Port() == "" || u.Port() == "0" ||
+		if err != nil || u.Scheme != "http" || u.Hostname() != "127.0.0.1" || u.Port() != fmt.Sprint(streamPort) ||
 			!tokenURL.MatchString(u.Path) || !strings.HasPrefix(u.Path, "/"+kind+"/") {
-			t.Fatalf("%s URL %q (%v), want http://127.0.0.1:<port>/%s/<token>", what, raw, err, kind)
+			t.Fatalf("%s URL %q (%v), want http://127.0.0.1:%d/%s/<token>", what, raw, err, streamPort, kind)
 		}
 		return u
 	}
