@@ -102,10 +102,12 @@ func TestCRIStreaming(t *testing.T) {
 
 	// exec -it in a terminal: the size the terminal has, then a resize.
 	term := startInPty(t, 33, 101, crictl, append(base, "exec", "-it", sleeper, "sh")...)
-	term.send("stty size; tty; echo pty-$((6*7))\n")
+	term.until("stty size\n", "33 101")
+	term.send("tty; echo pty-$((6*7))\n")
 	term.waitFor("pty-42")
 	term.resize(40, 120)
-	term.send("stty size; exit 5\n")
+	term.until("stty size\n", "40 120")
+	term.send("exit 5\n")
 	if code := term.wait(); code != 1 {
 		t.Errorf("crictl exec -it of exit 5: exit %d, want 1", code)
 	}
@@ -126,7 +128,8 @@ func TestCRIStreaming(t *testing.T) {
 	// attach to a container's terminal.
 	shell := newCtr("shell", `"stdin":true,"tty":true,"command":["sh"]`)
 	term = startInPty(t, 27, 91, crictl, append(base, "attach", "-it", shell)...)
-	term.send("stty size; echo tty-$((6*7))\n")
+	term.until("stty size\n", "27 91")
+	term.send("echo tty-$((6*7))\n")
 	term.waitFor("tty-42")
 	term.send("exit\n")
 	if code := term.wait(); code != 0 {
@@ -201,7 +204,11 @@ func TestCRIStreaming(t *testing.T) {
 	if st := ss.status(); !strings.Contains(st, `"reason":"NonZeroExitCode"`) || !strings.Contains(st, `{"reason":"ExitCode","message":"4"}`) {
 		t.Errorf("the status of an exec that exits 4: %s", st)
 	}
-	raw := newCtr("raw", `"stdin":true,"tty":true,"command":["sh","-c","stty raw -echo; od -An -tx1 -N3; echo done"]`)
+	raw := newCtr("raw", `"stdin":true,"tty":true,"command":["sh","-c","stty raw -echo; busybox touch /raw; od -An -tx1 -N3; echo done"]`)
+	waitFor(t, func() bool {
+		r, err := rtc.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: raw, Cmd: []string{"busybox", "test", "-e", "/raw"}, Timeout: 5})
+		return err == nil && r.ExitCode == 0
+	}, "the raw terminal")
 	at, err := rtc.Attach(ctx, &runtimeapi.AttachRequest{ContainerId: raw, Tty: true, Stdin: true, Stdout: true})
 	if err != nil {
 		t.Fatal(err)
@@ -497,6 +504,20 @@ func (p *ptyProc) output() string { return p.out.String() }
 func (p *ptyProc) waitFor(s string) {
 	p.t.Helper()
 	waitFor(p.t, func() bool { return strings.Contains(p.output(), s) }, fmt.Sprintf("%q on the terminal", s), p.output)
+}
+
+// until sends line every half second until the terminal shows want: a
+// terminal's size travels apart from its input, and may come after it.
+func (p *ptyProc) until(line, want string) {
+	p.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(p.output(), want) {
+		if time.Now().After(deadline) {
+			p.t.Fatalf("%q never showed on the terminal:\n%s", want, p.output())
+		}
+		p.send(line)
+		time.Sleep(500 * time.Millisecond)
+	}
 }
 
 // wait waits (up to 30 s) for the process to exit and answers its exit
