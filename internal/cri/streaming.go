@@ -50,7 +50,6 @@ type StreamBackend interface {
 // streamServer is the running streaming server of a Server.
 type streamServer struct {
 	streaming.Server
-	addr string
 }
 
 // StartStreams serves the streaming URLs on addr (host:port, port 0: one
@@ -80,7 +79,7 @@ func (s *Server) StartStreams(ctx context.Context, addr string) (wait func(), er
 		l.Close()
 		return nil, fmt.Errorf("CRI streaming server: %w", err)
 	}
-	s.streams = &streamServer{Server: ss, addr: host.String()}
+	s.streams = &streamServer{Server: ss}
 	srv := &http.Server{Handler: ss, ReadHeaderTimeout: 30 * time.Second}
 	done := make(chan struct{})
 	go func() {
