@@ -117,7 +117,7 @@ func (s *Server) Exec(ctx context.Context, req *runtimeapi.ExecRequest) (*runtim
 	if err != nil {
 		return nil, err
 	}
-	if err := running(in); err != nil {
+	if err := streamable(in); err != nil {
 		return nil, err
 	}
 	return ss.GetExec(req)
@@ -133,7 +133,7 @@ func (s *Server) Attach(ctx context.Context, req *runtimeapi.AttachRequest) (*ru
 	if err != nil {
 		return nil, err
 	}
-	if err := running(in); err != nil {
+	if err := streamable(in); err != nil {
 		return nil, err
 	}
 	return ss.GetAttach(req)
@@ -160,8 +160,8 @@ func (s *Server) PortForward(ctx context.Context, req *runtimeapi.PortForwardReq
 	return ss.GetPortForward(req)
 }
 
-// running says why a container cannot stream when it does not run.
-func running(in container.InspectResponse) error {
+// streamable says why a container cannot stream: it does not run.
+func streamable(in container.InspectResponse) error {
 	if in.State == nil || !in.State.Running {
 		st := "unknown"
 		if in.State != nil {
@@ -233,7 +233,7 @@ func (r *streamRuntime) Attach(ctx context.Context, id string, stdin io.Reader, 
 	if err != nil {
 		return err
 	}
-	if err := running(in); err != nil {
+	if err := streamable(in); err != nil {
 		return err
 	}
 	if !in.Config.OpenStdin {
