@@ -273,16 +273,16 @@ func TestCRIStreaming(t *testing.T) {
 		err  error
 		want codes.Code
 	}{
-		{"Exec of an unknown container", grpcErr(rtc.Exec(ctx, &runtimeapi.ExecRequest{ContainerId: unknown, Cmd: []string{"true"}, Stdout: true})), codes.NotFound},
-		{"Exec of a pod", grpcErr(rtc.Exec(ctx, &runtimeapi.ExecRequest{ContainerId: pod, Cmd: []string{"true"}, Stdout: true})), codes.NotFound},
-		{"Exec without a command", grpcErr(rtc.Exec(ctx, &runtimeapi.ExecRequest{ContainerId: sleeper, Stdout: true})), codes.InvalidArgument},
-		{"Exec with a terminal and stderr", grpcErr(rtc.Exec(ctx, &runtimeapi.ExecRequest{ContainerId: sleeper, Cmd: []string{"true"}, Tty: true, Stdout: true, Stderr: true})), codes.InvalidArgument},
-		{"Exec without a stream", grpcErr(rtc.Exec(ctx, &runtimeapi.ExecRequest{ContainerId: sleeper, Cmd: []string{"true"}})), codes.InvalidArgument},
-		{"Exec in an exited container", grpcErr(rtc.Exec(ctx, &runtimeapi.ExecRequest{ContainerId: exited, Cmd: []string{"true"}, Stdout: true})), codes.FailedPrecondition},
-		{"Attach to an unknown container", grpcErr(rtc.Attach(ctx, &runtimeapi.AttachRequest{ContainerId: unknown, Stdout: true})), codes.NotFound},
-		{"Attach to an exited container", grpcErr(rtc.Attach(ctx, &runtimeapi.AttachRequest{ContainerId: exited, Stdout: true})), codes.FailedPrecondition},
-		{"PortForward to an unknown pod", grpcErr(rtc.PortForward(ctx, &runtimeapi.PortForwardRequest{PodSandboxId: unknown, Port: []int32{80}})), codes.NotFound},
-		{"PortForward to port 0", grpcErr(rtc.PortForward(ctx, &runtimeapi.PortForwardRequest{PodSandboxId: pod, Port: []int32{0}})), codes.InvalidArgument},
+		{"Exec of an unknown container", rpcErr(rtc.Exec(ctx, &runtimeapi.ExecRequest{ContainerId: unknown, Cmd: []string{"true"}, Stdout: true})), codes.NotFound},
+		{"Exec of a pod", rpcErr(rtc.Exec(ctx, &runtimeapi.ExecRequest{ContainerId: pod, Cmd: []string{"true"}, Stdout: true})), codes.NotFound},
+		{"Exec without a command", rpcErr(rtc.Exec(ctx, &runtimeapi.ExecRequest{ContainerId: sleeper, Stdout: true})), codes.InvalidArgument},
+		{"Exec with a terminal and stderr", rpcErr(rtc.Exec(ctx, &runtimeapi.ExecRequest{ContainerId: sleeper, Cmd: []string{"true"}, Tty: true, Stdout: true, Stderr: true})), codes.InvalidArgument},
+		{"Exec without a stream", rpcErr(rtc.Exec(ctx, &runtimeapi.ExecRequest{ContainerId: sleeper, Cmd: []string{"true"}})), codes.InvalidArgument},
+		{"Exec in an exited container", rpcErr(rtc.Exec(ctx, &runtimeapi.ExecRequest{ContainerId: exited, Cmd: []string{"true"}, Stdout: true})), codes.FailedPrecondition},
+		{"Attach to an unknown container", rpcErr(rtc.Attach(ctx, &runtimeapi.AttachRequest{ContainerId: unknown, Stdout: true})), codes.NotFound},
+		{"Attach to an exited container", rpcErr(rtc.Attach(ctx, &runtimeapi.AttachRequest{ContainerId: exited, Stdout: true})), codes.FailedPrecondition},
+		{"PortForward to an unknown pod", rpcErr(rtc.PortForward(ctx, &runtimeapi.PortForwardRequest{PodSandboxId: unknown, Port: []int32{80}})), codes.NotFound},
+		{"PortForward to port 0", rpcErr(rtc.PortForward(ctx, &runtimeapi.PortForwardRequest{PodSandboxId: pod, Port: []int32{0}})), codes.InvalidArgument},
 	} {
 		if status.Code(c.err) != c.want {
 			t.Errorf("%s: %v, want %v", c.what, c.err, c.want)
@@ -307,7 +307,7 @@ type spdySession struct {
 	t                   *testing.T
 	conn                httpstream.Connection
 	errS, stdin, stdout httpstream.Stream
-	out                 syncBuffer
+	out                 sessionOutput
 	copied              chan struct{}
 }
 
@@ -385,22 +385,22 @@ func (s *spdySession) status() string {
 	}
 }
 
-// grpcErr is the error of a gRPC call's two results.
-func grpcErr[T any](_ T, err error) error { return err }
+// rpcErr is the error of a gRPC call's two results.
+func rpcErr[T any](_ T, err error) error { return err }
 
-// syncBuffer gathers a process's output while the test reads it.
-type syncBuffer struct {
+// sessionOutput gathers a process's output while the test reads it.
+type sessionOutput struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *sessionOutput) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *sessionOutput) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
@@ -409,7 +409,7 @@ func (b *syncBuffer) String() string {
 // bgProc is a process the test runs beside it, its stdout and stderr
 // gathered.
 type bgProc struct {
-	syncBuffer
+	sessionOutput
 	cmd  *exec.Cmd
 	once sync.Once
 }
@@ -440,7 +440,7 @@ type ptyProc struct {
 	t      *testing.T
 	master *os.File
 	cmd    *exec.Cmd
-	out    syncBuffer
+	out    sessionOutput
 	// done is closed when the master has read everything: the process
 	// and its children have closed the terminal.
 	done chan struct{}
