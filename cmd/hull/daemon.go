@@ -51,6 +51,8 @@ type daemonFlags struct {
 	fixedCIDRv6 string
 	// criSocket is the Kubernetes CRI's socket (daemon_cri.go).
 	criSocket string
+	// criStream is where the CRI's streaming server listens (host:port).
+	criStream string
 	// cniConfDir and cniBinDirs are where the CRI finds CNI's
 	// configurations and plugins.
 	cniConfDir string
@@ -95,6 +97,7 @@ func newDaemonCommand(g *globals) *cobra.Command {
 	fl.StringArrayVar(&f.ulimits, "default-ulimit", nil, "a default ulimit for containers (nofile=1024:2048)")
 	fl.DurationVar(&f.pluginTO, "plugin-timeout", 30*time.Second, "how long a plugin may take to activate, and to answer each call")
 	fl.StringVar(&f.criSocket, "cri-socket", "", "the Kubernetes CRI's socket, unix:///path (default <exec-root>/cri.sock: unix:///run/hull/cri.sock)")
+	fl.StringVar(&f.criStream, "cri-stream-address", "127.0.0.1:0", "host:port of the CRI's streaming server (exec, attach, port-forward URLs); port 0: one chosen at start")
 	fl.StringVar(&f.cniConfDir, "cni-conf-dir", "/etc/cni/net.d", "folder of the CNI network configurations pods are networked with")
 	fl.StringSliceVar(&f.cniBinDirs, "cni-bin-dir", []string{"/opt/cni/bin", "/usr/lib/cni"}, "folders of the CNI plugins")
 	fl.StringVarP(&f.bridge, "bridge", "b", "", "interface of the default bridge network (default hull0; one of its own for another --exec-root)")
@@ -141,6 +144,9 @@ func (f *daemonFlags) merge(fl *pflag.FlagSet, g *globals) error {
 		"cri-socket":      {"cri-socket", &f.criSocket},
 		"cni-conf-dir":    {"cni-conf-dir", &f.cniConfDir},
 		"cni-bin-dirs":    {"cni-bin-dir", &f.cniBinDirs},
+
+		// The CRI's streaming server (daemon_cri.go).
+		"cri-stream-address": {"cri-stream-address", &f.criStream},
 	}
 	var unknown, conflicts []string
 	for _, k := range slices.Sorted(mapKeys(file)) {

@@ -7,6 +7,8 @@ import (
 	goruntime "runtime"
 	"strings"
 
+	"k8s.io/klog/v2"
+
 	"github.com/hullproject/hull/internal/cri"
 	"github.com/hullproject/hull/internal/daemon"
 )
@@ -33,6 +35,15 @@ func startCRI(ctx context.Context, f *daemonFlags, d *daemon.Daemon) (func(), er
 	if err != nil {
 		return nil, err
 	}
+	// cri-streaming reports its sessions' errors through klog: into the
+	// daemon's log with the rest.
+	klog.SetSlogLogger(slog.Default())
+	// The streaming server first: Exec, Attach and PortForward answer its
+	// URLs from the first call on.
+	waitStreams, err := s.StartStreams(ctx, f.criStream)
+	if err != nil {
+		return nil, err
+	}
 	l, err := cri.Listen(f.criSocketPath())
 	if err != nil {
 		return nil, err
@@ -40,6 +51,7 @@ func startCRI(ctx context.Context, f *daemonFlags, d *daemon.Daemon) (func(), er
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		defer waitStreams()
 		if err := s.Serve(ctx, l); err != nil {
 			slog.Error("CRI server", "error", err)
 		}

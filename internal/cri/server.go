@@ -78,6 +78,7 @@ type ImageBackend interface {
 type Backend interface {
 	ContainerBackend
 	ExecBackend
+	StreamBackend
 	ImageBackend
 	StatsBackend
 }
@@ -103,6 +104,8 @@ type Server struct {
 	cfg Config
 	cni *cniNet
 	cpu cpuSamples // the last CPU samples, for usage_nano_cores (stats.go)
+	// streams serves Exec, Attach and PortForward (streaming.go).
+	streams *streamServer
 }
 
 // New returns a CRI server over b.

@@ -48,6 +48,9 @@ type execRec struct {
 	// (markStarted); a resize waits for it.
 	started     chan struct{}
 	startedOnce sync.Once
+	// rawStdin: a terminal's stdin goes as is, without detach keys
+	// (ExecRawStdin: the CRI's sessions have none).
+	rawStdin bool
 }
 
 // markStarted closes e.started, once (a health check's exec has none).
@@ -272,9 +275,13 @@ func (d *Daemon) execStart(c *ctr, e *execRec, consoleSize *[2]uint, stdin io.Re
 			if len(keys) == 0 {
 				keys = []byte{16, 17}
 			}
+			in := io.Reader(term.NewEscapeProxy(stdin, keys))
+			if e.rawStdin {
+				in = stdin
+			}
 			go func() {
 				var esc term.EscapeError
-				if _, err := io.Copy(p.Console, term.NewEscapeProxy(stdin, keys)); errors.As(err, &esc) {
+				if _, err := io.Copy(p.Console, in); errors.As(err, &esc) {
 					close(detached)
 				}
 			}()

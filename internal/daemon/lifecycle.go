@@ -721,6 +721,12 @@ func (d *Daemon) ContainerResize(ctx context.Context, ref string, height, width 
 // head then), before any output. With a terminal, detachKeys (default
 // ctrl-p,ctrl-q) on stdin end the attach and leave the container running.
 func (d *Daemon) ContainerAttach(ctx context.Context, ref string, logs, stream bool, detachKeys string, stdin io.Reader, stdout, stderr io.Writer, attached func()) error {
+	return d.containerAttach(ctx, ref, logs, stream, detachKeys, true, stdin, stdout, stderr, attached)
+}
+
+// containerAttach is ContainerAttach; with escape false a terminal's stdin
+// has no detach keys (ContainerAttachRaw).
+func (d *Daemon) containerAttach(ctx context.Context, ref string, logs, stream bool, detachKeys string, escape bool, stdin io.Reader, stdout, stderr io.Writer, attached func()) error {
 	opts := struct {
 		Stdin          io.Reader
 		Stdout, Stderr io.Writer
@@ -800,7 +806,7 @@ func (d *Daemon) ContainerAttach(ctx context.Context, ref string, logs, stream b
 			return ctx.Err()
 		}
 	}
-	if tty && opts.Stdin != nil {
+	if tty && opts.Stdin != nil && escape {
 		if len(keys) == 0 {
 			keys = []byte{16, 17} // ctrl-p,ctrl-q: dockerd's default
 		}
