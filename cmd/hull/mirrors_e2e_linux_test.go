@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -264,5 +266,83 @@ func TestRegistryMirrors(t *testing.T) {
 		if err == nil || !strings.Contains(string(out), want) {
 			t.Errorf("hull daemon with %s: %v\n%s\nwant %q", bad, err, out, want)
 		}
+	}
+}
+
+// testNetAddrs puts two addresses of TEST-NET-1 (192.0.2.0/24, neither
+// loopback nor private) on a veth pair of the test's, removed after it.
+func testNetAddrs(t *testing.T) (x, y string) {
+	t.Helper()
+	a := 100 + 2*(os.Getpid()%70)
+	x, y = fmt.Sprintf("192.0.2.%d", a), fmt.Sprintf("192.0.2.%d", a+1)
+	link := fmt.Sprintf("hmir%d", os.Getpid()%100000)
+	t.Cleanup(func() { exec.Command("ip", "link", "del", link).Run() })
+	for _, args := range [][]string{
+		{"link", "add", link, "type", "veth", "peer", "name", link + "p"},
+		{"addr", "add", x + "/32", "dev", link}, {"addr", "add", y + "/32", "dev", link},
+		{"link", "set", link, "up"}, {"link", "set", link + "p", "up"},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	return x, y
+}
+
+// tlsRegistry is go-containerregistry's registry over TLS with a
+// certificate no one trusts, on an address of host.
+func tlsRegistry(t *testing.T, host string) string {
+	t.Helper()
+	l, err := net.Listen("tcp", host+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	srv.Listener.Close()
+	srv.Listener = l
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return l.Addr().String()
+}
+
+// TestInsecureRegistries: registries away from loopback are spoken to
+// with verified HTTPS unless insecure-registries names them, by host:port
+// (unverified TLS) or by network (plain HTTP after TLS fails), with
+// dockerd's errors otherwise.
+func TestInsecureRegistries(t *testing.T) {
+	requireDockerCLI(t)
+	requireRoot(t)
+	img := busyboxImage(t)
+	x, y := testNetAddrs(t)
+	plain := newLoggedRegistry(t, x+":0")  // insecure by CIDR
+	plainY := newLoggedRegistry(t, y+":0") // secure: plain HTTP refused
+	tlsOK := tlsRegistry(t, y)             // insecure by host:port
+	tlsBad := tlsRegistry(t, y)            // secure: its certificate refused
+	skip := remote.WithTransport(&http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}})
+	pushTo(t, img, plain.addr+"/e2e/plain:1", plainY.addr+"/e2e/plain:1")
+	for _, r := range []string{tlsOK + "/e2e/tls:1", tlsBad + "/e2e/tls:1"} {
+		dst, _ := name.NewTag(r)
+		if err := remote.Write(dst, img, skip); err != nil {
+			t.Fatalf("push %s: %v", r, err)
+		}
+	}
+	cfgFile := filepath.Join(t.TempDir(), "daemon.json")
+	os.WriteFile(cfgFile, []byte(fmt.Sprintf(`{"insecure-registries": ["%s/32", %q]}`, x, tlsOK)), 0o644)
+	env, _ := hullDaemon(t, "--config-file", cfgFile)
+
+	for _, ref := range []string{plain.addr + "/e2e/plain:1", tlsOK + "/e2e/tls:1"} {
+		if _, stderr, code := dockerRun(t, env, "", "pull", ref); code != 0 {
+			t.Errorf("docker pull %s (an insecure registry): %d %s", ref, code, stderr)
+		}
+	}
+	for ref, want := range map[string]string{
+		plainY.addr + "/e2e/plain:1": "http: server gave HTTP response to HTTPS client",
+		tlsBad + "/e2e/tls:1":        "x509: certificate",
+	} {
+		_, stderr, code := dockerRun(t, env, "", "pull", ref)
+		if code == 0 || !strings.Contains(stderr, want) {
+			t.Errorf("docker pull %s (a secure registry): %d %q, want %q", ref, code, stderr, want)
+		}
+		t.Logf("docker pull %s: %s", ref, stderr)
 	}
 }
