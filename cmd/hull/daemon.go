@@ -256,6 +256,7 @@ func runDaemon(ctx context.Context, f *daemonFlags, g *globals) error {
 	// BuildKit (hull-buildkit) starts on the first /grpc or /session
 	// request, not here.
 	builder := buildproc.New(filepath.Join(f.dataRoot, "buildkit"), filepath.Join(f.execRoot, "buildkit"))
+	builder.Registries = builderRegistries(registries)
 	defer builder.Close()
 	if goruntime.GOOS == "linux" {
 		// hull builds images on Linux only: elsewhere /grpc, /session

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -26,4 +27,20 @@ func (f *daemonFlags) registries() (image.Registries, error) {
 		per[h] = append(per[h], u)
 	}
 	return image.NewRegistries(per, f.registryMirrors, f.insecureRegistries)
+}
+
+// builderRegistries are rs as hull-buildkit's --registries takes them
+// (JSON of internal/build's Registries); "" for none.
+func builderRegistries(rs image.Registries) string {
+	if len(rs.Mirrors) == 0 && len(rs.InsecureHosts) == 0 {
+		return ""
+	}
+	b, err := json.Marshal(struct {
+		Mirrors       map[string][]string
+		InsecureHosts []string
+	}{rs.Mirrors, rs.InsecureHosts})
+	if err != nil {
+		return ""
+	}
+	return string(b)
 }

@@ -129,7 +129,7 @@ func TestRegistryMirrors(t *testing.T) {
 	origin := newLoggedRegistry(t, "")
 	refusing := authRegistry(t)
 	dead := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	pushTo(t, img, good.addr+"/e2e-test-images/busybox:1.29", good.addr+"/e2e-test-images/busybox:run",
+	pushTo(t, img, good.addr+"/e2e-test-images/busybox:1.29", good.addr+"/e2e-test-images/busybox:run", good.addr+"/e2e-test-images/busybox:build",
 		good.addr+"/e2e/both:1", hub.addr+"/library/hubimg:1",
 		origin.addr+"/e2e/both:1", origin.addr+"/e2e/only-origin:1")
 	for _, r := range []*loggedRegistry{good, hub, origin} {
@@ -211,6 +211,23 @@ func TestRegistryMirrors(t *testing.T) {
 	}
 	if got := docker(t, env, "images", "--format", "{{.Repository}}:{{.Tag}}", "hubimg"); got != "hubimg:1" {
 		t.Errorf("docker images hubimg: %q", got)
+	}
+
+	// The builder's pulls (FROM in BuildKit's resolver) follow the
+	// mirrors too, in the same order.
+	if out, err := exec.Command("go", "build", "-o", filepath.Join(filepath.Dir(hullBin), "hull-buildkit"), "../hull-buildkit").CombinedOutput(); err != nil {
+		t.Fatalf("build hull-buildkit: %v\n%s", err, out)
+	}
+	ctxDir := t.TempDir()
+	os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM registry.k8s.io/e2e-test-images/busybox:build\nLABEL built=yes\n"), 0o644)
+	if stdout, stderr, code := dockerRun(t, append(env, "DOCKER_BUILDKIT=0"), "", "build", "-t", "e2e/built:1", ctxDir); code != 0 {
+		t.Errorf("docker build FROM an image only the mirror has: %d\n%s\n%s", code, stdout, stderr)
+	}
+	if !good.asked("e2e-test-images/busybox/manifests/build") {
+		t.Errorf("the builder did not ask the mirror for e2e-test-images/busybox/manifests/build:\n%s", good.requests())
+	}
+	if got := docker(t, env, "image", "inspect", "--format", "{{.Config.Labels.built}} {{len .RootFS.Layers}}", "e2e/built:1"); got != "yes 1" {
+		t.Errorf("the built image: %q", got)
 	}
 
 	// An image no mirror has, of a registry out of reach: an error.
