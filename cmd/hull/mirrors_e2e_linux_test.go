@@ -362,4 +362,25 @@ func TestInsecureRegistries(t *testing.T) {
 		}
 		t.Logf("docker pull %s: %s", ref, stderr)
 	}
+
+	// Pushes choose the same way.
+	src := plain.addr + "/e2e/plain:1"
+	for _, dst := range []string{plain.addr + "/e2e/pushed:1", tlsOK + "/e2e/pushed:1"} {
+		docker(t, env, "tag", src, dst)
+		if _, stderr, code := dockerRun(t, env, "", "push", dst); code != 0 {
+			t.Errorf("docker push %s (an insecure registry): %d %s", dst, code, stderr)
+		}
+	}
+	if !plain.asked("e2e/pushed/manifests/1") {
+		t.Errorf("the push did not reach %s:\n%s", plain.addr, plain.requests())
+	}
+	for dst, want := range map[string]string{
+		plainY.addr + "/e2e/pushed:1": "http: server gave HTTP response to HTTPS client",
+		tlsBad + "/e2e/pushed:1":      "x509: certificate",
+	} {
+		docker(t, env, "tag", src, dst)
+		if _, stderr, code := dockerRun(t, env, "", "push", dst); code == 0 || !strings.Contains(stderr, want) {
+			t.Errorf("docker push %s (a secure registry): %d %q, want %q", dst, code, stderr, want)
+		}
+	}
 }

@@ -343,3 +343,32 @@ func (s *Store) pull(ctx context.Context, r ref, want platform, opts PullOptions
 	}
 	return "", lastErr
 }
+
+// pushEndpoint is where a push of r goes, as dockerd chooses: the first
+// of the registry's own endpoints (never a mirror) that answers; one that
+// answers with a refusal ends the search.
+func (s *Store) pushEndpoint(ctx context.Context, r ref, opts RegistryOptions) (name.Reference, RegistryOptions, *registryClient, error) {
+	var lastErr error
+	for _, e := range s.registries.endpoints(ctx, r, opts) {
+		if e.mirror {
+			continue
+		}
+		nref, o, err := e.at(r, opts)
+		if err != nil {
+			return nil, opts, nil, err
+		}
+		rc, err := o.client(ctx, nref.Context(), nref.Context().Scope(transport.PushScope))
+		if err == nil {
+			return nref, o, rc, nil
+		}
+		lastErr = err
+		var te *transport.Error
+		if ctx.Err() != nil || errors.As(err, &te) {
+			break
+		}
+	}
+	if lastErr == nil {
+		lastErr = fmt.Errorf("no endpoint to push %s to: %w", r.Familiar(), errdefs.ErrNotFound)
+	}
+	return nil, opts, nil, lastErr
+}
