@@ -130,7 +130,7 @@ func TestCRIImages(t *testing.T) {
 	confDir, _, _ := criNetwork(t)
 	cfgFile := filepath.Join(t.TempDir(), "daemon.json")
 	os.WriteFile(cfgFile, []byte(fmt.Sprintf(`{"registry-mirrors": ["http://%s"]}`, hub.addr)), 0o644)
-	_, dir := hullDaemon(t, "--cni-conf-dir", confDir, "--config-file", cfgFile)
+	env, dir := hullDaemon(t, "--cni-conf-dir", confDir, "--config-file", cfgFile)
 	sock := filepath.Join(dir, "run", "cri.sock")
 	cri, conn := criClients(t, crictl, sock)
 	is := runtimeapi.NewImageServiceClient(conn)
@@ -254,6 +254,21 @@ func TestCRIImages(t *testing.T) {
 		Metadata: &runtimeapi.PodSandboxMetadata{Name: "img", Namespace: "e2e", Uid: "uid-img"}, LogDirectory: filepath.Join(dir, "pods", "img"), Linux: &runtimeapi.LinuxPodSandboxConfig{}}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// hull's pod infra image is not the cluster's: invisible, kept.
+	infraID := docker(t, env, "images", "-q", "--no-trunc", "hull.internal/infra")
+	if infraID == "" {
+		t.Errorf("no pod infra image after RunPodSandbox")
+	} else {
+		if r := status(infraID, false); r.Image != nil {
+			t.Errorf("ImageStatus of the pod infra image: %v, want none", r.Image)
+		}
+		if _, err := is.RemoveImage(ctx, &runtimeapi.RemoveImageRequest{Image: &runtimeapi.ImageSpec{Image: infraID}}); err != nil {
+			t.Errorf("RemoveImage of the pod infra image: %v", err)
+		}
+		if got := docker(t, env, "images", "-q", "--no-trunc", "hull.internal/infra"); got != infraID {
+			t.Errorf("the pod infra image after a RemoveImage of it: %q, want %s", got, infraID)
+		}
 	}
 	podCfg := &runtimeapi.PodSandboxConfig{Metadata: &runtimeapi.PodSandboxMetadata{Name: "img", Namespace: "e2e", Uid: "uid-img"}}
 	c, err := rt.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: pod.PodSandboxId, SandboxConfig: podCfg, Config: &runtimeapi.ContainerConfig{

@@ -84,7 +84,8 @@ func matchesImage(img *runtimeapi.Image, ref string) bool {
 
 // imageByRef is the image ref names (id, short id, tag or digest, the
 // names fully qualified or not), nil when the store has none — or when
-// ref is no name at all, as containerd finds nothing then either.
+// ref is no name at all, as containerd finds nothing then either, or
+// names hull's pod infra image.
 func (s *Server) imageByRef(ctx context.Context, ref string) (*runtimeapi.Image, error) {
 	img, _, err := s.imageInspect(ctx, ref)
 	return img, err
@@ -101,6 +102,10 @@ func (s *Server) imageInspect(ctx context.Context, ref string) (*runtimeapi.Imag
 	}
 	if err != nil {
 		return nil, nil, err
+	}
+	if isInfra(in.RepoTags) {
+		// hull's own, not the cluster's: not listed, not removed.
+		return nil, nil, nil
 	}
 	img := &runtimeapi.Image{Id: in.ID, RepoTags: qualify(in.RepoTags), RepoDigests: qualify(in.RepoDigests), Size: uint64(in.Size)}
 	if in.Config != nil {
