@@ -317,6 +317,7 @@ func tlsRegistry(t *testing.T, host string) string {
 	srv := httptest.NewUnstartedServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	srv.Listener.Close()
 	srv.Listener = l
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	return l.Addr().String()
@@ -361,6 +362,16 @@ func TestInsecureRegistries(t *testing.T) {
 			t.Errorf("docker pull %s (a secure registry): %d %q, want %q", ref, code, stderr, want)
 		}
 		t.Logf("docker pull %s: %s", ref, stderr)
+	}
+
+	// So do logins (the CLI keeps the credentials in a folder of the
+	// test's).
+	lenv := append(env, "DOCKER_CONFIG="+t.TempDir())
+	if stdout, stderr, code := dockerRun(t, lenv, "", "login", "-u", "u", "-p", "p", tlsOK); code != 0 || !strings.Contains(stdout, "Login Succeeded") {
+		t.Errorf("docker login %s (an insecure registry): %d %q %q", tlsOK, code, stdout, stderr)
+	}
+	if _, stderr, code := dockerRun(t, lenv, "", "login", "-u", "u", "-p", "p", tlsBad); code == 0 || !strings.Contains(stderr, "x509: certificate") {
+		t.Errorf("docker login %s (a secure registry): %d %q", tlsBad, code, stderr)
 	}
 
 	// Pushes choose the same way.
