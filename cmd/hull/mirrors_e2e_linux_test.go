@@ -267,21 +267,29 @@ func TestRegistryMirrors(t *testing.T) {
 		t.Errorf("info's RegistryConfig: %+v", rc)
 	}
 
-	// A bad mirror: the daemon does not start, with dockerd's words.
-	for bad, want := range map[string]string{
-		`{"registry-mirrors": ["ftp://m"]}`:                                       `invalid mirror: unsupported scheme "ftp" in "ftp://m"`,
-		`{"registry-mirrors-per-registry": {"registry.k8s.io": ["https://m/p"]}}`: `invalid mirror: path, query, or fragment at end of the URI "https://m/p"`,
-		`{"insecure-registries": ["m.example.com/x"]}`:                            `insecure registry m.example.com/x is not valid: invalid host "m.example.com/x"`,
+	// A bad mirror: the daemon does not start, with dockerd's words; nor
+	// with a bad flag, or a key given both ways.
+	for _, c := range []struct{ file, flag, want string }{
+		{`{"registry-mirrors": ["ftp://m"]}`, "", `invalid mirror: unsupported scheme "ftp" in "ftp://m"`},
+		{`{"registry-mirrors-per-registry": {"registry.k8s.io": ["https://m/p"]}}`, "", `invalid mirror: path, query, or fragment at end of the URI "https://m/p"`},
+		{`{"insecure-registries": ["m.example.com/x"]}`, "", `insecure registry m.example.com/x is not valid: invalid host "m.example.com/x"`},
+		{`{}`, "registry.k8s.io", `--registry-mirror-per-registry "registry.k8s.io": want HOST=URL`},
+		{`{}`, "registry.k8s.io=ftp://m", `invalid mirror: unsupported scheme "ftp" in "ftp://m"`},
+		{`{"registry-mirrors-per-registry": {"registry.k8s.io": ["http://m"]}}`, "registry.k8s.io=http://n",
+			"the following directives are specified both as a flag and in the configuration file: registry-mirrors-per-registry"},
 	} {
 		f := filepath.Join(cfgDir, "bad.json")
-		os.WriteFile(f, []byte(bad), 0o644)
+		os.WriteFile(f, []byte(c.file), 0o644)
 		d := t.TempDir()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, hullBin, "daemon", "-H", "unix://"+filepath.Join(d, "h.sock"), "--data-root", filepath.Join(d, "root"), "--exec-root", filepath.Join(d, "run"), "--config-file", f)
-		out, err := cmd.CombinedOutput()
-		if err == nil || !strings.Contains(string(out), want) {
-			t.Errorf("hull daemon with %s: %v\n%s\nwant %q", bad, err, out, want)
+		args := []string{"daemon", "-H", "unix://" + filepath.Join(d, "h.sock"), "--data-root", filepath.Join(d, "root"), "--exec-root", filepath.Join(d, "run"), "--config-file", f}
+		if c.flag != "" {
+			args = append(args, "--registry-mirror-per-registry", c.flag)
+		}
+		out, err := exec.CommandContext(ctx, hullBin, args...).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), c.want) {
+			t.Errorf("hull daemon with %s and flag %q: %v\n%s\nwant %q", c.file, c.flag, err, out, c.want)
 		}
 	}
 }
