@@ -336,7 +336,13 @@ func (s *Store) pull(ctx context.Context, r ref, want platform, opts PullOptions
 		if e.scheme == "https" && errors.As(err, &te) {
 			answered[e.host] = true
 		}
-		slog.InfoContext(ctx, "pull: trying the next endpoint", "image", r.String(), "endpoint", e.String(), "mirror", e.mirror, "error", err)
+		// A mirror that fails is worth a line; the unverified HTTPS of a
+		// plain HTTP registry on loopback fails on every pull.
+		level := slog.LevelDebug
+		if e.mirror {
+			level = slog.LevelInfo
+		}
+		slog.Log(ctx, level, "pull: trying the next endpoint", "image", r.String(), "endpoint", e.String(), "mirror", e.mirror, "error", err)
 	}
 	if lastErr == nil {
 		lastErr = fmt.Errorf("no endpoint to pull %s from: %w", r.Familiar(), errdefs.ErrNotFound)
