@@ -119,6 +119,7 @@ func TestCRIImages(t *testing.T) {
 	}
 	hub := newLoggedRegistry(t, "")
 	pushWith(t, imgB, hub.addr+"/library/busybox:latest")
+	pushWith(t, imgC, hub.addr+"/e2e-test-images/agnhost:2.0") // registry.k8s.io's mirror too
 	tokReg := tokenRegistry(t, "tok-123")
 	{
 		dst, _ := name.NewTag(tokReg+"/e2e/tok:1", name.Insecure)
@@ -129,7 +130,7 @@ func TestCRIImages(t *testing.T) {
 
 	confDir, _, _ := criNetwork(t)
 	cfgFile := filepath.Join(t.TempDir(), "daemon.json")
-	os.WriteFile(cfgFile, []byte(fmt.Sprintf(`{"registry-mirrors": ["http://%s"]}`, hub.addr)), 0o644)
+	os.WriteFile(cfgFile, []byte(fmt.Sprintf(`{"registry-mirrors": ["http://%s"], "registry-mirrors-per-registry": {"registry.k8s.io": ["http://%s"]}}`, hub.addr, hub.addr)), 0o644)
 	env, dir := hullDaemon(t, "--cni-conf-dir", confDir, "--config-file", cfgFile)
 	sock := filepath.Join(dir, "run", "cri.sock")
 	cri, conn := criClients(t, crictl, sock)
@@ -234,6 +235,16 @@ func TestCRIImages(t *testing.T) {
 		t.Errorf("crictl inspecti busybox:\n%s", inspecti)
 	}
 
+	// registry.k8s.io's name through its mirror: the same image as
+	// refC's, now in two repositories.
+	k8s := "registry.k8s.io/e2e-test-images/agnhost:2.0"
+	if got, err := pull(k8s, nil); err != nil || got != id(imgC) {
+		t.Errorf("PullImage %s (through its mirror): %q %v, want %s", k8s, got, err, id(imgC))
+	}
+	if tags := status(id(imgC), false).Image.GetRepoTags(); strings.Join(tags, " ") != k8s+" "+refC && strings.Join(tags, " ") != refC+" "+k8s {
+		t.Errorf("ImageStatus %s: tags %v, want %s and %s", id(imgC), tags, refC, k8s)
+	}
+
 	// RemoveImage by digest takes every tag; again by tag is no error.
 	cri(0, "rmi", digA)
 	for _, ref := range []string{refA1, refA2, digA, id(imgA)} {
@@ -245,8 +256,8 @@ func TestCRIImages(t *testing.T) {
 		t.Errorf("RemoveImage of a removed image: %v", err)
 	}
 	// By id.
-	if _, err := is.RemoveImage(ctx, &runtimeapi.RemoveImageRequest{Image: &runtimeapi.ImageSpec{Image: id(imgC)}}); err != nil || status(refC, false).Image != nil {
-		t.Errorf("RemoveImage by id: %v, then %v", err, status(refC, false).Image)
+	if _, err := is.RemoveImage(ctx, &runtimeapi.RemoveImageRequest{Image: &runtimeapi.ImageSpec{Image: id(imgC)}}); err != nil || status(refC, false).Image != nil || status(k8s, false).Image != nil {
+		t.Errorf("RemoveImage by id (an image in two repositories): %v, then %v and %v", err, status(refC, false).Image, status(k8s, false).Image)
 	}
 
 	// A container from busybox; its image removed while it runs.
