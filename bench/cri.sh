@@ -12,10 +12,13 @@
 # whatever runs below it), fresh and after the runs.
 #
 #   bash bench/cri.sh [-n 20] [-p 10] [--no-install] [--debug] [--unconfined]
+#                     [--only hull|containerd] [--hull PATH]
 #
-# --debug runs hull's daemon with -D (its creation traces in the log,
-# kept in /var/tmp/hull-cri-bench.log); --unconfined asks both runtimes for
-# Unconfined seccomp instead of RuntimeDefault. It needs root. Each daemon
+# --debug runs hull's daemon with -D (its creation traces and CRI calls in
+# the log, kept in /var/tmp/hull-cri-bench.log); --unconfined asks both
+# runtimes for Unconfined seccomp instead of RuntimeDefault; --only runs one
+# runtime (for profiling); --hull times another build of hull (its shim and
+# monitor beside it) instead of building bin/hull. It needs root. Each daemon
 # runs privately under a temporary folder (containerd's root, state, runc
 # root and network namespaces included; never /var/lib/containerd), and
 # everything is cleaned up on exit, also on failure or Ctrl-C: pods,
@@ -27,6 +30,8 @@ PAR=10
 INSTALL=1
 DEBUG=0
 SECCOMP=true
+ONLY=
+HULL=
 while (($#)); do
 	case $1 in
 	-n) RUNS=${2:?-n needs a number}; shift 2 ;;
@@ -34,7 +39,9 @@ while (($#)); do
 	--no-install) INSTALL=0; shift ;;
 	--debug) DEBUG=1; shift ;;
 	--unconfined) SECCOMP=false; shift ;;
-	-h | --help) sed -n '2,22p' "$0"; exit 0 ;;
+	--only) ONLY=${2:?--only needs hull or containerd}; shift 2 ;;
+	--hull) HULL=${2:?--hull needs a path}; shift 2 ;;
+	-h | --help) sed -n '2,25p' "$0"; exit 0 ;;
 	*) echo "unknown option $1" >&2; exit 2 ;;
 	esac
 done
@@ -53,7 +60,11 @@ done
 CNI_BIN=
 for d in /usr/lib/cni /opt/cni/bin; do [ -x "$d/bridge" ] && [ -x "$d/host-local" ] && { CNI_BIN=$d; break; }; done
 [ -n "$CNI_BIN" ] || { echo "no CNI plugins (apt-get install containernetworking-plugins)" >&2; exit 1; }
-build_hull
+if [ -z "$HULL" ]; then
+	build_hull
+	HULL=bin/hull
+fi
+want() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]; }
 
 work=$(mktemp -d /var/tmp/hull-cri-bench.XXXXXX)
 tag=$(($$ % 10000))
@@ -66,10 +77,10 @@ cleanup() {
 	set +e # clean up as much as can be, whatever fails
 	trap - INT TERM
 	if [ -x "$work/cribench" ]; then
-		args=()
-		[ -S "$work/hx/cri.sock" ] && args+=(-runtime "hull=$work/hx/cri.sock")
-		[ -S "$work/ctrd/c.sock" ] && args+=(-runtime "containerd=$work/ctrd/c.sock")
-		[ ${#args[@]} -eq 0 ] || timeout 120 "$work/cribench" cleanup "${args[@]}"
+		local cargs=()
+		[ -S "$work/hx/cri.sock" ] && cargs+=(-runtime "hull=$work/hx/cri.sock")
+		[ -S "$work/ctrd/c.sock" ] && cargs+=(-runtime "containerd=$work/ctrd/c.sock")
+		[ ${#cargs[@]} -eq 0 ] || timeout 120 "$work/cribench" cleanup "${cargs[@]}"
 	fi
 	[ -n "$hull_pid" ] && kill -INT "$hull_pid" 2>/dev/null
 	[ -n "$ctrd_pid" ] && kill -TERM "$ctrd_pid" 2>/dev/null
@@ -143,24 +154,29 @@ waitsock() { # SOCKET PID LOG
 	return 1
 }
 
+args=()
 # hull: the daemon with its CRI socket at <exec-root>/cri.sock.
-step "hull daemon"
-echo '{}' >"$work/daemon.json"
-dflag=()
-[ "$DEBUG" = 1 ] && dflag=(-D)
-bin/hull "${dflag[@]}" daemon -H "unix://$work/hull.sock" --data-root "$work/hull" --exec-root "$work/hx" \
-	--config-file "$work/daemon.json" --cni-conf-dir "$work/cni-hull" --cni-bin-dir "$CNI_BIN" 2>"$work/hull.log" &
-hull_pid=$!
-pids+=("$hull_pid")
-waitsock "$work/hx/cri.sock" "$hull_pid" "$work/hull.log"
-waitsock "$work/hull.sock" "$hull_pid" "$work/hull.log"
-DOCKER_HOST="unix://$work/hull.sock" DOCKER_API_VERSION=1.41 docker load -q -i "$work/busybox.tar" >/dev/null
+if want hull; then
+	step "hull daemon"
+	echo '{}' >"$work/daemon.json"
+	dflag=()
+	[ "$DEBUG" = 1 ] && dflag=(-D)
+	"$HULL" "${dflag[@]}" daemon -H "unix://$work/hull.sock" --data-root "$work/hull" --exec-root "$work/hx" \
+		--config-file "$work/daemon.json" --cni-conf-dir "$work/cni-hull" --cni-bin-dir "$CNI_BIN" 2>"$work/hull.log" &
+	hull_pid=$!
+	pids+=("$hull_pid")
+	waitsock "$work/hx/cri.sock" "$hull_pid" "$work/hull.log"
+	waitsock "$work/hull.sock" "$hull_pid" "$work/hull.log"
+	DOCKER_HOST="unix://$work/hull.sock" DOCKER_API_VERSION=1.41 docker load -q -i "$work/busybox.tar" >/dev/null
+	args+=(-runtime "hull=$work/hx/cri.sock" -pid "hull=$hull_pid" -cgroup-parent "hull=$cg_h")
+fi
 
 # containerd: version 2 configuration, everything under the work folder.
-step "containerd"
-c=$work/ctrd
-mkdir -p "$c"
-cat >"$c/config.toml" <<EOF
+if want containerd; then
+	step "containerd"
+	c=$work/ctrd
+	mkdir -p "$c"
+	cat >"$c/config.toml" <<EOF
 version = 2
 root = "$c/root"
 state = "$c/state"
@@ -191,18 +207,18 @@ temp = "$c/tmp"
     conf_dir = "$work/cni-containerd"
     max_conf_num = 1
 EOF
-containerd --config "$c/config.toml" >"$c/log" 2>&1 &
-ctrd_pid=$!
-pids+=("$ctrd_pid")
-waitsock "$c/c.sock" "$ctrd_pid" "$c/log"
-for a in busybox pause; do
-	ctr -a "$c/c.sock" -n k8s.io images import --snapshotter overlayfs "$work/$a.tar" >/dev/null
-done
+	containerd --config "$c/config.toml" >"$c/log" 2>&1 &
+	ctrd_pid=$!
+	pids+=("$ctrd_pid")
+	waitsock "$c/c.sock" "$ctrd_pid" "$c/log"
+	for a in busybox pause; do
+		ctr -a "$c/c.sock" -n k8s.io images import --snapshotter overlayfs "$work/$a.tar" >/dev/null
+	done
+	args+=(-runtime "containerd=$c/c.sock" -pid "containerd=$ctrd_pid" -cgroup-parent "containerd=$cg_c")
+fi
 
 step "the benchmark: $RUNS pods each, interleaved, then $PAR at once"
 echo "hull $(git rev-parse --short HEAD 2>/dev/null); $(containerd --version); $(runc --version | head -1); CNI plugins $(dpkg-query -W -f='${Version}' containernetworking-plugins 2>/dev/null)"
 "$work/cribench" run -n "$RUNS" -parallel "$PAR" -image "$image" -seccomp="$SECCOMP" -log-root "$work/logs" \
-	-runtime "hull=$work/hx/cri.sock" -runtime "containerd=$c/c.sock" \
-	-pid "hull=$hull_pid" -pid "containerd=$ctrd_pid" \
-	-cgroup-parent "hull=$cg_h" -cgroup-parent "containerd=$cg_c"
+	"${args[@]}"
 echo "goal (issue 15): hull >= 2x faster than containerd (ratios >= 2.00x)"
