@@ -12,13 +12,14 @@
 # whatever runs below it), fresh and after the runs.
 #
 #   bash bench/cri.sh [-n 20] [-p 10] [--no-install] [--debug] [--unconfined]
-#                     [--only hull|containerd] [--hull PATH]
+#                     [--only hull|containerd] [--hull PATH] [--rss-detail]
 #
 # --debug runs hull's daemon with -D (its creation traces and CRI calls in
 # the log, kept in /var/tmp/hull-cri-bench.log); --unconfined asks both
 # runtimes for Unconfined seccomp instead of RuntimeDefault; --only runs one
 # runtime (for profiling); --hull times another build of hull (its shim and
-# monitor beside it) instead of building bin/hull. It needs root. Each daemon
+# monitor beside it) instead of building bin/hull; --rss-detail prints the
+# RSS of each process counted. It needs root. Each daemon
 # runs privately under a temporary folder (containerd's root, state, runc
 # root and network namespaces included; never /var/lib/containerd), and
 # everything is cleaned up on exit, also on failure or Ctrl-C: pods,
@@ -32,6 +33,7 @@ DEBUG=0
 SECCOMP=true
 ONLY=
 HULL=
+EXTRA=()
 while (($#)); do
 	case $1 in
 	-n) RUNS=${2:?-n needs a number}; shift 2 ;;
@@ -41,7 +43,8 @@ while (($#)); do
 	--unconfined) SECCOMP=false; shift ;;
 	--only) ONLY=${2:?--only needs hull or containerd}; shift 2 ;;
 	--hull) HULL=${2:?--hull needs a path}; shift 2 ;;
-	-h | --help) sed -n '2,25p' "$0"; exit 0 ;;
+	--rss-detail) EXTRA+=(-rss-detail); shift ;;
+	-h | --help) sed -n '2,26p' "$0"; exit 0 ;;
 	*) echo "unknown option $1" >&2; exit 2 ;;
 	esac
 done
@@ -220,5 +223,5 @@ fi
 step "the benchmark: $RUNS pods each, interleaved, then $PAR at once"
 echo "hull $(git rev-parse --short HEAD 2>/dev/null); $(containerd --version); $(runc --version | head -1); CNI plugins $(dpkg-query -W -f='${Version}' containernetworking-plugins 2>/dev/null)"
 "$work/cribench" run -n "$RUNS" -parallel "$PAR" -image "$image" -seccomp="$SECCOMP" -log-root "$work/logs" \
-	"${args[@]}"
+	"${args[@]}" "${EXTRA[@]}"
 echo "goal (issue 15): hull >= 2x faster than containerd (ratios >= 2.00x)"

@@ -312,8 +312,9 @@ func stats(ss []sample, phase string) (med, p90 time.Duration) {
 	return med, d[max(k-1, 0)]
 }
 
-// rssKB is the VmRSS of pid and of every process below it, in KiB.
-func rssKB(pid int) (int, error) {
+// rssKB is the VmRSS of pid and of every process below it, in KiB; with
+// detail, each process's is printed to stderr.
+func rssKB(pid int, detail bool) (int, error) {
 	children := map[int][]int{}
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
@@ -344,10 +345,17 @@ func rssKB(pid int) (int, error) {
 			}
 			continue
 		}
+		comm := ""
 		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "Name:"); ok {
+				comm = strings.TrimSpace(v)
+			}
 			if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
 				kb, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
 				total += kb
+				if detail {
+					fmt.Fprintf(os.Stderr, "  pid %d (%s): VmRSS %d kB\n", p, comm, kb)
+				}
 			}
 		}
 	}
@@ -365,7 +373,8 @@ func runCmd(args []string) error {
 	par := fs.Int("parallel", 10, "pods at once in the parallel round (0: none)")
 	logRoot := fs.String("log-root", os.TempDir(), "folder of the pods' log folders")
 	seccomp := fs.Bool("seccomp", true, "RuntimeDefault seccomp for the pod and container (false: Unconfined)")
-	settle := fs.Duration("settle", 3*time.Second, "idle time before the RSS is read after the runs")
+	settle := fs.Duration("settle", 6*time.Second, "idle time before the RSS is read after the runs: the Go runtimes give back a burst's heap within seconds")
+	rssDetail := fs.Bool("rss-detail", false, "print each process's RSS (stderr)")
 	fs.Parse(args)
 	if len(runtimes.names) == 0 || *image == "" {
 		return errors.New("run needs -runtime NAME=SOCKET and -image")
@@ -387,7 +396,7 @@ func runCmd(args []string) error {
 	readRSS := func(into map[string]int) {
 		for i, nm := range pids.names {
 			pid, _ := strconv.Atoi(pids.values[i])
-			if kb, err := rssKB(pid); err == nil {
+			if kb, err := rssKB(pid, *rssDetail); err == nil {
 				into[nm] = kb
 			}
 		}
