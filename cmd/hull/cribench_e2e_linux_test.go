@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -87,4 +88,65 @@ func TestCRIMemoryAfterBurst(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 	}
 	t.Logf("back to %d MiB", rss()>>20)
+}
+
+// TestStartJoiningWhileListing: a container that joins another's
+// namespaces starts while containers are listed and counted (docker ps,
+// docker info) without a pause. A start holds its container's lock and
+// then takes the daemon's (to read the peer's record); a list and info
+// held the daemon's lock while they waited for each container's, so one
+// that came in between made the start give up after 10 s with 503 "the
+// daemon is busy" — kubelet lists every second, and bench/cri.sh's 10
+// pods at once failed so. Each path alone failed the test before.
+func TestStartJoiningWhileListing(t *testing.T) {
+	requireDockerCLI(t)
+	buildShim(t)
+	env, dir := hullDaemon(t)
+	loadBusybox(t, env, dir)
+	docker(t, env, "run", "-d", "--name", "infra", "--network", "none", "--ipc", "shareable", "e2e/busybox:1", "sleep", "300")
+	c := apiClient(filepath.Join(dir, "hull.sock"))
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var reads sync.Map
+	paths := []string{"/containers/json?all=1", "/info"}
+	for i := range 3 {
+		wg.Go(func() {
+			n := 0
+			for {
+				select {
+				case <-stop:
+					reads.Store(i, n)
+					return
+				default:
+				}
+				resp, err := c.Get("http://hull" + paths[i%len(paths)])
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				n++
+			}
+		})
+	}
+	var once sync.Once
+	halt := func() { once.Do(func() { close(stop) }); wg.Wait() }
+	defer halt()
+	for i := range 6 {
+		start := time.Now()
+		out, errOut, code := dockerRun(t, env, "", "run", "-d", "--name", fmt.Sprintf("joiner%d", i), "--network", "container:infra",
+			"--ipc", "container:infra", "e2e/busybox:1", "sleep", "300")
+		took := time.Since(start)
+		if code != 0 || took > 5*time.Second {
+			t.Fatalf("docker run joining infra's namespaces, with lists and infos going on: exit %d after %s\n%s%s", code, took.Round(time.Millisecond), out, errOut)
+		}
+	}
+	halt()
+	total := 0
+	reads.Range(func(_, v any) bool { total += v.(int); return true })
+	t.Logf("%d lists and infos during the starts", total)
+	if total < 10 {
+		t.Errorf("only %d lists and infos ran during the starts: the test shows nothing", total)
+	}
 }
