@@ -164,7 +164,10 @@ if want hull; then
 	echo '{}' >"$work/daemon.json"
 	dflag=()
 	[ "$DEBUG" = 1 ] && dflag=(-D)
-	"$HULL" "${dflag[@]}" daemon -H "unix://$work/hull.sock" --data-root "$work/hull" --exec-root "$work/hx" \
+	# Each daemon in a session of its own: a Ctrl-C reaches the script
+	# and the client, and the daemons stay up for the clean-up to remove
+	# their pods.
+	setsid "$HULL" "${dflag[@]}" daemon -H "unix://$work/hull.sock" --data-root "$work/hull" --exec-root "$work/hx" \
 		--config-file "$work/daemon.json" --cni-conf-dir "$work/cni-hull" --cni-bin-dir "$CNI_BIN" 2>"$work/hull.log" &
 	hull_pid=$!
 	pids+=("$hull_pid")
@@ -210,7 +213,7 @@ temp = "$c/tmp"
     conf_dir = "$work/cni-containerd"
     max_conf_num = 1
 EOF
-	containerd --config "$c/config.toml" >"$c/log" 2>&1 &
+	setsid containerd --config "$c/config.toml" >"$c/log" 2>&1 &
 	ctrd_pid=$!
 	pids+=("$ctrd_pid")
 	waitsock "$c/c.sock" "$ctrd_pid" "$c/log"
