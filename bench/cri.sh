@@ -7,11 +7,12 @@
 # READY; CreateContainer + StartContainer until ContainerStatus says RUNNING
 # (`sleep 3600`); stop + remove of the container, then of the pod; the
 # whole lifecycle. N pods each, interleaved, after one warm-up pod each,
-# then a round of P pods at once per runtime; medians, p90s and ratios
-# (containerd ÷ hull), and each daemon's idle RSS (VmRSS of the daemon and
-# whatever runs below it), fresh and after the runs.
+# then R rounds of P pods at once per runtime, the runtimes taking turns
+# round by round; medians, p90s and ratios (containerd ÷ hull), and each
+# daemon's idle RSS (VmRSS of the daemon and whatever runs below it), fresh
+# and after the runs.
 #
-#   bash bench/cri.sh [-n 20] [-p 10] [--no-install] [--debug] [--unconfined]
+#   bash bench/cri.sh [-n 20] [-p 10] [-r 3] [--no-install] [--debug] [--unconfined]
 #                     [--only hull|containerd] [--hull PATH] [--rss-detail]
 #
 # --debug runs hull's daemon with -D (its creation traces and CRI calls in
@@ -19,15 +20,16 @@
 # runtimes for Unconfined seccomp instead of RuntimeDefault; --only runs one
 # runtime (for profiling); --hull times another build of hull (its shim and
 # monitor beside it) instead of building bin/hull; --rss-detail prints the
-# RSS of each process counted. It needs root. Each daemon
-# runs privately under a temporary folder (containerd's root, state, runc
-# root and network namespaces included; never /var/lib/containerd), and
-# everything is cleaned up on exit, also on failure or Ctrl-C: pods,
-# processes, mounts, cgroups, bridges and veths, CNI leases and caches.
+# RSS of each process counted. It needs root. Each daemon runs privately
+# under a temporary folder (containerd's root, state, runc root and network
+# namespaces included; never /var/lib/containerd), and everything is
+# cleaned up on exit, also on failure or Ctrl-C: pods, processes, mounts,
+# cgroups, bridges and veths, CNI leases and caches.
 set -euo pipefail
 
 RUNS=20
 PAR=10
+ROUNDS=3
 INSTALL=1
 DEBUG=0
 SECCOMP=true
@@ -38,13 +40,14 @@ while (($#)); do
 	case $1 in
 	-n) RUNS=${2:?-n needs a number}; shift 2 ;;
 	-p) PAR=${2:?-p needs a number}; shift 2 ;;
+	-r) ROUNDS=${2:?-r needs a number}; shift 2 ;;
 	--no-install) INSTALL=0; shift ;;
 	--debug) DEBUG=1; shift ;;
 	--unconfined) SECCOMP=false; shift ;;
 	--only) ONLY=${2:?--only needs hull or containerd}; shift 2 ;;
 	--hull) HULL=${2:?--hull needs a path}; shift 2 ;;
 	--rss-detail) EXTRA+=(-rss-detail); shift ;;
-	-h | --help) sed -n '2,26p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,27p' "$0"; exit 0 ;;
 	*) echo "unknown option $1" >&2; exit 2 ;;
 	esac
 done
@@ -223,8 +226,8 @@ EOF
 	args+=(-runtime "containerd=$c/c.sock" -pid "containerd=$ctrd_pid" -cgroup-parent "containerd=$cg_c")
 fi
 
-step "the benchmark: $RUNS pods each, interleaved, then $PAR at once"
+step "the benchmark: $RUNS pods each, interleaved, then $ROUNDS rounds of $PAR at once"
 echo "hull $(git rev-parse --short HEAD 2>/dev/null); $(containerd --version); $(runc --version | head -1); CNI plugins $(dpkg-query -W -f='${Version}' containernetworking-plugins 2>/dev/null)"
-"$work/cribench" run -n "$RUNS" -parallel "$PAR" -image "$image" -seccomp="$SECCOMP" -log-root "$work/logs" \
+"$work/cribench" run -n "$RUNS" -parallel "$PAR" -rounds "$ROUNDS" -image "$image" -seccomp="$SECCOMP" -log-root "$work/logs" \
 	"${args[@]}" "${EXTRA[@]}"
 echo "goal (issue 15): hull >= 2x faster than containerd (ratios >= 2.00x)"

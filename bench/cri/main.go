@@ -2,7 +2,7 @@
 // each runtime's CRI socket through the same gRPC calls, in the same order,
 // as kubelet would, and prints medians, p90s and ratios.
 //
-//	cri run -runtime hull=SOCK -runtime containerd=SOCK -image REF [-n 20] [-parallel 10] ...
+//	cri run -runtime hull=SOCK -runtime containerd=SOCK -image REF [-n 20] [-parallel 10] [-rounds 3] ...
 //	cri archive -rootfs ROOTFS.tar -ref REF [-entrypoint /pause] [-cmd /bin/sh] -o OUT.tar
 //	cri cleanup -runtime NAME=SOCK ...
 //
@@ -10,10 +10,11 @@
 // (with an address on the CNI network), CreateContainer, StartContainer
 // until ContainerStatus answers RUNNING, StopContainer, RemoveContainer,
 // StopPodSandbox, RemovePodSandbox. The runtimes take turns, pod by pod,
-// after one pod each that is not counted; then each runs a round of
-// -parallel pods at once. archive writes a docker-archive of one layer
-// (go-containerregistry), so both runtimes load the same image. cleanup
-// stops and removes every pod of the benchmark's namespace.
+// after one pod each that is not counted; then they take turns running
+// -rounds rounds of -parallel pods at once. archive writes a
+// docker-archive of one layer (go-containerregistry), so both runtimes
+// load the same image. cleanup stops and removes every pod of the
+// benchmark's namespace.
 package main
 
 import (
@@ -370,7 +371,8 @@ func runCmd(args []string) error {
 	fs.Var(&cgroups, "cgroup-parent", "NAME=PATH: the pods' cgroup parent in that runtime")
 	image := fs.String("image", "", "the container's image (both runtimes hold it)")
 	n := fs.Int("n", 20, "pods per runtime, one after another")
-	par := fs.Int("parallel", 10, "pods at once in the parallel round (0: none)")
+	par := fs.Int("parallel", 10, "pods at once in a parallel round (0: none)")
+	rounds := fs.Int("rounds", 3, "parallel rounds per runtime, the runtimes taking turns")
 	logRoot := fs.String("log-root", os.TempDir(), "folder of the pods' log folders")
 	seccomp := fs.Bool("seccomp", true, "RuntimeDefault seccomp for the pod and container (false: Unconfined)")
 	settle := fs.Duration("settle", 6*time.Second, "idle time before the RSS is read after the runs: the Go runtimes give back a burst's heap within seconds")
@@ -432,9 +434,12 @@ func runCmd(args []string) error {
 		}
 	}
 	parSamples := map[string][]sample{}
-	wall := map[string]time.Duration{}
-	if *par > 0 {
-		for _, t := range ts {
+	walls := map[string][]sample{} // a round's wall time each, as phLifecycle
+	for r := range *rounds {
+		if *par == 0 {
+			break
+		}
+		for _, t := range ts { // the runtimes take turns, round by round
 			var (
 				wg   sync.WaitGroup
 				mu   sync.Mutex
@@ -442,11 +447,9 @@ func runCmd(args []string) error {
 				gate = make(chan struct{})
 			)
 			for i := range *par {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
+				wg.Go(func() {
 					<-gate
-					s, err := t.lifecycle(ctx, fmt.Sprintf("par-%d", i), o)
+					s, err := t.lifecycle(ctx, fmt.Sprintf("par-%d-%d", r, i), o)
 					mu.Lock()
 					defer mu.Unlock()
 					if err != nil {
@@ -454,12 +457,12 @@ func runCmd(args []string) error {
 						return
 					}
 					parSamples[t.name] = append(parSamples[t.name], s)
-				}()
+				})
 			}
 			t0 := time.Now()
 			close(gate)
 			wg.Wait()
-			wall[t.name] = time.Since(t0)
+			walls[t.name] = append(walls[t.name], sample{phLifecycle: time.Since(t0)})
 			if len(errs) > 0 {
 				return errors.Join(errs...)
 			}
@@ -517,18 +520,11 @@ func runCmd(args []string) error {
 		row(r.label, seq, r.phase)
 	}
 	if *par > 0 {
-		header(fmt.Sprintf("parallel, %d pods at once (ms)", *par))
+		header(fmt.Sprintf("parallel, %d pods at once, %d rounds (ms)", *par, *rounds))
 		for _, r := range rows {
 			row(r.label, parSamples, r.phase)
 		}
-		fmt.Printf("%-34s", "round's wall time (whole round)")
-		for _, t := range ts {
-			fmt.Printf(" %22s", ms(wall[t.name]))
-		}
-		for _, t := range ts[1:] {
-			fmt.Printf(" %11.2fx", float64(wall[t.name])/float64(wall[base]))
-		}
-		fmt.Println()
+		row("a round's wall time", walls, phLifecycle)
 	}
 	if len(pids.names) > 0 {
 		fmt.Printf("\n%-34s", "daemon's idle RSS (MB)")
