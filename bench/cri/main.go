@@ -483,7 +483,7 @@ func runCmd(args []string) error {
 	fmt.Printf("busybox `sleep 3600` in a pod on a CNI bridge (host-local), seccomp %s; cgroupfs; %d CPUs\n", sec, goruntime.NumCPU())
 	base := ts[0].name
 	header := func(title string) {
-		fmt.Printf("\n%-34s", title)
+		fmt.Printf("\n%-42s", title)
 		for _, t := range ts {
 			fmt.Printf(" %22s", t.name+" med / p90")
 		}
@@ -494,7 +494,7 @@ func runCmd(args []string) error {
 	}
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d)/1e6) }
 	row := func(label string, data map[string][]sample, phase string) {
-		fmt.Printf("%-34s", label)
+		fmt.Printf("%-42s", label)
 		meds := map[string]time.Duration{}
 		for _, t := range ts {
 			m, p := stats(data[t.name], phase)
@@ -527,12 +527,12 @@ func runCmd(args []string) error {
 		row("a round's wall time", walls, phLifecycle)
 	}
 	if len(pids.names) > 0 {
-		fmt.Printf("\n%-34s", "daemon's idle RSS (MB)")
+		fmt.Printf("\n%-42s", "daemon's idle RSS (MB)")
 		for _, t := range ts {
 			fmt.Printf(" %22s", t.name+" fresh / after")
 		}
 		fmt.Println()
-		fmt.Printf("%-34s", "")
+		fmt.Printf("%-42s", "")
 		for _, t := range ts {
 			f := func(kb int) string { return fmt.Sprintf("%.1f", float64(kb)/1024) }
 			fmt.Printf(" %22s", f(rssFresh[t.name])+" / "+f(rssAfter[t.name]))
