@@ -149,6 +149,19 @@ EOF
 cni_conf "$work/cni-hull" "$net_h" "$br_h" "10.233.$sub.0/24"
 cni_conf "$work/cni-containerd" "$net_c" "$br_c" "10.233.$((sub + 1)).0/24"
 
+args=()
+# The CPU each runtime spends: its daemon goes into a cpuacct cgroup below
+# its pods' cgroup parent, so that the parent's cpuacct.usage counts the
+# daemon, what it starts (shims, runc, CNI plugins, inits) and the pods.
+# cgroup v1 only; without a cpuacct hierarchy the row is left out.
+cpuacct=$(awk '$3 == "cgroup" && $4 ~ /(^|,)cpuacct(,|$)/ {print $2; exit}' /proc/mounts)
+account() { # NAME PID CGROUP-PARENT
+	[ -n "$cpuacct" ] || return 0
+	mkdir -p "$cpuacct$3/daemon"
+	echo "$2" >"$cpuacct$3/daemon/cgroup.procs"
+	args+=(-cpuacct "$1=$cpuacct$3/cpuacct.usage")
+}
+
 waitsock() { # SOCKET PID LOG
 	for _ in $(seq 300); do
 		[ -S "$1" ] && return 0
@@ -160,7 +173,6 @@ waitsock() { # SOCKET PID LOG
 	return 1
 }
 
-args=()
 # hull: the daemon with its CRI socket at <exec-root>/cri.sock.
 if want hull; then
 	step "hull daemon"
@@ -178,6 +190,7 @@ if want hull; then
 	waitsock "$work/hull.sock" "$hull_pid" "$work/hull.log"
 	DOCKER_HOST="unix://$work/hull.sock" DOCKER_API_VERSION=1.41 docker load -q -i "$work/busybox.tar" >/dev/null
 	args+=(-runtime "hull=$work/hx/cri.sock" -pid "hull=$hull_pid" -cgroup-parent "hull=$cg_h")
+	account hull "$hull_pid" "$cg_h"
 fi
 
 # containerd: version 2 configuration, everything under the work folder.
@@ -224,6 +237,7 @@ EOF
 		ctr -a "$c/c.sock" -n k8s.io images import --snapshotter overlayfs "$work/$a.tar" >/dev/null
 	done
 	args+=(-runtime "containerd=$c/c.sock" -pid "containerd=$ctrd_pid" -cgroup-parent "containerd=$cg_c")
+	account containerd "$ctrd_pid" "$cg_c"
 fi
 
 step "the benchmark: $RUNS pods each, interleaved, then $ROUNDS rounds of $PAR at once"

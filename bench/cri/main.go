@@ -365,10 +365,11 @@ func rssKB(pid int, detail bool) (int, error) {
 
 func runCmd(args []string) error {
 	fs := flag.NewFlagSet("run", flag.ExitOnError)
-	var runtimes, pids, cgroups pairs
+	var runtimes, pids, cgroups, cpus pairs
 	fs.Var(&runtimes, "runtime", "NAME=SOCKET of a runtime's CRI (repeat; the first is the base of the ratios)")
 	fs.Var(&pids, "pid", "NAME=PID of a runtime's daemon, for its idle RSS (its processes below it included)")
 	fs.Var(&cgroups, "cgroup-parent", "NAME=PATH: the pods' cgroup parent in that runtime")
+	fs.Var(&cpus, "cpuacct", "NAME=FILE: a cpuacct.usage (ns) that counts all the CPU the runtime spends (its daemon's and pods' cgroups)")
 	image := fs.String("image", "", "the container's image (both runtimes hold it)")
 	n := fs.Int("n", 20, "pods per runtime, one after another")
 	par := fs.Int("parallel", 10, "pods at once in a parallel round (0: none)")
@@ -423,7 +424,30 @@ func runCmd(args []string) error {
 			return err
 		}
 	}
+	// The CPU each runtime spent per pod: its counter's growth over a
+	// phase, divided by the pods (the other runtime's turns included, when
+	// its counter barely moves).
+	cpuNow := func() map[string]time.Duration {
+		m := map[string]time.Duration{}
+		for i, nm := range cpus.names {
+			b, err := os.ReadFile(cpus.values[i])
+			if ns, err2 := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && err2 == nil {
+				m[nm] = time.Duration(ns)
+			}
+		}
+		return m
+	}
+	cpuSeq, cpuPar := map[string][]sample{}, map[string][]sample{}
+	cpuDelta := func(into map[string][]sample, before map[string]time.Duration, pods int) {
+		after := cpuNow()
+		for nm, b := range before {
+			if a, ok := after[nm]; ok && pods > 0 {
+				into[nm] = []sample{{phLifecycle: (a - b) / time.Duration(pods)}}
+			}
+		}
+	}
 	seq := map[string][]sample{}
+	cpu0 := cpuNow()
 	for i := range *n {
 		for _, t := range ts { // interleaved
 			s, err := t.lifecycle(ctx, fmt.Sprintf("seq-%d", i), o)
@@ -433,8 +457,10 @@ func runCmd(args []string) error {
 			seq[t.name] = append(seq[t.name], s)
 		}
 	}
+	cpuDelta(cpuSeq, cpu0, *n)
 	parSamples := map[string][]sample{}
 	walls := map[string][]sample{} // a round's wall time each, as phLifecycle
+	cpu0 = cpuNow()
 	for r := range *rounds {
 		if *par == 0 {
 			break
@@ -468,6 +494,7 @@ func runCmd(args []string) error {
 			}
 		}
 	}
+	cpuDelta(cpuPar, cpu0, *par**rounds)
 	time.Sleep(*settle)
 	rssAfter := map[string]int{}
 	readRSS(rssAfter)
@@ -519,12 +546,18 @@ func runCmd(args []string) error {
 	for _, r := range rows {
 		row(r.label, seq, r.phase)
 	}
+	if len(cpuSeq) == len(ts) {
+		row("CPU per pod, mean (all the runtime's)", cpuSeq, phLifecycle)
+	}
 	if *par > 0 {
 		header(fmt.Sprintf("parallel, %d pods at once, %d rounds (ms)", *par, *rounds))
 		for _, r := range rows {
 			row(r.label, parSamples, r.phase)
 		}
 		row("a round's wall time", walls, phLifecycle)
+		if len(cpuPar) == len(ts) {
+			row("CPU per pod, mean (all the runtime's)", cpuPar, phLifecycle)
+		}
 	}
 	if len(pids.names) > 0 {
 		fmt.Printf("\n%-42s", "daemon's idle RSS (MB)")
