@@ -13,14 +13,17 @@
 # and after the runs.
 #
 #   bash bench/cri.sh [-n 20] [-p 10] [-r 3] [--no-install] [--debug] [--unconfined]
-#                     [--only hull|containerd] [--hull PATH] [--rss-detail]
+#                     [--only hull|containerd] [--hull PATH] [--rss-detail] [--perf FILE]
 #
 # --debug runs hull's daemon with -D (its creation traces and CRI calls in
 # the log, kept in /var/tmp/hull-cri-bench.log); --unconfined asks both
 # runtimes for Unconfined seccomp instead of RuntimeDefault; --only runs one
 # runtime (for profiling); --hull times another build of hull (its shim and
 # monitor beside it) instead of building bin/hull; --rss-detail prints the
-# RSS of each process counted. It needs root. Each daemon runs privately
+# RSS of each process counted; --perf runs hull's daemon under `perf record
+# -g` (what it starts followed: shims, inits, CNI plugins) into FILE and
+# prints where the CPU went by process (its RSS then counts perf's). It
+# needs root. Each daemon runs privately
 # under a temporary folder (containerd's root, state, runc root and network
 # namespaces included; never /var/lib/containerd), and everything is
 # cleaned up on exit, also on failure or Ctrl-C: pods, processes, mounts,
@@ -36,6 +39,7 @@ SECCOMP=true
 ONLY=
 HULL=
 EXTRA=()
+PERF=
 while (($#)); do
 	case $1 in
 	-n) RUNS=${2:?-n needs a number}; shift 2 ;;
@@ -47,7 +51,8 @@ while (($#)); do
 	--only) ONLY=${2:?--only needs hull or containerd}; shift 2 ;;
 	--hull) HULL=${2:?--hull needs a path}; shift 2 ;;
 	--rss-detail) EXTRA+=(-rss-detail); shift ;;
-	-h | --help) sed -n '2,27p' "$0"; exit 0 ;;
+	--perf) PERF=${2:?--perf needs a file}; shift 2 ;;
+	-h | --help) sed -n '2,30p' "$0"; exit 0 ;;
 	*) echo "unknown option $1" >&2; exit 2 ;;
 	esac
 done
@@ -158,7 +163,7 @@ cpuacct=$(awk '$3 == "cgroup" && $4 ~ /(^|,)cpuacct(,|$)/ {print $2; exit}' /pro
 account() { # NAME PID CGROUP-PARENT
 	[ -n "$cpuacct" ] || return 0
 	mkdir -p "$cpuacct$3/daemon"
-	echo "$2" >"$cpuacct$3/daemon/cgroup.procs"
+	for p in "$2" $(pgrep -P "$2"); do echo "$p" >"$cpuacct$3/daemon/cgroup.procs"; done # perf's child too
 	args+=(-cpuacct "$1=$cpuacct$3/cpuacct.usage")
 }
 
@@ -179,10 +184,12 @@ if want hull; then
 	echo '{}' >"$work/daemon.json"
 	dflag=()
 	[ "$DEBUG" = 1 ] && dflag=(-D)
+	wrap=()
+	[ -n "$PERF" ] && wrap=(perf record -q -F 499 -g -o "$PERF" --)
 	# Each daemon in a session of its own: a Ctrl-C reaches the script
 	# and the client, and the daemons stay up for the clean-up to remove
 	# their pods.
-	setsid "$HULL" "${dflag[@]}" daemon -H "unix://$work/hull.sock" --data-root "$work/hull" --exec-root "$work/hx" \
+	setsid "${wrap[@]}" "$HULL" "${dflag[@]}" daemon -H "unix://$work/hull.sock" --data-root "$work/hull" --exec-root "$work/hx" \
 		--config-file "$work/daemon.json" --cni-conf-dir "$work/cni-hull" --cni-bin-dir "$CNI_BIN" 2>"$work/hull.log" &
 	hull_pid=$!
 	pids+=("$hull_pid")
@@ -245,3 +252,9 @@ echo "hull $(git rev-parse --short HEAD 2>/dev/null); $(containerd --version); $
 "$work/cribench" run -n "$RUNS" -parallel "$PAR" -rounds "$ROUNDS" -image "$image" -seccomp="$SECCOMP" -log-root "$work/logs" \
 	"${args[@]}" "${EXTRA[@]}"
 echo "goal (issue 15): hull >= 2x faster than containerd (ratios >= 2.00x)"
+if [ -n "$PERF" ]; then
+	cleanup
+	trap - EXIT
+	echo; echo "hull's CPU by process (perf report -i $PERF --sort comm,dso):"
+	perf report -i "$PERF" --no-children --sort comm,dso -g none --stdio 2>/dev/null | grep -v '^#' | grep . | head -20
+fi
