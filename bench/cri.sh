@@ -8,26 +8,29 @@
 # (`sleep 3600`); stop + remove of the container, then of the pod; the
 # whole lifecycle. N pods each, interleaved, after one warm-up pod each,
 # then R rounds of P pods at once per runtime, the runtimes taking turns
-# round by round; medians, p90s and ratios (containerd ÷ hull), and each
-# daemon's idle RSS (VmRSS of the daemon and whatever runs below it), fresh
-# and after the runs.
+# round by round; medians, p90s and ratios (containerd ÷ hull), the CPU each
+# runtime spent per pod (cgroup v1 cpuacct: daemon, shims, runc, CNI
+# plugins, inits, pods), and each daemon's idle RSS (VmRSS of the daemon and
+# whatever runs below it), fresh and after the runs.
 #
 #   bash bench/cri.sh [-n 20] [-p 10] [-r 3] [--no-install] [--debug] [--unconfined]
 #                     [--only hull|containerd] [--hull PATH] [--rss-detail] [--perf FILE]
 #
 # --debug runs hull's daemon with -D (its creation traces and CRI calls in
 # the log, kept in /var/tmp/hull-cri-bench.log); --unconfined asks both
-# runtimes for Unconfined seccomp instead of RuntimeDefault; --only runs one
-# runtime (for profiling); --hull times another build of hull (its shim and
-# monitor beside it) instead of building bin/hull; --rss-detail prints the
-# RSS of each process counted; --perf runs hull's daemon under `perf record
-# -g` (what it starts followed: shims, inits, CNI plugins) into FILE and
-# prints where the CPU went by process (its RSS then counts perf's). It
-# needs root. Each daemon runs privately
-# under a temporary folder (containerd's root, state, runc root and network
-# namespaces included; never /var/lib/containerd), and everything is
-# cleaned up on exit, also on failure or Ctrl-C: pods, processes, mounts,
-# cgroups, bridges and veths, CNI leases and caches.
+# runtimes for Unconfined seccomp instead of RuntimeDefault (hull's CRI
+# does not read it yet); --only runs one runtime (for profiling); --hull
+# times another build of hull (its shim and monitor beside it) instead of
+# building bin/hull; --rss-detail prints the RSS of each process counted;
+# --perf runs hull's daemon under `perf record -g` (what it starts
+# followed: shims, inits, CNI plugins) into FILE and prints where the CPU
+# went by process (its RSS then counts perf's).
+#
+# It needs root. Each daemon runs privately under a temporary folder
+# (containerd's root, state, runc root and network namespaces included;
+# never /var/lib/containerd), and everything is cleaned up on exit, also
+# on failure or Ctrl-C: pods, processes, mounts, cgroups, bridges and
+# veths, CNI leases and caches.
 set -euo pipefail
 
 RUNS=20
@@ -52,7 +55,7 @@ while (($#)); do
 	--hull) HULL=${2:?--hull needs a path}; shift 2 ;;
 	--rss-detail) EXTRA+=(-rss-detail); shift ;;
 	--perf) PERF=${2:?--perf needs a file}; shift 2 ;;
-	-h | --help) sed -n '2,30p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,33p' "$0"; exit 0 ;;
 	*) echo "unknown option $1" >&2; exit 2 ;;
 	esac
 done
