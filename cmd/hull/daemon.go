@@ -286,14 +286,17 @@ func runDaemon(ctx context.Context, f *daemonFlags, g *globals) error {
 			slog.Error("release the build sandboxes of hull-buildkit", "error", err)
 		}
 	}
-	waitCRI, err := startCRI(serveCtx, f, d)
+	// What keeps the daemon from being idle (returnMemoryWhenIdle): the
+	// Engine API's requests and the CRI's reads and writes.
+	activity := new(atomic.Int64)
+	waitCRI, err := startCRI(serveCtx, f, d, activity)
 	if err != nil {
 		closeAll()
 		return err
 	}
 	defer waitCRI()
 	api.BodyTimeout = to.body
-	srv := &http.Server{Handler: returnMemoryWhenIdle(ctx, api), ReadHeaderTimeout: to.header, IdleTimeout: to.idle,
+	srv := &http.Server{Handler: returnMemoryWhenIdle(ctx, api, activity), ReadHeaderTimeout: to.header, IdleTimeout: to.idle,
 		BaseContext: func(net.Listener) context.Context { return serveCtx }}
 	errc := make(chan error, len(listeners))
 	for _, l := range listeners {
@@ -412,9 +415,9 @@ func apiTimeouts() (t struct{ header, idle, body time.Duration }) {
 // requests still open then are long streams (stats, events, logs -f,
 // attach) that would otherwise hold the burst's heap for as long as they
 // stay open; the memory is returned once per quiet spell, not on every
-// tick.
-func returnMemoryWhenIdle(ctx context.Context, h http.Handler) http.Handler {
-	var changes atomic.Int64 // requests begun plus requests ended
+// tick. changes counts the requests begun plus those ended, and whatever
+// else counts as activity (the CRI's calls, daemon_cri.go).
+func returnMemoryWhenIdle(ctx context.Context, h http.Handler, changes *atomic.Int64) http.Handler {
 	go func() {
 		t := time.NewTicker(2 * time.Second)
 		defer t.Stop()
@@ -432,6 +435,9 @@ func returnMemoryWhenIdle(ctx context.Context, h http.Handler) http.Handler {
 			}
 			if n != freed {
 				freed = n
+				// Twice: what sits in a sync.Pool (gRPC's buffers)
+				// outlives one collection in its victim cache.
+				debug.FreeOSMemory()
 				debug.FreeOSMemory()
 			}
 		}

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"log/slog"
+	"net"
 	"path/filepath"
 	goruntime "runtime"
 	"strings"
+	"sync/atomic"
 
 	"k8s.io/klog/v2"
 
@@ -25,8 +27,11 @@ func (f *daemonFlags) criSocketPath() string {
 }
 
 // startCRI serves the Kubernetes CRI beside the Engine API (Linux only)
-// until ctx ends; the returned function waits for it to stop.
-func startCRI(ctx context.Context, f *daemonFlags, d *daemon.Daemon) (func(), error) {
+// until ctx ends; the returned function waits for it to stop. Every read
+// and write of its connections counts in activity, so that a burst of CRI
+// calls is followed by a return of memory as one of the Engine API is
+// (returnMemoryWhenIdle).
+func startCRI(ctx context.Context, f *daemonFlags, d *daemon.Daemon, activity *atomic.Int64) (func(), error) {
 	if goruntime.GOOS != "linux" {
 		return func() {}, nil
 	}
@@ -52,9 +57,38 @@ func startCRI(ctx context.Context, f *daemonFlags, d *daemon.Daemon) (func(), er
 	go func() {
 		defer close(done)
 		defer waitStreams()
-		if err := s.Serve(ctx, l); err != nil {
+		if err := s.Serve(ctx, activeListener{Listener: l, n: activity}); err != nil {
 			slog.Error("CRI server", "error", err)
 		}
 	}()
 	return func() { <-done }, nil
+}
+
+// activeListener counts each read and write of its connections in n.
+type activeListener struct {
+	net.Listener
+	n *atomic.Int64
+}
+
+func (l activeListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return activeConn{Conn: c, n: l.n}, nil
+}
+
+type activeConn struct {
+	net.Conn
+	n *atomic.Int64
+}
+
+func (c activeConn) Read(b []byte) (int, error) {
+	c.n.Add(1)
+	return c.Conn.Read(b)
+}
+
+func (c activeConn) Write(b []byte) (int, error) {
+	c.n.Add(1)
+	return c.Conn.Write(b)
 }

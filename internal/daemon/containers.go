@@ -195,12 +195,19 @@ func (d *Daemon) lookup(ref string) (*ctr, error) {
 	return d.lookupLocked(ref)
 }
 
-// records is a snapshot of every container's record.
+// records is a snapshot of every container's record. The daemon's lock
+// is let go before a container's is waited for: a start holds its
+// container's lock and may then take the daemon's (peer), so waiting for
+// it with the daemon's held would stall that start until peer gives up.
 func (d *Daemon) records() []record {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	recs := make([]record, 0, len(d.ctrs))
+	cs := make([]*ctr, 0, len(d.ctrs))
 	for _, c := range d.ctrs {
+		cs = append(cs, c)
+	}
+	d.mu.Unlock()
+	recs := make([]record, 0, len(cs))
+	for _, c := range cs {
 		c.mu.Lock()
 		recs = append(recs, c.rec)
 		c.mu.Unlock()

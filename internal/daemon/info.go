@@ -59,10 +59,9 @@ func (d *Daemon) SystemInfo(ctx context.Context) (system.Info, error) {
 	}
 	host, _ := os.Hostname()
 	var running, paused, stopped int
-	d.mu.Lock()
-	for _, c := range d.ctrs {
-		c.mu.Lock()
-		switch c.rec.State.Status {
+	recs := d.records() // not under the daemon's lock: see records
+	for _, r := range recs {
+		switch r.State.Status {
 		case container.StateRunning:
 			running++
 		case container.StatePaused:
@@ -70,10 +69,8 @@ func (d *Daemon) SystemInfo(ctx context.Context) (system.Info, error) {
 		default:
 			stopped++
 		}
-		c.mu.Unlock()
 	}
-	total := len(d.ctrs)
-	d.mu.Unlock()
+	total := len(recs)
 	d.events.mu.Lock()
 	listeners := len(d.events.subs)
 	d.events.mu.Unlock()

@@ -210,23 +210,37 @@ func newReadAhead(ctx context.Context, r io.Reader) *readAhead {
 		h:      sha256.New(),
 		cancel: cancel,
 	}
-	for i := 0; i < readAheadDepth+2; i++ {
-		ra.free <- make([]byte, readAheadChunk)
-	}
 	go ra.run(ctx, r)
 	return ra
 }
 
+// run reads r into chunks. Its buffers are made as they are needed, up to
+// readAheadDepth+2, so that a small tar (a container's init layer, 10 KB)
+// costs one, not 10 MiB allocated and cleared.
 func (ra *readAhead) run(ctx context.Context, r io.Reader) {
 	defer close(ra.done)
 	defer close(ra.chunks)
+	made := 0
 	for {
+		if err := ctx.Err(); err != nil {
+			ra.err = err
+			return
+		}
 		var buf []byte
 		select {
 		case buf = <-ra.free:
-		case <-ctx.Done():
-			ra.err = ctx.Err()
-			return
+		default:
+			if made < readAheadDepth+2 {
+				buf = make([]byte, readAheadChunk)
+				made++
+				break
+			}
+			select {
+			case buf = <-ra.free:
+			case <-ctx.Done():
+				ra.err = ctx.Err()
+				return
+			}
 		}
 		n, err := io.ReadFull(r, buf[:cap(buf)])
 		if n > 0 {
