@@ -4,7 +4,7 @@
 # numbers — in one command, as root:
 #
 #   bash test/critest/run.sh [--runtime hull|containerd] [--focus REGEX]
-#                            [--registry-prefix] [--keep] [-- CRITEST-ARGS...]
+#                            [--keep] [-- CRITEST-ARGS...]
 #
 # It builds what is missing (hull, critest into the tools cache, the test
 # images' programs), then, in private mount, network, IPC and PID
@@ -20,10 +20,8 @@
 # this machine's kernel), and the pull of an image by a fixed digest (no
 # locally made image can have it).
 #
-# --registry-prefix: name the images 127.0.0.1:5000/... with critest's
-# flag instead of the runtime's mirrors (for a hull without
-# registry-mirrors-per-registry; the image specs that check the names
-# then fail). The logs (critest's, the runtime's, the registry's) are left
+# (critest's own --registry-prefix is no way around mirrors: it drops the
+# images' tags, and creates containers by the original names.) The logs (critest's, the runtime's, the registry's) are left
 # in /var/tmp/hull-critest-logs/RUNTIME; --keep leaves the whole work
 # folder too.
 set -euo pipefail
@@ -40,8 +38,8 @@ repo=$(cd "$here/../.." && pwd)
 if [ "${1:-}" = --inner ]; then
   # Inside the namespaces: $2 is the work folder; the rest as below.
   shift
-  W=$1 runtime=$2 focus=$3 prefix=$4
-  shift 4
+  W=$1 runtime=$2 focus=$3
+  shift 3
   mount --make-rshared /
   ip link set lo up
   # containerd keeps shim sockets and runc's state under /run/containerd
@@ -81,13 +79,9 @@ EOF
   case $runtime in
   hull)
     sock=$W/run/cri.sock
-    if [ "$prefix" = yes ]; then
-      echo '{}' >"$W/daemon.json"
-    else
-      cat >"$W/daemon.json" <<EOF
+    cat >"$W/daemon.json" <<EOF
 {"registry-mirrors-per-registry": {"registry.k8s.io": ["$reg"], "gcr.io": ["$reg"], "docker.io": ["$reg"]}}
 EOF
-    fi
     "$repo/bin/hull" -D daemon -H "unix://$W/hull.sock" --data-root "$W/root" --exec-root "$W/run" \
       --config-file "$W/daemon.json" --cni-conf-dir "$W/net.d" >"$W/runtime.log" 2>&1 &
     pids+=($!)
@@ -129,23 +123,21 @@ EOF
   skip=$(IFS='|'; echo "${SKIPS[*]}")
   args=(-runtime-endpoint "unix://$sock" -image-endpoint "unix://$sock" -ginkgo.skip "$skip" -ginkgo.no-color)
   [ -n "$focus" ] && args+=(-ginkgo.focus "$focus")
-  [ "$prefix" = yes ] && args+=(-registry-prefix 127.0.0.1:5000)
   set +e
   (cd "$W" && "$CRITEST" "${args[@]}" "$@") >"$W/critest.log" 2>&1
   rc=$?
   set -e
   # ginkgo's summary: the failures, the counts.
-  sed -n '/^Summarizing [0-9]* Failure/,$p' "$W/critest.log"
-  grep -E '^Ran [0-9]+ of [0-9]+ Specs|^(SUCCESS|FAIL)!' "$W/critest.log" || tail -30 "$W/critest.log"
+  sed -n '/^Summarizing [0-9]* Failure/,/^$/p' "$W/critest.log"
+  grep -m2 -E '^Ran [0-9]+ of [0-9]+ Specs|^(SUCCESS|FAIL)!' "$W/critest.log" || tail -30 "$W/critest.log"
   exit $rc
 fi
 
-runtime=hull focus= prefix=no keep=no
+runtime=hull focus= keep=no
 while [ $# -gt 0 ]; do
   case $1 in
   --runtime) runtime=$2; shift 2 ;;
   --focus) focus=$2; shift 2 ;;
-  --registry-prefix) prefix=yes; shift ;;
   --keep) keep=yes; shift ;;
   --) shift; break ;;
   -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -186,7 +178,7 @@ make_busybox_rootfs_tar "$W/busybox.tar"
 step "critest $CRITEST_VERSION against $runtime (private mount, network, IPC and PID namespaces)"
 set +e
 CRITEST=$HULL_TEST_CRITEST CRICTL=$HULL_TEST_CRICTL \
-  unshare --mount --net --ipc --pid --fork --mount-proc bash "$0" --inner "$W" "$runtime" "$focus" "$prefix" "$@"
+  unshare --mount --net --ipc --pid --fork --mount-proc bash "$0" --inner "$W" "$runtime" "$focus" "$@"
 rc=$?
 set -e
 exit $rc
