@@ -291,9 +291,31 @@ func addMounts(s *specs.Spec, rootfs string, ms []mountPoint) error {
 				opts = append(opts, "ro")
 			}
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: m.Destination, Type: "bind", Source: m.Source, Options: opts})
+			rootfsPropagation(s, prop)
 		}
 	}
 	return nil
+}
+
+// rootfsPropagation makes the container's root mount shared when a bind
+// mount is (shared or rshared), else slave when one is (slave or rslave),
+// as dockerd does: a mount the container makes under a shared bind only
+// reaches the host, and the host's only reach it under a slave bind, when
+// the root it is mounted under propagates too.
+func rootfsPropagation(s *specs.Spec, prop string) {
+	if s.Linux == nil {
+		return
+	}
+	switch cur := s.Linux.RootfsPropagation; prop {
+	case "shared", "rshared":
+		if cur != "shared" && cur != "rshared" {
+			s.Linux.RootfsPropagation = "shared"
+		}
+	case "slave", "rslave":
+		if cur != "shared" && cur != "rshared" && cur != "slave" && cur != "rslave" {
+			s.Linux.RootfsPropagation = "rslave"
+		}
+	}
 }
 
 // securejoin resolves p under root, following symlinks as if root were
