@@ -147,6 +147,44 @@ done
 case $runtime in hull | containerd) ;; *) echo "--runtime: hull or containerd" >&2; exit 2 ;; esac
 [ "$(id -u)" = 0 ] || { echo "test/critest/run.sh runs as root" >&2; exit 1; }
 
+# critest_busybox_tar OUT: the busybox root file system of critest's
+# images. Debian's busybox-static (make_busybox_rootfs_tar) runs its
+# applets inside its shell, never through /bin: critest masks /bin/ls and
+# wants `sh -c ls` to fail as the busybox image's shell does. So the shell
+# is Debian's dynamic busybox (its .deb fetched once with apt-get download
+# into the tools cache, unpacked, not installed) with the libraries it
+# needs; without it, the static one (and the MaskedPaths spec fails).
+critest_busybox_tar() {
+  local out=$1 d cache=$TOOLS_CACHE/critest-$CRITEST_VERSION
+  d=$(mktemp -d)
+  make_busybox_rootfs_tar "$d/static.tar"
+  if ! ls "$cache"/busybox_*.deb >/dev/null 2>&1; then
+    (cd "$d" && apt-get download busybox >/dev/null 2>&1 && mv busybox_*.deb "$cache/") ||
+      echo "apt-get download busybox failed: critest's images get busybox-static's shell" >&2
+  fi
+  local deb
+  deb=$(ls "$cache"/busybox_*.deb 2>/dev/null | head -1)
+  if [ -z "$deb" ]; then
+    mv "$d/static.tar" "$out"
+    rm -rf "$d"
+    return
+  fi
+  mkdir "$d/deb" "$d/root"
+  dpkg-deb -x "$deb" "$d/deb"
+  tar -C "$d/root" -xf "$d/static.tar"
+  rm -f "$d/root/bin/"*
+  cp "$d/deb/bin/busybox" "$d/root/bin/busybox"
+  for a in $("$d/root/bin/busybox" --list); do
+    [ "$a" = busybox ] || ln -sf busybox "$d/root/bin/$a"
+  done
+  for l in $(ldd "$d/root/bin/busybox" | grep -o '/[^ ]*'); do
+    mkdir -p "$d/root$(dirname "$l")"
+    cp -L "$l" "$d/root$l"
+  done
+  tar -C "$d/root" --numeric-owner -cf "$out" .
+  rm -rf "$d"
+}
+
 cd "$repo"
 . hack/lib.sh
 export CGO_ENABLED=1 GOFLAGS=-tags=seccomp
@@ -173,7 +211,7 @@ mkdir -p "$W/bin"
 step "build the test images' programs (test/critest/standin, test/critest/images)"
 CGO_ENABLED=0 go build -o "$W/bin/standin" ./test/critest/standin
 go build -o "$W/bin/images" ./test/critest/images
-make_busybox_rootfs_tar "$W/busybox.tar"
+critest_busybox_tar "$W/busybox.tar"
 
 step "critest $CRITEST_VERSION against $runtime (private mount, network, IPC and PID namespaces)"
 set +e

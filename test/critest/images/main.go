@@ -9,8 +9,10 @@
 //
 // What critest needs of each (read from cri-tools v1.34.0 pkg/validate and
 // pkg/framework) is written beside it in images(). The root file system is
-// Debian's busybox-static (hack/lib.sh make_busybox_rootfs_tar, made like
-// the busybox image's: busyboxRoot); the programs the real images ship
+// a busybox one (-busybox: test/critest/run.sh gives Debian's busybox, whose
+// shell runs applets through /bin as the busybox image's does, on
+// hack/lib.sh make_busybox_rootfs_tar's; made like the busybox image's
+// here: busyboxRoot); the programs the real images ship
 // (nginx, httpd, the no-new-privileges checker, pause, and busybox's pgrep
 // and ipcs) are played by one static Go program, test/critest/standin.
 //
@@ -147,7 +149,7 @@ func images(standin []byte) []spec {
 }
 
 func main() {
-	busybox := flag.String("busybox", "", "a busybox root file system as a tar file (hack/lib.sh make_busybox_rootfs_tar)")
+	busybox := flag.String("busybox", "", "a busybox root file system as a tar file (test/critest/run.sh critest_busybox_tar)")
 	standin := flag.String("standin", "", "the static test/critest/standin program")
 	listen := flag.String("listen", "127.0.0.1:0", "the registry's address")
 	ready := flag.String("ready", "", "a file the registry's address is written to once every image is pushed")
