@@ -1,0 +1,72 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// critestBin is critest v1.34.0: HULL_TEST_CRITEST (hack/lib.sh
+// install_critest), else the tools cache's; "" when it is not built.
+func critestBin() string {
+	for _, p := range []string{os.Getenv("HULL_TEST_CRITEST"), "/var/cache/hull-tools/critest-v1.34.0/critest"} {
+		if p != "" {
+			if _, err := os.Stat(p); err == nil {
+				return p
+			}
+		}
+	}
+	return ""
+}
+
+// critestSummary is ginkgo's closing line: FAIL! -- 80 Passed | 3 Failed |
+// 0 Pending | 27 Skipped.
+var critestSummary = regexp.MustCompile(`(?m)^(SUCCESS|FAIL)! -- (\d+) Passed \| (\d+) Failed \| (\d+) Pending \| (\d+) Skipped`)
+
+// TestCritest runs cri-tools' CRI validation suite, critest v1.34.0,
+// against this build of hull with test/critest/run.sh (its Linux specs,
+// its images made locally and served from a registry on loopback through
+// the daemon's registry mirrors, a CNI bridge, all in private namespaces)
+// and fails when a spec that ran failed. The specs the script skips, each
+// with its reason there: AppArmor, SELinux, and the pull by a fixed digest.
+func TestCritest(t *testing.T) {
+	requireRoot(t)
+	critest := critestBin()
+	if critest == "" {
+		t.Skip("critest is not built (hack/lib.sh install_critest): skipping critest")
+	}
+	for _, tool := range []string{"unshare", "dpkg-deb", "ip"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed: skipping critest", tool)
+		}
+	}
+	if _, err := os.Stat("/usr/lib/cni/bridge"); err != nil {
+		t.Skip("the CNI plugins are not installed (apt-get install containernetworking-plugins): skipping critest")
+	}
+	buildShim(t)
+	script, err := filepath.Abs("../../test/critest/run.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	cmd := exec.Command("bash", script, "--hull", filepath.Dir(hullBin))
+	cmd.Env = append(os.Environ(), "HULL_TEST_CRITEST="+critest)
+	out, err := cmd.CombinedOutput()
+	t.Logf("bash test/critest/run.sh (%s):\n%s", time.Since(start).Round(time.Second), out)
+	m := critestSummary.FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("no ginkgo summary in critest's output (%v); its log: /var/tmp/hull-critest-logs/hull/critest.log", err)
+	}
+	passed, _ := strconv.Atoi(string(m[2]))
+	failed, _ := strconv.Atoi(string(m[3]))
+	if failed > 0 || err != nil {
+		t.Errorf("critest: %d specs failed (%d passed; exit: %v): see the summary above and /var/tmp/hull-critest-logs/hull/critest.log", failed, passed, err)
+	}
+	if passed == 0 {
+		t.Errorf("critest ran no spec")
+	}
+}
