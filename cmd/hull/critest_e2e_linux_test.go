@@ -70,3 +70,41 @@ func TestCritest(t *testing.T) {
 		t.Errorf("critest ran no spec")
 	}
 }
+
+// TestDockerOOMKilledAndSharedBind: two engine behaviours critest found
+// missing, through the docker CLI. A container the kernel's OOM killer
+// ends is OOMKilled (exit 137), one that exits by itself is not, as with
+// dockerd 20.10. A mount made in a privileged container under a -v
+// …:rshared bind reaches the host (the container's root mount is made
+// shared with it, as dockerd does).
+func TestDockerOOMKilledAndSharedBind(t *testing.T) {
+	requireDockerCLI(t)
+	buildShim(t)
+	env, dir := hullDaemon(t)
+	loadBusybox(t, env, dir)
+
+	if _, _, code := dockerRun(t, env, "", "run", "--name", "oom", "-m", "16m", "--memory-swap", "16m", "e2e/busybox:1", "sh", "-c", "busybox tail /dev/zero"); code != 137 {
+		t.Errorf("a container past its memory limit exited %d, want 137", code)
+	}
+	if got := docker(t, env, "inspect", "-f", "{{.State.OOMKilled}} {{.State.ExitCode}}", "oom"); got != "true 137" {
+		t.Errorf("OOMKilled, ExitCode of a container the OOM killer ended: %s, want true 137", got)
+	}
+	dockerRun(t, env, "", "run", "--name", "exit3", "-m", "16m", "e2e/busybox:1", "sh", "-c", "exit 3")
+	if got := docker(t, env, "inspect", "-f", "{{.State.OOMKilled}} {{.State.ExitCode}}", "exit3"); got != "false 3" {
+		t.Errorf("OOMKilled, ExitCode of a container that exited 3: %s, want false 3", got)
+	}
+
+	// A shared mount of the host's to bind (the host's / may be private).
+	src := t.TempDir()
+	run(t, 0, nil, "mount", "--bind", src, src)
+	t.Cleanup(func() { exec.Command("umount", "-R", "-l", src).Run() })
+	run(t, 0, nil, "mount", "--make-rshared", src)
+	_, errOut, code := dockerRun(t, env, "", "run", "--rm", "--privileged", "-v", src+":/x:rshared", "e2e/busybox:1",
+		"sh", "-c", "busybox mkdir /x/m && busybox mount --bind /bin /x/m")
+	if code != 0 {
+		t.Fatalf("mount in the container: exit %d: %s", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(src, "m", "busybox")); err != nil {
+		t.Errorf("the container's mount under its rshared bind did not reach the host: %v", err)
+	}
+}
