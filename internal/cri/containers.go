@@ -104,6 +104,7 @@ func (s *Server) CreateContainer(ctx context.Context, req *runtimeapi.CreateCont
 	if r := lx.GetResources(); r != nil {
 		host.CPUShares, host.CPUQuota, host.CPUPeriod = r.CpuShares, r.CpuQuota, r.CpuPeriod
 		host.Memory, host.CpusetCpus, host.CpusetMems = r.MemoryLimitInBytes, r.CpusetCpus, r.CpusetMems
+		host.MemorySwap = swapLimit(r)
 		if r.OomScoreAdj != 0 {
 			host.OomScoreAdj = int(r.OomScoreAdj)
 		}
@@ -298,6 +299,7 @@ func (s *Server) ContainerStatus(ctx context.Context, req *runtimeapi.ContainerS
 		}
 		st.Mounts = append(st.Mounts, &runtimeapi.Mount{ContainerPath: m.Destination, HostPath: m.Source, Readonly: !m.RW, Propagation: prop})
 	}
+	st.Resources = containerResources(in.HostConfig)
 	resp := &runtimeapi.ContainerStatusResponse{Status: st}
 	if req.Verbose && in.State != nil {
 		resp.Info = map[string]string{"info": toJSON(map[string]any{"pid": in.State.Pid, "sandboxID": l[labelPod]})}

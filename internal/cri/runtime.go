@@ -2,6 +2,7 @@ package cri
 
 import (
 	"context"
+	goruntime "runtime"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
@@ -21,16 +22,23 @@ func (s *Server) Version(ctx context.Context, req *runtimeapi.VersionRequest) (*
 // configuration is found whose plugins are there.
 func (s *Server) Status(ctx context.Context, req *runtimeapi.StatusRequest) (*runtimeapi.StatusResponse, error) {
 	netCond := &runtimeapi.RuntimeCondition{Type: runtimeapi.NetworkReady, Status: true}
+	cniStatus := "OK"
 	if _, err := s.cni.load(ctx); err != nil {
 		netCond.Status, netCond.Reason, netCond.Message = false, "NetworkPluginNotReady", errdefs.Message(err)
+		cniStatus = netCond.Message
 	}
 	st := &runtimeapi.RuntimeStatus{Conditions: []*runtimeapi.RuntimeCondition{
 		{Type: runtimeapi.RuntimeReady, Status: true},
 		netCond,
 	}}
-	resp := &runtimeapi.StatusResponse{Status: st}
+	// The handlers RunPodSandbox takes (checkHandler), without the
+	// features hull does not have (recursive read-only mounts, user
+	// namespaces), so that kubelet refuses the pods that need them.
+	resp := &runtimeapi.StatusResponse{Status: st, RuntimeHandlers: []*runtimeapi.RuntimeHandler{
+		{Name: "", Features: &runtimeapi.RuntimeHandlerFeatures{}}, {Name: RuntimeName, Features: &runtimeapi.RuntimeHandlerFeatures{}}}}
 	if req.Verbose {
-		resp.Info = map[string]string{"config": toJSON(map[string]any{"cniConfDir": s.cfg.CNIConfDir, "cniBinDirs": s.cfg.CNIBinDirs})}
+		resp.Info = map[string]string{"config": toJSON(map[string]any{"cniConfDir": s.cfg.CNIConfDir, "cniBinDirs": s.cfg.CNIBinDirs}),
+			"lastCNILoadStatus": cniStatus, "golang": toJSON(goruntime.Version())}
 	}
 	return resp, nil
 }

@@ -257,6 +257,7 @@ func (s *Server) RemovePodSandbox(ctx context.Context, req *runtimeapi.RemovePod
 		}
 	}
 	s.removeNet(in.ID)
+	s.removePodResources(in.ID)
 	return &runtimeapi.RemovePodSandboxResponse{}, nil
 }
 
@@ -299,7 +300,8 @@ func (s *Server) PodSandboxStatus(ctx context.Context, req *runtimeapi.PodSandbo
 		if in.State != nil {
 			pid = in.State.Pid
 		}
-		resp.Info = map[string]string{"info": toJSON(map[string]any{"pid": pid, "image": in.Image, "hostname": in.Config.Hostname})}
+		resp.Info = map[string]string{"info": toJSON(map[string]any{"pid": pid, "image": in.Image, "hostname": in.Config.Hostname,
+			"resources": s.podResourcesInfo(in.ID)})}
 	}
 	return resp, nil
 }

@@ -79,6 +79,7 @@ type Backend interface {
 	ContainerBackend
 	ExecBackend
 	ImageBackend
+	StatsBackend
 }
 
 // Config is the CRI server's configuration.
@@ -101,6 +102,7 @@ type Server struct {
 	b   Backend
 	cfg Config
 	cni *cniNet
+	cpu cpuSamples // the last CPU samples, for usage_nano_cores (stats.go)
 }
 
 // New returns a CRI server over b.
