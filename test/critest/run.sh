@@ -24,7 +24,8 @@
 # (default: build them into bin/ with hack/lib.sh build_hull).
 # (critest's own --registry-prefix is no way around mirrors: it drops the
 # images' tags, and creates containers by the original names.) The logs (critest's, the runtime's, the registry's) are left
-# in /var/tmp/hull-critest-logs/RUNTIME; --keep leaves the whole work
+# in /var/tmp/hull-critest-logs/RUNTIME, with ginkgo's JSON report of
+# every spec (critest-report.json: state, failure, skip reason); --keep leaves the whole work
 # folder too.
 set -euo pipefail
 
@@ -123,7 +124,8 @@ EOF
   [ -S "$sock" ] || { echo "$runtime's CRI socket $sock did not come up:" >&2; tail -20 "$W/runtime.log" >&2; exit 1; }
 
   skip=$(IFS='|'; echo "${SKIPS[*]}")
-  args=(-runtime-endpoint "unix://$sock" -image-endpoint "unix://$sock" -ginkgo.skip "$skip" -ginkgo.no-color)
+  args=(-runtime-endpoint "unix://$sock" -image-endpoint "unix://$sock" -ginkgo.skip "$skip" -ginkgo.no-color
+    -ginkgo.json-report "$W/critest-report.json")
   [ -n "$focus" ] && args+=(-ginkgo.focus "$focus")
   set +e
   (cd "$W" && "$CRITEST" "${args[@]}" "$@") >"$W/critest.log" 2>&1
@@ -204,7 +206,7 @@ fi
 W=$(mktemp -d /var/tmp/hull-critest.XXXXXX)
 logs=/var/tmp/hull-critest-logs/$runtime
 cleanup() {
-  rm -rf "$logs" && mkdir -p "$logs" && cp "$W"/*.log "$logs/" 2>/dev/null
+  rm -rf "$logs" && mkdir -p "$logs" && cp "$W"/*.log "$W"/*.json "$logs/" 2>/dev/null
   if [ "$keep" = yes ]; then
     echo "work folder kept: $W"
   else
