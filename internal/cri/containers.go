@@ -97,6 +97,11 @@ func (s *Server) CreateContainer(ctx context.Context, req *runtimeapi.CreateCont
 		for _, g := range sc.SupplementalGroups {
 			host.GroupAdd = append(host.GroupAdd, fmt.Sprint(g))
 		}
+		if sc.SupplementalGroupsPolicy == runtimeapi.SupplementalGroupsPolicy_Strict {
+			// The image's /etc/group adds no group (the engine reads
+			// this annotation when it resolves the user).
+			host.Annotations[annotationGroupsPolicy] = "Strict"
+		}
 		if err := securityOpts(host, sc); err != nil {
 			return nil, fmt.Errorf("container %s: %w", cfg.Metadata.Name, err)
 		}
@@ -300,6 +305,9 @@ func (s *Server) ContainerStatus(ctx context.Context, req *runtimeapi.ContainerS
 		st.Mounts = append(st.Mounts, &runtimeapi.Mount{ContainerPath: m.Destination, HostPath: m.Source, Readonly: !m.RW, Propagation: prop})
 	}
 	st.Resources = containerResources(in.HostConfig)
+	if in.State != nil && in.State.Running {
+		st.User = processUser(in.State.Pid)
+	}
 	resp := &runtimeapi.ContainerStatusResponse{Status: st}
 	if req.Verbose && in.State != nil {
 		resp.Info = map[string]string{"info": toJSON(map[string]any{"pid": in.State.Pid, "sandboxID": l[labelPod]})}

@@ -35,7 +35,10 @@ func (s *Server) Status(ctx context.Context, req *runtimeapi.StatusRequest) (*ru
 	// features hull does not have (recursive read-only mounts, user
 	// namespaces), so that kubelet refuses the pods that need them.
 	resp := &runtimeapi.StatusResponse{Status: st, RuntimeHandlers: []*runtimeapi.RuntimeHandler{
-		{Name: "", Features: &runtimeapi.RuntimeHandlerFeatures{}}, {Name: RuntimeName, Features: &runtimeapi.RuntimeHandlerFeatures{}}}}
+		{Name: "", Features: &runtimeapi.RuntimeHandlerFeatures{}}, {Name: RuntimeName, Features: &runtimeapi.RuntimeHandlerFeatures{}}},
+		// supplemental_groups_policy: CreateContainer honours Strict,
+		// ContainerStatus answers the user.
+		Features: &runtimeapi.RuntimeFeatures{SupplementalGroupsPolicy: true}}
 	if req.Verbose {
 		resp.Info = map[string]string{"config": toJSON(map[string]any{"cniConfDir": s.cfg.CNIConfDir, "cniBinDirs": s.cfg.CNIBinDirs}),
 			"lastCNILoadStatus": cniStatus, "golang": toJSON(goruntime.Version())}
