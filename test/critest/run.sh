@@ -115,7 +115,7 @@ state = "$W/containerd/state"
   [plugins."io.containerd.grpc.v1.cri".registry.mirrors."docker.io"]
     endpoint = ["$reg"]
 EOF
-    containerd --log-level debug --config "$W/containerd/config.toml" >"$W/runtime.log" 2>&1 &
+    containerd --config "$W/containerd/config.toml" >"$W/runtime.log" 2>&1 &
     pids+=($!)
     ;;
   esac
