@@ -176,6 +176,8 @@ install_compose() {
 # test binary: `go test -c`) from the Go module proxy, once, into the tools
 # cache, in a scratch module of its own, and points the tests at it
 # (HULL_TEST_CRITEST; test/critest/run.sh runs it). GONOSUMDB as for crictl.
+# Beside it, Debian's busybox .deb (apt-get download: not installed), whose
+# shell test/critest/run.sh puts in critest's images.
 CRITEST_VERSION=v1.34.0
 install_critest() {
   local dir="$TOOLS_CACHE/critest-$CRITEST_VERSION"
@@ -192,6 +194,11 @@ install_critest() {
     rc=$?
     rm -rf "$work"
     [ $rc -eq 0 ] || return $rc
+  fi
+  if ! ls "$dir"/busybox_*.deb >/dev/null 2>&1; then
+    (cd "$dir" && { apt-get download busybox >/dev/null 2>&1 ||
+      { DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null && apt-get download busybox >/dev/null 2>&1; }; }) ||
+      echo "apt-get download busybox failed: critest's images get busybox-static's shell (its MaskedPaths spec fails)" >&2
   fi
   export HULL_TEST_CRITEST="$dir/critest"
 }

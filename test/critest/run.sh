@@ -156,17 +156,13 @@ case $runtime in hull | containerd) ;; *) echo "--runtime: hull or containerd" >
 # images. Debian's busybox-static (make_busybox_rootfs_tar) runs its
 # applets inside its shell, never through /bin: critest masks /bin/ls and
 # wants `sh -c ls` to fail as the busybox image's shell does. So the shell
-# is Debian's dynamic busybox (its .deb fetched once with apt-get download
-# into the tools cache, unpacked, not installed) with the libraries it
+# is Debian's dynamic busybox (its .deb fetched once by install_critest
+# into the tools cache, unpacked here, not installed) with the libraries it
 # needs; without it, the static one (and the MaskedPaths spec fails).
 critest_busybox_tar() {
   local out=$1 d cache=$TOOLS_CACHE/critest-$CRITEST_VERSION
   d=$(mktemp -d)
   make_busybox_rootfs_tar "$d/static.tar"
-  if ! ls "$cache"/busybox_*.deb >/dev/null 2>&1; then
-    (cd "$d" && apt-get download busybox >/dev/null 2>&1 && mv busybox_*.deb "$cache/") ||
-      echo "apt-get download busybox failed: critest's images get busybox-static's shell" >&2
-  fi
   local deb
   deb=$(ls "$cache"/busybox_*.deb 2>/dev/null | head -1)
   if [ -z "$deb" ]; then
