@@ -304,6 +304,9 @@ func addMounts(s *specs.Spec, rootfs string, ms []mountPoint) error {
 			if !m.RW {
 				opts = append(opts, "ro")
 			}
+			if m.RecursiveReadOnly {
+				opts = append(opts, "rro")
+			}
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: m.Destination, Type: "bind", Source: m.Source, Options: opts})
 			rootfsPropagation(s, prop)
 		}
