@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -71,12 +72,14 @@ func TestCritest(t *testing.T) {
 	}
 }
 
-// TestDockerOOMKilledAndSharedBind: two engine behaviours critest found
+// TestDockerOOMKilledAndSharedBind: engine behaviours critest found
 // missing, through the docker CLI. A container the kernel's OOM killer
 // ends is OOMKilled (exit 137), one that exits by itself is not, as with
 // dockerd 20.10. A mount made in a privileged container under a -v
 // …:rshared bind reaches the host (the container's root mount is made
-// shared with it, as dockerd does).
+// shared with it, as dockerd does). A read-only bind mount leaves its
+// submounts writable unless it is recursive (--mount
+// bind-recursive=readonly, API 1.44's ReadOnlyForceRecursive).
 func TestDockerOOMKilledAndSharedBind(t *testing.T) {
 	requireDockerCLI(t)
 	buildShim(t)
@@ -106,5 +109,19 @@ func TestDockerOOMKilledAndSharedBind(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(src, "m", "busybox")); err != nil {
 		t.Errorf("the container's mount under its rshared bind did not reach the host: %v", err)
+	}
+
+	// A folder with a tmpfs in it: read-only bind mounts of it.
+	rro := t.TempDir()
+	sub := filepath.Join(rro, "tmpfs")
+	os.Mkdir(sub, 0o755)
+	run(t, 0, nil, "mount", "-t", "tmpfs", "tmpfs", sub)
+	t.Cleanup(func() { exec.Command("umount", "-l", sub).Run() })
+	write := "echo hi > /x/tmpfs/f"
+	if _, errOut, code := dockerRun(t, env, "", "run", "--rm", "--mount", "type=bind,src="+rro+",dst=/x,readonly", "e2e/busybox:1", "sh", "-c", write); code != 0 {
+		t.Errorf("a submount of a read-only bind was not writable: exit %d: %s", code, errOut)
+	}
+	if _, errOut, code := dockerRun(t, env, "", "run", "--rm", "--mount", "type=bind,src="+rro+",dst=/x,readonly,bind-recursive=readonly,bind-propagation=rprivate", "e2e/busybox:1", "sh", "-c", write); code == 0 || !strings.Contains(errOut, "Read-only file system") {
+		t.Errorf("a submount of a recursive read-only bind: exit %d, %q; want Read-only file system", code, errOut)
 	}
 }

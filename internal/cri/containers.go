@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -117,6 +118,20 @@ func (s *Server) CreateContainer(ctx context.Context, req *runtimeapi.CreateCont
 	for _, m := range cfg.Mounts {
 		if m.HostPath == "" || m.ContainerPath == "" {
 			return nil, fmt.Errorf("mount %q:%q: both paths are needed: %w", m.HostPath, m.ContainerPath, errdefs.ErrInvalidArgument)
+		}
+		if m.RecursiveReadOnly {
+			// Submounts read-only too: the engine's
+			// ReadOnlyForceRecursive, which needs a read-only,
+			// private mount (as containerd refuses the others).
+			if !m.Readonly {
+				return nil, fmt.Errorf("mount %s: a recursive read-only mount must be read-only: %w", m.ContainerPath, errdefs.ErrInvalidArgument)
+			}
+			if m.Propagation != runtimeapi.MountPropagation_PROPAGATION_PRIVATE {
+				return nil, fmt.Errorf("mount %s: a recursive read-only mount needs private propagation, not %s: %w", m.ContainerPath, m.Propagation, errdefs.ErrInvalidArgument)
+			}
+			host.Mounts = append(host.Mounts, mount.Mount{Type: mount.TypeBind, Source: m.HostPath, Target: m.ContainerPath, ReadOnly: true,
+				BindOptions: &mount.BindOptions{Propagation: mount.PropagationRPrivate, ReadOnlyForceRecursive: true}})
+			continue
 		}
 		opts := []string{}
 		if m.Readonly {

@@ -5,7 +5,9 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 
+	"golang.org/x/sys/unix"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
@@ -56,3 +58,17 @@ func processUser(pid int) *runtimeapi.ContainerUser {
 	}
 	return &runtimeapi.ContainerUser{Linux: u}
 }
+
+// recursiveReadOnlyMounts says whether the kernel makes a mount read-only
+// with its submounts (mount_setattr with AT_RECURSIVE, Linux 5.12), which
+// a recursive read-only mount needs: asked once, of a detached copy of the
+// temporary folder's mount (open_tree), which no one sees and which goes
+// with its descriptor.
+var recursiveReadOnlyMounts = sync.OnceValue(func() bool {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, os.TempDir(), unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	return unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}) == nil
+})
