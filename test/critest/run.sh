@@ -22,11 +22,12 @@
 #
 # --hull DIR: run the hull, hull-shim and hull-monitor built in DIR
 # (default: build them into bin/ with hack/lib.sh build_hull).
-# (critest's own --registry-prefix is no way around mirrors: it drops the
-# images' tags, and creates containers by the original names.) The logs (critest's, the runtime's, the registry's) are left
-# in /var/tmp/hull-critest-logs/RUNTIME, with ginkgo's JSON report of
-# every spec (critest-report.json: state, failure, skip reason); --keep leaves the whole work
-# folder too.
+# --keep: leave the whole work folder. The logs (critest's, the
+# runtime's, the registry's) and ginkgo's JSON report of every spec
+# (critest-report.json: state, failure, skip reason) are left in
+# /var/tmp/hull-critest-logs/RUNTIME. (critest's own --registry-prefix is
+# no way around mirrors: it drops the images' tags, and creates containers
+# by the original names.)
 set -euo pipefail
 
 SKIPS=(
