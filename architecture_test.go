@@ -50,6 +50,8 @@ var allowed = map[string][]string{
 	"internal/image/imagetest":   {"internal/errdefs", "internal/image", "internal/layer"},
 	"internal/server/servertest": {"internal/errdefs", "internal/server"},
 	"test/conformance":           {}, // drives the daemons over their sockets only
+	"test/critest/images":        {}, // critest's test images, made locally
+	"test/critest/standin":       {}, // the programs in those images
 }
 
 // daemonSide may never be reached, even indirectly, from the client side.

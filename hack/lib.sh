@@ -171,3 +171,34 @@ install_compose() {
   mkdir -p "$plugins"
   cmp -s "$bin" "$plugins/docker-compose" || install -m 0755 "$bin" "$plugins/docker-compose"
 }
+
+# install_critest builds critest (cri-tools' CRI validation suite, a ginkgo
+# test binary: `go test -c`) from the Go module proxy, once, into the tools
+# cache, in a scratch module of its own, and points the tests at it
+# (HULL_TEST_CRITEST; test/critest/run.sh runs it). GONOSUMDB as for crictl.
+# Beside it, Debian's busybox .deb (apt-get download: not installed), whose
+# shell test/critest/run.sh puts in critest's images.
+CRITEST_VERSION=v1.34.0
+install_critest() {
+  local dir="$TOOLS_CACHE/critest-$CRITEST_VERSION"
+  if [ ! -x "$dir/critest" ]; then
+    step "build critest $CRITEST_VERSION from the Go module proxy (once; kept in $TOOLS_CACHE)"
+    local work rc
+    work=$(mktemp -d)
+    mkdir -p "$dir"
+    (cd "$work" && export GOFLAGS= CGO_ENABLED=0 GONOSUMDB='k8s.io/*,sigs.k8s.io/*' GOWORK=off &&
+      printf 'module critestbuild\n\ngo 1.24\n' >go.mod &&
+      go get -t "sigs.k8s.io/cri-tools/cmd/critest@$CRITEST_VERSION" &&
+      go test -c -o "$dir/critest.tmp" sigs.k8s.io/cri-tools/cmd/critest) &&
+      mv "$dir/critest.tmp" "$dir/critest"
+    rc=$?
+    rm -rf "$work"
+    [ $rc -eq 0 ] || return $rc
+  fi
+  if ! ls "$dir"/busybox_*.deb >/dev/null 2>&1; then
+    (cd "$dir" && { apt-get download busybox >/dev/null 2>&1 ||
+      { DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null && apt-get download busybox >/dev/null 2>&1; }; }) ||
+      echo "apt-get download busybox failed: critest's images get busybox-static's shell (its MaskedPaths spec fails)" >&2
+  fi
+  export HULL_TEST_CRITEST="$dir/critest"
+}

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -87,11 +89,22 @@ func (s *Server) CreateContainer(ctx context.Context, req *runtimeapi.CreateCont
 		case sc.RunAsUsername != "":
 			c.User = sc.RunAsUsername
 		}
-		if sc.RunAsGroup != nil && c.User != "" {
+		if sc.RunAsGroup != nil {
+			if c.User == "" {
+				return nil, fmt.Errorf("container %s: a group (run_as_group %d) without a user: %w", cfg.Metadata.Name, sc.RunAsGroup.Value, errdefs.ErrInvalidArgument)
+			}
 			c.User += fmt.Sprintf(":%d", sc.RunAsGroup.Value)
 		}
 		for _, g := range sc.SupplementalGroups {
 			host.GroupAdd = append(host.GroupAdd, fmt.Sprint(g))
+		}
+		if sc.SupplementalGroupsPolicy == runtimeapi.SupplementalGroupsPolicy_Strict {
+			// The image's /etc/group adds no group (the engine reads
+			// this annotation when it resolves the user).
+			host.Annotations[annotationGroupsPolicy] = "Strict"
+		}
+		if err := securityOpts(host, sc); err != nil {
+			return nil, fmt.Errorf("container %s: %w", cfg.Metadata.Name, err)
 		}
 	}
 	if r := lx.GetResources(); r != nil {
@@ -106,9 +119,33 @@ func (s *Server) CreateContainer(ctx context.Context, req *runtimeapi.CreateCont
 		if m.HostPath == "" || m.ContainerPath == "" {
 			return nil, fmt.Errorf("mount %q:%q: both paths are needed: %w", m.HostPath, m.ContainerPath, errdefs.ErrInvalidArgument)
 		}
-		b := m.HostPath + ":" + m.ContainerPath
+		if m.RecursiveReadOnly {
+			// Submounts read-only too: the engine's
+			// ReadOnlyForceRecursive, which needs a read-only,
+			// private mount (as containerd refuses the others).
+			if !m.Readonly {
+				return nil, fmt.Errorf("mount %s: a recursive read-only mount must be read-only: %w", m.ContainerPath, errdefs.ErrInvalidArgument)
+			}
+			if m.Propagation != runtimeapi.MountPropagation_PROPAGATION_PRIVATE {
+				return nil, fmt.Errorf("mount %s: a recursive read-only mount needs private propagation, not %s: %w", m.ContainerPath, m.Propagation, errdefs.ErrInvalidArgument)
+			}
+			host.Mounts = append(host.Mounts, mount.Mount{Type: mount.TypeBind, Source: m.HostPath, Target: m.ContainerPath, ReadOnly: true,
+				BindOptions: &mount.BindOptions{Propagation: mount.PropagationRPrivate, ReadOnlyForceRecursive: true}})
+			continue
+		}
+		opts := []string{}
 		if m.Readonly {
-			b += ":ro"
+			opts = append(opts, "ro")
+		}
+		switch m.Propagation {
+		case runtimeapi.MountPropagation_PROPAGATION_HOST_TO_CONTAINER:
+			opts = append(opts, "rslave")
+		case runtimeapi.MountPropagation_PROPAGATION_BIDIRECTIONAL:
+			opts = append(opts, "rshared")
+		}
+		b := m.HostPath + ":" + m.ContainerPath
+		if len(opts) > 0 {
+			b += ":" + strings.Join(opts, ",")
 		}
 		host.Binds = append(host.Binds, b)
 	}
@@ -143,11 +180,20 @@ func (s *Server) ctr(ctx context.Context, id string) (container.InspectResponse,
 	return in, nil
 }
 
-// StartContainer starts a created container.
+// StartContainer starts a created container. Its log file exists when it
+// answers, as kubelet and critest read it right away (the shim makes it
+// at the first line only).
 func (s *Server) StartContainer(ctx context.Context, req *runtimeapi.StartContainerRequest) (*runtimeapi.StartContainerResponse, error) {
 	in, err := s.ctr(ctx, req.ContainerId)
 	if err != nil {
 		return nil, err
+	}
+	if p := s.logPath(ctx, in); p != "" {
+		f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+		if err != nil {
+			return nil, fmt.Errorf("start container %s: its log: %w", in.ID, err)
+		}
+		f.Close()
 	}
 	if err := s.b.ContainerStart(ctx, in.ID); err != nil {
 		return nil, fmt.Errorf("start container %s: %w", in.ID, err)
@@ -244,9 +290,7 @@ func (s *Server) ContainerStatus(ctx context.Context, req *runtimeapi.ContainerS
 		Image: imgSpec, ImageRef: imgRef, ImageId: in.Image,
 		Labels: fromJSON[map[string]string](l[labelLabels]), Annotations: fromJSON[map[string]string](l[labelAnnotations]),
 	}
-	if pod, err := s.b.ContainerInspect(ctx, l[labelPod]); err == nil && pod.Config != nil && pod.Config.Labels[labelLogDir] != "" && l[labelLogPath] != "" {
-		st.LogPath = filepath.Join(pod.Config.Labels[labelLogDir], l[labelLogPath])
-	}
+	st.LogPath = s.logPath(ctx, in)
 	if in.State != nil {
 		st.State = containerState(in.State.Status)
 		if st.State != runtimeapi.ContainerState_CONTAINER_CREATED {
@@ -267,14 +311,37 @@ func (s *Server) ContainerStatus(ctx context.Context, req *runtimeapi.ContainerS
 		}
 	}
 	for _, m := range in.Mounts {
-		st.Mounts = append(st.Mounts, &runtimeapi.Mount{ContainerPath: m.Destination, HostPath: m.Source, Readonly: !m.RW})
+		prop := runtimeapi.MountPropagation_PROPAGATION_PRIVATE
+		switch m.Propagation {
+		case "rslave", "slave":
+			prop = runtimeapi.MountPropagation_PROPAGATION_HOST_TO_CONTAINER
+		case "rshared", "shared":
+			prop = runtimeapi.MountPropagation_PROPAGATION_BIDIRECTIONAL
+		}
+		st.Mounts = append(st.Mounts, &runtimeapi.Mount{ContainerPath: m.Destination, HostPath: m.Source, Readonly: !m.RW, Propagation: prop})
 	}
 	st.Resources = containerResources(in.HostConfig)
+	if in.State != nil && in.State.Running {
+		st.User = processUser(in.State.Pid)
+	}
 	resp := &runtimeapi.ContainerStatusResponse{Status: st}
 	if req.Verbose && in.State != nil {
 		resp.Info = map[string]string{"info": toJSON(map[string]any{"pid": in.State.Pid, "sandboxID": l[labelPod]})}
 	}
 	return resp, nil
+}
+
+// logPath is the CRI container's log file: its log path in its pod's log
+// folder; "" when either is not set.
+func (s *Server) logPath(ctx context.Context, in container.InspectResponse) string {
+	l := in.Config.Labels
+	if l[labelLogPath] == "" {
+		return ""
+	}
+	if pod, err := s.b.ContainerInspect(ctx, l[labelPod]); err == nil && pod.Config != nil && pod.Config.Labels[labelLogDir] != "" {
+		return filepath.Join(pod.Config.Labels[labelLogDir], l[labelLogPath])
+	}
+	return ""
 }
 
 // cappedBuffer keeps the first max bytes written to it and takes the rest

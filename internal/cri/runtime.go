@@ -31,11 +31,18 @@ func (s *Server) Status(ctx context.Context, req *runtimeapi.StatusRequest) (*ru
 		{Type: runtimeapi.RuntimeReady, Status: true},
 		netCond,
 	}}
-	// The handlers RunPodSandbox takes (checkHandler), without the
-	// features hull does not have (recursive read-only mounts, user
-	// namespaces), so that kubelet refuses the pods that need them.
+	// The handlers RunPodSandbox takes (checkHandler), with recursive
+	// read-only mounts where the kernel has them and without user
+	// namespaces, which hull does not have, so that kubelet refuses the
+	// pods that need them.
+	features := func() *runtimeapi.RuntimeHandlerFeatures {
+		return &runtimeapi.RuntimeHandlerFeatures{RecursiveReadOnlyMounts: recursiveReadOnlyMounts()}
+	}
 	resp := &runtimeapi.StatusResponse{Status: st, RuntimeHandlers: []*runtimeapi.RuntimeHandler{
-		{Name: "", Features: &runtimeapi.RuntimeHandlerFeatures{}}, {Name: RuntimeName, Features: &runtimeapi.RuntimeHandlerFeatures{}}}}
+		{Name: "", Features: features()}, {Name: RuntimeName, Features: features()}},
+		// supplemental_groups_policy: CreateContainer honours Strict,
+		// ContainerStatus answers the user.
+		Features: &runtimeapi.RuntimeFeatures{SupplementalGroupsPolicy: true}}
 	if req.Verbose {
 		resp.Info = map[string]string{"config": toJSON(map[string]any{"cniConfDir": s.cfg.CNIConfDir, "cniBinDirs": s.cfg.CNIBinDirs}),
 			"lastCNILoadStatus": cniStatus, "golang": toJSON(goruntime.Version())}

@@ -40,6 +40,10 @@ const (
 	annotationName      = "io.kubernetes.cri.container-name"
 	annotationPodName   = "io.kubernetes.cri.sandbox-name"
 	annotationPodNS     = "io.kubernetes.cri.sandbox-namespace"
+	// annotationGroupsPolicy is the container's supplemental groups
+	// policy when Strict: the engine then adds no group of the image's
+	// /etc/group to the user's (daemon.strictGroupsAnnotation).
+	annotationGroupsPolicy = "io.kubernetes.cri.supplemental-groups-policy"
 )
 
 func toJSON(v any) string {

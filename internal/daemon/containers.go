@@ -87,6 +87,7 @@ type state struct {
 	Status     container.ContainerState `json:"status"`
 	Pid        int                      `json:"pid,omitempty"`
 	ExitCode   int                      `json:"exitCode"`
+	OOMKilled  bool                     `json:"oomKilled,omitempty"`
 	Error      string                   `json:"error,omitempty"`
 	StartedAt  time.Time                `json:"startedAt,omitzero"`
 	FinishedAt time.Time                `json:"finishedAt,omitzero"`

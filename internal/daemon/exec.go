@@ -361,7 +361,7 @@ func (d *Daemon) execProcess(c *ctr, e *execRec) (*specs.Process, error) {
 	}
 	if e.cfg.User != "" {
 		tmp := &specs.Spec{Process: &p}
-		if err := applyUser(tmp, s.Root.Path, e.cfg.User, d.groupAdd(e.container)); err != nil {
+		if err := applyUser(tmp, s.Root.Path, e.cfg.User, d.groupAdd(e.container), strictGroups(s.Annotations)); err != nil {
 			return nil, err
 		}
 	}

@@ -28,5 +28,5 @@ func (d *Daemon) checkExecUser(id, userSpec string) error {
 		return nil
 	}
 	p := *s.Process
-	return applyUser(&specs.Spec{Process: &p}, s.Root.Path, userSpec, nil)
+	return applyUser(&specs.Spec{Process: &p}, s.Root.Path, userSpec, nil, strictGroups(s.Annotations))
 }

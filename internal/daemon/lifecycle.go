@@ -190,6 +190,11 @@ func (d *Daemon) exited(c *ctr, code int) {
 		crashpoint.At("stop: the process has exited, nothing is cleaned up or recorded")
 	}
 	d.stopHealthLocked(c)
+	if d.win == nil {
+		// Asked of the shim before Delete removes the cgroup.
+		n, err := d.rt.OOMKills(ctx, id)
+		c.rec.State.OOMKilled = err == nil && n > 0
+	}
 	c.rec.State.Status = container.StateExited
 	c.rec.State.ExitCode = code
 	c.rec.State.Pid = 0

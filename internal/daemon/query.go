@@ -204,7 +204,7 @@ func (d *Daemon) ContainerInspect(ctx context.Context, ref string) (container.In
 		Status: r.State.Status, Running: r.State.Status == container.StateRunning || r.State.Status == container.StatePaused,
 		Paused: r.State.Status == container.StatePaused, Restarting: r.State.Status == container.StateRestarting,
 		Dead: r.State.Status == container.StateDead,
-		Pid:  r.State.Pid, ExitCode: r.State.ExitCode, Error: r.State.Error,
+		Pid:  r.State.Pid, ExitCode: r.State.ExitCode, Error: r.State.Error, OOMKilled: r.State.OOMKilled,
 		StartedAt: zeroTime(r.State.StartedAt), FinishedAt: zeroTime(r.State.FinishedAt),
 		Health: healthAPI(r.Health),
 	}

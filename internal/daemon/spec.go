@@ -79,7 +79,7 @@ func (d *Daemon) buildSpec(c *ctr, rootfs string, sb *network.Sandbox, addrs []n
 	if err := addMounts(s, rootfs, c.rec.Mounts); err != nil {
 		return nil, err
 	}
-	if err := applyUser(s, rootfs, cfg.User, host.GroupAdd); err != nil {
+	if err := applyUser(s, rootfs, cfg.User, host.GroupAdd, strictGroups(host.Annotations)); err != nil {
 		return nil, err
 	}
 	if err := applyHost(s, host); err != nil {
@@ -163,8 +163,9 @@ func (d *Daemon) containerFiles(c *ctr, s *specs.Spec, hostname string, sb *netw
 // container's /etc/passwd and /etc/group as dockerd's getUser does: the
 // process gets the user's primary group, the groups that list the user, and
 // --group-add's (names from the container's /etc/group, or numbers), also
-// when no user is named (root).
-func applyUser(s *specs.Spec, rootfs, userSpec string, groupAdd []string) error {
+// when no user is named (root). strict leaves out the groups that list the
+// user (a CRI container's Strict supplemental groups policy).
+func applyUser(s *specs.Spec, rootfs, userSpec string, groupAdd []string, strict bool) error {
 	passwdPath, _ := securejoin(rootfs, "/etc/passwd")
 	groupPath, _ := securejoin(rootfs, "/etc/group")
 	eu, err := user.GetExecUserPath(userSpec, nil, passwdPath, groupPath)
@@ -185,6 +186,9 @@ func applyUser(s *specs.Spec, rootfs, userSpec string, groupAdd []string) error 
 		}
 		slices.Sort(added)
 	}
+	if strict {
+		eu.Sgids = nil
+	}
 	for _, g := range append(eu.Sgids, added...) {
 		u.AdditionalGids = append(u.AdditionalGids, uint32(g))
 	}
@@ -193,6 +197,16 @@ func applyUser(s *specs.Spec, rootfs, userSpec string, groupAdd []string) error 
 	}
 	s.Process.User = u
 	return nil
+}
+
+// strictGroupsAnnotation, set to "Strict" among a container's annotations
+// (HostConfig.Annotations, the OCI spec's), is the CRI's Strict
+// supplemental groups policy: the image's /etc/group adds no group to the
+// user's.
+const strictGroupsAnnotation = "io.kubernetes.cri.supplemental-groups-policy"
+
+func strictGroups(annotations map[string]string) bool {
+	return annotations[strictGroupsAnnotation] == "Strict"
 }
 
 // daemonEnv is the process's environment as dockerd makes it: the default
@@ -290,10 +304,35 @@ func addMounts(s *specs.Spec, rootfs string, ms []mountPoint) error {
 			if !m.RW {
 				opts = append(opts, "ro")
 			}
+			if m.RecursiveReadOnly {
+				opts = append(opts, "rro")
+			}
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: m.Destination, Type: "bind", Source: m.Source, Options: opts})
+			rootfsPropagation(s, prop)
 		}
 	}
 	return nil
+}
+
+// rootfsPropagation makes the container's root mount shared when a bind
+// mount is (shared or rshared), else slave when one is (slave or rslave),
+// as dockerd does: a mount the container makes under a shared bind only
+// reaches the host, and the host's only reach it under a slave bind, when
+// the root it is mounted under propagates too.
+func rootfsPropagation(s *specs.Spec, prop string) {
+	if s.Linux == nil {
+		return
+	}
+	switch cur := s.Linux.RootfsPropagation; prop {
+	case "shared", "rshared":
+		if cur != "shared" && cur != "rshared" {
+			s.Linux.RootfsPropagation = "shared"
+		}
+	case "slave", "rslave":
+		if cur != "shared" && cur != "rshared" && cur != "slave" && cur != "rslave" {
+			s.Linux.RootfsPropagation = "rslave"
+		}
+	}
 }
 
 // securejoin resolves p under root, following symlinks as if root were

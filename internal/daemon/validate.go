@@ -328,6 +328,16 @@ func validateMountConfig(m *mount.Mount, bindSourceMustExist bool) error {
 		if o := m.BindOptions; o != nil && o.Propagation != "" && !propagationModes[o.Propagation] {
 			return errMountConfig(m, fmt.Errorf("invalid propagation mode: %s", o.Propagation))
 		}
+		if o := m.BindOptions; o != nil && o.ReadOnlyForceRecursive {
+			switch {
+			case o.ReadOnlyNonRecursive:
+				return errMountConfig(m, errors.New("cannot set both ReadOnlyNonRecursive and ReadOnlyForceRecursive"))
+			case !m.ReadOnly:
+				return errMountConfig(m, errors.New("option ReadOnlyForceRecursive requires ReadOnly"))
+			case o.Propagation != "" && o.Propagation != mount.PropagationPrivate && o.Propagation != mount.PropagationRPrivate:
+				return errMountConfig(m, fmt.Errorf("option ReadOnlyForceRecursive requires a private propagation, not %s", o.Propagation))
+			}
+		}
 		if m.VolumeOptions != nil {
 			return errMountConfig(m, errors.New("field VolumeOptions must not be specified"))
 		}

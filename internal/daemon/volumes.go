@@ -70,6 +70,10 @@ type mountPoint struct {
 	TmpfsMode uint32 `json:"tmpfsMode,omitempty"`
 	// Propagation of a bind mount (rprivate unless asked).
 	Propagation mount.Propagation `json:"propagation,omitempty"`
+	// RecursiveReadOnly: a read-only bind mount whose submounts are
+	// read-only too (BindOptions.ReadOnlyForceRecursive; "ro" alone
+	// leaves them as they are).
+	RecursiveReadOnly bool `json:"recursiveReadOnly,omitempty"`
 	// NoCopy: the image's content is not copied into the volume.
 	NoCopy bool `json:"noCopy,omitempty"`
 	// Labels of a volume the mount creates (--mount volume-label=).
@@ -429,6 +433,7 @@ func (d *Daemon) resolveMounts(host *container.HostConfig, volumes map[string]st
 			if mm.BindOptions != nil && mm.BindOptions.Propagation != "" {
 				m.Propagation = mm.BindOptions.Propagation
 			}
+			m.RecursiveReadOnly = mm.BindOptions != nil && mm.BindOptions.ReadOnlyForceRecursive
 		case mount.TypeVolume:
 			m.Name, m.Mode, m.zDefault = mm.Source, "z", true
 			if o := mm.VolumeOptions; o != nil {

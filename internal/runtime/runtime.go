@@ -392,6 +392,14 @@ func (r *Runtime) Stats(ctx context.Context, id string) (Stats, error) {
 	return *resp.Stats, nil
 }
 
+// OOMKills is how many of the container's processes the kernel's OOM
+// killer killed; asked between the exit of its init and its Delete, it
+// says whether the container ended out of memory.
+func (r *Runtime) OOMKills(ctx context.Context, id string) (uint64, error) {
+	resp, err := r.call(ctx, id, request{Op: "oomkills"})
+	return resp.OOMKills, err
+}
+
 // Ps lists the host pids of the container's processes.
 func (r *Runtime) Ps(ctx context.Context, id string) ([]int, error) {
 	resp, err := r.call(ctx, id, request{Op: "ps"})

@@ -505,6 +505,9 @@ func (s *shim) Do(req request) (response, error) {
 			return response{}, conflict("ps", s.id, err)
 		}
 		return response{Pids: pids}, nil
+	case "oomkills":
+		n, err := s.oomKills()
+		return response{OOMKills: n}, err
 	case "stats":
 		st, err := s.stats()
 		return response{Stats: st}, err

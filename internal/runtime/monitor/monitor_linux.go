@@ -167,8 +167,8 @@ type Backend interface {
 	// Exec runs the exec request req on c, answering there until the
 	// process exits; files came with req. It owns c and files.
 	Exec(c *net.UnixConn, req shimapi.Request, files []*os.File)
-	// Do runs pause, resume, ps, stats, update, kill (of every process
-	// with All, or a SIGKILL that needs the runtime) and destroy.
+	// Do runs pause, resume, ps, stats, oomkills, update, kill (of every
+	// process with All, or a SIGKILL that needs the runtime) and destroy.
 	Do(req shimapi.Request) (shimapi.Response, error)
 }
 
@@ -494,6 +494,9 @@ func (m *Monitor) handle(req shimapi.Request) (shimapi.Response, error) {
 			m.paused.Store(req.Op == "pause")
 		}
 		return resp, err
+	case "oomkills":
+		// Asked after the exit too: the cgroup stays until delete.
+		return m.backend.Do(req)
 	case "stats", "ps", "update":
 		if m.hasExited() {
 			return shimapi.Response{}, conflict("%s %s: the container is stopped", req.Op, m.cfg.ID)

@@ -130,6 +130,9 @@ type Response struct {
 	Exit  int    `json:"exit,omitempty"`
 	Pid   int    `json:"pid,omitempty"`
 	Pids  []int  `json:"pids,omitempty"`
+	// OOMKills answers oomkills: how many processes the kernel's OOM
+	// killer killed in the container's memory cgroup.
+	OOMKills uint64 `json:"oomKills,omitempty"`
 	// Warnings are what Create reduced to fit the host.
 	Warnings []string `json:"warnings,omitempty"`
 	// Steps are the times the shim reached the steps of a create.
