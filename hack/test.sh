@@ -14,6 +14,7 @@ install_packages docker.io docker-registry bzip2 xz-utils zstd containernetworki
 install_compose
 install_buildx || echo "buildx could not be built: TestBuildxOnHull will say so and skip"
 install_crictl || echo "crictl could not be built: TestCRIWithCrictl will say so and skip"
+install_kubelet || echo "kubelet could not be built: TestKubeletOnHull will say so and skip"
 
 step "gofmt"
 bad=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
