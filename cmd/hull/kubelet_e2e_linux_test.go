@@ -318,8 +318,13 @@ spec:
       periodSeconds: 1
       failureThreshold: 2
 `, hostPort)
+	// Written beside the folder and renamed in: kubelet watches it and
+	// would read a half-written file.
 	manifestFile := filepath.Join(manifests, "pair.yaml")
-	if err := os.WriteFile(manifestFile, []byte(manifest), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(kdir, "pair.yaml"), []byte(manifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(kdir, "pair.yaml"), manifestFile); err != nil {
 		t.Fatal(err)
 	}
 	var p kubeletPod
@@ -358,6 +363,17 @@ spec:
 	podCgroup := cgroupRoot + "/kubepods/besteffort/pod" + uid
 	if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", webInfo.Info.Pid)); !strings.Contains(string(b), ":"+podCgroup+"/"+webID+"\n") {
 		t.Errorf("web's cgroups (pid %d) are not under the pod's %s:\n%s", webInfo.Info.Pid, podCgroup, b)
+	}
+	// What kubelet gives each container: its /etc/hosts, the pod's host
+	// name, the termination log file, the volume (a tmpfs kubelet
+	// mounted).
+	clientID, _, _, _ := p.container("client")
+	inClient := cri(0, "exec", "-s", strings.TrimPrefix(clientID, "hull://"), "sh", "-c",
+		"hostname; cat /etc/hosts; busybox ls /dev/termination-log; busybox grep ' /shared ' /proc/mounts")
+	for _, want := range []string{"pair-hull-e2e-node\n", "# Kubernetes-managed hosts file", "/dev/termination-log\n", " /shared tmpfs "} {
+		if !strings.Contains(inClient, want) {
+			t.Errorf("in client: no %q in:\n%s", want, inClient)
+		}
 	}
 	// client reached web on localhost: its log (kubelet's pod log folder,
 	// the CRI's format).
