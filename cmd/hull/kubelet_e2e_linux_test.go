@@ -509,3 +509,72 @@ func showKubeletLog(t *testing.T, path string) {
 	}
 	t.Logf("kubelet's errors and warnings (%s), each once:\n%s", path, b.String())
 }
+
+// TestCRIPodNetworkWithoutItsConfig: a pod's network is torn down with the
+// CNI configuration it was set up with, even when that configuration is
+// gone by then (a daemon restarted with another CNI folder — what a
+// kubelet test once met): its address is released and its host port
+// leaves the firewall.
+func TestCRIPodNetworkWithoutItsConfig(t *testing.T) {
+	requireDockerCLI(t)
+	crictl := crictlBin(t)
+	buildShim(t)
+	confDir, ipamDir, withCNI := criNetwork(t)
+	if !withCNI {
+		t.Skip("no CNI plugins (apt-get install containernetworking-plugins)")
+	}
+	_, dir := hullDaemon(t, "--cni-conf-dir", confDir)
+	cri, _ := criClients(t, crictl, filepath.Join(dir, "run", "cri.sock"))
+	hostPort := freePort(t)
+	podJSON := filepath.Join(dir, "pod.json")
+	os.WriteFile(podJSON, []byte(fmt.Sprintf(`{"metadata":{"name":"p1","namespace":"e2e","uid":"uid-gone"},
+		"port_mappings":[{"container_port":8080,"host_port":%d}],"linux":{}}`, hostPort)), 0o644)
+	pod := strings.TrimSpace(cri(0, "runp", podJSON))
+	t.Cleanup(func() {
+		exec.Command(crictl, "--config", "/dev/null", "-r", "unix://"+filepath.Join(dir, "run", "cri.sock"), "rmp", "-f", pod).Run()
+	})
+	leases := func() []string {
+		var out []string
+		entries, _ := os.ReadDir(filepath.Join(ipamDir, "e2e"))
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), "10.219.") {
+				out = append(out, e.Name())
+			}
+		}
+		return out
+	}
+	firewall := func() string {
+		out, _ := exec.Command("sh", "-c", "iptables-save -t nat 2>/dev/null; nft list ruleset 2>/dev/null").Output()
+		return string(out)
+	}
+	if l := leases(); len(l) != 1 || !strings.Contains(firewall(), fmt.Sprint(hostPort)) {
+		t.Fatalf("the pod's lease %v and host port %d (in the firewall: %v)", l, hostPort, strings.Contains(firewall(), fmt.Sprint(hostPort)))
+	}
+	if err := os.Rename(confDir, confDir+".away"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Rename(confDir+".away", confDir) })
+	if out := cri(0, "info"); !strings.Contains(out, "no network config found in "+confDir) {
+		t.Errorf("crictl info without the configuration:\n%s", out)
+	}
+	cri(0, "stopp", pod)
+	if l := leases(); len(l) != 0 {
+		t.Errorf("CNI addresses still leased after stopp without the configuration: %v", l)
+	}
+	if strings.Contains(firewall(), fmt.Sprint(hostPort)) {
+		t.Errorf("the pod's host port %d is still in the firewall after stopp without the configuration", hostPort)
+	}
+	cri(0, "rmp", pod)
+	if entries, _ := os.ReadDir(filepath.Join(dir, "run", "cri", "cni-cache")); len(entries) > 0 {
+		var names []string
+		filepath.WalkDir(filepath.Join(dir, "run", "cri", "cni-cache"), func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				names = append(names, p)
+			}
+			return nil
+		})
+		if len(names) > 0 {
+			t.Errorf("CNI cache left: %v", names)
+		}
+	}
+}
