@@ -50,6 +50,8 @@ type kubeletPod struct {
 			Ready        bool
 			RestartCount int
 			ContainerID  string `json:"containerID"`
+			Image        string
+			ImageID      string `json:"imageID"`
 			State        map[string]json.RawMessage
 		} `json:"containerStatuses"`
 	}
@@ -341,10 +343,29 @@ spec:
 	waitLong(t, 90*time.Second, ready, "the pod running and ready, client restarted once by its liveness probe", showLast,
 		func() string { return cri(0, "ps", "-a") })
 	t.Logf("kubelet's /pods: %s", p.summary())
+	if resp, err := client.Get(podsURL); err == nil {
+		var l struct {
+			Items []struct{ Status json.RawMessage }
+		}
+		json.NewDecoder(resp.Body).Decode(&l)
+		resp.Body.Close()
+		if len(l.Items) == 1 {
+			t.Logf("kubelet's /pods, the pod's status: %s", l.Items[0].Status)
+		}
+	}
 	if _, _, _, r := p.container("client"); r != 1 {
 		t.Errorf("client restarted %d times, want 1 (its liveness fails once)", r)
 	}
 	uid := p.Metadata.UID
+	// The image as containerd shows it: its name (not the id kubelet
+	// created the container from) and its id (a loaded image has no
+	// repository digest).
+	imageID := strings.TrimSpace(docker(t, env, "image", "inspect", "-f", "{{.Id}}", "e2e/busybox:1"))
+	for _, c := range p.Status.ContainerStatuses {
+		if c.Image != "docker.io/e2e/busybox:1" || c.ImageID != imageID {
+			t.Errorf("%s's image in kubelet's status: %q %q, want docker.io/e2e/busybox:1 %s", c.Name, c.Image, c.ImageID, imageID)
+		}
+	}
 	ps := cri(0, "ps", "-a")
 	t.Logf("crictl ps -a:\n%s", ps)
 	if !regexp.MustCompile(`(?m)\sExited\s+client\s+0\s`).MatchString(ps) || !regexp.MustCompile(`(?m)\sRunning\s+client\s+1\s`).MatchString(ps) ||
