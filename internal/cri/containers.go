@@ -50,9 +50,6 @@ func (s *Server) CreateContainer(ctx context.Context, req *runtimeapi.CreateCont
 		labelType: typeContainer, labelPod: pod.ID, labelMeta: toJSON(cfg.Metadata), labelLabels: toJSON(cfg.Labels),
 		labelAnnotations: toJSON(cfg.Annotations), labelLogPath: cfg.LogPath, labelImage: imgRef,
 	}
-	if u := cfg.GetImage().GetUserSpecifiedImage(); u != "" {
-		labels[labelUserImage] = u
-	}
 	c := &container.Config{Image: img.Id, Entrypoint: cfg.Command, Cmd: cfg.Args, WorkingDir: cfg.WorkingDir, Labels: labels,
 		Tty: cfg.Tty, OpenStdin: cfg.Stdin, StdinOnce: cfg.StdinOnce, AttachStdin: cfg.Stdin, AttachStdout: true, AttachStderr: true}
 	if len(cfg.Command) > 0 && cfg.Args == nil {
@@ -211,7 +208,6 @@ func (s *Server) ListContainers(ctx context.Context, req *runtimeapi.ListContain
 	}
 	f := req.GetFilter()
 	resp := &runtimeapi.ListContainersResponse{Containers: []*runtimeapi.Container{}}
-	images := statusImages{}
 	for _, c := range list {
 		l := c.Labels
 		state := containerState(c.State)
@@ -225,10 +221,9 @@ func (s *Server) ListContainers(ctx context.Context, req *runtimeapi.ListContain
 		if in, err := s.b.ContainerInspect(ctx, c.ID); err == nil {
 			created = parseTime(in.Created).UnixNano()
 		}
-		spec, ref := images.of(ctx, s, l, c.ImageID)
 		resp.Containers = append(resp.Containers, &runtimeapi.Container{
 			Id: c.ID, PodSandboxId: l[labelPod], Metadata: fromJSON[*runtimeapi.ContainerMetadata](l[labelMeta]),
-			Image: spec, ImageRef: ref, ImageId: c.ImageID, State: state, CreatedAt: created,
+			Image: &runtimeapi.ImageSpec{Image: l[labelImage]}, ImageRef: c.ImageID, ImageId: c.ImageID, State: state, CreatedAt: created,
 			Labels: labels, Annotations: fromJSON[map[string]string](l[labelAnnotations]),
 		})
 	}
@@ -242,10 +237,9 @@ func (s *Server) ContainerStatus(ctx context.Context, req *runtimeapi.ContainerS
 		return nil, err
 	}
 	l := in.Config.Labels
-	spec, ref := statusImages{}.of(ctx, s, l, in.Image)
 	st := &runtimeapi.ContainerStatus{
 		Id: in.ID, Metadata: fromJSON[*runtimeapi.ContainerMetadata](l[labelMeta]), CreatedAt: parseTime(in.Created).UnixNano(),
-		Image: spec, ImageRef: ref, ImageId: in.Image,
+		Image: &runtimeapi.ImageSpec{Image: l[labelImage]}, ImageRef: in.Image, ImageId: in.Image,
 		Labels: fromJSON[map[string]string](l[labelLabels]), Annotations: fromJSON[map[string]string](l[labelAnnotations]),
 	}
 	if pod, err := s.b.ContainerInspect(ctx, l[labelPod]); err == nil && pod.Config != nil && pod.Config.Labels[labelLogDir] != "" && l[labelLogPath] != "" {
@@ -278,34 +272,6 @@ func (s *Server) ContainerStatus(ctx context.Context, req *runtimeapi.ContainerS
 		resp.Info = map[string]string{"info": toJSON(map[string]any{"pid": in.State.Pid, "sandboxID": l[labelPod]})}
 	}
 	return resp, nil
-}
-
-// statusImages answers what a container's status shows of its image, as
-// containerd does (kubelet shows it as the pod's status.image and
-// imageID): the image's first tag, else the reference the container was
-// created from (kubelet gives the image id); the digested reference — the
-// first repository digest, else the id; and the user's own reference
-// (UserSpecifiedImage) as kubelet gave it. One image is read once per
-// call (ListContainers asks for every container).
-type statusImages map[string]*runtimeapi.Image
-
-func (m statusImages) of(ctx context.Context, s *Server, labels map[string]string, id string) (*runtimeapi.ImageSpec, string) {
-	spec := &runtimeapi.ImageSpec{Image: labels[labelImage], UserSpecifiedImage: labels[labelUserImage]}
-	img, ok := m[id]
-	if !ok {
-		img, _ = s.imageByRef(ctx, id)
-		m[id] = img
-	}
-	ref := id
-	if img != nil {
-		if len(img.RepoTags) > 0 {
-			spec.Image = img.RepoTags[0]
-		}
-		if len(img.RepoDigests) > 0 {
-			ref = img.RepoDigests[0]
-		}
-	}
-	return spec, ref
 }
 
 // cappedBuffer keeps the first max bytes written to it and takes the rest
