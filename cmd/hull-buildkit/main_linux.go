@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,6 +25,7 @@ func main() {
 	grpcSock := flag.String("grpc-socket", "", "unix socket for the control API (raw h2c connections)")
 	httpSock := flag.String("http-socket", "", "unix socket for HTTP requests (/session, /build, …)")
 	daemonSock := flag.String("daemon-socket", "", "the daemon's private API socket (images, networks)")
+	registries := flag.String("registries", "", "the daemon's registry mirrors and insecure registries, as JSON")
 	flag.Parse()
 	if *root == "" || *execRoot == "" || *grpcSock == "" || *httpSock == "" {
 		fmt.Fprintln(os.Stderr, "hull-buildkit: --root, --exec-root, --grpc-socket and --http-socket are required")
@@ -33,6 +35,12 @@ func main() {
 	defer stop()
 	b := build.New(*root, *execRoot)
 	b.DaemonSocket = *daemonSock
+	if *registries != "" {
+		if err := json.Unmarshal([]byte(*registries), &b.Registries); err != nil {
+			fmt.Fprintln(os.Stderr, "hull-buildkit: --registries:", err)
+			os.Exit(2)
+		}
+	}
 	if err := serve(ctx, b, *grpcSock, *httpSock); err != nil {
 		fmt.Fprintln(os.Stderr, "hull-buildkit:", err)
 		os.Exit(1)

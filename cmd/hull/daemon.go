@@ -55,6 +55,14 @@ type daemonFlags struct {
 	// configurations and plugins.
 	cniConfDir string
 	cniBinDirs []string
+	// registryMirrors, mirrorsPerRegistry and insecureRegistries are
+	// daemon.json's registry-mirrors (Docker Hub's),
+	// registry-mirrors-per-registry and insecure-registries;
+	// mirrorFlags the --registry-mirror-per-registry host=url flags.
+	registryMirrors    []string
+	mirrorsPerRegistry map[string][]string
+	mirrorFlags        []string
+	insecureRegistries []string
 	// registerService and unregisterService manage the Windows service.
 	registerService, unregisterService bool
 	pluginTO                           time.Duration
@@ -97,6 +105,9 @@ func newDaemonCommand(g *globals) *cobra.Command {
 	fl.StringVar(&f.criSocket, "cri-socket", "", "the Kubernetes CRI's socket, unix:///path (default <exec-root>/cri.sock: unix:///run/hull/cri.sock)")
 	fl.StringVar(&f.cniConfDir, "cni-conf-dir", "/etc/cni/net.d", "folder of the CNI network configurations pods are networked with")
 	fl.StringSliceVar(&f.cniBinDirs, "cni-bin-dir", []string{"/opt/cni/bin", "/usr/lib/cni"}, "folders of the CNI plugins")
+	fl.StringArrayVar(&f.registryMirrors, "registry-mirror", nil, "a mirror of Docker Hub, tried before it (http:// or https:// URL)")
+	fl.StringArrayVar(&f.mirrorFlags, "registry-mirror-per-registry", nil, "a mirror of a registry, tried before it: HOST=URL (registry.k8s.io=http://127.0.0.1:5000)")
+	fl.StringArrayVar(&f.insecureRegistries, "insecure-registry", nil, "a registry (host[:port] or CIDR) that may be reached with unverified TLS or plain HTTP")
 	fl.StringVarP(&f.bridge, "bridge", "b", "", "interface of the default bridge network (default hull0; one of its own for another --exec-root)")
 	fl.BoolVar(&f.ipv6, "ipv6", false, "give the default bridge network IPv6 too")
 	fl.StringVar(&f.fixedCIDRv6, "fixed-cidr-v6", "", "the default bridge network's IPv6 subnet, with --ipv6 (default: a /64 of a ULA prefix derived from the engine id)")
@@ -142,6 +153,10 @@ func (f *daemonFlags) merge(fl *pflag.FlagSet, g *globals) error {
 		"cni-conf-dir":    {"cni-conf-dir", &f.cniConfDir},
 		"cni-bin-dirs":    {"cni-bin-dir", &f.cniBinDirs},
 	}
+	// The registry keys (daemon_registries.go).
+	options["registry-mirrors"] = option{"registry-mirror", &f.registryMirrors}
+	options["registry-mirrors-per-registry"] = option{"registry-mirror-per-registry", &f.mirrorsPerRegistry}
+	options["insecure-registries"] = option{"insecure-registry", &f.insecureRegistries}
 	var unknown, conflicts []string
 	for _, k := range slices.Sorted(mapKeys(file)) {
 		o, ok := options[k]
@@ -222,12 +237,18 @@ func runDaemon(ctx context.Context, f *daemonFlags, g *globals) error {
 		}
 		f.defaultUlimits[u.Name] = u
 	}
+	registries, err := f.registries()
+	if err != nil {
+		closeAll()
+		return err
+	}
 	d, err := daemon.New(ctx, daemon.Config{Root: f.dataRoot, ExecRoot: f.execRoot, Debug: g.debug, LiveRestore: f.liveRestor, DefaultUlimits: f.defaultUlimits, Bridge: f.bridge, IPv6: f.ipv6, FixedCIDRv6: f.fixedCIDRv6, PluginTimeout: f.pluginTO, Windows: windowsServices()})
 	if err != nil {
 		closeAll()
 		return err
 	}
 	defer d.Close()
+	d.SetRegistries(registries)
 	// Streaming answers (events, logs -f, stats) end when the daemon stops.
 	serveCtx, stopServing := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopServing()
@@ -235,6 +256,7 @@ func runDaemon(ctx context.Context, f *daemonFlags, g *globals) error {
 	// BuildKit (hull-buildkit) starts on the first /grpc or /session
 	// request, not here.
 	builder := buildproc.New(filepath.Join(f.dataRoot, "buildkit"), filepath.Join(f.execRoot, "buildkit"))
+	builder.Registries = builderRegistries(registries)
 	defer builder.Close()
 	if goruntime.GOOS == "linux" {
 		// hull builds images on Linux only: elsewhere /grpc, /session

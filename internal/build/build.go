@@ -20,6 +20,10 @@ type Builder struct {
 	// FROM, the built image loaded and tagged there (the moby exporter),
 	// networks for RUN steps. Set it before the first request.
 	DaemonSocket string
+	// Registries are the daemon's registry mirrors and insecure
+	// registries, which BuildKit's own pulls (FROM) follow too. Set it
+	// before the first request.
+	Registries Registries
 
 	// mu guards the lazy start: kit is the running BuildKit once started.
 	mu  sync.Mutex
@@ -42,7 +46,7 @@ func (b *Builder) started(ctx context.Context) (*buildkit, error) {
 	if b.kit != nil {
 		return b.kit, nil
 	}
-	k, err := startBuildKit(ctx, b.root, b.execRoot, b.DaemonSocket)
+	k, err := startBuildKit(ctx, b.root, b.execRoot, b.DaemonSocket, b.Registries)
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,6 @@ import (
 	"github.com/containerd/containerd/v2/core/images"
 	ctdmetadata "github.com/containerd/containerd/v2/core/metadata"
 	"github.com/containerd/containerd/v2/core/mount"
-	"github.com/containerd/containerd/v2/core/remotes/docker"
 	ctdsnapshots "github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/containerd/v2/plugins/content/local"
 	"github.com/containerd/containerd/v2/plugins/diff/walking"
@@ -61,6 +60,8 @@ type buildkit struct {
 	// hostGateway is the default bridge's gateway, for --add-host
 	// NAME:host-gateway.
 	hostGateway string
+	// registries are the daemon's mirrors and insecure registries.
+	registries Registries
 	// clientOnce makes bkc, BuildKit's client of this control service,
 	// which legacy builds solve through.
 	clientOnce sync.Once
@@ -81,8 +82,8 @@ const snapshotterName = "overlayfs"
 // service: one worker (BuildKit's base worker on its own overlay
 // snapshotter and content store, RUN on hull's executor), the
 // dockerfile.v0 frontend, a bbolt cache and history database.
-func startBuildKit(ctx context.Context, root, execRoot, daemonSock string) (_ *buildkit, retErr error) {
-	k := &buildkit{}
+func startBuildKit(ctx context.Context, root, execRoot, daemonSock string, registries Registries) (_ *buildkit, retErr error) {
+	k := &buildkit{registries: registries}
 	defer func() {
 		if retErr != nil {
 			k.close()
@@ -275,7 +276,7 @@ func (k *buildkit) workerOpt(ctx context.Context, root, execRoot string, api *da
 		ContentStore:     cs,
 		Applier:          apply.NewFileSystemApplier(cs),
 		Differ:           walking.NewWalkingDiff(cs),
-		RegistryHosts:    docker.ConfigureDefaultRegistries(),
+		RegistryHosts:    registryHosts(k.registries),
 		LeaseManager:     lm,
 		ImageStore:       is,
 		GarbageCollect:   mdb.GarbageCollect,

@@ -13,7 +13,7 @@ import (
 // Linux.
 type buildkit struct{}
 
-func startBuildKit(context.Context, string, string, string) (*buildkit, error) {
+func startBuildKit(context.Context, string, string, string, Registries) (*buildkit, error) {
 	return nil, fmt.Errorf("build: BuildKit is not supported on this platform (hull builds on Linux only): %w", errdefs.ErrNotImplemented)
 }
 

@@ -31,6 +31,10 @@ type Proc struct {
 	// hull-buildkit calls back on: images for FROM, the built image to
 	// load and tag, networks for RUN steps.
 	DaemonSocket string
+	// Registries are the daemon's registry mirrors and insecure
+	// registries as JSON (internal/build's Registries), given to
+	// hull-buildkit; empty for none.
+	Registries string
 	// IdleTimeout stops hull-buildkit once no request has been relayed
 	// to it for this long, so that a daemon goes back to its idle size
 	// after its builds; 0 keeps it running.

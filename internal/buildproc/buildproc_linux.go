@@ -58,6 +58,9 @@ func (p *Proc) spawn(ctx context.Context) (*process, error) {
 	if p.DaemonSocket != "" {
 		args = append(args, "--daemon-socket", p.DaemonSocket)
 	}
+	if p.Registries != "" {
+		args = append(args, "--registries", p.Registries)
+	}
 	cmd := exec.Command(exe, args...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM, Setpgid: true}

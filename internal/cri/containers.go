@@ -237,9 +237,10 @@ func (s *Server) ContainerStatus(ctx context.Context, req *runtimeapi.ContainerS
 		return nil, err
 	}
 	l := in.Config.Labels
+	imgSpec, imgRef := s.containerImage(ctx, in.Image, l[labelImage])
 	st := &runtimeapi.ContainerStatus{
 		Id: in.ID, Metadata: fromJSON[*runtimeapi.ContainerMetadata](l[labelMeta]), CreatedAt: parseTime(in.Created).UnixNano(),
-		Image: &runtimeapi.ImageSpec{Image: l[labelImage]}, ImageRef: in.Image, ImageId: in.Image,
+		Image: imgSpec, ImageRef: imgRef, ImageId: in.Image,
 		Labels: fromJSON[map[string]string](l[labelLabels]), Annotations: fromJSON[map[string]string](l[labelAnnotations]),
 	}
 	if pod, err := s.b.ContainerInspect(ctx, l[labelPod]); err == nil && pod.Config != nil && pod.Config.Labels[labelLogDir] != "" && l[labelLogPath] != "" {

@@ -71,6 +71,9 @@ type ImageBackend interface {
 	ImageInspect(ctx context.Context, name string) (apiimage.InspectResponse, map[string]any, error)
 	ImagePull(ctx context.Context, name, tag, platform string, auth registry.AuthConfig, progress func(jsonstream.Message)) error
 	ImageDelete(ctx context.Context, name string, force, prune bool) ([]apiimage.DeleteResponse, error)
+	// ImageRemoveAll removes an image (by id) with all its references,
+	// even while containers use it.
+	ImageRemoveAll(ctx context.Context, id string) error
 	ImageFilesystem(ctx context.Context) (mountpoint string, used, inodes uint64, err error)
 }
 

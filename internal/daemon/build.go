@@ -129,7 +129,7 @@ func checkBuildContext(ctx context.Context, r io.Reader, dockerfile string) erro
 // AuthenticateToRegistry is POST /auth (docker login): the credentials
 // are checked against their registry, as dockerd checks them.
 func (d *Daemon) AuthenticateToRegistry(ctx context.Context, auth registry.AuthConfig) (registry.AuthResponse, error) {
-	token, err := image.Login(ctx, auth.ServerAddress, registryOptions(auth))
+	token, err := d.images.Login(ctx, auth.ServerAddress, registryOptions(auth))
 	if err != nil {
 		return registry.AuthResponse{}, err
 	}

@@ -48,6 +48,11 @@ type Config struct {
 	// PluginTimeout bounds a plugin's activation and each call (default
 	// 30 s, Docker's).
 	PluginTimeout time.Duration
+	// Registries are the mirrors and insecure registries every pull
+	// follows (daemon.json's registry-mirrors-per-registry,
+	// registry-mirrors, insecure-registries), shown by /info; set with
+	// SetRegistries.
+	Registries image.Registries
 	// Windows, when set, runs containers on the Windows services — the
 	// windowsfilter layers, HNS and HCS — through these interfaces: the
 	// hcsshim adapters on Windows, recording fakes in tests elsewhere.

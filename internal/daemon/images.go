@@ -378,6 +378,10 @@ func registryOptions(a registry.AuthConfig) image.RegistryOptions {
 	if a.IdentityToken != "" {
 		o.Auth = &authn.Bearer{Token: a.IdentityToken}
 	}
+	if a.RegistryToken != "" {
+		// A bearer token for the registry itself, sent as it is.
+		o.Auth = &authn.Bearer{Token: a.RegistryToken}
+	}
 	return o
 }
 

@@ -21,6 +21,8 @@ import (
 	"github.com/moby/moby/api/types/registry"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/api/types/system"
+
+	"github.com/hullproject/hull/internal/image"
 )
 
 // runtimeName is the name /info gives hull's OCI runtime (the hull-shim
@@ -109,7 +111,7 @@ func (d *Daemon) SystemInfo(ctx context.Context) (system.Info, error) {
 		OSType:             goruntime.GOOS,
 		Architecture:       f.architecture,
 		IndexServerAddress: "https://index.docker.io/v1/",
-		RegistryConfig:     registryConfig(),
+		RegistryConfig:     registryConfig(d.cfg.Registries),
 		NCPU:               goruntime.NumCPU(),
 		MemTotal:           f.memTotal,
 		DockerRootDir:      d.cfg.Root,
@@ -181,17 +183,28 @@ func (d *Daemon) pluginsInfo() system.PluginsInfo {
 	return system.PluginsInfo{Volume: volumes, Network: networks, Log: []string{"json-file"}}
 }
 
-// registryConfig is hull's registry configuration: Docker Hub, and plain
-// HTTP to registries on loopback (internal/image), as dockerd's defaults;
-// hull has no mirrors or other insecure registries to configure.
-func registryConfig() *registry.ServiceConfig {
-	return &registry.ServiceConfig{
-		InsecureRegistryCIDRs: []netip.Prefix{netip.MustParsePrefix("::1/128"), netip.MustParsePrefix("127.0.0.0/8")},
+// registryConfig is the registry configuration as dockerd shows it:
+// Docker Hub with its mirrors, an index of each other registry that has
+// mirrors or is insecure (by name), the insecure networks with
+// loopback's last.
+func registryConfig(rs image.Registries) *registry.ServiceConfig {
+	mirrors := func(host string) []string { return append([]string{}, rs.Mirrors[host]...) }
+	c := &registry.ServiceConfig{
+		InsecureRegistryCIDRs: append(append([]netip.Prefix{}, rs.InsecureCIDRs...), image.DefaultInsecureCIDRs...),
 		IndexConfigs: map[string]*registry.IndexInfo{
-			"docker.io": {Name: "docker.io", Mirrors: []string{}, Secure: true, Official: true},
+			"docker.io": {Name: "docker.io", Mirrors: mirrors("docker.io"), Secure: true, Official: true},
 		},
-		Mirrors: []string{},
+		Mirrors: mirrors("docker.io"),
 	}
+	for _, h := range rs.InsecureHosts {
+		c.IndexConfigs[h] = &registry.IndexInfo{Name: h, Mirrors: mirrors(h), Secure: false}
+	}
+	for h := range rs.Mirrors {
+		if c.IndexConfigs[h] == nil {
+			c.IndexConfigs[h] = &registry.IndexInfo{Name: h, Mirrors: mirrors(h), Secure: !slices.Contains(rs.InsecureHosts, h)}
+		}
+	}
+	return c
 }
 
 func envAny(names ...string) string {

@@ -27,20 +27,9 @@ const dockerHubRegistry = "registry-1.docker.io"
 // credentials. The identity token is the registry's refresh token when
 // it gives one; hull's registry client keeps none, so it is "".
 func Login(ctx context.Context, serverAddress string, opts RegistryOptions) (identityToken string, _ error) {
-	host := dockerHubRegistry
-	if serverAddress != "" {
-		addr := serverAddress
-		if !strings.HasPrefix(addr, "https://") && !strings.HasPrefix(addr, "http://") {
-			addr = "https://" + addr
-		}
-		u, err := url.Parse(addr)
-		if err != nil {
-			return "", fmt.Errorf("unable to parse server address: %v: %w", err, errdefs.ErrInvalidArgument)
-		}
-		host = u.Host
-		if host == "docker.io" || host == "index.docker.io" {
-			host = dockerHubRegistry
-		}
+	host, err := loginHost(serverAddress)
+	if err != nil {
+		return "", err
 	}
 	schemes := []string{"https"}
 	if opts.Insecure || isLoopbackHost(host) {
@@ -59,6 +48,36 @@ func Login(ctx context.Context, serverAddress string, opts RegistryOptions) (ide
 		lastErr = err
 	}
 	return "", lastErr
+}
+
+// loginHost is the registry host a login to serverAddress checks.
+func loginHost(serverAddress string) (string, error) {
+	if serverAddress == "" {
+		return dockerHubRegistry, nil
+	}
+	addr := serverAddress
+	if !strings.HasPrefix(addr, "https://") && !strings.HasPrefix(addr, "http://") {
+		addr = "https://" + addr
+	}
+	u, err := url.Parse(addr)
+	if err != nil {
+		return "", fmt.Errorf("unable to parse server address: %v: %w", err, errdefs.ErrInvalidArgument)
+	}
+	if u.Host == "docker.io" || u.Host == "index.docker.io" {
+		return dockerHubRegistry, nil
+	}
+	return u.Host, nil
+}
+
+// Login is the package's Login with the store's insecure registries: an
+// insecure one is asked with unverified HTTPS, then plain HTTP, as
+// dockerd does.
+func (s *Store) Login(ctx context.Context, serverAddress string, opts RegistryOptions) (string, error) {
+	if host, err := loginHost(serverAddress); err == nil && !isLoopbackHost(host) && !s.registries.secure(ctx, host) {
+		opts.Insecure = true
+		opts.Transport = insecureTransport(opts.transport())
+	}
+	return Login(ctx, serverAddress, opts)
 }
 
 // loginV2 asks scheme://host/v2/ with the credentials: a first request

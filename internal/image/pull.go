@@ -154,12 +154,10 @@ func registryErrorText(te *transport.Error) string {
 	return msg
 }
 
-func (s *Store) pull(ctx context.Context, r ref, want platform, opts PullOptions) (string, error) {
+// pullFrom pulls r from one endpoint, nref (r at a mirror, or r itself),
+// and records it under r's name.
+func (s *Store) pullFrom(ctx context.Context, r ref, nref name.Reference, want platform, opts PullOptions) (string, error) {
 	progress := serialize(opts.Progress)
-	nref, err := r.remote(opts.insecure(r))
-	if err != nil {
-		return "", err
-	}
 	tagOrDigest := r.tag
 	if tagOrDigest == "" {
 		tagOrDigest = r.digest

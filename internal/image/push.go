@@ -12,7 +12,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/stream"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -82,15 +81,12 @@ func (s *Store) push(ctx context.Context, r ref, opts PushOptions) (string, erro
 		pins.pin(hexOf(l.ChainID))
 	}
 
-	nref, err := r.remote(opts.insecure(r))
+	nref, ropts, rc, err := s.pushEndpoint(ctx, r, opts.RegistryOptions)
 	if err != nil {
 		return "", err
 	}
+	opts.RegistryOptions = ropts
 	repo := nref.Context()
-	rc, err := opts.client(ctx, repo, repo.Scope(transport.PushScope))
-	if err != nil {
-		return "", err
-	}
 	pusher, err := remote.NewPusher(opts.remoteOptions(ctx)...)
 	if err != nil {
 		return "", classifyRemote(err, "push")

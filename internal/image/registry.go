@@ -27,8 +27,9 @@ type RegistryOptions struct {
 	Username string
 	Password string
 	// Insecure speaks plain HTTP to the registry. Registries on loopback
-	// (localhost, 127.0.0.0/8, ::1) are always reached that way, as docker
-	// does.
+	// (localhost, 127.0.0.0/8, ::1) and those the store's Registries name
+	// insecure are reached with unverified HTTPS, then plain HTTP, as
+	// dockerd does.
 	Insecure bool
 	// Transport carries the requests; nil means http.DefaultTransport.
 	Transport http.RoundTripper
@@ -49,11 +50,6 @@ func (o RegistryOptions) transport() http.RoundTripper {
 		return o.Transport
 	}
 	return http.DefaultTransport
-}
-
-// insecure reports whether r's registry is spoken to in plain HTTP.
-func (o RegistryOptions) insecure(r ref) bool {
-	return o.Insecure || isLoopbackHost(r.domain)
 }
 
 func isLoopbackHost(hostport string) bool {

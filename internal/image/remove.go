@@ -35,6 +35,12 @@ type Deleted struct {
 // prune, the parents of a removed image go too, quietly, as far as
 // nothing (a reference, a container, another child) keeps them.
 func (s *Store) Remove(ctx context.Context, refOrID string, force, prune bool) ([]Deleted, error) {
+	return s.remove(ctx, refOrID, force, prune, false)
+}
+
+// remove is Remove; evenRunning takes a running container's image away
+// as a stopped one's with force (RemoveAll).
+func (s *Store) remove(ctx context.Context, refOrID string, force, prune, evenRunning bool) ([]Deleted, error) {
 	id, err := s.Resolve(ctx, refOrID)
 	if err != nil {
 		return nil, err
@@ -42,6 +48,9 @@ func (s *Store) Remove(ctx context.Context, refOrID string, force, prune bool) (
 	// The daemon's hook may take its own locks: ask it outside any
 	// transaction.
 	running, stopped := s.users(id)
+	if evenRunning && running != "" {
+		running, stopped = "", running
+	}
 	user := running
 	if user == "" {
 		user = stopped

@@ -63,6 +63,10 @@ type Store struct {
 	pins     map[string]int
 	removing map[string]bool
 	inUse    ImageUsers
+
+	// registries are the mirrors and insecure registries pulls follow;
+	// set once, before the store is used (SetRegistries).
+	registries Registries
 }
 
 // record is an image as the store keeps it in bucketImages.
