@@ -366,6 +366,24 @@ spec:
 			t.Errorf("%s's image in kubelet's status: %q %q, want docker.io/e2e/busybox:1 %s", c.Name, c.Image, c.ImageID, imageID)
 		}
 	}
+	// The list says the same, with the image as the pod's spec names it.
+	var listed struct {
+		Containers []struct {
+			Image struct {
+				Image, UserSpecifiedImage string
+			}
+			ImageRef string
+		}
+	}
+	json.Unmarshal([]byte(cri(0, "ps", "-a", "-o", "json")), &listed)
+	for _, c := range listed.Containers {
+		if c.Image.Image != "docker.io/e2e/busybox:1" || c.Image.UserSpecifiedImage != "e2e/busybox:1" || c.ImageRef != imageID {
+			t.Errorf("crictl ps -o json: a container's image %+v", c)
+		}
+	}
+	if len(listed.Containers) != 3 {
+		t.Errorf("crictl ps -a -o json: %d containers, want 3", len(listed.Containers))
+	}
 	ps := cri(0, "ps", "-a")
 	t.Logf("crictl ps -a:\n%s", ps)
 	if !regexp.MustCompile(`(?m)\sExited\s+client\s+0\s`).MatchString(ps) || !regexp.MustCompile(`(?m)\sRunning\s+client\s+1\s`).MatchString(ps) ||
@@ -411,7 +429,10 @@ spec:
 		url := fmt.Sprintf("http://%s.1:%d/", m[1], hostPort)
 		resp, err := http.Get(url)
 		if err != nil {
-			t.Errorf("the pod's host port: %v", err)
+			// Another test's criNetwork on this machine removes the nat
+			// table it made, portmap's rules with it.
+			out, _ := exec.Command("sh", "-c", fmt.Sprintf("iptables-save -t nat 2>&1 | grep -c %d", hostPort)).Output()
+			t.Errorf("the pod's host port: %v (lines of the nat table that name it: %s)", err, strings.TrimSpace(string(out)))
 		} else {
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
