@@ -422,6 +422,21 @@ spec:
 		return strings.Contains(string(b), " stdout F got served\n")
 	},
 		"client's log to show web's answer", func() string { b, _ := os.ReadFile(logGlob); return logGlob + ":\n" + string(b) })
+	// kubelet serves the logs (kubectl logs' endpoint) from the file
+	// hull's shim writes, the previous attempt's too.
+	for _, q := range []string{"", "?previous=true"} {
+		url := fmt.Sprintf("https://127.0.0.1:%d/containerLogs/e2e/pair-%s/client%s", port, node, q)
+		resp, err := client.Get(url)
+		if err != nil {
+			t.Errorf("GET %s: %v", url, err)
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "got served\n") {
+			t.Errorf("GET %s: %s: %q", url, resp.Status, b)
+		}
+	}
 	// The host port, on the bridge's address (CNI's portmap).
 	if m := regexp.MustCompile(`^(10\.219\.\d+)\.\d+$`).FindStringSubmatch(p.Status.PodIP); m == nil {
 		t.Errorf("pod IP %q is not on the test's CNI network", p.Status.PodIP)
@@ -431,8 +446,8 @@ spec:
 		if err != nil {
 			// Another test's criNetwork on this machine removes the nat
 			// table it made, portmap's rules with it.
-			out, _ := exec.Command("sh", "-c", fmt.Sprintf("iptables-save -t nat 2>&1 | grep -c %d", hostPort)).Output()
-			t.Errorf("the pod's host port: %v (lines of the nat table that name it: %s)", err, strings.TrimSpace(string(out)))
+			out, _ := exec.Command("sh", "-c", fmt.Sprintf("nft list tables; (iptables-save -t nat; nft list ruleset) 2>&1 | grep -c %d", hostPort)).Output()
+			t.Errorf("the pod's host port: %v (the tables, then how many lines of the firewall name the port: %s)", err, out)
 		} else {
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
