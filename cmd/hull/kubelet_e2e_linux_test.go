@@ -54,6 +54,11 @@ type kubeletPod struct {
 			ImageID      string `json:"imageID"`
 			State        map[string]json.RawMessage
 		} `json:"containerStatuses"`
+		InitContainerStatuses []struct {
+			Name  string
+			State map[string]json.RawMessage
+		} `json:"initContainerStatuses"`
+		QOSClass string `json:"qosClass"`
 	}
 }
 
@@ -240,12 +245,15 @@ evictionHard: {memory.available: "1Mi", nodefs.available: "1Mi", nodefs.inodesFr
 		t.Fatal(err)
 	}
 	defer logf.Close()
-	kcmd = exec.Command(kubelet, "--config", cfgFile, "--root-dir", root, "--container-runtime-endpoint", "unix://"+sock,
-		"--hostname-override", node, "-v", "2")
-	kcmd.Stdout, kcmd.Stderr = logf, logf
-	if err := kcmd.Start(); err != nil {
-		t.Fatal(err)
+	startKubelet := func() {
+		kcmd = exec.Command(kubelet, "--config", cfgFile, "--root-dir", root, "--container-runtime-endpoint", "unix://"+sock,
+			"--hostname-override", node, "-v", "2")
+		kcmd.Stdout, kcmd.Stderr = logf, logf
+		if err := kcmd.Start(); err != nil {
+			t.Fatal(err)
+		}
 	}
+	startKubelet()
 
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	podsURL := fmt.Sprintf("https://127.0.0.1:%d/pods", port)
@@ -284,10 +292,11 @@ evictionHard: {memory.available: "1Mi", nodefs.available: "1Mi", nodefs.inodesFr
 	showLast := func() string { return "kubelet's /pods: " + last }
 	waitLong(t, 60*time.Second, func() bool { _, err := pods(); last = fmt.Sprint(err); return err == nil }, "kubelet's server", showLast)
 
-	// The pod: web serves on 127.0.0.1:8080 (its host port), client
-	// fetches from it each second; client's liveness fails once, 4 s
-	// after its first start (a marker on the pod's emptyDir keeps it
-	// from failing again).
+	// The pod: an init container writes the page web serves on
+	// 127.0.0.1:8080 (its host port; web has resources, so the pod is
+	// Burstable); client fetches from it each second; client's liveness
+	// fails once, 4 s after its first start (a marker on the pod's
+	// emptyDir keeps it from failing again).
 	manifest := fmt.Sprintf(`apiVersion: v1
 kind: Pod
 metadata:
@@ -298,11 +307,23 @@ spec:
   volumes:
   - name: shared
     emptyDir: {medium: Memory}
+  initContainers:
+  - name: init
+    image: e2e/busybox:1
+    imagePullPolicy: Never
+    volumeMounts:
+    - {name: shared, mountPath: /shared}
+    command: ["sh", "-c", "busybox mkdir -p /shared/www && echo served > /shared/www/index.html"]
   containers:
   - name: web
     image: e2e/busybox:1
     imagePullPolicy: Never
-    command: ["sh", "-c", "busybox mkdir -p /www && echo served > /www/index.html && exec busybox httpd -f -p 8080 -h /www"]
+    volumeMounts:
+    - {name: shared, mountPath: /shared}
+    command: ["busybox", "httpd", "-f", "-p", "8080", "-h", "/shared/www"]
+    resources:
+      requests: {cpu: 100m, memory: 32Mi}
+      limits: {cpu: 200m, memory: 64Mi}
     ports:
     - containerPort: 8080
       hostPort: %d
@@ -381,8 +402,8 @@ spec:
 			t.Errorf("crictl ps -o json: a container's image %+v", c)
 		}
 	}
-	if len(listed.Containers) != 3 {
-		t.Errorf("crictl ps -a -o json: %d containers, want 3", len(listed.Containers))
+	if len(listed.Containers) != 4 {
+		t.Errorf("crictl ps -a -o json: %d containers, want 4 (init, web, client twice)", len(listed.Containers))
 	}
 	ps := cri(0, "ps", "-a")
 	t.Logf("crictl ps -a:\n%s", ps)
@@ -399,9 +420,20 @@ spec:
 	webID = strings.TrimPrefix(webID, "hull://")
 	var webInfo struct{ Info struct{ Pid int } }
 	json.Unmarshal([]byte(cri(0, "inspect", webID)), &webInfo)
-	podCgroup := cgroupRoot + "/kubepods/besteffort/pod" + uid
+	podCgroup := cgroupRoot + "/kubepods/burstable/pod" + uid
 	if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", webInfo.Info.Pid)); !strings.Contains(string(b), ":"+podCgroup+"/"+webID+"\n") {
 		t.Errorf("web's cgroups (pid %d) are not under the pod's %s:\n%s", webInfo.Info.Pid, podCgroup, b)
+	}
+	// web's limits, as kubelet asks them: 64 MiB, 200m of a CPU (a
+	// quota of 20 ms in 100 ms).
+	for f, want := range map[string]string{"memory/" + podCgroup + "/" + webID + "/memory.limit_in_bytes": "67108864",
+		"cpu/" + podCgroup + "/" + webID + "/cpu.cfs_quota_us": "20000", "cpu/" + podCgroup + "/" + webID + "/cpu.shares": "102"} {
+		if b, err := os.ReadFile("/sys/fs/cgroup/" + f); err != nil || strings.TrimSpace(string(b)) != want {
+			t.Errorf("%s: %q %v, want %s", f, b, err, want)
+		}
+	}
+	if p.Status.QOSClass != "Burstable" || len(p.Status.InitContainerStatuses) != 1 || !strings.Contains(string(p.Status.InitContainerStatuses[0].State["terminated"]), `"exitCode":0,"reason":"Completed"`) {
+		t.Errorf("kubelet's pod status: QoS class %q, init containers %+v", p.Status.QOSClass, p.Status.InitContainerStatuses)
 	}
 	// What kubelet gives each container: its /etc/hosts, the pod's host
 	// name, the termination log file, the volume (a tmpfs kubelet
@@ -490,6 +522,23 @@ spec:
 	}
 	if s := cri(0, "ps", "-a", "-q"); s != psBefore {
 		t.Errorf("containers after hull's restart:\n%s\nbefore:\n%s", s, psBefore)
+	}
+
+	// kubelet restarts: it finds its pod running on hull and leaves it
+	// as it is.
+	kcmd.Process.Signal(syscall.SIGTERM)
+	kcmd.Wait()
+	startKubelet()
+	waitLong(t, 60*time.Second, ready, "the pod running and ready after kubelet's restart", showLast)
+	time.Sleep(10 * time.Second) // kubelet's first syncs of the pod
+	if _, ok := pod(); !ok || last != before {
+		t.Errorf("kubelet's /pods after kubelet's restart:\n%s\nbefore:\n%s", last, before)
+	}
+	if s := sandboxes(); s != sandbox {
+		t.Errorf("pods after kubelet's restart: %q, before: %q", s, sandbox)
+	}
+	if s := cri(0, "ps", "-a", "-q"); s != psBefore {
+		t.Errorf("containers after kubelet's restart:\n%s\nbefore:\n%s", s, psBefore)
 	}
 
 	// The manifest goes: kubelet stops and removes the pod, and nothing
