@@ -293,8 +293,8 @@ evictionHard: {memory.available: "1Mi", nodefs.available: "1Mi", nodefs.inodesFr
 	waitLong(t, 60*time.Second, func() bool { _, err := pods(); last = fmt.Sprint(err); return err == nil }, "kubelet's server", showLast)
 
 	// The pod: an init container writes the page web serves on
-	// 127.0.0.1:8080 (its host port; web has resources, so the pod is
-	// Burstable); client fetches from it each second; client's liveness
+	// port 8080 (its host port; kubelet's readiness probe GETs it on the
+	// pod's address; web has resources, so the pod is Burstable); client fetches from it each second; client's liveness
 	// fails once, 4 s after its first start (a marker on the pod's
 	// emptyDir keeps it from failing again).
 	manifest := fmt.Sprintf(`apiVersion: v1
@@ -304,6 +304,9 @@ metadata:
   namespace: e2e
 spec:
   terminationGracePeriodSeconds: 2
+  securityContext:
+    sysctls:
+    - {name: net.ipv4.ip_local_port_range, value: "40000 50000"}
   volumes:
   - name: shared
     emptyDir: {medium: Memory}
@@ -313,7 +316,7 @@ spec:
     imagePullPolicy: Never
     volumeMounts:
     - {name: shared, mountPath: /shared}
-    command: ["sh", "-c", "busybox mkdir -p /shared/www && echo served > /shared/www/index.html"]
+    command: ["sh", "-c", "busybox mkdir -p /shared/www && echo served > /shared/www/index.html && echo -n page written > /dev/termination-log"]
   containers:
   - name: web
     image: e2e/busybox:1
@@ -328,7 +331,7 @@ spec:
     - containerPort: 8080
       hostPort: %d
     readinessProbe:
-      exec: {command: ["busybox", "wget", "-qO-", "http://127.0.0.1:8080/"]}
+      httpGet: {path: /, port: 8080}
       periodSeconds: 1
   - name: client
     image: e2e/busybox:1
@@ -432,7 +435,7 @@ spec:
 			t.Errorf("%s: %q %v, want %s", f, b, err, want)
 		}
 	}
-	if p.Status.QOSClass != "Burstable" || len(p.Status.InitContainerStatuses) != 1 || !strings.Contains(string(p.Status.InitContainerStatuses[0].State["terminated"]), `"exitCode":0,"reason":"Completed"`) {
+	if p.Status.QOSClass != "Burstable" || len(p.Status.InitContainerStatuses) != 1 || !strings.Contains(string(p.Status.InitContainerStatuses[0].State["terminated"]), `"exitCode":0,"reason":"Completed","message":"page written"`) {
 		t.Errorf("kubelet's pod status: QoS class %q, init containers %+v", p.Status.QOSClass, p.Status.InitContainerStatuses)
 	}
 	// What kubelet gives each container: its /etc/hosts, the pod's host
@@ -440,8 +443,8 @@ spec:
 	// mounted).
 	clientID, _, _, _ := p.container("client")
 	inClient := cri(0, "exec", "-s", strings.TrimPrefix(clientID, "hull://"), "sh", "-c",
-		"hostname; cat /etc/hosts; busybox ls /dev/termination-log; busybox grep ' /shared ' /proc/mounts")
-	for _, want := range []string{"pair-hull-e2e-node\n", "# Kubernetes-managed hosts file", "/dev/termination-log\n", " /shared tmpfs "} {
+		"hostname; cat /etc/hosts; busybox ls /dev/termination-log; busybox grep ' /shared ' /proc/mounts; cat /proc/sys/net/ipv4/ip_local_port_range")
+	for _, want := range []string{"pair-hull-e2e-node\n", "# Kubernetes-managed hosts file", "/dev/termination-log\n", " /shared tmpfs ", "40000\t50000\n"} {
 		if !strings.Contains(inClient, want) {
 			t.Errorf("in client: no %q in:\n%s", want, inClient)
 		}
