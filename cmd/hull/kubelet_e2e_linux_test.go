@@ -581,6 +581,40 @@ spec:
 	for _, m := range mountsUnder(t, dir) {
 		t.Errorf("mount left: %s", m)
 	}
+	for _, e := range kubeletCRIErrors(t, filepath.Join(kdir, "kubelet.log")) {
+		t.Errorf("kubelet: hull answered %s", e)
+	}
+}
+
+// kubeletCRIErrors are the CRI calls kubelet logs as failed, but for
+// those a healthy run has: any call while hull restarts (Unavailable), a
+// container's status after its removal (kubelet deletes twice), an exec
+// probe past its second on a loaded machine, and the stats calls where
+// they are not served yet.
+func kubeletCRIErrors(t *testing.T, path string) []string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Error(err)
+		return nil
+	}
+	re := regexp.MustCompile(`"(\w+)(?: [\w ]+?)? from (?:runtime|image) service failed" err="rpc error: code = (\w+) desc = ([^"]*)`)
+	seen := map[string]bool{}
+	var out []string
+	for _, m := range re.FindAllStringSubmatch(string(b), -1) {
+		call, code := m[1], m[2]
+		switch {
+		case code == "Unavailable",
+			code == "NotFound" && call == "ContainerStatus",
+			code == "DeadlineExceeded" && call == "ExecSync",
+			code == "Unimplemented" && strings.Contains(call, "Stats"):
+			continue
+		}
+		if k := call + " " + code; !seen[k] {
+			seen[k] = true
+			out = append(out, fmt.Sprintf("%s: %s: %s", call, code, m[3]))
+		}
+	}
+	return out
 }
 
 // showKubeletLog logs kubelet's errors and warnings (its log is long):
