@@ -202,3 +202,41 @@ install_critest() {
   fi
   export HULL_TEST_CRITEST="$dir/critest"
 }
+
+# install_kubelet builds kubelet (Kubernetes' node agent; TestKubeletOnHull
+# runs it standalone on hull's CRI socket) from the Go module proxy, once,
+# into the tools cache, and points the tests at it (HULL_TEST_KUBELET).
+# k8s.io/kubernetes requires its staging modules (k8s.io/api, client-go, …)
+# at v0.0.0 and replaces them with folders that its module zip leaves out, so
+# it is built from a scratch main module that requires it and replaces each
+# of those modules with its published v0.<minor>.<patch> twin. Many minutes
+# on two cores; GONOSUMDB: the checksum database may refuse k8s.io modules.
+KUBELET_VERSION=v1.37.2
+install_kubelet() {
+  local dir="$TOOLS_CACHE/kubelet-$KUBELET_VERSION"
+  if ! "$dir/kubelet" --version 2>/dev/null | grep -qF "$KUBELET_VERSION"; then
+    step "build kubelet $KUBELET_VERSION from the Go module proxy (once; kept in $TOOLS_CACHE)"
+    local gomod staging work minor=${KUBELET_VERSION#v1.}
+    export GONOSUMDB='k8s.io/*,sigs.k8s.io/*'
+    gomod=$(GOFLAGS= go mod download -json "k8s.io/kubernetes@$KUBELET_VERSION" | sed -n 's/^\t"GoMod": "\(.*\)",$/\1/p')
+    [ -n "$gomod" ] || { echo "go mod download k8s.io/kubernetes@$KUBELET_VERSION failed" >&2; return 1; }
+    staging=$(sed -n 's#^\t\(k8s.io/[^ ]*\) => ./staging/src/.*#\1#p' "$gomod")
+    [ -n "$staging" ] || { echo "no staging modules in $gomod" >&2; return 1; }
+    work=$(mktemp -d)
+    {
+      echo "module hull.test/kubelet"
+      echo "go $(sed -n 's/^go //p' "$gomod")"
+      echo "require k8s.io/kubernetes $KUBELET_VERSION"
+      for m in $staging; do echo "replace $m => $m v0.$minor"; done
+    } >"$work/go.mod"
+    mkdir -p "$dir"
+    (cd "$work" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath \
+      -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$KUBELET_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${minor%%.*} -X k8s.io/component-base/version.gitTreeState=clean" \
+      -o "$dir/kubelet.tmp" k8s.io/kubernetes/cmd/kubelet) &&
+      mv "$dir/kubelet.tmp" "$dir/kubelet"
+    local rc=$?
+    rm -rf "$work"
+    [ $rc -eq 0 ] || return $rc
+  fi
+  export HULL_TEST_KUBELET="$dir/kubelet"
+}

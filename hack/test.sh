@@ -15,6 +15,7 @@ install_compose
 install_buildx || echo "buildx could not be built: TestBuildxOnHull will say so and skip"
 install_crictl || echo "crictl could not be built: TestCRIWithCrictl will say so and skip"
 install_critest || echo "critest could not be built: TestCritest will say so and skip"
+install_kubelet || echo "kubelet could not be built: TestKubeletOnHull will say so and skip"
 
 step "gofmt"
 bad=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))

@@ -129,17 +129,33 @@ func (c *cniNet) add(ctx context.Context, id, netns string, meta *runtimeapi.Pod
 }
 
 // del detaches the pod; a teardown already (half) done is no error the
-// plugins do not make of it themselves (CNI DEL is idempotent).
+// plugins do not make of it themselves (CNI DEL is idempotent). It tears
+// down with the configuration the pod was attached with, which libcni
+// keeps in its cache at ADD: a configuration changed or removed since
+// (a daemon restarted with another --cni-conf-dir) would leave the pod's
+// address leased and its host ports in the firewall. Without that cache,
+// the current configuration; without either, nothing can be torn down.
 func (c *cniNet) del(ctx context.Context, id string, pn *podNetwork, meta *runtimeapi.PodSandboxMetadata) error {
-	list, err := c.load(ctx)
-	if err != nil {
-		return nil // no configuration: nothing can be torn down
-	}
 	netns := pn.NetNS
 	if _, err := os.Stat(netns); err != nil {
 		netns = "" // the namespace is gone: the plugins free what they hold
 	}
-	if err := c.config().DelNetworkList(ctx, list, c.rt(id, netns, meta, pn.Ports)); err != nil {
+	cfg, rt := c.config(), c.rt(id, netns, meta, pn.Ports)
+	var list *libcni.NetworkConfigList
+	if pn.Network != "" {
+		if b, cached, err := cfg.GetNetworkListCachedConfig(&libcni.NetworkConfigList{Name: pn.Network}, rt); err == nil && b != nil {
+			if l, err := libcni.ConfListFromBytes(b); err == nil {
+				list, rt = l, cached
+			}
+		}
+	}
+	if list == nil {
+		var err error
+		if list, err = c.load(ctx); err != nil {
+			return nil
+		}
+	}
+	if err := cfg.DelNetworkList(ctx, list, rt); err != nil {
 		return fmt.Errorf("cni del %s from network %s: %w", id, list.Name, err)
 	}
 	return nil

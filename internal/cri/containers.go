@@ -52,6 +52,9 @@ func (s *Server) CreateContainer(ctx context.Context, req *runtimeapi.CreateCont
 		labelType: typeContainer, labelPod: pod.ID, labelMeta: toJSON(cfg.Metadata), labelLabels: toJSON(cfg.Labels),
 		labelAnnotations: toJSON(cfg.Annotations), labelLogPath: cfg.LogPath, labelImage: imgRef,
 	}
+	if u := cfg.GetImage().GetUserSpecifiedImage(); u != "" {
+		labels[labelUserImage] = u
+	}
 	c := &container.Config{Image: img.Id, Entrypoint: cfg.Command, Cmd: cfg.Args, WorkingDir: cfg.WorkingDir, Labels: labels,
 		Tty: cfg.Tty, OpenStdin: cfg.Stdin, StdinOnce: cfg.StdinOnce, AttachStdin: cfg.Stdin, AttachStdout: true, AttachStderr: true}
 	if len(cfg.Command) > 0 && cfg.Args == nil {
@@ -268,9 +271,11 @@ func (s *Server) ListContainers(ctx context.Context, req *runtimeapi.ListContain
 		if in, err := s.b.ContainerInspect(ctx, c.ID); err == nil {
 			created = parseTime(in.Created).UnixNano()
 		}
+		imgSpec, imgRef := s.containerImage(ctx, c.ImageID, l[labelImage])
+		imgSpec.UserSpecifiedImage = l[labelUserImage]
 		resp.Containers = append(resp.Containers, &runtimeapi.Container{
 			Id: c.ID, PodSandboxId: l[labelPod], Metadata: fromJSON[*runtimeapi.ContainerMetadata](l[labelMeta]),
-			Image: &runtimeapi.ImageSpec{Image: l[labelImage]}, ImageRef: c.ImageID, ImageId: c.ImageID, State: state, CreatedAt: created,
+			Image: imgSpec, ImageRef: imgRef, ImageId: c.ImageID, State: state, CreatedAt: created,
 			Labels: labels, Annotations: fromJSON[map[string]string](l[labelAnnotations]),
 		})
 	}
@@ -285,6 +290,7 @@ func (s *Server) ContainerStatus(ctx context.Context, req *runtimeapi.ContainerS
 	}
 	l := in.Config.Labels
 	imgSpec, imgRef := s.containerImage(ctx, in.Image, l[labelImage])
+	imgSpec.UserSpecifiedImage = l[labelUserImage]
 	st := &runtimeapi.ContainerStatus{
 		Id: in.ID, Metadata: fromJSON[*runtimeapi.ContainerMetadata](l[labelMeta]), CreatedAt: parseTime(in.Created).UnixNano(),
 		Image: imgSpec, ImageRef: imgRef, ImageId: in.Image,

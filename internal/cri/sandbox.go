@@ -27,6 +27,7 @@ const (
 	labelLogDir      = "io.hull.cri.log-directory"
 	labelLogPath     = "io.hull.cri.log-path"
 	labelImage       = "io.hull.cri.image"
+	labelUserImage   = "io.hull.cri.user-image" // the image as the user named it (kubelet: the pod's spec)
 	labelNamespaces  = "io.hull.cri.namespaces"
 	typeSandbox      = "podsandbox"
 	typeContainer    = "container"
