@@ -123,6 +123,7 @@ func TestKubeletOnHull(t *testing.T) {
 	kubelet := kubeletBin(t)
 	crictl := crictlBin(t)
 	buildShim(t)
+	keepHostFromKubelet(t)
 	confDir, ipamDir, withCNI := criNetwork(t)
 	if !withCNI {
 		t.Skip("no CNI plugins (apt-get install containernetworking-plugins): the pod's host port needs them")
