@@ -18,8 +18,7 @@
 #
 # --debug runs hull's daemon with -D (its creation traces and CRI calls in
 # the log, kept in /var/tmp/hull-cri-bench.log); --unconfined asks both
-# runtimes for Unconfined seccomp instead of RuntimeDefault (hull's CRI
-# does not read it yet); --only runs one runtime (for profiling); --hull
+# runtimes for Unconfined seccomp instead of RuntimeDefault; --only runs one runtime (for profiling); --hull
 # times another build of hull (its shim and monitor beside it) instead of
 # building bin/hull; --rss-detail prints the RSS of each process counted;
 # --perf runs hull's daemon under `perf record -g` (what it starts
