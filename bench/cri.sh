@@ -18,8 +18,8 @@
 #
 # --debug runs hull's daemon with -D (its creation traces and CRI calls in
 # the log, kept in /var/tmp/hull-cri-bench.log); --unconfined asks both
-# runtimes for Unconfined seccomp instead of RuntimeDefault; --only runs one runtime (for profiling); --hull
-# times another build of hull (its shim and monitor beside it) instead of
+# runtimes for Unconfined seccomp instead of RuntimeDefault; --only runs
+# one runtime (for profiling); --hull times another build of hull (its shim and monitor beside it) instead of
 # building bin/hull; --rss-detail prints the RSS of each process counted;
 # --perf runs hull's daemon under `perf record -g` (what it starts
 # followed: shims, inits, CNI plugins) into FILE and prints where the CPU
