@@ -19,8 +19,8 @@
 # --debug runs hull's daemon with -D (its creation traces and CRI calls in
 # the log, kept in /var/tmp/hull-cri-bench.log); --unconfined asks both
 # runtimes for Unconfined seccomp instead of RuntimeDefault; --only runs
-# one runtime (for profiling); --hull times another build of hull (its shim and monitor beside it) instead of
-# building bin/hull; --rss-detail prints the RSS of each process counted;
+# one runtime (for profiling); --hull times another build of hull (its
+# shim and monitor beside it) instead of building bin/hull; --rss-detail prints the RSS of each process counted;
 # --perf runs hull's daemon under `perf record -g` (what it starts
 # followed: shims, inits, CNI plugins) into FILE and prints where the CPU
 # went by process (its RSS then counts perf's).
@@ -54,7 +54,7 @@ while (($#)); do
 	--hull) HULL=${2:?--hull needs a path}; shift 2 ;;
 	--rss-detail) EXTRA+=(-rss-detail); shift ;;
 	--perf) PERF=${2:?--perf needs a file}; shift 2 ;;
-	-h | --help) sed -n '2,33p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,32p' "$0"; exit 0 ;;
 	*) echo "unknown option $1" >&2; exit 2 ;;
 	esac
 done
