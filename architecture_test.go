@@ -49,9 +49,10 @@ var allowed = map[string][]string{
 	"bench":                      {"bench/soak"},
 	"internal/image/imagetest":   {"internal/errdefs", "internal/image", "internal/layer"},
 	"internal/server/servertest": {"internal/errdefs", "internal/server"},
-	"test/conformance":           {}, // drives the daemons over their sockets only
-	"test/critest/images":        {}, // critest's test images, made locally
-	"test/critest/standin":       {}, // the programs in those images
+	"test/conformance":           {"internal/hosttest"}, // drives the daemons over their sockets only
+	"internal/hosttest":          {},                    // host settings shared by test binaries
+	"test/critest/images":        {},                    // critest's test images, made locally
+	"test/critest/standin":       {},                    // the programs in those images
 }
 
 // daemonSide may never be reached, even indirectly, from the client side.

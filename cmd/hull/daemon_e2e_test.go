@@ -22,6 +22,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/hullproject/hull/internal/hosttest"
 )
 
 // hullDaemon starts `hull daemon` on a private socket and data root, and
@@ -42,15 +44,18 @@ func hullDaemon(t *testing.T, extra ...string) (env []string, dir string) {
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	logf, _ := os.Create(filepath.Join(dir, "daemon.log"))
 	cmd.Stdout, cmd.Stderr = logf, logf
+	// The default bridge turns IPv4 forwarding on; the last test binary
+	// holding it puts back what the host had (hosttest).
+	releaseForwarding := hosttest.Hold("/proc/sys/net/ipv4/ip_forward")
 	if err := cmd.Start(); err != nil {
+		releaseForwarding()
 		t.Fatal(err)
 	}
-	forward, _ := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
 	t.Cleanup(func() {
 		// Live-restore keeps containers running past the daemon: remove
 		// them first, then the networks; the default bridge and the
 		// firewall table stay with a daemon, as Docker's do, so remove
-		// them after it, and put IPv4 forwarding back as it was.
+		// them after it, and let go of IPv4 forwarding.
 		removeAllContainers(t, sock)
 		if resp, err := apiClient(sock).Post("http://hull/networks/prune", "application/json", nil); err == nil {
 			resp.Body.Close()
@@ -58,9 +63,7 @@ func hullDaemon(t *testing.T, extra ...string) (env []string, dir string) {
 		cancel()
 		cmd.Wait()
 		removeDaemonNetwork(filepath.Join(dir, "run"))
-		if len(forward) > 0 {
-			os.WriteFile("/proc/sys/net/ipv4/ip_forward", forward, 0o644)
-		}
+		releaseForwarding()
 		if t.Failed() {
 			b, _ := os.ReadFile(filepath.Join(dir, "daemon.log"))
 			t.Logf("daemon log:\n%s", b)

@@ -16,6 +16,8 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"github.com/vishvananda/netlink"
+
+	"github.com/hullproject/hull/internal/hosttest"
 )
 
 // requireIPv6 skips a test when the host's kernel has no IPv6 (booted with
@@ -31,19 +33,17 @@ func requireIPv6(t *testing.T) {
 	}
 }
 
-// keepIPv6Host puts the host's IPv6 forwarding back as it was after the
-// test (the bridge driver turns it on, as dockerd's) and removes the table
+// keepIPv6Host holds the host's IPv6 forwarding for the test (the bridge
+// driver turns it on, as dockerd's; the last test binary holding it puts
+// back what the host had: hosttest) and removes the table
 // ip6 a test daemon left (hullDaemon's cleanup removes its table ip only)
 // once the caller has set the daemon's exec root in the string returned.
 // Called before hullDaemon, its cleanup runs after the daemon's.
 func keepIPv6Host(t *testing.T) *string {
-	const fwd6 = "/proc/sys/net/ipv6/conf/all/forwarding"
-	before, err := os.ReadFile(fwd6)
+	release := hosttest.Hold("/proc/sys/net/ipv6/conf/all/forwarding")
 	execRoot := new(string)
 	t.Cleanup(func() {
-		if err == nil {
-			os.WriteFile(fwd6, before, 0o644)
-		}
+		release()
 		if *execRoot == "" {
 			return
 		}

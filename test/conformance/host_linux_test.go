@@ -13,6 +13,8 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
+
+	"github.com/hullproject/hull/internal/hosttest"
 )
 
 // createBridge makes the bridge dockerd is given (--bridge), with addr
@@ -102,18 +104,9 @@ func dieWithTest(cmd *exec.Cmd) {
 // hull's bridge networks turn on (IPv4 always, IPv6 with an IPv6 network).
 var forwardingSysctls = []string{"/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv6/conf/all/forwarding"}
 
-// keepForwarding returns a function that puts the host's forwarding
-// switches back as they are now.
+// keepForwarding holds the host's forwarding switches for the run and
+// answers the function that lets go: the last test binary holding them
+// (cmd/hull's tests run at the same time) puts back what the host had.
 func keepForwarding() func() {
-	saved := map[string][]byte{}
-	for _, p := range forwardingSysctls {
-		if b, err := os.ReadFile(p); err == nil {
-			saved[p] = b
-		}
-	}
-	return func() {
-		for p, b := range saved {
-			os.WriteFile(p, b, 0o644)
-		}
-	}
+	return hosttest.Hold(forwardingSysctls...)
 }
