@@ -111,20 +111,13 @@ var pluginDirs = []string{"/run/docker/plugins", "/run/hull/plugins", "/etc/dock
 
 // makeDockerPluginDir makes /run/docker/plugins when the host has none
 // (the volume plugin case puts its socket there, in the daemons' tmpfs) and
-// removes what it made (and dockerd's /run/containerd/s) when the run ends, so that the machine is left as
+// removes what it made when the run ends, so that the machine is left as
 // it was. The other folders are mounted over only where they exist: a
 // folder made for the run would be a change others see (a hull test skips
 // when /run/hull exists).
 func makeDockerPluginDir(t *testing.T) {
 	var made []string
 	for d := "/run/docker/plugins"; d != "/run"; d = filepath.Dir(d) {
-		if _, err := os.Stat(d); os.IsNotExist(err) {
-			made = append(made, d)
-		}
-	}
-	// dockerd's containerd shims put their sockets in /run/containerd/s
-	// whatever the roots: that folder goes too when the run made it.
-	for _, d := range []string{"/run/containerd/s", "/run/containerd"} {
 		if _, err := os.Stat(d); os.IsNotExist(err) {
 			made = append(made, d)
 		}
