@@ -281,7 +281,11 @@ func TestCRIWithCrictl(t *testing.T) {
 		t.Errorf("crictl ps --label c=1 -q: %q, want %s", out, ctr)
 	}
 	logFile := filepath.Join(logDir, "c1", "0.log")
-	waitFor(t, func() bool { b, _ := os.ReadFile(logFile); return strings.Contains(string(b), "oops") }, "the container's CRI log", func() string { b, _ := os.ReadFile(logFile); return string(b) })
+	// stdout and stderr are two pipes: either line may come first.
+	waitFor(t, func() bool {
+		b, _ := os.ReadFile(logFile)
+		return strings.Contains(string(b), "oops") && strings.Contains(string(b), "hello")
+	}, "the container's CRI log", func() string { b, _ := os.ReadFile(logFile); return string(b) })
 	b, _ := os.ReadFile(logFile)
 	line := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z (stdout|stderr) (F|P) (.*)$`)
 	got := map[string]bool{}
