@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -38,19 +36,7 @@ func TestCRIMemoryAfterBurst(t *testing.T) {
 	}
 	defer conn.Close()
 	rt := runtimeapi.NewRuntimeServiceClient(conn)
-	out, _ := exec.Command("pgrep", "-f", "daemon -H unix://"+dir).Output()
-	pid, _ := strconv.Atoi(strings.Fields(string(out) + " 0")[0])
-	rss := func() int64 {
-		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-		for _, l := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-				kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-				return kb << 10
-			}
-		}
-		t.Fatalf("no VmRSS for the daemon (pid %d)", pid)
-		return 0
-	}
+	rss := daemonRSS(t, dir)
 	ctx := context.Background()
 	if _, err := rt.Version(ctx, &runtimeapi.VersionRequest{}); err != nil {
 		t.Fatal(err)
@@ -75,19 +61,7 @@ func TestCRIMemoryAfterBurst(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	peak := rss()
-	t.Logf("daemon RSS: idle %d MiB, after the burst %d MiB", idle>>20, peak>>20)
-	if peak < idle+30<<20 {
-		t.Fatalf("the burst grew the daemon by %d MiB only: it cannot show whether memory comes back", (peak-idle)>>20)
-	}
-	deadline := time.Now().Add(15 * time.Second)
-	for rss() > idle+10<<20 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the daemon's RSS stayed at %d MiB (idle %d MiB) 15 s after a burst of CRI calls", rss()>>20, idle>>20)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	t.Logf("back to %d MiB", rss()>>20)
+	expectMemoryBack(t, rss, idle, "a burst of CRI calls")
 }
 
 // TestStartJoiningWhileListing: a container that joins another's

@@ -79,19 +79,7 @@ func TestSoakMemoryWithStreamsOpen(t *testing.T) {
 	env, dir := hullDaemon(t)
 	loadBusybox(t, env, dir)
 	docker(t, env, "run", "-d", "--name", "streamed", "--network", "none", "e2e/busybox:1", "sleep", "300")
-	out, _ := exec.Command("pgrep", "-f", "daemon -H unix://"+dir).Output()
-	pid, _ := strconv.Atoi(strings.Fields(string(out) + " 0")[0])
-	rss := func() int64 {
-		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-		for _, l := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-				kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-				return kb << 10
-			}
-		}
-		t.Fatalf("no VmRSS for the daemon (pid %d)", pid)
-		return 0
-	}
+	rss := daemonRSS(t, dir)
 	c := apiClient(filepath.Join(dir, "hull.sock"))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -131,19 +119,7 @@ func TestSoakMemoryWithStreamsOpen(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	peak := rss()
-	t.Logf("daemon RSS: idle %d MiB, after the burst %d MiB", idle>>20, peak>>20)
-	if peak < idle+30<<20 {
-		t.Fatalf("the burst grew the daemon by %d MiB only: it cannot show whether memory comes back", (peak-idle)>>20)
-	}
-	deadline := time.Now().Add(15 * time.Second)
-	for rss() > idle+10<<20 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the daemon's RSS stayed at %d MiB (idle %d MiB) 15 s after the burst, with an events and a stats stream open", rss()>>20, idle>>20)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	t.Logf("back to %d MiB with both streams open", rss()>>20)
+	expectMemoryBack(t, rss, idle, "the burst, with an events and a stats stream open")
 }
 
 // TestSoakVolumesAfterCrash: the soak's kill -9 left an anonymous volume
@@ -261,4 +237,41 @@ func TestSoakNoZombiesUnderMonitor(t *testing.T) {
 	if out := docker(t, env, "inspect", "-f", "{{.State.ExitCode}}", "orphans"); out != "4" {
 		t.Errorf("the init's exit code: %s, want 4", out)
 	}
+}
+
+// daemonRSS answers a function that reads the resident memory of the
+// hull daemon serving dir (its VmRSS, in bytes).
+func daemonRSS(t *testing.T, dir string) func() int64 {
+	out, _ := exec.Command("pgrep", "-f", "daemon -H unix://"+dir).Output()
+	pid, _ := strconv.Atoi(strings.Fields(string(out) + " 0")[0])
+	return func() int64 {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+				kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+				return kb << 10
+			}
+		}
+		t.Fatalf("no VmRSS for the daemon (pid %d)", pid)
+		return 0
+	}
+}
+
+// expectMemoryBack checks that a burst grew the daemon (else the test
+// cannot show anything) and that within 15 s after it, described by after,
+// its RSS is back within 10 MiB of idle.
+func expectMemoryBack(t *testing.T, rss func() int64, idle int64, after string) {
+	peak := rss()
+	t.Logf("daemon RSS: idle %d MiB, after the burst %d MiB", idle>>20, peak>>20)
+	if peak < idle+30<<20 {
+		t.Fatalf("the burst grew the daemon by %d MiB only: it cannot show whether memory comes back", (peak-idle)>>20)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for rss() > idle+10<<20 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the daemon's RSS stayed at %d MiB (idle %d MiB) 15 s after %s", rss()>>20, idle>>20, after)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Logf("back to %d MiB after %s", rss()>>20, after)
 }
