@@ -57,18 +57,7 @@ func TestCRIStreaming(t *testing.T) {
 	// exit status.
 	crictlOut := func(stdin string, args ...string) (string, string, int) {
 		t.Helper()
-		cmd := exec.Command(crictl, append(base, args...)...)
-		cmd.Stdin = strings.NewReader(stdin)
-		var out, errOut bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return out.String(), errOut.String(), code
+		return runEnv(t, os.Environ(), stdin, crictl, append(base, args...)...)
 	}
 
 	podJSON := filepath.Join(dir, "pod.json")
