@@ -47,11 +47,13 @@ SHIM_BUILD_FLAGS=(-tags "seccomp,netgo,osusergo" -ldflags=-extldflags=-static)
 # pure Go (no cgo): it stays resident beside every container, so it is kept
 # small.
 build_hull() {
-  step "go build -o bin/hull ./cmd/hull; go build ${SHIM_BUILD_FLAGS[*]} -o bin/hull-shim ./cmd/hull-shim; CGO_ENABLED=0 go build -o bin/hull-monitor ./cmd/hull-monitor; go build -o bin/hull-buildkit ./cmd/hull-buildkit"
+  step "go build -o bin/hull ./cmd/hull; go build ${SHIM_BUILD_FLAGS[*]} -o bin/hull-shim ./cmd/hull-shim; CGO_ENABLED=0 go build -o bin/hull-monitor ./cmd/hull-monitor; CGO_ENABLED=0 go build -ldflags="-s -w" -o bin/hull-init ./cmd/hull-init; go build -o bin/hull-buildkit ./cmd/hull-buildkit"
   mkdir -p bin
   go build -o bin/hull ./cmd/hull
   go build "${SHIM_BUILD_FLAGS[@]}" -o bin/hull-shim ./cmd/hull-shim
   CGO_ENABLED=0 go build -o bin/hull-monitor ./cmd/hull-monitor
+  # The lean container init: pure Go and small, it starts once per container.
+  CGO_ENABLED=0 go build -ldflags="-s -w" -o bin/hull-init ./cmd/hull-init
   go build -o bin/hull-buildkit ./cmd/hull-buildkit
 }
 

@@ -23,7 +23,7 @@ var (
 )
 
 // buildShim builds hull-shim beside hullBin, where hull looks for it, and
-// hull-monitor beside that (pure Go, as hack/lib.sh builds it). hull-shim is
+// hull-monitor and hull-init beside that (pure Go, as hack/lib.sh builds them). hull-shim is
 // built with libcontainer's seccomp support (cgo, libseccomp), since the
 // default spec carries Docker's seccomp profile.
 func buildShim(t *testing.T) {
@@ -41,6 +41,12 @@ func buildShim(t *testing.T) {
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			shimErr = fmt.Errorf("build hull-monitor: %v\n%s", err, out)
+			return
+		}
+		cmd = exec.Command("go", "build", "-ldflags=-s -w", "-o", filepath.Join(filepath.Dir(hullBin), "hull-init"), "../hull-init")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			shimErr = fmt.Errorf("build hull-init: %v\n%s", err, out)
 		}
 	})
 	if shimErr != nil {

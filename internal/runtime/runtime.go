@@ -34,6 +34,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -51,6 +52,10 @@ const DefaultRoot = "/run/hull/runtime"
 // number of Runtime values (in any number of processes) may share a root.
 type Runtime struct {
 	root string
+	// initOnce makes initExe, the sealed copy of hull-init shared by
+	// every container this runtime creates (Linux).
+	initOnce sync.Once
+	initExe  *os.File
 }
 
 // New returns the runtime whose state lives under root.
@@ -117,12 +122,24 @@ type CreateOptions struct {
 	// Steps, when set, is told when the shim reached each step of the
 	// create ("shim started", "container created"), for a creation trace.
 	Steps func(TimedStep)
+	// Init chooses the container's init: InitAuto (hull-init where it
+	// supports the container, libcontainer's otherwise), InitLean (fail
+	// when hull-init cannot) or InitLibcontainer. Empty takes the
+	// HULL_INIT environment variable's.
+	Init string
 	// Ports are the container's published ports: host sockets the shim
 	// relays to the container until its init exits, so they answer while
 	// the caller (the daemon) is away. Create hands the shim copies; the
 	// caller still closes its own.
 	Ports []PublishedPort
 }
+
+// The container inits a shim can use (CreateOptions.Init, HULL_INIT).
+const (
+	InitAuto         = ""             // the lean init where it supports the config
+	InitLean         = "lean"         // the lean init, or fail
+	InitLibcontainer = "libcontainer" // libcontainer's init
+)
 
 // PublishedPort is a host socket (listening TCP, bound UDP) and the
 // container address it is relayed to.

@@ -154,6 +154,17 @@ func (r *Runtime) startShim(ctx context.Context, id, bundle string, opts CreateO
 	if opts.StdinOnce {
 		args = append(args, "--stdin-once")
 	}
+	init := opts.Init
+	if init == "" {
+		init = os.Getenv("HULL_INIT")
+	}
+	switch init {
+	case InitAuto:
+	case InitLean, InitLibcontainer:
+		args = append(args, "--init", init)
+	default:
+		return nil, nil, invalid("container init %q: use %q or %q", init, InitLean, InitLibcontainer)
+	}
 	readyR, readyW, err := os.Pipe()
 	if err != nil {
 		return nil, nil, err
@@ -188,6 +199,10 @@ func (r *Runtime) startShim(ctx context.Context, id, bundle string, opts CreateO
 			extra = append(extra, f)
 		}
 		args = append(args, "--stdio-fd", fmt.Sprint(first))
+	}
+	if f := r.sealedInit(shimPath); f != nil {
+		extra = append(extra, f)
+		args = append(args, "--init-fd", fmt.Sprint(2+len(extra)))
 	}
 	if len(opts.Ports) > 0 {
 		fds := make([]monitor.PortFd, 0, len(opts.Ports))
@@ -618,4 +633,24 @@ func (r *Runtime) attachImpl(ctx context.Context, id string, opts AttachOptions)
 			return resp.Err()
 		},
 	}, nil
+}
+
+// sealedInit is the sealed copy of hull-init (beside the shim) every
+// container this runtime creates starts from: made once, handed to each
+// shim, so no start pays for copying the binary; nil when there is no
+// hull-init (the shim then uses libcontainer's init).
+func (r *Runtime) sealedInit(shimPath string) *os.File {
+	r.initOnce.Do(func() {
+		p := findInit(shimPath)
+		if p == "" {
+			return
+		}
+		f, err := sealedInit(p, r.root)
+		if err != nil {
+			slog.Warn("no sealed copy of hull-init; each shim makes its own", "error", err)
+			return
+		}
+		r.initExe = f
+	})
+	return r.initExe
 }

@@ -60,7 +60,10 @@ func testShim(t *testing.T) string {
 			shimErr = fmt.Errorf("build hull-shim: %v\n%s", err, out)
 			return
 		}
-		shimErr = buildMonitor(filepath.Join(dir, "hull-monitor"), "../../cmd/hull-monitor")
+		if shimErr = buildMonitor(filepath.Join(dir, "hull-monitor"), "../../cmd/hull-monitor"); shimErr != nil {
+			return
+		}
+		shimErr = buildMonitor(filepath.Join(dir, "hull-init"), "../../cmd/hull-init")
 	})
 	if shimErr != nil {
 		t.Fatal(shimErr)
@@ -68,7 +71,8 @@ func testShim(t *testing.T) string {
 	return shimBin
 }
 
-// buildMonitor builds cmd/hull-monitor as hack/lib.sh does: pure Go.
+// buildMonitor builds cmd/hull-monitor (or cmd/hull-init) as hack/lib.sh
+// does: pure Go.
 func buildMonitor(out, pkg string) error {
 	cmd := exec.Command("go", "build", "-o", out, pkg)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")

@@ -49,6 +49,13 @@ type shim struct {
 	// mon is the in-process monitor, whose goroutine forks (OnMain); nil
 	// in a helper, which forks from its main goroutine directly.
 	mon *monitor.Monitor
+	// init is the init the shim was asked for (InitAuto, InitLean,
+	// InitLibcontainer); steps is the create's trace, past "shim started".
+	init  string
+	steps []TimedStep
+	// sealedInit is the sealed copy of hull-init the caller handed over
+	// (--init-fd); nil: the shim seals one itself.
+	sealedInit *os.File
 }
 
 // ShimMain is the shim's main function: it creates the container described
@@ -83,6 +90,8 @@ func ShimMain(args []string) int {
 	stdinOnce := fs.Bool("stdin-once", false, "close the init's stdin when the first attached client's ends")
 	run := fs.Bool("run", false, "start at once; delete and report the exit status on fd 3 when the init exits")
 	portsJSON := fs.String("ports", "", "published ports to relay: JSON [{proto, target, fd}]")
+	initFd := fs.Int("init-fd", -1, "a sealed copy of hull-init (memfd) to create the container with")
+	initMode := fs.String("init", "", `the container's init: "" (the lean init where it can), "lean" or "libcontainer"`)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -102,7 +111,7 @@ func ShimMain(args []string) int {
 		return 1
 	}
 	r := New(*root)
-	s := &shim{id: *id, bundle: *bundle, dir: r.shimDir(*id), openStdin: *openStdin}
+	s := &shim{id: *id, bundle: *bundle, dir: r.shimDir(*id), openStdin: *openStdin, init: *initMode, sealedInit: callerSealedInit(*initFd)}
 	s.files.Ports = ports
 	var console, stdio []*os.File
 	if *consoleFd >= 0 {
@@ -121,7 +130,8 @@ func ShimMain(args []string) int {
 	if !*run {
 		monitorPath = findMonitor(self)
 	}
-	warnings, err := s.create(r, *pidFile, *noPivot, console, stdio)
+	warnings, err := s.create(r, self, *pidFile, *noPivot, console, stdio)
+	steps = append(steps, s.steps...)
 	for _, f := range append(console, stdio...) {
 		f.Close()
 	}
@@ -323,7 +333,7 @@ func (s *shim) onMain(fn func()) {
 }
 
 // create makes and starts (up to the exec fifo) the container.
-func (s *shim) create(r *Runtime, pidFile string, noPivot bool, console, stdio []*os.File) (_ []string, retErr error) {
+func (s *shim) create(r *Runtime, self, pidFile string, noPivot bool, console, stdio []*os.File) (_ []string, retErr error) {
 	if err := os.Chdir(s.bundle); err != nil {
 		return nil, invalid("bundle %s: %v", s.bundle, err)
 	}
@@ -336,17 +346,9 @@ func (s *shim) create(r *Runtime, pidFile string, noPivot bool, console, stdio [
 	if err != nil {
 		return nil, err
 	}
-	c, err := libcontainer.Create(r.stateRoot(), s.id, cfg)
-	if errors.Is(err, libcontainer.ErrExist) {
-		return nil, fmt.Errorf("container %q: %w", s.id, errdefs.ErrAlreadyExists)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("create container %s: %w", s.id, err)
-	}
-	s.c = c
 	defer func() {
-		if retErr != nil {
-			if err := destroyContainer(c); err != nil {
+		if retErr != nil && s.c != nil {
+			if err := destroyContainer(s.c); err != nil {
 				slog.Error("destroy after a failed create", "container", s.id, "error", err)
 			}
 		}
@@ -411,13 +413,13 @@ func (s *shim) create(r *Runtime, pidFile string, noPivot bool, console, stdio [
 			p.Stdin, s.files.Stdin = inR, inW
 		}
 	}
-	if err := c.Start(p); err != nil {
-		return nil, &initError{err}
+	pid, err := s.startInit(r, self, cfg, p)
+	if err != nil {
+		return nil, err
 	}
 	if addressSpace != nil {
 		// The init has compiled its seccomp filter and waits on the exec
 		// fifo; the limit now holds for what it executes.
-		pid, _ := p.Pid()
 		if err := unix.Prlimit(pid, unix.RLIMIT_AS, &unix.Rlimit{Cur: addressSpace.Soft, Max: addressSpace.Hard}, nil); err != nil {
 			return nil, fmt.Errorf("create container %s: set RLIMIT_AS: %w", s.id, err)
 		}
@@ -434,11 +436,7 @@ func (s *shim) create(r *Runtime, pidFile string, noPivot bool, console, stdio [
 			s.files.CallerIn, s.files.CallerOut = dupFile(stdio[0]), dupFile(stdio[1])
 		}
 	}
-	pid, err := p.Pid()
-	if err != nil {
-		return nil, err
-	}
-	st, err := c.State()
+	st, err := s.c.State()
 	if err != nil {
 		return nil, err
 	}

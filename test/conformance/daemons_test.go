@@ -77,6 +77,7 @@ func buildHull(dir string) (string, error) {
 		{"hull", "./cmd/hull", nil, nil},
 		{"hull-shim", "./cmd/hull-shim", nil, []string{"-tags", "seccomp,netgo,osusergo", "-ldflags=-extldflags=-static"}},
 		{"hull-monitor", "./cmd/hull-monitor", []string{"CGO_ENABLED=0"}, nil},
+		{"hull-init", "./cmd/hull-init", []string{"CGO_ENABLED=0"}, []string{"-ldflags=-s -w"}},
 		{"hull-buildkit", "./cmd/hull-buildkit", nil, nil},
 	}
 	for _, b := range builds {

@@ -1,0 +1,487 @@
+package runtime
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/opencontainers/cgroups"
+	"github.com/opencontainers/cgroups/manager"
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/configs"
+	"github.com/opencontainers/runc/libcontainer/configs/validate"
+	"github.com/opencontainers/runc/libcontainer/exeseal"
+	"github.com/opencontainers/runc/libcontainer/system"
+	"golang.org/x/sys/unix"
+
+	"github.com/hullproject/hull/internal/errdefs"
+	"github.com/hullproject/hull/internal/runtime/leaninit"
+)
+
+// leanUnsupported says why the lean init cannot create this container,
+// "" when it can. What it names falls back to libcontainer's init, which
+// supports everything the OCI spec does.
+func leanUnsupported(cfg *configs.Config, p *libcontainer.Process, initPath string, haveFilter bool) string {
+	if initPath == "" {
+		return "hull-init is not beside hull-shim"
+	}
+	if cfg.Seccomp != nil && !haveFilter {
+		return "no precompiled seccomp filter"
+	}
+	if !cfg.Namespaces.Contains(configs.NEWNS) {
+		return "no mount namespace"
+	}
+	for _, ns := range cfg.Namespaces {
+		switch ns.Type {
+		case configs.NEWUSER, configs.NEWTIME:
+			return string(ns.Type) + " namespace"
+		case configs.NEWNET, configs.NEWIPC, configs.NEWUTS:
+		default:
+			if ns.Path != "" {
+				return "joins a " + string(ns.Type) + " namespace"
+			}
+		}
+	}
+	if cgroups.IsCgroup2UnifiedMode() {
+		for _, m := range cfg.Mounts {
+			if m.Device == "cgroup" {
+				return "cgroup v2 mount"
+			}
+		}
+	}
+	for _, n := range cfg.Networks {
+		if n.Type != "loopback" {
+			return "network of type " + n.Type
+		}
+	}
+	if cfg.Namespaces.Contains(configs.NEWCGROUP) {
+		for _, m := range cfg.Mounts {
+			if m.Device == "cgroup" {
+				return "cgroup mount in a cgroup namespace"
+			}
+		}
+	}
+	for _, m := range cfg.Mounts {
+		switch {
+		case m.Extensions != 0:
+			return "tmpfs copy-up mount"
+		case m.RecAttr != nil:
+			return "recursive mount attributes"
+		case m.IDMapping != nil:
+			return "id-mapped mount"
+		}
+	}
+	switch {
+	case cfg.Hooks != nil && len(cfg.Hooks) > 0:
+		return "hooks"
+	case cfg.AppArmorProfile != "" || p.AppArmorProfile != "":
+		return "AppArmor profile"
+	case cfg.ProcessLabel != "" || p.Label != "" || cfg.MountLabel != "":
+		return "SELinux label"
+	case cfg.Seccomp != nil && (cfg.Seccomp.ListenerPath != "" || seccompNotifies(cfg.Seccomp)):
+		return "seccomp notify"
+	case cfg.IntelRdt != nil:
+		return "Intel RDT"
+	case cfg.Personality != nil, p.Scheduler != nil, cfg.Scheduler != nil, p.IOPriority != nil, cfg.IOPriority != nil,
+		cfg.MemoryPolicy != nil, p.CPUAffinity != nil, cfg.ExecCPUAffinity != nil:
+		return "personality, scheduler, I/O priority, memory policy or CPU affinity"
+	case len(cfg.NetDevices) > 0 || len(cfg.Routes) > 0:
+		return "network devices"
+	case !fileOrNil(p.Stdin) || !fileOrNil(p.Stdout) || !fileOrNil(p.Stderr):
+		return "streams that are not files"
+	case len(p.ExtraFiles) > 0 || p.PidfdSocket != nil:
+		return "extra files"
+	case cfg.RootlessEUID || cfg.RootlessCgroups:
+		return "rootless"
+	}
+	return ""
+}
+
+func fileOrNil(x any) bool {
+	if x == nil {
+		return true
+	}
+	_, ok := x.(*os.File)
+	return ok
+}
+
+func seccompNotifies(s *configs.Seccomp) bool {
+	if s.DefaultAction == configs.Notify {
+		return true
+	}
+	for _, c := range s.Syscalls {
+		if c.Action == configs.Notify {
+			return true
+		}
+	}
+	return false
+}
+
+// findInit finds hull-init beside the shim; "" when it is not there.
+func findInit(self string) string {
+	if self == "" {
+		return ""
+	}
+	p := filepath.Join(filepath.Dir(self), "hull-init")
+	if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
+		return ""
+	}
+	return p
+}
+
+// sealedInit is a sealed, read-only copy of the init binary to execute:
+// the container's init (and a container process that executes
+// /proc/<init>/exe) can never write to, or reach, hull-init on disk
+// (CVE-2019-5736). The copy is a memfd the kernel refuses to change.
+func sealedInit(path, tmpDir string) (*os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := exeseal.CloneBinary(f, fi.Size(), path, tmpDir)
+	if err != nil {
+		return nil, fmt.Errorf("sealed copy of %s: %w", path, err)
+	}
+	// A high descriptor: the fork maps the init's descriptors onto 0..n
+	// and must not overwrite the one it executes.
+	fd, err := unix.FcntlInt(sealed.Fd(), unix.F_DUPFD_CLOEXEC, 100)
+	sealed.Close()
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+// callerSealedInit takes the sealed copy of hull-init the shim's caller
+// handed it (--init-fd), if it is one: a memfd with every seal.
+func callerSealedInit(fd int) *os.File {
+	if fd < 0 {
+		return nil
+	}
+	unix.CloseOnExec(fd)
+	f := os.NewFile(uintptr(fd), "hull-init")
+	if !exeseal.IsCloned(f) {
+		slog.Warn("--init-fd is not a sealed copy; the shim makes its own", "fd", fd)
+		f.Close()
+		return nil
+	}
+	// High, out of the way of the init's descriptors (sealedInit).
+	high, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 100)
+	f.Close()
+	if err != nil {
+		return nil
+	}
+	return os.NewFile(uintptr(high), "hull-init")
+}
+
+// leanCreate creates the container with hull-init: it forks the init into
+// its new namespaces, puts it in its cgroups, hands it its config, and
+// returns once the init waits on the exec fifo. It then leaves the state
+// libcontainer would have left, so that libcontainer.Load serves the rest
+// of the container's life. On failure nothing of it is left.
+func leanCreate(stateRoot, id string, cfg *configs.Config, p *libcontainer.Process, initPath string, sealed *os.File, filter string, lc *leaninit.Config, step func(string)) (_ *libcontainer.Container, pid int, retErr error) {
+	if err := validate.Validate(cfg); err != nil {
+		return nil, 0, invalid("%v", err)
+	}
+	stateDir := filepath.Join(stateRoot, id)
+	if err := os.Mkdir(stateDir, 0o711); errors.Is(err, os.ErrExist) {
+		return nil, 0, fmt.Errorf("container %q: %w", id, errdefs.ErrAlreadyExists)
+	} else if err != nil {
+		return nil, 0, err
+	}
+	var cm cgroups.Manager
+	var child *os.Process
+	defer func() {
+		if retErr == nil {
+			return
+		}
+		if child != nil {
+			child.Kill()
+			child.Wait()
+		}
+		if cm != nil {
+			cm.Destroy()
+		}
+		os.RemoveAll(stateDir)
+	}()
+	cm, err := manager.New(cfg.Cgroups)
+	if err != nil {
+		return nil, 0, err
+	}
+	fifoPath := filepath.Join(stateDir, "exec.fifo")
+	if err := unix.Mkfifo(fifoPath, 0o622); err != nil {
+		return nil, 0, &os.PathError{Op: "mkfifo", Path: fifoPath, Err: err}
+	}
+	fifo, err := os.OpenFile(fifoPath, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer fifo.Close()
+	step("prepared")
+	exe := sealed
+	if exe == nil {
+		if exe, err = sealedInit(initPath, stateDir); err != nil {
+			return nil, 0, err
+		}
+		defer exe.Close()
+	}
+	step("sealed")
+	parentSync, childSync, err := socketpair()
+	if err != nil {
+		return nil, 0, err
+	}
+	defer parentSync.Close()
+
+	var files []*os.File
+	var closeAfter []*os.File
+	defer func() {
+		for _, f := range closeAfter {
+			f.Close()
+		}
+	}()
+	closeAfter = append(closeAfter, childSync)
+	stdio := make([]*os.File, 3)
+	for i, x := range []any{p.Stdin, p.Stdout, p.Stderr} {
+		if f, ok := x.(*os.File); ok {
+			stdio[i] = f
+		}
+	}
+	for i, f := range stdio {
+		if f == nil || p.ConsoleSocket != nil {
+			null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+			if err != nil {
+				return nil, 0, err
+			}
+			closeAfter = append(closeAfter, null)
+			stdio[i] = null
+		}
+	}
+	files = append(stdio, childSync, fifo)
+	lc.Seccomp = filter
+	if p.ConsoleSocket != nil {
+		lc.Terminal = true
+		lc.ConsoleFd = len(files)
+		files = append(files, p.ConsoleSocket)
+	}
+	var flags uintptr
+	for _, ns := range cfg.Namespaces {
+		if ns.Path == "" {
+			if ns.Type != configs.NEWCGROUP { // unshared by the init once in its cgroups
+				flags |= uintptr(ns.Syscall())
+			}
+			continue
+		}
+		f, err := os.Open(ns.Path)
+		if err != nil {
+			return nil, 0, fmt.Errorf("%s namespace %s: %w", ns.Type, ns.Path, err)
+		}
+		closeAfter = append(closeAfter, f)
+		lc.Join = append(lc.Join, leaninit.Join{Type: ns.Type, Fd: len(files)})
+		files = append(files, f)
+	}
+	fds := make([]uintptr, len(files))
+	for i, f := range files {
+		fds[i] = f.Fd()
+	}
+	cfgJSON, err := json.Marshal(lc)
+	if err != nil {
+		return nil, 0, err
+	}
+	pid, err = syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(int(exe.Fd())), []string{"hull-init"}, &syscall.ProcAttr{
+		Env:   []string{},
+		Files: fds,
+		Sys:   &syscall.SysProcAttr{Cloneflags: flags, Setsid: true},
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("start hull-init: %w", err)
+	}
+	step("forked")
+	child, _ = os.FindProcess(pid)
+	created := time.Now()
+	for _, f := range closeAfter {
+		f.Close()
+	}
+	closeAfter = nil
+	var n [4]byte
+	binary.BigEndian.PutUint32(n[:], uint32(len(cfgJSON)))
+	if _, err := parentSync.Write(append(n[:], cfgJSON...)); err != nil {
+		return nil, 0, initFailure(parentSync, fmt.Errorf("send the init its config: %w", err))
+	}
+	step("config sent")
+	if err := cm.Apply(pid); err != nil {
+		return nil, 0, fmt.Errorf("join cgroups: %w", err)
+	}
+	step("applied")
+	if err := cm.Set(cfg.Cgroups.Resources); err != nil {
+		return nil, 0, fmt.Errorf("set cgroup resources: %w", err)
+	}
+	step("set")
+	rlimits := p.Rlimits
+	if len(rlimits) == 0 {
+		rlimits = cfg.Rlimits
+	}
+	for _, l := range rlimits {
+		if err := unix.Prlimit(pid, l.Type, &unix.Rlimit{Cur: l.Soft, Max: l.Hard}, nil); err != nil {
+			return nil, 0, fmt.Errorf("set rlimit %d: %w", l.Type, err)
+		}
+	}
+	if cfg.OomScoreAdj != nil {
+		if err := os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj", []byte(strconv.Itoa(*cfg.OomScoreAdj)), 0); err != nil {
+			return nil, 0, fmt.Errorf("oom_score_adj: %w", err)
+		}
+	}
+	if _, err := parentSync.Write([]byte{'g'}); err != nil {
+		return nil, 0, initFailure(parentSync, err)
+	}
+	step("go sent")
+	if err := initFailure(parentSync, nil); err != nil {
+		return nil, 0, err
+	}
+	step("ready")
+	if err := writeLeanState(stateDir, id, pid, created, cfg, cm); err != nil {
+		return nil, 0, err
+	}
+	step("state written")
+	c, err := libcontainer.Load(stateRoot, id)
+	if err != nil {
+		return nil, 0, fmt.Errorf("load the container's state: %w", err)
+	}
+	return c, pid, nil
+}
+
+// initFailure reads the init's answer: "r" when it is ready, else the
+// text of its error (or nothing, when it died). cause, when set, is what
+// the shim saw go wrong first.
+func initFailure(sync *os.File, cause error) error {
+	b, _ := io.ReadAll(io.LimitReader(sync, 1<<16))
+	if cause == nil && string(b) == "r" {
+		return nil
+	}
+	if len(b) > 0 && string(b) != "r" {
+		return &initError{errors.New(string(b))}
+	}
+	if cause != nil {
+		return &initError{cause}
+	}
+	return &initError{errors.New("hull-init exited before the container was created")}
+}
+
+// writeLeanState writes the container's libcontainer state (state.json),
+// as libcontainer's own create would have.
+func writeLeanState(stateDir, id string, pid int, created time.Time, cfg *configs.Config, cm cgroups.Manager) error {
+	stat, err := system.Stat(pid)
+	if err != nil {
+		return fmt.Errorf("init %d: %w", pid, err)
+	}
+	st := libcontainer.State{
+		BaseState: libcontainer.BaseState{
+			ID: id, InitProcessPid: pid, InitProcessStartTime: stat.StartTime,
+			Created: created.UTC(), Config: *cfg,
+		},
+		CgroupPaths:    cm.GetPaths(),
+		NamespacePaths: make(map[configs.NamespaceType]string),
+	}
+	for _, ns := range cfg.Namespaces {
+		st.NamespacePaths[ns.Type] = ns.GetPath(pid)
+	}
+	for _, t := range configs.NamespaceTypes() {
+		if _, ok := st.NamespacePaths[t]; !ok && configs.IsNamespaceSupported(t) {
+			ns := configs.Namespace{Type: t}
+			st.NamespacePaths[t] = ns.GetPath(pid)
+		}
+	}
+	for i := range 3 {
+		l, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/fd/" + strconv.Itoa(i))
+		if err != nil {
+			return err
+		}
+		st.ExternalDescriptors = append(st.ExternalDescriptors, l)
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	return writeAtomic(filepath.Join(stateDir, "state.json"), b)
+}
+
+// precompiledFilter is the file of the container's compiled seccomp
+// filter under the runtime's root, compiled on first use.
+var precompiledFilter = func(root string, c *configs.Seccomp) (string, error) {
+	return "", errors.New("no seccomp compiler in this build")
+}
+
+// startInit creates the container's init — hull-init where it can, else
+// libcontainer's — and returns its pid once it waits on the exec fifo.
+// The trace says which init ran, and why not the lean one.
+func (s *shim) startInit(r *Runtime, self string, cfg *configs.Config, p *libcontainer.Process) (int, error) {
+	why := "asked for"
+	if s.init != InitLibcontainer {
+		initPath, filter := findInit(self), ""
+		if s.sealedInit != nil {
+			initPath = "(sealed copy from the caller)"
+		}
+		if cfg.Seccomp != nil && initPath != "" {
+			f, err := precompiledFilter(filepath.Join(r.root, "seccomp"), cfg.Seccomp)
+			if err != nil {
+				slog.Warn("seccomp filter not precompiled", "container", s.id, "error", err)
+			}
+			filter = f
+		}
+		why = leanUnsupported(cfg, p, initPath, filter != "")
+		if why == "" {
+			ic := *cfg // what the init reads of it
+			ic.Seccomp, ic.Cgroups, ic.Hooks = nil, nil, nil
+			caps := p.Capabilities
+			if caps == nil {
+				caps = cfg.Capabilities
+			}
+			nnp := cfg.NoNewPrivileges
+			if p.NoNewPrivileges != nil {
+				nnp = *p.NoNewPrivileges
+			}
+			lc := &leaninit.Config{
+				ID: s.id, Container: &ic, Args: p.Args, Env: p.Env, Cwd: p.Cwd,
+				UID: p.UID, GID: p.GID, AdditionalGroups: p.AdditionalGroups,
+				Capabilities: caps, NoNewPrivileges: nnp,
+				ConsoleWidth: p.ConsoleWidth, ConsoleHeight: p.ConsoleHeight,
+			}
+			step := func(name string) { s.steps = append(s.steps, TimedStep{Name: "lean init: " + name, At: time.Now()}) }
+			c, pid, err := leanCreate(r.stateRoot(), s.id, cfg, p, initPath, s.sealedInit, filter, lc, step)
+			if err != nil {
+				return 0, err
+			}
+			s.c = c
+			s.steps = append(s.steps, TimedStep{Name: "lean init", At: time.Now()})
+			return pid, nil
+		}
+		if s.init == InitLean {
+			return 0, invalid("the lean init cannot create this container: %s", why)
+		}
+	}
+	c, err := libcontainer.Create(r.stateRoot(), s.id, cfg)
+	if errors.Is(err, libcontainer.ErrExist) {
+		return 0, fmt.Errorf("container %q: %w", s.id, errdefs.ErrAlreadyExists)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("create container %s: %w", s.id, err)
+	}
+	s.c = c
+	if err := c.Start(p); err != nil {
+		return 0, &initError{err}
+	}
+	s.steps = append(s.steps, TimedStep{Name: "libcontainer init: " + why, At: time.Now()})
+	return p.Pid()
+}

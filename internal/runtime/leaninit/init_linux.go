@@ -1,0 +1,407 @@
+package leaninit
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	goruntime "runtime"
+	"strconv"
+	"strings"
+
+	"github.com/moby/sys/user"
+	"github.com/opencontainers/runc/libcontainer/capabilities"
+	"github.com/opencontainers/runc/libcontainer/configs"
+	"github.com/opencontainers/runc/libcontainer/keys"
+	"golang.org/x/sys/unix"
+)
+
+// LoadSeccomp installs the compiled filter in the file on the calling
+// thread. cmd/hull-init sets it (to seccompbpf's loader); a config with a
+// filter and no loader is an error, never a container without its filter.
+var LoadSeccomp func(path string) error
+
+// Main is the init. It runs on the main thread, locked to it by the
+// caller's init function: namespaces joined, credentials, capabilities,
+// no_new_privs and the seccomp filter are the calling thread's, and the
+// execve at the end keeps that thread's. It does not return.
+func Main() {
+	goruntime.LockOSThread()
+	sync := os.NewFile(SyncFd, "sync")
+	err := run(sync)
+	// run returns only on failure.
+	msg := err.Error()
+	if msg == "" || msg == "r" {
+		msg = "init failed: " + msg
+	}
+	sync.Write([]byte(msg))
+	os.Exit(1)
+}
+
+func readConfig(sync *os.File) (*Config, error) {
+	var n [4]byte
+	if _, err := io.ReadFull(sync, n[:]); err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	size := binary.BigEndian.Uint32(n[:])
+	if size > 64<<20 {
+		return nil, fmt.Errorf("read config: %d bytes", size)
+	}
+	b := make([]byte, size)
+	if _, err := io.ReadFull(sync, b); err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	var cfg Config
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	if cfg.Container == nil || len(cfg.Args) == 0 {
+		return nil, errors.New("read config: no container or no args")
+	}
+	return &cfg, nil
+}
+
+var nsFlags = map[configs.NamespaceType]int{
+	configs.NEWNET: unix.CLONE_NEWNET,
+	configs.NEWIPC: unix.CLONE_NEWIPC,
+	configs.NEWUTS: unix.CLONE_NEWUTS,
+}
+
+func run(sync *os.File) error {
+	// 0 in a new pid namespace; a change means the shim died.
+	ppid := unix.Getppid()
+	cfg, err := readConfig(sync)
+	if err != nil {
+		return err
+	}
+	for _, j := range cfg.Join {
+		flag, ok := nsFlags[j.Type]
+		if !ok {
+			return fmt.Errorf("join %s namespace: not supported by the lean init", j.Type)
+		}
+		if err := unix.Setns(j.Fd, flag); err != nil {
+			return fmt.Errorf("join %s namespace: %w", j.Type, err)
+		}
+		unix.Close(j.Fd)
+	}
+	// Nothing of the container's runs before the shim has put this
+	// process in the container's cgroups.
+	var g [1]byte
+	if _, err := io.ReadFull(sync, g[:]); err != nil || g[0] != 'g' {
+		return fmt.Errorf("wait for the shim: %v", err)
+	}
+	c := cfg.Container
+	if c.Namespaces.Contains(configs.NEWCGROUP) {
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			return &os.SyscallError{Syscall: "unshare(CLONE_NEWCGROUP)", Err: err}
+		}
+	}
+	if !c.NoNewKeyring {
+		// The host's session keyring stays out of the container.
+		id, err := keys.JoinSessionKeyring("_ses." + cfg.ID)
+		if err != nil && !errors.Is(err, unix.ENOSYS) {
+			return fmt.Errorf("join session keyring: %w", err)
+		}
+		if err == nil {
+			if err := keys.ModKeyringPerm(id, 0xffffffff, 0x80000); err != nil {
+				return fmt.Errorf("keyring permissions: %w", err)
+			}
+		}
+	}
+	for _, n := range c.Networks {
+		// The shim refused every other type.
+		if n.Type == "loopback" {
+			if err := loopbackUp(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := prepareRootfs(cfg); err != nil {
+		return err
+	}
+	if cfg.Terminal {
+		if err := setupConsole(cfg); err != nil {
+			return fmt.Errorf("console: %w", err)
+		}
+	}
+	if err := finalizeRootfs(c); err != nil {
+		return err
+	}
+	if c.Hostname != "" {
+		if err := unix.Sethostname([]byte(c.Hostname)); err != nil {
+			return &os.SyscallError{Syscall: "sethostname", Err: err}
+		}
+	}
+	if c.Domainname != "" {
+		if err := unix.Setdomainname([]byte(c.Domainname)); err != nil {
+			return &os.SyscallError{Syscall: "setdomainname", Err: err}
+		}
+	}
+	if err := writeSysctls(c.Sysctl); err != nil {
+		return err
+	}
+	for _, p := range c.ReadonlyPaths {
+		if err := readonlyPath(p); err != nil {
+			return fmt.Errorf("can't make %q read-only: %w", p, err)
+		}
+	}
+	if err := maskPaths(c.MaskPaths); err != nil {
+		return err
+	}
+	if cfg.NoNewPrivileges {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return &os.SyscallError{Syscall: "prctl(SET_NO_NEW_PRIVS)", Err: err}
+		}
+	}
+	// Without no_new_privs installing a filter needs CAP_SYS_ADMIN, which
+	// the user change below drops: the filter goes in first, as
+	// libcontainer does; with no_new_privs it goes in last.
+	if cfg.Seccomp != "" && !cfg.NoNewPrivileges {
+		if err := loadSeccomp(cfg.Seccomp); err != nil {
+			return err
+		}
+	}
+	env, err := finalizeNamespace(cfg)
+	if err != nil {
+		return err
+	}
+	// The user change cleared the parent death signal; the container
+	// still dies with its shim.
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		return &os.SyscallError{Syscall: "prctl(SET_PDEATHSIG)", Err: err}
+	}
+	if unix.Getppid() != ppid {
+		// The shim died before the signal was armed again: nobody would
+		// start or reap this container.
+		unix.Kill(unix.Getpid(), unix.SIGKILL)
+	}
+	name, err := exec.LookPath(cfg.Args[0])
+	if err != nil {
+		return err
+	}
+	if cfg.Seccomp != "" && cfg.NoNewPrivileges {
+		if err := loadSeccomp(cfg.Seccomp); err != nil {
+			return err
+		}
+	}
+	if _, err := sync.Write([]byte{'r'}); err != nil {
+		return err
+	}
+	sync.Close()
+	// Wait until the container is started: the open blocks until the
+	// shim opens the fifo for reading.
+	fifo, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(FifoFd), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("reopen exec fifo: %w", err)
+	}
+	if _, err := fifo.Write([]byte("0")); err != nil {
+		return fmt.Errorf("write exec fifo: %w", err)
+	}
+	fifo.Close()
+	unix.Close(FifoFd)
+	// No descriptor of the shim's or of this init's reaches the container
+	// (CVE-2024-21626): everything past stdio is closed by the execve.
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return &os.SyscallError{Syscall: "close_range", Err: err}
+	}
+	return unix.Exec(name, cfg.Args, env)
+}
+
+func loadSeccomp(path string) error {
+	if LoadSeccomp == nil {
+		return errors.New("seccomp: this init has no filter loader")
+	}
+	if err := LoadSeccomp(path); err != nil {
+		return fmt.Errorf("load seccomp filter: %w", err)
+	}
+	return nil
+}
+
+// finalizeNamespace drops to the container's user and capabilities, in
+// libcontainer's order, and returns the process's environment.
+func finalizeNamespace(cfg *Config) ([]string, error) {
+	doChdir := cfg.Cwd != ""
+	if doChdir {
+		// A cwd only the container's user may enter is entered again
+		// after the user change.
+		err := unix.Chdir(cfg.Cwd)
+		switch {
+		case err == nil:
+			doChdir = false
+		case errors.Is(err, os.ErrPermission):
+		default:
+			return nil, fmt.Errorf("chdir to cwd (%q) set in config.json failed: %w", cfg.Cwd, err)
+		}
+	}
+	env, err := prepareEnv(cfg.Env, cfg.UID)
+	if err != nil {
+		return nil, err
+	}
+	w, err := capabilities.New(cfg.Capabilities)
+	if err != nil {
+		return nil, err
+	}
+	if err := w.ApplyBoundingSet(); err != nil {
+		return nil, fmt.Errorf("unable to apply bounding set: %w", err)
+	}
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+		return nil, &os.SyscallError{Syscall: "prctl(SET_KEEPCAPS)", Err: err}
+	}
+	if err := setupUser(cfg); err != nil {
+		return nil, fmt.Errorf("unable to setup user: %w", err)
+	}
+	if doChdir {
+		if err := unix.Chdir(cfg.Cwd); err != nil {
+			return nil, fmt.Errorf("chdir to cwd (%q) set in config.json failed: %w", cfg.Cwd, err)
+		}
+	}
+	if err := verifyCwd(); err != nil {
+		return nil, err
+	}
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
+		return nil, &os.SyscallError{Syscall: "prctl(SET_KEEPCAPS)", Err: err}
+	}
+	if err := w.ApplyCaps(); err != nil {
+		return nil, fmt.Errorf("unable to apply caps: %w", err)
+	}
+	return env, nil
+}
+
+// verifyCwd refuses a working directory outside the container's root: a
+// descriptor of the host's leaked into the cwd shows as a path the kernel
+// cannot reach from this root (CVE-2024-21626).
+func verifyCwd() error {
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Getcwd(buf)
+	if errors.Is(err, unix.ENOENT) {
+		return errors.New("current working directory is outside of container mount namespace root -- possible container breakout detected")
+	}
+	if err != nil {
+		return fmt.Errorf("failed to verify if current working directory is safe: %w", err)
+	}
+	if n < 1 || buf[0] != '/' {
+		return fmt.Errorf("current working directory is not absolute -- possible container breakout detected: cwd is %q", string(bytes.TrimRight(buf[:n], "\x00")))
+	}
+	return nil
+}
+
+func setupUser(cfg *Config) error {
+	// The stdio the shim handed over belongs to the container's user.
+	for fd := range 3 {
+		var s unix.Stat_t
+		if err := unix.Fstat(fd, &s); err != nil {
+			return &os.PathError{Op: "fstat", Path: "fd " + strconv.Itoa(fd), Err: err}
+		}
+		if int(s.Uid) == cfg.UID || isDevNull(&s) {
+			continue
+		}
+		if err := unix.Fchown(fd, cfg.UID, -1); err != nil && !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EROFS) {
+			return &os.PathError{Op: "fchown", Path: "fd " + strconv.Itoa(fd), Err: err}
+		}
+	}
+	setgroups, err := os.ReadFile("/proc/self/setgroups")
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if string(bytes.TrimSpace(setgroups)) != "deny" {
+		if err := unix.Setgroups(cfg.AdditionalGroups); err != nil {
+			return &os.SyscallError{Syscall: "setgroups", Err: err}
+		}
+	}
+	if err := unix.Setgid(cfg.GID); err != nil {
+		return err
+	}
+	return unix.Setuid(cfg.UID)
+}
+
+// prepareEnv is the process's environment as libcontainer makes it: the
+// last of duplicate keys wins, PATH is what the program is looked up in,
+// and HOME comes from the container's /etc/passwd when unset.
+func prepareEnv(env []string, uid int) ([]string, error) {
+	homeIsSet := false
+	out := make([]string, 0, len(env)+1)
+	saw := make(map[string]bool, len(env))
+	for i := len(env) - 1; i >= 0; i-- {
+		kv := env[i]
+		eq := strings.IndexByte(kv, '=')
+		if eq == -1 {
+			return nil, errors.New("invalid environment variable: missing '='")
+		}
+		if eq == 0 {
+			return nil, errors.New("invalid environment variable: name cannot be empty")
+		}
+		key, val := kv[:eq], kv[eq+1:]
+		if saw[key] {
+			continue
+		}
+		saw[key] = true
+		if strings.IndexByte(kv, 0) >= 0 {
+			return nil, fmt.Errorf("invalid environment variable %q: contains nul byte (\\x00)", key)
+		}
+		switch key {
+		case "PATH":
+			if err := os.Setenv("PATH", val); err != nil {
+				return nil, err
+			}
+		case "HOME":
+			if val == "" {
+				continue
+			}
+			homeIsSet = true
+		}
+		out = append(out, kv)
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	if !homeIsSet {
+		home := "/"
+		if u, err := user.LookupUid(uid); err == nil {
+			home = u.Home
+		}
+		out = append(out, "HOME="+home)
+	}
+	return out, nil
+}
+
+func writeSysctls(sysctls map[string]string) error {
+	for key, value := range sysctls {
+		p := "/proc/sys/" + strings.ReplaceAll(key, ".", "/")
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_TRUNC|unix.O_NOFOLLOW, 0)
+		if err != nil {
+			return fmt.Errorf("open sysctl %s: %w", key, err)
+		}
+		_, err = f.WriteString(value)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("write sysctl %s: %w", key, err)
+		}
+	}
+	return nil
+}
+
+// loopbackUp brings up lo, the loopback network libcontainer configures
+// in a new network namespace.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return &os.SyscallError{Syscall: "socket", Err: err}
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return &os.SyscallError{Syscall: "ioctl(SIOCGIFFLAGS)", Err: err}
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("set lo up: %w", err)
+	}
+	return nil
+}
