@@ -28,7 +28,7 @@ var allowed = map[string][]string{
 	"internal/crashpoint":        {},
 	"internal/layer":             {"internal/errdefs", "internal/crashpoint"},
 	"internal/layer/layertest":   {"internal/errdefs", "internal/layer"},
-	"internal/runtime":           {"internal/errdefs", "internal/runtime/shimapi", "internal/runtime/monitor"},
+	"internal/runtime":           {"internal/errdefs", "internal/runtime/shimapi", "internal/runtime/monitor", "internal/runtime/seccompbpf"},
 	"internal/runtime/shimapi":   {"internal/errdefs"},
 	"internal/runtime/monitor":   {"internal/errdefs", "internal/runtime/shimapi"},
 	"internal/plugin":            {"internal/errdefs"},
@@ -53,6 +53,9 @@ var allowed = map[string][]string{
 	"internal/hosttest":          {},                    // host settings shared by test binaries
 	"test/critest/images":        {},                    // critest's test images, made locally
 	"test/critest/standin":       {},                    // the programs in those images
+
+	// The precompiled seccomp filter; its loader is pure Go, for hull's own init.
+	"internal/runtime/seccompbpf": {"internal/errdefs"},
 }
 
 // daemonSide may never be reached, even indirectly, from the client side.
