@@ -41,13 +41,11 @@ func CacheKey(c *configs.Seccomp) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("seccomp program key: %w", err)
 	}
-	profile, err := json.Marshal(c)
-	if err != nil {
-		return "", fmt.Errorf("seccomp program key: %w", err)
-	}
 	h := sha256.New()
 	h.Write([]byte(host))
-	h.Write(profile)
+	if err := json.NewEncoder(h).Encode(c); err != nil {
+		return "", fmt.Errorf("seccomp program key: %w", err)
+	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 

@@ -14,11 +14,16 @@ import (
 // execve only this thread is left.
 //
 // Preconditions: the calling goroutine is locked to its thread
-// (runtime.LockOSThread) and that thread is the one that calls execve; the
-// thread has no_new_privs set or CAP_SYS_ADMIN (so, as libcontainer does,
-// a container without no_new_privs loads its filter before it drops its
-// capabilities); nothing between Load and execve makes a system call the
-// filter refuses.
+// (runtime.LockOSThread) and that thread is the one that calls execve;
+// every system call it makes after Load goes through the filter. Without no_new_privs the kernel wants CAP_SYS_ADMIN in the thread's
+// effective set, so libcontainer's init loads at two different moments
+// (standard_init_linux.go): with process.noNewPrivileges, after the
+// switch to the container's user and capabilities, just before closing
+// its sync pipe and waiting on the exec fifo; without it (Docker's
+// default), before that switch — setgroups, setresuid, capset and the
+// exec fifo's open then go through the filter, and a profile that refuses
+// them makes the container fail to start. An init that wants the same
+// behaviour loads at the same moments.
 //
 // Load needs neither cgo nor libseccomp.
 func (p *Program) Load() error {
