@@ -3,11 +3,16 @@
 package seccompbpf_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -121,8 +126,96 @@ func TestCached(t *testing.T) {
 	}
 }
 
-// TestCachedConcurrent: shims starting containers of the same profile at
-// the same moment all get the path of one whole file.
+// cacheChildEnv makes the test binary a shim stand-in that calls Cached
+// with the folder it names and the configuration in the file
+// cacheChildConfigEnv names, waits for its stdin to close (so that all
+// start together), reads the program back and prints the path.
+const (
+	cacheChildEnv       = "SECCOMPBPF_CACHE_CHILD"
+	cacheChildConfigEnv = "SECCOMPBPF_CACHE_CHILD_CONFIG"
+)
+
+func cacheChild(dir, config string) {
+	b, err := os.ReadFile(config)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	var c configs.Seccomp
+	if err := json.Unmarshal(b, &c); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	io.Copy(io.Discard, os.Stdin)
+	path, err := seccompbpf.Cached(dir, &c)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	// What the container's init then does, while the others may still
+	// be writing.
+	if _, err := seccompbpf.ReadProgramFile(path); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println(path)
+}
+
+// TestCachedProcesses: shims (processes) starting containers of the same
+// profile at the same moment, into a folder none has made yet, all get
+// the path of one whole file, and no temporary file is left.
+func TestCachedProcesses(t *testing.T) {
+	d14, _ := dockerProfiles(t)
+	tmp := t.TempDir()
+	dir := filepath.Join(tmp, "seccomp")
+	config := filepath.Join(tmp, "config.json")
+	b, _ := json.Marshal(d14.cfg)
+	if err := os.WriteFile(config, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const n = 4
+	var cmds []*exec.Cmd
+	var outs []*bytes.Buffer
+	var gates []io.Closer
+	for range n {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), cacheChildEnv+"="+dir, cacheChildConfigEnv+"="+config)
+		out := new(bytes.Buffer)
+		cmd.Stdout, cmd.Stderr = out, out
+		gate, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		cmds, outs, gates = append(cmds, cmd), append(outs, out), append(gates, gate)
+	}
+	for _, g := range gates {
+		g.Close()
+	}
+	for i, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("shim stand-in %d: %v: %s", i, err, outs[i])
+		}
+	}
+	first := strings.TrimSpace(outs[0].String())
+	for i, out := range outs {
+		if got := strings.TrimSpace(out.String()); got != first || filepath.Dir(got) != dir {
+			t.Fatalf("shim stand-in %d: %q; first: %q", i, got, first)
+		}
+	}
+	if _, err := seccompbpf.ReadProgramFile(first); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Fatalf("cache folder holds %d entries, want 1 (no temporary files left)", len(entries))
+	}
+}
+
+// TestCachedConcurrent: goroutines of one process calling Cached for the
+// same profile at once all get the path of one whole file.
 func TestCachedConcurrent(t *testing.T) {
 	d14, _ := dockerProfiles(t)
 	dir := t.TempDir()

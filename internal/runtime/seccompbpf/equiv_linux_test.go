@@ -56,6 +56,10 @@ func TestMain(m *testing.M) {
 		libcontainerChild(path)
 		return
 	}
+	if dir := os.Getenv(cacheChildEnv); dir != "" {
+		cacheChild(dir, os.Getenv(cacheChildConfigEnv))
+		return
+	}
 	code := m.Run()
 	if loaderDir != "" {
 		os.RemoveAll(loaderDir)
