@@ -417,30 +417,23 @@ func writeLeanState(stateDir, id string, pid int, created time.Time, cfg *config
 	return writeAtomic(filepath.Join(stateDir, "state.json"), b)
 }
 
-// precompiledFilter is the file of the container's compiled seccomp
-// filter under the runtime's root, compiled on first use.
-var precompiledFilter = func(root string, c *configs.Seccomp) (string, error) {
-	return "", errors.New("no seccomp compiler in this build")
-}
-
 // startInit creates the container's init — hull-init where it can, else
 // libcontainer's — and returns its pid once it waits on the exec fifo.
 // The trace says which init ran, and why not the lean one.
 func (s *shim) startInit(r *Runtime, self string, cfg *configs.Config, p *libcontainer.Process) (int, error) {
 	why := "asked for"
 	if s.init != InitLibcontainer {
-		initPath, filter := findInit(self), ""
+		initPath, filter, filterErr := findInit(self), "", error(nil)
 		if s.sealedInit != nil {
 			initPath = "(sealed copy from the caller)"
 		}
 		if cfg.Seccomp != nil && initPath != "" {
-			f, err := precompiledFilter(filepath.Join(r.root, "seccomp"), cfg.Seccomp)
-			if err != nil {
-				slog.Warn("seccomp filter not precompiled", "container", s.id, "error", err)
-			}
-			filter = f
+			filter, filterErr = precompiledFilter(filepath.Join(r.root, "seccomp"), cfg.Seccomp)
 		}
 		why = leanUnsupported(cfg, p, initPath, filter != "")
+		if filterErr != nil && why == "no precompiled seccomp filter" {
+			why += ": " + filterErr.Error()
+		}
 		if why == "" {
 			ic := *cfg // what the init reads of it
 			ic.Seccomp, ic.Cgroups, ic.Hooks = nil, nil, nil
