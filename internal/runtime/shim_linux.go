@@ -95,6 +95,10 @@ func ShimMain(args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	// The client's no-op cgroup attach (warmCgroupAttach) may be a grace
+	// period old by the time the lean init's attach comes: another one
+	// here keeps the kernel's cgroup lock on its fast path for it.
+	go warmCgroupAttach()
 	ports, portsErr := adoptPorts(*portsJSON)
 	ready := os.NewFile(3, "ready")
 	// The container's init is the grandchild of the process libcontainer
