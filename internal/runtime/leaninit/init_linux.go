@@ -12,6 +12,7 @@ import (
 	goruntime "runtime"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/moby/sys/user"
 	"github.com/opencontainers/runc/libcontainer/capabilities"
@@ -32,6 +33,9 @@ var ReadSeccomp func(path string) (install func() error, err error)
 // execve at the end keeps that thread's. It does not return.
 func Main() {
 	goruntime.LockOSThread()
+	// Executed from /proc/self/fd/N, the process would be named "N".
+	name := []byte("hull-init\x00")
+	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&name[0])), 0, 0, 0)
 	sync := os.NewFile(SyncFd, "sync")
 	err := run(sync)
 	// run returns only on failure.
