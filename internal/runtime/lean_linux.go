@@ -357,6 +357,11 @@ func leanCreate(stateRoot, id string, cfg *configs.Config, p *libcontainer.Proce
 		return time.Time{}, 0, err
 	}
 	step("state written")
+	for _, path := range cm.GetPaths() {
+		if path != "" {
+			lc.CgroupPaths = append(lc.CgroupPaths, path)
+		}
+	}
 	return created, pid, nil
 }
 
@@ -455,6 +460,7 @@ func (s *shim) startInit(r *Runtime, self string, cfg *configs.Config, p *libcon
 				return 0, err
 			}
 			s.stateRoot, s.created = r.stateRoot(), created
+			s.cgroups = lc.CgroupPaths
 			s.steps = append(s.steps, TimedStep{Name: "lean init", At: time.Now()})
 			return pid, nil
 		}

@@ -61,6 +61,10 @@ type shim struct {
 	// hull-monitor never does. created is when the init was forked.
 	stateRoot string
 	created   time.Time
+	// cgroups are the container's cgroup folders (lean create), which
+	// hull-monitor removes itself when the container has stopped
+	// (monitor.Config.Cgroups).
+	cgroups []string
 }
 
 // ShimMain is the shim's main function: it creates the container described
@@ -159,6 +163,11 @@ func ShimMain(args []string) int {
 			ID: s.id, Root: r.root, Record: s.rec, Annotations: s.spec.Annotations,
 			Terminal: s.spec.Process.Terminal, StdinOnce: *stdinOnce, SharedPidNS: !privatePidNS(s.spec),
 			LogPath: *logPath, LogFormat: *logFormat, Helper: self,
+		}
+		if privatePidNS(s.spec) {
+			// Set by a lean create only, which had no hooks and no
+			// Intel RDT to undo.
+			cfg.Cgroups = s.cgroups
 		}
 	}
 	if err == nil && monitorPath == "" {
