@@ -920,12 +920,16 @@ func (r *Report) Leaks() []string {
 	for _, a := range r.After {
 		b := r.Before.get(a.Kind)
 		var extra []string
+		kept := 0
 		for _, it := range a.Items {
-			if !slices.Contains(b.Items, it) && !keptOnPurpose(strings.TrimPrefix(it, r.Dir+"/")) {
+			switch {
+			case keptOnPurpose(strings.TrimPrefix(it, r.Dir+"/")):
+				kept++
+			case !slices.Contains(b.Items, it):
 				extra = append(extra, strings.TrimPrefix(it, r.Dir+"/"))
 			}
 		}
-		if len(extra) == 0 || a.N <= b.N {
+		if a.N-kept <= b.N {
 			continue
 		}
 		if len(extra) > 8 {
