@@ -2,6 +2,8 @@ package layer
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -85,6 +87,9 @@ func (s *Store) cleanup(ctx context.Context) error {
 		return err
 	}
 	for _, e := range ents {
+		if e.Name() == trashDir {
+			continue // EmptyTrash's
+		}
 		p := filepath.Join(s.dir, e.Name())
 		unfinished := strings.HasPrefix(e.Name(), tmpPrefix)
 		if !unfinished && scratchInPlace && e.IsDir() {
@@ -358,42 +363,103 @@ func (s *Store) Unmount(ctx context.Context, id string) error {
 // Remove deletes layer id. It refuses a layer that another layer stands
 // on, and a mounted one unless force is set.
 func (s *Store) Remove(ctx context.Context, id string, force bool) error {
-	if err := checkID(id); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	dir := s.Dir(id)
-	if _, err := s.Get(ctx, id); err != nil {
-		return err
-	}
-	all, err := s.List(ctx)
-	if err != nil {
-		return err
-	}
-	for _, in := range all {
-		if slices.Contains(in.Chain, dir) {
-			return fmt.Errorf("remove layer %s: layer %s stands on it: %w", id, in.ID, errdefs.ErrConflict)
-		}
-	}
 	// Move the layer aside first, so that a crash part way through leaves
 	// a temporary folder that the next start removes, never half a layer.
-	if n, err := Mounted(dir); err != nil {
+	tmp, err := s.takeOut(ctx, id, force, func() string { return filepath.Join(s.dir, tmpPrefix+"rm-"+id) })
+	if err != nil {
 		return err
-	} else if n > 0 && !force {
-		return fmt.Errorf("remove layer %s: mounted (%d mounts); unmount it or force: %w", id, n, errdefs.ErrConflict)
-	}
-	if err := unmountImpl(ctx, dir); err != nil {
-		return fmt.Errorf("remove layer %s: %w", id, err)
-	}
-	tmp := filepath.Join(s.dir, tmpPrefix+"rm-"+id)
-	if err := os.Rename(dir, tmp); err != nil {
-		return fmt.Errorf("remove layer %s: %w", id, err)
 	}
 	if err := removeAll(tmp); err != nil {
 		return fmt.Errorf("remove layer %s: %w", id, err)
 	}
 	return nil
+}
+
+// trashDir is the store's trash (<root>/layers/.trash): the layers Discard
+// took out wait there, whole, for EmptyTrash to delete their files. It is
+// in the store's folder, so on its file system: taking a layer out is one
+// rename.
+const trashDir = ".trash"
+
+// Discard takes layer id out of the store as Remove does — refused while
+// another layer stands on it, or while it is mounted unless force is set,
+// which unmounts it first — but only renames it into the store's trash:
+// from then on the layer is gone for every reader of the store, and its id
+// is free, yet its files stay until EmptyTrash deletes them. A crash leaves
+// the layer whole in the trash, for the next EmptyTrash. It is Remove for
+// a caller that must not wait for the deletion of many files (a container
+// removed after its exit, whose client waits for the removal).
+func (s *Store) Discard(ctx context.Context, id string, force bool) error {
+	trash := filepath.Join(s.dir, trashDir)
+	if err := os.MkdirAll(trash, 0o700); err != nil {
+		return fmt.Errorf("remove layer %s: %w", id, err)
+	}
+	_, err := s.takeOut(ctx, id, force, func() string {
+		var b [8]byte
+		rand.Read(b[:])
+		return filepath.Join(trash, id+"-"+hex.EncodeToString(b[:]))
+	})
+	return err
+}
+
+// EmptyTrash deletes the layers Discard took out (those a crash left too),
+// one after the other, until ctx is done.
+func (s *Store) EmptyTrash(ctx context.Context) error {
+	trash := filepath.Join(s.dir, trashDir)
+	ents, err := os.ReadDir(trash)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("empty the layer trash: %w", err)
+	}
+	for _, e := range ents {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		crashpoint.At("layer: a removed layer is in the trash, its files are not deleted")
+		if err := removeAll(filepath.Join(trash, e.Name())); err != nil {
+			return fmt.Errorf("empty the layer trash: %w", err)
+		}
+	}
+	return nil
+}
+
+// takeOut checks that layer id can be removed (no layer stands on it; not
+// mounted unless force, which unmounts it) and renames it to the path
+// to gives, holding the store's lock.
+func (s *Store) takeOut(ctx context.Context, id string, force bool, to func() string) (string, error) {
+	if err := checkID(id); err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	dir := s.Dir(id)
+	if _, err := s.Get(ctx, id); err != nil {
+		return "", err
+	}
+	all, err := s.List(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, in := range all {
+		if slices.Contains(in.Chain, dir) {
+			return "", fmt.Errorf("remove layer %s: layer %s stands on it: %w", id, in.ID, errdefs.ErrConflict)
+		}
+	}
+	if n, err := Mounted(dir); err != nil {
+		return "", err
+	} else if n > 0 && !force {
+		return "", fmt.Errorf("remove layer %s: mounted (%d mounts); unmount it or force: %w", id, n, errdefs.ErrConflict)
+	}
+	if err := unmountImpl(ctx, dir); err != nil {
+		return "", fmt.Errorf("remove layer %s: %w", id, err)
+	}
+	dst := to()
+	if err := os.Rename(dir, dst); err != nil {
+		return "", fmt.Errorf("remove layer %s: %w", id, err)
+	}
+	return dst, nil
 }
 
 // Changes lists what layer id changed against its parents; see Changes.
