@@ -117,7 +117,7 @@ func (d *Daemon) removeInitLayer(ctx context.Context, parent string) {
 	if err != nil || in.Meta.Scratch || initLayerID(in.Parent) != parent {
 		return // an image's own layer (a container made before init layers)
 	}
-	err = d.layers.Remove(ctx, parent, false)
+	err = d.layers.Discard(ctx, parent, false)
 	if err != nil && !errdefs.IsConflict(err) && !errors.Is(err, errdefs.ErrNotFound) {
 		slog.Warn("remove an init layer", "layer", parent, "error", err)
 	}

@@ -178,15 +178,18 @@ func (d *Daemon) createScratch(ctx context.Context, id, parent string) error {
 // removeScratch removes it (and its init layer when no other container
 // stands on that), and the image layers below that no image needs any
 // more (an image force-removed while the container used it): their space
-// comes back now, as dockerd gives it, not at the next start.
+// comes back now, as dockerd gives it, not at the next start. The scratch
+// and init layers are taken out of the layer store at once, into its
+// trash, and the reaper deletes their files (reap.go).
 func (d *Daemon) removeScratch(ctx context.Context, id string) error {
 	if d.win != nil {
 		return d.win.layers.Remove(ctx, id)
 	}
 	in, ierr := d.layers.Get(ctx, id)
-	if err := d.layers.Remove(ctx, id, true); err != nil {
+	if err := d.layers.Discard(ctx, id, true); err != nil {
 		return err
 	}
+	defer d.emptyTrash()
 	if ierr == nil {
 		d.removeInitLayer(ctx, in.Parent)
 		if err := d.images.ReleaseLayers(ctx, in.Chain); err != nil {
