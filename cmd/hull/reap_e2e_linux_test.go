@@ -138,6 +138,33 @@ func TestReapAfterExit(t *testing.T) {
 		}
 	})
 
+	t.Run("volatile root of an auto-remove container", func(t *testing.T) {
+		// Its writes need no sync: overlayfs's volatile option, so that
+		// its unmount does not sync the data root's file system. Not for
+		// a container that stays. A restart mounts it again.
+		root := func(args ...string) string {
+			t.Helper()
+			out := docker(t, env, append(args, "sh", "-c", "busybox grep ' / / ' /proc/self/mountinfo")...)
+			if !strings.Contains(out, " overlay ") {
+				t.Fatalf("the container's root: %q, want an overlay", out)
+			}
+			return out
+		}
+		if out := root("run", "--rm", "--network", "none", img); !strings.Contains(out, "volatile") {
+			t.Errorf("the root of a run --rm: %q, want volatile", out)
+		}
+		if out := root("run", "--name", "v1", "--network", "none", img); strings.Contains(out, "volatile") {
+			t.Errorf("the root of a container that stays: %q, want no volatile", out)
+		}
+		docker(t, env, "rm", "v1")
+		docker(t, env, "run", "-d", "--rm", "--name", "v2", "--network", "none", img, "sleep", "100")
+		docker(t, env, "restart", "-t", "0", "v2")
+		if out := docker(t, env, "exec", "v2", "busybox", "grep", " / / ", "/proc/self/mountinfo"); !strings.Contains(out, "volatile") {
+			t.Errorf("the root of a restarted run --rm: %q, want volatile", out)
+		}
+		docker(t, env, "rm", "-f", "v2")
+	})
+
 	t.Run("wait", func(t *testing.T) {
 		docker(t, env, "run", "-d", "--cidfile", cidfile, "--name", "w1", "--network", "none", img, "sh", "-c", "sleep 0.5; exit 5")
 		id := cidOf(cidfile)

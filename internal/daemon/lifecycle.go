@@ -85,7 +85,14 @@ func (d *Daemon) startLocked(ctx context.Context, c *ctr) (retErr error) {
 		return fail(err)
 	}
 	tr.step("layer chain read", "layers", fmt.Sprint(len(info.Chain)+1))
-	merged, err := d.layers.Mount(ctx, id)
+	mount := d.layers.Mount
+	if c.rec.HostConfig.AutoRemove {
+		// Removed when it stops, or at the next start after a crash of
+		// the host: nothing it writes needs a sync, and its unmount does
+		// not wait for one of the whole data root's file system.
+		mount = d.layers.MountVolatile
+	}
+	merged, err := mount(ctx, id)
 	if err != nil {
 		return fail(err)
 	}

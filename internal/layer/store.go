@@ -352,6 +352,14 @@ func (s *Store) Mount(ctx context.Context, id string) (string, error) {
 	return Mount(ctx, s.Dir(id))
 }
 
+// MountVolatile mounts scratch layer id as MountVolatile does.
+func (s *Store) MountVolatile(ctx context.Context, id string) (string, error) {
+	if err := checkID(id); err != nil {
+		return "", err
+	}
+	return MountVolatile(ctx, s.Dir(id))
+}
+
 // Unmount undoes one Mount of layer id.
 func (s *Store) Unmount(ctx context.Context, id string) error {
 	if err := checkID(id); err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -23,6 +24,10 @@ func TestDiscard(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("overlayfs mounts need root; run the tests as root")
 	}
+	// The thread's own mounts: another test of the package may leave the
+	// main thread, /proc/self, in a mount namespace of its own.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	ctx := context.Background()
 	root := t.TempDir()
 	s, err := layer.NewStore(ctx, root)
@@ -58,7 +63,7 @@ func TestDiscard(t *testing.T) {
 	if err := s.Discard(ctx, scratch, true); err != nil {
 		t.Fatal(err)
 	}
-	if mi, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(mi), scratch) {
+	if mi, _ := os.ReadFile("/proc/thread-self/mountinfo"); strings.Contains(string(mi), scratch) {
 		t.Errorf("the discarded layer is still mounted")
 	}
 	if _, err := s.Get(ctx, scratch); !errdefs.IsNotFound(err) {
@@ -104,5 +109,59 @@ func TestDiscard(t *testing.T) {
 	}
 	if n := inTrash(); n != 0 {
 		t.Errorf("trash entries after EmptyTrash: %d", n)
+	}
+}
+
+// TestMountVolatile: a scratch layer mounted volatile has overlayfs's
+// volatile option (no sync at its unmount), and mounts again after a clean
+// unmount, volatile or not (overlayfs refuses while its mark is there).
+func TestMountVolatile(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("overlayfs mounts need root; run the tests as root")
+	}
+	runtime.LockOSThread() // see TestDiscard
+	defer runtime.UnlockOSThread()
+	ctx := context.Background()
+	s, err := layer.NewStore(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, scratch := layertest.ID("base"), layertest.ID("scratch")
+	if _, err := s.Create(ctx, base, "", bytes.NewReader(layertest.Tar(t, layertest.File{Name: "f", Body: "x"})), layer.ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateScratch(ctx, scratch, base); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Remove(ctx, scratch, true) })
+	options := func(merged string) string {
+		t.Helper()
+		mi, _ := os.ReadFile("/proc/thread-self/mountinfo")
+		for _, l := range strings.Split(string(mi), "\n") {
+			if f := strings.Fields(l); len(f) > 4 && f[4] == merged {
+				return l
+			}
+		}
+		t.Fatalf("%s is not mounted", merged)
+		return ""
+	}
+	for i, volatile := range []bool{true, false, true} {
+		mount := s.Mount
+		if volatile {
+			mount = s.MountVolatile
+		}
+		merged, err := mount(ctx, scratch)
+		if err != nil {
+			t.Fatalf("mount %d (volatile %v): %v", i, volatile, err)
+		}
+		if got := strings.Contains(options(merged), "volatile"); got != volatile {
+			t.Errorf("mount %d: volatile option %v, want %v", i, got, volatile)
+		}
+		if err := os.WriteFile(filepath.Join(merged, "w"), []byte{byte('0' + i)}, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Unmount(ctx, scratch); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
