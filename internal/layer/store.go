@@ -30,6 +30,21 @@ type Store struct {
 	// removed while a child is being committed on it. Layers are made
 	// without it, so creations run side by side.
 	mu sync.Mutex
+
+	// disposable says which layers go along with the layer they stand on
+	// when it is removed (SetDisposable).
+	disposable func(Info) bool
+}
+
+// SetDisposable names the layers that may be kept while nothing uses them
+// and go along with their parent when it is removed: read-only layers,
+// nothing standing on them, not mounted, that their maker can make again
+// (the daemon's init layers). Call it before the store is used.
+func (s *Store) SetDisposable(fn func(Info) bool) { s.disposable = fn }
+
+// Disposable reports whether layer in is one SetDisposable names.
+func (s *Store) Disposable(in Info) bool {
+	return !in.Scratch && s.disposable != nil && s.disposable(in)
 }
 
 // Info describes a layer in the store.
@@ -68,7 +83,9 @@ func NewStore(ctx context.Context, root string) (*Store, error) {
 		return nil, fmt.Errorf("open layer store: %w", err)
 	}
 	dir := filepath.Join(root, "layers")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	// The trash too, at once: the store's folder looks the same before
+	// and after a removal.
+	if err := os.MkdirAll(filepath.Join(dir, trashDir), 0o700); err != nil {
 		return nil, fmt.Errorf("open layer store: %w", err)
 	}
 	s := &Store{dir: dir}
@@ -373,12 +390,14 @@ func (s *Store) Unmount(ctx context.Context, id string) error {
 func (s *Store) Remove(ctx context.Context, id string, force bool) error {
 	// Move the layer aside first, so that a crash part way through leaves
 	// a temporary folder that the next start removes, never half a layer.
-	tmp, err := s.takeOut(ctx, id, force, func() string { return filepath.Join(s.dir, tmpPrefix+"rm-"+id) })
+	tmp, along, err := s.takeOut(ctx, id, force, func() string { return filepath.Join(s.dir, tmpPrefix+"rm-"+id) })
 	if err != nil {
 		return err
 	}
-	if err := removeAll(tmp); err != nil {
-		return fmt.Errorf("remove layer %s: %w", id, err)
+	for _, p := range append(along, tmp) {
+		if err := removeAll(p); err != nil {
+			return fmt.Errorf("remove layer %s: %w", id, err)
+		}
 	}
 	return nil
 }
@@ -398,16 +417,18 @@ const trashDir = ".trash"
 // a caller that must not wait for the deletion of many files (a container
 // removed after its exit, whose client waits for the removal).
 func (s *Store) Discard(ctx context.Context, id string, force bool) error {
-	trash := filepath.Join(s.dir, trashDir)
-	if err := os.MkdirAll(trash, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Join(s.dir, trashDir), 0o700); err != nil {
 		return fmt.Errorf("remove layer %s: %w", id, err)
 	}
-	_, err := s.takeOut(ctx, id, force, func() string {
-		var b [8]byte
-		rand.Read(b[:])
-		return filepath.Join(trash, id+"-"+hex.EncodeToString(b[:]))
-	})
+	_, _, err := s.takeOut(ctx, id, force, func() string { return s.trashPath(id) })
 	return err
+}
+
+// trashPath is a new name in the trash for layer id.
+func (s *Store) trashPath(id string) string {
+	var b [8]byte
+	rand.Read(b[:])
+	return filepath.Join(s.dir, trashDir, id+"-"+hex.EncodeToString(b[:]))
 }
 
 // EmptyTrash deletes the layers Discard took out (those a crash left too),
@@ -433,41 +454,64 @@ func (s *Store) EmptyTrash(ctx context.Context) error {
 	return nil
 }
 
-// takeOut checks that layer id can be removed (no layer stands on it; not
-// mounted unless force, which unmounts it) and renames it to the path
-// to gives, holding the store's lock.
-func (s *Store) takeOut(ctx context.Context, id string, force bool, to func() string) (string, error) {
+// takeOut checks that layer id can be removed (no layer stands on it but
+// disposable ones, which go along into the trash; not mounted unless
+// force, which unmounts it) and renames it to the path to gives, holding
+// the store's lock. along is where the disposable layers went.
+func (s *Store) takeOut(ctx context.Context, id string, force bool, to func() string) (dst string, along []string, err error) {
 	if err := checkID(id); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	dir := s.Dir(id)
 	if _, err := s.Get(ctx, id); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	all, err := s.List(ctx)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
+	var disposable []Info
 	for _, in := range all {
-		if slices.Contains(in.Chain, dir) {
-			return "", fmt.Errorf("remove layer %s: layer %s stands on it: %w", id, in.ID, errdefs.ErrConflict)
+		if !slices.Contains(in.Chain, dir) {
+			continue
 		}
+		// A layer standing on a disposable one has dir in its chain
+		// too, and is refused here: what goes along has nothing on it.
+		if in.Chain[0] == dir && s.Disposable(in) {
+			if n, err := Mounted(in.Dir); err == nil && n == 0 {
+				disposable = append(disposable, in)
+				continue
+			}
+		}
+		return "", nil, fmt.Errorf("remove layer %s: layer %s stands on it: %w", id, in.ID, errdefs.ErrConflict)
 	}
 	if n, err := Mounted(dir); err != nil {
-		return "", err
+		return "", nil, err
 	} else if n > 0 && !force {
-		return "", fmt.Errorf("remove layer %s: mounted (%d mounts); unmount it or force: %w", id, n, errdefs.ErrConflict)
+		return "", nil, fmt.Errorf("remove layer %s: mounted (%d mounts); unmount it or force: %w", id, n, errdefs.ErrConflict)
 	}
 	if err := unmountImpl(ctx, dir); err != nil {
-		return "", fmt.Errorf("remove layer %s: %w", id, err)
+		return "", nil, fmt.Errorf("remove layer %s: %w", id, err)
 	}
-	dst := to()
+	if len(disposable) > 0 {
+		if err := os.MkdirAll(filepath.Join(s.dir, trashDir), 0o700); err != nil {
+			return "", nil, fmt.Errorf("remove layer %s: %w", id, err)
+		}
+	}
+	for _, in := range disposable {
+		p := s.trashPath(in.ID)
+		if err := os.Rename(in.Dir, p); err != nil {
+			return "", along, fmt.Errorf("remove layer %s: the layer %s on it: %w", id, in.ID, err)
+		}
+		along = append(along, p)
+	}
+	dst = to()
 	if err := os.Rename(dir, dst); err != nil {
-		return "", fmt.Errorf("remove layer %s: %w", id, err)
+		return "", along, fmt.Errorf("remove layer %s: %w", id, err)
 	}
-	return dst, nil
+	return dst, along, nil
 }
 
 // Changes lists what layer id changed against its parents; see Changes.

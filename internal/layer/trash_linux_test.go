@@ -165,3 +165,53 @@ func TestMountVolatile(t *testing.T) {
 		}
 	}
 }
+
+// TestDisposable: a layer the store's disposable predicate names goes
+// along with the layer it stands on, unless something stands on it; any
+// other child still refuses the removal.
+func TestDisposable(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	s, err := layer.NewStore(ctx, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, keep, other, scratch := layertest.ID("base"), layertest.ID("keep"), layertest.ID("other"), layertest.ID("scratch")
+	s.SetDisposable(func(in layer.Info) bool { return in.ID == keep })
+	mk := func(id, parent string) {
+		t.Helper()
+		if _, err := s.Create(ctx, id, parent, bytes.NewReader(layertest.Tar(t, layertest.File{Name: id[:8], Body: "x"})), layer.ApplyOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk(base, "")
+	mk(keep, base)
+	if _, err := s.CreateScratch(ctx, scratch, keep); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Remove(ctx, base, false); !errdefs.IsConflict(err) {
+		t.Errorf("remove with a scratch layer on its disposable child: %v, want a conflict", err)
+	}
+	if err := s.Discard(ctx, scratch, true); err != nil {
+		t.Fatal(err)
+	}
+	mk(other, base)
+	if err := s.Remove(ctx, base, false); !errdefs.IsConflict(err) {
+		t.Errorf("remove with a child that is not disposable: %v, want a conflict", err)
+	}
+	if err := s.Remove(ctx, other, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Remove(ctx, base, false); err != nil {
+		t.Fatalf("remove with only a disposable child: %v", err)
+	}
+	if list, err := s.List(ctx); err != nil || len(list) != 0 {
+		t.Errorf("layers left: %+v %v, want none", list, err)
+	}
+	if err := s.EmptyTrash(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(root, "layers", ".trash")); len(ents) != 0 {
+		t.Errorf("trash entries left: %d", len(ents))
+	}
+}
