@@ -138,6 +138,7 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 	if d.layers, err = layer.NewStore(ctx, cfg.Root); err != nil {
 		return fail(err)
 	}
+	d.layers.SetDisposable(isInitLayer)
 	// Build contexts a daemon that died kept for their builds.
 	os.RemoveAll(d.buildContexts())
 	if d.images, err = image.New(ctx, cfg.Root, db, d.layers); err != nil {

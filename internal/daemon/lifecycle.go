@@ -672,7 +672,13 @@ func (d *Daemon) remove(ctx context.Context, ref string, force, volumes, auto bo
 	tr.step("record removed")
 	d.dropTrace(id)
 	crashpoint.At("rm: the record is gone, the files are not")
-	d.removeFoldersLater(id)
+	if auto {
+		d.removeFoldersLater(id)
+	} else {
+		// docker rm answers once they are gone, as before.
+		os.RemoveAll(d.bundleDir(id))
+		os.RemoveAll(d.containerDir(id))
+	}
 	crashpoint.At("rm: the record is gone, the volumes are not")
 	if volumes {
 		// Anonymous volumes go with their container, unless another uses one.
