@@ -3,9 +3,9 @@ package daemon
 // What a container's exit and removal leave to do once their clients have
 // their answer (issue 16): the compute service's container of an exited
 // container whose processes are all gone, and the files of a removed one —
-// its scratch layer and the init layer it was the last to use, which the
-// removal renamed into the layer store's trash (emptied at the daemon's
-// start too), and its folders. Each is the last step of its change, so a
+// its scratch layer, which the removal renamed into the layer store's
+// trash (emptied at the daemon's start too), and an auto-removed one's
+// folders. Each is the last step of its change, so a
 // daemon that dies before it is done leaves what its next start removes
 // anyway: the trash, compute service containers and folders without a
 // record, the compute service container of a record that does not run
