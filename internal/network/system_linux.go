@@ -150,6 +150,26 @@ func (ls *linuxSystem) newCompartment(path string) error {
 	return nil
 }
 
+// adoptCompartment gives the compartment at from (made ahead) the path
+// to: the empty file spare, made with it, is renamed to, and the namespace
+// moved onto it (creating a file there could wait for the file system's
+// journal on a busy host). Where from's mount cannot move (under a shared
+// mount), it is bound at to, and stays at from too: the caller removes
+// from (removeCompartment), off the start's path.
+func (ls *linuxSystem) adoptCompartment(from, spare, to string) error {
+	if err := os.Rename(spare, to); err != nil {
+		return err
+	}
+	if err := unix.Mount(from, to, "", unix.MS_MOVE, ""); err == nil {
+		return nil
+	}
+	if err := unix.Mount(from, to, "", unix.MS_BIND, ""); err != nil {
+		os.Remove(to)
+		return fmt.Errorf("bind %s to %s: %w", from, to, err)
+	}
+	return nil
+}
+
 func (ls *linuxSystem) removeCompartment(path string) error {
 	err := unix.Unmount(path, unix.MNT_DETACH)
 	if err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
@@ -225,7 +245,7 @@ func (ls *linuxSystem) plumb(path string, ji JoinInfo, dst string, ep *Endpoint,
 		}
 	}
 	h.LinkSetAlias(link, "endpoint "+ep.ID)
-	if ep.MAC != "" && !ji.InSandbox {
+	if ep.MAC != "" && (!ji.InSandbox || ji.pooled) {
 		if mac, err := net.ParseMAC(ep.MAC); err == nil {
 			if err := h.LinkSetHardwareAddr(link, mac); err != nil {
 				return fmt.Errorf("MAC of %s: %w", dst, err)

@@ -1,0 +1,222 @@
+package network
+
+// The compartment pool: compartments of the default bridge network made
+// ahead, off the container's start, so that an attach only takes one and
+// gives its NIC the endpoint's address, MAC, alias, link state and routes.
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+)
+
+// poolPrefix names a prepared compartment under NetnsDir (no container id
+// starts with a dot): Reconcile removes it with the other compartments no
+// sandbox names, so a daemon that dies with a full pool leaves nothing the
+// next start does not clean.
+const (
+	poolPrefix  = ".pool-"
+	sparePrefix = ".spare-"
+)
+
+// pooled is a compartment made ahead: its namespace at path, with loopback
+// up and IPv6 off by default as newCompartment leaves it, and a veth
+// pair, hv<epID[:12]> on the network's bridge (up, this daemon's alias)
+// and eth0 in the namespace (down, no address, a random MAC).
+type pooled struct {
+	path string
+	// spare is an empty file beside it, renamed to the container's
+	// compartment path when it is taken.
+	spare     string
+	epID      string
+	hostIf    string
+	networkID string
+}
+
+// compartmentPool keeps up to size compartments of one bridge network
+// ready. One goroutine refills it after each take.
+type compartmentPool struct {
+	s    *Service
+	nwID string
+	size int
+
+	cancel context.CancelFunc
+	done   chan struct{}
+	kick   chan struct{}
+
+	// mu guards ready and trash; the filler adds to ready and empties
+	// trash, takePooled and discard do the reverse.
+	mu    sync.Mutex
+	ready []pooled
+	// trash are pool paths left by compartments taken, removed by the
+	// filler (unlinking a file can wait for the journal).
+	trash []pooled
+	// closed: stop has run; the filler puts nothing more.
+	closed bool
+}
+
+// startPool starts keeping cfg.CompartmentPool compartments of the default
+// bridge network ready. Preconditions: Reconcile has removed what a
+// previous daemon left under NetnsDir.
+func (s *Service) startPool() {
+	if s.cfg.CompartmentPool <= 0 || s.pool != nil {
+		return
+	}
+	nw, err := s.Network("bridge")
+	if err != nil || nw.Driver != "bridge" {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &compartmentPool{s: s, nwID: nw.ID, size: s.cfg.CompartmentPool, cancel: cancel, done: make(chan struct{}), kick: make(chan struct{}, 1)}
+	s.pool = p
+	go p.fill(ctx)
+	p.kick <- struct{}{}
+}
+
+// fill makes compartments until the pool is full, each time it is kicked,
+// and stops with ctx. A compartment it cannot make stops the filling
+// until the next kick: a start never waits for the pool.
+func (p *compartmentPool) fill(ctx context.Context) {
+	defer close(p.done)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.kick:
+		}
+		p.emptyTrash()
+		for ctx.Err() == nil {
+			p.mu.Lock()
+			n := len(p.ready)
+			p.mu.Unlock()
+			if n >= p.size {
+				break
+			}
+			pc, err := p.make(ctx)
+			if err != nil {
+				slog.Warn("network: prepare a compartment ahead", "error", err)
+				break
+			}
+			p.mu.Lock()
+			if p.closed {
+				p.mu.Unlock()
+				p.s.sys.removeCompartment(pc.path)
+				os.Remove(pc.spare)
+				return
+			}
+			p.ready = append(p.ready, pc)
+			p.mu.Unlock()
+		}
+	}
+}
+
+// make prepares one compartment as newCompartment and the bridge driver's
+// Join make them, for the NIC eth0.
+func (p *compartmentPool) make(ctx context.Context) (pooled, error) {
+	nw, err := p.s.Network(p.nwID)
+	if err != nil {
+		return pooled{}, err
+	}
+	d, err := p.s.driver(ctx, nw.Driver)
+	if err != nil {
+		return pooled{}, err
+	}
+	id := newID()
+	pc := pooled{path: filepath.Join(p.s.cfg.NetnsDir, poolPrefix+id[:12]), spare: filepath.Join(p.s.cfg.NetnsDir, sparePrefix+id[:12]), epID: id, networkID: nw.ID}
+	if err := p.s.sys.newCompartment(pc.path); err != nil {
+		return pooled{}, err
+	}
+	f, err := os.OpenFile(pc.spare, os.O_CREATE|os.O_EXCL|os.O_RDONLY, 0o444)
+	if err != nil {
+		p.s.sys.removeCompartment(pc.path)
+		return pooled{}, err
+	}
+	f.Close()
+	ep := &Endpoint{ID: id, NetworkID: nw.ID, IfName: "eth0"}
+	if _, err := d.Join(ctx, nw, ep, pc.path); err != nil {
+		p.s.sys.removeCompartment(pc.path)
+		os.Remove(pc.spare)
+		return pooled{}, err
+	}
+	pc.hostIf = ep.HostIf
+	return pc, nil
+}
+
+// discard has what is left of pc at its pool paths (its spare file or the
+// namespace's mount point; the namespace itself when it was not taken)
+// removed off the caller's path.
+func (p *compartmentPool) discard(pc pooled) {
+	p.mu.Lock()
+	p.trash = append(p.trash, pc)
+	p.mu.Unlock()
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (p *compartmentPool) emptyTrash() {
+	p.mu.Lock()
+	trash := p.trash
+	p.trash = nil
+	p.mu.Unlock()
+	for _, pc := range trash {
+		if err := p.s.sys.removeCompartment(pc.path); err != nil {
+			slog.Warn("network: remove a compartment's pool path", "compartment", pc.path, "error", err)
+		}
+		os.Remove(pc.spare)
+	}
+}
+
+// take gives a prepared compartment of network nwID, and has the pool
+// refilled; false when there is none.
+func (s *Service) takePooled(nwID string) (pooled, bool) {
+	p := s.pool
+	if p == nil || p.nwID != nwID {
+		return pooled{}, false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+	if len(p.ready) == 0 {
+		return pooled{}, false
+	}
+	pc := p.ready[0]
+	p.ready = p.ready[1:]
+	return pc, true
+}
+
+// stopPool stops the filling and removes the compartments still ready
+// (their veths go with them).
+func (s *Service) stopPool() {
+	p := s.pool
+	if p == nil {
+		return
+	}
+	p.cancel()
+	<-p.done
+	p.emptyTrash()
+	p.mu.Lock()
+	p.closed = true
+	ready := p.ready
+	p.ready = nil
+	p.mu.Unlock()
+	for _, pc := range ready {
+		if err := s.sys.removeCompartment(pc.path); err != nil {
+			slog.Warn("network: remove a compartment prepared ahead", "compartment", pc.path, "error", err)
+		}
+		os.Remove(pc.spare)
+	}
+}
+
+// isPooled says whether a name under NetnsDir is the pool's (a compartment
+// made ahead or its spare file).
+func isPooled(name string) bool {
+	return strings.HasPrefix(name, poolPrefix) || strings.HasPrefix(name, sparePrefix)
+}
