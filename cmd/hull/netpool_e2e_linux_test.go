@@ -105,19 +105,21 @@ func (d *poolDaemon) kill() {
 	d.cmd = nil
 }
 
-// pooled counts the compartments made ahead under the exec root.
+// pooled counts the compartments made ahead (<exec root>/netns-pool, each
+// with a spare file).
 func (d *poolDaemon) pooled() int {
-	ents, _ := os.ReadDir(filepath.Join(d.run(), "netns"))
+	ents, _ := os.ReadDir(filepath.Join(d.run(), "netns-pool"))
 	n := 0
 	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), ".pool-") {
+		if !strings.HasSuffix(e.Name(), ".spare") {
 			n++
 		}
 	}
 	return n
 }
 
-// links are the host's links this daemon made (their alias names it).
+// links are the host's links this daemon made (their alias names it, the
+// pool's with " pool" after).
 func (d *poolDaemon) links() []netlink.Link {
 	id, err := os.ReadFile(filepath.Join(d.dir, "root", "engine-id"))
 	if err != nil || len(strings.TrimSpace(string(id))) == 0 {
@@ -127,7 +129,7 @@ func (d *poolDaemon) links() []netlink.Link {
 	ls, _ := netlink.LinkList()
 	var out []netlink.Link
 	for _, l := range ls {
-		if l.Attrs().Alias == alias {
+		if a := l.Attrs().Alias; a == alias || a == alias+" pool" {
 			out = append(out, l)
 		}
 	}
@@ -139,9 +141,11 @@ func (d *poolDaemon) links() []netlink.Link {
 // nftables table.
 func (d *poolDaemon) leftovers() []string {
 	var out []string
-	ents, _ := os.ReadDir(filepath.Join(d.run(), "netns"))
-	for _, e := range ents {
-		out = append(out, "compartment file "+e.Name())
+	for _, sub := range []string{"netns", "netns-pool"} {
+		ents, _ := os.ReadDir(filepath.Join(d.run(), sub))
+		for _, e := range ents {
+			out = append(out, "compartment file "+sub+"/"+e.Name())
+		}
 	}
 	for _, m := range mountsUnder(d.t, d.dir) {
 		out = append(out, "mount "+m)
@@ -173,6 +177,10 @@ func (d *poolDaemon) waitClean(when string) {
 		t.Errorf("%s, left on the host: %v", when, left)
 	}
 }
+
+// isPoolMount: m is a compartment the network service made ahead (its
+// pool, refilled with new names at any time while a daemon runs).
+func isPoolMount(m string) bool { return strings.Contains(m, "/netns-pool/") }
 
 // nicShape is what a container on the default bridge sees of its NIC and
 // routes, its own address, gateway and subnet replaced by names, and

@@ -34,9 +34,6 @@ func Compartments(netnsDir string) ([]Compartment, error) {
 	sys := newSystem(Config{})
 	var out []Compartment
 	for _, e := range ents {
-		if isPooled(e.Name()) {
-			continue // made ahead, no container's yet
-		}
 		p := filepath.Join(netnsDir, e.Name())
 		c := Compartment{ID: shortID(e.Name()), Description: `\Container_` + e.Name(), Container: e.Name(), Path: p}
 		ifs, err := sys.interfaces(p)

@@ -6,26 +6,40 @@ package network
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 )
 
-// poolPrefix names a prepared compartment under NetnsDir (no container id
-// starts with a dot): Reconcile removes it with the other compartments no
-// sandbox names, so a daemon that dies with a full pool leaves nothing the
-// next start does not clean.
-const (
-	poolPrefix  = ".pool-"
-	sparePrefix = ".spare-"
-)
+// poolDir is where compartments made ahead are bind-mounted, beside
+// NetnsDir (the same file system: taking one is a rename and a move), so
+// that NetnsDir holds containers' compartments only. Reconcile empties it:
+// a daemon that dies with a full pool leaves nothing the next start does
+// not clean.
+func (s *Service) poolDir() string { return filepath.Join(filepath.Dir(s.cfg.NetnsDir), "netns-pool") }
+
+// removePoolDir removes what is in poolDir (compartments, spare files).
+func (s *Service) removePoolDir() error {
+	ents, err := os.ReadDir(s.poolDir())
+	if err != nil {
+		return nil
+	}
+	var errs []error
+	for _, e := range ents {
+		if err := s.sys.removeCompartment(filepath.Join(s.poolDir(), e.Name())); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
 
 // pooled is a compartment made ahead: its namespace at path, with loopback
 // up and IPv6 off by default as newCompartment leaves it, and a veth
-// pair, hv<epID[:12]> on the network's bridge (up, this daemon's alias)
-// and eth0 in the namespace (down, no address, a random MAC).
+// pair, hv<epID[:12]> on the network's bridge (up, this daemon's alias
+// with " pool" until it is taken) and eth0 in the namespace (down, no
+// address, a random MAC).
 type pooled struct {
 	path string
 	// spare is an empty file beside it, renamed to the container's
@@ -67,6 +81,11 @@ func (s *Service) startPool() {
 	}
 	nw, err := s.Network("bridge")
 	if err != nil || nw.Driver != "bridge" {
+		return
+	}
+	// Taking a compartment renames into NetnsDir: it exists first.
+	if err := os.MkdirAll(s.cfg.NetnsDir, 0o700); err != nil {
+		slog.Warn("network: no compartments made ahead", "error", err)
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -125,7 +144,8 @@ func (p *compartmentPool) make(ctx context.Context) (pooled, error) {
 		return pooled{}, err
 	}
 	id := newID()
-	pc := pooled{path: filepath.Join(p.s.cfg.NetnsDir, poolPrefix+id[:12]), spare: filepath.Join(p.s.cfg.NetnsDir, sparePrefix+id[:12]), epID: id, networkID: nw.ID}
+	dir := p.s.poolDir()
+	pc := pooled{path: filepath.Join(dir, id[:12]), spare: filepath.Join(dir, id[:12]+".spare"), epID: id, networkID: nw.ID}
 	if err := p.s.sys.newCompartment(pc.path); err != nil {
 		return pooled{}, err
 	}
@@ -142,6 +162,11 @@ func (p *compartmentPool) make(ctx context.Context) (pooled, error) {
 		return pooled{}, err
 	}
 	pc.hostIf = ep.HostIf
+	if err := p.s.sys.markPooled(pc.hostIf, true); err != nil {
+		p.s.sys.removeCompartment(pc.path)
+		os.Remove(pc.spare)
+		return pooled{}, err
+	}
 	return pc, nil
 }
 
@@ -213,10 +238,4 @@ func (s *Service) stopPool() {
 		}
 		os.Remove(pc.spare)
 	}
-}
-
-// isPooled says whether a name under NetnsDir is the pool's (a compartment
-// made ahead or its spare file).
-func isPooled(name string) bool {
-	return strings.HasPrefix(name, poolPrefix) || strings.HasPrefix(name, sparePrefix)
 }

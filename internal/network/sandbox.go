@@ -29,6 +29,9 @@ type system interface {
 	// adoptCompartment moves the compartment at from to the path to,
 	// renaming the empty file spare to it first.
 	adoptCompartment(from, spare, to string) error
+	// markPooled marks the host end of a NIC made ahead as the pool's
+	// (pooled), or as any other NIC of the daemon's once taken.
+	markPooled(hostIf string, pooled bool) error
 	removeCompartment(path string) error
 	// plumb moves the host interface src into the compartment as dst with
 	// ep's addresses and MAC, sets it up, and adds routes, and default
@@ -193,6 +196,7 @@ func (s *Service) Attach(ctx context.Context, req AttachRequest) (sb *Sandbox, r
 	// must not be given twice); after it, the endpoints ready. What a crash
 	// leaves in the kernel without a record (a compartment, a veth) the
 	// next start removes (Reconcile), and an endpoint not ready is undone.
+	// With a compartment made ahead, once, before the kernel work.
 	defer func() {
 		if retErr != nil {
 			if err := s.Detach(context.WithoutCancel(ctx), req.ContainerID); err != nil {
@@ -206,6 +210,9 @@ func (s *Service) Attach(ctx context.Context, req AttachRequest) (sb *Sandbox, r
 	if len(nws) == 1 {
 		if p, ok := s.takePooled(nws[0].ID); ok {
 			err := s.sys.adoptCompartment(p.path, p.spare, sb.Path)
+			if err == nil {
+				err = s.sys.markPooled(p.hostIf, false)
+			}
 			s.pool.discard(p) // what is left at its pool paths
 			if err != nil {
 				slog.Warn("network: take a compartment made ahead", "compartment", p.path, "error", err)
@@ -215,6 +222,10 @@ func (s *Service) Attach(ctx context.Context, req AttachRequest) (sb *Sandbox, r
 		}
 	}
 	if pc != nil {
+		// All is known before the kernel work: the sandbox and its
+		// endpoint are recorded once, ready (the bridge's NIC is in the
+		// compartment already and goes with it, whatever happens next).
+		sb.Ports = req.Ports
 		req.step("compartment taken")
 	} else if err := s.sys.newCompartment(sb.Path); err != nil {
 		return nil, fmt.Errorf("compartment of %s: %w", req.ContainerID, err)
@@ -235,6 +246,9 @@ func (s *Service) Attach(ctx context.Context, req AttachRequest) (sb *Sandbox, r
 	sb.Ports = req.Ports
 	if err := s.start(sb); err != nil {
 		return nil, err
+	}
+	if pc != nil && eps[0].Ready && !sb.DNS {
+		return sb, nil // recorded as it is already
 	}
 	if err := s.cfg.DB.Update(func(tx *bolt.Tx) error {
 		for _, ep := range eps {
@@ -423,6 +437,10 @@ func (s *Service) join(ctx context.Context, sb *Sandbox, nw *Network, er Endpoin
 		} else if ep.MAC == "" && ep.Addr6.IsValid() {
 			ep.MAC = randomMAC()
 		}
+		if pc := o.pooled; pc != nil && ep.IfName == "eth0" && pc.networkID == nw.ID {
+			// What the bridge driver's Join would answer, known now.
+			ep.HostIf, ep.Gateway, ep.Ready = pc.hostIf, nw.Gateway, true
+		}
 		if o.recordSandbox {
 			if err := putSandboxTx(tx, sb); err != nil {
 				return err
@@ -449,7 +467,6 @@ func (s *Service) join(ctx context.Context, sb *Sandbox, nw *Network, er Endpoin
 	var ji JoinInfo
 	if pc := o.pooled; pc != nil && ep.IfName == "eth0" && pc.networkID == nw.ID {
 		// What the bridge driver's Join answers, for the NIC made ahead.
-		ep.HostIf = pc.hostIf
 		ji = JoinInfo{SrcName: ep.IfName, DstPrefix: "eth", Gateway: nw.Gateway, Gateway6: ep.Gateway6, InSandbox: true, pooled: true}
 	} else if ji, err = d.Join(ctx, nw, ep, sb.Path); err != nil {
 		return nil, fmt.Errorf("join network %s: %w", nw.Name, err)
@@ -704,6 +721,9 @@ func (s *Service) Reconcile(ctx context.Context, live func(containerID string) b
 				}
 			}
 		}
+	}
+	if err := s.removePoolDir(); err != nil {
+		errs = append(errs, err)
 	}
 	s.sys.reconcileLinks(keep)
 	if err := s.sys.syncFirewall(s.bridgeNetworksLocked()); err != nil {

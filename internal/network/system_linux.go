@@ -170,6 +170,21 @@ func (ls *linuxSystem) adoptCompartment(from, spare, to string) error {
 	return nil
 }
 
+func (ls *linuxSystem) markPooled(hostIf string, pooled bool) error {
+	alias := ownerAlias(ls.cfg.Owner)
+	if pooled {
+		alias += poolAliasSuffix
+	}
+	link, err := netlink.LinkByName(hostIf)
+	if err != nil {
+		return err
+	}
+	return netlink.LinkSetAlias(link, alias)
+}
+
+// poolAliasSuffix marks the host end of a NIC made ahead (markPooled).
+const poolAliasSuffix = " pool"
+
 func (ls *linuxSystem) removeCompartment(path string) error {
 	err := unix.Unmount(path, unix.MNT_DETACH)
 	if err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
@@ -406,7 +421,7 @@ func (ls *linuxSystem) reconcileLinks(keep map[string]bool) {
 	for _, l := range links {
 		name := l.Attrs().Name
 		ours := (strings.HasPrefix(name, "hb-") && l.Type() == "bridge") || (strings.HasPrefix(name, "hv") && l.Type() == "veth")
-		if ours && l.Attrs().Alias == alias && !keep[name] {
+		if ours && (l.Attrs().Alias == alias || l.Attrs().Alias == alias+poolAliasSuffix) && !keep[name] {
 			slog.Info("network: removing a link no record names", "link", name)
 			netlink.LinkDel(l)
 		}

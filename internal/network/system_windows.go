@@ -26,6 +26,7 @@ func (windowsSystem) hostRoutes() []netip.Prefix             { return nil }
 func (windowsSystem) newCompartment(string) error            { return errHNS }
 func (windowsSystem) removeCompartment(string) error         { return nil }
 func (windowsSystem) adoptCompartment(_, _, _ string) error  { return errHNS }
+func (windowsSystem) markPooled(string, bool) error          { return errHNS }
 func (windowsSystem) unplumb(string, string) error           { return nil }
 func (windowsSystem) syncFirewall([]Network) error           { return nil }
 func (windowsSystem) reconcileLinks(map[string]bool)         {}
