@@ -606,7 +606,11 @@ func (s *Service) detach(ctx context.Context, containerID string, shared bool) e
 		errs = append(errs, err)
 	}
 	// The records last and in one transaction (one wait for the disk): a
-	// crash before it leaves them for the next start to undo again.
+	// crash before it leaves them for the next start to undo again. No
+	// record, no transaction (a container detached already: its removal).
+	if sb == nil && len(eps) == 0 {
+		return errors.Join(errs...)
+	}
 	if err := s.cfg.DB.Update(func(tx *bolt.Tx) error {
 		for _, ep := range eps {
 			if err := tx.Bucket(bucketEndpoints).Delete([]byte(ep.ID)); err != nil {
