@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 )
 
 // poolDir is where compartments made ahead are bind-mounted, beside
@@ -49,6 +50,9 @@ type pooled struct {
 	hostIf    string
 	networkID string
 }
+
+// refillDelay is how long after a take the pool starts making the next.
+const refillDelay = 50 * time.Millisecond
 
 // compartmentPool keeps up to size compartments of one bridge network
 // ready. One goroutine refills it after each take.
@@ -105,6 +109,14 @@ func (p *compartmentPool) fill(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-p.kick:
+		}
+		// Not at once: a take is in the middle of a container's start,
+		// whose netlink calls and mounts the filler's would hold up (the
+		// kernel serialises both), on a host whose cores it shares.
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(refillDelay):
 		}
 		p.emptyTrash()
 		for ctx.Err() == nil {
