@@ -292,6 +292,20 @@ func TestNetpoolBridgeShape(t *testing.T) {
 			return strings.Contains(out, want)
 		}, "np-a reaching "+to, func() string { return out + errOut })
 	}
+	// container:np-a shares np-a's compartment (taken from the pool);
+	// connect and disconnect work on it.
+	shared := docker(t, d.env, "run", "--rm", "--network", "container:np-a", "e2e/busybox:1", "sh", "-c", "ip -o addr show eth0")
+	ipA := docker(t, d.env, "inspect", "-f", "{{.NetworkSettings.IPAddress}}", "np-a")
+	if !strings.Contains(shared, "inet "+ipA+"/") {
+		t.Errorf("container:np-a does not see np-a's eth0 (%s):\n%s", ipA, shared)
+	}
+	docker(t, d.env, "network", "create", "np-net")
+	defer dockerRun(t, d.env, "", "network", "rm", "np-net")
+	docker(t, d.env, "network", "connect", "np-net", "np-a")
+	docker(t, d.env, "network", "disconnect", "bridge", "np-a")
+	if out := docker(t, d.env, "exec", "np-a", "sh", "-c", "ls /sys/class/net"); strings.Fields(out)[0] != "eth1" || strings.Contains(out, "eth0") {
+		t.Errorf("np-a's NICs after connect np-net and disconnect bridge: %q", out)
+	}
 	docker(t, d.env, "rm", "-f", "np-a", "np-b")
 
 	// A published port answers on the host.
