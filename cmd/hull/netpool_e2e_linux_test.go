@@ -105,10 +105,10 @@ func (d *poolDaemon) kill() {
 	d.cmd = nil
 }
 
-// pooled counts the compartments made ahead (<exec root>/netns-pool, each
+// pooled counts the compartments made ahead (<exec root>/netpool, each
 // with a spare file).
 func (d *poolDaemon) pooled() int {
-	ents, _ := os.ReadDir(filepath.Join(d.run(), "netns-pool"))
+	ents, _ := os.ReadDir(filepath.Join(d.run(), "netpool"))
 	n := 0
 	for _, e := range ents {
 		if !strings.HasSuffix(e.Name(), ".spare") {
@@ -141,7 +141,7 @@ func (d *poolDaemon) links() []netlink.Link {
 // nftables table.
 func (d *poolDaemon) leftovers() []string {
 	var out []string
-	for _, sub := range []string{"netns", "netns-pool"} {
+	for _, sub := range []string{"netns", "netpool"} {
 		ents, _ := os.ReadDir(filepath.Join(d.run(), sub))
 		for _, e := range ents {
 			out = append(out, "compartment file "+sub+"/"+e.Name())
@@ -180,7 +180,7 @@ func (d *poolDaemon) waitClean(when string) {
 
 // isPoolMount: m is a compartment the network service made ahead (its
 // pool, refilled with new names at any time while a daemon runs).
-func isPoolMount(m string) bool { return strings.Contains(m, "/netns-pool/") }
+func isPoolMount(m string) bool { return strings.Contains(m, "/netpool/") }
 
 // nicShape is what a container on the default bridge sees of its NIC and
 // routes, its own address, gateway and subnet replaced by names, and

@@ -19,7 +19,7 @@ import (
 // that NetnsDir holds containers' compartments only. Reconcile empties it:
 // a daemon that dies with a full pool leaves nothing the next start does
 // not clean.
-func (s *Service) poolDir() string { return filepath.Join(filepath.Dir(s.cfg.NetnsDir), "netns-pool") }
+func (s *Service) poolDir() string { return filepath.Join(filepath.Dir(s.cfg.NetnsDir), "netpool") }
 
 // removePoolDir removes what is in poolDir (compartments, spare files).
 func (s *Service) removePoolDir() error {
