@@ -161,6 +161,7 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 	plugins := plugin.NewRegistry(dirs, cfg.PluginTimeout)
 	d.plugins = plugins
 	netCfg := network.Config{DB: db, NetnsDir: filepath.Join(cfg.ExecRoot, "netns"), DefaultBridge: bridge, Table: table, Plugins: plugins, Owner: engineID}
+	netCfg.CompartmentPool = compartmentPool()
 	if netCfg.DefaultIPv6, netCfg.DefaultSubnet6, err = defaultIPv6(cfg); err != nil {
 		return fail(err)
 	}
