@@ -88,6 +88,9 @@ func ShimMain(args []string) int {
 		args = spareWait()
 	}
 	steps := []TimedStep{{Name: "shim started", At: time.Now()}}
+	if !spareWoke.IsZero() {
+		steps = append([]TimedStep{{Name: "spare shim woke", At: spareWoke}}, steps...)
+	}
 	fs := flag.NewFlagSet("hull-shim", flag.ContinueOnError)
 	root := fs.String("root", DefaultRoot, "the runtime's state root")
 	id := fs.String("id", "", "container id")

@@ -23,6 +23,12 @@ import (
 // control socket closes (the runtime's process went away).
 const spareIdle = 2 * time.Second
 
+// spareFds is how many descriptors (3…) a spare holds places for: a
+// create with more (many published ports) starts a shim of its own. The
+// places are taken at the spare's exec, before its Go runtime opens its
+// own descriptors (the poller's), which must never be overwritten.
+const spareFds = 16
+
 type spareShim struct {
 	path string
 	cmd  *exec.Cmd
@@ -66,6 +72,10 @@ func (r *Runtime) takeSpare(shimPath string, args []string, logf *os.File, extra
 		sp.cmd.Process.Kill()
 		return nil
 	}
+	if len(extra) > spareFds {
+		sp.cmd.Process.Kill()
+		return nil
+	}
 	b, err := json.Marshal(args)
 	if err != nil {
 		sp.cmd.Process.Kill()
@@ -95,12 +105,22 @@ func (r *Runtime) refillSpare(shimPath string) {
 	if err != nil {
 		return
 	}
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		ours.Close()
+		theirs.Close()
+		return
+	}
 	cmd := exec.Command(shimPath, "spare")
 	cmd.Dir = "/"
-	cmd.ExtraFiles = []*os.File{theirs}
+	for range spareFds {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, null) // the places, fds 3…
+	}
+	cmd.ExtraFiles = append(cmd.ExtraFiles, theirs) // the control socket, after them
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	err = cmd.Start()
 	theirs.Close()
+	null.Close()
 	if err != nil {
 		ours.Close()
 		return
@@ -157,19 +177,21 @@ func (r *Runtime) Close() {
 	}
 }
 
-// spareWait is `hull-shim spare`: it waits on its control socket (fd 3)
-// for a create's arguments and descriptors, puts the descriptors where an
-// exec'd shim has them (stdout and stderr the log, 3… the rest) and
-// returns the arguments. It exits when the socket closes unused.
+// spareWoke is when the spare got its create (zero in a shim that was
+// exec'd for its create).
+var spareWoke time.Time
+
+// spareWait is `hull-shim spare`: it waits on its control socket (fd
+// 3+spareFds) for a create's arguments and descriptors, puts the
+// descriptors where an exec'd shim has them (stdout and stderr the log,
+// 3… the rest, over the places it was started with) and returns the
+// arguments. It exits when the socket closes unused.
 func spareWait() []string {
-	ctl, err := unix.FcntlInt(3, unix.F_DUPFD_CLOEXEC, 200)
-	if err != nil {
-		os.Exit(1)
-	}
-	unix.Close(3)
+	ctl := 3 + spareFds
 	buf := make([]byte, 1<<20)
-	oob := make([]byte, unix.CmsgSpace(4*64))
+	oob := make([]byte, unix.CmsgSpace(4*(spareFds+1)))
 	var n, oobn int
+	var err error
 	for {
 		n, oobn, _, _, err = unix.Recvmsg(ctl, buf, oob, unix.MSG_CMSG_CLOEXEC)
 		if !errors.Is(err, unix.EINTR) {
@@ -179,6 +201,7 @@ func spareWait() []string {
 	if err != nil || n == 0 {
 		os.Exit(0) // the runtime went away, or let go of this spare
 	}
+	spareWoke = time.Now()
 	var args []string
 	if err := json.Unmarshal(buf[:n], &args); err != nil {
 		fmt.Fprintln(os.Stderr, "hull-shim spare:", err)
@@ -189,30 +212,27 @@ func spareWait() []string {
 		os.Exit(2)
 	}
 	fds, err := unix.ParseUnixRights(&msgs[0])
-	if err != nil || len(fds) == 0 {
+	if err != nil || len(fds) == 0 || len(fds) > spareFds+1 {
 		os.Exit(2)
 	}
-	// Out of the way first: the descriptors may have been given the very
-	// numbers they are to be moved to.
-	high := make([]int, len(fds))
-	for i, fd := range fds {
-		if high[i], err = unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 300); err != nil {
-			os.Exit(2)
-		}
-		unix.Close(fd)
-	}
+	// The received descriptors are numbered above the places and the
+	// control socket (everything below was taken at exec): each goes onto
+	// its place, replacing the placeholder.
 	for _, target := range []int{1, 2} {
-		if err := unix.Dup3(high[0], target, 0); err != nil {
+		if err := unix.Dup3(fds[0], target, 0); err != nil {
 			os.Exit(2)
 		}
 	}
-	for i, fd := range high[1:] {
+	for i, fd := range fds[1:] {
 		if err := unix.Dup3(fd, 3+i, 0); err != nil {
 			os.Exit(2)
 		}
 	}
-	for _, fd := range high {
+	for _, fd := range fds {
 		unix.Close(fd)
+	}
+	for place := 3 + len(fds) - 1; place < 3+spareFds; place++ {
+		unix.Close(place)
 	}
 	unix.Close(ctl)
 	return args
