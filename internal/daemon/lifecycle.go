@@ -148,6 +148,7 @@ func (d *Daemon) startLocked(ctx context.Context, c *ctr) (retErr error) {
 	// the process runs, so that they see all its output.
 	close(c.created)
 	c.attachers.Wait()
+	tr.step("attached clients connected")
 	if err := d.rt.Start(ctx, id); err != nil {
 		d.rt.Delete(context.WithoutCancel(ctx), id, true)
 		c.created = make(chan struct{})
