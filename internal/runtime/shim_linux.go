@@ -85,7 +85,11 @@ func ShimMain(args []string) int {
 		return helperMain(args[1:])
 	}
 	if len(args) > 0 && args[0] == "spare" {
-		args = spareWait()
+		warm := ""
+		if len(args) > 1 {
+			warm = args[1]
+		}
+		args = spareWait(warm)
 	}
 	steps := []TimedStep{{Name: "shim started", At: time.Now()}}
 	if !spareWoke.IsZero() {

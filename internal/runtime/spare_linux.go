@@ -10,7 +10,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/opencontainers/cgroups/manager"
+	"github.com/opencontainers/runc/libcontainer"
 	"golang.org/x/sys/unix"
+
+	"github.com/hullproject/hull/internal/runtime/leaninit"
+	"github.com/hullproject/hull/internal/runtime/seccompbpf"
 )
 
 // A spare shim is a hull-shim started ahead of need (`hull-shim spare`):
@@ -94,7 +99,10 @@ func (r *Runtime) takeSpare(shimPath string, args []string, logf *os.File, extra
 
 // refillSpare starts a spare shim for shimPath in the background, unless
 // one is there; the spare is killed after spareIdle without a create.
-func (r *Runtime) refillSpare(shimPath string) {
+// bundle is the create's just made: the spare reads it once while it
+// waits (warmUp), so that the next create finds its code and decoders
+// warm.
+func (r *Runtime) refillSpare(shimPath, bundle string) {
 	r.spares.mu.Lock()
 	if r.spares.spare != nil || !r.spares.on {
 		r.spares.mu.Unlock()
@@ -111,7 +119,7 @@ func (r *Runtime) refillSpare(shimPath string) {
 		theirs.Close()
 		return
 	}
-	cmd := exec.Command(shimPath, "spare")
+	cmd := exec.Command(shimPath, "spare", bundle)
 	cmd.Dir = "/"
 	for range spareFds {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, null) // the places, fds 3…
@@ -186,7 +194,10 @@ var spareWoke time.Time
 // descriptors where an exec'd shim has them (stdout and stderr the log,
 // 3… the rest, over the places it was started with) and returns the
 // arguments. It exits when the socket closes unused.
-func spareWait() []string {
+func spareWait(warm string) []string {
+	if warm != "" {
+		warmUp(warm)
+	}
 	ctl := 3 + spareFds
 	buf := make([]byte, 1<<20)
 	oob := make([]byte, unix.CmsgSpace(4*(spareFds+1)))
@@ -236,4 +247,30 @@ func spareWait() []string {
 	}
 	unix.Close(ctl)
 	return args
+}
+
+// warmUp does, without effects, what a create does with a bundle's
+// config — decode the spec, convert it to libcontainer's config, key its
+// seccomp filter, find its cgroups, encode the init's config and the
+// state — so that the
+// spare's first create finds encoding/json's per-type caches built and
+// the code paged in. A bundle already gone is no matter.
+func warmUp(bundle string) {
+	spec, _, _, err := loadSpec(bundle)
+	if err != nil {
+		return
+	}
+	cfg, err := libcontainerConfig("warm-up", spec, false)
+	if err != nil {
+		return
+	}
+	if _, err := newProcess(spec.Process); err != nil {
+		return
+	}
+	if cfg.Seccomp != nil {
+		seccompbpf.CacheKey(cfg.Seccomp)
+	}
+	manager.New(cfg.Cgroups) // paths only: nothing is made before Apply
+	json.Marshal(leaninit.Config{Container: cfg})
+	json.Marshal(libcontainer.State{BaseState: libcontainer.BaseState{Config: *cfg}})
 }
