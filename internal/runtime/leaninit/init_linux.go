@@ -43,7 +43,13 @@ func Main() {
 	if msg == "" || msg == "r" {
 		msg = "init failed: " + msg
 	}
-	sync.Write([]byte(msg))
+	if _, werr := sync.Write([]byte(msg)); werr != nil {
+		// The shim has had its answer (the init was ready) or is gone:
+		// the container's stderr is the one place left, and 255 the
+		// status, as libcontainer's init leaves them.
+		os.Stderr.WriteString(msg + "\n")
+		os.Exit(255)
+	}
 	os.Exit(1)
 }
 
@@ -171,6 +177,14 @@ func run(sync *os.File) error {
 			return &os.SyscallError{Syscall: "prctl(SET_NO_NEW_PRIVS)", Err: err}
 		}
 	}
+	// No descriptor of the shim's or of this init's reaches the container
+	// (CVE-2024-21626): everything past stdio is closed by the execve.
+	// Marked before the seccomp filter goes in, which may not allow
+	// close_range (a profile older than Linux 5.9); what is opened after
+	// this is close-on-exec anyway.
+	if err := closeOnExecFrom(3); err != nil {
+		return err
+	}
 	// Without no_new_privs installing a filter needs CAP_SYS_ADMIN, which
 	// the user change below drops: the filter goes in first, as
 	// libcontainer does; with no_new_privs it goes in last.
@@ -217,12 +231,32 @@ func run(sync *os.File) error {
 	}
 	fifo.Close()
 	unix.Close(FifoFd)
-	// No descriptor of the shim's or of this init's reaches the container
-	// (CVE-2024-21626): everything past stdio is closed by the execve.
-	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		return &os.SyscallError{Syscall: "close_range", Err: err}
+	if err := unix.Exec(name, cfg.Args, env); err != nil {
+		return &os.PathError{Op: "exec", Path: name, Err: err}
 	}
-	return unix.Exec(name, cfg.Args, env)
+	return nil
+}
+
+// closeOnExecFrom marks every descriptor from first on close-on-exec:
+// close_range, or one by one from /proc/self/fd on a kernel without it.
+func closeOnExecFrom(first int) error {
+	err := unix.CloseRange(uint(first), ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	if err == nil || !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EINVAL) {
+		if err != nil {
+			return &os.SyscallError{Syscall: "close_range", Err: err}
+		}
+		return nil
+	}
+	des, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return err
+	}
+	for _, d := range des {
+		if fd, err := strconv.Atoi(d.Name()); err == nil && fd >= first {
+			unix.CloseOnExec(fd)
+		}
+	}
+	return nil
 }
 
 // finalizeNamespace drops to the container's user and capabilities, in

@@ -133,8 +133,14 @@ func readlinkat(dir int, name string) (string, error) {
 }
 
 // createInRoot makes an empty file at path inside root (its folder made as
-// needed) and opens it O_PATH.
+// needed) and opens it O_PATH. A dangling link there has its target made,
+// inside root (an image's /etc/resolv.conf -> ../run/…/stub-resolv.conf
+// that it lacks, with Docker's file bound over it), as libcontainer does.
 func createInRoot(root int, path string, mode uint32) (int, error) {
+	return createInRootDepth(root, path, mode, 0)
+}
+
+func createInRootDepth(root int, path string, mode uint32, links int) (int, error) {
 	clean := filepath.Clean("/" + path)
 	dir, err := mkdirAllInRoot(root, filepath.Dir(clean), 0o755)
 	if err != nil {
@@ -148,7 +154,24 @@ func createInRoot(root int, path string, mode uint32) (int, error) {
 	if err == nil {
 		unix.Close(fd)
 	}
-	return openInRoot(root, clean, unix.O_PATH)
+	opened, err := openInRoot(root, clean, unix.O_PATH)
+	if errors.Is(err, unix.ENOENT) {
+		if target, lerr := readlinkat(dir, filepath.Base(clean)); lerr == nil {
+			if links >= 40 {
+				return -1, &os.PathError{Op: "create", Path: clean, Err: unix.ELOOP}
+			}
+			if !filepath.IsAbs(target) {
+				target = filepath.Join(filepath.Dir(clean), target)
+			}
+			made, cerr := createInRootDepth(root, target, mode, links+1)
+			if cerr != nil {
+				return -1, cerr
+			}
+			unix.Close(made)
+			return openInRoot(root, clean, unix.O_PATH)
+		}
+	}
+	return opened, err
 }
 
 // fdRealPath is where an open descriptor is, as the kernel names it.
