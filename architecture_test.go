@@ -141,6 +141,27 @@ func TestDependencyDirection(t *testing.T) {
 // TestMonitorStaysSmall: hull-monitor stays resident beside every running
 // container, so it may not reach the container runtime (libcontainer,
 // libseccomp through cgo) or the rest of hull.
+// TestInitStaysSmall keeps hull-init, which starts once per container,
+// free of cgo (libseccomp: the filter comes compiled), of libcontainer's
+// init and nsenter, and of hull's own packages other than the init's.
+func TestInitStaysSmall(t *testing.T) {
+	cmd := exec.Command("go", "list", "-deps", "./cmd/hull-init")
+	cmd.Env = append(os.Environ(), "GOOS=linux", "CGO_ENABLED=0")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list -deps ./cmd/hull-init: %v", err)
+	}
+	for _, d := range strings.Fields(string(out)) {
+		r, ours := rel(d)
+		if d == "runtime/cgo" || strings.HasPrefix(d, "github.com/seccomp") || d == "github.com/opencontainers/runc/libcontainer" ||
+			strings.HasPrefix(d, "github.com/opencontainers/runc/libcontainer/nsenter") ||
+			(ours && r != "cmd/hull-init" && r != "internal/runtime/leaninit" && r != "internal/runtime/seccompbpf") ||
+			d == "net/http" {
+			t.Errorf("hull-init depends on %s", d)
+		}
+	}
+}
+
 func TestMonitorStaysSmall(t *testing.T) {
 	cmd := exec.Command("go", "list", "-deps", "./cmd/hull-monitor")
 	cmd.Env = append(os.Environ(), "GOOS=linux", "CGO_ENABLED=0")

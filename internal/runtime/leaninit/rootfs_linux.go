@@ -293,6 +293,7 @@ func mountToRootfs(root int, rootfs string, m *configs.Mount) error {
 	}
 	var dst int
 	var err error
+	existed := false
 	switch m.Device {
 	case "proc", "sysfs":
 		if fi, err := os.Lstat(filepath.Join(rootfs, filepath.Clean("/"+m.Destination))); err == nil && !fi.IsDir() {
@@ -302,6 +303,7 @@ func mountToRootfs(root int, rootfs string, m *configs.Mount) error {
 		dst, err = mkdirAllInRoot(root, m.Destination, 0o755)
 	default:
 		dst, err = openInRoot(root, m.Destination, unix.O_PATH)
+		existed = err == nil
 		if errors.Is(err, unix.ENOENT) {
 			isFile := false
 			if src >= 0 {
@@ -336,8 +338,9 @@ func mountToRootfs(root int, rootfs string, m *configs.Mount) error {
 		return err
 	}
 	data := m.Data
-	if m.Device == "tmpfs" {
-		// A tmpfs keeps the mode of the folder it covers unless told.
+	if m.Device == "tmpfs" && existed {
+		// A tmpfs keeps the mode of the folder it covers unless told (a
+		// folder made for it leaves tmpfs's own default, 1777).
 		var st unix.Stat_t
 		if err := unix.Fstat(dst, &st); err != nil {
 			return err
