@@ -501,6 +501,8 @@ func TestLeanEquivalence(t *testing.T) {
 		name   string
 		mutate func(*specs.Spec)
 		check  func(t *testing.T, lean *probeResult)
+		opts   func(*CreateOptions)
+		rootfs func(t *testing.T, rootfs string)
 	}{
 		{name: "default", check: func(t *testing.T, p *probeResult) {
 			if s := section(p, "status"); !strings.Contains(s, "CapEff:\t00000000a80425fb") || !strings.Contains(s, "Seccomp:\t0") {
@@ -613,6 +615,43 @@ func TestLeanEquivalence(t *testing.T) {
 				t.Errorf("tty:\n%s", s)
 			}
 		}},
+		{name: "no-pivot", opts: func(o *CreateOptions) { o.NoPivot = true }},
+		{name: "propagation", mutate: func(s *specs.Spec) {
+			s.Linux.RootfsPropagation = "rslave"
+			s.Mounts = append(s.Mounts,
+				specs.Mount{Destination: "/mnt/rw", Type: "bind", Source: filepath.Join(hostDir, "rw"), Options: []string{"rbind", "rshared"}},
+				specs.Mount{Destination: "/mnt/ro", Type: "bind", Source: filepath.Join(hostDir, "ro"), Options: []string{"rbind", "ro", "rprivate", "noexec", "strictatime"}},
+				specs.Mount{Destination: "/etc/extra", Type: "bind", Source: filepath.Join(hostDir, "file"), Options: []string{"rbind", "rprivate"}},
+			)
+		}},
+		{name: "process-details", mutate: func(s *specs.Spec) {
+			umask := uint32(0o027)
+			oom := 500
+			s.Process.User = specs.User{UID: 4242, GID: 4242, Umask: &umask}
+			s.Process.OOMScoreAdj = &oom
+			s.Process.Cwd = "/does/not/exist"
+			s.Process.Env = append(s.Process.Env, "A=1", "A=2", "HOME=")
+		}, check: func(t *testing.T, p *probeResult) {
+			if s := section(p, "umask"); s != "0027" {
+				t.Errorf("umask %q", s)
+			}
+			if s := section(p, "oom"); s != "500" {
+				t.Errorf("oom_score_adj %q", s)
+			}
+		}},
+		// Images whose /etc/resolv.conf (which Docker binds a file over) is
+		// a link to a file that is not there.
+		{name: "dangling-link-target", mutate: func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/etc/resolv.conf", Type: "bind", Source: filepath.Join(hostDir, "file"), Options: []string{"rbind", "rprivate"}})
+		}, rootfs: func(t *testing.T, rootfs string) {
+			if err := os.Symlink("../run/systemd/resolve/stub-resolv.conf", filepath.Join(rootfs, "etc/resolv.conf")); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "dev-bind", mutate: func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/dev", Type: "bind", Source: "/dev", Options: []string{"rbind", "rslave"}})
+			s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}
+		}},
 		{name: "proc-uptime", mutate: func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/proc/uptime", Type: "bind", Source: filepath.Join(hostDir, "uptime"), Options: []string{"bind", "ro"}})
 		}, check: func(t *testing.T, p *probeResult) {
@@ -624,6 +663,12 @@ func TestLeanEquivalence(t *testing.T) {
 	for _, v := range variants {
 		t.Run(v.name, func(t *testing.T) {
 			e := newLeanEnv(t, false, v.mutate, probeArgs()...)
+			if v.opts != nil {
+				v.opts(&e.opts)
+			}
+			if v.rootfs != nil {
+				v.rootfs(t, filepath.Join(e.bundle, "rootfs"))
+			}
 			lean, _ := equivalent(t, e, nil)
 			if v.check != nil {
 				v.check(t, lean)
