@@ -123,3 +123,27 @@ func TestLeanInitWithDockerCLI(t *testing.T) {
 	}
 	docker(t, env, "rm", "-f", "life", "ipcowner")
 }
+
+// TestLeanInitStartFailureWithDockerCLI: a program the lean init cannot
+// start fails as under libcontainer, with dockerd's text and exit code
+// (TestLifecycleStartFailure's, here with HULL_INIT=lean).
+func TestLeanInitStartFailureWithDockerCLI(t *testing.T) {
+	requireDockerCLI(t)
+	buildShim(t)
+	t.Setenv("HULL_INIT", "lean")
+	env, dir := hullDaemon(t)
+	loadBusybox(t, env, dir)
+	for _, c := range []struct {
+		cmd, msg string
+		code     int
+	}{
+		{"nosuch", `exec: "nosuch": executable file not found in $PATH`, 127},
+		{"/etc/hostname", `exec: "/etc/hostname": permission denied`, 126},
+	} {
+		text := "failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: error during container init: " + c.msg + ": unknown"
+		_, stderr, code := dockerRun(t, env, "", "run", "--rm", "--security-opt", "seccomp=unconfined", "e2e/busybox:1", c.cmd)
+		if code != c.code || !strings.Contains(stderr, "Error response from daemon: "+text+"\n") {
+			t.Errorf("docker run %s: %d %q, want %d and %q", c.cmd, code, stderr, c.code, text)
+		}
+	}
+}

@@ -49,9 +49,9 @@ sec env; env | sort
 sec umask; umask
 sec cwd; pwd
 sec hostname; hostname; cat /proc/sys/kernel/hostname /proc/sys/kernel/domainname
-sec fds; ls /proc/$$/fd
+sec fds; ls /proc/$$/fd; stat -L -c '%u:%g %a %F' /proc/$$/fd/0 /proc/$$/fd/1 /proc/$$/fd/2
 sec oom; cat /proc/self/oom_score_adj
-sec session; cut -d' ' -f1,5,6 /proc/$$/stat
+sec session; read -r pid comm st ppid pgrp sid rest < /proc/$$/stat; [ "$pgrp" = "$pid" ] && echo "pgrp is pid"; [ "$sid" = "$pid" ] && echo "session is pid"; echo "ppid $([ "$ppid" = 0 ] && echo 0 || echo other)"
 sec misc; cat /proc/self/personality /proc/self/loginuid /proc/self/timerslack_ns; echo; cat /proc/self/attr/current 2>&1
 sec sysctl
 for s in net/ipv4/ip_unprivileged_port_start net/ipv4/ping_group_range net/ipv4/ip_forward kernel/msgmax kernel/shmmni; do
@@ -468,6 +468,8 @@ func hostDevices(t *testing.T) []specs.LinuxDevice {
 	return out
 }
 
+func ptr[T any](v T) *T { return &v }
+
 func dropCaps(list []string, drop ...string) []string {
 	return slices.DeleteFunc(slices.Clone(list), func(c string) bool { return slices.Contains(drop, c) })
 }
@@ -652,6 +654,40 @@ func TestLeanEquivalence(t *testing.T) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/dev", Type: "bind", Source: "/dev", Options: []string{"rbind", "rslave"}})
 			s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}
 		}},
+		{name: "terminal-user", mutate: func(s *specs.Spec) {
+			s.Process.Terminal = true
+			s.Process.User = specs.User{UID: 1000, GID: 1000}
+		}},
+		{name: "devices", mutate: func(s *specs.Spec) {
+			mode, uid, gid := os.FileMode(0o600), uint32(1000), uint32(1000)
+			s.Linux.Devices = append(s.Linux.Devices,
+				specs.LinuxDevice{Path: "/dev/fuse", Type: "c", Major: 10, Minor: 229, FileMode: &mode, UID: &uid, GID: &gid},
+				specs.LinuxDevice{Path: "/dev/net/tun", Type: "c", Major: 10, Minor: 200})
+			s.Linux.Resources.Devices = append(s.Linux.Resources.Devices,
+				specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: ptr(int64(10)), Minor: ptr(int64(229)), Access: "rwm"},
+				specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: ptr(int64(10)), Minor: ptr(int64(200)), Access: "rw"})
+		}, check: func(t *testing.T, p *probeResult) {
+			if s := section(p, "dev"); !strings.Contains(s, "/dev/fuse character special file 600 1000:1000 a:e5") {
+				t.Errorf("dev:\n%s", s)
+			}
+		}},
+		{name: "host-namespaces", mutate: func(s *specs.Spec) {
+			s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(ns specs.LinuxNamespace) bool {
+				return ns.Type == specs.NetworkNamespace || ns.Type == specs.UTSNamespace || ns.Type == specs.IPCNamespace || ns.Type == specs.PIDNamespace
+			})
+			s.Hostname = ""
+			for k := range s.Linux.Sysctl {
+				if strings.HasPrefix(k, "net.") {
+					delete(s.Linux.Sysctl, k)
+				}
+			}
+		}, check: func(t *testing.T, p *probeResult) {
+			for _, want := range []string{"ns net: host", "ns uts: host", "ns ipc: host", "ns pid: host", "ns mnt: own"} {
+				if !strings.Contains(p.host, want) {
+					t.Errorf("want %q in\n%s", want, p.host)
+				}
+			}
+		}},
 		{name: "proc-uptime", mutate: func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/proc/uptime", Type: "bind", Source: filepath.Join(hostDir, "uptime"), Options: []string{"bind", "ro"}})
 		}, check: func(t *testing.T, p *probeResult) {
@@ -778,5 +814,42 @@ func TestLeanFallback(t *testing.T) {
 	_, err = createTraced(t, userns, newID(t), InitLean, userns.opts)
 	if !errdefs.IsInvalidArgument(err) || !strings.Contains(fmt.Sprint(err), "NEWUSER namespace") {
 		t.Errorf("lean init with a user namespace: %v; want InvalidArgument naming it", err)
+	}
+}
+
+// TestLeanStartErrors: a process that cannot be started fails the same way
+// under both inits (the daemon maps the words to docker run's 126/127).
+func TestLeanStartErrors(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		mutate func(*specs.Spec)
+	}{
+		{"not-found", func(s *specs.Spec) { s.Process.Args = []string{"no-such-command"} }},
+		{"not-found-abs", func(s *specs.Spec) { s.Process.Args = []string{"/no/such/file"} }},
+		{"not-executable", func(s *specs.Spec) { s.Process.Args = []string{"/etc/passwd"} }},
+		{"directory", func(s *specs.Spec) { s.Process.Args = []string{"/etc"} }},
+		{"cwd-is-a-file", func(s *specs.Spec) { s.Process.Cwd = "/etc/passwd" }},
+		{"bad-env", func(s *specs.Spec) { s.Process.Env = append(s.Process.Env, "NOEQUALS") }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newLeanEnv(t, false, c.mutate, "true")
+			var errs [2]string
+			for i, init := range []string{InitLean, InitLibcontainer} {
+				id := newID(t) + "-" + init
+				steps, err := createTraced(t, e, id, init, e.opts)
+				if err == nil {
+					err = e.rt.Start(context.Background(), id)
+				}
+				if err == nil {
+					code, werr := e.rt.Wait(context.Background(), id)
+					err = fmt.Errorf("ran: exit %d, %v", code, werr)
+				}
+				errs[i] = strings.ReplaceAll(err.Error(), id, "ID")
+				t.Logf("%s: %s (trace %q)", init, errs[i], steps)
+			}
+			if errs[0] != errs[1] {
+				t.Errorf("lean: %s\nlibcontainer: %s", errs[0], errs[1])
+			}
+		})
 	}
 }
