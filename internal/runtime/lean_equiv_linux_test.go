@@ -58,12 +58,13 @@ for s in net/ipv4/ip_unprivileged_port_start net/ipv4/ping_group_range net/ipv4/
 	echo "$s=$(cat /proc/sys/$s 2>&1)"
 done
 sec net; ip -o link | sed 's/ qlen.*//'
-sec tty; [ -t 0 ] && echo "stdin is a tty"; [ -t 1 ] && echo "stdout is a tty"; tty
+sec tty; [ -t 0 ] && echo "stdin is a tty"; [ -t 1 ] && echo "stdout is a tty"; tty; [ -t 0 ] && stty size && stat -L -c '%u:%g %a' /proc/$$/fd/0
 sec writable
 for d in / /sys /sys/fs/cgroup /proc/sys /etc /tmp /mnt/rw /mnt/ro; do
 	[ -d "$d" ] || continue
 	if touch "$d/.probe" 2>/dev/null; then rm -f "$d/.probe"; echo "$d rw"; else echo "$d ro"; fi
 done
+sec special; for f in /run/host.sock /mnt/rotmp; do [ -e "$f" ] && stat -c '%n %F %a' "$f"; done
 sec files; for f in /etc/extra /mnt/ro/marker /mnt/rw/marker; do [ -e "$f" ] && echo "$f: $(head -c 40 "$f" | tr -d '\n')"; done
 grep -q '^12345.67 ' /proc/uptime && echo "/proc/uptime: bound"
 sec end
@@ -499,6 +500,11 @@ func TestLeanEquivalence(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(hostDir, "uptime"), []byte("12345.67 1.00\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	sock, err := net.ListenUnix("unix", &net.UnixAddr{Name: filepath.Join(hostDir, "host.sock"), Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sock.Close()
 	variants := []struct {
 		name   string
 		mutate func(*specs.Spec)
@@ -656,7 +662,31 @@ func TestLeanEquivalence(t *testing.T) {
 		}},
 		{name: "terminal-user", mutate: func(s *specs.Spec) {
 			s.Process.Terminal = true
+			s.Process.ConsoleSize = &specs.Box{Height: 33, Width: 111}
 			s.Process.User = specs.User{UID: 1000, GID: 1000}
+		}, check: func(t *testing.T, p *probeResult) {
+			if s := section(p, "tty"); !strings.Contains(s, "33 111\n1000:5 620") {
+				t.Errorf("tty:\n%s", s)
+			}
+		}},
+		{name: "ambient", mutate: func(s *specs.Spec) {
+			s.Process.User = specs.User{UID: 1000, GID: 1000}
+			s.Process.Capabilities.Inheritable = []string{"CAP_NET_BIND_SERVICE", "CAP_KILL"}
+			s.Process.Capabilities.Ambient = []string{"CAP_NET_BIND_SERVICE"}
+		}, check: func(t *testing.T, p *probeResult) {
+			if s := section(p, "status"); !strings.Contains(s, "CapAmb:\t0000000000000400") {
+				t.Errorf("ambient:\n%s", s)
+			}
+		}},
+		{name: "special-mounts", mutate: func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts,
+				specs.Mount{Destination: "/run/host.sock", Type: "bind", Source: filepath.Join(hostDir, "host.sock"), Options: []string{"rbind"}},
+				specs.Mount{Destination: "/mnt/rotmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"ro", "size=1m", "mode=0700"}},
+			)
+		}, check: func(t *testing.T, p *probeResult) {
+			if s := section(p, "special"); !strings.Contains(s, "/run/host.sock socket") || !strings.Contains(s, "/mnt/rotmp directory 700") {
+				t.Errorf("special:\n%s", s)
+			}
 		}},
 		{name: "devices", mutate: func(s *specs.Spec) {
 			mode, uid, gid := os.FileMode(0o600), uint32(1000), uint32(1000)
@@ -749,6 +779,31 @@ func TestLeanEquivalence(t *testing.T) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/proc/version", Type: "bind", Source: filepath.Join(hostDir, "uptime"), Options: []string{"bind", "ro"}})
 		}, "true")
 		refusedTheSame(t, e, `"/proc/version" is inside /proc`)
+	})
+
+	// The same through a link in the rootfs, which only the inits
+	// resolve: the init's own check refuses it, as libcontainer's does,
+	// and lets /proc/uptime through.
+	t.Run("proc-via-link", func(t *testing.T) {
+		e := newLeanEnv(t, false, func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt/p/version", Type: "bind", Source: filepath.Join(hostDir, "uptime"), Options: []string{"bind", "ro"}})
+		}, "true")
+		if err := os.Symlink("/proc", filepath.Join(e.bundle, "rootfs/mnt/p")); err != nil {
+			t.Fatal(err)
+		}
+		refusedTheSame(t, e, `/proc/version" cannot be mounted because it is inside /proc`)
+	})
+	t.Run("proc-uptime-via-link", func(t *testing.T) {
+		e := newLeanEnv(t, false, func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt/p/uptime", Type: "bind", Source: filepath.Join(hostDir, "uptime"), Options: []string{"bind", "ro"}})
+		}, probeArgs()...)
+		if err := os.Symlink("/proc", filepath.Join(e.bundle, "rootfs/mnt/p")); err != nil {
+			t.Fatal(err)
+		}
+		lean, _ := equivalent(t, e, nil)
+		if !strings.Contains(section(lean, "files"), "/proc/uptime: bound") {
+			t.Errorf("files:\n%s", section(lean, "files"))
+		}
 	})
 }
 
