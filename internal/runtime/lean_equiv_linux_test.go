@@ -885,6 +885,7 @@ func TestLeanStartErrors(t *testing.T) {
 		{"directory", func(s *specs.Spec) { s.Process.Args = []string{"/etc"} }},
 		{"cwd-is-a-file", func(s *specs.Spec) { s.Process.Cwd = "/etc/passwd" }},
 		{"bad-env", func(s *specs.Spec) { s.Process.Env = append(s.Process.Env, "NOEQUALS") }},
+		{"no-path", func(s *specs.Spec) { s.Process.Env = []string{"A=1"}; s.Process.Args = []string{"sh", "-c", "exit 3"} }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e := newLeanEnv(t, false, c.mutate, "true")
