@@ -10,6 +10,7 @@ import (
 	goruntime "runtime"
 
 	"github.com/hullproject/hull/internal/runtime/leaninit"
+	"github.com/hullproject/hull/internal/runtime/seccompbpf"
 )
 
 // Everything that belongs to the container's process — namespaces joined,
@@ -18,5 +19,12 @@ import (
 func init() { goruntime.LockOSThread() }
 
 func main() {
+	leaninit.ReadSeccomp = func(path string) (func() error, error) {
+		p, err := seccompbpf.ReadProgramFile(path)
+		if err != nil {
+			return nil, err
+		}
+		return p.Load, nil
+	}
 	leaninit.Main()
 }

@@ -189,18 +189,20 @@ func callerSealedInit(fd int) *os.File {
 
 // leanCreate creates the container with hull-init: it forks the init into
 // its new namespaces, puts it in its cgroups, hands it its config, and
-// returns once the init waits on the exec fifo. It then leaves the state
-// libcontainer would have left, so that libcontainer.Load serves the rest
-// of the container's life. On failure nothing of it is left.
-func leanCreate(stateRoot, id string, cfg *configs.Config, p *libcontainer.Process, initPath string, sealed *os.File, filter string, lc *leaninit.Config, step func(string)) (_ *libcontainer.Container, pid int, retErr error) {
+// returns once the init waits on the exec fifo, with when it forked it.
+// It leaves the state libcontainer would have left, so that
+// libcontainer.Load serves the rest of the container's life (the shim
+// loads it only when it needs it: shim.ctr). On failure nothing of it is
+// left.
+func leanCreate(stateRoot, id string, cfg *configs.Config, p *libcontainer.Process, initPath string, sealed *os.File, filter string, lc *leaninit.Config, step func(string)) (_ time.Time, pid int, retErr error) {
 	if err := validate.Validate(cfg); err != nil {
-		return nil, 0, invalid("%v", err)
+		return time.Time{}, 0, invalid("%v", err)
 	}
 	stateDir := filepath.Join(stateRoot, id)
 	if err := os.Mkdir(stateDir, 0o711); errors.Is(err, os.ErrExist) {
-		return nil, 0, fmt.Errorf("container %q: %w", id, errdefs.ErrAlreadyExists)
+		return time.Time{}, 0, fmt.Errorf("container %q: %w", id, errdefs.ErrAlreadyExists)
 	} else if err != nil {
-		return nil, 0, err
+		return time.Time{}, 0, err
 	}
 	var cm cgroups.Manager
 	var child *os.Process
@@ -219,29 +221,29 @@ func leanCreate(stateRoot, id string, cfg *configs.Config, p *libcontainer.Proce
 	}()
 	cm, err := manager.New(cfg.Cgroups)
 	if err != nil {
-		return nil, 0, err
+		return time.Time{}, 0, err
 	}
 	fifoPath := filepath.Join(stateDir, "exec.fifo")
 	if err := unix.Mkfifo(fifoPath, 0o622); err != nil {
-		return nil, 0, &os.PathError{Op: "mkfifo", Path: fifoPath, Err: err}
+		return time.Time{}, 0, &os.PathError{Op: "mkfifo", Path: fifoPath, Err: err}
 	}
 	fifo, err := os.OpenFile(fifoPath, unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, 0, err
+		return time.Time{}, 0, err
 	}
 	defer fifo.Close()
 	step("prepared")
 	exe := sealed
 	if exe == nil {
 		if exe, err = sealedInit(initPath, stateDir); err != nil {
-			return nil, 0, err
+			return time.Time{}, 0, err
 		}
 		defer exe.Close()
 	}
 	step("sealed")
 	parentSync, childSync, err := socketpair()
 	if err != nil {
-		return nil, 0, err
+		return time.Time{}, 0, err
 	}
 	defer parentSync.Close()
 
@@ -263,7 +265,7 @@ func leanCreate(stateRoot, id string, cfg *configs.Config, p *libcontainer.Proce
 		if f == nil || p.ConsoleSocket != nil {
 			null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 			if err != nil {
-				return nil, 0, err
+				return time.Time{}, 0, err
 			}
 			closeAfter = append(closeAfter, null)
 			stdio[i] = null
@@ -286,7 +288,7 @@ func leanCreate(stateRoot, id string, cfg *configs.Config, p *libcontainer.Proce
 		}
 		f, err := os.Open(ns.Path)
 		if err != nil {
-			return nil, 0, fmt.Errorf("%s namespace %s: %w", ns.Type, ns.Path, err)
+			return time.Time{}, 0, fmt.Errorf("%s namespace %s: %w", ns.Type, ns.Path, err)
 		}
 		closeAfter = append(closeAfter, f)
 		lc.Join = append(lc.Join, leaninit.Join{Type: ns.Type, Fd: len(files)})
@@ -298,7 +300,7 @@ func leanCreate(stateRoot, id string, cfg *configs.Config, p *libcontainer.Proce
 	}
 	cfgJSON, err := json.Marshal(lc)
 	if err != nil {
-		return nil, 0, err
+		return time.Time{}, 0, err
 	}
 	pid, err = syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(int(exe.Fd())), []string{"hull-init"}, &syscall.ProcAttr{
 		Env:   []string{},
@@ -306,7 +308,7 @@ func leanCreate(stateRoot, id string, cfg *configs.Config, p *libcontainer.Proce
 		Sys:   &syscall.SysProcAttr{Cloneflags: flags, Setsid: true},
 	})
 	if err != nil {
-		return nil, 0, fmt.Errorf("start hull-init: %w", err)
+		return time.Time{}, 0, fmt.Errorf("start hull-init: %w", err)
 	}
 	step("forked")
 	child, _ = os.FindProcess(pid)
@@ -318,15 +320,15 @@ func leanCreate(stateRoot, id string, cfg *configs.Config, p *libcontainer.Proce
 	var n [4]byte
 	binary.BigEndian.PutUint32(n[:], uint32(len(cfgJSON)))
 	if _, err := parentSync.Write(append(n[:], cfgJSON...)); err != nil {
-		return nil, 0, initFailure(parentSync, fmt.Errorf("send the init its config: %w", err))
+		return time.Time{}, 0, initFailure(parentSync, fmt.Errorf("send the init its config: %w", err))
 	}
 	step("config sent")
 	if err := cm.Apply(pid); err != nil {
-		return nil, 0, fmt.Errorf("join cgroups: %w", err)
+		return time.Time{}, 0, fmt.Errorf("join cgroups: %w", err)
 	}
 	step("applied")
 	if err := cm.Set(cfg.Cgroups.Resources); err != nil {
-		return nil, 0, fmt.Errorf("set cgroup resources: %w", err)
+		return time.Time{}, 0, fmt.Errorf("set cgroup resources: %w", err)
 	}
 	step("set")
 	rlimits := p.Rlimits
@@ -335,31 +337,32 @@ func leanCreate(stateRoot, id string, cfg *configs.Config, p *libcontainer.Proce
 	}
 	for _, l := range rlimits {
 		if err := unix.Prlimit(pid, l.Type, &unix.Rlimit{Cur: l.Soft, Max: l.Hard}, nil); err != nil {
-			return nil, 0, fmt.Errorf("set rlimit %d: %w", l.Type, err)
+			return time.Time{}, 0, fmt.Errorf("set rlimit %d: %w", l.Type, err)
 		}
 	}
 	if cfg.OomScoreAdj != nil {
 		if err := os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj", []byte(strconv.Itoa(*cfg.OomScoreAdj)), 0); err != nil {
-			return nil, 0, fmt.Errorf("oom_score_adj: %w", err)
+			return time.Time{}, 0, fmt.Errorf("oom_score_adj: %w", err)
 		}
 	}
 	if _, err := parentSync.Write([]byte{'g'}); err != nil {
-		return nil, 0, initFailure(parentSync, err)
+		return time.Time{}, 0, initFailure(parentSync, err)
 	}
 	step("go sent")
 	if err := initFailure(parentSync, nil); err != nil {
-		return nil, 0, err
+		return time.Time{}, 0, err
 	}
 	step("ready")
 	if err := writeLeanState(stateDir, id, pid, created, cfg, cm); err != nil {
-		return nil, 0, err
+		return time.Time{}, 0, err
 	}
 	step("state written")
-	c, err := libcontainer.Load(stateRoot, id)
-	if err != nil {
-		return nil, 0, fmt.Errorf("load the container's state: %w", err)
+	for _, path := range cm.GetPaths() {
+		if path != "" {
+			lc.CgroupPaths = append(lc.CgroupPaths, path)
+		}
 	}
-	return c, pid, nil
+	return created, pid, nil
 }
 
 // initFailure reads the init's answer: "r" when it is ready, else the
@@ -417,30 +420,23 @@ func writeLeanState(stateDir, id string, pid int, created time.Time, cfg *config
 	return writeAtomic(filepath.Join(stateDir, "state.json"), b)
 }
 
-// precompiledFilter is the file of the container's compiled seccomp
-// filter under the runtime's root, compiled on first use.
-var precompiledFilter = func(root string, c *configs.Seccomp) (string, error) {
-	return "", errors.New("no seccomp compiler in this build")
-}
-
 // startInit creates the container's init — hull-init where it can, else
 // libcontainer's — and returns its pid once it waits on the exec fifo.
 // The trace says which init ran, and why not the lean one.
 func (s *shim) startInit(r *Runtime, self string, cfg *configs.Config, p *libcontainer.Process) (int, error) {
 	why := "asked for"
 	if s.init != InitLibcontainer {
-		initPath, filter := findInit(self), ""
+		initPath, filter, filterErr := findInit(self), "", error(nil)
 		if s.sealedInit != nil {
 			initPath = "(sealed copy from the caller)"
 		}
 		if cfg.Seccomp != nil && initPath != "" {
-			f, err := precompiledFilter(filepath.Join(r.root, "seccomp"), cfg.Seccomp)
-			if err != nil {
-				slog.Warn("seccomp filter not precompiled", "container", s.id, "error", err)
-			}
-			filter = f
+			filter, filterErr = precompiledFilter(filepath.Join(r.root, "seccomp"), cfg.Seccomp)
 		}
 		why = leanUnsupported(cfg, p, initPath, filter != "")
+		if filterErr != nil && why == "no precompiled seccomp filter" {
+			why += ": " + filterErr.Error()
+		}
 		if why == "" {
 			ic := *cfg // what the init reads of it
 			ic.Seccomp, ic.Cgroups, ic.Hooks = nil, nil, nil
@@ -459,11 +455,12 @@ func (s *shim) startInit(r *Runtime, self string, cfg *configs.Config, p *libcon
 				ConsoleWidth: p.ConsoleWidth, ConsoleHeight: p.ConsoleHeight,
 			}
 			step := func(name string) { s.steps = append(s.steps, TimedStep{Name: "lean init: " + name, At: time.Now()}) }
-			c, pid, err := leanCreate(r.stateRoot(), s.id, cfg, p, initPath, s.sealedInit, filter, lc, step)
+			created, pid, err := leanCreate(r.stateRoot(), s.id, cfg, p, initPath, s.sealedInit, filter, lc, step)
 			if err != nil {
 				return 0, err
 			}
-			s.c = c
+			s.stateRoot, s.created = r.stateRoot(), created
+			s.cgroups = lc.CgroupPaths
 			s.steps = append(s.steps, TimedStep{Name: "lean init", At: time.Now()})
 			return pid, nil
 		}

@@ -492,6 +492,9 @@ func (r *Runtime) cleanupDead(id string) error {
 
 // destroyContainer kills whatever runs in c and removes its cgroups and state.
 func destroyContainer(c *libcontainer.Container) error {
+	if c == nil {
+		return errors.New("no container state to destroy")
+	}
 	if st, err := c.Status(); err == nil && st != libcontainer.Stopped {
 		_ = c.Signal(unix.SIGKILL)
 		for i := 0; i < 500; i++ {

@@ -56,6 +56,15 @@ type shim struct {
 	// sealedInit is the sealed copy of hull-init the caller handed over
 	// (--init-fd); nil: the shim seals one itself.
 	sealedInit *os.File
+	// After a lean create, the libcontainer handle is loaded from the
+	// state it wrote (ctr) only if the shim needs it: one that becomes
+	// hull-monitor never does. created is when the init was forked.
+	stateRoot string
+	created   time.Time
+	// cgroups are the container's cgroup folders (lean create), which
+	// hull-monitor removes itself when the container has stopped
+	// (monitor.Config.Cgroups).
+	cgroups []string
 }
 
 // ShimMain is the shim's main function: it creates the container described
@@ -95,6 +104,10 @@ func ShimMain(args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	// The client's no-op cgroup attach (warmCgroupAttach) may be a grace
+	// period old by the time the lean init's attach comes: another one
+	// here keeps the kernel's cgroup lock on its fast path for it.
+	go warmCgroupAttach()
 	ports, portsErr := adoptPorts(*portsJSON)
 	ready := os.NewFile(3, "ready")
 	// The container's init is the grandchild of the process libcontainer
@@ -141,7 +154,7 @@ func ShimMain(args []string) int {
 			return err
 		})
 		if err != nil {
-			destroyContainer(s.c)
+			destroyContainer(s.ctr())
 		}
 	}
 	var cfg monitor.Config
@@ -151,16 +164,21 @@ func ShimMain(args []string) int {
 			Terminal: s.spec.Process.Terminal, StdinOnce: *stdinOnce, SharedPidNS: !privatePidNS(s.spec),
 			LogPath: *logPath, LogFormat: *logFormat, Helper: self,
 		}
+		if privatePidNS(s.spec) {
+			// Set by a lean create only, which had no hooks and no
+			// Intel RDT to undo.
+			cfg.Cgroups = s.cgroups
+		}
 	}
 	if err == nil && monitorPath == "" {
 		if s.mon, err = monitor.New(cfg, s.files, s); err != nil {
-			destroyContainer(s.c)
+			destroyContainer(s.ctr())
 		}
 	}
 	if err == nil && *run {
 		if err = s.mon.Start(); err != nil {
 			s.files.Listener.Close()
-			destroyContainer(s.c)
+			destroyContainer(s.ctr())
 		}
 	}
 	if err != nil {
@@ -190,7 +208,7 @@ func ShimMain(args []string) int {
 		slog.Error("exec hull-monitor; the shim serves the container itself", "container", s.id, "error", err)
 		if s.mon, err = monitor.New(cfg, s.files, s); err != nil {
 			slog.Error("monitor", "container", s.id, "error", err)
-			destroyContainer(s.c)
+			destroyContainer(s.ctr())
 			return 1
 		}
 	}
@@ -347,8 +365,8 @@ func (s *shim) create(r *Runtime, self, pidFile string, noPivot bool, console, s
 		return nil, err
 	}
 	defer func() {
-		if retErr != nil && s.c != nil {
-			if err := destroyContainer(s.c); err != nil {
+		if retErr != nil && (s.c != nil || s.stateRoot != "") {
+			if err := destroyContainer(s.ctr()); err != nil {
 				slog.Error("destroy after a failed create", "container", s.id, "error", err)
 			}
 		}
@@ -436,11 +454,15 @@ func (s *shim) create(r *Runtime, self, pidFile string, noPivot bool, console, s
 			s.files.CallerIn, s.files.CallerOut = dupFile(stdio[0]), dupFile(stdio[1])
 		}
 	}
-	st, err := s.c.State()
-	if err != nil {
-		return nil, err
+	created := s.created
+	if s.c != nil {
+		st, err := s.c.State()
+		if err != nil {
+			return nil, err
+		}
+		created = st.Created
 	}
-	s.rec = shimRecord{Bundle: s.bundle, Rootfs: rootfs, Created: st.Created, ShimPID: os.Getpid(), Pid: pid, Owner: owner()}
+	s.rec = shimRecord{Bundle: s.bundle, Rootfs: rootfs, Created: created, ShimPID: os.Getpid(), Pid: pid, Owner: owner()}
 	if err := writeJSON(filepath.Join(s.dir, "shim.json"), s.rec); err != nil {
 		return nil, err
 	}
@@ -473,7 +495,7 @@ func (s *shim) Do(req request) (response, error) {
 	case "kill":
 		sig := unix.Signal(req.Signal)
 		if req.All {
-			pids, err := s.c.Processes()
+			pids, err := s.ctr().Processes()
 			if err != nil {
 				return response{}, conflict("kill", s.id, err)
 			}
@@ -484,21 +506,21 @@ func (s *shim) Do(req request) (response, error) {
 			// paused container is thawed for it, as libcontainer's
 			// Signal does for the init alone.
 			if sig == unix.SIGKILL {
-				if st, err := s.c.Status(); err == nil && st == libcontainer.Paused {
-					if err := s.c.Resume(); err != nil {
+				if st, err := s.ctr().Status(); err == nil && st == libcontainer.Paused {
+					if err := s.ctr().Resume(); err != nil {
 						return response{}, conflict("kill", s.id, err)
 					}
 				}
 			}
 			return response{}, nil
 		}
-		return response{}, conflict("kill", s.id, s.c.Signal(sig))
+		return response{}, conflict("kill", s.id, s.ctr().Signal(sig))
 	case "pause":
-		return response{}, conflict("pause", s.id, s.c.Pause())
+		return response{}, conflict("pause", s.id, s.ctr().Pause())
 	case "resume":
-		return response{}, conflict("resume", s.id, s.c.Resume())
+		return response{}, conflict("resume", s.id, s.ctr().Resume())
 	case "ps":
-		pids, err := s.c.Processes()
+		pids, err := s.ctr().Processes()
 		if err != nil {
 			return response{}, conflict("ps", s.id, err)
 		}
@@ -510,9 +532,9 @@ func (s *shim) Do(req request) (response, error) {
 		st, err := s.stats()
 		return response{Stats: st}, err
 	case "update":
-		cfg := s.c.Config()
+		cfg := s.ctr().Config()
 		applyResources(cfg.Cgroups.Resources, req.Resources)
-		if err := s.c.Set(cfg); err != nil {
+		if err := s.ctr().Set(cfg); err != nil {
 			return response{}, conflict("update", s.id, err)
 		}
 		return response{}, nil
@@ -535,7 +557,7 @@ func conflict(op, id string, err error) error {
 }
 
 func (s *shim) stats() (*Stats, error) {
-	st, err := s.c.Stats()
+	st, err := s.ctr().Stats()
 	if err != nil {
 		return nil, conflict("stats", s.id, err)
 	}
@@ -588,7 +610,7 @@ func blkioEntries(l []cgroups.BlkioStatEntry) []BlkioEntry {
 // destroy kills what runs in the container and removes its cgroups and
 // libcontainer state.
 func (s *shim) destroy() error {
-	if err := destroyContainer(s.c); err != nil {
+	if err := destroyContainer(s.ctr()); err != nil {
 		stateDir := filepath.Join(filepath.Dir(filepath.Dir(s.dir)), "state", s.id)
 		if _, serr := os.Stat(stateDir); !errors.Is(serr, os.ErrNotExist) {
 			return fmt.Errorf("delete %s: %w", s.id, err)
@@ -663,7 +685,7 @@ func (s *shim) Exec(c *net.UnixConn, req request, files []*os.File) {
 		}
 	}
 	var runErr error
-	s.onMain(func() { runErr = s.c.Run(p) })
+	s.onMain(func() { runErr = s.ctr().Run(p) })
 	if runErr != nil {
 		send(c, startFailure(runErr))
 		return
@@ -792,4 +814,19 @@ func writeAtomic(p string, b []byte) error {
 		return err
 	}
 	return os.Rename(tmp, p)
+}
+
+// ctr is the container's libcontainer handle: the one its create made,
+// or, after a lean create, the one loaded from the state the shim wrote
+// (nil if that fails, which is logged).
+func (s *shim) ctr() *libcontainer.Container {
+	if s.c == nil && s.stateRoot != "" {
+		c, err := libcontainer.Load(s.stateRoot, s.id)
+		if err != nil {
+			slog.Error("load the container's state", "container", s.id, "error", err)
+			return nil
+		}
+		s.c = c
+	}
+	return s.c
 }

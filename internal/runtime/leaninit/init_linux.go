@@ -12,6 +12,7 @@ import (
 	goruntime "runtime"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/moby/sys/user"
 	"github.com/opencontainers/runc/libcontainer/capabilities"
@@ -20,10 +21,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// LoadSeccomp installs the compiled filter in the file on the calling
-// thread. cmd/hull-init sets it (to seccompbpf's loader); a config with a
-// filter and no loader is an error, never a container without its filter.
-var LoadSeccomp func(path string) error
+// ReadSeccomp reads the compiled filter in the file (before pivot_root:
+// the file is the host's) and returns what installs it on the calling
+// thread. cmd/hull-init sets it (seccompbpf); a config with a filter and
+// no reader is an error, never a container without its filter.
+var ReadSeccomp func(path string) (install func() error, err error)
 
 // Main is the init. It runs on the main thread, locked to it by the
 // caller's init function: namespaces joined, credentials, capabilities,
@@ -31,6 +33,9 @@ var LoadSeccomp func(path string) error
 // execve at the end keeps that thread's. It does not return.
 func Main() {
 	goruntime.LockOSThread()
+	// Executed from /proc/self/fd/N, the process would be named "N".
+	name := []byte("hull-init\x00")
+	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&name[0])), 0, 0, 0)
 	sync := os.NewFile(SyncFd, "sync")
 	err := run(sync)
 	// run returns only on failure.
@@ -95,6 +100,15 @@ func run(sync *os.File) error {
 		return fmt.Errorf("wait for the shim: %v", err)
 	}
 	c := cfg.Container
+	var installSeccomp func() error
+	if cfg.Seccomp != "" {
+		if ReadSeccomp == nil {
+			return errors.New("seccomp: this init cannot read a compiled filter")
+		}
+		if installSeccomp, err = ReadSeccomp(cfg.Seccomp); err != nil {
+			return fmt.Errorf("read seccomp filter: %w", err)
+		}
+	}
 	if c.Namespaces.Contains(configs.NEWCGROUP) {
 		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
 			return &os.SyscallError{Syscall: "unshare(CLONE_NEWCGROUP)", Err: err}
@@ -160,9 +174,9 @@ func run(sync *os.File) error {
 	// Without no_new_privs installing a filter needs CAP_SYS_ADMIN, which
 	// the user change below drops: the filter goes in first, as
 	// libcontainer does; with no_new_privs it goes in last.
-	if cfg.Seccomp != "" && !cfg.NoNewPrivileges {
-		if err := loadSeccomp(cfg.Seccomp); err != nil {
-			return err
+	if installSeccomp != nil && !cfg.NoNewPrivileges {
+		if err := installSeccomp(); err != nil {
+			return fmt.Errorf("load seccomp filter: %w", err)
 		}
 	}
 	env, err := finalizeNamespace(cfg)
@@ -183,9 +197,9 @@ func run(sync *os.File) error {
 	if err != nil {
 		return err
 	}
-	if cfg.Seccomp != "" && cfg.NoNewPrivileges {
-		if err := loadSeccomp(cfg.Seccomp); err != nil {
-			return err
+	if installSeccomp != nil && cfg.NoNewPrivileges {
+		if err := installSeccomp(); err != nil {
+			return fmt.Errorf("load seccomp filter: %w", err)
 		}
 	}
 	if _, err := sync.Write([]byte{'r'}); err != nil {
@@ -209,16 +223,6 @@ func run(sync *os.File) error {
 		return &os.SyscallError{Syscall: "close_range", Err: err}
 	}
 	return unix.Exec(name, cfg.Args, env)
-}
-
-func loadSeccomp(path string) error {
-	if LoadSeccomp == nil {
-		return errors.New("seccomp: this init has no filter loader")
-	}
-	if err := LoadSeccomp(path); err != nil {
-		return fmt.Errorf("load seccomp filter: %w", err)
-	}
-	return nil
 }
 
 // finalizeNamespace drops to the container's user and capabilities, in
