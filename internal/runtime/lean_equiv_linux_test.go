@@ -59,6 +59,7 @@ for s in net/ipv4/ip_unprivileged_port_start net/ipv4/ping_group_range net/ipv4/
 done
 sec net; ip -o link | sed 's/ qlen.*//'
 sec tty; [ -t 0 ] && echo "stdin is a tty"; [ -t 1 ] && echo "stdout is a tty"; tty; [ -t 0 ] && stty size && stat -L -c '%u:%g %a' /proc/$$/fd/0
+sec syscalls; unshare -U true 2>&1; echo "unshare -U: $?"; unshare -m true 2>&1; echo "unshare -m: $?"
 sec writable
 for d in / /sys /sys/fs/cgroup /proc/sys /etc /tmp /mnt/rw /mnt/ro; do
 	[ -d "$d" ] || continue
@@ -519,6 +520,9 @@ func TestLeanEquivalence(t *testing.T) {
 			if s := section(p, "mountinfo"); !strings.Contains(s, "/null /proc/keys ") || !strings.Contains(s, "/proc/sys ro,") {
 				t.Errorf("masked and read-only paths missing:\n%s", s)
 			}
+			if s := section(p, "syscalls"); !strings.Contains(s, "unshare -U: 0") {
+				t.Errorf("without a filter, unshare of a user namespace fails:\n%s", s)
+			}
 		}},
 		{name: "privileged", mutate: func(s *specs.Spec) {
 			setCaps(s, allCaps(t))
@@ -742,16 +746,33 @@ func TestLeanEquivalence(t *testing.T) {
 		})
 	}
 
-	t.Run("seccomp-default", func(t *testing.T) {
-		e := newLeanEnv(t, true, nil, probeArgs()...)
-		if _, err := runProbe(t, e, InitLean, nil); err != nil && strings.Contains(err.Error(), "no precompiled seccomp filter") {
-			t.Skip("no precompiled seccomp filter in this build (internal/runtime/seccompbpf): ", err)
-		}
-		lean, _ := equivalent(t, e, nil)
-		if s := section(lean, "status"); !strings.Contains(s, "Seccomp:\t2") || !strings.Contains(s, "Seccomp_filters:\t1") {
-			t.Errorf("Docker's profile is not the one filter:\n%s", s)
-		}
-	})
+	// Docker's seccomp profile, loaded by the lean init from the program
+	// the shim compiled once (internal/runtime/seccompbpf).
+	for _, v := range []struct {
+		name   string
+		mutate func(*specs.Spec)
+	}{
+		{"seccomp-default", nil},
+		{"seccomp-no-new-privileges", func(s *specs.Spec) { s.Process.NoNewPrivileges = true }},
+		{"seccomp-user", func(s *specs.Spec) {
+			s.Process.User = specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{10}}
+		}},
+		{"seccomp-privileged", func(s *specs.Spec) { setCaps(s, allCaps(t)) }},
+	} {
+		t.Run(v.name, func(t *testing.T) {
+			e := newLeanEnv(t, true, v.mutate, probeArgs()...)
+			if _, err := runProbe(t, e, InitLean, nil); err != nil && strings.Contains(err.Error(), "no precompiled seccomp filter") {
+				t.Skip("no precompiled seccomp filter in this build (internal/runtime/seccompbpf): ", err)
+			}
+			lean, _ := equivalent(t, e, nil)
+			if s := section(lean, "status"); !strings.Contains(s, "Seccomp:\t2") || !strings.Contains(s, "Seccomp_filters:\t1") {
+				t.Errorf("Docker's profile is not the one filter:\n%s", s)
+			}
+			if v.name != "seccomp-privileged" && !strings.Contains(section(lean, "syscalls"), "unshare -U: 1") {
+				t.Errorf("unshare allowed without CAP_SYS_ADMIN:\n%s", section(lean, "syscalls"))
+			}
+		})
+	}
 
 	t.Run("joined-namespaces", func(t *testing.T) {
 		pe := newLeanEnv(t, false, nil, "sleep", "100")
