@@ -77,6 +77,17 @@ func TestLeanInitWithDockerCLI(t *testing.T) {
 	}
 	leanTraced(t, dir, "ipcowner")
 
+	// Docker's seccomp profile, which the lean init loads precompiled.
+	docker(t, env, "run", "-d", "--name", "profiled", "e2e/busybox:1", "sh", "-c", "grep -E '^Seccomp(_filters)?:' /proc/self/status; unshare -U true 2>/dev/null || echo refused")
+	if code := docker(t, env, "wait", "profiled"); code != "0" {
+		t.Errorf("profiled: exit %s", code)
+	}
+	if out := docker(t, env, "logs", "profiled"); out != "Seccomp:\t2\nSeccomp_filters:\t1\nrefused" {
+		t.Errorf("with Docker's profile: %q", out)
+	}
+	leanTraced(t, dir, "profiled")
+	docker(t, env, "rm", "profiled")
+
 	// The lifecycle of a lean-created container.
 	docker(t, env, append(append([]string{"run", "-d", "--name", "life"}, unconfined...), "e2e/busybox:1", "sh", "-c", "trap 'exit 3' TERM; while :; do sleep 0.1; done")...)
 	leanTraced(t, dir, "life")
