@@ -920,6 +920,7 @@ func TestLeanStartErrors(t *testing.T) {
 		// Found and executable, but not a program: execve fails after the
 		// init said it was ready.
 		{"exec-format", func(s *specs.Spec) { s.Process.Args = []string{"/bin/not-a-program"} }},
+
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e := newLeanEnv(t, false, c.mutate, "true")
@@ -951,6 +952,37 @@ func TestLeanStartErrors(t *testing.T) {
 			}
 			if errs[0] != errs[1] {
 				t.Errorf("lean: %s\nlibcontainer: %s", errs[0], errs[1])
+			}
+		})
+	}
+
+	// Where libcontainer's text names its own paths, the two cannot be
+	// the same word for word; the words the daemon classifies by, and so
+	// the class (invalid or not, docker run's exit code), must be.
+	for _, c := range []struct {
+		name, want string
+		mutate     func(*specs.Spec)
+	}{
+		{"bad-sysctl", "failed to write sysctl kernel.shmmax", func(s *specs.Spec) { s.Linux.Sysctl["kernel.shmmax"] = "abc" }},
+		{"unknown-sysctl", "no such file or directory", func(s *specs.Spec) { s.Linux.Sysctl["net.ipv4.no_such_sysctl"] = "1" }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newLeanEnv(t, false, c.mutate, "true")
+			var class [2]string
+			for i, init := range []string{InitLean, InitLibcontainer} {
+				_, err := createTraced(t, e, newID(t)+"-"+init, init, e.opts)
+				var se *StartError
+				code := -1
+				if errors.As(err, &se) {
+					code = se.ExitCode
+				}
+				class[i] = fmt.Sprintf("invalid %v, exit %d", errdefs.IsInvalidArgument(err), code)
+				if err == nil || !strings.Contains(err.Error(), c.want) {
+					t.Errorf("%s: %v; want %q in it", init, err, c.want)
+				}
+			}
+			if class[0] != class[1] {
+				t.Errorf("lean: %s; libcontainer: %s", class[0], class[1])
 			}
 		})
 	}
