@@ -920,7 +920,6 @@ func TestLeanStartErrors(t *testing.T) {
 		// Found and executable, but not a program: execve fails after the
 		// init said it was ready.
 		{"exec-format", func(s *specs.Spec) { s.Process.Args = []string{"/bin/not-a-program"} }},
-
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e := newLeanEnv(t, false, c.mutate, "true")
