@@ -964,6 +964,16 @@ func TestLeanStartErrors(t *testing.T) {
 	}{
 		{"bad-sysctl", "failed to write sysctl kernel.shmmax", func(s *specs.Spec) { s.Linux.Sysctl["kernel.shmmax"] = "abc" }},
 		{"unknown-sysctl", "no such file or directory", func(s *specs.Spec) { s.Linux.Sysctl["net.ipv4.no_such_sysctl"] = "1" }},
+		{"folder-onto-file", "not a directory", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/etc/passwd", Type: "bind", Source: t.TempDir(), Options: []string{"rbind"}})
+		}},
+		{"file-onto-folder", "not a directory", func(s *specs.Spec) {
+			f := filepath.Join(t.TempDir(), "f")
+			if err := os.WriteFile(f, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/etc", Type: "bind", Source: f, Options: []string{"rbind"}})
+		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e := newLeanEnv(t, false, c.mutate, "true")
