@@ -126,6 +126,8 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 		return nil, err
 	}
 	d := &Daemon{cfg: cfg, db: db, engineID: engineID, started: time.Now(), traces: map[string]*tracer{}, execs: map[string]*execRec{}, rt: runtime.New(filepath.Join(cfg.ExecRoot, "runtime"))}
+	// Containers are created again and again: a spare shim waits for the next.
+	d.rt.KeepSpareShim()
 	fail := func(err error) (*Daemon, error) {
 		db.Close()
 		return nil, err
@@ -208,6 +210,7 @@ func (d *Daemon) Close() error {
 		slog.Warn("network service: release build sandboxes at shutdown", "error", err)
 	}
 	d.net.Close()
+	d.rt.Close() // the spare shim, if one waits
 	return d.db.Close()
 }
 

@@ -56,6 +56,9 @@ type Runtime struct {
 	// every container this runtime creates (Linux).
 	initOnce sync.Once
 	initExe  *os.File
+	// spares holds the spare shim started ahead of the next create
+	// (Linux: spare_linux.go).
+	spares spares
 }
 
 // New returns the runtime whose state lives under root.

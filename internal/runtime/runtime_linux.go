@@ -223,19 +223,24 @@ func (r *Runtime) startShim(ctx context.Context, id, bundle string, opts CreateO
 		return nil, nil, err
 	}
 	defer logf.Close()
-	shim = exec.Command(shimPath, args...)
-	shim.Dir = "/"
-	shim.Stdout, shim.Stderr = logf, logf
-	shim.ExtraFiles = extra
-	shim.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	err = shim.Start()
-	readyW.Close()
-	if err != nil {
-		return nil, nil, fmt.Errorf("start %s for %s: %w", shimPath, id, err)
+	if shim = r.takeSpare(shimPath, args, logf, extra); shim == nil {
+		shim = exec.Command(shimPath, args...)
+		shim.Dir = "/"
+		shim.Stdout, shim.Stderr = logf, logf
+		shim.ExtraFiles = extra
+		shim.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		err = shim.Start()
+		if err != nil {
+			readyW.Close()
+			return nil, nil, fmt.Errorf("start %s for %s: %w", shimPath, id, err)
+		}
+		// Reap the shim if it exits while this process lives; it is
+		// detached (its own session) and outlives us otherwise. (A
+		// spare's reaper runs since the spare started.)
+		go shim.Wait()
 	}
-	// Reap the shim if it exits while this process lives; it is detached
-	// (its own session) and outlives us otherwise.
-	go shim.Wait()
+	readyW.Close()
+	go r.refillSpare(shimPath)
 
 	stop := context.AfterFunc(ctx, func() { readyR.SetReadDeadline(time.Now()) })
 	dec = json.NewDecoder(readyR)

@@ -56,3 +56,13 @@ func ShimMain(args []string) int {
 
 // Init is the container's init; on Windows HCS starts containers.
 func Init() {}
+
+// spares: Windows has no spare shims.
+type spares struct{}
+
+// Close lets go of what the runtime keeps for the next create (nothing on
+// Windows).
+func (r *Runtime) Close() {}
+
+// KeepSpareShim: Windows has no shims to keep spare.
+func (r *Runtime) KeepSpareShim() {}

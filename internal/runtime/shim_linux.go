@@ -84,6 +84,9 @@ func ShimMain(args []string) int {
 	if len(args) > 0 && args[0] == "helper" {
 		return helperMain(args[1:])
 	}
+	if len(args) > 0 && args[0] == "spare" {
+		args = spareWait()
+	}
 	steps := []TimedStep{{Name: "shim started", At: time.Now()}}
 	fs := flag.NewFlagSet("hull-shim", flag.ContinueOnError)
 	root := fs.String("root", DefaultRoot, "the runtime's state root")

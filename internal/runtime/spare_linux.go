@@ -1,0 +1,219 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// A spare shim is a hull-shim started ahead of need (`hull-shim spare`):
+// its exec, its static C library's and Go's start-up (~2–3 ms) are paid
+// while the previous container runs, not on the next container's create.
+// The runtime keeps at most one, made after each create and killed after
+// spareIdle without one; a create that finds it sends it the arguments
+// and descriptors an exec'd shim would have got, and from then on it is
+// that container's shim, in every way the same. It exits when its
+// control socket closes (the runtime's process went away).
+const spareIdle = 30 * time.Second
+
+type spareShim struct {
+	path string
+	cmd  *exec.Cmd
+	ctl  *os.File
+	made time.Time
+}
+
+type spares struct {
+	on    bool // KeepSpareShim
+	mu    sync.Mutex
+	spare *spareShim
+	last  time.Time
+	timer *time.Timer
+}
+
+// KeepSpareShim has the runtime keep a spare shim ready for its next
+// create, from its first create on: for a process that creates
+// containers again and again (the daemon), not a command that creates
+// one and exits.
+func (r *Runtime) KeepSpareShim() {
+	r.spares.mu.Lock()
+	r.spares.on = true
+	r.spares.mu.Unlock()
+}
+
+// takeSpare hands the shim's work to the spare shim for shimPath, if
+// there is one: args, then logf (its stdout and stderr) and extra (its fds
+// 3…). It returns the spare's process, or nil when there was none or it
+// could not take the work (then nothing was started).
+func (r *Runtime) takeSpare(shimPath string, args []string, logf *os.File, extra []*os.File) *exec.Cmd {
+	r.spares.mu.Lock()
+	sp := r.spares.spare
+	r.spares.spare = nil
+	r.spares.last = time.Now()
+	r.spares.mu.Unlock()
+	if sp == nil {
+		return nil
+	}
+	defer sp.ctl.Close()
+	if sp.path != shimPath {
+		sp.cmd.Process.Kill()
+		return nil
+	}
+	b, err := json.Marshal(args)
+	if err != nil {
+		sp.cmd.Process.Kill()
+		return nil
+	}
+	fds := []int{int(logf.Fd())}
+	for _, f := range extra {
+		fds = append(fds, int(f.Fd()))
+	}
+	if err := unix.Sendmsg(int(sp.ctl.Fd()), b, unix.UnixRights(fds...), nil, 0); err != nil {
+		sp.cmd.Process.Kill()
+		return nil
+	}
+	return sp.cmd
+}
+
+// refillSpare starts a spare shim for shimPath in the background, unless
+// one is there; the spare is killed after spareIdle without a create.
+func (r *Runtime) refillSpare(shimPath string) {
+	r.spares.mu.Lock()
+	if r.spares.spare != nil || !r.spares.on {
+		r.spares.mu.Unlock()
+		return
+	}
+	r.spares.mu.Unlock()
+	ours, theirs, err := socketpair()
+	if err != nil {
+		return
+	}
+	cmd := exec.Command(shimPath, "spare")
+	cmd.Dir = "/"
+	cmd.ExtraFiles = []*os.File{theirs}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	err = cmd.Start()
+	theirs.Close()
+	if err != nil {
+		ours.Close()
+		return
+	}
+	go cmd.Wait()
+	sp := &spareShim{path: shimPath, cmd: cmd, ctl: ours, made: time.Now()}
+	r.spares.mu.Lock()
+	defer r.spares.mu.Unlock()
+	if r.spares.spare != nil {
+		cmd.Process.Kill()
+		ours.Close()
+		return
+	}
+	r.spares.spare = sp
+	if r.spares.timer == nil {
+		r.spares.timer = time.AfterFunc(spareIdle, r.expireSpare)
+	} else {
+		r.spares.timer.Reset(spareIdle)
+	}
+}
+
+// expireSpare kills a spare that waited spareIdle for a create.
+func (r *Runtime) expireSpare() {
+	r.spares.mu.Lock()
+	defer r.spares.mu.Unlock()
+	sp := r.spares.spare
+	if sp == nil {
+		return
+	}
+	if wait := spareIdle - time.Since(r.spares.last); wait > 0 {
+		r.spares.timer.Reset(wait)
+		return
+	}
+	r.spares.spare = nil
+	sp.ctl.Close()
+	sp.cmd.Process.Kill()
+}
+
+// Close lets go of what the runtime keeps for the next create: the spare
+// shim. Containers and their shims are not touched.
+func (r *Runtime) Close() {
+	if r == nil {
+		return
+	}
+	r.spares.mu.Lock()
+	defer r.spares.mu.Unlock()
+	if sp := r.spares.spare; sp != nil {
+		r.spares.spare = nil
+		sp.ctl.Close()
+		sp.cmd.Process.Kill()
+	}
+	if r.spares.timer != nil {
+		r.spares.timer.Stop()
+	}
+}
+
+// spareWait is `hull-shim spare`: it waits on its control socket (fd 3)
+// for a create's arguments and descriptors, puts the descriptors where an
+// exec'd shim has them (stdout and stderr the log, 3… the rest) and
+// returns the arguments. It exits when the socket closes unused.
+func spareWait() []string {
+	ctl, err := unix.FcntlInt(3, unix.F_DUPFD_CLOEXEC, 200)
+	if err != nil {
+		os.Exit(1)
+	}
+	unix.Close(3)
+	buf := make([]byte, 1<<20)
+	oob := make([]byte, unix.CmsgSpace(4*64))
+	var n, oobn int
+	for {
+		n, oobn, _, _, err = unix.Recvmsg(ctl, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil || n == 0 {
+		os.Exit(0) // the runtime went away, or let go of this spare
+	}
+	var args []string
+	if err := json.Unmarshal(buf[:n], &args); err != nil {
+		fmt.Fprintln(os.Stderr, "hull-shim spare:", err)
+		os.Exit(2)
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		os.Exit(2)
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) == 0 {
+		os.Exit(2)
+	}
+	// Out of the way first: the descriptors may have been given the very
+	// numbers they are to be moved to.
+	high := make([]int, len(fds))
+	for i, fd := range fds {
+		if high[i], err = unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 300); err != nil {
+			os.Exit(2)
+		}
+		unix.Close(fd)
+	}
+	for _, target := range []int{1, 2} {
+		if err := unix.Dup3(high[0], target, 0); err != nil {
+			os.Exit(2)
+		}
+	}
+	for i, fd := range high[1:] {
+		if err := unix.Dup3(fd, 3+i, 0); err != nil {
+			os.Exit(2)
+		}
+	}
+	for _, fd := range high {
+		unix.Close(fd)
+	}
+	unix.Close(ctl)
+	return args
+}
