@@ -996,3 +996,58 @@ func TestLeanStartErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestLeanExecEquivalence: a process exec'd into a container the lean init
+// created (libcontainer's exec, from the state the lean path wrote) sees
+// what one exec'd into a libcontainer-created container sees: namespaces,
+// cgroups, capabilities, the seccomp filter, mounts, limits.
+func TestLeanExecEquivalence(t *testing.T) {
+	ctx := context.Background()
+	for _, seccomp := range []bool{false, true} {
+		t.Run(fmt.Sprintf("seccomp-%v", seccomp), func(t *testing.T) {
+			e := newLeanEnv(t, seccomp, func(s *specs.Spec) {
+				s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 1234, Hard: 2345}}
+				s.Process.NoNewPrivileges = true
+			}, "sleep", "1000")
+			var res [2]*probeResult
+			for i, init := range []string{InitLean, InitLibcontainer} {
+				id := newID(t) + "-" + init
+				steps, err := createTraced(t, e, id, init, e.opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if init == InitLean {
+					wantLean(t, steps)
+				}
+				if err := e.rt.Start(ctx, id); err != nil {
+					t.Fatal(err)
+				}
+				spec := readSpec(t, e.bundle)
+				proc := *spec.Process
+				proc.Args = probeArgs()
+				r, w, err := os.Pipe()
+				if err != nil {
+					t.Fatal(err)
+				}
+				p, err := e.rt.Exec(ctx, id, &proc, ExecOptions{Stdout: w, Stderr: w})
+				w.Close()
+				if err != nil {
+					r.Close()
+					t.Fatal(err)
+				}
+				out, _ := io.ReadAll(r)
+				r.Close()
+				code, err := p.Wait(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				pid := wantStatus(t, e.rt, id, StatusRunning).Pid
+				res[i] = &probeResult{id: id, steps: steps, out: string(out), exitCode: code, host: hostView(t, pid, nil)}
+			}
+			compareProbes(t, res[0], res[1])
+			if seccomp && !strings.Contains(section(res[0], "status"), "Seccomp:\t2") {
+				t.Errorf("exec'd process without the filter:\n%s", section(res[0], "status"))
+			}
+		})
+	}
+}
