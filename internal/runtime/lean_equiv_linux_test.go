@@ -639,6 +639,10 @@ func TestLeanEquivalence(t *testing.T) {
 				specs.Mount{Destination: "/etc/extra", Type: "bind", Source: filepath.Join(hostDir, "file"), Options: []string{"rbind", "rprivate"}},
 			)
 		}},
+		{name: "rootfs-shared", mutate: func(s *specs.Spec) { s.Linux.RootfsPropagation = "shared" }},
+		{name: "rootfs-private", mutate: func(s *specs.Spec) { s.Linux.RootfsPropagation = "rprivate" }},
+		{name: "no-capabilities", mutate: func(s *specs.Spec) { s.Process.Capabilities = nil }},
+		{name: "no-resources", mutate: func(s *specs.Spec) { s.Linux.Resources = nil }},
 		{name: "process-details", mutate: func(s *specs.Spec) {
 			umask := uint32(0o027)
 			oom := 500
