@@ -315,3 +315,70 @@ func writeSpec(t *testing.T, bundle string, s *specs.Spec) {
 		t.Fatal(err)
 	}
 }
+
+// TestLeanCVE2021_30465Race: while containers are created, the host swaps
+// the bind mount's destination folder with a link that climbs out of the
+// root (as a container sharing the volume would): every create fails or
+// mounts inside the root; the host's /etc gets no mount and no file.
+func TestLeanCVE2021_30465Race(t *testing.T) {
+	ctx := context.Background()
+	src := t.TempDir()
+	e := newLeanEnv(t, false, func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt/race/lean-cve-race-marker", Type: "bind", Source: src, Options: []string{"rbind"}})
+	}, "true")
+	rootfs := filepath.Join(e.bundle, "rootfs")
+	race, other := filepath.Join(rootfs, "mnt/race"), filepath.Join(rootfs, "mnt/other")
+	if err := os.MkdirAll(filepath.Join(race, "lean-cve-race-marker"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../../../../../../../../../../etc", other); err != nil {
+		t.Fatal(err)
+	}
+	hostEtcMounts := func() int {
+		b, _ := os.ReadFile("/proc/self/mountinfo")
+		n := 0
+		for _, l := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(l); len(f) > 4 && (f[4] == "/etc" || strings.HasPrefix(f[4], "/etc/")) {
+				n++
+			}
+		}
+		return n
+	}
+	before := hostEtcMounts()
+	stop := make(chan struct{})
+	swapped := make(chan int)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				swapped <- n
+				return
+			default:
+			}
+			if unix.Renameat2(unix.AT_FDCWD, race, unix.AT_FDCWD, other, unix.RENAME_EXCHANGE) == nil {
+				n++
+			}
+		}
+	}()
+	created, failed := 0, 0
+	for range 10 {
+		opts := e.opts
+		opts.Init = InitLean
+		code, err := e.rt.Run(ctx, newID(t), e.bundle, opts, nil)
+		if err != nil || code != 0 {
+			failed++
+		} else {
+			created++
+		}
+		if _, err := os.Stat("/etc/lean-cve-race-marker"); err == nil {
+			os.Remove("/etc/lean-cve-race-marker")
+			t.Fatal("the host's /etc got the bind's mountpoint")
+		}
+		if n := hostEtcMounts(); n != before {
+			t.Fatalf("the host's /etc has %d mounts, had %d", n, before)
+		}
+	}
+	close(stop)
+	t.Logf("%d swaps; %d containers created, %d refused", <-swapped, created, failed)
+}
