@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -156,5 +157,37 @@ func TestLeanInitStartFailureWithDockerCLI(t *testing.T) {
 		if code != c.code || !strings.Contains(stderr, "Error response from daemon: "+text+"\n") {
 			t.Errorf("docker run %s: %d %q, want %d and %q", c.cmd, code, stderr, c.code, text)
 		}
+	}
+}
+
+// TestLeanInitDanglingLinkVolume: an image whose /data is a link to a
+// folder it does not have (var/lib/data), run with -v host:/data, works
+// under the lean init as under libcontainer (and dockerd): the volume is
+// bound where the link leads, made inside the root.
+func TestLeanInitDanglingLinkVolume(t *testing.T) {
+	requireDockerCLI(t)
+	buildShim(t)
+	t.Setenv("HULL_INIT", "lean")
+	env, dir := hullDaemon(t)
+	bb, err := exec.LookPath("busybox")
+	if err != nil {
+		t.Skip("busybox is not installed")
+	}
+	rootfs := filepath.Join(dir, "dangling")
+	for _, d := range []string{"bin", "proc", "sys", "dev", "etc", "tmp"} {
+		os.MkdirAll(filepath.Join(rootfs, d), 0o755)
+	}
+	run(t, 0, nil, "cp", bb, filepath.Join(rootfs, "bin/busybox"))
+	os.Symlink("busybox", filepath.Join(rootfs, "bin/sh"))
+	os.Symlink("var/lib/data", filepath.Join(rootfs, "data"))
+	tarball := filepath.Join(dir, "dangling.tar")
+	run(t, 0, nil, "tar", "-C", rootfs, "-cf", tarball, ".")
+	docker(t, env, "import", tarball, "e2e/dangling:1")
+	host := filepath.Join(dir, "vol")
+	os.MkdirAll(host, 0o755)
+	os.WriteFile(filepath.Join(host, "f"), []byte("from-volume\n"), 0o644)
+	out, errOut, code := dockerRun(t, env, "", "run", "--rm", "--security-opt", "seccomp=unconfined", "-v", host+":/data", "e2e/dangling:1", "sh", "-c", "readlink /data; cat /var/lib/data/f")
+	if code != 0 || out != "var/lib/data\nfrom-volume\n" {
+		t.Errorf("docker run -v onto a dangling link: %d %q %q", code, out, errOut)
 	}
 }
