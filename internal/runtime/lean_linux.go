@@ -374,7 +374,8 @@ func initFailure(sync *os.File, cause error) error {
 		return nil
 	}
 	if len(b) > 0 && string(b) != "r" {
-		return &initError{errors.New(string(b))}
+		// In libcontainer's words, which clients match.
+		return &initError{errors.New("unable to start container process: error during container init: " + string(b))}
 	}
 	if cause != nil {
 		return &initError{cause}

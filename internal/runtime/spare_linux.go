@@ -17,11 +17,11 @@ import (
 // its exec, its static C library's and Go's start-up (~2–3 ms) are paid
 // while the previous container runs, not on the next container's create.
 // The runtime keeps at most one, made after each create and killed after
-// spareIdle without one; a create that finds it sends it the arguments
+// spareIdle (2 s) without one — a burst of creates is what it serves —; a create that finds it sends it the arguments
 // and descriptors an exec'd shim would have got, and from then on it is
 // that container's shim, in every way the same. It exits when its
 // control socket closes (the runtime's process went away).
-const spareIdle = 30 * time.Second
+const spareIdle = 2 * time.Second
 
 type spareShim struct {
 	path string

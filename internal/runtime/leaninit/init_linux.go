@@ -377,12 +377,12 @@ func writeSysctls(sysctls map[string]string) error {
 		p := "/proc/sys/" + strings.ReplaceAll(key, ".", "/")
 		f, err := os.OpenFile(p, os.O_WRONLY|os.O_TRUNC|unix.O_NOFOLLOW, 0)
 		if err != nil {
-			return fmt.Errorf("open sysctl %s: %w", key, err)
+			return fmt.Errorf("open sysctl %s file: %w", key, err)
 		}
 		_, err = f.WriteString(value)
 		f.Close()
 		if err != nil {
-			return fmt.Errorf("write sysctl %s: %w", key, err)
+			return fmt.Errorf("failed to write sysctl %s = %q: %w", key, value, err)
 		}
 	}
 	return nil
