@@ -147,6 +147,16 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if id, err := os.ReadFile(filepath.Join(s.sc.root, "engine-id")); err == nil {
 		s.sc.engineID = strings.TrimSpace(string(id))
 	}
+	// A container made and removed first: the init layer the daemon keeps
+	// over the image's layers for the next container is there before the
+	// soak as after it.
+	warm, err := s.create(ctx, "soak-warm", 0, "none", false, "true")
+	if err != nil {
+		return nil, fmt.Errorf("the first container: %w", err)
+	}
+	if _, err := s.cli.ContainerRemove(ctx, warm, client.ContainerRemoveOptions{Force: true}); err != nil {
+		return nil, fmt.Errorf("remove the first container: %w", err)
+	}
 	s.settle(ctx)
 	rep.IdleRSS = rss(int(s.pid.Load()))
 	s.peak.Store(rep.IdleRSS)

@@ -779,8 +779,8 @@ func TestDaemonBadInput(t *testing.T) {
 	if len(entries) > 0 {
 		t.Errorf("container folders left: %v", entries)
 	}
-	if layers, _ := os.ReadDir(filepath.Join(dir, "root", "layers")); len(layers) != 1 {
-		t.Errorf("layers: %d, want the image's one (no scratch layer left)", len(layers))
+	if layers, _ := os.ReadDir(filepath.Join(dir, "root", "layers")); len(layers) != 3 {
+		t.Errorf("layers: %v, want the image's one, its init layer and the trash (no scratch layer left)", layers)
 	}
 	// The acceptance's own command, through the docker CLI.
 	if out := docker(t, env, "run", "--rm", "-e", "A=1", "-w", "/tmp", "-u", "1000", "e2e/busybox:1", "sh", "-c", "echo $A; pwd; id -u"); out != "1\n/tmp\n1000" {

@@ -40,8 +40,8 @@ func TestInitLayerAsDockerd(t *testing.T) {
 	if want := "/.dockerenv 755 0 0\n/proc/mounts\nproc"; out != want {
 		t.Errorf("inside the container:\n%s\nwant\n%s", out, want)
 	}
-	if n := layers(); n != 1 {
-		t.Errorf("layers after run --rm: %d, want the image's only", n)
+	if n := layers(); n != 2 {
+		t.Errorf("layers after run --rm: %d, want 2 (the image's, and the init layer kept for the next container)", n)
 	}
 
 	docker(t, env, "create", "--name", "il1", "--network", "none", "e2e/busybox:1", "sh", "-c", ":")
@@ -101,11 +101,11 @@ func TestInitLayerAsDockerd(t *testing.T) {
 		t.Errorf("layers after the first rm: %d, want 3 (the init layer stays for il2)", n)
 	}
 	docker(t, env, "rm", "il2")
-	if n := layers(); n != 1 {
-		t.Errorf("layers after the last rm: %d, want the image's only", n)
+	if n := layers(); n != 2 {
+		t.Errorf("layers after the last rm: %d, want 2 (the image's, and its init layer)", n)
 	}
 	docker(t, env, "rmi", "e2e/busybox:1")
 	if n := layers(); n != 0 {
-		t.Errorf("layers after rmi: %d, want none", n)
+		t.Errorf("layers after rmi: %d, want none (the init layer goes with the image's layer)", n)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
@@ -119,6 +120,14 @@ type ctr struct {
 	// follows at once.
 	exits    int
 	exitCode int
+	// lastExit mirrors exits and exitCode for ContainerWait, which reads
+	// it without mu: an exit's waiters have their answer while the exit's
+	// cleanup still holds mu.
+	lastExit atomic.Pointer[exitMark]
+	// cleaned is closed once the compute service's container of the last
+	// exit is deleted, when the exit left that to a goroutine
+	// (deleteComputeLater); nil otherwise. A start or an rm waits for it.
+	cleaned chan struct{}
 	// attachers counts attaches waiting for created; start lets them
 	// connect before the process runs.
 	attachers sync.WaitGroup
@@ -128,6 +137,9 @@ type ctr struct {
 	// Windows.
 	win *winContainer
 }
+
+// exitMark is the count of a container's exits and the last one's code.
+type exitMark struct{ n, code int }
 
 func (c *ctr) notify() {
 	close(c.changed)

@@ -19,6 +19,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/hullproject/hull/internal/errdefs"
 	"github.com/hullproject/hull/internal/image"
 	"github.com/hullproject/hull/internal/layer"
 	"github.com/hullproject/hull/internal/network"
@@ -96,6 +97,10 @@ type Daemon struct {
 	pods podState
 
 	shuttingDown atomic.Bool
+
+	// reaper deletes what removals leave once their clients have their
+	// answer (reap.go).
+	reaper reaper
 }
 
 // New opens the stores under cfg.Root and restores the containers: those
@@ -135,6 +140,7 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 	if d.layers, err = layer.NewStore(ctx, cfg.Root); err != nil {
 		return fail(err)
 	}
+	d.layers.SetDisposable(isInitLayer)
 	// Build contexts a daemon that died kept for their builds.
 	os.RemoveAll(d.buildContexts())
 	if d.images, err = image.New(ctx, cfg.Root, db, d.layers); err != nil {
@@ -155,6 +161,7 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 	plugins := plugin.NewRegistry(dirs, cfg.PluginTimeout)
 	d.plugins = plugins
 	netCfg := network.Config{DB: db, NetnsDir: filepath.Join(cfg.ExecRoot, "netns"), DefaultBridge: bridge, Table: table, Plugins: plugins, Owner: engineID}
+	netCfg.CompartmentPool = compartmentPool()
 	if netCfg.DefaultIPv6, netCfg.DefaultSubnet6, err = defaultIPv6(cfg); err != nil {
 		return fail(err)
 	}
@@ -165,6 +172,7 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 		slog.Error("network service: the networks' bridges and firewall", "error", err)
 	}
 	d.images.SetInUse(d.imageUsers)
+	d.startReaper()
 	if w := cfg.Windows; w != nil {
 		if err := d.net.RegisterHNS(w.HNS); err != nil {
 			slog.Warn("the HNS network drivers", "error", err)
@@ -209,6 +217,7 @@ func (d *Daemon) Close() error {
 	if err := d.ReleaseBuildSandboxes(context.Background()); err != nil {
 		slog.Warn("network service: release build sandboxes at shutdown", "error", err)
 	}
+	d.stopReaper()
 	d.net.Close()
 	d.rt.Close() // the spare shim, if one waits
 	return d.db.Close()
@@ -248,9 +257,16 @@ func (d *Daemon) restore(ctx context.Context) {
 		cs = append(cs, c)
 	}
 	d.mu.Unlock()
-	var outlived, stopped []*ctr
+	var outlived, stopped, autoRemove []*ctr
 	for _, c := range cs {
 		st := c.rec.State.Status
+		if h := c.rec.HostConfig; h != nil && h.AutoRemove && (st == container.StateExited || st == container.StateCreated || st == container.StateDead) {
+			// Its removal did not happen or did not finish (the daemon
+			// died after its exit): dockerd removes such containers at
+			// its start.
+			autoRemove = append(autoRemove, c)
+			continue
+		}
 		if st == container.StateRemoving {
 			// A record written back during its removal (by a daemon before
 			// save refused that): finish the removal, as dockerd removes
@@ -290,6 +306,12 @@ func (d *Daemon) restore(ctx context.Context) {
 		default:
 			slog.Warn("container lost while the daemon was away", "id", c.rec.ID, "error", err)
 			d.exited(c, 255)
+		}
+	}
+	for _, c := range autoRemove {
+		slog.Warn("removing an auto-remove container that does not run", "id", c.rec.ID)
+		if err := d.remove(ctx, c.rec.ID, true, true, true); err != nil && !errdefs.IsNotFound(err) {
+			slog.Error("remove an auto-remove container that does not run", "id", c.rec.ID, "error", err)
 		}
 	}
 	d.startAtDaemonStart(ctx, outlived, stopped)

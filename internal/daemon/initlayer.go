@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"time"
 
 	"github.com/hullproject/hull/internal/errdefs"
@@ -23,7 +24,29 @@ import (
 //
 // Its content is the same for every container, so hull makes one per
 // image top layer, named from that layer (initLayerID), when the first
-// container of the image is created, and removes it with the last one.
+// container of the image is created, and keeps it while that layer is
+// there: a disposable layer of the layer store (isInitLayer), it goes along
+// with the image's top layer, which nothing else stands on then. Made
+// again for every docker run --rm of an image, it cost 4-9 ms of each.
+
+// isInitLayer tells an init layer: named from its parent.
+func isInitLayer(in layer.Info) bool { return in.ID == initLayerID(in.Parent) }
+
+// imageChain is a scratch layer's chain without its init layer: the image's
+// layers.
+func imageChain(chain []string) []string {
+	if len(chain) == 0 {
+		return nil
+	}
+	top := ""
+	if len(chain) > 1 {
+		top = filepath.Base(chain[1])
+	}
+	if filepath.Base(chain[0]) == initLayerID(top) {
+		return chain[1:]
+	}
+	return chain // made before init layers
+}
 
 // initLayerEntries are the init layer's files in the order of its tar:
 // folders and empty files of mode 0755 owned by root, and /etc/mtab a link
@@ -117,7 +140,7 @@ func (d *Daemon) removeInitLayer(ctx context.Context, parent string) {
 	if err != nil || in.Meta.Scratch || initLayerID(in.Parent) != parent {
 		return // an image's own layer (a container made before init layers)
 	}
-	err = d.layers.Remove(ctx, parent, false)
+	err = d.layers.Discard(ctx, parent, false)
 	if err != nil && !errdefs.IsConflict(err) && !errors.Is(err, errdefs.ErrNotFound) {
 		slog.Warn("remove an init layer", "layer", parent, "error", err)
 	}

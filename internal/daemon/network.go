@@ -209,7 +209,9 @@ func (d *Daemon) attachNetwork(ctx context.Context, r *record) (*network.Sandbox
 	if err != nil {
 		return nil, nil, err
 	}
-	sb, err := d.net.Attach(ctx, network.AttachRequest{ContainerID: r.ID, Name: r.Name, Networks: nets, Ports: ports, DNS: addrStrings(r.HostConfig.DNS)})
+	tr := d.trace(r.ID)
+	sb, err := d.net.Attach(ctx, network.AttachRequest{ContainerID: r.ID, Name: r.Name, Networks: nets, Ports: ports, DNS: addrStrings(r.HostConfig.DNS),
+		Step: func(name string) { tr.step("network: " + name) }})
 	if err != nil {
 		return nil, nil, err
 	}

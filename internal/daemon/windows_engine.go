@@ -175,21 +175,24 @@ func (d *Daemon) createScratch(ctx context.Context, id, parent string) error {
 	return d.createScratchOverInit(ctx, id, parent)
 }
 
-// removeScratch removes it (and its init layer when no other container
-// stands on that), and the image layers below that no image needs any
-// more (an image force-removed while the container used it): their space
-// comes back now, as dockerd gives it, not at the next start.
+// removeScratch removes it, and the image layers below that no image
+// needs any more (an image force-removed while the container used it),
+// with the init layer over them: their space comes back now, as dockerd
+// gives it, not at the next start. The init layer of an image that stays
+// is kept for the next container (initlayer.go). The layers are taken out
+// of the layer store at once, into its trash, and the reaper deletes their
+// files (reap.go).
 func (d *Daemon) removeScratch(ctx context.Context, id string) error {
 	if d.win != nil {
 		return d.win.layers.Remove(ctx, id)
 	}
 	in, ierr := d.layers.Get(ctx, id)
-	if err := d.layers.Remove(ctx, id, true); err != nil {
+	if err := d.layers.Discard(ctx, id, true); err != nil {
 		return err
 	}
+	defer d.emptyTrash()
 	if ierr == nil {
-		d.removeInitLayer(ctx, in.Parent)
-		if err := d.images.ReleaseLayers(ctx, in.Chain); err != nil {
+		if err := d.images.ReleaseLayers(ctx, imageChain(in.Chain)); err != nil {
 			slog.WarnContext(ctx, "release the layers of a removed image", "container", id, "error", err)
 		}
 	}

@@ -380,6 +380,9 @@ func (s *Store) cleanup(ctx context.Context) error {
 		if in.Scratch || needed[in.ID] {
 			continue
 		}
+		if needed[in.Parent] && s.layers.Disposable(in) {
+			continue // kept over a layer that stays (the daemon's init layers)
+		}
 		slog.InfoContext(ctx, "removing layer no image uses", "layer", in.ID)
 		if _, err := s.removeLayer(ctx, in.ID, 0); err != nil {
 			return fmt.Errorf("remove orphan layer %s: %w", in.ID, err)

@@ -366,7 +366,19 @@ func Export(ctx context.Context, dir string, parents []string, w io.Writer) erro
 // and returns where. Mounts are counted: each Mount needs an Unmount, and
 // mounting a mounted layer returns the same place. A scratch layer mounts
 // read-write, a read-only layer read-only.
-func Mount(ctx context.Context, dir string) (string, error) {
+func Mount(ctx context.Context, dir string) (string, error) { return mount(ctx, dir, false) }
+
+// MountVolatile is Mount for a scratch layer whose writes need not
+// survive a crash of the host (an auto-remove container's, which is
+// removed when it stops): where the kernel has it (5.10), overlayfs's
+// volatile option, so that neither the container's fsyncs nor the unmount
+// sync the file system under it — overlayfs's unmount otherwise syncs that
+// whole file system, tens of milliseconds while others write to it. After
+// a crash of the host such a layer cannot be mounted again; it is to be
+// removed. A layer mounted already keeps its mount.
+func MountVolatile(ctx context.Context, dir string) (string, error) { return mount(ctx, dir, true) }
+
+func mount(ctx context.Context, dir string, volatile bool) (string, error) {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return "", err
@@ -385,7 +397,7 @@ func Mount(ctx context.Context, dir string) (string, error) {
 		if err != nil {
 			return err
 		}
-		if where, err = mountImpl(ctx, dir, chain, m.Scratch, n > 0); err != nil {
+		if where, err = mountImpl(ctx, dir, chain, m.Scratch, n > 0, volatile); err != nil {
 			return err
 		}
 		if err := writeMountCount(dir, n+1); err != nil {

@@ -55,8 +55,9 @@ func createScratchImpl(ctx context.Context, dir string, parents []string) error 
 }
 
 // mountImpl activates and prepares the layer the first time (counted: it
-// is mounted already) and answers its volume.
-func mountImpl(ctx context.Context, dir string, chain []string, scratch bool, counted bool) (string, error) {
+// is mounted already) and answers its volume. volatile has no meaning
+// for windowsfilter.
+func mountImpl(ctx context.Context, dir string, chain []string, scratch bool, counted bool, volatile bool) (string, error) {
 	if counted {
 		return wcl.GetLayerMountPath(ctx, dir)
 	}

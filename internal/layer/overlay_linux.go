@@ -76,7 +76,7 @@ func isMountRoot(p string) (bool, error) {
 	return st.Attributes&unix.STATX_ATTR_MOUNT_ROOT != 0, nil
 }
 
-func mountImpl(ctx context.Context, dir string, chain []string, scratch bool, counted bool) (string, error) {
+func mountImpl(ctx context.Context, dir string, chain []string, scratch bool, counted bool, volatile bool) (string, error) {
 	target := filepath.Join(dir, mergedDir)
 	if err := os.MkdirAll(target, 0o755); err != nil {
 		return "", err
@@ -105,7 +105,11 @@ func mountImpl(ctx context.Context, dir string, chain []string, scratch bool, co
 		if scratch {
 			upper, work = filesDir(dir), filepath.Join(dir, workDir)
 		}
-		err = overlayMount(target, lowers, upper, work)
+		err = overlayMount(target, lowers, upper, work, volatile && scratch)
+		if err != nil && volatile && scratch && errors.Is(err, unix.EINVAL) {
+			// A kernel before 5.10 has no volatile option.
+			err = overlayMount(target, lowers, upper, work, false)
+		}
 	}
 	if err != nil {
 		return "", err
@@ -116,9 +120,10 @@ func mountImpl(ctx context.Context, dir string, chain []string, scratch bool, co
 // overlayMount mounts an overlay at target. It uses the new mount API,
 // which takes the lower folders one by one ("lowerdir+", Linux 6.8), so a
 // long chain is not cut short by the page-sized option string of mount(2);
-// on older kernels it falls back to mount(2).
-func overlayMount(target string, lowers []string, upper, work string) error {
-	err := overlayFsmount(target, lowers, upper, work)
+// on older kernels it falls back to mount(2). volatile (with an upper
+// folder) adds overlayfs's volatile option.
+func overlayMount(target string, lowers []string, upper, work string, volatile bool) error {
+	err := overlayFsmount(target, lowers, upper, work, volatile)
 	if err == nil || !(errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EINVAL)) {
 		return err
 	}
@@ -132,6 +137,9 @@ func overlayMount(target string, lowers []string, upper, work string) error {
 	flags := uintptr(0)
 	if upper != "" {
 		data += ",upperdir=" + upper + ",workdir=" + work
+		if volatile {
+			data += ",volatile"
+		}
 	} else {
 		flags |= unix.MS_RDONLY
 	}
@@ -141,7 +149,7 @@ func overlayMount(target string, lowers []string, upper, work string) error {
 	return nil
 }
 
-func overlayFsmount(target string, lowers []string, upper, work string) error {
+func overlayFsmount(target string, lowers []string, upper, work string, volatile bool) error {
 	fd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
 	if err != nil {
 		return fmt.Errorf("fsopen overlay: %w", err)
@@ -168,6 +176,11 @@ func overlayFsmount(target string, lowers []string, upper, work string) error {
 		}
 		if err := set("workdir", work); err != nil {
 			return err
+		}
+		if volatile {
+			if err := unix.FsconfigSetFlag(fd, "volatile"); err != nil {
+				return fmt.Errorf("overlay option volatile: %w", err)
+			}
 		}
 	} else {
 		attrs |= unix.MOUNT_ATTR_RDONLY
@@ -210,6 +223,13 @@ func unmountImpl(ctx context.Context, dir string) error {
 			if errors.Is(err, unix.EBUSY) {
 				return fmt.Errorf("unmount %s: in use: %w", target, errdefs.ErrConflict)
 			}
+			return fmt.Errorf("unmount %s: %w", target, err)
+		}
+		// A volatile mount leaves this mark, and overlayfs refuses to
+		// mount the layer again while it is there; the host did not
+		// crash meanwhile (this unmount was clean), so the layer is
+		// whole and may be mounted again (a restarted container).
+		if err := os.RemoveAll(filepath.Join(dir, workDir, "work", "incompat", "volatile")); err != nil {
 			return fmt.Errorf("unmount %s: %w", target, err)
 		}
 	}

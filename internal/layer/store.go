@@ -2,6 +2,8 @@ package layer
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -28,6 +30,21 @@ type Store struct {
 	// removed while a child is being committed on it. Layers are made
 	// without it, so creations run side by side.
 	mu sync.Mutex
+
+	// disposable says which layers go along with the layer they stand on
+	// when it is removed (SetDisposable).
+	disposable func(Info) bool
+}
+
+// SetDisposable names the layers that may be kept while nothing uses them
+// and go along with their parent when it is removed: read-only layers,
+// nothing standing on them, not mounted, that their maker can make again
+// (the daemon's init layers). Call it before the store is used.
+func (s *Store) SetDisposable(fn func(Info) bool) { s.disposable = fn }
+
+// Disposable reports whether layer in is one SetDisposable names.
+func (s *Store) Disposable(in Info) bool {
+	return !in.Scratch && s.disposable != nil && s.disposable(in)
 }
 
 // Info describes a layer in the store.
@@ -66,7 +83,9 @@ func NewStore(ctx context.Context, root string) (*Store, error) {
 		return nil, fmt.Errorf("open layer store: %w", err)
 	}
 	dir := filepath.Join(root, "layers")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	// The trash too, at once: the store's folder looks the same before
+	// and after a removal.
+	if err := os.MkdirAll(filepath.Join(dir, trashDir), 0o700); err != nil {
 		return nil, fmt.Errorf("open layer store: %w", err)
 	}
 	s := &Store{dir: dir}
@@ -85,6 +104,9 @@ func (s *Store) cleanup(ctx context.Context) error {
 		return err
 	}
 	for _, e := range ents {
+		if e.Name() == trashDir {
+			continue // EmptyTrash's
+		}
 		p := filepath.Join(s.dir, e.Name())
 		unfinished := strings.HasPrefix(e.Name(), tmpPrefix)
 		if !unfinished && scratchInPlace && e.IsDir() {
@@ -347,6 +369,14 @@ func (s *Store) Mount(ctx context.Context, id string) (string, error) {
 	return Mount(ctx, s.Dir(id))
 }
 
+// MountVolatile mounts scratch layer id as MountVolatile does.
+func (s *Store) MountVolatile(ctx context.Context, id string) (string, error) {
+	if err := checkID(id); err != nil {
+		return "", err
+	}
+	return MountVolatile(ctx, s.Dir(id))
+}
+
 // Unmount undoes one Mount of layer id.
 func (s *Store) Unmount(ctx context.Context, id string) error {
 	if err := checkID(id); err != nil {
@@ -358,42 +388,130 @@ func (s *Store) Unmount(ctx context.Context, id string) error {
 // Remove deletes layer id. It refuses a layer that another layer stands
 // on, and a mounted one unless force is set.
 func (s *Store) Remove(ctx context.Context, id string, force bool) error {
-	if err := checkID(id); err != nil {
+	// Move the layer aside first, so that a crash part way through leaves
+	// a temporary folder that the next start removes, never half a layer.
+	tmp, along, err := s.takeOut(ctx, id, force, func() string { return filepath.Join(s.dir, tmpPrefix+"rm-"+id) })
+	if err != nil {
 		return err
+	}
+	for _, p := range append(along, tmp) {
+		if err := removeAll(p); err != nil {
+			return fmt.Errorf("remove layer %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// trashDir is the store's trash (<root>/layers/.trash): the layers Discard
+// took out wait there, whole, for EmptyTrash to delete their files. It is
+// in the store's folder, so on its file system: taking a layer out is one
+// rename.
+const trashDir = ".trash"
+
+// Discard takes layer id out of the store as Remove does — refused while
+// another layer stands on it, or while it is mounted unless force is set,
+// which unmounts it first — but only renames it into the store's trash:
+// from then on the layer is gone for every reader of the store, and its id
+// is free, yet its files stay until EmptyTrash deletes them. A crash leaves
+// the layer whole in the trash, for the next EmptyTrash. It is Remove for
+// a caller that must not wait for the deletion of many files (a container
+// removed after its exit, whose client waits for the removal).
+func (s *Store) Discard(ctx context.Context, id string, force bool) error {
+	if err := os.MkdirAll(filepath.Join(s.dir, trashDir), 0o700); err != nil {
+		return fmt.Errorf("remove layer %s: %w", id, err)
+	}
+	_, _, err := s.takeOut(ctx, id, force, func() string { return s.trashPath(id) })
+	return err
+}
+
+// trashPath is a new name in the trash for layer id.
+func (s *Store) trashPath(id string) string {
+	var b [8]byte
+	rand.Read(b[:])
+	return filepath.Join(s.dir, trashDir, id+"-"+hex.EncodeToString(b[:]))
+}
+
+// EmptyTrash deletes the layers Discard took out (those a crash left too),
+// one after the other, until ctx is done.
+func (s *Store) EmptyTrash(ctx context.Context) error {
+	trash := filepath.Join(s.dir, trashDir)
+	ents, err := os.ReadDir(trash)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("empty the layer trash: %w", err)
+	}
+	for _, e := range ents {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		crashpoint.At("layer: a removed layer is in the trash, its files are not deleted")
+		if err := removeAll(filepath.Join(trash, e.Name())); err != nil {
+			return fmt.Errorf("empty the layer trash: %w", err)
+		}
+	}
+	return nil
+}
+
+// takeOut checks that layer id can be removed (no layer stands on it but
+// disposable ones, which go along into the trash; not mounted unless
+// force, which unmounts it) and renames it to the path to gives, holding
+// the store's lock. along is where the disposable layers went.
+func (s *Store) takeOut(ctx context.Context, id string, force bool, to func() string) (dst string, along []string, err error) {
+	if err := checkID(id); err != nil {
+		return "", nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	dir := s.Dir(id)
 	if _, err := s.Get(ctx, id); err != nil {
-		return err
+		return "", nil, err
 	}
 	all, err := s.List(ctx)
 	if err != nil {
-		return err
+		return "", nil, err
 	}
+	var disposable []Info
 	for _, in := range all {
-		if slices.Contains(in.Chain, dir) {
-			return fmt.Errorf("remove layer %s: layer %s stands on it: %w", id, in.ID, errdefs.ErrConflict)
+		if !slices.Contains(in.Chain, dir) {
+			continue
 		}
+		// A layer standing on a disposable one has dir in its chain
+		// too, and is refused here: what goes along has nothing on it.
+		if in.Chain[0] == dir && s.Disposable(in) {
+			if n, err := Mounted(in.Dir); err == nil && n == 0 {
+				disposable = append(disposable, in)
+				continue
+			}
+		}
+		return "", nil, fmt.Errorf("remove layer %s: layer %s stands on it: %w", id, in.ID, errdefs.ErrConflict)
 	}
-	// Move the layer aside first, so that a crash part way through leaves
-	// a temporary folder that the next start removes, never half a layer.
 	if n, err := Mounted(dir); err != nil {
-		return err
+		return "", nil, err
 	} else if n > 0 && !force {
-		return fmt.Errorf("remove layer %s: mounted (%d mounts); unmount it or force: %w", id, n, errdefs.ErrConflict)
+		return "", nil, fmt.Errorf("remove layer %s: mounted (%d mounts); unmount it or force: %w", id, n, errdefs.ErrConflict)
 	}
 	if err := unmountImpl(ctx, dir); err != nil {
-		return fmt.Errorf("remove layer %s: %w", id, err)
+		return "", nil, fmt.Errorf("remove layer %s: %w", id, err)
 	}
-	tmp := filepath.Join(s.dir, tmpPrefix+"rm-"+id)
-	if err := os.Rename(dir, tmp); err != nil {
-		return fmt.Errorf("remove layer %s: %w", id, err)
+	if len(disposable) > 0 {
+		if err := os.MkdirAll(filepath.Join(s.dir, trashDir), 0o700); err != nil {
+			return "", nil, fmt.Errorf("remove layer %s: %w", id, err)
+		}
 	}
-	if err := removeAll(tmp); err != nil {
-		return fmt.Errorf("remove layer %s: %w", id, err)
+	for _, in := range disposable {
+		p := s.trashPath(in.ID)
+		if err := os.Rename(in.Dir, p); err != nil {
+			return "", along, fmt.Errorf("remove layer %s: the layer %s on it: %w", id, in.ID, err)
+		}
+		along = append(along, p)
 	}
-	return nil
+	dst = to()
+	if err := os.Rename(dir, dst); err != nil {
+		return "", along, fmt.Errorf("remove layer %s: %w", id, err)
+	}
+	return dst, along, nil
 }
 
 // Changes lists what layer id changed against its parents; see Changes.

@@ -156,6 +156,9 @@ type JoinInfo struct {
 	// named as the endpoint's IfName (moving an interface between
 	// namespaces waits for an RCU grace period, ~10 ms).
 	InSandbox bool
+	// pooled: the interface was made ahead (pool.go), with a MAC of its
+	// own that plumb replaces with the endpoint's.
+	pooled bool
 }
 
 // Driver makes networks and endpoints of one kind.
@@ -193,6 +196,10 @@ type Config struct {
 	// default IPv6 pool, as moby 27 and later.
 	DefaultIPv6    bool
 	DefaultSubnet6 netip.Prefix
+	// CompartmentPool is how many compartments of the default bridge
+	// network are kept made ahead (pool.go); 0: none, every attach makes
+	// its own.
+	CompartmentPool int
 }
 
 // Service is the network service.
@@ -208,6 +215,8 @@ type Service struct {
 	// the DNS resolver (published ports are held by the containers' shims).
 	rmu     sync.Mutex
 	running map[string]*running
+	// pool: compartments made ahead, or nil (started by Reconcile).
+	pool *compartmentPool
 }
 
 var (

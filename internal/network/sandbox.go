@@ -26,6 +26,12 @@ import (
 type system interface {
 	hostRoutes() []netip.Prefix
 	newCompartment(path string) error
+	// adoptCompartment moves the compartment at from to the path to,
+	// renaming the empty file spare to it first.
+	adoptCompartment(from, spare, to string) error
+	// markPooled marks the host end of a NIC made ahead as the pool's
+	// (pooled), or as any other NIC of the daemon's once taken.
+	markPooled(hostIf string, pooled bool) error
 	removeCompartment(path string) error
 	// plumb moves the host interface src into the compartment as dst with
 	// ep's addresses and MAC, sets it up, and adds routes, and default
@@ -94,6 +100,15 @@ type AttachRequest struct {
 	// DNS servers (--dns): the resolver forwards to them instead of the
 	// host's.
 	DNS []string
+	// Step, when set, is told of each sub-step of the attach as it ends
+	// (the container's creation trace).
+	Step func(name string)
+}
+
+func (r *AttachRequest) step(name string) {
+	if r.Step != nil {
+		r.Step(name)
+	}
 }
 
 // running is what this process runs for a sandbox.
@@ -108,11 +123,15 @@ func (r *running) close() {
 }
 
 func (s *Service) putSandbox(sb *Sandbox) error {
+	return s.cfg.DB.Update(func(tx *bolt.Tx) error { return putSandboxTx(tx, sb) })
+}
+
+func putSandboxTx(tx *bolt.Tx, sb *Sandbox) error {
 	b, err := json.Marshal(sb)
 	if err != nil {
 		return err
 	}
-	return s.cfg.DB.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketSandboxes).Put([]byte(sb.ContainerID), b) })
+	return tx.Bucket(bucketSandboxes).Put([]byte(sb.ContainerID), b)
 }
 
 // Sandbox is a container's sandbox record, or nil.
@@ -171,9 +190,13 @@ func (s *Service) Attach(ctx context.Context, req AttachRequest) (sb *Sandbox, r
 		// What a crash left: start again from nothing.
 		s.Detach(ctx, req.ContainerID)
 	}
-	if err := s.putSandbox(sb); err != nil {
-		return nil, err
-	}
+	// The records are written twice, in one transaction each (a commit
+	// waits for the disk twice, milliseconds on a busy host): before the
+	// kernel work, the sandbox and each endpoint with its address (what
+	// must not be given twice); after it, the endpoints ready. What a crash
+	// leaves in the kernel without a record (a compartment, a veth) the
+	// next start removes (Reconcile), and an endpoint not ready is undone.
+	// With a compartment made ahead, once, before the kernel work.
 	defer func() {
 		if retErr != nil {
 			if err := s.Detach(context.WithoutCancel(ctx), req.ContainerID); err != nil {
@@ -181,13 +204,41 @@ func (s *Service) Attach(ctx context.Context, req AttachRequest) (sb *Sandbox, r
 			}
 		}
 	}()
-	if err := s.sys.newCompartment(sb.Path); err != nil {
-		return nil, fmt.Errorf("compartment of %s: %w", req.ContainerID, err)
+	// One network with a compartment made ahead: it is taken (and
+	// removed with the sandbox as any other: Detach).
+	var pc *pooled
+	if len(nws) == 1 {
+		if p, ok := s.takePooled(nws[0].ID); ok {
+			err := s.sys.adoptCompartment(p.path, p.spare, sb.Path)
+			if err == nil {
+				err = s.sys.markPooled(p.hostIf, false)
+			}
+			s.pool.discard(p) // what is left at its pool paths
+			if err != nil {
+				slog.Warn("network: take a compartment made ahead", "compartment", p.path, "error", err)
+			} else {
+				pc = &p
+			}
+		}
 	}
+	if pc != nil {
+		// All is known before the kernel work: the sandbox and its
+		// endpoint are recorded once, ready (the bridge's NIC is in the
+		// compartment already and goes with it, whatever happens next).
+		sb.Ports = req.Ports
+		req.step("compartment taken")
+	} else if err := s.sys.newCompartment(sb.Path); err != nil {
+		return nil, fmt.Errorf("compartment of %s: %w", req.ContainerID, err)
+	} else {
+		req.step("compartment made")
+	}
+	var eps []*Endpoint
 	for i, er := range req.Networks {
-		if _, err := s.join(ctx, sb, nws[i], er, i == 0); err != nil {
+		ep, err := s.join(ctx, sb, nws[i], er, i == 0, joinOpts{step: req.step, recordSandbox: true, prior: eps, readyLater: true, pooled: pc})
+		if err != nil {
 			return nil, err
 		}
+		eps = append(eps, ep)
 		if !nws[i].Predefined {
 			sb.DNS = true
 		}
@@ -196,9 +247,21 @@ func (s *Service) Attach(ctx context.Context, req AttachRequest) (sb *Sandbox, r
 	if err := s.start(sb); err != nil {
 		return nil, err
 	}
-	if err := s.putSandbox(sb); err != nil {
+	if pc != nil && eps[0].Ready && !sb.DNS {
+		return sb, nil // recorded as it is already
+	}
+	if err := s.cfg.DB.Update(func(tx *bolt.Tx) error {
+		for _, ep := range eps {
+			ep.Ready = true
+			if err := putEndpoint(tx, ep); err != nil {
+				return err
+			}
+		}
+		return putSandboxTx(tx, sb)
+	}); err != nil {
 		return nil, err
 	}
+	req.step("endpoints recorded")
 	return sb, nil
 }
 
@@ -259,13 +322,40 @@ func checkPorts(ports []PortBinding) error {
 	return nil
 }
 
+// joinOpts are how join records what it makes.
+type joinOpts struct {
+	// step is told of each sub-step as it ends, or nil.
+	step func(string)
+	// recordSandbox: sb is recorded in the transaction that records the
+	// endpoint (an attach writes it no sooner).
+	recordSandbox bool
+	// prior are the endpoints the same attach made before this one: the
+	// caller records them ready after the last, so the records do not
+	// say it yet.
+	prior []*Endpoint
+	// readyLater: the endpoint is left not ready in the records, for the
+	// caller to record it ready (an attach, in one transaction for all).
+	readyLater bool
+	// pooled: sb's compartment was made ahead with this endpoint's NIC
+	// (eth0, on the network's bridge): the driver's Join is not asked.
+	pooled *pooled
+}
+
 // join makes ep on nw in sb's compartment.
-func (s *Service) join(ctx context.Context, sb *Sandbox, nw *Network, er EndpointRequest, first bool) (_ *Endpoint, retErr error) {
+func (s *Service) join(ctx context.Context, sb *Sandbox, nw *Network, er EndpointRequest, first bool, o joinOpts) (_ *Endpoint, retErr error) {
+	step := func(name string) {
+		if o.step != nil {
+			o.step(name)
+		}
+	}
 	d, err := s.driver(ctx, nw.Driver)
 	if err != nil {
 		return nil, err
 	}
 	ep := &Endpoint{ID: newID(), NetworkID: nw.ID, ContainerID: sb.ContainerID, ContainerName: sb.Name, Aliases: er.Aliases, Links: er.Links}
+	if o.pooled != nil {
+		ep.ID = o.pooled.epID // its veth is named after it
+	}
 	v6 := nw.EnableIPv6 && nw.Subnet6.IsValid()
 	if er.IPv6 != "" && (!v6 || nw.Subnet6Auto) {
 		// dockerd's words: a static IPv6 address needs an IPv6 subnet the
@@ -347,10 +437,20 @@ func (s *Service) join(ctx context.Context, sb *Sandbox, nw *Network, er Endpoin
 		} else if ep.MAC == "" && ep.Addr6.IsValid() {
 			ep.MAC = randomMAC()
 		}
+		if pc := o.pooled; pc != nil && ep.IfName == "eth0" && pc.networkID == nw.ID {
+			// What the bridge driver's Join would answer, known now.
+			ep.HostIf, ep.Gateway, ep.Ready = pc.hostIf, nw.Gateway, true
+		}
+		if o.recordSandbox {
+			if err := putSandboxTx(tx, sb); err != nil {
+				return err
+			}
+		}
 		return putEndpoint(tx, ep)
 	}); err != nil {
 		return nil, err
 	}
+	step("address allocated")
 	defer func() {
 		if retErr != nil {
 			s.cfg.DB.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketEndpoints).Delete([]byte(ep.ID)) })
@@ -364,10 +464,14 @@ func (s *Service) join(ctx context.Context, sb *Sandbox, nw *Network, er Endpoin
 			d.DeleteEndpoint(context.WithoutCancel(ctx), nw, ep)
 		}
 	}()
-	ji, err := d.Join(ctx, nw, ep, sb.Path)
-	if err != nil {
+	var ji JoinInfo
+	if pc := o.pooled; pc != nil && ep.IfName == "eth0" && pc.networkID == nw.ID {
+		// What the bridge driver's Join answers, for the NIC made ahead.
+		ji = JoinInfo{SrcName: ep.IfName, DstPrefix: "eth", Gateway: nw.Gateway, Gateway6: ep.Gateway6, InSandbox: true, pooled: true}
+	} else if ji, err = d.Join(ctx, nw, ep, sb.Path); err != nil {
 		return nil, fmt.Errorf("join network %s: %w", nw.Name, err)
 	}
+	step("driver joined")
 	defer func() {
 		if retErr != nil {
 			d.Leave(context.WithoutCancel(ctx), nw, ep)
@@ -380,24 +484,24 @@ func (s *Service) join(ctx context.Context, sb *Sandbox, nw *Network, er Endpoin
 		ep.Gateway6 = ji.Gateway6
 	}
 	ep.Routes = ji.Routes
-	if err := s.updateEndpoint(ep); err != nil {
-		return nil, err
-	}
 	if ji.DstPrefix != "" && ji.DstPrefix != "eth" {
 		// The driver's prefix, numbered as the container's NICs are.
 		ep.IfName = ji.DstPrefix + strings.TrimPrefix(ep.IfName, "eth")
-		if err := s.updateEndpoint(ep); err != nil {
-			return nil, err
-		}
 	}
+	// Not recorded yet: until the endpoint is recorded ready, a crash has
+	// it undone (leave needs only its ids and address).
 	crashpoint.At("join: the driver joined, the NIC is not in the compartment")
 	// The IPv6 default route is the first IPv6 network's, which may not
 	// be the first network.
 	first6 := ep.Addr6.IsValid() && !nw.Internal && !slices.ContainsFunc(s.Endpoints(sb.ContainerID), func(o Endpoint) bool {
 		return o.ID != ep.ID && o.Ready && o.Gateway6.IsValid()
-	})
+	}) && !slices.ContainsFunc(o.prior, func(o *Endpoint) bool { return o.Gateway6.IsValid() })
 	if err := s.sys.plumb(sb.Path, ji, ep.IfName, ep, first && !nw.Internal, first6); err != nil {
 		return nil, fmt.Errorf("container NIC on %s: %w", nw.Name, err)
+	}
+	step("NIC plumbed")
+	if o.readyLater {
+		return ep, nil
 	}
 	ep.Ready = true
 	if err := s.updateEndpoint(ep); err != nil {
@@ -424,6 +528,15 @@ func (s *Service) updateEndpoint(ep *Endpoint) error {
 // namespace down, off the caller's path (deleting a link waits for an RCU
 // grace period, ~10 ms).
 func (s *Service) leave(ctx context.Context, ep *Endpoint, compartmentGoing bool) error {
+	err := s.unjoin(ctx, ep, compartmentGoing)
+	if derr := s.cfg.DB.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketEndpoints).Delete([]byte(ep.ID)) }); derr != nil {
+		return errors.Join(err, derr)
+	}
+	return err
+}
+
+// unjoin is leave but for the endpoint's record, which the caller deletes.
+func (s *Service) unjoin(ctx context.Context, ep *Endpoint, compartmentGoing bool) error {
 	var errs []error
 	if nw, err := s.Network(ep.NetworkID); err == nil {
 		if d, err := s.driver(ctx, nw.Driver); err == nil {
@@ -454,9 +567,6 @@ func (s *Service) leave(ctx context.Context, ep *Endpoint, compartmentGoing bool
 			}
 		}
 	}
-	if err := s.cfg.DB.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketEndpoints).Delete([]byte(ep.ID)) }); err != nil {
-		errs = append(errs, err)
-	}
 	return errors.Join(errs...)
 }
 
@@ -479,11 +589,12 @@ func (s *Service) detach(ctx context.Context, containerID string, shared bool) e
 	s.stop(containerID)
 	var errs []error
 	sb := s.Sandbox(containerID)
-	for _, ep := range s.Endpoints(containerID) {
+	eps := s.Endpoints(containerID)
+	for _, ep := range eps {
 		if shared && sb != nil {
 			s.sys.unplumb(sb.Path, ep.IfName)
 		}
-		if err := s.leave(ctx, &ep, !shared); err != nil {
+		if err := s.unjoin(ctx, &ep, !shared); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -494,7 +605,20 @@ func (s *Service) detach(ctx context.Context, containerID string, shared bool) e
 	if err := s.sys.removeCompartment(path); err != nil {
 		errs = append(errs, err)
 	}
-	if err := s.cfg.DB.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketSandboxes).Delete([]byte(containerID)) }); err != nil {
+	// The records last and in one transaction (one wait for the disk): a
+	// crash before it leaves them for the next start to undo again. No
+	// record, no transaction (a container detached already: its removal).
+	if sb == nil && len(eps) == 0 {
+		return errors.Join(errs...)
+	}
+	if err := s.cfg.DB.Update(func(tx *bolt.Tx) error {
+		for _, ep := range eps {
+			if err := tx.Bucket(bucketEndpoints).Delete([]byte(ep.ID)); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketSandboxes).Delete([]byte(containerID))
+	}); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -514,7 +638,7 @@ func (s *Service) Connect(ctx context.Context, containerID string, er EndpointRe
 		return nil, fmt.Errorf("container cannot be connected to network %s with other networks: %w", nw.Name, errdefs.ErrForbidden)
 	}
 	first := len(s.Endpoints(containerID)) == 0
-	ep, err := s.join(ctx, sb, nw, er, first)
+	ep, err := s.join(ctx, sb, nw, er, first, joinOpts{})
 	if err != nil {
 		return nil, err
 	}
@@ -602,10 +726,14 @@ func (s *Service) Reconcile(ctx context.Context, live func(containerID string) b
 			}
 		}
 	}
+	if err := s.removePoolDir(); err != nil {
+		errs = append(errs, err)
+	}
 	s.sys.reconcileLinks(keep)
 	if err := s.sys.syncFirewall(s.bridgeNetworksLocked()); err != nil {
 		errs = append(errs, err)
 	}
+	s.startPool()
 	return errors.Join(errs...)
 }
 
@@ -639,6 +767,7 @@ func (s *Service) Prepare(ctx context.Context) error {
 // table go too (Prepare makes them again at the next start), so that a
 // stopped daemon with nothing running leaves nothing on the host.
 func (s *Service) Close() {
+	s.stopPool()
 	s.dmu.RLock()
 	for _, d := range s.drivers {
 		if rd, ok := d.(*remoteDriver); ok {

@@ -150,6 +150,41 @@ func (ls *linuxSystem) newCompartment(path string) error {
 	return nil
 }
 
+// adoptCompartment gives the compartment at from (made ahead) the path
+// to: the empty file spare, made with it, is renamed to, and the namespace
+// moved onto it (creating a file there could wait for the file system's
+// journal on a busy host). Where from's mount cannot move (under a shared
+// mount), it is bound at to, and stays at from too: the caller removes
+// from (removeCompartment), off the start's path.
+func (ls *linuxSystem) adoptCompartment(from, spare, to string) error {
+	if err := os.Rename(spare, to); err != nil {
+		return err
+	}
+	if err := unix.Mount(from, to, "", unix.MS_MOVE, ""); err == nil {
+		return nil
+	}
+	if err := unix.Mount(from, to, "", unix.MS_BIND, ""); err != nil {
+		os.Remove(to)
+		return fmt.Errorf("bind %s to %s: %w", from, to, err)
+	}
+	return nil
+}
+
+func (ls *linuxSystem) markPooled(hostIf string, pooled bool) error {
+	alias := ownerAlias(ls.cfg.Owner)
+	if pooled {
+		alias += poolAliasSuffix
+	}
+	link, err := netlink.LinkByName(hostIf)
+	if err != nil {
+		return err
+	}
+	return netlink.LinkSetAlias(link, alias)
+}
+
+// poolAliasSuffix marks the host end of a NIC made ahead (markPooled).
+const poolAliasSuffix = " pool"
+
 func (ls *linuxSystem) removeCompartment(path string) error {
 	err := unix.Unmount(path, unix.MNT_DETACH)
 	if err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
@@ -225,7 +260,7 @@ func (ls *linuxSystem) plumb(path string, ji JoinInfo, dst string, ep *Endpoint,
 		}
 	}
 	h.LinkSetAlias(link, "endpoint "+ep.ID)
-	if ep.MAC != "" && !ji.InSandbox {
+	if ep.MAC != "" && (!ji.InSandbox || ji.pooled) {
 		if mac, err := net.ParseMAC(ep.MAC); err == nil {
 			if err := h.LinkSetHardwareAddr(link, mac); err != nil {
 				return fmt.Errorf("MAC of %s: %w", dst, err)
@@ -386,7 +421,7 @@ func (ls *linuxSystem) reconcileLinks(keep map[string]bool) {
 	for _, l := range links {
 		name := l.Attrs().Name
 		ours := (strings.HasPrefix(name, "hb-") && l.Type() == "bridge") || (strings.HasPrefix(name, "hv") && l.Type() == "veth")
-		if ours && l.Attrs().Alias == alias && !keep[name] {
+		if ours && (l.Attrs().Alias == alias || l.Attrs().Alias == alias+poolAliasSuffix) && !keep[name] {
 			slog.Info("network: removing a link no record names", "link", name)
 			netlink.LinkDel(l)
 		}

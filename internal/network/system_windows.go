@@ -25,6 +25,8 @@ var errHNS = fmt.Errorf("the Windows network service (HNS) arrives with issue 7:
 func (windowsSystem) hostRoutes() []netip.Prefix             { return nil }
 func (windowsSystem) newCompartment(string) error            { return errHNS }
 func (windowsSystem) removeCompartment(string) error         { return nil }
+func (windowsSystem) adoptCompartment(_, _, _ string) error  { return errHNS }
+func (windowsSystem) markPooled(string, bool) error          { return errHNS }
 func (windowsSystem) unplumb(string, string) error           { return nil }
 func (windowsSystem) syncFirewall([]Network) error           { return nil }
 func (windowsSystem) reconcileLinks(map[string]bool)         {}

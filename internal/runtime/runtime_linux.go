@@ -223,7 +223,11 @@ func (r *Runtime) startShim(ctx context.Context, id, bundle string, opts CreateO
 		return nil, nil, err
 	}
 	defer logf.Close()
-	if shim = r.takeSpare(shimPath, args, logf, extra); shim == nil {
+	var handed []TimedStep
+	handed = append(handed, TimedStep{Name: "shim's folder, pipes and log made", At: time.Now()})
+	if shim = r.takeSpare(shimPath, args, logf, extra); shim != nil {
+		handed = append(handed, TimedStep{Name: "spare shim handed the create", At: time.Now()})
+	} else {
 		shim = exec.Command(shimPath, args...)
 		shim.Dir = "/"
 		shim.Stdout, shim.Stderr = logf, logf
@@ -238,9 +242,10 @@ func (r *Runtime) startShim(ctx context.Context, id, bundle string, opts CreateO
 		// detached (its own session) and outlives us otherwise. (A
 		// spare's reaper runs since the spare started.)
 		go shim.Wait()
+		handed = append(handed, TimedStep{Name: "shim spawned", At: time.Now()})
 	}
 	readyW.Close()
-	go r.refillSpare(shimPath)
+	go r.refillSpare(shimPath, bundle)
 
 	stop := context.AfterFunc(ctx, func() { readyR.SetReadDeadline(time.Now()) })
 	dec = json.NewDecoder(readyR)
@@ -262,7 +267,7 @@ func (r *Runtime) startShim(ctx context.Context, id, bundle string, opts CreateO
 		return nil, nil, err
 	}
 	if opts.Steps != nil {
-		for _, st := range resp.Steps {
+		for _, st := range append(handed, resp.Steps...) {
 			opts.Steps(st)
 		}
 	}

@@ -85,9 +85,16 @@ func ShimMain(args []string) int {
 		return helperMain(args[1:])
 	}
 	if len(args) > 0 && args[0] == "spare" {
-		args = spareWait()
+		warm := ""
+		if len(args) > 1 {
+			warm = args[1]
+		}
+		args = spareWait(warm)
 	}
 	steps := []TimedStep{{Name: "shim started", At: time.Now()}}
+	if !spareWoke.IsZero() {
+		steps = append([]TimedStep{{Name: "spare shim woke", At: spareWoke}}, steps...)
+	}
 	fs := flag.NewFlagSet("hull-shim", flag.ContinueOnError)
 	root := fs.String("root", DefaultRoot, "the runtime's state root")
 	id := fs.String("id", "", "container id")

@@ -10,7 +10,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/opencontainers/cgroups/manager"
+	"github.com/opencontainers/runc/libcontainer"
 	"golang.org/x/sys/unix"
+
+	"github.com/hullproject/hull/internal/runtime/leaninit"
+	"github.com/hullproject/hull/internal/runtime/seccompbpf"
 )
 
 // A spare shim is a hull-shim started ahead of need (`hull-shim spare`):
@@ -22,6 +27,12 @@ import (
 // that container's shim, in every way the same. It exits when its
 // control socket closes (the runtime's process went away).
 const spareIdle = 2 * time.Second
+
+// spareFds is how many descriptors (3…) a spare holds places for: a
+// create with more (many published ports) starts a shim of its own. The
+// places are taken at the spare's exec, before its Go runtime opens its
+// own descriptors (the poller's), which must never be overwritten.
+const spareFds = 16
 
 type spareShim struct {
 	path string
@@ -66,6 +77,10 @@ func (r *Runtime) takeSpare(shimPath string, args []string, logf *os.File, extra
 		sp.cmd.Process.Kill()
 		return nil
 	}
+	if len(extra) > spareFds {
+		sp.cmd.Process.Kill()
+		return nil
+	}
 	b, err := json.Marshal(args)
 	if err != nil {
 		sp.cmd.Process.Kill()
@@ -84,7 +99,10 @@ func (r *Runtime) takeSpare(shimPath string, args []string, logf *os.File, extra
 
 // refillSpare starts a spare shim for shimPath in the background, unless
 // one is there; the spare is killed after spareIdle without a create.
-func (r *Runtime) refillSpare(shimPath string) {
+// bundle is the create's just made: the spare reads it once while it
+// waits (warmUp), so that the next create finds its code and decoders
+// warm.
+func (r *Runtime) refillSpare(shimPath, bundle string) {
 	r.spares.mu.Lock()
 	if r.spares.spare != nil || !r.spares.on {
 		r.spares.mu.Unlock()
@@ -95,12 +113,22 @@ func (r *Runtime) refillSpare(shimPath string) {
 	if err != nil {
 		return
 	}
-	cmd := exec.Command(shimPath, "spare")
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		ours.Close()
+		theirs.Close()
+		return
+	}
+	cmd := exec.Command(shimPath, "spare", bundle)
 	cmd.Dir = "/"
-	cmd.ExtraFiles = []*os.File{theirs}
+	for range spareFds {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, null) // the places, fds 3…
+	}
+	cmd.ExtraFiles = append(cmd.ExtraFiles, theirs) // the control socket, after them
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	err = cmd.Start()
 	theirs.Close()
+	null.Close()
 	if err != nil {
 		ours.Close()
 		return
@@ -157,19 +185,24 @@ func (r *Runtime) Close() {
 	}
 }
 
-// spareWait is `hull-shim spare`: it waits on its control socket (fd 3)
-// for a create's arguments and descriptors, puts the descriptors where an
-// exec'd shim has them (stdout and stderr the log, 3… the rest) and
-// returns the arguments. It exits when the socket closes unused.
-func spareWait() []string {
-	ctl, err := unix.FcntlInt(3, unix.F_DUPFD_CLOEXEC, 200)
-	if err != nil {
-		os.Exit(1)
+// spareWoke is when the spare got its create (zero in a shim that was
+// exec'd for its create).
+var spareWoke time.Time
+
+// spareWait is `hull-shim spare`: it waits on its control socket (fd
+// 3+spareFds) for a create's arguments and descriptors, puts the
+// descriptors where an exec'd shim has them (stdout and stderr the log,
+// 3… the rest, over the places it was started with) and returns the
+// arguments. It exits when the socket closes unused.
+func spareWait(warm string) []string {
+	if warm != "" {
+		warmUp(warm)
 	}
-	unix.Close(3)
+	ctl := 3 + spareFds
 	buf := make([]byte, 1<<20)
-	oob := make([]byte, unix.CmsgSpace(4*64))
+	oob := make([]byte, unix.CmsgSpace(4*(spareFds+1)))
 	var n, oobn int
+	var err error
 	for {
 		n, oobn, _, _, err = unix.Recvmsg(ctl, buf, oob, unix.MSG_CMSG_CLOEXEC)
 		if !errors.Is(err, unix.EINTR) {
@@ -179,6 +212,7 @@ func spareWait() []string {
 	if err != nil || n == 0 {
 		os.Exit(0) // the runtime went away, or let go of this spare
 	}
+	spareWoke = time.Now()
 	var args []string
 	if err := json.Unmarshal(buf[:n], &args); err != nil {
 		fmt.Fprintln(os.Stderr, "hull-shim spare:", err)
@@ -189,31 +223,54 @@ func spareWait() []string {
 		os.Exit(2)
 	}
 	fds, err := unix.ParseUnixRights(&msgs[0])
-	if err != nil || len(fds) == 0 {
+	if err != nil || len(fds) == 0 || len(fds) > spareFds+1 {
 		os.Exit(2)
 	}
-	// Out of the way first: the descriptors may have been given the very
-	// numbers they are to be moved to.
-	high := make([]int, len(fds))
-	for i, fd := range fds {
-		if high[i], err = unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 300); err != nil {
-			os.Exit(2)
-		}
-		unix.Close(fd)
-	}
+	// The received descriptors are numbered above the places and the
+	// control socket (everything below was taken at exec): each goes onto
+	// its place, replacing the placeholder.
 	for _, target := range []int{1, 2} {
-		if err := unix.Dup3(high[0], target, 0); err != nil {
+		if err := unix.Dup3(fds[0], target, 0); err != nil {
 			os.Exit(2)
 		}
 	}
-	for i, fd := range high[1:] {
+	for i, fd := range fds[1:] {
 		if err := unix.Dup3(fd, 3+i, 0); err != nil {
 			os.Exit(2)
 		}
 	}
-	for _, fd := range high {
+	for _, fd := range fds {
 		unix.Close(fd)
+	}
+	for place := 3 + len(fds) - 1; place < 3+spareFds; place++ {
+		unix.Close(place)
 	}
 	unix.Close(ctl)
 	return args
+}
+
+// warmUp does, without effects, what a create does with a bundle's
+// config — decode the spec, convert it to libcontainer's config, key its
+// seccomp filter, find its cgroups, encode the init's config and the
+// state — so that the
+// spare's first create finds encoding/json's per-type caches built and
+// the code paged in. A bundle already gone is no matter.
+func warmUp(bundle string) {
+	spec, _, _, err := loadSpec(bundle)
+	if err != nil {
+		return
+	}
+	cfg, err := libcontainerConfig("warm-up", spec, false)
+	if err != nil {
+		return
+	}
+	if _, err := newProcess(spec.Process); err != nil {
+		return
+	}
+	if cfg.Seccomp != nil {
+		seccompbpf.CacheKey(cfg.Seccomp)
+	}
+	manager.New(cfg.Cgroups) // paths only: nothing is made before Apply
+	json.Marshal(leaninit.Config{Container: cfg})
+	json.Marshal(libcontainer.State{BaseState: libcontainer.BaseState{Config: *cfg}})
 }

@@ -66,8 +66,15 @@ func openInRoot(root int, path string, flags int) (int, error) {
 }
 
 // mkdirAllInRoot opens the directory path inside root, making what is
-// missing (mode) one component at a time, each resolved inside root.
+// missing (mode) one component at a time, each resolved inside root. A
+// component that is a dangling link has its target made, inside root, as
+// libcontainer does (an image's /data -> /var/lib/data that the image
+// lacks, with a volume on /data).
 func mkdirAllInRoot(root int, path string, mode uint32) (int, error) {
+	return mkdirAllInRootDepth(root, path, mode, 0)
+}
+
+func mkdirAllInRootDepth(root int, path string, mode uint32, links int) (int, error) {
 	clean := filepath.Clean("/" + path)
 	if fd, err := openInRoot(root, clean, unix.O_PATH|unix.O_DIRECTORY); err == nil || !errors.Is(err, unix.ENOENT) {
 		return fd, err
@@ -81,7 +88,27 @@ func mkdirAllInRoot(root int, path string, mode uint32) (int, error) {
 		sofar += "/" + name
 		fd, err := openInRoot(root, sofar, unix.O_PATH|unix.O_DIRECTORY)
 		if errors.Is(err, unix.ENOENT) {
-			if err := unix.Mkdirat(parent, name, mode); err != nil && !errors.Is(err, unix.EEXIST) {
+			err = unix.Mkdirat(parent, name, mode)
+			if errors.Is(err, unix.EEXIST) {
+				// Made meanwhile, or a link to something missing.
+				if target, lerr := readlinkat(parent, name); lerr == nil {
+					if links >= 40 {
+						unix.Close(parent)
+						return -1, &os.PathError{Op: "mkdir", Path: sofar, Err: unix.ELOOP}
+					}
+					if !filepath.IsAbs(target) {
+						target = filepath.Join(filepath.Dir(sofar), target)
+					}
+					made, merr := mkdirAllInRootDepth(root, target, mode, links+1)
+					if merr != nil {
+						unix.Close(parent)
+						return -1, merr
+					}
+					unix.Close(made)
+				}
+				err = nil
+			}
+			if err != nil {
 				unix.Close(parent)
 				return -1, &os.PathError{Op: "mkdirat", Path: sofar, Err: err}
 			}
@@ -94,6 +121,15 @@ func mkdirAllInRoot(root int, path string, mode uint32) (int, error) {
 		parent = fd
 	}
 	return parent, nil
+}
+
+func readlinkat(dir int, name string) (string, error) {
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Readlinkat(dir, name, buf)
+	if err != nil {
+		return "", err
+	}
+	return string(buf[:n]), nil
 }
 
 // createInRoot makes an empty file at path inside root (its folder made as

@@ -502,6 +502,9 @@ func (m *Monitor) handle(req shimapi.Request) (shimapi.Response, error) {
 		return resp, err
 	case "oomkills":
 		// Asked after the exit too: the cgroup stays until delete.
+		if n, ok := m.oomKills(); ok {
+			return shimapi.Response{OOMKills: n}, nil
+		}
 		return m.backend.Do(req)
 	case "stats", "ps", "update":
 		if m.hasExited() {
