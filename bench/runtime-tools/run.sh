@@ -8,7 +8,9 @@
 #   WORK=/var/tmp/rtt        scratch folder (runtime-tools source, test binaries, TAP logs)
 #   RTT_VERSION=v0.9.0       runtime-tools version (the only tag on the Go module proxy)
 #   TIMEOUT=60               per-test timeout in seconds
-#   RUNTIMES="hull runc"     columns to run
+#   RUNTIMES="hull runc"     columns to run: hull (the default init choice), hull-lean
+#                            (HULL_INIT=lean: hull's own init or fail), hull-libcontainer
+#                            (HULL_INIT=libcontainer), runc
 #   STATX_PATCH=1            add statx to runtime-tools' default seccomp allowlist (README.md)
 #   SKIP_BUILD=1             reuse the binaries of a previous run
 set -u
@@ -58,13 +60,16 @@ build_hull() {
 	(cd "$REPO" && export GOFLAGS=-tags=seccomp CGO_ENABLED=1 &&
 		go build -o bin/hull ./cmd/hull &&
 		go build -tags seccomp,netgo,osusergo -ldflags=-extldflags=-static -o bin/hull-shim ./cmd/hull-shim &&
-		CGO_ENABLED=0 go build -o bin/hull-monitor ./cmd/hull-monitor) || die "building hull failed"
+		CGO_ENABLED=0 go build -o bin/hull-monitor ./cmd/hull-monitor &&
+		CGO_ENABLED=0 go build -ldflags="-s -w" -o bin/hull-init ./cmd/hull-init) || die "building hull failed"
 }
 
 # wrapper NAME -> the RUNTIME command and its environment
 runtime_env() {
 	case "$1" in
 	hull) echo "HULL_BIN=$REPO/bin/hull HULL_RTT_ROOT=/run/hull/rtt $HERE/hull-runtime" ;;
+	hull-lean) echo "HULL_INIT=lean HULL_BIN=$REPO/bin/hull HULL_RTT_ROOT=/run/hull/rtt-lean $HERE/hull-runtime" ;;
+	hull-libcontainer) echo "HULL_INIT=libcontainer HULL_BIN=$REPO/bin/hull HULL_RTT_ROOT=/run/hull/rtt-lc $HERE/hull-runtime" ;;
 	runc) echo "RUNC_RTT_ROOT=/run/hull/rtt-runc $HERE/runc-runtime" ;;
 	*) die "unknown runtime $1" ;;
 	esac
@@ -173,5 +178,5 @@ done
 } | tee "$OUT/table.txt"
 echo "TAP output per test: $OUT/<runtime>/<test>.tap (stderr in .err)" >&2
 # The runtimes' state roots are empty now: leave no trace under /run/hull.
-rm -rf /run/hull/rtt /run/hull/rtt-runc
+rm -rf /run/hull/rtt /run/hull/rtt-runc /run/hull/rtt-lean /run/hull/rtt-lc
 rmdir /run/hull 2>/dev/null || true
