@@ -903,7 +903,7 @@ func TestLeanFallback(t *testing.T) {
 		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
 	}, "true")
 	_, err = createTraced(t, userns, newID(t), InitLean, userns.opts)
-	if !errdefs.IsInvalidArgument(err) || !strings.Contains(fmt.Sprint(err), "NEWUSER namespace") {
+	if !errdefs.IsInvalidArgument(err) || !strings.Contains(fmt.Sprint(err), "user namespace") {
 		t.Errorf("lean init with a user namespace: %v; want InvalidArgument naming it", err)
 	}
 }

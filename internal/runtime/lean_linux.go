@@ -42,11 +42,11 @@ func leanUnsupported(cfg *configs.Config, p *libcontainer.Process, initPath stri
 	for _, ns := range cfg.Namespaces {
 		switch ns.Type {
 		case configs.NEWUSER, configs.NEWTIME:
-			return string(ns.Type) + " namespace"
+			return nsName[ns.Type] + " namespace"
 		case configs.NEWNET, configs.NEWIPC, configs.NEWUTS:
 		default:
 			if ns.Path != "" {
-				return "joins a " + string(ns.Type) + " namespace"
+				return "joins a " + nsName[ns.Type] + " namespace"
 			}
 		}
 	}
@@ -103,6 +103,12 @@ func leanUnsupported(cfg *configs.Config, p *libcontainer.Process, initPath stri
 		return "rootless"
 	}
 	return ""
+}
+
+// nsName is a namespace type as people say it.
+var nsName = map[configs.NamespaceType]string{
+	configs.NEWNS: "mount", configs.NEWUTS: "UTS", configs.NEWIPC: "IPC", configs.NEWPID: "pid",
+	configs.NEWNET: "network", configs.NEWUSER: "user", configs.NEWCGROUP: "cgroup", configs.NEWTIME: "time",
 }
 
 func fileOrNil(x any) bool {

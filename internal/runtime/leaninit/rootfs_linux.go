@@ -428,6 +428,22 @@ func mountToRootfs(root int, rootfs string, m *configs.Mount) error {
 	if dst, err = openInRoot(root, m.Destination, unix.O_PATH); err != nil {
 		return fmt.Errorf("reopen mountpoint after mount: %w", err)
 	}
+	if src >= 0 {
+		// What the path leads to now must be this bind mount's root (its
+		// source's inode): a folder swapped in meanwhile would get the
+		// flags and propagation below instead, and leave this mount as
+		// it is (a read-only volume writable).
+		var a, b unix.Stat_t
+		if err := unix.Fstat(src, &a); err != nil {
+			return err
+		}
+		if err := unix.Fstat(dst, &b); err != nil {
+			return err
+		}
+		if a.Dev != b.Dev || a.Ino != b.Ino {
+			return fmt.Errorf("mountpoint %q was moved while it was mounted", m.Destination)
+		}
+	}
 	for _, pflag := range m.PropagationFlags {
 		if err := unix.Mount("", fdPath(dst), "", uintptr(pflag), ""); err != nil {
 			return &os.PathError{Op: "mount propagation", Path: m.Destination, Err: err}
