@@ -345,22 +345,7 @@ func TestLeanCVE2021_30465Race(t *testing.T) {
 		return n
 	}
 	before := hostEtcMounts()
-	stop := make(chan struct{})
-	swapped := make(chan int)
-	go func() {
-		n := 0
-		for {
-			select {
-			case <-stop:
-				swapped <- n
-				return
-			default:
-			}
-			if unix.Renameat2(unix.AT_FDCWD, race, unix.AT_FDCWD, other, unix.RENAME_EXCHANGE) == nil {
-				n++
-			}
-		}
-	}()
+	stop, swapped := keepSwapping(race, other)
 	created, failed := 0, 0
 	for range 10 {
 		opts := e.opts
@@ -414,22 +399,7 @@ func TestLeanReadOnlyBindRace(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	stop := make(chan struct{})
-	swapped := make(chan int)
-	go func() {
-		n := 0
-		for {
-			select {
-			case <-stop:
-				swapped <- n
-				return
-			default:
-			}
-			if unix.Renameat2(unix.AT_FDCWD, race, unix.AT_FDCWD, other, unix.RENAME_EXCHANGE) == nil {
-				n++
-			}
-		}
-	}()
+	stop, swapped := keepSwapping(race, other)
 	created := 0
 	for range 20 {
 		opts := e.opts
@@ -445,4 +415,25 @@ func TestLeanReadOnlyBindRace(t *testing.T) {
 	}
 	close(stop)
 	t.Logf("%d swaps; %d containers created", <-swapped, created)
+}
+
+// keepSwapping exchanges the folders a and b (RENAME_EXCHANGE) over and
+// over until stop is closed, then sends how many times it did on swapped.
+func keepSwapping(a, b string) (stop chan struct{}, swapped chan int) {
+	stop, swapped = make(chan struct{}), make(chan int)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				swapped <- n
+				return
+			default:
+			}
+			if unix.Renameat2(unix.AT_FDCWD, a, unix.AT_FDCWD, b, unix.RENAME_EXCHANGE) == nil {
+				n++
+			}
+		}
+	}()
+	return stop, swapped
 }

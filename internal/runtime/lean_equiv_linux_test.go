@@ -126,14 +126,7 @@ func newLeanEnv(t *testing.T, seccomp bool, mutate func(*specs.Spec), args ...st
 	if mutate != nil {
 		mutate(spec)
 	}
-	b, err := json.MarshalIndent(spec, "", "\t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return &env{rt: New(filepath.Join(dir, "root")), opts: CreateOptions{ShimPath: shim}, bundle: bundle}
+	return writeEnv(t, shim, dir, bundle, spec)
 }
 
 // probeResult is what one probe container showed.

@@ -128,6 +128,13 @@ func newEnv(t *testing.T, mutate func(*specs.Spec), args ...string) *env {
 	if mutate != nil {
 		mutate(spec)
 	}
+	return writeEnv(t, shim, dir, bundle, spec)
+}
+
+// writeEnv writes spec as bundle's config.json and returns the env of a
+// runtime rooted in dir/root that creates it with shim.
+func writeEnv(t *testing.T, shim, dir, bundle string, spec *specs.Spec) *env {
+	t.Helper()
 	b, err := json.MarshalIndent(spec, "", "\t")
 	if err != nil {
 		t.Fatal(err)
