@@ -148,7 +148,7 @@ func tarDir(t *testing.T, dir string) []byte {
 // names dir.
 func leftovers(t *testing.T, dir string) []string {
 	t.Helper()
-	out := mountsUnder(t, dir)
+	out := leftMountsUnder(t, dir)
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, p := range procs {
 		b, err := os.ReadFile(p)

@@ -469,7 +469,7 @@ func TestDaemonVolumesWithDockerCLI(t *testing.T) {
 	if out := docker(t, env, "ps", "-aq"); out != "" {
 		t.Errorf("refused creates left containers: %q", out)
 	}
-	if mounts := mountsUnder(t, dir); len(mounts) > 0 {
+	if mounts := leftMountsUnder(t, dir); len(mounts) > 0 {
 		t.Errorf("refused creates left mounts: %v", mounts)
 	}
 }
@@ -772,7 +772,7 @@ func TestDaemonBadInput(t *testing.T) {
 		t.Errorf("start on a missing network: %d %q", status, msg)
 	}
 	docker(t, env, "rm", "nonet")
-	if m := mountsUnder(t, dir); len(m) > 0 {
+	if m := leftMountsUnder(t, dir); len(m) > 0 {
 		t.Errorf("mounts left: %v", m)
 	}
 	entries, _ := os.ReadDir(filepath.Join(dir, "root", "containers"))

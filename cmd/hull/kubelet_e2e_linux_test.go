@@ -579,7 +579,7 @@ spec:
 			t.Errorf("mount left: %s", m)
 		}
 	}
-	for _, m := range mountsUnder(t, dir) {
+	for _, m := range leftMountsUnder(t, dir) {
 		t.Errorf("mount left: %s", m)
 	}
 	for _, e := range kubeletCRIErrors(t, filepath.Join(kdir, "kubelet.log")) {

@@ -85,11 +85,7 @@ func ShimMain(args []string) int {
 		return helperMain(args[1:])
 	}
 	if len(args) > 0 && args[0] == "spare" {
-		warm := ""
-		if len(args) > 1 {
-			warm = args[1]
-		}
-		args = spareWait(warm)
+		args = spareWait()
 	}
 	steps := []TimedStep{{Name: "shim started", At: time.Now()}}
 	if !spareWoke.IsZero() {

@@ -119,7 +119,10 @@ func (r *Runtime) refillSpare(shimPath, bundle string) {
 		theirs.Close()
 		return
 	}
-	cmd := exec.Command(shimPath, "spare", bundle)
+	cmd := exec.Command(shimPath, "spare")
+	// Not an argument: a spare is no container's, and nothing that looks
+	// for a container's processes by their command line should see it.
+	cmd.Env = append(os.Environ(), spareWarmEnv+"="+bundle)
 	cmd.Dir = "/"
 	for range spareFds {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, null) // the places, fds 3…
@@ -185,6 +188,9 @@ func (r *Runtime) Close() {
 	}
 }
 
+// spareWarmEnv names the bundle a spare warms up on.
+const spareWarmEnv = "HULL_SPARE_WARM_UP"
+
 // spareWoke is when the spare got its create (zero in a shim that was
 // exec'd for its create).
 var spareWoke time.Time
@@ -194,8 +200,9 @@ var spareWoke time.Time
 // descriptors where an exec'd shim has them (stdout and stderr the log,
 // 3… the rest, over the places it was started with) and returns the
 // arguments. It exits when the socket closes unused.
-func spareWait(warm string) []string {
-	if warm != "" {
+func spareWait() []string {
+	if warm := os.Getenv(spareWarmEnv); warm != "" {
+		os.Unsetenv(spareWarmEnv) // not the container's shim's
 		warmUp(warm)
 	}
 	ctl := 3 + spareFds

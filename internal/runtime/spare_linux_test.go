@@ -11,7 +11,7 @@ import (
 
 // sparePids are the pids of spare shims (`hull-shim spare`) of shimPath.
 func sparePids(shimPath string) []string {
-	out, _ := exec.Command("pgrep", "-f", "^"+shimPath+" spare( |$)").Output()
+	out, _ := exec.Command("pgrep", "-f", "^"+shimPath+" spare$").Output()
 	return strings.Fields(string(out))
 }
 
