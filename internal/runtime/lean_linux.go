@@ -29,8 +29,8 @@ import (
 // leanUnsupported says why the lean init cannot create this container,
 // "" when it can. What it names falls back to libcontainer's init, which
 // supports everything the OCI spec does.
-func leanUnsupported(cfg *configs.Config, p *libcontainer.Process, initPath string, haveFilter bool) string {
-	if initPath == "" {
+func leanUnsupported(cfg *configs.Config, p *libcontainer.Process, haveInit, haveFilter bool) string {
+	if !haveInit {
 		return "hull-init is not beside hull-shim"
 	}
 	if cfg.Seccomp != nil && !haveFilter {
@@ -195,20 +195,21 @@ func callerSealedInit(fd int) *os.File {
 
 // leanCreate creates the container with hull-init: it forks the init into
 // its new namespaces, puts it in its cgroups, hands it its config, and
-// returns once the init waits on the exec fifo, with when it forked it.
+// returns once the init waits on the exec fifo, with when it forked it and
+// its cgroups.
 // It leaves the state libcontainer would have left, so that
 // libcontainer.Load serves the rest of the container's life (the shim
 // loads it only when it needs it: shim.ctr). On failure nothing of it is
 // left.
-func leanCreate(stateRoot, id string, cfg *configs.Config, p *libcontainer.Process, initPath string, sealed *os.File, filter string, lc *leaninit.Config, step func(string)) (_ time.Time, pid int, retErr error) {
+func leanCreate(stateRoot, id string, cfg *configs.Config, p *libcontainer.Process, initPath string, sealed *os.File, filter string, lc *leaninit.Config, step func(string)) (_ time.Time, pid int, cgroupPaths map[string]string, retErr error) {
 	if err := validate.Validate(cfg); err != nil {
-		return time.Time{}, 0, invalid("%v", err)
+		return time.Time{}, 0, nil, invalid("%v", err)
 	}
 	stateDir := filepath.Join(stateRoot, id)
 	if err := os.Mkdir(stateDir, 0o711); errors.Is(err, os.ErrExist) {
-		return time.Time{}, 0, fmt.Errorf("container %q: %w", id, errdefs.ErrAlreadyExists)
+		return time.Time{}, 0, nil, fmt.Errorf("container %q: %w", id, errdefs.ErrAlreadyExists)
 	} else if err != nil {
-		return time.Time{}, 0, err
+		return time.Time{}, 0, nil, err
 	}
 	var cm cgroups.Manager
 	var child *os.Process
@@ -227,29 +228,29 @@ func leanCreate(stateRoot, id string, cfg *configs.Config, p *libcontainer.Proce
 	}()
 	cm, err := manager.New(cfg.Cgroups)
 	if err != nil {
-		return time.Time{}, 0, err
+		return time.Time{}, 0, nil, err
 	}
 	fifoPath := filepath.Join(stateDir, "exec.fifo")
 	if err := unix.Mkfifo(fifoPath, 0o622); err != nil {
-		return time.Time{}, 0, &os.PathError{Op: "mkfifo", Path: fifoPath, Err: err}
+		return time.Time{}, 0, nil, &os.PathError{Op: "mkfifo", Path: fifoPath, Err: err}
 	}
 	fifo, err := os.OpenFile(fifoPath, unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return time.Time{}, 0, err
+		return time.Time{}, 0, nil, err
 	}
 	defer fifo.Close()
 	step("prepared")
 	exe := sealed
 	if exe == nil {
 		if exe, err = sealedInit(initPath, stateDir); err != nil {
-			return time.Time{}, 0, err
+			return time.Time{}, 0, nil, err
 		}
 		defer exe.Close()
 	}
 	step("sealed")
 	parentSync, childSync, err := socketpair()
 	if err != nil {
-		return time.Time{}, 0, err
+		return time.Time{}, 0, nil, err
 	}
 	defer parentSync.Close()
 
@@ -271,7 +272,7 @@ func leanCreate(stateRoot, id string, cfg *configs.Config, p *libcontainer.Proce
 		if f == nil || p.ConsoleSocket != nil {
 			null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 			if err != nil {
-				return time.Time{}, 0, err
+				return time.Time{}, 0, nil, err
 			}
 			closeAfter = append(closeAfter, null)
 			stdio[i] = null
@@ -294,7 +295,7 @@ func leanCreate(stateRoot, id string, cfg *configs.Config, p *libcontainer.Proce
 		}
 		f, err := os.Open(ns.Path)
 		if err != nil {
-			return time.Time{}, 0, fmt.Errorf("%s namespace %s: %w", ns.Type, ns.Path, err)
+			return time.Time{}, 0, nil, fmt.Errorf("%s namespace %s: %w", ns.Type, ns.Path, err)
 		}
 		closeAfter = append(closeAfter, f)
 		lc.Join = append(lc.Join, leaninit.Join{Type: ns.Type, Fd: len(files)})
@@ -306,7 +307,7 @@ func leanCreate(stateRoot, id string, cfg *configs.Config, p *libcontainer.Proce
 	}
 	cfgJSON, err := json.Marshal(lc)
 	if err != nil {
-		return time.Time{}, 0, err
+		return time.Time{}, 0, nil, err
 	}
 	pid, err = syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(int(exe.Fd())), []string{"hull-init"}, &syscall.ProcAttr{
 		Env:   []string{},
@@ -314,7 +315,7 @@ func leanCreate(stateRoot, id string, cfg *configs.Config, p *libcontainer.Proce
 		Sys:   &syscall.SysProcAttr{Cloneflags: flags, Setsid: true},
 	})
 	if err != nil {
-		return time.Time{}, 0, fmt.Errorf("start hull-init: %w", err)
+		return time.Time{}, 0, nil, fmt.Errorf("start hull-init: %w", err)
 	}
 	step("forked")
 	child, _ = os.FindProcess(pid)
@@ -326,15 +327,15 @@ func leanCreate(stateRoot, id string, cfg *configs.Config, p *libcontainer.Proce
 	var n [4]byte
 	binary.BigEndian.PutUint32(n[:], uint32(len(cfgJSON)))
 	if _, err := parentSync.Write(append(n[:], cfgJSON...)); err != nil {
-		return time.Time{}, 0, initFailure(parentSync, fmt.Errorf("send the init its config: %w", err))
+		return time.Time{}, 0, nil, initFailure(parentSync, fmt.Errorf("send the init its config: %w", err))
 	}
 	step("config sent")
 	if err := cm.Apply(pid); err != nil {
-		return time.Time{}, 0, fmt.Errorf("join cgroups: %w", err)
+		return time.Time{}, 0, nil, fmt.Errorf("join cgroups: %w", err)
 	}
 	step("applied")
 	if err := cm.Set(cfg.Cgroups.Resources); err != nil {
-		return time.Time{}, 0, fmt.Errorf("set cgroup resources: %w", err)
+		return time.Time{}, 0, nil, fmt.Errorf("set cgroup resources: %w", err)
 	}
 	step("set")
 	rlimits := p.Rlimits
@@ -343,32 +344,27 @@ func leanCreate(stateRoot, id string, cfg *configs.Config, p *libcontainer.Proce
 	}
 	for _, l := range rlimits {
 		if err := unix.Prlimit(pid, l.Type, &unix.Rlimit{Cur: l.Soft, Max: l.Hard}, nil); err != nil {
-			return time.Time{}, 0, fmt.Errorf("set rlimit %d: %w", l.Type, err)
+			return time.Time{}, 0, nil, fmt.Errorf("set rlimit %d: %w", l.Type, err)
 		}
 	}
 	if cfg.OomScoreAdj != nil {
 		if err := os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj", []byte(strconv.Itoa(*cfg.OomScoreAdj)), 0); err != nil {
-			return time.Time{}, 0, fmt.Errorf("oom_score_adj: %w", err)
+			return time.Time{}, 0, nil, fmt.Errorf("oom_score_adj: %w", err)
 		}
 	}
 	if _, err := parentSync.Write([]byte{'g'}); err != nil {
-		return time.Time{}, 0, initFailure(parentSync, err)
+		return time.Time{}, 0, nil, initFailure(parentSync, err)
 	}
 	step("go sent")
 	if err := initFailure(parentSync, nil); err != nil {
-		return time.Time{}, 0, err
+		return time.Time{}, 0, nil, err
 	}
 	step("ready")
 	if err := writeLeanState(stateDir, id, pid, created, cfg, cm); err != nil {
-		return time.Time{}, 0, err
+		return time.Time{}, 0, nil, err
 	}
 	step("state written")
-	for _, path := range cm.GetPaths() {
-		if path != "" {
-			lc.CgroupPaths = append(lc.CgroupPaths, path)
-		}
-	}
-	return created, pid, nil
+	return created, pid, cm.GetPaths(), nil
 }
 
 // initFailure reads the init's answer: "r" when it is ready, else the
@@ -434,13 +430,10 @@ func (s *shim) startInit(r *Runtime, self string, cfg *configs.Config, p *libcon
 	why := "asked for"
 	if s.init != InitLibcontainer {
 		initPath, filter, filterErr := findInit(self), "", error(nil)
-		if s.sealedInit != nil {
-			initPath = "(sealed copy from the caller)"
-		}
 		if cfg.Seccomp != nil && initPath != "" {
 			filter, filterErr = precompiledFilter(filepath.Join(r.root, "seccomp"), cfg.Seccomp)
 		}
-		why = leanUnsupported(cfg, p, initPath, filter != "")
+		why = leanUnsupported(cfg, p, initPath != "" || s.sealedInit != nil, filter != "")
 		if filterErr != nil && why == "no precompiled seccomp filter" {
 			why += ": " + filterErr.Error()
 		}
@@ -462,12 +455,11 @@ func (s *shim) startInit(r *Runtime, self string, cfg *configs.Config, p *libcon
 				ConsoleWidth: p.ConsoleWidth, ConsoleHeight: p.ConsoleHeight,
 			}
 			step := func(name string) { s.steps = append(s.steps, TimedStep{Name: "lean init: " + name, At: time.Now()}) }
-			created, pid, err := leanCreate(r.stateRoot(), s.id, cfg, p, initPath, s.sealedInit, filter, lc, step)
+			created, pid, paths, err := leanCreate(r.stateRoot(), s.id, cfg, p, initPath, s.sealedInit, filter, lc, step)
 			if err != nil {
 				return 0, err
 			}
-			s.stateRoot, s.created = r.stateRoot(), created
-			s.cgroups = lc.CgroupPaths
+			s.stateRoot, s.created, s.cgroupPaths = r.stateRoot(), created, paths
 			s.steps = append(s.steps, TimedStep{Name: "lean init", At: time.Now()})
 			return pid, nil
 		}

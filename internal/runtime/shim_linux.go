@@ -61,10 +61,9 @@ type shim struct {
 	// hull-monitor never does. created is when the init was forked.
 	stateRoot string
 	created   time.Time
-	// cgroups are the container's cgroup folders (lean create), which
-	// hull-monitor removes itself when the container has stopped
-	// (monitor.Config.Cgroups).
-	cgroups []string
+	// cgroupPaths are the container's cgroups by controller, as in its
+	// libcontainer state, for the monitor (monitor.Config.CgroupPaths).
+	cgroupPaths map[string]string
 }
 
 // ShimMain is the shim's main function: it creates the container described
@@ -168,13 +167,12 @@ func ShimMain(args []string) int {
 		cfg = monitor.Config{
 			ID: s.id, Root: r.root, Record: s.rec, Annotations: s.spec.Annotations,
 			Terminal: s.spec.Process.Terminal, StdinOnce: *stdinOnce, SharedPidNS: !privatePidNS(s.spec),
-			LogPath: *logPath, LogFormat: *logFormat, Helper: self,
+			LogPath: *logPath, LogFormat: *logFormat, Helper: self, CgroupPaths: s.cgroupPaths,
 		}
-		if privatePidNS(s.spec) {
-			// Set by a lean create only, which had no hooks and no
-			// Intel RDT to undo.
-			cfg.Cgroups = s.cgroups
-		}
+		// A lean create had no hooks and no Intel RDT to undo: with a pid
+		// namespace of its own, its delete once stopped is removing its
+		// cgroups and state, which the monitor does itself.
+		cfg.DeleteStopped = s.stateRoot != "" && privatePidNS(s.spec)
 	}
 	if err == nil && monitorPath == "" {
 		if s.mon, err = monitor.New(cfg, s.files, s); err != nil {
@@ -466,7 +464,7 @@ func (s *shim) create(r *Runtime, self, pidFile string, noPivot bool, console, s
 		if err != nil {
 			return nil, err
 		}
-		created = st.Created
+		created, s.cgroupPaths = st.Created, st.CgroupPaths
 	}
 	s.rec = shimRecord{Bundle: s.bundle, Rootfs: rootfs, Created: created, ShimPID: os.Getpid(), Pid: pid, Owner: owner()}
 	if err := writeJSON(filepath.Join(s.dir, "shim.json"), s.rec); err != nil {

@@ -42,9 +42,6 @@ type Config struct {
 	// Join are namespaces the init enters with setns before anything
 	// else (network, IPC, UTS — those a multi-threaded process may join).
 	Join []Join `json:"join,omitempty"`
-	// CgroupPaths is not the init's: the shim notes there the cgroups it
-	// put the init in.
-	CgroupPaths []string `json:"-"`
 }
 
 // Join is a namespace to enter: its type and the descriptor the init got

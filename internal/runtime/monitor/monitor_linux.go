@@ -44,12 +44,16 @@ type Config struct {
 	Helper string `json:"helper,omitempty"`
 	// Fds are the descriptor numbers of Files across the execve.
 	Fds Fds `json:"fds"`
-	// Cgroups are the container's cgroup folders, when deleting a stopped
-	// container is only removing them and its state (a pid namespace of
-	// its own, which the kernel emptied with its init; no poststop hooks;
-	// no Intel RDT): the monitor then does it itself instead of running a
-	// helper (stopped.go). Empty: every destroy goes to the backend.
-	Cgroups []string `json:"cgroups,omitempty"`
+	// CgroupPaths are the container's cgroups by controller ("" the v2
+	// one), as in its libcontainer state: the OOM-kill count is read from
+	// them (oom_linux.go).
+	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
+	// DeleteStopped: deleting the container once stopped is only removing
+	// its cgroup folders and its state (a pid namespace of its own, which
+	// the kernel emptied with its init; no poststop hooks; no Intel RDT),
+	// which the monitor then does itself instead of running a helper
+	// (stopped_linux.go). False: every destroy goes to the backend.
+	DeleteStopped bool `json:"deleteStopped,omitempty"`
 }
 
 // Files are the descriptors the monitor takes over. Nil ones are absent.

@@ -13,22 +13,23 @@ import (
 
 // oomKills reads the oom_kill counter of the container's memory cgroup
 // itself — memory.events on cgroup v2, memory.oom_control on v1 — from the
-// cgroup paths in libcontainer's state.json, as the helper's answer reads
+// cgroup paths the shim handed over (else libcontainer's state.json), as the helper's answer reads
 // them (runtime's oomKills), without starting a helper: the daemon asks on
 // every container's exit, before it answers the exit's waiters, and a
 // helper costs ~9 ms there. ok is false when the state does not tell (no
 // state.json, no memory cgroup, a file that cannot be read): the helper
 // answers then.
 func (m *Monitor) oomKills() (n uint64, ok bool) {
-	b, err := os.ReadFile(filepath.Join(m.cfg.Root, "state", m.cfg.ID, "state.json"))
-	if err != nil {
-		return 0, false
-	}
-	var st struct {
+	st := struct {
 		CgroupPaths map[string]string `json:"cgroup_paths"`
-	}
-	if json.Unmarshal(b, &st) != nil {
-		return 0, false
+	}{m.cfg.CgroupPaths}
+	if st.CgroupPaths == nil {
+		// A shim that did not hand them over: the state (the whole
+		// config) has them.
+		b, err := os.ReadFile(filepath.Join(m.cfg.Root, "state", m.cfg.ID, "state.json"))
+		if err != nil || json.Unmarshal(b, &st) != nil {
+			return 0, false
+		}
 	}
 	path, file := st.CgroupPaths["memory"], "memory.oom_control"
 	var fs unix.Statfs_t

@@ -41,6 +41,11 @@ func TestOOMKills(t *testing.T) {
 	if _, ok := m.oomKills(); ok {
 		t.Errorf("without a memory cgroup: answered, want the helper to")
 	}
+	// The paths the shim handed over come first; the state is not read.
+	withPaths := &Monitor{cfg: Config{ID: "c1", Root: root, CgroupPaths: map[string]string{"": cg, "memory": cg}}}
+	if n, ok := withPaths.oomKills(); !ok || n != 2 {
+		t.Errorf("oomKills from the handed-over paths: %d %v, want 2", n, ok)
+	}
 	for _, c := range []struct {
 		in string
 		n  uint64

@@ -11,7 +11,7 @@ import (
 )
 
 // destroyStopped deletes a container whose init has been reaped without a
-// helper process: it removes the container's cgroup folders (Config.Cgroups)
+// helper process: it removes the container's cgroup folders (CgroupPaths)
 // and libcontainer's state folder, what libcontainer's destroy does for a
 // stopped container with its own pid namespace and nothing else to undo.
 // The kernel may still be tearing down the namespace's last processes, so
@@ -19,11 +19,14 @@ import (
 // nothing that matters, when it cannot: the backend's destroy then does
 // the whole job.
 func (m *Monitor) destroyStopped() bool {
-	if len(m.cfg.Cgroups) == 0 || m.cfg.SharedPidNS {
+	if !m.cfg.DeleteStopped || len(m.cfg.CgroupPaths) == 0 || m.cfg.SharedPidNS {
 		return false
 	}
 	deadline := time.Now().Add(2 * time.Second)
-	for _, p := range m.cfg.Cgroups {
+	for _, p := range m.cfg.CgroupPaths {
+		if p == "" {
+			continue
+		}
 		for {
 			err := unix.Rmdir(p)
 			if err == nil || errors.Is(err, unix.ENOENT) {
