@@ -193,7 +193,7 @@ func (d *Daemon) save(rec *record) error {
 	if err != nil {
 		return err
 	}
-	return d.db.Update(func(tx *bolt.Tx) error {
+	return d.dbq.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketContainers).Put([]byte(rec.ID), b)
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"github.com/hullproject/hull/internal/groupcommit"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -62,8 +63,11 @@ type Config struct {
 
 // Daemon is the engine behind the API.
 type Daemon struct {
-	cfg     Config
-	db      *bolt.DB
+	cfg Config
+	db  *bolt.DB
+	// dbq commits the changes of hull.db on containers' paths, grouping
+	// those made at once (package groupcommit).
+	dbq     *groupcommit.Committer
 	layers  *layer.Store
 	images  *image.Store
 	rt      *runtime.Runtime
@@ -130,10 +134,11 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 		db.Close()
 		return nil, err
 	}
-	d := &Daemon{cfg: cfg, db: db, engineID: engineID, started: time.Now(), traces: map[string]*tracer{}, execs: map[string]*execRec{}, rt: runtime.New(filepath.Join(cfg.ExecRoot, "runtime"))}
+	d := &Daemon{cfg: cfg, db: db, dbq: groupcommit.New(db), engineID: engineID, started: time.Now(), traces: map[string]*tracer{}, execs: map[string]*execRec{}, rt: runtime.New(filepath.Join(cfg.ExecRoot, "runtime"))}
 	// Containers are created again and again: a spare shim waits for the next.
 	d.rt.KeepSpareShim()
 	fail := func(err error) (*Daemon, error) {
+		d.dbq.Close()
 		db.Close()
 		return nil, err
 	}
@@ -160,7 +165,7 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 	}
 	plugins := plugin.NewRegistry(dirs, cfg.PluginTimeout)
 	d.plugins = plugins
-	netCfg := network.Config{DB: db, NetnsDir: filepath.Join(cfg.ExecRoot, "netns"), DefaultBridge: bridge, Table: table, Plugins: plugins, Owner: engineID}
+	netCfg := network.Config{DB: db, Update: d.dbq.Update, NetnsDir: filepath.Join(cfg.ExecRoot, "netns"), DefaultBridge: bridge, Table: table, Plugins: plugins, Owner: engineID}
 	netCfg.CompartmentPool = compartmentPool()
 	if netCfg.DefaultIPv6, netCfg.DefaultSubnet6, err = defaultIPv6(cfg); err != nil {
 		return fail(err)
@@ -220,6 +225,7 @@ func (d *Daemon) Close() error {
 	d.stopReaper()
 	d.net.Close()
 	d.rt.Close() // the spare shim, if one waits
+	d.dbq.Close()
 	return d.db.Close()
 }
 

@@ -660,7 +660,7 @@ func (d *Daemon) remove(ctx context.Context, ref string, force, volumes, auto bo
 		}
 	}
 	d.execMu.Unlock()
-	if err := d.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketContainers).Delete([]byte(id)) }); err != nil {
+	if err := d.dbq.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketContainers).Delete([]byte(id)) }); err != nil {
 		c.removed = false
 		c.mu.Unlock()
 		return err

@@ -178,6 +178,10 @@ type Driver interface {
 // Config configures the service.
 type Config struct {
 	DB *bolt.DB
+	// Update runs a change of DB on a container's path (sandboxes and
+	// endpoints) in a write transaction it may share with others
+	// (groupcommit.Committer.Update); nil: DB.Update.
+	Update func(func(*bolt.Tx) error) error
 	// NetnsDir is where compartments are bind-mounted.
 	NetnsDir string
 	// DefaultBridge is the interface of the predefined bridge network.

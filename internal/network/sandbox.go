@@ -123,7 +123,7 @@ func (r *running) close() {
 }
 
 func (s *Service) putSandbox(sb *Sandbox) error {
-	return s.cfg.DB.Update(func(tx *bolt.Tx) error { return putSandboxTx(tx, sb) })
+	return s.update(func(tx *bolt.Tx) error { return putSandboxTx(tx, sb) })
 }
 
 func putSandboxTx(tx *bolt.Tx, sb *Sandbox) error {
@@ -250,7 +250,7 @@ func (s *Service) Attach(ctx context.Context, req AttachRequest) (sb *Sandbox, r
 	if pc != nil && eps[0].Ready && !sb.DNS {
 		return sb, nil // recorded as it is already
 	}
-	if err := s.cfg.DB.Update(func(tx *bolt.Tx) error {
+	if err := s.update(func(tx *bolt.Tx) error {
 		for _, ep := range eps {
 			ep.Ready = true
 			if err := putEndpoint(tx, ep); err != nil {
@@ -389,7 +389,7 @@ func (s *Service) join(ctx context.Context, sb *Sandbox, nw *Network, er Endpoin
 			}()
 		}
 	}
-	if err := s.cfg.DB.Update(func(tx *bolt.Tx) error {
+	if err := s.update(func(tx *bolt.Tx) error {
 		used := map[string]bool{}
 		var present bool
 		tx.Bucket(bucketEndpoints).ForEach(func(_, v []byte) error {
@@ -453,7 +453,7 @@ func (s *Service) join(ctx context.Context, sb *Sandbox, nw *Network, er Endpoin
 	step("address allocated")
 	defer func() {
 		if retErr != nil {
-			s.cfg.DB.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketEndpoints).Delete([]byte(ep.ID)) })
+			s.update(func(tx *bolt.Tx) error { return tx.Bucket(bucketEndpoints).Delete([]byte(ep.ID)) })
 		}
 	}()
 	if err := d.CreateEndpoint(ctx, nw, ep); err != nil {
@@ -519,7 +519,7 @@ func putEndpoint(tx *bolt.Tx, ep *Endpoint) error {
 }
 
 func (s *Service) updateEndpoint(ep *Endpoint) error {
-	return s.cfg.DB.Update(func(tx *bolt.Tx) error { return putEndpoint(tx, ep) })
+	return s.update(func(tx *bolt.Tx) error { return putEndpoint(tx, ep) })
 }
 
 // leave undoes join: the NIC, the driver's endpoint, the address. With
@@ -529,7 +529,7 @@ func (s *Service) updateEndpoint(ep *Endpoint) error {
 // grace period, ~10 ms).
 func (s *Service) leave(ctx context.Context, ep *Endpoint, compartmentGoing bool) error {
 	err := s.unjoin(ctx, ep, compartmentGoing)
-	if derr := s.cfg.DB.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketEndpoints).Delete([]byte(ep.ID)) }); derr != nil {
+	if derr := s.update(func(tx *bolt.Tx) error { return tx.Bucket(bucketEndpoints).Delete([]byte(ep.ID)) }); derr != nil {
 		return errors.Join(err, derr)
 	}
 	return err
@@ -611,7 +611,7 @@ func (s *Service) detach(ctx context.Context, containerID string, shared bool) e
 	if sb == nil && len(eps) == 0 {
 		return errors.Join(errs...)
 	}
-	if err := s.cfg.DB.Update(func(tx *bolt.Tx) error {
+	if err := s.update(func(tx *bolt.Tx) error {
 		for _, ep := range eps {
 			if err := tx.Bucket(bucketEndpoints).Delete([]byte(ep.ID)); err != nil {
 				return err
@@ -805,7 +805,7 @@ func (s *Service) Close() {
 // Rename gives a container's endpoints and sandbox its new name (what the
 // resolver answers to).
 func (s *Service) Rename(containerID, name string) error {
-	return s.cfg.DB.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketEndpoints)
 		var eps []Endpoint
 		b.ForEach(func(_, v []byte) error {
@@ -915,4 +915,13 @@ func (nullDriver) DeleteEndpoint(context.Context, *Network, *Endpoint) error { r
 func (nullDriver) Leave(context.Context, *Network, *Endpoint) error          { return nil }
 func (nullDriver) Join(context.Context, *Network, *Endpoint, string) (JoinInfo, error) {
 	return JoinInfo{}, fmt.Errorf("no endpoint can join this network: %w", errdefs.ErrForbidden)
+}
+
+// update runs fn in a write transaction of hull.db, grouped with other
+// containers' where the daemon groups them (Config.Update).
+func (s *Service) update(fn func(*bolt.Tx) error) error {
+	if s.cfg.Update != nil {
+		return s.cfg.Update(fn)
+	}
+	return s.cfg.DB.Update(fn)
 }
