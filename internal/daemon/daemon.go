@@ -308,10 +308,10 @@ func (d *Daemon) restore(ctx context.Context) {
 			}
 		case err == nil && rs.Status == runtime.StatusStopped && rs.ExitStatus != nil:
 			slog.Info("container exited while the daemon was away", "id", c.rec.ID, "code", *rs.ExitStatus)
-			d.exited(c, *rs.ExitStatus)
+			d.exited(c, *rs.ExitStatus, nil)
 		default:
 			slog.Warn("container lost while the daemon was away", "id", c.rec.ID, "error", err)
-			d.exited(c, 255)
+			d.exited(c, 255, nil)
 		}
 	}
 	for _, c := range autoRemove {

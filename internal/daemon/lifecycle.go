@@ -175,21 +175,21 @@ func (d *Daemon) startLocked(ctx context.Context, c *ctr) (retErr error) {
 // applies the restart policy or auto-removal.
 func (d *Daemon) monitor(c *ctr) {
 	id := c.rec.ID
-	code, err := d.rt.Wait(context.Background(), id)
+	e, err := d.rt.WaitExit(context.Background(), id)
 	if err != nil {
-		if errdefs.IsNotFound(err) {
-			code = 255
-		} else {
+		if !errdefs.IsNotFound(err) {
 			slog.Error("wait for container", "id", id, "error", err)
-			code = 255
 		}
+		e = runtime.Exit{Code: 255}
 	}
-	d.exited(c, code)
+	d.exited(c, e.Code, e.OOMKills)
 }
 
 // exited records the exit of c's process and cleans up the compute
-// service's container and the mount.
-func (d *Daemon) exited(c *ctr, code int) {
+// service's container and the mount. oomKills is the compute service's
+// count of the container's OOM kills when it came with the exit; nil: it
+// is asked here.
+func (d *Daemon) exited(c *ctr, code int, oomKills *uint64) {
 	ctx := context.Background()
 	id := c.rec.ID
 	tr := d.trace(id)
@@ -204,8 +204,13 @@ func (d *Daemon) exited(c *ctr, code int) {
 	d.stopHealthLocked(c)
 	if d.win == nil {
 		// Asked of the shim before Delete removes the cgroup.
-		n, err := d.rt.OOMKills(ctx, id)
-		c.rec.State.OOMKilled = err == nil && n > 0
+		if oomKills == nil {
+			n, err := d.rt.OOMKills(ctx, id)
+			if err == nil {
+				oomKills = &n
+			}
+		}
+		c.rec.State.OOMKilled = oomKills != nil && *oomKills > 0
 	}
 	c.rec.State.Status = container.StateExited
 	c.rec.State.ExitCode = code

@@ -294,7 +294,7 @@ func (d *Daemon) monitorWindows(c *ctr, wc *winContainer) {
 	}
 	// The compute system, endpoint and layer are released there, and the
 	// restart policy or auto-removal applies as on Linux.
-	d.exited(c, code)
+	d.exited(c, code, nil)
 }
 
 // attachWindows attaches a client to a running Windows container's

@@ -351,11 +351,25 @@ func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 
 // Wait blocks until the container's init exits and returns its exit code.
 func (r *Runtime) Wait(ctx context.Context, id string) (int, error) {
+	e, err := r.WaitExit(ctx, id)
+	return e.Code, err
+}
+
+// Exit is how a container's init ended.
+type Exit struct {
+	Code int
+	// OOMKills is what OOMKills would answer, when the shim read it as
+	// the init exited; nil: ask OOMKills.
+	OOMKills *uint64
+}
+
+// WaitExit is Wait, with what the shim knows of the exit.
+func (r *Runtime) WaitExit(ctx context.Context, id string) (Exit, error) {
 	resp, err := r.call(ctx, id, request{Op: "wait"})
 	if err != nil {
-		return -1, err
+		return Exit{Code: -1}, err
 	}
-	return resp.Exit, nil
+	return Exit{Code: resp.Exit, OOMKills: resp.ExitOOMKills}, nil
 }
 
 // StartError is a process the runtime could not start (a container's

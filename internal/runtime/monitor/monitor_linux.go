@@ -483,7 +483,12 @@ func (m *Monitor) handle(req shimapi.Request) (shimapi.Response, error) {
 		return shimapi.Response{}, m.kill(req)
 	case "wait":
 		<-m.exited
-		return shimapi.Response{Exit: m.exitStatus}, nil
+		resp := shimapi.Response{Exit: m.exitStatus}
+		// The cgroup stays until delete: its OOM kills are final now.
+		if n, ok := m.oomKills(); ok {
+			resp.ExitOOMKills = &n
+		}
+		return resp, nil
 	case "resize":
 		if m.files.Console == nil {
 			return shimapi.Response{}, conflict("resize %s: the shim holds no terminal for it", m.cfg.ID)

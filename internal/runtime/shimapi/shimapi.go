@@ -133,6 +133,10 @@ type Response struct {
 	// OOMKills answers oomkills: how many processes the kernel's OOM
 	// killer killed in the container's memory cgroup.
 	OOMKills uint64 `json:"oomKills,omitempty"`
+	// ExitOOMKills comes with wait's answer: OOMKills read as the init
+	// exited, which saves the caller asking oomkills; absent, it is not
+	// known.
+	ExitOOMKills *uint64 `json:"exitOOMKills,omitempty"`
 	// Warnings are what Create reduced to fit the host.
 	Warnings []string `json:"warnings,omitempty"`
 	// Steps are the times the shim reached the steps of a create.
