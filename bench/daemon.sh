@@ -29,7 +29,7 @@ cd "$(dirname "$0")/.."
 . hack/lib.sh
 need_root
 if [ "$INSTALL" = 1 ]; then
-	install_packages docker.io
+	install_packages docker.io podman runc
 else
 	install_packages
 fi
@@ -96,7 +96,9 @@ for c in "${contenders[@]}"; do
 done
 podman_cmd=()
 if command -v podman >/dev/null; then
-	podman_cmd=(podman --root "$work/podman" --runroot "$work/podman-run" --cgroup-manager cgroupfs --events-backend none)
+	# runc: crun, Debian's default for podman, refuses this hybrid cgroup
+	# layout (v1 controllers beside a v2 hierarchy without any).
+	podman_cmd=(podman --root "$work/podman" --runroot "$work/podman-run" --runtime runc --cgroup-manager cgroupfs --events-backend none)
 	"${podman_cmd[@]}" import "$work/rootfs.tar" bench/busybox:1 >/dev/null 2>&1 && contenders+=(podman) || podman_cmd=()
 fi
 
