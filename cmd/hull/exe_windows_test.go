@@ -189,9 +189,6 @@ func TestNamedPipeAPI(t *testing.T) {
 	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	p, err := c.Ping(cctx, client.PingOptions{})
-	if err != nil && errors.Is(err, context.DeadlineExceeded) {
-		wine.Skip(t, "the completion of go-winio's overlapped ConnectNamedPipe: the client's dial succeeds, the listener's Accept never returns ("+err.Error()+")")
-	}
 	if err != nil {
 		t.Fatalf("_ping on %s: %v", host, err)
 	}
@@ -219,6 +216,9 @@ func dialAsNonAdmin(t *testing.T, pipe string) error {
 		t.Fatal(err)
 	}
 	defer tok.Close()
+	if u, err := tok.GetTokenUser(); err == nil && u.User.Sid.IsWellKnown(windows.WinLocalSystemSid) {
+		t.Skip("this test runs as SYSTEM, which the pipe admits by its user, whatever its groups")
+	}
 	admins, err := windows.CreateWellKnownSid(windows.WinBuiltinAdministratorsSid)
 	if err != nil {
 		t.Fatal(err)
