@@ -186,6 +186,37 @@ install_compose() {
   cmp -s "$bin" "$plugins/docker-compose" || install -m 0755 "$bin" "$plugins/docker-compose"
 }
 
+# install_docker_windows cross-builds the docker CLI for Windows
+# (docker.exe), once, into the tools cache, and points the Windows tests
+# under Wine at it (HULL_TEST_DOCKER_EXE; hack/wine.sh). It is built in a
+# copy of docker compose's module (see install_compose), whose go.mod pins
+# the CLI (github.com/docker/cli, a +incompatible module: its command
+# package is compiled at the Go version it is written for) and its
+# dependencies; github.com/tonistiigi/go-rosetta, which the proxy does not
+# serve, is replaced by hack/wine/go-rosetta (it answers whether macOS runs
+# the CLI under Rosetta). A few minutes on two cores, once.
+install_docker_windows() {
+  local dir="$TOOLS_CACHE/docker-windows-compose-$COMPOSE_VERSION"
+  if [ ! -s "$dir/docker.exe" ]; then
+    step "build the docker CLI for Windows (docker.exe) at docker compose $COMPOSE_VERSION's version (once; kept in $TOOLS_CACHE)"
+    local src work rc rosetta
+    rosetta=$(cd "$(dirname "${BASH_SOURCE[0]}")/wine/go-rosetta" && pwd)
+    src=$(GOFLAGS= go mod download -json "github.com/docker/compose/v5@$COMPOSE_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+    [ -n "$src" ] || { echo "go mod download github.com/docker/compose/v5@$COMPOSE_VERSION failed" >&2; return 1; }
+    work=$(mktemp -d)
+    mkdir -p "$dir"
+    cp -r "$src" "$work/src" && chmod -R u+w "$work/src" &&
+      (cd "$work/src" && go mod edit -replace "github.com/tonistiigi/go-rosetta=$rosetta" &&
+        GOOS=windows CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath \
+          -gcflags=github.com/docker/cli/cmd/docker=-lang=go1.24 -o "$dir/docker.exe.tmp" github.com/docker/cli/cmd/docker) &&
+      mv "$dir/docker.exe.tmp" "$dir/docker.exe"
+    rc=$?
+    rm -rf "$work"
+    [ $rc -eq 0 ] || return $rc
+  fi
+  export HULL_TEST_DOCKER_EXE="$dir/docker.exe"
+}
+
 # install_critest builds critest (cri-tools' CRI validation suite, a ginkgo
 # test binary: `go test -c`) from the Go module proxy, once, into the tools
 # cache, in a scratch module of its own, and points the tests at it

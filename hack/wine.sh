@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs the Windows build's tests as Windows programs under Wine: every
 # package's test binary, cross-compiled (GOOS=windows go test -c), runs
-# under wine64 in its package's folder (its testdata), and hull.exe beside
-# them (HULL_TEST_HULL_EXE: cmd/hull's tests start it). Prints, per
+# under wine64 in its package's folder (its testdata), with hull.exe
+# (HULL_TEST_HULL_EXE: cmd/hull's tests start it) and the docker CLI for
+# Windows (HULL_TEST_DOCKER_EXE, built once: install_docker_windows in
+# hack/lib.sh; internal/daemon's tests drive the daemon with it). Prints, per
 # package, what passed, failed and was skipped (each skip with its reason),
 # then a summary line; exits 1 if a test failed.
 #
@@ -39,6 +41,7 @@ for pkg in "${pkgs[@]}"; do
   GOOS=windows go test -c -o "$out/${name:-root}.test.exe" "$pkg"
 done
 
+built=$(date +%s)
 if [ -z "$WINE" ] || [ -z "$WINESERVER" ] || [ -z "$CC_WIN" ]; then
   echo "wine: skipped: wine64 or x86_64-w64-mingw32-gcc is not installed (Debian: wine64 gcc-mingw-w64-x86-64-win32); the test binaries compile"
   exit 0
@@ -63,6 +66,8 @@ if [ ! -e "$WINEPREFIX/.hull-ready" ]; then
   touch "$WINEPREFIX/.hull-ready"
 fi
 
+install_docker_windows || echo "wine: the docker CLI for Windows could not be built: TestWindowsDockerCLIOnNamedPipe will say so and skip"
+
 cleanup() {
   "$WINESERVER" -k 2>/dev/null || true
   rm -rf "$out" "$WINEPREFIX"/drive_c/users/*/Temp/* "$WINEPREFIX/drive_c/ProgramData/hull"
@@ -80,7 +85,7 @@ for pkg in "${pkgs[@]}"; do
   rc=0
   # A clean environment: the Linux side's HULL_TEST_* point at Linux programs.
   (cd "./$rel" && env -i PATH=/usr/bin:/bin HOME="$HOME" USER="${USER:-root}" WINEPREFIX="$WINEPREFIX" \
-    WINEDEBUG=-all WINEDLLOVERRIDES="$WINEDLLOVERRIDES" HULL_TEST_HULL_EXE="Z:${out//\//\\}\\hull.exe" \
+    WINEDEBUG=-all WINEDLLOVERRIDES="$WINEDLLOVERRIDES" HULL_TEST_HULL_EXE="Z:${out//\//\\}\\hull.exe" ${HULL_TEST_DOCKER_EXE:+HULL_TEST_DOCKER_EXE="Z:${HULL_TEST_DOCKER_EXE//\//\\}"} \
     timeout -k 10 300 "$WINE" "$exe" -test.v -test.timeout 240s) >"$log" 2>&1 || rc=$?
   pass=$(grep -cE '^\s*--- PASS' "$log" || true)
   fail=$(grep -cE '^\s*--- FAIL' "$log" || true)
@@ -93,8 +98,9 @@ for pkg in "${pkgs[@]}"; do
     /^[[:space:]]+[^ ]+_test\.go:[0-9]+: / && cur != "" { r = $0; sub(/^[[:space:]]+[^ ]+_test\.go:[0-9]+: /, "", r); last[cur] = r }
     /^[[:space:]]*--- SKIP: / { n[last[$3]]++ }
     END { for (r in n) printf "      skipped %3d: %s\n", n[r], r }' "$log" | sort -k3
-  # What hull.exe and the named pipe answered (cmd/hull's exe_windows_test.go).
-  grep -E '^[[:space:]]+exe_windows_test\.go:[0-9]+: (hull\.exe|under Wine, hull\.exe|_ping|version on)' "$log" | sed 's/^[[:space:]]*/      /' || true
+  # What hull.exe, the named pipe and docker.exe answered (cmd/hull's
+  # exe_windows_test.go, internal/daemon's windows_cli_windows_test.go).
+  grep -E '^[[:space:]]+(exe|windows_cli)_windows_test\.go:[0-9]+: (hull\.exe|under Wine, hull\.exe|_ping|version on|docker\.exe)' "$log" | sed 's/^[[:space:]]*/      /' || true
   if [ "$rc" -ne 0 ]; then
     failed+=("${rel:-.}")
     # What the failing tests printed: the lines but the runner's and the skips'.
@@ -104,5 +110,5 @@ for pkg in "${pkgs[@]}"; do
   fi
   total_pass=$((total_pass + pass)) total_fail=$((total_fail + fail)) total_skip=$((total_skip + skip))
 done
-echo "wine: ${#pkgs[@]} packages as Windows programs: $total_pass passed, $total_fail failed, $total_skip skipped ($(($(date +%s) - start)) s)"
+echo "wine: ${#pkgs[@]} packages as Windows programs: $total_pass passed, $total_fail failed, $total_skip skipped ($((built - start)) s to build, $(($(date +%s) - built)) s under Wine)"
 [ ${#failed[@]} -eq 0 ] || { echo "wine: failed: ${failed[*]}"; exit 1; }
