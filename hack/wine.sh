@@ -84,7 +84,7 @@ for pkg in "${pkgs[@]}"; do
   log="$out/${name:-root}.log"
   rc=0
   # A clean environment: the Linux side's HULL_TEST_* point at Linux programs.
-  (cd "./$rel" && env -i PATH=/usr/bin:/bin HOME="$HOME" USER="${USER:-root}" WINEPREFIX="$WINEPREFIX" \
+  (cd "./$rel" && env -i PATH=/usr/bin:/bin HOME="${HOME:-/root}" USER="${USER:-root}" WINEPREFIX="$WINEPREFIX" \
     WINEDEBUG=-all WINEDLLOVERRIDES="$WINEDLLOVERRIDES" HULL_TEST_HULL_EXE="Z:${out//\//\\}\\hull.exe" ${HULL_TEST_DOCKER_EXE:+HULL_TEST_DOCKER_EXE="Z:${HULL_TEST_DOCKER_EXE//\//\\}"} \
     timeout -k 10 300 "$WINE" "$exe" -test.v -test.timeout 240s) >"$log" 2>&1 || rc=$?
   pass=$(grep -cE '^\s*--- PASS' "$log" || true)
