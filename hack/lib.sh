@@ -18,8 +18,11 @@ need_root() {
 
 # install_packages installs, once, the Debian packages hull uses and those
 # given as arguments (the tests add the real dockerd and the distribution
-# registry that hull is checked against).
+# registry that hull is checked against). A first argument
+# --no-install-recommends installs those without their recommended ones.
 install_packages() {
+  local apt_opts=()
+  if [ "${1:-}" = --no-install-recommends ]; then apt_opts=("$1"); shift; fi
   # gcc, libc6-dev, pkg-config and libseccomp-dev: libcontainer's nsenter
   # is cgo, and its seccomp support needs libseccomp (build tag seccomp).
   local pkgs=(busybox-static tar ca-certificates git gcc libc6-dev pkg-config libseccomp-dev "$@")
@@ -29,11 +32,20 @@ install_packages() {
   done
   if [ ${#missing[@]} -gt 0 ]; then
     step "apt-get install ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null || return 1
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${apt_opts[@]}" "${missing[@]}" >/dev/null || return 1
   fi
   find_go
-  export CGO_ENABLED=1 GOFLAGS="${GOFLAGS:+$GOFLAGS }-tags=seccomp"
+  export CGO_ENABLED=1
+  case " ${GOFLAGS:-} " in *" -tags=seccomp "*) ;; *) export GOFLAGS="${GOFLAGS:+$GOFLAGS }-tags=seccomp" ;; esac
+}
+
+# install_wine installs Wine (64-bit) and the mingw-w64 C cross compiler,
+# without their recommended packages (fonts, sound, GStreamer: ~30 packages
+# instead of ~110), for hack/wine.sh: hull's Windows test binaries run as
+# Windows programs under Wine.
+install_wine() {
+  install_packages --no-install-recommends wine64 gcc-mingw-w64-x86-64-win32
 }
 
 # SHIM_BUILD_FLAGS: hull-shim is cgo (libcontainer's nsenter; tag seccomp:
@@ -172,6 +184,37 @@ install_compose() {
   fi
   mkdir -p "$plugins"
   cmp -s "$bin" "$plugins/docker-compose" || install -m 0755 "$bin" "$plugins/docker-compose"
+}
+
+# install_docker_windows cross-builds the docker CLI for Windows
+# (docker.exe), once, into the tools cache, and points the Windows tests
+# under Wine at it (HULL_TEST_DOCKER_EXE; hack/wine.sh). It is built in a
+# copy of docker compose's module (see install_compose), whose go.mod pins
+# the CLI (github.com/docker/cli, a +incompatible module: its command
+# package is compiled at the Go version it is written for) and its
+# dependencies; github.com/tonistiigi/go-rosetta, which the proxy does not
+# serve, is replaced by hack/wine/go-rosetta (it answers whether macOS runs
+# the CLI under Rosetta). A few minutes on two cores, once.
+install_docker_windows() {
+  local dir="$TOOLS_CACHE/docker-windows-compose-$COMPOSE_VERSION"
+  if [ ! -s "$dir/docker.exe" ]; then
+    step "build the docker CLI for Windows (docker.exe) at docker compose $COMPOSE_VERSION's version (once; kept in $TOOLS_CACHE)"
+    local src work rc rosetta
+    rosetta=$(cd "$(dirname "${BASH_SOURCE[0]}")/wine/go-rosetta" && pwd)
+    src=$(GOFLAGS= go mod download -json "github.com/docker/compose/v5@$COMPOSE_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+    [ -n "$src" ] || { echo "go mod download github.com/docker/compose/v5@$COMPOSE_VERSION failed" >&2; return 1; }
+    work=$(mktemp -d)
+    mkdir -p "$dir"
+    cp -r "$src" "$work/src" && chmod -R u+w "$work/src" &&
+      (cd "$work/src" && go mod edit -replace "github.com/tonistiigi/go-rosetta=$rosetta" &&
+        GOOS=windows CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath \
+          -gcflags=github.com/docker/cli/cmd/docker=-lang=go1.24 -o "$dir/docker.exe.tmp" github.com/docker/cli/cmd/docker) &&
+      mv "$dir/docker.exe.tmp" "$dir/docker.exe"
+    rc=$?
+    rm -rf "$work"
+    [ $rc -eq 0 ] || return $rc
+  fi
+  export HULL_TEST_DOCKER_EXE="$dir/docker.exe"
 }
 
 # install_critest builds critest (cri-tools' CRI validation suite, a ginkgo

@@ -213,6 +213,9 @@ func runDaemon(ctx context.Context, f *daemonFlags, g *globals) error {
 		level = slog.LevelDebug
 	}
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+	if err := checkWindowsServices(); err != nil {
+		return err
+	}
 	hosts := f.hosts
 	if len(hosts) == 0 {
 		hosts = []string{defaultHost}

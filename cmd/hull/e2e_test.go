@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -19,11 +20,20 @@ import (
 var hullBin string
 
 func TestMain(m *testing.M) {
+	// Under Wine (hack/wine.sh) there is no go command: hull.exe is built
+	// beforehand, cross-compiled, and named here.
+	if exe := os.Getenv("HULL_TEST_HULL_EXE"); exe != "" {
+		hullBin = exe
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "hull-e2e-bin")
 	if err != nil {
 		panic(err)
 	}
 	hullBin = filepath.Join(dir, "hull")
+	if runtime.GOOS == "windows" {
+		hullBin += ".exe"
+	}
 	if out, err := exec.Command("go", "build", "-o", hullBin, ".").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build hull: %v\n%s", err, out)
 		os.Exit(1)

@@ -27,4 +27,7 @@ func manageService(register bool, args []string) error {
 // netlink; no Windows services.
 func windowsServices() *daemon.WindowsServices { return nil }
 
+// checkWindowsServices: none needed on Linux.
+func checkWindowsServices() error { return nil }
+
 func runMaybeAsService(ctx context.Context, run func(context.Context) error) error { return run(ctx) }

@@ -1,8 +1,9 @@
 package main
 
 // Windows: the daemon listens on a named pipe by default and can run as a
-// Windows service. Compiled here, never run: no Windows host is available
-// (see README "Windows").
+// Windows service. Run under Wine in CI (hack/wine.sh: the named pipe, the
+// refusal without the Containers feature); the service manager and HCS
+// have never run (see README "Windows").
 
 import (
 	"context"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/Microsoft/go-winio"
+	"golang.org/x/sys/windows"
 	"golang.org/x/sys/windows/svc"
 	"golang.org/x/sys/windows/svc/mgr"
 
@@ -73,6 +75,33 @@ func init() {
 	compartmentsHNS = func() ([]network.Compartment, map[string][]network.HNSEndpoint, error) {
 		return network.HNSCompartments(network.HCNService{})
 	}
+}
+
+// windowsServiceDLLs are the Windows parts hcsshim calls into for hull:
+// the Host Compute Service (containers and windowsfilter layers) and the
+// Host Network Service. Both come with the Containers feature.
+var windowsServiceDLLs = []struct{ dll, what string }{
+	{"vmcompute.dll", "the Host Compute Service"},
+	{"computenetwork.dll", "the Host Network Service"},
+}
+
+// checkWindowsServices says, before the daemon starts, which of the
+// Windows container services this host lacks: without the Containers
+// feature hcsshim's first call would fail deep inside a container's
+// start, as dockerd refuses to start there.
+func checkWindowsServices() error {
+	var missing []string
+	for _, d := range windowsServiceDLLs {
+		if err := windows.NewLazySystemDLL(d.dll).Load(); err != nil {
+			missing = append(missing, d.what+" ("+d.dll+")")
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("hull daemon needs the Windows Containers feature, which is not enabled on this host: %s not found; "+
+		"enable it (Windows Server: Install-WindowsFeature -Name Containers; Windows 10/11: Enable-WindowsOptionalFeature -Online -FeatureName Containers -All) and restart: %w",
+		strings.Join(missing, " and "), errdefs.ErrUnavailable)
 }
 
 // windowsServices are hcsshim's: the windowsfilter layers, HCS and HNS.

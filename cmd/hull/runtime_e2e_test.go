@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,6 +29,9 @@ var (
 // default spec carries Docker's seccomp profile.
 func buildShim(t *testing.T) {
 	t.Helper()
+	if goruntime.GOOS != "linux" {
+		t.Skip("hull-shim and the containers it runs (libcontainer) are Linux's; on Windows HCS runs containers")
+	}
 	if _, err := os.Stat("/usr/include/seccomp.h"); err != nil {
 		t.Skip("libseccomp-dev is not installed; hull-shim needs it for the default seccomp profile")
 	}

@@ -22,9 +22,6 @@ import (
 	"github.com/hullproject/hull/internal/errdefs"
 )
 
-// DefaultHost is where hull daemon listens unless told otherwise.
-const DefaultHost = "unix:///run/hull/hull.sock"
-
 // Options are the client's global options.
 type Options struct {
 	// Host is the daemon's address; default $HULL_HOST, else DefaultHost.
@@ -78,8 +75,15 @@ func (e *env) client(ctx context.Context) (*client.Client, error) {
 
 // ensureDaemon starts `hull daemon` in the background (its own session,
 // its log in /run/hull/daemon.log) when nothing answers at the default
-// socket.
+// socket. A named pipe (Windows) is only checked: the daemon there runs
+// as a service or in a console of its own.
 func (e *env) ensureDaemon(ctx context.Context, host string) error {
+	if pipe, ok := strings.CutPrefix(host, "npipe://"); ok {
+		if pipeAnswers(strings.ReplaceAll(pipe, "/", `\`)) {
+			return nil
+		}
+		return fmt.Errorf("no hull daemon answers at %s (start one with `hull daemon`): %w", host, errdefs.ErrUnavailable)
+	}
 	path, ok := strings.CutPrefix(host, "unix://")
 	if !ok {
 		return nil

@@ -11,6 +11,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/hullproject/hull/internal/wine"
 )
 
 // TestStartStreams: the URLs name the address the server bound — the
@@ -18,7 +20,7 @@ import (
 // answers there until its context ends, and before it starts the
 // streaming calls are Unavailable.
 func TestStartStreams(t *testing.T) {
-	s, err := New(nil, Config{StateDir: t.TempDir()})
+	s, err := New(nil, Config{StateDir: wine.TempDir(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/hullproject/hull/internal/errdefs"
+	"github.com/hullproject/hull/internal/wine"
 )
 
 func TestContextTree(t *testing.T) {
@@ -55,7 +56,7 @@ func TestContextTree(t *testing.T) {
 // limit (413) and nothing of it is kept; one within it is kept whole,
 // and a context without its Dockerfile leaves nothing either.
 func TestBuildContextBounded(t *testing.T) {
-	d := &Daemon{cfg: Config{ExecRoot: t.TempDir()}}
+	d := &Daemon{cfg: Config{ExecRoot: wine.TempDir(t)}}
 	ctxTar := func(files map[string]int) []byte {
 		var b bytes.Buffer
 		tw := tar.NewWriter(&b)

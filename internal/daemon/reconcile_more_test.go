@@ -7,13 +7,16 @@ import (
 	"testing"
 
 	"github.com/moby/moby/api/types/mount"
+
+	"github.com/hullproject/hull/internal/wine"
 )
 
 // TestReconcileVolumes: what a volume create or remove cut short leaves is
 // finished at the next start, and nothing else is touched.
 func TestReconcileVolumes(t *testing.T) {
+	wine.Skip(t, "the POSIX-semantics delete os.RemoveAll uses (a volume's data folder is removed with it)")
 	d := testDaemonDB(t)
-	d.cfg.Root = t.TempDir()
+	d.cfg.Root = wine.TempDir(t)
 	for _, name := range []string{"whole", "used", "removed"} {
 		if _, err := d.createVolume(name, nil, nil, false, ""); err != nil {
 			t.Fatal(err)

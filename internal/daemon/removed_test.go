@@ -10,12 +10,13 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/hullproject/hull/internal/errdefs"
+	"github.com/hullproject/hull/internal/wine"
 )
 
 // testDaemonDB is a daemon with only its container records (hull.db).
 func testDaemonDB(t *testing.T) *Daemon {
 	t.Helper()
-	db, err := bolt.Open(filepath.Join(t.TempDir(), "hull.db"), 0o600, &bolt.Options{Timeout: time.Second})
+	db, err := bolt.Open(filepath.Join(wine.TempDir(t), "hull.db"), 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -86,7 +86,13 @@ func (s *winStreams) pump(logPath string, out, errOut io.Reader) {
 			runtime.PumpLog(stream, r, &s.attached)
 		}()
 	}
-	go func() { wg.Wait(); close(s.ended) }()
+	go func() {
+		wg.Wait()
+		// Windows refuses to remove a file held open: the log is
+		// closed once the output has all been written to it.
+		s.attached.Log.Close()
+		close(s.ended)
+	}()
 }
 
 // create is docker create's part: the scratch layer, id = container id, on

@@ -19,6 +19,7 @@ import (
 	"github.com/hullproject/hull/internal/layer"
 	"github.com/hullproject/hull/internal/network"
 	"github.com/hullproject/hull/internal/runtime"
+	"github.com/hullproject/hull/internal/wine"
 )
 
 // hcsRecorder is one log of every call to the three Windows services.
@@ -297,7 +298,7 @@ func (s *fakeSystem) Close() error { return nil }
 func newFakeWindows(t *testing.T) (*windowsEngine, *hcsRecorder) {
 	r := &hcsRecorder{containers: map[string]*fakeSystem{}}
 	e := &windowsEngine{
-		layers:  layer.NewWindowsFilter(t.TempDir(), fakeLayers{r}),
+		layers:  layer.NewWindowsFilter(wine.TempDir(t), fakeLayers{r}),
 		net:     network.NewHNSService(fakeHNS{r}),
 		compute: runtime.NewHCSRuntime(fakeHCS{r}),
 	}

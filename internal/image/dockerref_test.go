@@ -13,6 +13,7 @@ import (
 
 	"github.com/hullproject/hull/internal/errdefs"
 	"github.com/hullproject/hull/internal/layer"
+	"github.com/hullproject/hull/internal/wine"
 )
 
 // TestTagReference: repo and tag as POST /images/{name}/tag, commit and
@@ -103,7 +104,7 @@ func TestDecompressBomb(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	dir := t.TempDir()
+	dir := wine.TempDir(t)
 	_, err = layer.ExtractTar(context.Background(), dir, r, layer.ApplyOptions{MaxBytes: 1 << 20})
 	if !errdefs.IsLimit(err) {
 		t.Fatalf("extract past the limit: %v, want a limit error", err)

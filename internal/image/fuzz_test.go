@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/hullproject/hull/internal/errdefs"
+	"github.com/hullproject/hull/internal/wine"
 )
 
 // The fuzz targets of this file load hostile archives into a fresh store
@@ -132,7 +133,7 @@ const sentinelText = "hull-load-fuzz sentinel"
 
 func newFuzzLoadEnv(t *testing.T) fuzzLoadEnv {
 	t.Helper()
-	top := t.TempDir()
+	top := wine.TempDir(t)
 	e := fuzzLoadEnv{top: top, root: filepath.Join(top, "root"), sentinel: filepath.Join(top, "sentinel")}
 	if err := os.Mkdir(e.root, 0o700); err != nil {
 		t.Fatal(err)
@@ -225,7 +226,7 @@ func fuzzLoad(t *testing.T, archive []byte, stream bool) {
 	s := openTestStore(t, e.root)
 	var r io.Reader = bytes.NewReader(archive)
 	if !stream {
-		p := filepath.Join(t.TempDir(), "archive.tar")
+		p := filepath.Join(wine.TempDir(t), "archive.tar")
 		if err := os.WriteFile(p, archive, 0o600); err != nil {
 			t.Fatal(err)
 		}

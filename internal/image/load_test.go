@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 
 	"github.com/hullproject/hull/internal/errdefs"
+	"github.com/hullproject/hull/internal/wine"
 )
 
 // TestLoadSaveRoundTrip is the acceptance test of load and save: a
@@ -157,7 +158,7 @@ func TestLoadHandMadeArchive(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			for _, stream := range []bool{false, true} {
 				s := newTestStore(t)
-				p := filepath.Join(t.TempDir(), "a.tar")
+				p := filepath.Join(wine.TempDir(t), "a.tar")
 				if err := os.WriteFile(p, b, 0o600); err != nil {
 					t.Fatal(err)
 				}
@@ -193,7 +194,7 @@ func TestLoadOCILayout(t *testing.T) {
 	ctx := context.Background()
 	img := testImage(t, []string{"/bin/echo", "hi"}, busyboxRootfs(t), smallLayer(t, "c", "oci"))
 	wantID := imageID(t, img)
-	dir := t.TempDir()
+	dir := wine.TempDir(t)
 	lp, err := layout.Write(dir, empty.Index)
 	if err != nil {
 		t.Fatal(err)
@@ -258,6 +259,7 @@ func tarDir(t *testing.T, dir string) []byte {
 			return err
 		}
 		rel, _ := filepath.Rel(dir, p)
+		rel = filepath.ToSlash(rel) // tar names, on Windows too
 		if d.IsDir() {
 			files = append(files, tarFile{name: rel + "/", dir: true})
 			return nil
@@ -359,7 +361,7 @@ func TestLoadBadInput(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			for _, stream := range []bool{false, true} {
 				s := newTestStore(t)
-				p := filepath.Join(t.TempDir(), "bad.tar")
+				p := filepath.Join(wine.TempDir(t), "bad.tar")
 				if err := os.WriteFile(p, c.input, 0o600); err != nil {
 					t.Fatal(err)
 				}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hullproject/hull/internal/errdefs"
 	"github.com/hullproject/hull/internal/layer"
+	"github.com/hullproject/hull/internal/wine"
 )
 
 // loadTestImages loads images made of layer tars under the given tags.
@@ -222,7 +223,7 @@ func TestResolve(t *testing.T) {
 }
 
 func TestIDPrefixAmbiguous(t *testing.T) {
-	db, err := bolt.Open(filepath.Join(t.TempDir(), "t.db"), 0o600, nil)
+	db, err := bolt.Open(filepath.Join(wine.TempDir(t), "t.db"), 0o600, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,7 +356,7 @@ func TestCleanupAtOpen(t *testing.T) {
 
 func TestOpenLocked(t *testing.T) {
 	ctx := context.Background()
-	root := t.TempDir()
+	root := wine.TempDir(t)
 	s, closeFn, err := Open(ctx, root)
 	if err != nil {
 		t.Fatal(err)
@@ -370,7 +371,7 @@ func TestOpenLocked(t *testing.T) {
 
 func TestContentIngest(t *testing.T) {
 	ctx := context.Background()
-	c, err := newContent(t.TempDir())
+	c, err := newContent(wine.TempDir(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hullproject/hull/internal/errdefs"
+	"github.com/hullproject/hull/internal/wine"
 )
 
 // FuzzLayerRecords writes arbitrary layerchain.json and layer.json into a
@@ -45,7 +46,7 @@ func FuzzLayerRecords(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, chainJSON, metaJSON []byte) {
 		ctx := context.Background()
-		root := t.TempDir()
+		root := wine.TempDir(t)
 		s, err := NewStore(ctx, root)
 		if err != nil {
 			t.Fatal(err)
@@ -191,7 +192,7 @@ func FuzzTarSplitReplay(f *testing.F) {
 	}
 	secretText := []byte(hex.EncodeToString(secret))
 	f.Fuzz(func(t *testing.T, record []byte) {
-		top := t.TempDir()
+		top := wine.TempDir(t)
 		outside := filepath.Join(top, "secret")
 		if err := os.WriteFile(outside, secretText, 0o600); err != nil {
 			t.Fatal(err)

@@ -5,12 +5,15 @@ package layer
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hullproject/hull/internal/wine"
 )
 
 type fakeWCLayer struct {
@@ -57,8 +60,13 @@ func (f *fakeWCLayer) UnprepareLayer(_ context.Context, p string) error {
 func (f *fakeWCLayer) DeactivateLayer(_ context.Context, p string) error {
 	return f.rec("DeactivateLayer", p, nil)
 }
+
+// DestroyLayer removes the layer's folder, as vmcompute's does.
 func (f *fakeWCLayer) DestroyLayer(_ context.Context, p string) error {
-	return f.rec("DestroyLayer", p, nil)
+	if err := f.rec("DestroyLayer", p, nil); err != nil {
+		return err
+	}
+	return wine.RemoveAll(p)
 }
 
 var (
@@ -70,7 +78,7 @@ var (
 
 func TestWindowsFilterChainAndCalls(t *testing.T) {
 	ctx := context.Background()
-	root := t.TempDir()
+	root := wine.TempDir(t)
 	f := &fakeWCLayer{}
 	w := NewWindowsFilter(root, f)
 	for _, l := range [][2]string{{base, ""}, {mid, base}, {top, mid}} {
@@ -83,8 +91,8 @@ func TestWindowsFilterChainAndCalls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `["` + filepath.Join(root, "windowsfilter", mid) + `","` + filepath.Join(root, "windowsfilter", base) + `"]`
-	if string(b) != want {
+	want, _ := json.Marshal([]string{filepath.Join(root, "windowsfilter", mid), filepath.Join(root, "windowsfilter", base)})
+	if string(b) != string(want) {
 		t.Errorf("layerchain.json of top:\n got %s\nwant %s", b, want)
 	}
 	if b, _ := os.ReadFile(filepath.Join(root, "windowsfilter", base, ChainFile)); string(b) != "null" {
@@ -100,7 +108,19 @@ func TestWindowsFilterChainAndCalls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	asWindows := strings.ReplaceAll(strings.ReplaceAll(string(b), root, `C:\\ProgramData\\hull`), "/", `\\`)
+	var chain []string
+	if err := json.Unmarshal(b, &chain); err != nil {
+		t.Fatalf("layerchain.json of the scratch layer: %v: %s", err, b)
+	}
+	for i, p := range chain {
+		rel, err := filepath.Rel(root, p)
+		if err != nil || !filepath.IsLocal(rel) {
+			t.Fatalf("layerchain.json of the scratch layer: %s is not under %s", p, root)
+		}
+		chain[i] = `C:\ProgramData\hull\` + strings.ReplaceAll(filepath.ToSlash(rel), "/", `\`)
+	}
+	asWindowsJSON, _ := json.Marshal(chain)
+	asWindows := string(asWindowsJSON)
 	golden, err := os.ReadFile(filepath.Join("testdata", "layerchain_three_layers.golden.json"))
 	if err != nil || strings.TrimSpace(string(golden)) != asWindows {
 		t.Errorf("layerchain.json of the scratch layer:\n%s\nwant testdata/layerchain_three_layers.golden.json:\n%s (%v)", asWindows, golden, err)
@@ -133,7 +153,7 @@ func TestWindowsFilterChainAndCalls(t *testing.T) {
 func TestWindowsFilterUndo(t *testing.T) {
 	ctx := context.Background()
 	f := &fakeWCLayer{}
-	w := NewWindowsFilter(t.TempDir(), f)
+	w := NewWindowsFilter(wine.TempDir(t), f)
 	c1, c2, c3 := strings.Repeat("1", 64), strings.Repeat("2", 64), strings.Repeat("3", 64)
 	w.Import(ctx, base, "", strings.NewReader("tar"))
 	f.fail = "CreateScratchLayer"

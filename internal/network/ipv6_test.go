@@ -10,6 +10,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/hullproject/hull/internal/errdefs"
+	"github.com/hullproject/hull/internal/wine"
 )
 
 // TestULABase: the default IPv6 pool is fd00::/8 plus 40 bits of the
@@ -35,7 +36,7 @@ func TestULABase(t *testing.T) {
 // the subnet-router anycast address never given, the last address given),
 // from a range when there is one, and static addresses checked.
 func TestAllocateIPv6(t *testing.T) {
-	db, err := bolt.Open(filepath.Join(t.TempDir(), "db"), 0o600, nil)
+	db, err := bolt.Open(filepath.Join(wine.TempDir(t), "db"), 0o600, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/hullproject/hull/internal/errdefs"
+	"github.com/hullproject/hull/internal/wine"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -144,7 +145,7 @@ func TestSpecWindowsGolden(t *testing.T) {
 }
 
 func TestValidateSpec(t *testing.T) {
-	bundle := t.TempDir()
+	bundle := wine.TempDir(t)
 	if err := os.Mkdir(filepath.Join(bundle, "rootfs"), 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -4,9 +4,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hullproject/hull/internal/wine"
 )
 
 // TestCRILog: through the fanout, whole lines are F, a line longer than
@@ -14,7 +17,10 @@ import (
 // P; the time is RFC 3339 with nanoseconds; Reopen makes a new file at once
 // after the old one was moved away.
 func TestCRILog(t *testing.T) {
-	dir := t.TempDir()
+	if runtime.GOOS != "linux" {
+		t.Skip("CRI logs are hull-shim's, on Linux: their rotation renames the open log, which Windows refuses")
+	}
+	dir := wine.TempDir(t)
 	path := filepath.Join(dir, "0.log")
 	f := &Fanout{Log: NewCRILog(path)}
 	f.Write("stdout", []byte("hello\nwor"))

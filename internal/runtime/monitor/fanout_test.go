@@ -6,14 +6,17 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hullproject/hull/internal/wine"
 )
 
 // TestFanoutJoinOffset: a client joining in the middle of a line gets the
 // part of it already written (it is not in the log yet), and the offset it
 // is given ends the log where its own output begins.
 func TestFanoutJoinOffset(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "log")
+	path := filepath.Join(wine.TempDir(t), "log")
 	f := &Fanout{Log: NewJSONLog(path)}
+	defer f.Log.Close()
 	f.Write("stdout", []byte("one\ntw"))
 	var got bytes.Buffer
 	at := f.Add(NewSubscriber(&got, nil))

@@ -110,6 +110,20 @@ func (l *JSONLog) Reopen() error {
 	return nil
 }
 
+// Close closes the log's file; a line written after it opens the file
+// again. On Windows a file held open cannot be removed: the daemon closes
+// a container's log when its output has all been read.
+func (l *JSONLog) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
+		return nil
+	}
+	err := l.f.Close()
+	l.f = nil
+	return err
+}
+
 // drop counts a line lost to err; the first of a run is logged.
 // Preconditions: l.mu is held.
 func (l *JSONLog) drop(err error) {

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hullproject/hull/internal/wine"
 )
 
 // TestJSONLogDrops: lines that cannot be written are counted, whole; the
@@ -22,14 +24,15 @@ func TestJSONLogDrops(t *testing.T) {
 		t.Errorf("dropped %d lines, want 3", n)
 	}
 
-	missing := NewJSONLog(filepath.Join(t.TempDir(), "gone", "x.log")) // cannot be opened
+	missing := NewJSONLog(filepath.Join(wine.TempDir(t), "gone", "x.log")) // cannot be opened
 	missing.Write("stderr", []byte("lost\n"))
 	if n := missing.Dropped(); n != 1 {
 		t.Errorf("dropped %d lines of a log that cannot be opened, want 1", n)
 	}
 
-	path := filepath.Join(t.TempDir(), "c.log")
+	path := filepath.Join(wine.TempDir(t), "c.log")
 	ok := NewJSONLog(path)
+	defer ok.Close()
 	ok.Write("stdout", []byte("one\n"))
 	ok.Write("stdout", []byte("two\n"))
 	if n := ok.Dropped(); n != 0 {
