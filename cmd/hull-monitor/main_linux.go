@@ -34,6 +34,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, "hull-monitor: bad --config:", err)
 		os.Exit(2)
 	}
+	// A create handed over unfinished: the init was still setting
+	// itself up when the shim exec'd this program.
+	if cfg.Pending != nil && !monitor.FinishCreate(cfg) {
+		os.Exit(1)
+	}
 	files, err := monitor.Adopt(cfg.Fds)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "hull-monitor:", err)

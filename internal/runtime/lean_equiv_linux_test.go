@@ -397,6 +397,11 @@ func wantLean(t *testing.T, steps []string) {
 	if !slices.Contains(steps, "lean init") {
 		t.Fatalf("the lean init did not run; trace:\n%s", strings.Join(steps, "\n"))
 	}
+	// Without a console, hull-monitor starts while the init sets itself
+	// up and finishes the create.
+	if i := slices.Index(steps, "lean init: handed to hull-monitor"); i >= 0 && !slices.Contains(steps[i:], "lean init: ready") {
+		t.Fatalf("handed to hull-monitor, which did not say the init was ready; trace:\n%s", strings.Join(steps, "\n"))
+	}
 }
 
 // equivalent runs the probe under both inits and compares them; it
@@ -935,6 +940,13 @@ func TestLeanStartErrors(t *testing.T) {
 				opts.Stdout, opts.Stderr = w, w
 				steps, err := createTraced(t, e, id, init, opts)
 				w.Close()
+				if err != nil && init == InitLean {
+					// Refused by the init as it set itself up, mostly
+					// after the shim handed the create to hull-monitor,
+					// which undid it (monitor.FinishCreate): nothing of
+					// it is left, before any delete.
+					assertNothingLeft(t, e.rt, id)
+				}
 				if err == nil {
 					err = e.rt.Start(context.Background(), id)
 				}
@@ -1047,5 +1059,29 @@ func TestLeanExecEquivalence(t *testing.T) {
 				t.Errorf("exec'd process without the filter:\n%s", section(res[0], "status"))
 			}
 		})
+	}
+}
+
+// TestLeanHandoffToMonitor: a detached lean create without a console is
+// handed to hull-monitor as soon as the init has its go — the monitor's
+// start overlaps the init's setup — and the monitor finishes it: it says
+// when the init was ready, and serves start and wait.
+func TestLeanHandoffToMonitor(t *testing.T) {
+	e := newLeanEnv(t, false, nil, "sh", "-c", "exit 7")
+	id := newID(t)
+	steps, err := createTraced(t, e, id, InitLean, e.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantLean(t, steps)
+	i := slices.Index(steps, "lean init: handed to hull-monitor")
+	if i < 0 || !slices.Contains(steps[i:], "lean init: ready") || steps[len(steps)-1] != "container created (init waiting to start)" {
+		t.Fatalf("not handed to hull-monitor, or not finished by it; trace:\n%s", strings.Join(steps, "\n"))
+	}
+	if err := e.rt.Start(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := e.rt.Wait(context.Background(), id); err != nil || code != 7 {
+		t.Fatalf("wait: %d, %v; want 7", code, err)
 	}
 }

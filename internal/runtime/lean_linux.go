@@ -196,20 +196,24 @@ func callerSealedInit(fd int) *os.File {
 // leanCreate creates the container with hull-init: it forks the init into
 // its new namespaces, puts it in its cgroups, hands it its config, and
 // returns once the init waits on the exec fifo, with when it forked it and
-// its cgroups.
+// its cgroups. With handoff it returns as soon as the init has its go
+// instead, with the state written and pending, the socket on which the
+// init will answer "r" or its error: the caller hands that to whoever
+// finishes the create (hull-monitor: monitor.FinishCreate), and the init's
+// setup overlaps that program's start.
 // It leaves the state libcontainer would have left, so that
 // libcontainer.Load serves the rest of the container's life (the shim
 // loads it only when it needs it: shim.ctr). On failure nothing of it is
 // left.
-func leanCreate(stateRoot, id string, cfg *configs.Config, p *libcontainer.Process, initPath string, sealed *os.File, filter string, lc *leaninit.Config, step func(string)) (_ time.Time, pid int, cgroupPaths map[string]string, retErr error) {
+func leanCreate(stateRoot, id string, cfg *configs.Config, p *libcontainer.Process, initPath string, sealed *os.File, filter string, lc *leaninit.Config, handoff bool, step func(string)) (_ time.Time, pid int, cgroupPaths map[string]string, pending *os.File, retErr error) {
 	if err := validate.Validate(cfg); err != nil {
-		return time.Time{}, 0, nil, invalid("%v", err)
+		return time.Time{}, 0, nil, nil, invalid("%v", err)
 	}
 	stateDir := filepath.Join(stateRoot, id)
 	if err := os.Mkdir(stateDir, 0o711); errors.Is(err, os.ErrExist) {
-		return time.Time{}, 0, nil, fmt.Errorf("container %q: %w", id, errdefs.ErrAlreadyExists)
+		return time.Time{}, 0, nil, nil, fmt.Errorf("container %q: %w", id, errdefs.ErrAlreadyExists)
 	} else if err != nil {
-		return time.Time{}, 0, nil, err
+		return time.Time{}, 0, nil, nil, err
 	}
 	var cm cgroups.Manager
 	var child *os.Process
@@ -228,31 +232,35 @@ func leanCreate(stateRoot, id string, cfg *configs.Config, p *libcontainer.Proce
 	}()
 	cm, err := manager.New(cfg.Cgroups)
 	if err != nil {
-		return time.Time{}, 0, nil, err
+		return time.Time{}, 0, nil, nil, err
 	}
 	fifoPath := filepath.Join(stateDir, "exec.fifo")
 	if err := unix.Mkfifo(fifoPath, 0o622); err != nil {
-		return time.Time{}, 0, nil, &os.PathError{Op: "mkfifo", Path: fifoPath, Err: err}
+		return time.Time{}, 0, nil, nil, &os.PathError{Op: "mkfifo", Path: fifoPath, Err: err}
 	}
 	fifo, err := os.OpenFile(fifoPath, unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return time.Time{}, 0, nil, err
+		return time.Time{}, 0, nil, nil, err
 	}
 	defer fifo.Close()
 	step("prepared")
 	exe := sealed
 	if exe == nil {
 		if exe, err = sealedInit(initPath, stateDir); err != nil {
-			return time.Time{}, 0, nil, err
+			return time.Time{}, 0, nil, nil, err
 		}
 		defer exe.Close()
 	}
 	step("sealed")
 	parentSync, childSync, err := socketpair()
 	if err != nil {
-		return time.Time{}, 0, nil, err
+		return time.Time{}, 0, nil, nil, err
 	}
-	defer parentSync.Close()
+	defer func() {
+		if pending == nil {
+			parentSync.Close()
+		}
+	}()
 
 	var files []*os.File
 	var closeAfter []*os.File
@@ -272,7 +280,7 @@ func leanCreate(stateRoot, id string, cfg *configs.Config, p *libcontainer.Proce
 		if f == nil || p.ConsoleSocket != nil {
 			null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 			if err != nil {
-				return time.Time{}, 0, nil, err
+				return time.Time{}, 0, nil, nil, err
 			}
 			closeAfter = append(closeAfter, null)
 			stdio[i] = null
@@ -295,7 +303,7 @@ func leanCreate(stateRoot, id string, cfg *configs.Config, p *libcontainer.Proce
 		}
 		f, err := os.Open(ns.Path)
 		if err != nil {
-			return time.Time{}, 0, nil, fmt.Errorf("%s namespace %s: %w", ns.Type, ns.Path, err)
+			return time.Time{}, 0, nil, nil, fmt.Errorf("%s namespace %s: %w", ns.Type, ns.Path, err)
 		}
 		closeAfter = append(closeAfter, f)
 		lc.Join = append(lc.Join, leaninit.Join{Type: ns.Type, Fd: len(files)})
@@ -307,7 +315,7 @@ func leanCreate(stateRoot, id string, cfg *configs.Config, p *libcontainer.Proce
 	}
 	cfgJSON, err := json.Marshal(lc)
 	if err != nil {
-		return time.Time{}, 0, nil, err
+		return time.Time{}, 0, nil, nil, err
 	}
 	pid, err = syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(int(exe.Fd())), []string{"hull-init"}, &syscall.ProcAttr{
 		Env:   []string{},
@@ -315,7 +323,7 @@ func leanCreate(stateRoot, id string, cfg *configs.Config, p *libcontainer.Proce
 		Sys:   &syscall.SysProcAttr{Cloneflags: flags, Setsid: true},
 	})
 	if err != nil {
-		return time.Time{}, 0, nil, fmt.Errorf("start hull-init: %w", err)
+		return time.Time{}, 0, nil, nil, fmt.Errorf("start hull-init: %w", err)
 	}
 	step("forked")
 	child, _ = os.FindProcess(pid)
@@ -327,15 +335,15 @@ func leanCreate(stateRoot, id string, cfg *configs.Config, p *libcontainer.Proce
 	var n [4]byte
 	binary.BigEndian.PutUint32(n[:], uint32(len(cfgJSON)))
 	if _, err := parentSync.Write(append(n[:], cfgJSON...)); err != nil {
-		return time.Time{}, 0, nil, initFailure(parentSync, fmt.Errorf("send the init its config: %w", err))
+		return time.Time{}, 0, nil, nil, initFailure(parentSync, fmt.Errorf("send the init its config: %w", err))
 	}
 	step("config sent")
 	if err := cm.Apply(pid); err != nil {
-		return time.Time{}, 0, nil, fmt.Errorf("join cgroups: %w", err)
+		return time.Time{}, 0, nil, nil, fmt.Errorf("join cgroups: %w", err)
 	}
 	step("applied")
 	if err := cm.Set(cfg.Cgroups.Resources); err != nil {
-		return time.Time{}, 0, nil, fmt.Errorf("set cgroup resources: %w", err)
+		return time.Time{}, 0, nil, nil, fmt.Errorf("set cgroup resources: %w", err)
 	}
 	step("set")
 	rlimits := p.Rlimits
@@ -344,27 +352,41 @@ func leanCreate(stateRoot, id string, cfg *configs.Config, p *libcontainer.Proce
 	}
 	for _, l := range rlimits {
 		if err := unix.Prlimit(pid, l.Type, &unix.Rlimit{Cur: l.Soft, Max: l.Hard}, nil); err != nil {
-			return time.Time{}, 0, nil, fmt.Errorf("set rlimit %d: %w", l.Type, err)
+			return time.Time{}, 0, nil, nil, fmt.Errorf("set rlimit %d: %w", l.Type, err)
 		}
 	}
 	if cfg.OomScoreAdj != nil {
 		if err := os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj", []byte(strconv.Itoa(*cfg.OomScoreAdj)), 0); err != nil {
-			return time.Time{}, 0, nil, fmt.Errorf("oom_score_adj: %w", err)
+			return time.Time{}, 0, nil, nil, fmt.Errorf("oom_score_adj: %w", err)
 		}
 	}
 	if _, err := parentSync.Write([]byte{'g'}); err != nil {
-		return time.Time{}, 0, nil, initFailure(parentSync, err)
+		return time.Time{}, 0, nil, nil, initFailure(parentSync, err)
 	}
 	step("go sent")
+	if handoff {
+		// The state is what it will be: libcontainer too records the
+		// init's pid, start time, namespaces and stdio as it starts it.
+		if err := writeLeanState(stateDir, id, pid, created, cfg, cm); err != nil {
+			// An init that failed already is gone from /proc: its
+			// error is the one to report.
+			if ierr := initFailure(parentSync, nil); ierr != nil {
+				return time.Time{}, 0, nil, nil, ierr
+			}
+			return time.Time{}, 0, nil, nil, err
+		}
+		step("state written")
+		return created, pid, cm.GetPaths(), parentSync, nil
+	}
 	if err := initFailure(parentSync, nil); err != nil {
-		return time.Time{}, 0, nil, err
+		return time.Time{}, 0, nil, nil, err
 	}
 	step("ready")
 	if err := writeLeanState(stateDir, id, pid, created, cfg, cm); err != nil {
-		return time.Time{}, 0, nil, err
+		return time.Time{}, 0, nil, nil, err
 	}
 	step("state written")
-	return created, pid, cm.GetPaths(), nil
+	return created, pid, cm.GetPaths(), nil, nil
 }
 
 // initFailure reads the init's answer: "r" when it is ready, else the
@@ -455,12 +477,14 @@ func (s *shim) startInit(r *Runtime, self string, cfg *configs.Config, p *libcon
 				ConsoleWidth: p.ConsoleWidth, ConsoleHeight: p.ConsoleHeight,
 			}
 			step := func(name string) { s.steps = append(s.steps, TimedStep{Name: "lean init: " + name, At: time.Now()}) }
-			created, pid, paths, err := leanCreate(r.stateRoot(), s.id, cfg, p, initPath, s.sealedInit, filter, lc, step)
+			created, pid, paths, pending, err := leanCreate(r.stateRoot(), s.id, cfg, p, initPath, s.sealedInit, filter, lc, s.handoff, step)
 			if err != nil {
 				return 0, err
 			}
-			s.stateRoot, s.created, s.cgroupPaths = r.stateRoot(), created, paths
-			s.steps = append(s.steps, TimedStep{Name: "lean init", At: time.Now()})
+			s.stateRoot, s.created, s.cgroupPaths, s.pending = r.stateRoot(), created, paths, pending
+			if pending == nil {
+				s.steps = append(s.steps, TimedStep{Name: "lean init", At: time.Now()})
+			}
 			return pid, nil
 		}
 		if s.init == InitLean {

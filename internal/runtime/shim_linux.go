@@ -17,7 +17,6 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -64,6 +63,13 @@ type shim struct {
 	// cgroupPaths are the container's cgroups by controller, as in its
 	// libcontainer state, for the monitor (monitor.Config.CgroupPaths).
 	cgroupPaths map[string]string
+	// handoff: the shim becomes hull-monitor after the create, so a lean
+	// create may hand it the init still setting itself up — pending, the
+	// socket of the init's answer, which hull-monitor reads
+	// (monitor.FinishCreate) — and the monitor's start overlaps the
+	// init's setup.
+	handoff bool
+	pending *os.File
 }
 
 // ShimMain is the shim's main function: it creates the container described
@@ -148,6 +154,7 @@ func ShimMain(args []string) int {
 	if !*run {
 		monitorPath = findMonitor(self)
 	}
+	s.handoff = monitorPath != ""
 	warnings, err := s.create(r, self, *pidFile, *noPivot, console, stdio)
 	steps = append(steps, s.steps...)
 	for _, f := range append(console, stdio...) {
@@ -199,6 +206,29 @@ func ShimMain(args []string) int {
 	for _, w := range warnings {
 		slog.Warn(w, "container", s.id)
 	}
+	if s.pending != nil {
+		// hull-monitor finishes the create: it reads the init's answer
+		// and answers on fd 3 (monitor.FinishCreate).
+		steps = append(steps, TimedStep{Name: "lean init: handed to hull-monitor", At: time.Now()})
+		cfg.Pending = &monitor.Pending{ReadyFd: 3, Response: response{Pid: s.rec.Pid, Warnings: warnings, Steps: steps}}
+		err := becomeMonitor(monitorPath, cfg, s.files, s.pending)
+		// Still here: finish the create in process.
+		slog.Error("exec hull-monitor; the shim finishes the create and serves the container itself", "container", s.id, "error", err)
+		cfg.Pending = nil
+		err = initFailure(s.pending, nil)
+		s.pending.Close()
+		s.pending = nil
+		if err != nil {
+			destroyContainer(s.ctr())
+			var ie *initError
+			errors.As(err, &ie)
+			b, _ := json.Marshal(startFailure(ie.err))
+			ready.Write(b)
+			return 1
+		}
+		steps = append(steps, TimedStep{Name: "lean init: ready", At: time.Now()})
+		monitorPath = ""
+	}
 	steps = append(steps, TimedStep{Name: "container created (init waiting to start)", At: time.Now()})
 	b, _ := json.Marshal(response{Pid: s.rec.Pid, Warnings: warnings, Steps: steps})
 	ready.Write(b)
@@ -206,10 +236,13 @@ func ShimMain(args []string) int {
 		return s.mon.Run(ready)
 	}
 	ready.Close()
-	if s.mon == nil {
-		err := becomeMonitor(monitorPath, cfg, s.files)
+	if s.mon == nil && monitorPath != "" {
+		err := becomeMonitor(monitorPath, cfg, s.files, nil)
 		// Still here: serve in process.
 		slog.Error("exec hull-monitor; the shim serves the container itself", "container", s.id, "error", err)
+	}
+	if s.mon == nil {
+		var err error
 		if s.mon, err = monitor.New(cfg, s.files, s); err != nil {
 			slog.Error("monitor", "container", s.id, "error", err)
 			destroyContainer(s.ctr())
@@ -256,12 +289,24 @@ func findMonitor(self string) string {
 // the main thread, the one that forked the init: the init's parent death
 // signal follows that thread, which execve keeps. It returns only if the
 // execve failed.
-func becomeMonitor(path string, cfg monitor.Config, files monitor.Files) error {
+//
+// With cfg.Pending, pending (the init's sync socket) and fd 3 (the
+// caller's pipe) are handed over too; if the execve fails, they are the
+// caller's again and the files stay usable in this process.
+func becomeMonitor(path string, cfg monitor.Config, files monitor.Files, pending *os.File) error {
 	fds, err := monitor.Handover(files)
 	if err != nil {
 		return err
 	}
 	cfg.Fds = fds
+	if cfg.Pending != nil {
+		for _, fd := range []int{int(pending.Fd()), cfg.Pending.ReadyFd} {
+			if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
+				return err
+			}
+		}
+		cfg.Pending.SyncFd = int(pending.Fd())
+	}
 	b, err := json.Marshal(cfg)
 	if err != nil {
 		return err
@@ -435,6 +480,10 @@ func (s *shim) create(r *Runtime, self, pidFile string, noPivot bool, console, s
 			p.Stdin, s.files.Stdin = inR, inW
 		}
 	}
+	// Not with a console (the init sends the pty's master as it sets
+	// up) nor RLIMIT_AS (set once the init is ready, which the shim then
+	// waits for itself).
+	s.handoff = s.handoff && consoleRecv == nil && addressSpace == nil
 	pid, err := s.startInit(r, self, cfg, p)
 	if err != nil {
 		return nil, err
@@ -724,37 +773,9 @@ type initError struct{ err error }
 func (e *initError) Error() string { return "create container: " + e.err.Error() }
 func (e *initError) Unwrap() error { return e.err }
 
-// startFailure answers for a process libcontainer could not start, as
-// dockerd classifies such an error (its setExitCodeFromError, on the
-// message: the init reports its error as text): the exit status a shell
-// gives, 126 for a program that cannot run (EACCES; EISDIR, to which
-// dockerd adds EACCES's text since the docker CLI looks for it), 127 for
-// one that is not there (or a mount of a file on a folder), 128 for a
-// sysctl value the kernel refuses; the caller's mistake (InvalidArgument),
-// unless the cause is unknown (128). The
-// message is libcontainer's, without the kind appended.
-func startFailure(err error) response {
-	msg := err.Error()
-	l := strings.ToLower(msg)
-	resp := response{Error: msg, Kind: "invalid"}
-	switch {
-	case strings.Contains(l, unix.EACCES.Error()):
-		resp.Exit = 126
-	case strings.Contains(l, unix.EISDIR.Error()):
-		resp.Error, resp.Exit = msg+": "+unix.EACCES.Error(), 126
-	case strings.Contains(l, unix.ENOTDIR.Error()):
-		resp.Error = msg + ": Are you trying to mount a directory onto a file (or vice-versa)? Check if the specified host path exists and is the expected type"
-		resp.Exit = 127
-	case strings.Contains(l, "executable file not found") || strings.Contains(l, "no such file or directory"):
-		resp.Exit = 127
-	case strings.Contains(l, "failed to write sysctl") && strings.Contains(l, unix.EINVAL.Error()):
-		// A value the kernel refuses (kernel.shmmax=abc): the caller's.
-		resp.Exit = 128
-	default:
-		resp.Kind, resp.Exit = "", 128
-	}
-	return resp
-}
+// startFailure is monitor.StartFailure: dockerd's classification of an
+// error starting a process.
+func startFailure(err error) response { return monitor.StartFailure(err) }
 
 // waitExit waits for a process of the container and returns its exit
 // status as a shell reports it (128+signal for a killed one, 255 when

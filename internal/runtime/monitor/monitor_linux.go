@@ -54,6 +54,21 @@ type Config struct {
 	// which the monitor then does itself instead of running a helper
 	// (stopped_linux.go). False: every destroy goes to the backend.
 	DeleteStopped bool `json:"deleteStopped,omitempty"`
+	// Pending is a create the init has not finished: the shim execs
+	// hull-monitor while a lean init sets itself up, and hull-monitor
+	// finishes it (FinishCreate) before it serves.
+	Pending *Pending `json:"pending,omitempty"`
+}
+
+// Pending is a lean create handed over unfinished.
+type Pending struct {
+	// SyncFd is the socket on which the init answers "r" once it waits
+	// on the exec fifo, or its error; ReadyFd is the shim's caller's pipe.
+	SyncFd  int `json:"syncFd"`
+	ReadyFd int `json:"readyFd"`
+	// Response is the shim's answer for the create once the init is
+	// ready: its pid, warnings and steps so far.
+	Response shimapi.Response `json:"response"`
 }
 
 // Files are the descriptors the monitor takes over. Nil ones are absent.

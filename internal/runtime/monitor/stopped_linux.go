@@ -1,13 +1,10 @@
 package monitor
 
 import (
-	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // destroyStopped deletes a container whose init has been reaped without a
@@ -22,24 +19,11 @@ func (m *Monitor) destroyStopped() bool {
 	if !m.cfg.DeleteStopped || len(m.cfg.CgroupPaths) == 0 || m.cfg.SharedPidNS {
 		return false
 	}
-	deadline := time.Now().Add(2 * time.Second)
-	for _, p := range m.cfg.CgroupPaths {
-		if p == "" {
-			continue
-		}
-		for {
-			err := unix.Rmdir(p)
-			if err == nil || errors.Is(err, unix.ENOENT) {
-				break
-			}
-			if !errors.Is(err, unix.EBUSY) || time.Now().After(deadline) {
-				// Sub-cgroups, or processes that will not go:
-				// libcontainer's destroy knows how to deal with them.
-				slog.Info("delete: cgroup not removable here; the runtime's destroy takes over", "container", m.cfg.ID, "cgroup", p, "error", err)
-				return false
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+	if err := removeCgroups(m.cfg.CgroupPaths, time.Now().Add(2*time.Second)); err != nil {
+		// Sub-cgroups, or processes that will not go: libcontainer's
+		// destroy knows how to deal with them.
+		slog.Info("delete: cgroup not removable here; the runtime's destroy takes over", "container", m.cfg.ID, "error", err)
+		return false
 	}
 	if err := os.RemoveAll(filepath.Join(m.cfg.Root, "state", m.cfg.ID)); err != nil {
 		slog.Warn("delete: remove the runtime state", "container", m.cfg.ID, "error", err)
