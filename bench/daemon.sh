@@ -129,6 +129,20 @@ for c in "${contenders[@]}"; do
 	for j in $wait_all; do wait "$j"; done
 	par[$c]=$((($(now) - t0) / 1000))
 done
+# The docker CLI's own floor: `docker ps -q` against hull, the same client
+# process doing next to nothing on the daemon's side, alone and 10 at once
+# (on a 2-core machine the CLI's own CPU bounds what 10 runs at once take).
+floor_seq=""
+for _ in $(seq "$RUNS"); do
+	t0=$(now)
+	DOCKER_HOST=${hosts[hull]} DOCKER_API_VERSION=1.41 docker ps -q >/dev/null
+	floor_seq+="$((($(now) - t0) / 1000)) "
+done
+t0=$(now)
+for _ in $(seq 10); do DOCKER_HOST=${hosts[hull]} DOCKER_API_VERSION=1.41 docker ps -q >/dev/null & done
+wait_all=$(jobs -p | grep -v -x -F -f <(printf '%s\n' "${pids[@]}") || true)
+for j in $wait_all; do wait "$j"; done
+floor_par=$((($(now) - t0) / 1000))
 # The default bridge network (issues 6, 16): hull and dockerd, each bridge
 # run beside a --network none run, all interleaved, so that what the bridge
 # adds is measured under the same load.
@@ -180,6 +194,7 @@ for c in "${contenders[@]}"; do
 	[ -n "${rss[$c]:-}" ] && r=$(awk -v k="${rss[$c]}" 'BEGIN {printf "%.1f", k/1024}')
 	printf '%-9s %16.1f %16.2f %14s %11.2fx\n' "$c" "$(awk -v a="$m" 'BEGIN{print a/1000}')" "$(awk -v a="${par[$c]}" 'BEGIN{print a/1e6}')" "$r" "$(awk -v a="$m" -v b="$base" 'BEGIN{print a/b}')"
 done
+printf '%-9s %16.1f %16.2f   (docker ps -q against hull: the CLI alone)\n' "CLI floor" "$(echo "$floor_seq" | median | awk '{print $1/1000}')" "$(awk -v a="$floor_par" 'BEGIN{print a/1e6}')"
 echo "goals (issue 16): hull >= 5x faster than dockerd and >= 3x faster than podman (x hull), 10 parallel <= 0.35 s"
 printf '\n%-9s %22s %22s %20s %12s\n' contender "bridge: median run ms" "beside it, none: ms" "the bridge adds ms" "x hull"
 bbase=$(echo "${bseq[hull]}" | median)
