@@ -10,6 +10,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/hullproject/hull/internal/errdefs"
+	"github.com/hullproject/hull/internal/groupcommit"
 	"github.com/hullproject/hull/internal/wine"
 )
 
@@ -20,8 +21,8 @@ func testDaemonDB(t *testing.T) *Daemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
-	d := &Daemon{db: db}
+	d := &Daemon{db: db, dbq: groupcommit.New(db)}
+	t.Cleanup(func() { d.dbq.Close(); db.Close() })
 	if err := d.openContainers(); err != nil {
 		t.Fatal(err)
 	}

@@ -8,11 +8,13 @@ import (
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/hullproject/hull/internal/wine"
 )
 
 func openDB(t *testing.T) *bolt.DB {
 	t.Helper()
-	db, err := bolt.Open(filepath.Join(t.TempDir(), "t.db"), 0o600, nil)
+	db, err := bolt.Open(filepath.Join(wine.TempDir(t), "t.db"), 0o600, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
