@@ -245,7 +245,7 @@ func (r *Runtime) startShim(ctx context.Context, id, bundle string, opts CreateO
 		handed = append(handed, TimedStep{Name: "shim spawned", At: time.Now()})
 	}
 	readyW.Close()
-	go r.refillSpare(shimPath, bundle)
+	defer r.creating(shimPath, bundle)()
 
 	stop := context.AfterFunc(ctx, func() { readyR.SetReadDeadline(time.Now()) })
 	dec = json.NewDecoder(readyR)

@@ -47,6 +47,16 @@ type spares struct {
 	spare *spareShim
 	last  time.Time
 	timer *time.Timer
+	// creating counts the creates waiting for their shim's answer;
+	// refilling is a refill under way. A spare is started once none
+	// waits, and one at a time: creates at once (10 docker runs
+	// together) would otherwise each start one — a Go program and its
+	// warm-up, ~20 ms of CPU on a 2-core machine — during the very
+	// creates they compete with, and all but one would be killed.
+	creating  int
+	refilling bool
+	// bundle is the last create's, for the spare's warm-up.
+	bundle string
 }
 
 // KeepSpareShim has the runtime keep a spare shim ready for its next
@@ -97,17 +107,42 @@ func (r *Runtime) takeSpare(shimPath string, args []string, logf *os.File, extra
 	return sp.cmd
 }
 
-// refillSpare starts a spare shim for shimPath in the background, unless
-// one is there; the spare is killed after spareIdle without a create.
-// bundle is the create's just made: the spare reads it once while it
-// waits (warmUp), so that the next create finds its code and decoders
-// warm.
-func (r *Runtime) refillSpare(shimPath, bundle string) {
+// creating marks a create waiting for its shim's answer; the func it
+// returns marks the answer come, and starts the refill of the spare
+// (refillSpare) when no other create waits and none is under way.
+func (r *Runtime) creating(shimPath, bundle string) (answered func()) {
+	r.spares.mu.Lock()
+	r.spares.creating++
+	r.spares.mu.Unlock()
+	return func() {
+		r.spares.mu.Lock()
+		defer r.spares.mu.Unlock()
+		r.spares.creating--
+		r.spares.bundle = bundle
+		if r.spares.creating > 0 || r.spares.refilling || r.spares.spare != nil || !r.spares.on {
+			return
+		}
+		r.spares.refilling = true
+		go func() {
+			r.refillSpare(shimPath)
+			r.spares.mu.Lock()
+			r.spares.refilling = false
+			r.spares.mu.Unlock()
+		}()
+	}
+}
+
+// refillSpare starts a spare shim for shimPath, unless one is there; the
+// spare is killed after spareIdle without a create. It warms up on the
+// last create's bundle: the spare reads it once while it waits (warmUp),
+// so that the next create finds its code and decoders warm.
+func (r *Runtime) refillSpare(shimPath string) {
 	r.spares.mu.Lock()
 	if r.spares.spare != nil || !r.spares.on {
 		r.spares.mu.Unlock()
 		return
 	}
+	bundle := r.spares.bundle
 	r.spares.mu.Unlock()
 	ours, theirs, err := socketpair()
 	if err != nil {
