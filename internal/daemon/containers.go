@@ -342,14 +342,14 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *containe
 	tr.step("scratch layer created with the container's id", "parent", img.TopLayer)
 	setDefaultPaths(host)
 	if err := os.MkdirAll(d.containerDir(id), 0o710); err != nil {
-		d.removeScratch(context.WithoutCancel(ctx), id)
+		d.removeScratch(context.WithoutCancel(ctx), id, false)
 		d.releaseAnonymous(rec.Mounts)
 		release()
 		return container.CreateResponse{}, err
 	}
 	crashpoint.At("create: the scratch layer is made, the record is not")
 	if err := d.save(&rec); err != nil {
-		d.removeScratch(context.WithoutCancel(ctx), id)
+		d.removeScratch(context.WithoutCancel(ctx), id, false)
 		os.RemoveAll(d.containerDir(id))
 		d.releaseAnonymous(rec.Mounts)
 		release()

@@ -256,10 +256,16 @@ func (d *Daemon) exited(c *ctr, code int, oomKills *uint64) {
 				slog.Error("delete the compute container", "id", id, "error", err)
 			}
 		}
-		if err := d.layers.Unmount(ctx, id); err != nil {
-			slog.Error("unmount the container's layer", "id", id, "error", err)
+		if autoRemove && ownPidNamespace(c.rec.HostConfig) {
+			// Nothing uses the root file system any more: the remove
+			// that follows puts the layer in the trash mounted, and the
+			// unmount happens there, off the path (DiscardMounted).
+		} else {
+			if err := d.layers.Unmount(ctx, id); err != nil {
+				slog.Error("unmount the container's layer", "id", id, "error", err)
+			}
+			tr.step("layer unmounted")
 		}
-		tr.step("layer unmounted")
 		d.detachNetwork(ctx, &c.rec, true)
 		tr.step("network detached")
 		d.releaseShm(id)
@@ -635,13 +641,20 @@ func (d *Daemon) remove(ctx context.Context, ref string, force, volumes, auto bo
 	id, name, mounts := c.rec.ID, c.rec.Name, c.rec.Mounts
 	tr := d.trace(id)
 	tr.begin("remove requested")
+	keepMount := false
 	if d.win == nil {
+		// The auto-remove that follows an exit whose cleanup left the
+		// layer mounted (a pid namespace of its own: nothing of the
+		// container runs) leaves the unmount to the trash.
+		keepMount = auto && c.cleaned != nil && ownPidNamespace(c.rec.HostConfig)
 		if !auto || c.cleaned == nil {
 			waitCleaned(c)
 			d.rt.Delete(ctx, id, true)
 		}
-		if err := d.layers.Unmount(ctx, id); err != nil {
-			slog.Warn("unmount before remove", "id", id, "error", err)
+		if !keepMount {
+			if err := d.layers.Unmount(ctx, id); err != nil {
+				slog.Warn("unmount before remove", "id", id, "error", err)
+			}
 		}
 		// The exit detached it, as a rule: a detach with nothing to
 		// take still writes hull.db (~0.7 ms).
@@ -651,7 +664,7 @@ func (d *Daemon) remove(ctx context.Context, ref string, force, volumes, auto bo
 		d.releaseShm(id)
 	}
 	crashpoint.At("rm: the process is gone, the layer is not")
-	if err := d.removeScratch(ctx, id); err != nil && !errdefs.IsNotFound(err) {
+	if err := d.removeScratch(ctx, id, keepMount); err != nil && !errdefs.IsNotFound(err) {
 		c.removed = false
 		c.mu.Unlock()
 		return err

@@ -187,13 +187,18 @@ func (d *Daemon) createScratch(ctx context.Context, id, parent string) error {
 // gives it, not at the next start. The init layer of an image that stays
 // is kept for the next container (initlayer.go). The layers are taken out
 // of the layer store at once, into its trash, and the reaper deletes their
-// files (reap.go).
-func (d *Daemon) removeScratch(ctx context.Context, id string) error {
+// files (reap.go). keepMount: the layer goes mounted, the trash's
+// emptying unmounts it (layer.Store.DiscardMounted).
+func (d *Daemon) removeScratch(ctx context.Context, id string, keepMount bool) error {
 	if d.win != nil {
 		return d.win.layers.Remove(ctx, id)
 	}
 	in, ierr := d.layers.Get(ctx, id)
-	if err := d.layers.Discard(ctx, id, true); err != nil {
+	discard := func() error { return d.layers.Discard(ctx, id, true) }
+	if keepMount {
+		discard = func() error { return d.layers.DiscardMounted(ctx, id) }
+	}
+	if err := discard(); err != nil {
 		return err
 	}
 	defer d.emptyTrash()

@@ -390,7 +390,7 @@ func (s *Store) Unmount(ctx context.Context, id string) error {
 func (s *Store) Remove(ctx context.Context, id string, force bool) error {
 	// Move the layer aside first, so that a crash part way through leaves
 	// a temporary folder that the next start removes, never half a layer.
-	tmp, along, err := s.takeOut(ctx, id, force, func() string { return filepath.Join(s.dir, tmpPrefix+"rm-"+id) })
+	tmp, along, err := s.takeOut(ctx, id, force, false, func() string { return filepath.Join(s.dir, tmpPrefix+"rm-"+id) })
 	if err != nil {
 		return err
 	}
@@ -420,7 +420,21 @@ func (s *Store) Discard(ctx context.Context, id string, force bool) error {
 	if err := os.MkdirAll(filepath.Join(s.dir, trashDir), 0o700); err != nil {
 		return fmt.Errorf("remove layer %s: %w", id, err)
 	}
-	_, _, err := s.takeOut(ctx, id, force, func() string { return s.trashPath(id) })
+	_, _, err := s.takeOut(ctx, id, force, false, func() string { return s.trashPath(id) })
+	return err
+}
+
+// DiscardMounted is Discard of a layer whose mount no process uses any
+// more (the root file system of a container whose pid namespace is
+// gone): the layer goes into the trash with its mount, which EmptyTrash
+// detaches before it deletes the files, so the unmount — a grace period
+// of the kernel's, milliseconds — leaves the caller's path. A crash leaves
+// the mount in the trash for the next EmptyTrash.
+func (s *Store) DiscardMounted(ctx context.Context, id string) error {
+	if err := os.MkdirAll(filepath.Join(s.dir, trashDir), 0o700); err != nil {
+		return fmt.Errorf("remove layer %s: %w", id, err)
+	}
+	_, _, err := s.takeOut(ctx, id, true, true, func() string { return s.trashPath(id) })
 	return err
 }
 
@@ -456,9 +470,10 @@ func (s *Store) EmptyTrash(ctx context.Context) error {
 
 // takeOut checks that layer id can be removed (no layer stands on it but
 // disposable ones, which go along into the trash; not mounted unless
-// force, which unmounts it) and renames it to the path to gives, holding
-// the store's lock. along is where the disposable layers went.
-func (s *Store) takeOut(ctx context.Context, id string, force bool, to func() string) (dst string, along []string, err error) {
+// force, which unmounts it — or, with keepMount, leaves the mount on it)
+// and renames it to the path to gives, holding the store's lock. along is
+// where the disposable layers went.
+func (s *Store) takeOut(ctx context.Context, id string, force, keepMount bool, to func() string) (dst string, along []string, err error) {
 	if err := checkID(id); err != nil {
 		return "", nil, err
 	}
@@ -492,8 +507,10 @@ func (s *Store) takeOut(ctx context.Context, id string, force bool, to func() st
 	} else if n > 0 && !force {
 		return "", nil, fmt.Errorf("remove layer %s: mounted (%d mounts); unmount it or force: %w", id, n, errdefs.ErrConflict)
 	}
-	if err := unmountImpl(ctx, dir); err != nil {
-		return "", nil, fmt.Errorf("remove layer %s: %w", id, err)
+	if !keepMount {
+		if err := unmountImpl(ctx, dir); err != nil {
+			return "", nil, fmt.Errorf("remove layer %s: %w", id, err)
+		}
 	}
 	if len(disposable) > 0 {
 		if err := os.MkdirAll(filepath.Join(s.dir, trashDir), 0o700); err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -210,6 +211,71 @@ func TestDisposable(t *testing.T) {
 	}
 	if err := s.EmptyTrash(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(root, "layers", ".trash")); len(ents) != 0 {
+		t.Errorf("trash entries left: %d", len(ents))
+	}
+}
+
+// TestDiscardMounted: a layer discarded mounted goes into the trash with
+// its mount — out of the store at once, its id free — and a store opened
+// again (a daemon that died then) still finds it: EmptyTrash detaches the
+// mount before it deletes the files, and nothing stays mounted.
+func TestDiscardMounted(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("overlayfs mounts need root; run the tests as root")
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	ctx := context.Background()
+	root := t.TempDir()
+	s, err := layer.NewStore(ctx, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, scratch := layertest.ID("base"), layertest.ID("scratch")
+	if _, err := s.Create(ctx, base, "", bytes.NewReader(layertest.Tar(t, layertest.File{Name: "f", Body: "x"})), layer.ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateScratch(ctx, scratch, base); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Mount(ctx, scratch); err != nil {
+		t.Fatal(err)
+	}
+	mounts := func() int {
+		mi, _ := os.ReadFile("/proc/thread-self/mountinfo")
+		return strings.Count(string(mi), root)
+	}
+	t.Cleanup(func() {
+		if mounts() > 0 {
+			exec.Command("sh", "-c", "grep -o ' "+root+"[^ ]*' /proc/self/mountinfo | xargs -r -n1 umount -l").Run()
+		}
+	})
+	if err := s.DiscardMounted(ctx, scratch); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, scratch); !errdefs.IsNotFound(err) {
+		t.Errorf("get of a discarded layer: %v, want not found", err)
+	}
+	mi, _ := os.ReadFile("/proc/thread-self/mountinfo")
+	if !strings.Contains(string(mi), filepath.Join(root, "layers", ".trash", scratch)) {
+		t.Errorf("the mount did not go into the trash with the layer:\n%s", mi)
+	}
+	if _, err := s.CreateScratch(ctx, scratch, base); err != nil {
+		t.Fatalf("the id is not free: %v", err)
+	}
+	if err := s.Remove(ctx, scratch, false); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = layer.NewStore(ctx, root); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EmptyTrash(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := mounts(); n != 0 {
+		t.Errorf("%d mounts left after EmptyTrash", n)
 	}
 	if ents, _ := os.ReadDir(filepath.Join(root, "layers", ".trash")); len(ents) != 0 {
 		t.Errorf("trash entries left: %d", len(ents))
