@@ -256,11 +256,11 @@ func (d *Daemon) exited(c *ctr, code int, oomKills *uint64) {
 				slog.Error("delete the compute container", "id", id, "error", err)
 			}
 		}
-		if autoRemove && ownPidNamespace(c.rec.HostConfig) {
-			// Nothing uses the root file system any more: the remove
-			// that follows puts the layer in the trash mounted, and the
-			// unmount happens there, off the path (DiscardMounted).
-		} else {
+		// An auto-removal with a pid namespace of its own: nothing uses
+		// the root file system any more, and the remove that follows
+		// puts the layer in the trash mounted, where the unmount happens
+		// off the path (remove's keepMount, DiscardMounted).
+		if !autoRemove || !ownPidNamespace(c.rec.HostConfig) {
 			if err := d.layers.Unmount(ctx, id); err != nil {
 				slog.Error("unmount the container's layer", "id", id, "error", err)
 			}

@@ -417,11 +417,7 @@ const trashDir = ".trash"
 // a caller that must not wait for the deletion of many files (a container
 // removed after its exit, whose client waits for the removal).
 func (s *Store) Discard(ctx context.Context, id string, force bool) error {
-	if err := os.MkdirAll(filepath.Join(s.dir, trashDir), 0o700); err != nil {
-		return fmt.Errorf("remove layer %s: %w", id, err)
-	}
-	_, _, err := s.takeOut(ctx, id, force, false, func() string { return s.trashPath(id) })
-	return err
+	return s.discard(ctx, id, force, false)
 }
 
 // DiscardMounted is Discard of a layer whose mount no process uses any
@@ -431,10 +427,14 @@ func (s *Store) Discard(ctx context.Context, id string, force bool) error {
 // of the kernel's, milliseconds — leaves the caller's path. A crash leaves
 // the mount in the trash for the next EmptyTrash.
 func (s *Store) DiscardMounted(ctx context.Context, id string) error {
+	return s.discard(ctx, id, true, true)
+}
+
+func (s *Store) discard(ctx context.Context, id string, force, keepMount bool) error {
 	if err := os.MkdirAll(filepath.Join(s.dir, trashDir), 0o700); err != nil {
 		return fmt.Errorf("remove layer %s: %w", id, err)
 	}
-	_, _, err := s.takeOut(ctx, id, true, true, func() string { return s.trashPath(id) })
+	_, _, err := s.takeOut(ctx, id, force, keepMount, func() string { return s.trashPath(id) })
 	return err
 }
 

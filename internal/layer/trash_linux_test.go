@@ -229,17 +229,7 @@ func TestDiscardMounted(t *testing.T) {
 	defer runtime.UnlockOSThread()
 	ctx := context.Background()
 	root := t.TempDir()
-	s, err := layer.NewStore(ctx, root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, scratch := layertest.ID("base"), layertest.ID("scratch")
-	if _, err := s.Create(ctx, base, "", bytes.NewReader(layertest.Tar(t, layertest.File{Name: "f", Body: "x"})), layer.ApplyOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.CreateScratch(ctx, scratch, base); err != nil {
-		t.Fatal(err)
-	}
+	s, base, scratch := storeWithScratch(t, root)
 	if _, err := s.Mount(ctx, scratch); err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +258,8 @@ func TestDiscardMounted(t *testing.T) {
 	if err := s.Remove(ctx, scratch, false); err != nil {
 		t.Fatal(err)
 	}
-	if s, err = layer.NewStore(ctx, root); err != nil {
+	s, err := layer.NewStore(ctx, root)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if err := s.EmptyTrash(ctx); err != nil {
@@ -280,4 +271,23 @@ func TestDiscardMounted(t *testing.T) {
 	if ents, _ := os.ReadDir(filepath.Join(root, "layers", ".trash")); len(ents) != 0 {
 		t.Errorf("trash entries left: %d", len(ents))
 	}
+}
+
+// storeWithScratch is a store at root with a base layer and a scratch
+// layer on it.
+func storeWithScratch(t *testing.T, root string) (s *layer.Store, base, scratch string) {
+	t.Helper()
+	ctx := context.Background()
+	s, err := layer.NewStore(ctx, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, scratch = layertest.ID("base"), layertest.ID("scratch")
+	if _, err := s.Create(ctx, base, "", bytes.NewReader(layertest.Tar(t, layertest.File{Name: "f", Body: "x"})), layer.ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateScratch(ctx, scratch, base); err != nil {
+		t.Fatal(err)
+	}
+	return s, base, scratch
 }
