@@ -324,7 +324,14 @@ func isMountPoint(p string) bool {
 	return st.Dev != parent.Dev
 }
 
-// fds lists the daemon's open file descriptors.
+// fds lists the daemon's open file descriptors. Two handles a library
+// opens once, at its first use, and keeps for the life of the process are
+// named as such (keptOnPurpose): opencontainers/cgroups' handle on
+// /sys/fs/cgroup (its openat2 root) and filepath-securejoin's handle on a
+// private procfs mount (fsopen's "subset=pid" proc, detached, so its path
+// reads "/"). A daemon restarted in the soak opens them when it first
+// removes a cgroup or resolves a /proc path itself, which the first one
+// may not have done before the soak took stock.
 func (s *scope) fds() []string {
 	if s.daemon == 0 {
 		return nil
@@ -332,11 +339,22 @@ func (s *scope) fds() []string {
 	des, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", s.daemon))
 	var out []string
 	for _, d := range des {
-		l, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", s.daemon, d.Name()))
+		p := fmt.Sprintf("/proc/%d/fd/%s", s.daemon, d.Name())
+		l, _ := os.Readlink(p)
+		var fs unix.Statfs_t
+		switch {
+		case l == "/sys/fs/cgroup":
+			l += libraryHandle
+		case l == "/" && unix.Statfs(p, &fs) == nil && fs.Type == unix.PROC_SUPER_MAGIC:
+			l = "/ (procfs)" + libraryHandle
+		}
 		out = append(out, d.Name()+" "+l)
 	}
 	return out
 }
+
+// libraryHandle marks an fd a library keeps open for the process's life.
+const libraryHandle = " (a library's handle, kept)"
 
 // rss reads a process's resident set size in bytes (0 when it is gone).
 func rss(pid int) int64 {

@@ -924,22 +924,19 @@ func (s *soak) checkOne(ctx context.Context, c carried) error {
 }
 
 // Leaks lists what the daemon held after the soak beyond what it held
-// before: one line per kind, with the new items.
+// before: one line per kind, with the new items. What is kept on purpose
+// counts neither before nor after.
 func (r *Report) Leaks() []string {
 	var out []string
 	for _, a := range r.After {
 		b := r.Before.get(a.Kind)
 		var extra []string
-		kept := 0
 		for _, it := range a.Items {
-			switch {
-			case keptOnPurpose(strings.TrimPrefix(it, r.Dir+"/")):
-				kept++
-			case !slices.Contains(b.Items, it):
+			if !r.keptOnPurpose(it) && !slices.Contains(b.Items, it) {
 				extra = append(extra, strings.TrimPrefix(it, r.Dir+"/"))
 			}
 		}
-		if a.N-kept <= b.N {
+		if r.held(a) <= r.held(b) {
 			continue
 		}
 		if len(extra) > 8 {
@@ -950,14 +947,31 @@ func (r *Report) Leaks() []string {
 	return out
 }
 
+// held counts what c holds that is not kept on purpose (a count without
+// items, the goroutines, counts whole).
+func (r *Report) held(c Count) int {
+	n := c.N
+	for _, it := range c.Items {
+		if r.keptOnPurpose(it) {
+			n--
+		}
+	}
+	return n
+}
+
+func (r *Report) keptOnPurpose(item string) bool {
+	return keptOnPurpose(strings.TrimPrefix(item, r.Dir+"/"))
+}
+
 // keptOnPurpose says whether something the first container made is meant
 // to stay, bounded, for the daemon's life: the compiled seccomp filters
 // (one file per distinct profile, under the runtime's root) and the
 // daemon's one sealed copy of hull-init that every shim starts containers
-// from.
+// from; and the handles a library opens once and keeps (fds).
 func keptOnPurpose(item string) bool {
 	return strings.HasPrefix(item, "run/runtime/seccomp/") || item == "run/runtime/seccomp" ||
-		(strings.Contains(item, "/memfd:") && strings.HasSuffix(item, "/hull-init (deleted)"))
+		(strings.Contains(item, "/memfd:") && strings.HasSuffix(item, "/hull-init (deleted)")) ||
+		strings.HasSuffix(item, libraryHandle)
 }
 
 // Print writes the report as a table.
@@ -966,7 +980,7 @@ func (r *Report) Print(w io.Writer) {
 	for _, a := range r.After {
 		b := r.Before.get(a.Kind)
 		mark := ""
-		if a.N > b.N {
+		if r.held(a) > r.held(b) {
 			mark = "  LEAK"
 		}
 		fmt.Fprintf(w, "%-38s %8d %8d%s\n", a.Kind, b.N, a.N, mark)
