@@ -7,10 +7,10 @@
 package main
 
 import (
+	"github.com/hullproject/hull/internal/runtime/seccompprog"
 	goruntime "runtime"
 
 	"github.com/hullproject/hull/internal/runtime/leaninit"
-	"github.com/hullproject/hull/internal/runtime/seccompbpf"
 )
 
 // Everything that belongs to the container's process — namespaces joined,
@@ -20,7 +20,7 @@ func init() { goruntime.LockOSThread() }
 
 func main() {
 	leaninit.ReadSeccomp = func(path string) (func() error, error) {
-		p, err := seccompbpf.ReadProgramFile(path)
+		p, err := seccompprog.ReadProgramFile(path)
 		if err != nil {
 			return nil, err
 		}

@@ -10,9 +10,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 
+	"github.com/moby/sys/capability"
 	"github.com/opencontainers/cgroups"
 	"github.com/opencontainers/cgroups/manager"
 	"github.com/opencontainers/runc/libcontainer"
@@ -306,7 +309,7 @@ func leanCreate(stateRoot, id string, cfg *configs.Config, p *libcontainer.Proce
 			return time.Time{}, 0, nil, nil, fmt.Errorf("%s namespace %s: %w", ns.Type, ns.Path, err)
 		}
 		closeAfter = append(closeAfter, f)
-		lc.Join = append(lc.Join, leaninit.Join{Type: ns.Type, Fd: len(files)})
+		lc.Join = append(lc.Join, leaninit.Join{Type: ns.Syscall(), Fd: len(files)})
 		files = append(files, f)
 	}
 	fds := make([]uintptr, len(files))
@@ -460,8 +463,6 @@ func (s *shim) startInit(r *Runtime, self string, cfg *configs.Config, p *libcon
 			why += ": " + filterErr.Error()
 		}
 		if why == "" {
-			ic := *cfg // what the init reads of it
-			ic.Seccomp, ic.Cgroups, ic.Hooks = nil, nil, nil
 			caps := p.Capabilities
 			if caps == nil {
 				caps = cfg.Capabilities
@@ -471,9 +472,9 @@ func (s *shim) startInit(r *Runtime, self string, cfg *configs.Config, p *libcon
 				nnp = *p.NoNewPrivileges
 			}
 			lc := &leaninit.Config{
-				ID: s.id, Container: &ic, Args: p.Args, Env: p.Env, Cwd: p.Cwd,
+				ID: s.id, Container: initContainer(cfg), Args: p.Args, Env: p.Env, Cwd: p.Cwd,
 				UID: p.UID, GID: p.GID, AdditionalGroups: p.AdditionalGroups,
-				Capabilities: caps, NoNewPrivileges: nnp,
+				Capabilities: initCapabilities(caps), NoNewPrivileges: nnp,
 				ConsoleWidth: p.ConsoleWidth, ConsoleHeight: p.ConsoleHeight,
 			}
 			step := func(name string) { s.steps = append(s.steps, TimedStep{Name: "lean init: " + name, At: time.Now()}) }
@@ -504,4 +505,68 @@ func (s *shim) startInit(r *Runtime, self string, cfg *configs.Config, p *libcon
 	}
 	s.steps = append(s.steps, TimedStep{Name: "libcontainer init: " + why, At: time.Now()})
 	return p.Pid()
+}
+
+// initContainer is what hull-init reads of cfg (leaninit.Container), for
+// a cfg leanUnsupported took.
+func initContainer(cfg *configs.Config) *leaninit.Container {
+	c := &leaninit.Container{
+		Rootfs: cfg.Rootfs, Readonlyfs: cfg.Readonlyfs, NoPivotRoot: cfg.NoPivotRoot,
+		RootPropagation: cfg.RootPropagation, Umask: cfg.Umask,
+		MaskPaths: cfg.MaskPaths, ReadonlyPaths: cfg.ReadonlyPaths,
+		Hostname: cfg.Hostname, Domainname: cfg.Domainname, Sysctl: cfg.Sysctl,
+		CgroupNS: cfg.Namespaces.Contains(configs.NEWCGROUP), NoNewKeyring: cfg.NoNewKeyring,
+	}
+	for _, m := range cfg.Mounts {
+		c.Mounts = append(c.Mounts, &leaninit.Mount{
+			Source: m.Source, Destination: m.Destination, Device: m.Device, Flags: m.Flags,
+			ClearedFlags: m.ClearedFlags, PropagationFlags: m.PropagationFlags, Data: m.Data,
+		})
+	}
+	for _, d := range cfg.Devices {
+		c.Devices = append(c.Devices, &leaninit.Device{
+			Path: d.Path, Type: rune(d.Type), Major: d.Major, Minor: d.Minor,
+			FileMode: d.FileMode, UID: d.Uid, GID: d.Gid,
+		})
+	}
+	for _, n := range cfg.Networks {
+		// leanUnsupported refused every other type.
+		c.Loopback = c.Loopback || n.Type == "loopback"
+	}
+	return c
+}
+
+// supportedCaps are the capabilities this host supports, by the names
+// libcontainer's configuration gives them (CAP_…), as libcontainer's own
+// table has them (knownCaps has every one this library knows).
+var supportedCaps = sync.OnceValue(func() map[string]capability.Cap {
+	list, _ := capability.ListSupported()
+	m := make(map[string]capability.Cap, len(list))
+	for _, c := range list {
+		m["CAP_"+strings.ToUpper(c.String())] = c
+	}
+	return m
+})
+
+// initCapabilities gives the init the sets by number; a name this host
+// does not know is left out, as libcontainer's init leaves it (with a
+// warning nobody reads).
+func initCapabilities(c *configs.Capabilities) *leaninit.Capabilities {
+	if c == nil {
+		return nil
+	}
+	known := supportedCaps()
+	set := func(names []string) []capability.Cap {
+		var out []capability.Cap
+		for _, n := range names {
+			if v, ok := known[n]; ok {
+				out = append(out, v)
+			}
+		}
+		return out
+	}
+	return &leaninit.Capabilities{
+		Bounding: set(c.Bounding), Effective: set(c.Effective), Inheritable: set(c.Inheritable),
+		Permitted: set(c.Permitted), Ambient: set(c.Ambient),
+	}
 }

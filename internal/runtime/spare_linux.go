@@ -313,6 +313,6 @@ func warmUp(bundle string) {
 		seccompbpf.CacheKey(cfg.Seccomp)
 	}
 	manager.New(cfg.Cgroups) // paths only: nothing is made before Apply
-	json.Marshal(leaninit.Config{Container: cfg})
+	json.Marshal(leaninit.Config{Container: initContainer(cfg), Capabilities: initCapabilities(cfg.Capabilities)})
 	json.Marshal(libcontainer.State{BaseState: libcontainer.BaseState{Config: *cfg}})
 }

@@ -1,7 +1,11 @@
 package leaninit
 
 import (
-	"github.com/opencontainers/runc/libcontainer/configs"
+	"errors"
+	"os"
+
+	"github.com/moby/sys/capability"
+	"golang.org/x/sys/unix"
 )
 
 // The init's descriptors, as the shim lays them out.
@@ -17,19 +21,21 @@ const (
 type Config struct {
 	// ID is the container's id (the session keyring's name).
 	ID string `json:"id"`
-	// Container is libcontainer's configuration of the container, as
-	// specconv made it from the bundle; the init reads the parts the shim
-	// checked it supports (Supported).
-	Container *configs.Config `json:"container"`
+	// Container is what the init builds, made by the shim from
+	// libcontainer's configuration (specconv's, from the bundle) once it
+	// checked the init supports all of it.
+	Container *Container `json:"container"`
 	// The process.
-	Args             []string              `json:"args"`
-	Env              []string              `json:"env"`
-	Cwd              string                `json:"cwd"`
-	UID              int                   `json:"uid"`
-	GID              int                   `json:"gid"`
-	AdditionalGroups []int                 `json:"additional_groups,omitempty"`
-	Capabilities     *configs.Capabilities `json:"capabilities,omitempty"`
-	NoNewPrivileges  bool                  `json:"no_new_privileges,omitempty"`
+	Args             []string `json:"args"`
+	Env              []string `json:"env"`
+	Cwd              string   `json:"cwd"`
+	UID              int      `json:"uid"`
+	GID              int      `json:"gid"`
+	AdditionalGroups []int    `json:"additional_groups,omitempty"`
+	// Capabilities are the process's, by number (the shim's names,
+	// known to this host), nil for none changed.
+	Capabilities    *Capabilities `json:"capabilities,omitempty"`
+	NoNewPrivileges bool          `json:"no_new_privileges,omitempty"`
 	// Terminal: the init makes a pty in the container, sends its master on
 	// the console socket (fd ConsoleFd) and takes the peer as its stdio.
 	Terminal      bool   `json:"terminal,omitempty"`
@@ -37,16 +43,89 @@ type Config struct {
 	ConsoleWidth  uint16 `json:"console_width,omitempty"`
 	ConsoleHeight uint16 `json:"console_height,omitempty"`
 	// Seccomp is the file of the container's compiled seccomp filter
-	// (internal/runtime/seccompbpf), "" for none.
+	// (internal/runtime/seccompprog), "" for none.
 	Seccomp string `json:"seccomp,omitempty"`
 	// Join are namespaces the init enters with setns before anything
 	// else (network, IPC, UTS — those a multi-threaded process may join).
 	Join []Join `json:"join,omitempty"`
 }
 
-// Join is a namespace to enter: its type and the descriptor the init got
-// it on.
+// Container is the part of libcontainer's configs.Config the init reads,
+// in types of its own: the init does not start up libcontainer's
+// configuration packages (cgroups, systemd, D-Bus, logrus) for it, and
+// decodes only this.
+type Container struct {
+	Rootfs          string            `json:"rootfs"`
+	Readonlyfs      bool              `json:"readonlyfs,omitempty"`
+	NoPivotRoot     bool              `json:"no_pivot_root,omitempty"`
+	RootPropagation int               `json:"rootPropagation,omitempty"`
+	Umask           *uint32           `json:"umask,omitempty"`
+	Mounts          []*Mount          `json:"mounts,omitempty"`
+	Devices         []*Device         `json:"devices,omitempty"`
+	MaskPaths       []string          `json:"mask_paths,omitempty"`
+	ReadonlyPaths   []string          `json:"readonly_paths,omitempty"`
+	Hostname        string            `json:"hostname,omitempty"`
+	Domainname      string            `json:"domainname,omitempty"`
+	Sysctl          map[string]string `json:"sysctl,omitempty"`
+	// CgroupNS: the init unshares a cgroup namespace once in its cgroups.
+	CgroupNS bool `json:"cgroup_ns,omitempty"`
+	// NoNewKeyring keeps the host's session keyring (else the init joins
+	// a new one named after the container).
+	NoNewKeyring bool `json:"no_new_keyring,omitempty"`
+	// Loopback: the init sets lo up in its network namespace.
+	Loopback bool `json:"loopback,omitempty"`
+}
+
+// Mount is a mount the init makes inside the root (libcontainer's
+// configs.Mount, of the kinds the lean path takes).
+type Mount struct {
+	Source           string `json:"source"`
+	Destination      string `json:"destination"`
+	Device           string `json:"device"`
+	Flags            int    `json:"flags,omitempty"`
+	ClearedFlags     int    `json:"cleared_flags,omitempty"`
+	PropagationFlags []int  `json:"propagation_flags,omitempty"`
+	Data             string `json:"data,omitempty"`
+}
+
+// IsBind says whether m is a bind mount.
+func (m *Mount) IsBind() bool { return m.Flags&unix.MS_BIND != 0 }
+
+// Device is a device node the init makes in the container's /dev.
+type Device struct {
+	Path string `json:"path"`
+	// Type is 'b' (block), 'c' (character) or 'p' (fifo).
+	Type     rune        `json:"type"`
+	Major    int64       `json:"major"`
+	Minor    int64       `json:"minor"`
+	FileMode os.FileMode `json:"file_mode"`
+	UID      uint32      `json:"uid"`
+	GID      uint32      `json:"gid"`
+}
+
+// wildcard is a major or minor number of -1 (a device rule's "any").
+const wildcard = -1
+
+// mkdev is the device number of d.
+func (d *Device) mkdev() (uint64, error) {
+	if d.Major == wildcard || d.Minor == wildcard {
+		return 0, errors.New("cannot mkdev() device with wildcards")
+	}
+	return unix.Mkdev(uint32(d.Major), uint32(d.Minor)), nil
+}
+
+// Capabilities are the capability sets of the process.
+type Capabilities struct {
+	Bounding    []capability.Cap `json:"bounding,omitempty"`
+	Effective   []capability.Cap `json:"effective,omitempty"`
+	Inheritable []capability.Cap `json:"inheritable,omitempty"`
+	Permitted   []capability.Cap `json:"permitted,omitempty"`
+	Ambient     []capability.Cap `json:"ambient,omitempty"`
+}
+
+// Join is a namespace to enter: its type (unix.CLONE_NEWNET, _NEWIPC or
+// _NEWUTS) and the descriptor the init got it on.
 type Join struct {
-	Type configs.NamespaceType `json:"type"`
-	Fd   int                   `json:"fd"`
+	Type int `json:"type"`
+	Fd   int `json:"fd"`
 }

@@ -15,8 +15,6 @@ import (
 	"unsafe"
 
 	"github.com/moby/sys/user"
-	"github.com/opencontainers/runc/libcontainer/capabilities"
-	"github.com/opencontainers/runc/libcontainer/configs"
 	"github.com/opencontainers/runc/libcontainer/keys"
 	"golang.org/x/sys/unix"
 )
@@ -76,11 +74,9 @@ func readConfig(sync *os.File) (*Config, error) {
 	return &cfg, nil
 }
 
-var nsFlags = map[configs.NamespaceType]int{
-	configs.NEWNET: unix.CLONE_NEWNET,
-	configs.NEWIPC: unix.CLONE_NEWIPC,
-	configs.NEWUTS: unix.CLONE_NEWUTS,
-}
+// joinable are the namespaces a multi-threaded process may enter, by
+// their clone flag.
+var joinable = map[int]string{unix.CLONE_NEWNET: "network", unix.CLONE_NEWIPC: "IPC", unix.CLONE_NEWUTS: "UTS"}
 
 func run(sync *os.File) error {
 	// 0 in a new pid namespace; a change means the shim died.
@@ -90,12 +86,12 @@ func run(sync *os.File) error {
 		return err
 	}
 	for _, j := range cfg.Join {
-		flag, ok := nsFlags[j.Type]
+		name, ok := joinable[j.Type]
 		if !ok {
-			return fmt.Errorf("join %s namespace: not supported by the lean init", j.Type)
+			return fmt.Errorf("join namespace %#x: not supported by the lean init", j.Type)
 		}
-		if err := unix.Setns(j.Fd, flag); err != nil {
-			return fmt.Errorf("join %s namespace: %w", j.Type, err)
+		if err := unix.Setns(j.Fd, j.Type); err != nil {
+			return fmt.Errorf("join %s namespace: %w", name, err)
 		}
 		unix.Close(j.Fd)
 	}
@@ -115,7 +111,7 @@ func run(sync *os.File) error {
 			return fmt.Errorf("read seccomp filter: %w", err)
 		}
 	}
-	if c.Namespaces.Contains(configs.NEWCGROUP) {
+	if c.CgroupNS {
 		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
 			return &os.SyscallError{Syscall: "unshare(CLONE_NEWCGROUP)", Err: err}
 		}
@@ -132,12 +128,9 @@ func run(sync *os.File) error {
 			}
 		}
 	}
-	for _, n := range c.Networks {
-		// The shim refused every other type.
-		if n.Type == "loopback" {
-			if err := loopbackUp(); err != nil {
-				return err
-			}
+	if c.Loopback {
+		if err := loopbackUp(); err != nil {
+			return err
 		}
 	}
 	if err := prepareRootfs(cfg); err != nil {
@@ -279,11 +272,11 @@ func finalizeNamespace(cfg *Config) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	w, err := capabilities.New(cfg.Capabilities)
+	w, err := newCaps(cfg.Capabilities)
 	if err != nil {
 		return nil, err
 	}
-	if err := w.ApplyBoundingSet(); err != nil {
+	if err := w.applyBoundingSet(); err != nil {
 		return nil, fmt.Errorf("unable to apply bounding set: %w", err)
 	}
 	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
@@ -303,7 +296,7 @@ func finalizeNamespace(cfg *Config) ([]string, error) {
 	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
 		return nil, &os.SyscallError{Syscall: "prctl(SET_KEEPCAPS)", Err: err}
 	}
-	if err := w.ApplyCaps(); err != nil {
+	if err := w.applyCaps(); err != nil {
 		return nil, fmt.Errorf("unable to apply caps: %w", err)
 	}
 	return env, nil

@@ -9,9 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/opencontainers/cgroups"
-	devices "github.com/opencontainers/cgroups/devices/config"
-	"github.com/opencontainers/runc/libcontainer/configs"
 	"golang.org/x/sys/unix"
 )
 
@@ -304,7 +301,7 @@ func msMoveRoot(rootfs string) error {
 // checkProcMount allows a mount under the container's /proc only where
 // libcontainer does: procfs at /proc itself and the few files lxcfs
 // emulates.
-func checkProcMount(rootfs, dest string, m *configs.Mount, src int) error {
+func checkProcMount(rootfs, dest string, m *Mount, src int) error {
 	rel, err := filepath.Rel(filepath.Join(rootfs, "/proc"), dest)
 	if err != nil {
 		return err
@@ -337,7 +334,7 @@ func checkProcMount(rootfs, dest string, m *configs.Mount, src int) error {
 // mountToRootfs mounts m inside the root. Its destination is resolved
 // inside the root and created there when missing; the mount goes onto the
 // resolved descriptor, so a symlink swapped in cannot send it elsewhere.
-func mountToRootfs(root int, rootfs string, m *configs.Mount) error {
+func mountToRootfs(root int, rootfs string, m *Mount) error {
 	if m.Device == "cgroup" {
 		return mountCgroupV1(root, rootfs, m)
 	}
@@ -466,7 +463,7 @@ const (
 
 // remountBind applies a bind mount's own flags, keeping the source's
 // locked ones when the kernel insists.
-func remountBind(m *configs.Mount, src, dst int) error {
+func remountBind(m *Mount, src, dst int) error {
 	flags := m.Flags | unix.MS_BIND | unix.MS_REMOUNT
 	err := unix.Mount("", fdPath(dst), "", uintptr(flags), "")
 	if err == nil {
@@ -509,16 +506,12 @@ func statfsToMountFlags(f int64) int {
 // cgroup namespace, as libcontainer makes it: a tmpfs, and in it each
 // hierarchy's folder of this container bound read-only (the flags of m),
 // with links for co-mounted controllers (cpu -> cpu,cpuacct).
-func mountCgroupV1(root int, rootfs string, m *configs.Mount) error {
-	mounts, err := cgroups.GetCgroupMounts(false)
+func mountCgroupV1(root int, rootfs string, m *Mount) error {
+	mounts, own, err := cgroupV1Mounts()
 	if err != nil {
 		return err
 	}
-	own, err := cgroups.ParseCgroupFile("/proc/self/cgroup")
-	if err != nil {
-		return err
-	}
-	tmpfs := &configs.Mount{
+	tmpfs := &Mount{
 		Source: "tmpfs", Device: "tmpfs", Destination: m.Destination,
 		Flags: defaultMountFlags, Data: "mode=755", PropagationFlags: m.PropagationFlags,
 	}
@@ -527,7 +520,7 @@ func mountCgroupV1(root int, rootfs string, m *configs.Mount) error {
 	}
 	var merged []string
 	for _, mm := range mounts {
-		dir, err := mm.GetOwnCgroup(own)
+		dir, err := mm.ownCgroup(own)
 		if err != nil {
 			return err
 		}
@@ -535,7 +528,7 @@ func mountCgroupV1(root int, rootfs string, m *configs.Mount) error {
 		if err != nil {
 			return err
 		}
-		b := &configs.Mount{
+		b := &Mount{
 			Device: "bind", Source: filepath.Join(mm.Mountpoint, rel),
 			Destination: filepath.Join(m.Destination, filepath.Base(mm.Mountpoint)),
 			Flags:       unix.MS_BIND | unix.MS_REC | m.Flags, PropagationFlags: m.PropagationFlags,
@@ -562,7 +555,7 @@ func mountCgroupV1(root int, rootfs string, m *configs.Mount) error {
 	return nil
 }
 
-func needsSetupDev(c *configs.Config) bool {
+func needsSetupDev(c *Container) bool {
 	for _, m := range c.Mounts {
 		if m.IsBind() && filepath.Clean(m.Destination) == "/dev" {
 			return false
@@ -573,7 +566,7 @@ func needsSetupDev(c *configs.Config) bool {
 
 // setupDevices makes the device nodes, /dev/ptmx as a link into the
 // container's devpts, and the /dev/fd, stdin, stdout, stderr and core links.
-func setupDevices(root int, c *configs.Config) error {
+func setupDevices(root int, c *Container) error {
 	for _, d := range c.Devices {
 		if d.Path == "" || filepath.Clean(d.Path) == "/dev/ptmx" {
 			continue
@@ -602,7 +595,7 @@ func setupDevices(root int, c *configs.Config) error {
 	return nil
 }
 
-func createDeviceNode(root int, d *devices.Device) error {
+func createDeviceNode(root int, d *Device) error {
 	clean := filepath.Clean("/" + d.Path)
 	dir, err := mkdirAllInRoot(root, filepath.Dir(clean), 0o755)
 	if err != nil {
@@ -612,16 +605,16 @@ func createDeviceNode(root int, d *devices.Device) error {
 	name := filepath.Base(clean)
 	mode := uint32(d.FileMode)
 	switch d.Type {
-	case devices.BlockDevice:
+	case 'b':
 		mode |= unix.S_IFBLK
-	case devices.CharDevice:
+	case 'c':
 		mode |= unix.S_IFCHR
-	case devices.FifoDevice:
+	case 'p':
 		mode |= unix.S_IFIFO
 	default:
 		return fmt.Errorf("%c is not a valid device type for device %s", d.Type, d.Path)
 	}
-	dev, err := d.Mkdev()
+	dev, err := d.mkdev()
 	if err != nil {
 		return err
 	}
@@ -638,13 +631,13 @@ func createDeviceNode(root int, d *devices.Device) error {
 	if err := unix.Fchmodat(dir, name, mode&0o7777, 0); err != nil {
 		return &os.PathError{Op: "chmod", Path: clean, Err: err}
 	}
-	if err := unix.Fchownat(dir, name, int(d.Uid), int(d.Gid), unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	if err := unix.Fchownat(dir, name, int(d.UID), int(d.GID), unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return &os.PathError{Op: "chown", Path: clean, Err: err}
 	}
 	return nil
 }
 
-func bindDeviceNode(root int, clean string, d *devices.Device) error {
+func bindDeviceNode(root int, clean string, d *Device) error {
 	dst, err := createInRoot(root, clean, 0o644)
 	if err != nil {
 		return err
@@ -692,7 +685,7 @@ func reopenDevNull() error {
 // finalizeRootfs makes read-only what had to stay writable while the
 // rootfs was filled (tmpfs and /dev mounts), the root itself when asked,
 // and sets the umask.
-func finalizeRootfs(c *configs.Config) error {
+func finalizeRootfs(c *Container) error {
 	for _, m := range c.Mounts {
 		if m.Flags&unix.MS_RDONLY == 0 || (m.Device != "tmpfs" && filepath.Clean(m.Destination) != "/dev") {
 			continue
@@ -721,7 +714,7 @@ func finalizeRootfs(c *configs.Config) error {
 	return nil
 }
 
-func remountReadonly(m *configs.Mount) error {
+func remountReadonly(m *Mount) error {
 	flags := uintptr(m.Flags | unix.MS_REMOUNT | unix.MS_BIND | unix.MS_RDONLY)
 	for range 5 {
 		err := unix.Mount("", m.Destination, "", flags, "")

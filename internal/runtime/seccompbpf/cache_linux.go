@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/hullproject/hull/internal/runtime/seccompprog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -29,7 +30,7 @@ var hostKey = sync.OnceValues(func() (string, error) {
 	api, _ := libseccomp.GetAPI()
 	major, minor, micro := libseccomp.GetLibraryVersion()
 	return fmt.Sprintf("hull seccompbpf format %d\nGOARCH %s\nkernel %s\nlibseccomp %d.%d.%d api %d\n",
-		formatVersion, runtime.GOARCH, unix.ByteSliceToString(u.Release[:]), major, minor, micro, api), nil
+		seccompprog.FormatVersion, runtime.GOARCH, unix.ByteSliceToString(u.Release[:]), major, minor, micro, api), nil
 })
 
 // CacheKey is the name Cached gives c's program: the sha256, in hex, of
@@ -65,7 +66,7 @@ func Cached(dir string, c *configs.Seccomp) (string, error) {
 		return "", err
 	}
 	path := filepath.Join(dir, key+".bpf")
-	if _, err := ReadProgramFile(path); err == nil {
+	if _, err := seccompprog.ReadProgramFile(path); err == nil {
 		return path, nil
 	}
 	p, err := Compile(c)

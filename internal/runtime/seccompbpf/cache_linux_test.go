@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hullproject/hull/internal/runtime/seccompprog"
 	"io"
 	"os"
 	"os/exec"
@@ -67,7 +68,7 @@ func TestCached(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := seccompbpf.ReadProgramFile(path)
+	got, err := seccompprog.ReadProgramFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +101,7 @@ func TestCached(t *testing.T) {
 		if err := os.WriteFile(path, bad, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := seccompbpf.ReadProgramFile(path); err == nil {
+		if _, err := seccompprog.ReadProgramFile(path); err == nil {
 			t.Fatalf("%s: a bad file reads as a program", name)
 		}
 		compiles = seccompbpf.Compiles()
@@ -154,7 +155,7 @@ func cacheChild(dir, config string) {
 	}
 	// What the container's init then does, while the others may still
 	// be writing.
-	if _, err := seccompbpf.ReadProgramFile(path); err != nil {
+	if _, err := seccompprog.ReadProgramFile(path); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
@@ -206,7 +207,7 @@ func TestCachedProcesses(t *testing.T) {
 			t.Fatalf("shim stand-in %d: %q; first: %q", i, got, first)
 		}
 	}
-	if _, err := seccompbpf.ReadProgramFile(first); err != nil {
+	if _, err := seccompprog.ReadProgramFile(first); err != nil {
 		t.Fatal(err)
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
@@ -236,7 +237,7 @@ func TestCachedConcurrent(t *testing.T) {
 			t.Fatalf("Cached %d: %s, %v; first: %s", i, paths[i], errs[i], paths[0])
 		}
 	}
-	if _, err := seccompbpf.ReadProgramFile(paths[0]); err != nil {
+	if _, err := seccompprog.ReadProgramFile(paths[0]); err != nil {
 		t.Fatal(err)
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
@@ -302,7 +303,7 @@ func BenchmarkReadProgramDocker(b *testing.B) {
 		b.Fatal(err)
 	}
 	for b.Loop() {
-		if _, err := seccompbpf.ReadProgramFile(path); err != nil {
+		if _, err := seccompprog.ReadProgramFile(path); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/hullproject/hull/internal/runtime/seccompprog"
 	"io"
 	"os"
 	"sync/atomic"
@@ -34,7 +35,7 @@ var compiles atomic.Int64
 // behaviour (see enosys_linux.go), with the seccomp(2) flags libcontainer
 // would pass. Where libcontainer's init would fail, Compile fails; a
 // profile that needs the notify listener is ErrNotify.
-func Compile(c *configs.Seccomp) (*Program, error) {
+func Compile(c *configs.Seccomp) (*seccompprog.Program, error) {
 	if c == nil {
 		return nil, errors.New("compile seccomp profile: no profile")
 	}
@@ -97,8 +98,8 @@ func Compile(c *configs.Seccomp) (*Program, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compile seccomp profile: %w", err)
 	}
-	p := &Program{Filter: append(stub, body...), Flags: flags, NoNewPrivs: nnp}
-	if err := p.check(); err != nil {
+	p := &seccompprog.Program{Filter: append(stub, body...), Flags: flags, NoNewPrivs: nnp}
+	if err := p.Check(); err != nil {
 		return nil, fmt.Errorf("compile seccomp profile: %w", err)
 	}
 	return p, nil

@@ -4,6 +4,7 @@ package seccompbpf
 
 import (
 	"fmt"
+	"github.com/hullproject/hull/internal/runtime/seccompprog"
 
 	"github.com/hullproject/hull/internal/errdefs"
 	"github.com/opencontainers/runc/libcontainer/configs"
@@ -19,7 +20,7 @@ var ErrNotify = fmt.Errorf("seccomp profile with SCMP_ACT_NOTIFY: %w", errdefs.E
 var errNoLibseccomp = fmt.Errorf("compile seccomp profile: built without the seccomp tag (libseccomp): %w", errdefs.ErrNotImplemented)
 
 // Compile needs libseccomp; this build has none.
-func Compile(c *configs.Seccomp) (*Program, error) { return nil, errNoLibseccomp }
+func Compile(c *configs.Seccomp) (*seccompprog.Program, error) { return nil, errNoLibseccomp }
 
 // CacheKey needs libseccomp's version; this build has none.
 func CacheKey(c *configs.Seccomp) (string, error) { return "", errNoLibseccomp }

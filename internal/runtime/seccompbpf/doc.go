@@ -3,10 +3,11 @@
 // file keyed by the profile and the host, and loads such a file without
 // libseccomp.
 //
-// The split follows who runs what: Compile and Cached (compile_linux.go,
-// cache_linux.go) need libseccomp through cgo and the seccomp build tag,
-// as libcontainer does, and run in the shim; Program, its file format,
-// ReadProgram and Load (program_linux.go, load_linux.go) are pure Go, so
-// that a CGO_ENABLED=0 container init can load the filter as its last step
-// before execve. The package is Linux-only; on other systems it is empty.
+// Compile and Cached (compile_linux.go, cache_linux.go) need libseccomp
+// through cgo and the seccomp build tag, as libcontainer does, and run in
+// the shim. The program they make, its file format and its loader are
+// package seccompprog's: pure Go and free of libcontainer's configuration,
+// so that the container's init (hull-init, CGO_ENABLED=0) loads the filter
+// as its last step before execve without starting up what it does not
+// use. The package is Linux-only; on other systems it is empty.
 package seccompbpf

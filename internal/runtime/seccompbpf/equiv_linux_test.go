@@ -8,6 +8,7 @@ import (
 	"debug/elf"
 	"encoding/json"
 	"fmt"
+	"github.com/hullproject/hull/internal/runtime/seccompprog"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -319,7 +320,7 @@ func loadedByLoader(t *testing.T, path string) ([]unix.SockFilter, uint64, map[s
 	return prog, flags, st
 }
 
-func writeProgram(t testing.TB, p *seccompbpf.Program) string {
+func writeProgram(t testing.TB, p *seccompprog.Program) string {
 	t.Helper()
 	b, err := p.MarshalBinary()
 	if err != nil {

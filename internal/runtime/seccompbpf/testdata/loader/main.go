@@ -1,6 +1,6 @@
 // Command loader stands in for hull's own container init in the package's
 // tests: a CGO_ENABLED=0 program that loads a seccomp program file with
-// seccompbpf.Load, on its main thread.
+// seccompprog's Load, on its main thread.
 //
 //	loader spin FILE
 //	    print "tid N", load, then spin without a system call (signals
@@ -15,12 +15,12 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/hullproject/hull/internal/runtime/seccompprog"
 	"io"
 	"os"
 	"runtime"
 	"runtime/debug"
 
-	"github.com/hullproject/hull/internal/runtime/seccompbpf"
 	"golang.org/x/sys/unix"
 )
 
@@ -36,7 +36,7 @@ func main() {
 	if len(os.Args) < 3 {
 		fail(fmt.Errorf("usage: loader spin|probe FILE [PROBES]"))
 	}
-	p, err := seccompbpf.ReadProgramFile(os.Args[2])
+	p, err := seccompprog.ReadProgramFile(os.Args[2])
 	if err != nil {
 		fail(err)
 	}

@@ -1,4 +1,4 @@
-package seccompbpf
+package seccompprog
 
 import (
 	"bytes"
@@ -43,8 +43,9 @@ type Program struct {
 // The checksum makes a truncated, torn or corrupt file an error rather
 // than a filter: a file that does not check is never loaded.
 const (
-	magic         = "hullbpf\n"
-	formatVersion = 1
+	magic = "hullbpf\n"
+	// FormatVersion is the file format's version (a part of every cache key).
+	FormatVersion = 1
 	headerSize    = 24
 	trailerSize   = sha256.Size
 	// maxInsns is the kernel's BPF_MAXINSNS.
@@ -63,7 +64,9 @@ const (
 // errCorrupt classifies every way a file can fail to be a Program.
 var errCorrupt = errors.New("not a valid seccomp program file")
 
-func (p *Program) check() error {
+// Check says whether p is a program this format and loader take: 1 to
+// BPF_MAXINSNS instructions and only the flags they know.
+func (p *Program) Check() error {
 	if n := len(p.Filter); n == 0 || n > maxInsns {
 		return fmt.Errorf("seccomp program of %d instructions: the kernel takes 1 to %d", n, maxInsns)
 	}
@@ -75,12 +78,12 @@ func (p *Program) check() error {
 
 // MarshalBinary encodes p in the file format described above.
 func (p *Program) MarshalBinary() ([]byte, error) {
-	if err := p.check(); err != nil {
+	if err := p.Check(); err != nil {
 		return nil, err
 	}
 	b := make([]byte, headerSize, headerSize+8*len(p.Filter)+trailerSize)
 	copy(b, magic)
-	binary.LittleEndian.PutUint32(b[8:], formatVersion)
+	binary.LittleEndian.PutUint32(b[8:], FormatVersion)
 	binary.LittleEndian.PutUint32(b[12:], uint32(p.Flags))
 	var opts uint32
 	if p.NoNewPrivs {
@@ -104,8 +107,8 @@ func (p *Program) UnmarshalBinary(b []byte) error {
 	if len(b) < headerSize+trailerSize || !bytes.Equal(b[:8], []byte(magic)) {
 		return fmt.Errorf("%w: no header", errCorrupt)
 	}
-	if v := binary.LittleEndian.Uint32(b[8:]); v != formatVersion {
-		return fmt.Errorf("%w: format version %d, want %d", errCorrupt, v, formatVersion)
+	if v := binary.LittleEndian.Uint32(b[8:]); v != FormatVersion {
+		return fmt.Errorf("%w: format version %d, want %d", errCorrupt, v, FormatVersion)
 	}
 	n := binary.LittleEndian.Uint32(b[20:])
 	if n == 0 || n > maxInsns {
@@ -136,7 +139,7 @@ func (p *Program) UnmarshalBinary(b []byte) error {
 			K:    binary.LittleEndian.Uint32(in[4:]),
 		}
 	}
-	if err := q.check(); err != nil {
+	if err := q.Check(); err != nil {
 		return fmt.Errorf("%w: %v", errCorrupt, err)
 	}
 	*p = q

@@ -1,4 +1,4 @@
-package seccompbpf
+package seccompprog
 
 import (
 	"fmt"
@@ -27,7 +27,7 @@ import (
 //
 // Load needs neither cgo nor libseccomp.
 func (p *Program) Load() error {
-	if err := p.check(); err != nil {
+	if err := p.Check(); err != nil {
 		return fmt.Errorf("load seccomp filter: %w", err)
 	}
 	if p.NoNewPrivs {

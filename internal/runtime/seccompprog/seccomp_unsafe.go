@@ -1,6 +1,6 @@
 //go:build linux
 
-package seccompbpf
+package seccompprog
 
 import (
 	"runtime"
