@@ -34,20 +34,30 @@ func main() {
 		fmt.Fprintln(os.Stderr, "hull-monitor: bad --config:", err)
 		os.Exit(2)
 	}
-	// A create handed over unfinished: the init was still setting
-	// itself up when the shim exec'd this program.
-	if cfg.Pending != nil && !monitor.FinishCreate(cfg) {
+	fail := func(err error) {
+		if cfg.Pending != nil {
+			monitor.AbandonCreate(cfg, err)
+		}
+		fmt.Fprintln(os.Stderr, "hull-monitor:", err)
 		os.Exit(1)
 	}
 	files, err := monitor.Adopt(cfg.Fds)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "hull-monitor:", err)
-		os.Exit(1)
+		fail(err)
 	}
 	m, err := monitor.New(cfg, files, monitor.HelperBackend{Path: cfg.Helper, Root: cfg.Root, ID: cfg.ID})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "hull-monitor:", err)
-		os.Exit(1)
+		fail(err)
+	}
+	// A create handed over unfinished: the init was still setting itself
+	// up when the shim exec'd this program. The monitor made itself ready
+	// to serve meanwhile: the caller's attach and start, which follow the
+	// answer at once, find it serving.
+	if cfg.Pending != nil {
+		if !monitor.FinishCreate(cfg) {
+			os.Exit(1)
+		}
+		m.Created()
 	}
 	// Every child it waits for itself is the init or a helper: the others
 	// are orphans it adopted as a subreaper.

@@ -53,6 +53,17 @@ func FinishCreate(cfg Config) bool {
 	return false
 }
 
+// AbandonCreate undoes a pending create this monitor cannot serve (err:
+// why) and answers the shim's caller with err, as FinishCreate answers an
+// init's failure.
+func AbandonCreate(cfg Config, err error) {
+	ready := os.NewFile(uintptr(cfg.Pending.ReadyFd), "ready")
+	defer ready.Close()
+	undoCreate(cfg)
+	out, _ := json.Marshal(StartFailure(err))
+	ready.Write(out)
+}
+
 // undoCreate undoes a create whose init failed: what the shim's lean
 // create undoes when it fails.
 func undoCreate(cfg Config) {

@@ -242,7 +242,9 @@ type Monitor struct {
 }
 
 // New starts serving the container's streams and reaping its init; Run
-// serves the socket.
+// serves the socket. With a create still pending (cfg.Pending) the init
+// is reaped only from Created on: until then FinishCreate may have to
+// kill and reap it itself.
 func New(cfg Config, files Files, backend Backend) (*Monitor, error) {
 	init, err := os.FindProcess(cfg.Record.Pid)
 	if err != nil {
@@ -295,9 +297,15 @@ func New(cfg Config, files Files, backend Backend) (*Monitor, error) {
 	}
 	m.initExe, m.hasInitExe = exeOf(init.Pid)
 	go func() { m.io.Wait(); close(m.outputEnded) }()
-	go m.reap()
+	if cfg.Pending == nil {
+		go m.reap()
+	}
 	return m, nil
 }
+
+// Created starts reaping the init of a create that was pending when New
+// made m, once FinishCreate has reported it created.
+func (m *Monitor) Created() { go m.reap() }
 
 // OnMain runs fn on the goroutine that called Run (the shim's main thread;
 // see the shim's note on forks and the parent death signal).
