@@ -261,7 +261,7 @@ func diskFullSuite(t *testing.T, reg, root string) {
 
 	// The log lost lines whole; the daemon names how many when the
 	// container stops.
-	docker(t, env, "exec", "lg", "sh", "-c", ": > /tmp/stop")
+	stopLineWriter(t, env, "lg")
 	docker(t, env, "wait", "lg")
 	checkLostLines(t, env, dir, root, lg)
 
@@ -356,6 +356,16 @@ func restartDaemonOn(t *testing.T, dir, root string) {
 		cmd.Process.Signal(os.Interrupt)
 		cmd.Wait()
 	})
+}
+
+// stopLineWriter tells a lineWriter container to stop. The exec that
+// makes the file may lose the race with the container's own exit, which
+// kills what is left in its pid namespace: 137, as with dockerd.
+func stopLineWriter(t *testing.T, env []string, name string) {
+	t.Helper()
+	if _, e, code := dockerRun(t, env, "", "exec", name, "sh", "-c", ": > /tmp/stop"); code != 0 && code != 137 {
+		t.Fatalf("docker exec %s (stop the writer): exit %d: %s", name, code, e)
+	}
 }
 
 // lineWriter is a container's command that writes numbered lines until
