@@ -7,10 +7,10 @@
 package main
 
 import (
-	"github.com/hullproject/hull/internal/runtime/seccompprog"
 	goruntime "runtime"
 
 	"github.com/hullproject/hull/internal/runtime/leaninit"
+	"github.com/hullproject/hull/internal/runtime/seccompprog"
 )
 
 // Everything that belongs to the container's process — namespaces joined,

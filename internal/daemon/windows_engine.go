@@ -194,11 +194,13 @@ func (d *Daemon) removeScratch(ctx context.Context, id string, keepMount bool) e
 		return d.win.layers.Remove(ctx, id)
 	}
 	in, ierr := d.layers.Get(ctx, id)
-	discard := func() error { return d.layers.Discard(ctx, id, true) }
+	var err error
 	if keepMount {
-		discard = func() error { return d.layers.DiscardMounted(ctx, id) }
+		err = d.layers.DiscardMounted(ctx, id)
+	} else {
+		err = d.layers.Discard(ctx, id, true)
 	}
-	if err := discard(); err != nil {
+	if err != nil {
 		return err
 	}
 	defer d.emptyTrash()

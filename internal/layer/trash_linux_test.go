@@ -22,32 +22,13 @@ import (
 // (what a daemon that died left) and a layer discarded twice under one id
 // keeps two entries.
 func TestDiscard(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("overlayfs mounts need root; run the tests as root")
-	}
-	// The thread's own mounts: another test of the package may leave the
-	// main thread, /proc/self, in a mount namespace of its own.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
+	needMounts(t)
 	ctx := context.Background()
 	root := t.TempDir()
-	s, err := layer.NewStore(ctx, root)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, base, scratch := storeWithScratch(t, root)
 	trash := filepath.Join(root, "layers", ".trash")
 	inTrash := func() int { ents, _ := os.ReadDir(trash); return len(ents) }
-	base, scratch := layertest.ID("base"), layertest.ID("scratch")
-	mkBase := func() {
-		t.Helper()
-		if _, err := s.Create(ctx, base, "", bytes.NewReader(layertest.Tar(t, layertest.File{Name: "f", Body: "x"})), layer.ApplyOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	mkBase()
-	if _, err := s.CreateScratch(ctx, scratch, base); err != nil {
-		t.Fatal(err)
-	}
+	mkBase := func() { t.Helper(); createBase(t, s) }
 	merged, err := s.Mount(ctx, scratch)
 	if err != nil {
 		t.Fatal(err)
@@ -117,23 +98,9 @@ func TestDiscard(t *testing.T) {
 // volatile option (no sync at its unmount), and mounts again after a clean
 // unmount, volatile or not (overlayfs refuses while its mark is there).
 func TestMountVolatile(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("overlayfs mounts need root; run the tests as root")
-	}
-	runtime.LockOSThread() // see TestDiscard
-	defer runtime.UnlockOSThread()
+	needMounts(t)
 	ctx := context.Background()
-	s, err := layer.NewStore(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, scratch := layertest.ID("base"), layertest.ID("scratch")
-	if _, err := s.Create(ctx, base, "", bytes.NewReader(layertest.Tar(t, layertest.File{Name: "f", Body: "x"})), layer.ApplyOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.CreateScratch(ctx, scratch, base); err != nil {
-		t.Fatal(err)
-	}
+	s, _, scratch := storeWithScratch(t, t.TempDir())
 	t.Cleanup(func() { s.Remove(ctx, scratch, true) })
 	options := func(merged string) string {
 		t.Helper()
@@ -222,11 +189,7 @@ func TestDisposable(t *testing.T) {
 // again (a daemon that died then) still finds it: EmptyTrash detaches the
 // mount before it deletes the files, and nothing stays mounted.
 func TestDiscardMounted(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("overlayfs mounts need root; run the tests as root")
-	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
+	needMounts(t)
 	ctx := context.Background()
 	root := t.TempDir()
 	s, base, scratch := storeWithScratch(t, root)
@@ -273,6 +236,19 @@ func TestDiscardMounted(t *testing.T) {
 	}
 }
 
+// needMounts skips a test that mounts overlayfs without root, and keeps
+// it on one thread until it ends: the tests read their mounts from the
+// thread's mountinfo, and another test of the package may leave the main
+// thread, /proc/self, in a mount namespace of its own.
+func needMounts(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("overlayfs mounts need root; run the tests as root")
+	}
+	runtime.LockOSThread()
+	t.Cleanup(runtime.UnlockOSThread) // run on the test's goroutine
+}
+
 // storeWithScratch is a store at root with a base layer and a scratch
 // layer on it.
 func storeWithScratch(t *testing.T, root string) (s *layer.Store, base, scratch string) {
@@ -282,12 +258,19 @@ func storeWithScratch(t *testing.T, root string) (s *layer.Store, base, scratch 
 	if err != nil {
 		t.Fatal(err)
 	}
-	base, scratch = layertest.ID("base"), layertest.ID("scratch")
-	if _, err := s.Create(ctx, base, "", bytes.NewReader(layertest.Tar(t, layertest.File{Name: "f", Body: "x"})), layer.ApplyOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	base, scratch = createBase(t, s), layertest.ID("scratch")
 	if _, err := s.CreateScratch(ctx, scratch, base); err != nil {
 		t.Fatal(err)
 	}
 	return s, base, scratch
+}
+
+// createBase makes the read-only layer "base" (one file) in s.
+func createBase(t *testing.T, s *layer.Store) string {
+	t.Helper()
+	base := layertest.ID("base")
+	if _, err := s.Create(context.Background(), base, "", bytes.NewReader(layertest.Tar(t, layertest.File{Name: "f", Body: "x"})), layer.ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return base
 }

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/moby/sys/capability"
 	"github.com/opencontainers/cgroups"
@@ -101,10 +102,22 @@ func fitLegacy(spec *specs.Spec, warnings *[]string) {
 	}
 }
 
-// knownCaps maps "CAP_CHOWN" to its number.
-func knownCaps() map[string]capability.Cap {
-	m := make(map[string]capability.Cap)
-	for _, c := range capability.ListKnown() {
+// knownCaps maps "CAP_CHOWN" to its number, for every capability this
+// library knows.
+func knownCaps() map[string]capability.Cap { return capsByName(capability.ListKnown()) }
+
+// supportedCaps is knownCaps of the capabilities this host supports, as
+// libcontainer's own table has them.
+var supportedCaps = sync.OnceValue(func() map[string]capability.Cap {
+	list, _ := capability.ListSupported()
+	return capsByName(list)
+})
+
+// capsByName maps the names libcontainer's configuration gives the
+// capabilities in list ("CAP_…") to their numbers.
+func capsByName(list []capability.Cap) map[string]capability.Cap {
+	m := make(map[string]capability.Cap, len(list))
+	for _, c := range list {
 		m["CAP_"+strings.ToUpper(c.String())] = c
 	}
 	return m

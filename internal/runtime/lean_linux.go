@@ -10,8 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -535,18 +533,6 @@ func initContainer(cfg *configs.Config) *leaninit.Container {
 	}
 	return c
 }
-
-// supportedCaps are the capabilities this host supports, by the names
-// libcontainer's configuration gives them (CAP_…), as libcontainer's own
-// table has them (knownCaps has every one this library knows).
-var supportedCaps = sync.OnceValue(func() map[string]capability.Cap {
-	list, _ := capability.ListSupported()
-	m := make(map[string]capability.Cap, len(list))
-	for _, c := range list {
-		m["CAP_"+strings.ToUpper(c.String())] = c
-	}
-	return m
-})
 
 // initCapabilities gives the init the sets by number; a name this host
 // does not know is left out, as libcontainer's init leaves it (with a

@@ -47,9 +47,7 @@ func FinishCreate(cfg Config) bool {
 		// In libcontainer's words, which clients match.
 		msg = "unable to start container process: error during container init: " + string(b)
 	}
-	undoCreate(cfg)
-	out, _ := json.Marshal(StartFailure(errors.New(msg)))
-	ready.Write(out)
+	failCreate(cfg, ready, errors.New(msg))
 	return false
 }
 
@@ -59,6 +57,11 @@ func FinishCreate(cfg Config) bool {
 func AbandonCreate(cfg Config, err error) {
 	ready := os.NewFile(uintptr(cfg.Pending.ReadyFd), "ready")
 	defer ready.Close()
+	failCreate(cfg, ready, err)
+}
+
+// failCreate undoes the pending create and answers err on ready.
+func failCreate(cfg Config, ready *os.File, err error) {
 	undoCreate(cfg)
 	out, _ := json.Marshal(StartFailure(err))
 	ready.Write(out)

@@ -7,12 +7,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/hullproject/hull/internal/runtime/seccompprog"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sync"
 
+	"github.com/hullproject/hull/internal/runtime/seccompprog"
 	"github.com/opencontainers/runc/libcontainer/configs"
 	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"

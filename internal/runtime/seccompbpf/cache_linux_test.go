@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/hullproject/hull/internal/runtime/seccompprog"
 	"io"
 	"os"
 	"os/exec"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/hullproject/hull/internal/errdefs"
 	"github.com/hullproject/hull/internal/runtime/seccompbpf"
+	"github.com/hullproject/hull/internal/runtime/seccompprog"
 	"github.com/opencontainers/runc/libcontainer/configs"
 )
 

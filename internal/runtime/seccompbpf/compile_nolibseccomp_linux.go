@@ -4,9 +4,9 @@ package seccompbpf
 
 import (
 	"fmt"
-	"github.com/hullproject/hull/internal/runtime/seccompprog"
 
 	"github.com/hullproject/hull/internal/errdefs"
+	"github.com/hullproject/hull/internal/runtime/seccompprog"
 	"github.com/opencontainers/runc/libcontainer/configs"
 )
 

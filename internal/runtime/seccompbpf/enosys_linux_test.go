@@ -1,10 +1,11 @@
 package seccompbpf_test
 
 import (
-	"github.com/hullproject/hull/internal/runtime/seccompbpf"
-	"golang.org/x/sys/unix"
 	"slices"
 	"testing"
+
+	"github.com/hullproject/hull/internal/runtime/seccompbpf"
+	"golang.org/x/sys/unix"
 )
 
 // marker is the verdict of the stand-in for libseccomp's program behind

@@ -8,7 +8,6 @@ import (
 	"debug/elf"
 	"encoding/json"
 	"fmt"
-	"github.com/hullproject/hull/internal/runtime/seccompprog"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -32,6 +31,7 @@ import (
 
 	hullruntime "github.com/hullproject/hull/internal/runtime"
 	"github.com/hullproject/hull/internal/runtime/seccompbpf"
+	"github.com/hullproject/hull/internal/runtime/seccompprog"
 )
 
 // childEnv makes the test binary a child that loads the configuration in

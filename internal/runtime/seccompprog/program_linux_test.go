@@ -5,12 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
-	"github.com/hullproject/hull/internal/runtime/seccompprog"
-	"golang.org/x/sys/unix"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/hullproject/hull/internal/runtime/seccompprog"
+	"golang.org/x/sys/unix"
 )
 
 func sampleProgram() *seccompprog.Program {

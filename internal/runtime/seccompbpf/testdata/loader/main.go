@@ -15,12 +15,12 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/hullproject/hull/internal/runtime/seccompprog"
 	"io"
 	"os"
 	"runtime"
 	"runtime/debug"
 
+	"github.com/hullproject/hull/internal/runtime/seccompprog"
 	"golang.org/x/sys/unix"
 )
 
