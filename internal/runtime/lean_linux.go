@@ -347,15 +347,6 @@ func leanCreate(stateRoot, id string, cfg *configs.Config, p *libcontainer.Proce
 		return time.Time{}, 0, nil, nil, fmt.Errorf("set cgroup resources: %w", err)
 	}
 	step("set")
-	rlimits := p.Rlimits
-	if len(rlimits) == 0 {
-		rlimits = cfg.Rlimits
-	}
-	for _, l := range rlimits {
-		if err := unix.Prlimit(pid, l.Type, &unix.Rlimit{Cur: l.Soft, Max: l.Hard}, nil); err != nil {
-			return time.Time{}, 0, nil, nil, fmt.Errorf("set rlimit %d: %w", l.Type, err)
-		}
-	}
 	if cfg.OomScoreAdj != nil {
 		if err := os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj", []byte(strconv.Itoa(*cfg.OomScoreAdj)), 0); err != nil {
 			return time.Time{}, 0, nil, nil, fmt.Errorf("oom_score_adj: %w", err)
@@ -449,7 +440,7 @@ func writeLeanState(stateDir, id string, pid int, created time.Time, cfg *config
 // startInit creates the container's init — hull-init where it can, else
 // libcontainer's — and returns its pid once it waits on the exec fifo.
 // The trace says which init ran, and why not the lean one.
-func (s *shim) startInit(r *Runtime, self string, cfg *configs.Config, p *libcontainer.Process) (int, error) {
+func (s *shim) startInit(r *Runtime, self string, cfg *configs.Config, p *libcontainer.Process, addressSpace *configs.Rlimit) (int, error) {
 	why := "asked for"
 	if s.init != InitLibcontainer {
 		initPath, filter, filterErr := findInit(self), "", error(nil)
@@ -474,6 +465,7 @@ func (s *shim) startInit(r *Runtime, self string, cfg *configs.Config, p *libcon
 				UID: p.UID, GID: p.GID, AdditionalGroups: p.AdditionalGroups,
 				Capabilities: initCapabilities(caps), NoNewPrivileges: nnp,
 				ConsoleWidth: p.ConsoleWidth, ConsoleHeight: p.ConsoleHeight,
+				Rlimits: initRlimits(cfg, p, addressSpace),
 			}
 			step := func(name string) { s.steps = append(s.steps, TimedStep{Name: "lean init: " + name, At: time.Now()}) }
 			created, pid, paths, pending, err := leanCreate(r.stateRoot(), s.id, cfg, p, initPath, s.sealedInit, filter, lc, s.handoff, step)
@@ -532,6 +524,24 @@ func initContainer(cfg *configs.Config) *leaninit.Container {
 		c.Loopback = c.Loopback || n.Type == "loopback"
 	}
 	return c
+}
+
+// initRlimits are the limits the init sets: the process's, else the
+// container's (as libcontainer reads them), and RLIMIT_AS, which the shim
+// took out of the process's.
+func initRlimits(cfg *configs.Config, p *libcontainer.Process, addressSpace *configs.Rlimit) []leaninit.Rlimit {
+	limits := p.Rlimits
+	if len(limits) == 0 && addressSpace == nil {
+		limits = cfg.Rlimits
+	}
+	var out []leaninit.Rlimit
+	for _, l := range limits {
+		out = append(out, leaninit.Rlimit{Type: l.Type, Hard: l.Hard, Soft: l.Soft})
+	}
+	if addressSpace != nil {
+		out = append(out, leaninit.Rlimit{Type: addressSpace.Type, Hard: addressSpace.Hard, Soft: addressSpace.Soft})
+	}
+	return out
 }
 
 // initCapabilities gives the init the sets by number; a name this host

@@ -480,17 +480,16 @@ func (s *shim) create(r *Runtime, self, pidFile string, noPivot bool, console, s
 			p.Stdin, s.files.Stdin = inR, inW
 		}
 	}
-	// Not with a console (the init sends the pty's master as it sets
-	// up) nor RLIMIT_AS (set once the init is ready, which the shim then
-	// waits for itself).
-	s.handoff = s.handoff && consoleRecv == nil && addressSpace == nil
-	pid, err := s.startInit(r, self, cfg, p)
+	// Not with a console: the init sends the pty's master as it sets up.
+	s.handoff = s.handoff && consoleRecv == nil
+	pid, err := s.startInit(r, self, cfg, p, addressSpace)
 	if err != nil {
 		return nil, err
 	}
-	if addressSpace != nil {
-		// The init has compiled its seccomp filter and waits on the exec
-		// fifo; the limit now holds for what it executes.
+	if addressSpace != nil && s.c != nil {
+		// libcontainer's init has compiled its seccomp filter and waits on
+		// the exec fifo; the limit now holds for what it executes. (The
+		// lean init sets it itself, with its execve.)
 		if err := unix.Prlimit(pid, unix.RLIMIT_AS, &unix.Rlimit{Cur: addressSpace.Soft, Max: addressSpace.Hard}, nil); err != nil {
 			return nil, fmt.Errorf("create container %s: set RLIMIT_AS: %w", s.id, err)
 		}

@@ -48,6 +48,17 @@ type Config struct {
 	// Join are namespaces the init enters with setns before anything
 	// else (network, IPC, UTS — those a multi-threaded process may join).
 	Join []Join `json:"join,omitempty"`
+	// Rlimits are the process's resource limits, set by the init itself
+	// where libcontainer's parent sets them (once the rootfs is ready);
+	// RLIMIT_AS last of all, just before the execve.
+	Rlimits []Rlimit `json:"rlimits,omitempty"`
+}
+
+// Rlimit is one resource limit (Type: unix.RLIMIT_*).
+type Rlimit struct {
+	Type int    `json:"type"`
+	Hard uint64 `json:"hard"`
+	Soft uint64 `json:"soft"`
 }
 
 // Container is the part of libcontainer's configs.Config the init reads,

@@ -15,8 +15,9 @@
 // The shim and the init talk over one socket (fd 3 in the init):
 //
 //	shim → init: a 4-byte big-endian length and the Config as JSON
-//	shim → init: "g" once the init is in its cgroups, with its rlimits and
-//	             oom_score_adj set
+//	shim → init: "g" once the init is in its cgroups, with its
+//	             oom_score_adj set (the init sets its rlimits itself, from
+//	             the Config)
 //	init → shim: "r" when it waits on the exec fifo, or an error's text;
 //	             then the init closes the socket
 package leaninit

@@ -12,6 +12,7 @@ import (
 	goruntime "runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"unsafe"
 
 	"github.com/moby/sys/user"
@@ -165,6 +166,11 @@ func run(sync *os.File) error {
 	if err := maskPaths(c.MaskPaths); err != nil {
 		return err
 	}
+	// Where libcontainer's parent sets them: once the rootfs is done.
+	addressSpace, err := setRlimits(cfg.Rlimits)
+	if err != nil {
+		return err
+	}
 	if cfg.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return &os.SyscallError{Syscall: "prctl(SET_NO_NEW_PRIVS)", Err: err}
@@ -224,11 +230,74 @@ func run(sync *os.File) error {
 	}
 	fifo.Close()
 	unix.Close(FifoFd)
+	if addressSpace != nil {
+		return execLimited(name, cfg.Args, env, addressSpace)
+	}
 	if err := unix.Exec(name, cfg.Args, env); err != nil {
 		return &os.PathError{Op: "exec", Path: name, Err: err}
 	}
 	return nil
 }
+
+// setRlimits sets the process's resource limits but RLIMIT_AS, which it
+// returns: the Go runtime of this init holds more address space than a
+// container's limit commonly allows (over 1 GiB of reservations), so that
+// limit can only go in with the execve (execLimited). RLIMIT_NOFILE goes
+// through syscall.Setrlimit, which also tells Go's exec not to put back
+// the limit this init started with.
+func setRlimits(limits []Rlimit) (addressSpace *syscall.Rlimit, err error) {
+	for _, l := range limits {
+		lim := syscall.Rlimit{Cur: l.Soft, Max: l.Hard}
+		if l.Type == unix.RLIMIT_AS {
+			addressSpace = &lim
+			continue
+		}
+		if err := syscall.Setrlimit(l.Type, &lim); err != nil {
+			return nil, fmt.Errorf("set rlimit %d: %w", l.Type, err)
+		}
+	}
+	return addressSpace, nil
+}
+
+// execLimited sets RLIMIT_AS and executes name with no Go code in
+// between: after the limit, the runtime's next mapping (a span, a thread)
+// would fail and crash the init. The arguments are ready before the limit.
+// What Go's exec does besides is left out: holding thread creation (the
+// init runs on its locked thread, nothing else of it is at work) and
+// putting back the RLIMIT_NOFILE the init started with — a container that
+// asks for RLIMIT_AS without RLIMIT_NOFILE keeps the init's (the hard
+// limit, the soft one a file below it). It returns an error when the limit
+// cannot be set; a failed execve ends the init as Main would, status 255
+// with the error on the container's stderr.
+func execLimited(name string, args, env []string, lim *syscall.Rlimit) error {
+	argv0, err := syscall.BytePtrFromString(name)
+	if err != nil {
+		return &os.PathError{Op: "exec", Path: name, Err: err}
+	}
+	argv, err := syscall.SlicePtrFromStrings(args)
+	if err != nil {
+		return &os.PathError{Op: "exec", Path: name, Err: err}
+	}
+	envv, err := syscall.SlicePtrFromStrings(env)
+	if err != nil {
+		return &os.PathError{Op: "exec", Path: name, Err: err}
+	}
+	prefix := []byte("exec " + name + ": ")
+	if _, _, errno := unix.RawSyscall6(unix.SYS_PRLIMIT64, 0, unix.RLIMIT_AS, uintptr(unsafe.Pointer(lim)), 0, 0, 0); errno != 0 {
+		return fmt.Errorf("set rlimit %d: %w", unix.RLIMIT_AS, errno)
+	}
+	_, _, errno := unix.RawSyscall(unix.SYS_EXECVE, uintptr(unsafe.Pointer(argv0)),
+		uintptr(unsafe.Pointer(&argv[0])), uintptr(unsafe.Pointer(&envv[0])))
+	// An errno's text is a constant: nothing here allocates.
+	text := errno.Error()
+	unix.RawSyscall(unix.SYS_WRITE, 2, uintptr(unsafe.Pointer(&prefix[0])), uintptr(len(prefix)))
+	unix.RawSyscall(unix.SYS_WRITE, 2, uintptr(unsafe.Pointer(unsafe.StringData(text))), uintptr(len(text)))
+	unix.RawSyscall(unix.SYS_WRITE, 2, uintptr(unsafe.Pointer(&newline)), 1)
+	unix.RawSyscall(unix.SYS_EXIT_GROUP, 255, 0, 0)
+	panic("unreachable")
+}
+
+var newline byte = '\n'
 
 // closeOnExecFrom marks every descriptor from first on close-on-exec:
 // close_range, or one by one from /proc/self/fd on a kernel without it.
