@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -60,4 +62,56 @@ func consecutive(out, prefix string) error {
 		}
 	}
 	return nil
+}
+
+// TestForegroundShimInProcess: a container run in the foreground (its
+// client attached, waiting on the start) is served by its hull-shim for
+// its whole life, without the exec of hull-monitor on the start's path; a
+// detached one gets the small resident hull-monitor.
+func TestForegroundShimInProcess(t *testing.T) {
+	requireDockerCLI(t)
+	buildShim(t)
+	env, dir := hullDaemon(t)
+	loadBusybox(t, env, dir)
+	shimOf := func(name string) string {
+		t.Helper()
+		for range 100 {
+			// Not there yet until the client's create is answered.
+			out, _, _ := dockerRun(t, env, "", "inspect", "-f", "{{.State.Pid}}", name)
+			pid := strings.TrimSpace(out)
+			if pid != "" && pid != "0" {
+				stat, err := os.ReadFile("/proc/" + pid + "/stat")
+				if err == nil {
+					// comm may hold spaces: the fields after its ')'.
+					f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+					comm, err := os.ReadFile("/proc/" + f[1] + "/comm")
+					if err == nil {
+						return strings.TrimSpace(string(comm))
+					}
+				}
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatalf("%s: no running init", name)
+		return ""
+	}
+	fg := exec.Command("docker", "run", "--rm", "--name", "fg", "e2e/busybox:1", "sh", "-c", "sleep 2; echo done; exit 4")
+	fg.Env = env
+	var out bytes.Buffer
+	fg.Stdout = &out
+	if err := fg.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if got := shimOf("fg"); got != "hull-shim" {
+		t.Errorf("the foreground container's shim is %q, want hull-shim", got)
+	}
+	err := fg.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 4 || out.String() != "done\n" {
+		t.Errorf("docker run: %v, output %q", err, out.String())
+	}
+	docker(t, env, "run", "-d", "--name", "bg", "e2e/busybox:1", "sleep", "30")
+	if got := shimOf("bg"); got != "hull-monitor" {
+		t.Errorf("the detached container's shim is %q, want hull-monitor", got)
+	}
+	docker(t, env, "rm", "-f", "bg")
 }

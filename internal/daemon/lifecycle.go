@@ -126,8 +126,12 @@ func (d *Daemon) startLocked(ctx context.Context, c *ctr) (retErr error) {
 	}
 	tr.step("spec written", "bundle", bundle)
 	cfg := c.rec.Config
+	// A client attached in the foreground (docker run without -d) waits
+	// for the start: the shim serves such a container itself, ready ~11 ms
+	// sooner; a detached one gets the small resident hull-monitor.
 	opts := runtime.CreateOptions{LogPath: d.runtimeLogPath(&c.rec), LogFormat: criLogFormat(&c.rec), OpenStdin: cfg.OpenStdin, StdinOnce: cfg.StdinOnce,
-		Steps: func(st runtime.TimedStep) { tr.stepAt(st.Name, st.At) }}
+		InProcess: cfg.AttachStdin || cfg.AttachStdout || cfg.AttachStderr,
+		Steps:     func(st runtime.TimedStep) { tr.stepAt(st.Name, st.At) }}
 	d.rt.Delete(ctx, id, true) // what a crash may have left under this id
 	// After that Delete: a shim left under this id lets its ports go.
 	ports, err := d.publishPorts(id)

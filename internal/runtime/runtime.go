@@ -130,6 +130,14 @@ type CreateOptions struct {
 	// when hull-init cannot) or InitLibcontainer. Empty takes the
 	// HULL_INIT environment variable's.
 	Init string
+	// InProcess has the shim serve the container itself for its whole
+	// life instead of exec'ing hull-monitor once it is created: the
+	// container is ready ~11 ms sooner here (the exec and the start of
+	// a new Go program are paid before the create's answer), for ~6 MB
+	// more resident beside it (a shim keeps libcontainer in memory). For
+	// a client waiting in the foreground; a detached container keeps
+	// the small resident monitor.
+	InProcess bool
 	// Ports are the container's published ports: host sockets the shim
 	// relays to the container until its init exits, so they answer while
 	// the caller (the daemon) is away. Create hands the shim copies; the

@@ -154,6 +154,9 @@ func (r *Runtime) startShim(ctx context.Context, id, bundle string, opts CreateO
 	if opts.StdinOnce {
 		args = append(args, "--stdin-once")
 	}
+	if opts.InProcess {
+		args = append(args, "--in-process")
+	}
 	init := opts.Init
 	if init == "" {
 		init = os.Getenv("HULL_INIT")

@@ -679,6 +679,55 @@ func TestRun(t *testing.T) {
 
 // TestAttach: clients attach to the streams the shim holds, each gets the
 // output from then on, stdin reaches the container, the log keeps lines.
+// TestInProcessShim: a shim asked to serve in process (a foreground
+// client waits on the start) never becomes hull-monitor; attach, exec,
+// stats, the exit status and delete all work from it.
+func TestInProcessShim(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, nil, "sh", "-c", "read x; echo got $x; exit 3")
+	e.opts.OpenStdin, e.opts.StdinOnce, e.opts.InProcess = true, true, true
+	id := newID(t)
+	e.create(t, id)
+	inR, inW, _ := os.Pipe()
+	outR, outW, _ := os.Pipe()
+	a, err := e.rt.Attach(ctx, id, AttachOptions{Stdin: inR, Stdout: outW, Stderr: outW})
+	inR.Close()
+	outW.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if err := e.rt.Start(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	st := wantStatus(t, e.rt, id, StatusRunning)
+	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", st.ShimPID))
+	if err != nil || strings.TrimSpace(string(comm)) != "hull-shim" {
+		t.Fatalf("the shim (pid %d) is %q (%v), want hull-shim", st.ShimPID, comm, err)
+	}
+	if _, err := e.rt.Stats(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	p, err := e.rt.Exec(ctx, id, &specs.Process{Args: []string{"/bin/true"}, Cwd: "/", Env: []string{"PATH=/bin"}}, ExecOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, err := p.Wait(ctx); err != nil || code != 0 {
+		t.Fatalf("exec true: %d, %v", code, err)
+	}
+	p.Close()
+	inW.WriteString("in\n")
+	inW.Close()
+	out, _ := io.ReadAll(outR)
+	if code, err := e.rt.Wait(ctx, id); err != nil || code != 3 || string(out) != "got in\n" {
+		t.Fatalf("wait = %d, %v; output %q", code, err, out)
+	}
+	comm, err = os.ReadFile(fmt.Sprintf("/proc/%d/comm", st.ShimPID))
+	if err != nil || strings.TrimSpace(string(comm)) != "hull-shim" {
+		t.Fatalf("after the exit the shim (pid %d) is %q (%v), want hull-shim", st.ShimPID, comm, err)
+	}
+}
+
 func TestAttach(t *testing.T) {
 	ctx := context.Background()
 	type client struct {

@@ -111,6 +111,7 @@ func ShimMain(args []string) int {
 	run := fs.Bool("run", false, "start at once; delete and report the exit status on fd 3 when the init exits")
 	portsJSON := fs.String("ports", "", "published ports to relay: JSON [{proto, target, fd}]")
 	initFd := fs.Int("init-fd", -1, "a sealed copy of hull-init (memfd) to create the container with")
+	inProcess := fs.Bool("in-process", false, "serve the container in this process, without exec'ing hull-monitor")
 	initMode := fs.String("init", "", `the container's init: "" (the lean init where it can), "lean" or "libcontainer"`)
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -151,7 +152,7 @@ func ShimMain(args []string) int {
 	}
 	self, _ := os.Executable()
 	monitorPath := ""
-	if !*run {
+	if !*run && !*inProcess {
 		monitorPath = findMonitor(self)
 	}
 	s.handoff = monitorPath != ""
