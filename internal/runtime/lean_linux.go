@@ -356,28 +356,25 @@ func leanCreate(stateRoot, id string, cfg *configs.Config, p *libcontainer.Proce
 		return time.Time{}, 0, nil, nil, initFailure(parentSync, err)
 	}
 	step("go sent")
-	if handoff {
-		// The state is what it will be: libcontainer too records the
-		// init's pid, start time, namespaces and stdio as it starts it.
-		if err := writeLeanState(stateDir, id, pid, created, cfg, cm); err != nil {
-			// An init that failed already is gone from /proc: its
-			// error is the one to report.
-			if ierr := initFailure(parentSync, nil); ierr != nil {
-				return time.Time{}, 0, nil, nil, ierr
-			}
-			return time.Time{}, 0, nil, nil, err
+	// The state is what it will be: libcontainer too records the init's
+	// pid, start time, namespaces and stdio as it starts it. Written while
+	// the init sets itself up.
+	if err := writeLeanState(stateDir, id, pid, created, cfg, cm); err != nil {
+		// An init that failed already is gone from /proc: its error is
+		// the one to report.
+		if ierr := initFailure(parentSync, nil); ierr != nil {
+			return time.Time{}, 0, nil, nil, ierr
 		}
-		step("state written")
+		return time.Time{}, 0, nil, nil, err
+	}
+	step("state written")
+	if handoff {
 		return created, pid, cm.GetPaths(), parentSync, nil
 	}
 	if err := initFailure(parentSync, nil); err != nil {
 		return time.Time{}, 0, nil, nil, err
 	}
 	step("ready")
-	if err := writeLeanState(stateDir, id, pid, created, cfg, cm); err != nil {
-		return time.Time{}, 0, nil, nil, err
-	}
-	step("state written")
 	return created, pid, cm.GetPaths(), nil, nil
 }
 

@@ -407,15 +407,30 @@ func setupUser(cfg *Config) error {
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
+	// On this thread only: the execve keeps the calling thread's
+	// credentials, and Go's process-wide setgroups, setgid and setuid stop
+	// every thread of the runtime and signal each (~0.5 ms here); the
+	// others run nothing of the container's before the execve ends them.
 	if string(bytes.TrimSpace(setgroups)) != "deny" {
-		if err := unix.Setgroups(cfg.AdditionalGroups); err != nil {
-			return &os.SyscallError{Syscall: "setgroups", Err: err}
+		gids := make([]uint32, len(cfg.AdditionalGroups))
+		for i, g := range cfg.AdditionalGroups {
+			gids[i] = uint32(g)
+		}
+		var p unsafe.Pointer
+		if len(gids) > 0 {
+			p = unsafe.Pointer(&gids[0])
+		}
+		if _, _, errno := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(gids)), uintptr(p), 0); errno != 0 {
+			return &os.SyscallError{Syscall: "setgroups", Err: errno}
 		}
 	}
-	if err := unix.Setgid(cfg.GID); err != nil {
-		return err
+	if _, _, errno := unix.RawSyscall(unix.SYS_SETGID, uintptr(cfg.GID), 0, 0); errno != 0 {
+		return &os.SyscallError{Syscall: "setgid", Err: errno}
 	}
-	return unix.Setuid(cfg.UID)
+	if _, _, errno := unix.RawSyscall(unix.SYS_SETUID, uintptr(cfg.UID), 0, 0); errno != 0 {
+		return &os.SyscallError{Syscall: "setuid", Err: errno}
+	}
+	return nil
 }
 
 // prepareEnv is the process's environment as libcontainer makes it: the
