@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -80,15 +79,39 @@ func reapOrphans() {
 }
 
 // children lists this process's children: an orphan is given to any of
-// its threads, so all of theirs.
+// its threads, so all of theirs. Read with plain system calls, not
+// filepath.Glob and os.ReadFile: it runs as the monitor starts and on every
+// SIGCHLD, and those took ~0.25 ms a time (~1 ms cold) against ~0.04.
 func children() []int {
-	tasks, _ := filepath.Glob("/proc/self/task/*/children")
+	dir, err := unix.Open("/proc/self/task", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	defer unix.Close(dir)
+	var buf [4096]byte
+	var tasks []string
+	for {
+		n, err := unix.Getdents(dir, buf[:])
+		if err != nil || n <= 0 {
+			break
+		}
+		_, _, tasks = unix.ParseDirent(buf[:n], -1, tasks)
+	}
 	var pids []int
 	for _, t := range tasks {
-		b, err := os.ReadFile(t)
+		f, err := unix.Openat(dir, t+"/children", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			continue
+			continue // the thread ended
 		}
+		var b []byte
+		for {
+			n, err := unix.Read(f, buf[:])
+			if err != nil || n <= 0 {
+				break
+			}
+			b = append(b, buf[:n]...)
+		}
+		unix.Close(f)
 		for _, f := range strings.Fields(string(b)) {
 			if pid, err := strconv.Atoi(f); err == nil {
 				pids = append(pids, pid)
