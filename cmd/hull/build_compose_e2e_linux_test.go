@@ -45,9 +45,7 @@ services:
     image: hullbuild/app:1
 `), 0o644)
 	compose := func(args ...string) (string, error) {
-		cmd := exec.Command("docker", append([]string{"compose", "--project-directory", proj}, args...)...)
-		cmd.Env = env
-		b, err := cmd.CombinedOutput()
+		b, err := composeCmd(env, proj, args...)
 		return string(b), err
 	}
 	defer compose("down", "--rmi", "all", "-v")

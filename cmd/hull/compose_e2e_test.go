@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -78,9 +79,7 @@ func TestComposeOnHull(t *testing.T) {
 	}
 	compose := func(want int, args ...string) string {
 		t.Helper()
-		cmd := exec.Command("docker", append([]string{"compose", "--project-directory", proj}, args...)...)
-		cmd.Env = env
-		out, err := cmd.CombinedOutput()
+		out, err := composeCmd(env, proj, args...)
 		code := 0
 		if ee, ok := err.(*exec.ExitError); ok {
 			code = ee.ExitCode()
@@ -143,3 +142,21 @@ func TestComposeOnHull(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// composeCmd runs docker compose on the project in proj and returns its
+// output. A command that has not ended after composeTimeout is killed and
+// reported, so that the test fails with its daemon's log instead of the
+// whole test binary timing out without one.
+func composeCmd(env []string, proj string, args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), composeTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "docker", append([]string{"compose", "--project-directory", proj}, args...)...)
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		return out, fmt.Errorf("docker compose %s: not done after %s: %w", strings.Join(args, " "), composeTimeout, ctx.Err())
+	}
+	return out, err
+}
+
+const composeTimeout = 4 * time.Minute

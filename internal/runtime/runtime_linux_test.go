@@ -233,22 +233,9 @@ func TestShimMemory(t *testing.T) {
 		t.Fatalf("published ports: %v", err)
 	}
 	st := wantStatus(t, e.rt, id, StatusRunning)
-	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", st.ShimPID))
-	if err != nil || strings.TrimSpace(string(comm)) != "hull-monitor" {
-		t.Fatalf("the shim (pid %d) is %q (%v), want hull-monitor", st.ShimPID, comm, err)
-	}
+	wantShim(t, st.ShimPID, "hull-monitor")
 	// Requests served by helpers, then the memory once they are gone.
-	if _, err := e.rt.Stats(ctx, id); err != nil {
-		t.Fatal(err)
-	}
-	p, err := e.rt.Exec(ctx, id, &specs.Process{Args: []string{"/bin/true"}, Cwd: "/", Env: []string{"PATH=/bin"}}, ExecOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if code, err := p.Wait(ctx); err != nil || code != 0 {
-		t.Fatalf("exec true: %d, %v", code, err)
-	}
-	p.Close()
+	statsAndExec(t, e.rt, id)
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", st.ShimPID))
 	if err != nil {
 		t.Fatal(err)
@@ -701,14 +688,36 @@ func TestInProcessShim(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := wantStatus(t, e.rt, id, StatusRunning)
-	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", st.ShimPID))
-	if err != nil || strings.TrimSpace(string(comm)) != "hull-shim" {
-		t.Fatalf("the shim (pid %d) is %q (%v), want hull-shim", st.ShimPID, comm, err)
+	wantShim(t, st.ShimPID, "hull-shim")
+	statsAndExec(t, e.rt, id)
+	inW.WriteString("in\n")
+	inW.Close()
+	out, _ := io.ReadAll(outR)
+	if code, err := e.rt.Wait(ctx, id); err != nil || code != 3 || string(out) != "got in\n" {
+		t.Fatalf("wait = %d, %v; output %q", code, err, out)
 	}
-	if _, err := e.rt.Stats(ctx, id); err != nil {
+	wantShim(t, st.ShimPID, "hull-shim")
+}
+
+// wantShim checks that the process serving a container is the program
+// comm (hull-monitor, or hull-shim serving in process).
+func wantShim(t *testing.T, pid int, comm string) {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	if err != nil || strings.TrimSpace(string(b)) != comm {
+		t.Fatalf("the shim (pid %d) is %q (%v), want %s", pid, b, err, comm)
+	}
+}
+
+// statsAndExec asks the container's shim for its stats and runs true in
+// it: requests that need libcontainer (helpers of hull-monitor's).
+func statsAndExec(t *testing.T, rt *Runtime, id string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := rt.Stats(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	p, err := e.rt.Exec(ctx, id, &specs.Process{Args: []string{"/bin/true"}, Cwd: "/", Env: []string{"PATH=/bin"}}, ExecOptions{})
+	p, err := rt.Exec(ctx, id, &specs.Process{Args: []string{"/bin/true"}, Cwd: "/", Env: []string{"PATH=/bin"}}, ExecOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -716,16 +725,6 @@ func TestInProcessShim(t *testing.T) {
 		t.Fatalf("exec true: %d, %v", code, err)
 	}
 	p.Close()
-	inW.WriteString("in\n")
-	inW.Close()
-	out, _ := io.ReadAll(outR)
-	if code, err := e.rt.Wait(ctx, id); err != nil || code != 3 || string(out) != "got in\n" {
-		t.Fatalf("wait = %d, %v; output %q", code, err, out)
-	}
-	comm, err = os.ReadFile(fmt.Sprintf("/proc/%d/comm", st.ShimPID))
-	if err != nil || strings.TrimSpace(string(comm)) != "hull-shim" {
-		t.Fatalf("after the exit the shim (pid %d) is %q (%v), want hull-shim", st.ShimPID, comm, err)
-	}
 }
 
 func TestAttach(t *testing.T) {
