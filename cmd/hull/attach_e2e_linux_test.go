@@ -64,10 +64,11 @@ func consecutive(out, prefix string) error {
 	return nil
 }
 
-// TestForegroundShimInProcess: a container run in the foreground (its
-// client attached, waiting on the start) is served by its hull-shim for
-// its whole life, without the exec of hull-monitor on the start's path; a
-// detached one gets the small resident hull-monitor.
+// TestForegroundShimInProcess: a one-off container run in the foreground
+// (--rm, its client attached, waiting on the start) is served by its
+// hull-shim for its whole life, without the exec of hull-monitor on the
+// start's path; a detached one, or one that stays, gets the small resident
+// hull-monitor.
 func TestForegroundShimInProcess(t *testing.T) {
 	requireDockerCLI(t)
 	buildShim(t)
@@ -114,4 +115,14 @@ func TestForegroundShimInProcess(t *testing.T) {
 		t.Errorf("the detached container's shim is %q, want hull-monitor", got)
 	}
 	docker(t, env, "rm", "-f", "bg")
+	kept := exec.Command("docker", "run", "--name", "kept", "e2e/busybox:1", "sleep", "2")
+	kept.Env = env
+	if err := kept.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if got := shimOf("kept"); got != "hull-monitor" {
+		t.Errorf("the shim of a foreground container without --rm is %q, want hull-monitor", got)
+	}
+	kept.Wait()
+	docker(t, env, "rm", "-f", "kept")
 }

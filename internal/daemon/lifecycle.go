@@ -126,11 +126,16 @@ func (d *Daemon) startLocked(ctx context.Context, c *ctr) (retErr error) {
 	}
 	tr.step("spec written", "bundle", bundle)
 	cfg := c.rec.Config
-	// A client attached in the foreground (docker run without -d) waits
-	// for the start: the shim serves such a container itself, ready ~11 ms
-	// sooner; a detached one gets the small resident hull-monitor.
+	// A one-off run in the foreground (docker run --rm without -d: a
+	// client attached, waiting for the start, and nothing of the container
+	// kept after it) is served by its shim itself, ready ~11 ms sooner;
+	// any other gets the small resident hull-monitor. Not every attached
+	// container: docker compose up attaches too, then lists the project's
+	// containers and only then subscribes to events, and a container that
+	// exits in that gap (the list waits for the start here) leaves it
+	// waiting for a die event it missed — one CI run of three.
 	opts := runtime.CreateOptions{LogPath: d.runtimeLogPath(&c.rec), LogFormat: criLogFormat(&c.rec), OpenStdin: cfg.OpenStdin, StdinOnce: cfg.StdinOnce,
-		InProcess: cfg.AttachStdin || cfg.AttachStdout || cfg.AttachStderr,
+		InProcess: c.rec.HostConfig.AutoRemove && (cfg.AttachStdin || cfg.AttachStdout || cfg.AttachStderr),
 		Steps:     func(st runtime.TimedStep) { tr.stepAt(st.Name, st.At) }}
 	d.rt.Delete(ctx, id, true) // what a crash may have left under this id
 	// After that Delete: a shim left under this id lets its ports go.
