@@ -134,9 +134,9 @@ type CreateOptions struct {
 	// life instead of exec'ing hull-monitor once it is created: the
 	// container is ready ~11 ms sooner here (the exec and the start of
 	// a new Go program are paid before the create's answer), for ~6 MB
-	// more resident beside it (a shim keeps libcontainer in memory). For
-	// a client waiting in the foreground; a detached container keeps
-	// the small resident monitor.
+	// more resident beside it (a shim keeps libcontainer in memory). The
+	// daemon asks for it for one-off foreground runs (docker run --rm
+	// without -d); other containers keep the small resident monitor.
 	InProcess bool
 	// Ports are the container's published ports: host sockets the shim
 	// relays to the container until its init exits, so they answer while
