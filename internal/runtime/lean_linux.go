@@ -437,7 +437,7 @@ func writeLeanState(stateDir, id string, pid int, created time.Time, cfg *config
 // startInit creates the container's init — hull-init where it can, else
 // libcontainer's — and returns its pid once it waits on the exec fifo.
 // The trace says which init ran, and why not the lean one.
-func (s *shim) startInit(r *Runtime, self string, cfg *configs.Config, p *libcontainer.Process, addressSpace *configs.Rlimit) (int, error) {
+func (s *shim) startInit(r *Runtime, self string, cfg *configs.Config, p *libcontainer.Process) (int, error) {
 	why := "asked for"
 	if s.init != InitLibcontainer {
 		initPath, filter, filterErr := findInit(self), "", error(nil)
@@ -462,7 +462,7 @@ func (s *shim) startInit(r *Runtime, self string, cfg *configs.Config, p *libcon
 				UID: p.UID, GID: p.GID, AdditionalGroups: p.AdditionalGroups,
 				Capabilities: initCapabilities(caps), NoNewPrivileges: nnp,
 				ConsoleWidth: p.ConsoleWidth, ConsoleHeight: p.ConsoleHeight,
-				Rlimits: initRlimits(cfg, p, addressSpace),
+				Rlimits: initRlimits(cfg, p),
 			}
 			step := func(name string) { s.steps = append(s.steps, TimedStep{Name: "lean init: " + name, At: time.Now()}) }
 			created, pid, paths, pending, err := leanCreate(r.stateRoot(), s.id, cfg, p, initPath, s.sealedInit, filter, lc, s.handoff, step)
@@ -487,8 +487,22 @@ func (s *shim) startInit(r *Runtime, self string, cfg *configs.Config, p *libcon
 		return 0, fmt.Errorf("create container %s: %w", s.id, err)
 	}
 	s.c = c
+	// RLIMIT_AS once the init has compiled its seccomp filter, which a
+	// low limit made fail, and waits on the exec fifo: the limit then
+	// holds for what it executes. (The lean init sets it itself, with
+	// its execve.)
+	addressSpace := takeRlimit(&p.Rlimits, unix.RLIMIT_AS)
 	if err := c.Start(p); err != nil {
 		return 0, &initError{err}
+	}
+	if addressSpace != nil {
+		pid, err := p.Pid()
+		if err != nil {
+			return 0, err
+		}
+		if err := unix.Prlimit(pid, unix.RLIMIT_AS, &unix.Rlimit{Cur: addressSpace.Soft, Max: addressSpace.Hard}, nil); err != nil {
+			return 0, fmt.Errorf("create container %s: set RLIMIT_AS: %w", s.id, err)
+		}
 	}
 	s.steps = append(s.steps, TimedStep{Name: "libcontainer init: " + why, At: time.Now()})
 	return p.Pid()
@@ -524,19 +538,15 @@ func initContainer(cfg *configs.Config) *leaninit.Container {
 }
 
 // initRlimits are the limits the init sets: the process's, else the
-// container's (as libcontainer reads them), and RLIMIT_AS, which the shim
-// took out of the process's.
-func initRlimits(cfg *configs.Config, p *libcontainer.Process, addressSpace *configs.Rlimit) []leaninit.Rlimit {
+// container's (as libcontainer reads them).
+func initRlimits(cfg *configs.Config, p *libcontainer.Process) []leaninit.Rlimit {
 	limits := p.Rlimits
-	if len(limits) == 0 && addressSpace == nil {
+	if len(limits) == 0 {
 		limits = cfg.Rlimits
 	}
 	var out []leaninit.Rlimit
 	for _, l := range limits {
 		out = append(out, leaninit.Rlimit{Type: l.Type, Hard: l.Hard, Soft: l.Soft})
-	}
-	if addressSpace != nil {
-		out = append(out, leaninit.Rlimit{Type: addressSpace.Type, Hard: addressSpace.Hard, Soft: addressSpace.Soft})
 	}
 	return out
 }

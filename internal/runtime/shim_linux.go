@@ -426,7 +426,6 @@ func (s *shim) create(r *Runtime, self, pidFile string, noPivot bool, console, s
 		return nil, err
 	}
 	p.Init = true
-	addressSpace := takeRlimit(&p.Rlimits, unix.RLIMIT_AS)
 	var closeAfter []*os.File
 	defer func() {
 		for _, f := range closeAfter {
@@ -483,17 +482,9 @@ func (s *shim) create(r *Runtime, self, pidFile string, noPivot bool, console, s
 	}
 	// Not with a console: the init sends the pty's master as it sets up.
 	s.handoff = s.handoff && consoleRecv == nil
-	pid, err := s.startInit(r, self, cfg, p, addressSpace)
+	pid, err := s.startInit(r, self, cfg, p)
 	if err != nil {
 		return nil, err
-	}
-	if addressSpace != nil && s.c != nil {
-		// libcontainer's init has compiled its seccomp filter and waits on
-		// the exec fifo; the limit now holds for what it executes. (The
-		// lean init sets it itself, with its execve.)
-		if err := unix.Prlimit(pid, unix.RLIMIT_AS, &unix.Rlimit{Cur: addressSpace.Soft, Max: addressSpace.Hard}, nil); err != nil {
-			return nil, fmt.Errorf("create container %s: set RLIMIT_AS: %w", s.id, err)
-		}
 	}
 	if consoleRecv != nil {
 		master, err := recvFile(consoleRecv)
