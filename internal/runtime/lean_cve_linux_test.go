@@ -125,6 +125,14 @@ func TestLeanCVE2024_21626(t *testing.T) {
 	if strings.Join(strings.Fields(res.out), " ") != "0 1 2" {
 		t.Errorf("the container's process has descriptors:\n%s", res.out)
 	}
+	// A pre-forked init was forked by a spare shim, with places for the
+	// descriptors its create brings: none of those or of the spare's.
+	if res, err = runPreforked(t, e, nil); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(strings.Fields(res.out), " ") != "0 1 2" {
+		t.Errorf("the pre-forked init's container process has descriptors:\n%s", res.out)
+	}
 
 	hostMarker := filepath.Join(t.TempDir(), "host-only")
 	if err := os.WriteFile(hostMarker, nil, 0o644); err != nil {

@@ -423,8 +423,63 @@ func equivalent(t *testing.T, e *env, joined map[string]int, ignore ...string) (
 	compareProbes(t, lean, lc, ignore...)
 	if t.Failed() {
 		t.Logf("lean output:\n%s\nhost:\n%s", lean.out, lean.host)
+		return lean, lc
+	}
+	// The same container again from a spare shim's pre-forked init.
+	pre, err := runPreforked(t, e, joined)
+	if err != nil {
+		t.Fatalf("pre-forked: %v", err)
+	}
+	wantLean(t, pre.steps)
+	compareProbes(t, pre, lc, ignore...)
+	if t.Failed() {
+		t.Logf("pre-forked output:\n%s\nhost:\n%s\ntrace:\n%s", pre.out, pre.host, pre.trace())
 	}
 	return lean, lc
+}
+
+// runPreforked runs the probe with the lean init from a spare shim's
+// pre-forked init (prefork_linux.go) and checks from the trace that the
+// init was the pre-forked one — or, for a container in the host's pid
+// namespace, that it was not. The runtime keeps no spare afterwards.
+func runPreforked(t *testing.T, e *env, joined map[string]int) (*probeResult, error) {
+	t.Helper()
+	e.rt.KeepSpareShim()
+	defer func() {
+		e.rt.spares.mu.Lock()
+		e.rt.spares.on = false
+		e.rt.spares.mu.Unlock()
+		e.rt.Close()
+	}()
+	// A spare is made once a create is answered.
+	e.rt.refillSpare(e.opts.ShimPath)
+	for deadline := time.Now().Add(10 * time.Second); len(sparePids(e.opts.ShimPath)) == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no spare shim")
+		}
+	}
+	res, err := runProbe(t, e, InitLean, joined)
+	if err != nil {
+		return res, err
+	}
+	var spec specs.Spec
+	b, err := os.ReadFile(filepath.Join(e.bundle, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &spec); err != nil {
+		t.Fatal(err)
+	}
+	ownPid := slices.ContainsFunc(spec.Linux.Namespaces, func(ns specs.LinuxNamespace) bool {
+		return ns.Type == specs.PIDNamespace && ns.Path == ""
+	})
+	switch taken := slices.Contains(res.steps, "lean init: pre-forked init taken"); {
+	case ownPid && !taken:
+		t.Errorf("the pre-forked init was not taken; trace:\n%s", res.trace())
+	case !ownPid && (taken || !slices.ContainsFunc(res.steps, func(s string) bool { return strings.HasPrefix(s, "lean init: pre-forked init not taken: ") })):
+		t.Errorf("a container in the host's pid namespace, and the pre-forked init was not refused; trace:\n%s", res.trace())
+	}
+	return res, nil
 }
 
 // section is one section of a probe's normalised output.

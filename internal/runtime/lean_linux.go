@@ -206,7 +206,12 @@ func callerSealedInit(fd int) *os.File {
 // libcontainer.Load serves the rest of the container's life (the shim
 // loads it only when it needs it: shim.ctr). On failure nothing of it is
 // left.
-func leanCreate(stateRoot, id string, cfg *configs.Config, p *libcontainer.Process, initPath string, sealed *os.File, filter string, lc *leaninit.Config, handoff bool, step func(string)) (_ time.Time, pid int, cgroupPaths map[string]string, pending *os.File, retErr error) {
+func leanCreate(stateRoot, id string, cfg *configs.Config, p *libcontainer.Process, initPath string, sealed *os.File, pre *preforkedInit, filter string, lc *leaninit.Config, handoff bool, step func(string)) (_ time.Time, pid int, cgroupPaths map[string]string, pending *os.File, retErr error) {
+	defer func() {
+		if pre != nil { // not taken
+			pre.discard()
+		}
+	}()
 	if err := validate.Validate(cfg); err != nil {
 		return time.Time{}, 0, nil, nil, invalid("%v", err)
 	}
@@ -245,17 +250,38 @@ func leanCreate(stateRoot, id string, cfg *configs.Config, p *libcontainer.Proce
 	}
 	defer fifo.Close()
 	step("prepared")
-	exe := sealed
-	if exe == nil {
-		if exe, err = sealedInit(initPath, stateDir); err != nil {
+	var unshare int
+	if pre != nil {
+		var why string
+		nfiles := leaninit.FirstExtraFd // stdio, sync, fifo; console and namespaces:
+		if p.ConsoleSocket != nil {
+			nfiles++
+		}
+		for _, ns := range cfg.Namespaces {
+			if ns.Path != "" {
+				nfiles++
+			}
+		}
+		if unshare, why = pre.fits(cfg, nfiles); why != "" {
+			step("pre-forked init not taken: " + why)
+			pre.discard()
+			pre = nil
+		}
+	}
+	var exe, parentSync, childSync *os.File
+	if pre == nil {
+		if exe = sealed; exe == nil {
+			if exe, err = sealedInit(initPath, stateDir); err != nil {
+				return time.Time{}, 0, nil, nil, err
+			}
+			defer exe.Close()
+		}
+		step("sealed")
+		if parentSync, childSync, err = socketpair(); err != nil {
 			return time.Time{}, 0, nil, nil, err
 		}
-		defer exe.Close()
-	}
-	step("sealed")
-	parentSync, childSync, err := socketpair()
-	if err != nil {
-		return time.Time{}, 0, nil, nil, err
+	} else {
+		parentSync = pre.sync
 	}
 	defer func() {
 		if pending == nil {
@@ -270,7 +296,9 @@ func leanCreate(stateRoot, id string, cfg *configs.Config, p *libcontainer.Proce
 			f.Close()
 		}
 	}()
-	closeAfter = append(closeAfter, childSync)
+	if childSync != nil {
+		closeAfter = append(closeAfter, childSync)
+	}
 	stdio := make([]*os.File, 3)
 	for i, x := range []any{p.Stdin, p.Stdout, p.Stderr} {
 		if f, ok := x.(*os.File); ok {
@@ -310,34 +338,57 @@ func leanCreate(stateRoot, id string, cfg *configs.Config, p *libcontainer.Proce
 		lc.Join = append(lc.Join, leaninit.Join{Type: ns.Syscall(), Fd: len(files)})
 		files = append(files, f)
 	}
-	fds := make([]uintptr, len(files))
-	for i, f := range files {
-		fds[i] = f.Fd()
+	if pre != nil {
+		lc.Unshare = unshare
 	}
 	cfgJSON, err := json.Marshal(lc)
 	if err != nil {
 		return time.Time{}, 0, nil, nil, err
 	}
-	pid, err = syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(int(exe.Fd())), []string{"hull-init"}, &syscall.ProcAttr{
-		Env:   []string{},
-		Files: fds,
-		Sys:   &syscall.SysProcAttr{Cloneflags: flags, Setsid: true},
-	})
-	if err != nil {
-		return time.Time{}, 0, nil, nil, fmt.Errorf("start hull-init: %w", err)
+	var n [4]byte
+	binary.BigEndian.PutUint32(n[:], uint32(len(cfgJSON)))
+	if pre != nil {
+		pid = pre.pid
+		child, _ = os.FindProcess(pid)
+		pre = nil // the container's now, killed with it on failure
+		var fds []int
+		for i, f := range files {
+			if i != leaninit.SyncFd {
+				fds = append(fds, int(f.Fd()))
+			}
+		}
+		err := unix.Sendmsg(int(parentSync.Fd()), n[:], unix.UnixRights(fds...), nil, unix.MSG_NOSIGNAL)
+		if err == nil {
+			_, err = parentSync.Write(cfgJSON)
+		}
+		if err != nil {
+			return time.Time{}, 0, nil, nil, initFailure(parentSync, fmt.Errorf("send the pre-forked init its config: %w", err))
+		}
+		step("pre-forked init taken")
+	} else {
+		fds := make([]uintptr, len(files))
+		for i, f := range files {
+			fds[i] = f.Fd()
+		}
+		pid, err = syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(int(exe.Fd())), []string{"hull-init"}, &syscall.ProcAttr{
+			Env:   []string{},
+			Files: fds,
+			Sys:   &syscall.SysProcAttr{Cloneflags: flags, Setsid: true},
+		})
+		if err != nil {
+			return time.Time{}, 0, nil, nil, fmt.Errorf("start hull-init: %w", err)
+		}
+		step("forked")
+		child, _ = os.FindProcess(pid)
+		if _, err := parentSync.Write(append(n[:], cfgJSON...)); err != nil {
+			return time.Time{}, 0, nil, nil, initFailure(parentSync, fmt.Errorf("send the init its config: %w", err))
+		}
 	}
-	step("forked")
-	child, _ = os.FindProcess(pid)
 	created := time.Now()
 	for _, f := range closeAfter {
 		f.Close()
 	}
 	closeAfter = nil
-	var n [4]byte
-	binary.BigEndian.PutUint32(n[:], uint32(len(cfgJSON)))
-	if _, err := parentSync.Write(append(n[:], cfgJSON...)); err != nil {
-		return time.Time{}, 0, nil, nil, initFailure(parentSync, fmt.Errorf("send the init its config: %w", err))
-	}
 	step("config sent")
 	if err := cm.Apply(pid); err != nil {
 		return time.Time{}, 0, nil, nil, fmt.Errorf("join cgroups: %w", err)
@@ -438,6 +489,14 @@ func writeLeanState(stateDir, id string, pid int, created time.Time, cfg *config
 // libcontainer's — and returns its pid once it waits on the exec fifo.
 // The trace says which init ran, and why not the lean one.
 func (s *shim) startInit(r *Runtime, self string, cfg *configs.Config, p *libcontainer.Process) (int, error) {
+	// A spare shim's init, forked before it knew its container: taken by
+	// leanCreate if it fits, else ended.
+	pre := takePreforked()
+	defer func() {
+		if pre != nil {
+			pre.discard()
+		}
+	}()
 	why := "asked for"
 	if s.init != InitLibcontainer {
 		initPath, filter, filterErr := findInit(self), "", error(nil)
@@ -465,7 +524,9 @@ func (s *shim) startInit(r *Runtime, self string, cfg *configs.Config, p *libcon
 				Rlimits: initRlimits(cfg, p),
 			}
 			step := func(name string) { s.steps = append(s.steps, TimedStep{Name: "lean init: " + name, At: time.Now()}) }
-			created, pid, paths, pending, err := leanCreate(r.stateRoot(), s.id, cfg, p, initPath, s.sealedInit, filter, lc, s.handoff, step)
+			taken := pre
+			pre = nil
+			created, pid, paths, pending, err := leanCreate(r.stateRoot(), s.id, cfg, p, initPath, s.sealedInit, taken, filter, lc, s.handoff, step)
 			if err != nil {
 				return 0, err
 			}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -21,8 +22,8 @@ import (
 // A spare shim is a hull-shim started ahead of need (`hull-shim spare`):
 // its exec, its static C library's and Go's start-up (~2–3 ms) are paid
 // while the previous container runs, not on the next container's create.
-// The runtime keeps at most one, made after each create and killed after
-// spareIdle (2 s) without one — a burst of creates is what it serves —; a create that finds it sends it the arguments
+// The runtime keeps at most one, made after each create and let go of
+// after spareIdle (2 s) without one — a burst of creates is what it serves —; a create that finds it sends it the arguments
 // and descriptors an exec'd shim would have got, and from then on it is
 // that container's shim, in every way the same. It exits when its
 // control socket closes (the runtime's process went away).
@@ -82,18 +83,14 @@ func (r *Runtime) takeSpare(shimPath string, args []string, logf *os.File, extra
 	if sp == nil {
 		return nil
 	}
+	if sp.path != shimPath || len(extra) > spareFds {
+		sp.stop()
+		return nil
+	}
 	defer sp.ctl.Close()
-	if sp.path != shimPath {
-		sp.cmd.Process.Kill()
-		return nil
-	}
-	if len(extra) > spareFds {
-		sp.cmd.Process.Kill()
-		return nil
-	}
 	b, err := json.Marshal(args)
 	if err != nil {
-		sp.cmd.Process.Kill()
+		sp.stop()
 		return nil
 	}
 	fds := []int{int(logf.Fd())}
@@ -101,7 +98,7 @@ func (r *Runtime) takeSpare(shimPath string, args []string, logf *os.File, extra
 		fds = append(fds, int(f.Fd()))
 	}
 	if err := unix.Sendmsg(int(sp.ctl.Fd()), b, unix.UnixRights(fds...), nil, 0); err != nil {
-		sp.cmd.Process.Kill()
+		sp.stop()
 		return nil
 	}
 	return sp.cmd
@@ -163,6 +160,11 @@ func (r *Runtime) refillSpare(shimPath string) {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, null) // the places, fds 3…
 	}
 	cmd.ExtraFiles = append(cmd.ExtraFiles, theirs) // the control socket, after them
+	if exe := r.sealedInit(shimPath); exe != nil {
+		// The sealed hull-init, for the spare's pre-forked init.
+		cmd.ExtraFiles = append(cmd.ExtraFiles, exe)
+		cmd.Env = append(cmd.Env, spareInitEnv+"="+strconv.Itoa(3+len(cmd.ExtraFiles)-1))
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	err = cmd.Start()
 	theirs.Close()
@@ -176,8 +178,7 @@ func (r *Runtime) refillSpare(shimPath string) {
 	r.spares.mu.Lock()
 	defer r.spares.mu.Unlock()
 	if r.spares.spare != nil {
-		cmd.Process.Kill()
-		ours.Close()
+		sp.stop()
 		return
 	}
 	r.spares.spare = sp
@@ -188,7 +189,19 @@ func (r *Runtime) refillSpare(shimPath string) {
 	}
 }
 
-// expireSpare kills a spare that waited spareIdle for a create.
+// stop lets go of a spare: its control socket closed, it ends its
+// pre-forked init and exits (spareExit); killed if it has not within
+// spareStopWait, its init then ending on its own and left to whoever
+// adopts it.
+func (sp *spareShim) stop() {
+	sp.ctl.Close()
+	time.AfterFunc(spareStopWait, func() { sp.cmd.Process.Kill() })
+}
+
+// spareStopWait is how long a spare that was let go of has to exit.
+const spareStopWait = 5 * time.Second
+
+// expireSpare lets go of a spare that waited spareIdle for a create.
 func (r *Runtime) expireSpare() {
 	r.spares.mu.Lock()
 	defer r.spares.mu.Unlock()
@@ -201,8 +214,7 @@ func (r *Runtime) expireSpare() {
 		return
 	}
 	r.spares.spare = nil
-	sp.ctl.Close()
-	sp.cmd.Process.Kill()
+	sp.stop()
 }
 
 // Close lets go of what the runtime keeps for the next create: the spare
@@ -215,16 +227,20 @@ func (r *Runtime) Close() {
 	defer r.spares.mu.Unlock()
 	if sp := r.spares.spare; sp != nil {
 		r.spares.spare = nil
-		sp.ctl.Close()
-		sp.cmd.Process.Kill()
+		sp.stop()
 	}
 	if r.spares.timer != nil {
 		r.spares.timer.Stop()
 	}
 }
 
-// spareWarmEnv names the bundle a spare warms up on.
-const spareWarmEnv = "HULL_SPARE_WARM_UP"
+// spareWarmEnv names the bundle a spare warms up on; spareInitEnv the
+// descriptor of the runtime's sealed hull-init, which its pre-forked init
+// runs.
+const (
+	spareWarmEnv = "HULL_SPARE_WARM_UP"
+	spareInitEnv = "HULL_SPARE_INIT_FD"
+)
 
 // spareWoke is when the spare got its create (zero in a shim that was
 // exec'd for its create).
@@ -236,6 +252,13 @@ var spareWoke time.Time
 // 3… the rest, over the places it was started with) and returns the
 // arguments. It exits when the socket closes unused.
 func spareWait() []string {
+	// The init first: its start overlaps the warm-up.
+	exe := -1
+	if fd, err := strconv.Atoi(os.Getenv(spareInitEnv)); err == nil {
+		exe = fd
+	}
+	os.Unsetenv(spareInitEnv)
+	preforked = preforkInit(callerSealedInit(exe))
 	if warm := os.Getenv(spareWarmEnv); warm != "" {
 		os.Unsetenv(spareWarmEnv) // not the container's shim's
 		warmUp(warm)
@@ -252,33 +275,33 @@ func spareWait() []string {
 		}
 	}
 	if err != nil || n == 0 {
-		os.Exit(0) // the runtime went away, or let go of this spare
+		spareExit(0) // the runtime went away, or let go of this spare
 	}
 	spareWoke = time.Now()
 	var args []string
 	if err := json.Unmarshal(buf[:n], &args); err != nil {
 		fmt.Fprintln(os.Stderr, "hull-shim spare:", err)
-		os.Exit(2)
+		spareExit(2)
 	}
 	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
 	if err != nil || len(msgs) != 1 {
-		os.Exit(2)
+		spareExit(2)
 	}
 	fds, err := unix.ParseUnixRights(&msgs[0])
 	if err != nil || len(fds) == 0 || len(fds) > spareFds+1 {
-		os.Exit(2)
+		spareExit(2)
 	}
 	// The received descriptors are numbered above the places and the
 	// control socket (everything below was taken at exec): each goes onto
 	// its place, replacing the placeholder.
 	for _, target := range []int{1, 2} {
 		if err := unix.Dup3(fds[0], target, 0); err != nil {
-			os.Exit(2)
+			spareExit(2)
 		}
 	}
 	for i, fd := range fds[1:] {
 		if err := unix.Dup3(fd, 3+i, 0); err != nil {
-			os.Exit(2)
+			spareExit(2)
 		}
 	}
 	for _, fd := range fds {
@@ -289,6 +312,14 @@ func spareWait() []string {
 	}
 	unix.Close(ctl)
 	return args
+}
+
+// spareExit ends a spare that got no create, with its pre-forked init.
+func spareExit(code int) {
+	if p := takePreforked(); p != nil {
+		p.discard()
+	}
+	os.Exit(code)
 }
 
 // warmUp does, without effects, what a create does with a bundle's

@@ -17,6 +17,18 @@ const (
 	FirstExtraFd = 5
 )
 
+// PreforkArg, as the init's first argument, makes it a pre-forked init:
+// forked ahead of its container into a new pid namespace, with /dev/null
+// for stdio and the sync socket on SyncFd; its descriptors come with its
+// config (see the package's doc).
+const PreforkArg = "prefork"
+
+// PreforkPlaces is how many descriptors past the sync socket (4…) a
+// pre-forked init is forked with, on /dev/null: places for the ones its
+// config comes with, taken before its Go runtime opens files of its own,
+// which must never be overwritten.
+const PreforkPlaces = 16
+
 // Config is everything the init needs, sent by the shim.
 type Config struct {
 	// ID is the container's id (the session keyring's name).
@@ -52,6 +64,11 @@ type Config struct {
 	// where libcontainer's parent sets them (once the rootfs is ready);
 	// RLIMIT_AS last of all, just before the execve.
 	Rlimits []Rlimit `json:"rlimits,omitempty"`
+	// Unshare are the namespaces (unix.CLONE_NEWNS, _NEWNET, _NEWIPC,
+	// _NEWUTS) a pre-forked init makes itself, on its main thread, once it
+	// has its config: it was forked into a new pid namespace only, before
+	// its container was known (PreforkArg).
+	Unshare int `json:"unshare,omitempty"`
 }
 
 // Rlimit is one resource limit (Type: unix.RLIMIT_*).

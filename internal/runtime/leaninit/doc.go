@@ -20,4 +20,13 @@
 //	             the Config)
 //	init → shim: "r" when it waits on the exec fifo, or an error's text;
 //	             then the init closes the socket
+//
+// A pre-forked init (PreforkArg) is forked by a spare shim before its
+// container is known, into a new pid namespace only (the one namespace a
+// process cannot enter or make for itself later), says "w" on the socket
+// and waits. Its config's length comes with its descriptors (SCM_RIGHTS):
+// the init's fds 0, 1, 2, 4, 5… in that order, which it puts in their
+// places before reading the config; the config then says which namespaces
+// it unshares on its main thread (Unshare) — the mount namespace among
+// them, copied from the host's at that moment as a fork would copy it.
 package leaninit

@@ -36,7 +36,8 @@ func Main() {
 	name := []byte("hull-init\x00")
 	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&name[0])), 0, 0, 0)
 	sync := os.NewFile(SyncFd, "sync")
-	err := run(sync)
+	prefork := len(os.Args) > 1 && os.Args[1] == PreforkArg
+	err := run(sync, prefork)
 	// run returns only on failure.
 	msg := err.Error()
 	if msg == "" || msg == "r" {
@@ -52,9 +53,11 @@ func Main() {
 	os.Exit(1)
 }
 
-func readConfig(sync *os.File) (*Config, error) {
+// readConfig reads the config's length (of which first, when set, is
+// the beginning) and the config.
+func readConfig(sync *os.File, first []byte) (*Config, error) {
 	var n [4]byte
-	if _, err := io.ReadFull(sync, n[:]); err != nil {
+	if _, err := io.ReadFull(sync, n[copy(n[:], first):]); err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
 	size := binary.BigEndian.Uint32(n[:])
@@ -79,10 +82,22 @@ func readConfig(sync *os.File) (*Config, error) {
 // their clone flag.
 var joinable = map[int]string{unix.CLONE_NEWNET: "network", unix.CLONE_NEWIPC: "IPC", unix.CLONE_NEWUTS: "UTS"}
 
-func run(sync *os.File) error {
+func run(sync *os.File, prefork bool) error {
 	// 0 in a new pid namespace; a change means the shim died.
 	ppid := unix.Getppid()
-	cfg, err := readConfig(sync)
+	var first []byte
+	if prefork {
+		// Until its config comes the shim may still choose another
+		// init: a failure here is no container's, and says nothing.
+		if _, err := sync.Write([]byte{'w'}); err != nil {
+			os.Exit(1)
+		}
+		var err error
+		if first, err = takeDescriptors(); err != nil {
+			os.Exit(1)
+		}
+	}
+	cfg, err := readConfig(sync, first)
 	if err != nil {
 		return err
 	}
@@ -95,6 +110,19 @@ func run(sync *os.File) error {
 			return fmt.Errorf("join %s namespace: %w", name, err)
 		}
 		unix.Close(j.Fd)
+	}
+	if cfg.Unshare != 0 {
+		// A pre-forked init's namespaces but pid, made now on this thread,
+		// which builds the container and executes its program: the mount
+		// table is the host's of this moment, as a fork now would copy it.
+		// (The other threads stay where they are; they touch no file, and
+		// the execve ends them.)
+		if cfg.Unshare&^(unix.CLONE_NEWNS|unix.CLONE_NEWNET|unix.CLONE_NEWIPC|unix.CLONE_NEWUTS) != 0 {
+			return fmt.Errorf("unshare %#x: not supported by the lean init", cfg.Unshare)
+		}
+		if err := unix.Unshare(cfg.Unshare); err != nil {
+			return &os.SyscallError{Syscall: "unshare", Err: err}
+		}
 	}
 	// Nothing of the container's runs before the shim has put this
 	// process in the container's cgroups.
