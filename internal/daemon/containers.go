@@ -174,6 +174,8 @@ func (d *Daemon) openContainers() error {
 				return nil
 			}
 			d.ctrs[rec.ID] = &ctr{rec: rec, changed: make(chan struct{}), created: make(chan struct{})}
+			saved := rec
+			d.saved.Store(rec.ID, &saved)
 			d.names[rec.Name] = rec.ID
 			return nil
 		})
@@ -193,6 +195,8 @@ func (d *Daemon) save(rec *record) error {
 	if err != nil {
 		return err
 	}
+	saved := *rec
+	d.saved.Store(rec.ID, &saved)
 	return d.dbq.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketContainers).Put([]byte(rec.ID), b)
 	})
@@ -208,20 +212,35 @@ func (d *Daemon) lookup(ref string) (*ctr, error) {
 	return d.lookupLocked(ref)
 }
 
-// records is a snapshot of every container's record. The daemon's lock
-// is let go before a container's is waited for: a start holds its
-// container's lock and may then take the daemon's (peer), so waiting for
-// it with the daemon's held would stall that start until peer gives up.
+// records is a snapshot of every container's record. A container whose
+// lock is held — a start holds it throughout, ~20 ms, a start with a
+// slow network or volume plugin much longer — is shown as it was last
+// saved (created, or stopped), as dockerd's list reads its snapshot of
+// the containers and never waits for one: `docker compose up` lists its
+// containers while it starts them and subscribes to events after the
+// list's answer; a list that waited for a start could come back after a
+// short-lived container had died, and compose never saw that die. The
+// daemon's lock is let go before a container's is waited for (one never
+// saved): a start holds its container's lock and may then take the
+// daemon's (peer).
 func (d *Daemon) records() []record {
 	d.mu.Lock()
+	ids := make([]string, 0, len(d.ctrs))
 	cs := make([]*ctr, 0, len(d.ctrs))
-	for _, c := range d.ctrs {
+	for id, c := range d.ctrs {
+		ids = append(ids, id)
 		cs = append(cs, c)
 	}
 	d.mu.Unlock()
 	recs := make([]record, 0, len(cs))
-	for _, c := range cs {
-		c.mu.Lock()
+	for i, c := range cs {
+		if !c.mu.TryLock() {
+			if saved, ok := d.saved.Load(ids[i]); ok {
+				recs = append(recs, *saved.(*record))
+				continue
+			}
+			c.mu.Lock()
+		}
 		recs = append(recs, c.rec)
 		c.mu.Unlock()
 	}
@@ -349,6 +368,7 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *containe
 	}
 	crashpoint.At("create: the scratch layer is made, the record is not")
 	if err := d.save(&rec); err != nil {
+		d.saved.Delete(id)
 		d.removeScratch(context.WithoutCancel(ctx), id, false)
 		os.RemoveAll(d.containerDir(id))
 		d.releaseAnonymous(rec.Mounts)

@@ -82,6 +82,9 @@ type Daemon struct {
 	mu    sync.Mutex
 	ctrs  map[string]*ctr
 	names map[string]string // name -> id
+	// saved holds each container's record as last saved (id → *record),
+	// for records to show a container whose lock a start holds.
+	saved sync.Map
 
 	traceMu sync.Mutex
 	traces  map[string]*tracer

@@ -697,6 +697,7 @@ func (d *Daemon) remove(ctx context.Context, ref string, force, volumes, auto bo
 	c.mu.Unlock()
 	d.mu.Lock()
 	delete(d.ctrs, id)
+	d.saved.Delete(id)
 	if d.names[name] == id {
 		delete(d.names, name)
 	}

@@ -116,3 +116,42 @@ func TestHealthConfigFloor(t *testing.T) {
 		t.Errorf("a 1ms interval became %v", hc.Interval)
 	}
 }
+
+// TestRecordsDoNotWaitForAStart: a container whose lock is held (a start
+// holds it throughout) is listed as it was last saved, at once, as
+// dockerd's list reads its snapshot; one that is free, as it is now.
+func TestRecordsDoNotWaitForAStart(t *testing.T) {
+	d := testDaemonDB(t)
+	busy := &ctr{rec: record{ID: newID(), Name: "busy", Config: &container.Config{}, HostConfig: &container.HostConfig{}}}
+	busy.rec.State.Status = container.StateCreated
+	if err := d.save(&busy.rec); err != nil {
+		t.Fatal(err)
+	}
+	free := &ctr{rec: record{ID: newID(), Name: "free", Config: &container.Config{}, HostConfig: &container.HostConfig{}}}
+	free.rec.State.Status = container.StateCreated
+	if err := d.save(&free.rec); err != nil {
+		t.Fatal(err)
+	}
+	d.mu.Lock()
+	d.ctrs[busy.rec.ID], d.ctrs[free.rec.ID] = busy, free
+	d.mu.Unlock()
+	// The start under way: state changed in memory, not saved yet.
+	busy.mu.Lock()
+	defer busy.mu.Unlock()
+	busy.rec.State.Status = container.StateRunning
+	free.rec.State.Status = container.StateExited // changed, not saved: the free one is read now
+	got := make(chan []record, 1)
+	go func() { got <- d.records() }()
+	select {
+	case recs := <-got:
+		states := map[string]container.ContainerState{}
+		for _, r := range recs {
+			states[r.Name] = r.State.Status
+		}
+		if states["busy"] != container.StateCreated || states["free"] != container.StateExited || len(recs) != 2 {
+			t.Errorf("records = %v, want busy as saved (created) and free as it is (exited)", states)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("records waited for a container's lock")
+	}
+}
