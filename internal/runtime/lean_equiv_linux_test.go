@@ -166,14 +166,7 @@ func runProbe(t *testing.T, e *env, init string, joined map[string]int) (*probeR
 	defer cancel()
 	res := &probeResult{id: newID(t) + "-" + init}
 	opts := e.opts
-	var spec specs.Spec
-	b, err := os.ReadFile(filepath.Join(e.bundle, "config.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &spec); err != nil {
-		t.Fatal(err)
-	}
+	spec := bundleSpec(t, e)
 	output := make(chan string, 1)
 	if spec.Process.Terminal {
 		sock := filepath.Join(t.TempDir(), "console.sock")
@@ -197,6 +190,7 @@ func runProbe(t *testing.T, e *env, init string, joined map[string]int) (*probeR
 		}()
 		defer w.Close()
 	}
+	var err error
 	res.steps, err = createTraced(t, e, res.id, init, opts)
 	if opts.Stdout != nil {
 		opts.Stdout.Close()
@@ -222,6 +216,20 @@ func runProbe(t *testing.T, e *env, init string, joined map[string]int) (*probeR
 	}
 	res.out = strings.ReplaceAll(res.out, "\r", "")
 	return res, nil
+}
+
+// bundleSpec is e's bundle's config.json.
+func bundleSpec(t *testing.T, e *env) *specs.Spec {
+	t.Helper()
+	var spec specs.Spec
+	b, err := os.ReadFile(filepath.Join(e.bundle, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &spec); err != nil {
+		t.Fatal(err)
+	}
+	return &spec
 }
 
 // readConsole takes the pty master sent on the console socket and reads
@@ -462,14 +470,7 @@ func runPreforked(t *testing.T, e *env, joined map[string]int) (*probeResult, er
 	if err != nil {
 		return res, err
 	}
-	var spec specs.Spec
-	b, err := os.ReadFile(filepath.Join(e.bundle, "config.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &spec); err != nil {
-		t.Fatal(err)
-	}
+	spec := bundleSpec(t, e)
 	ownPid := slices.ContainsFunc(spec.Linux.Namespaces, func(ns specs.LinuxNamespace) bool {
 		return ns.Type == specs.PIDNamespace && ns.Path == ""
 	})
