@@ -264,7 +264,7 @@ func leanCreate(stateRoot, id string, cfg *configs.Config, p *libcontainer.Proce
 		}
 		if unshare, why = pre.fits(cfg, nfiles); why != "" {
 			step("pre-forked init not taken: " + why)
-			pre.discard()
+			go pre.discard() // its reaping off the create's path
 			pre = nil
 		}
 	}
