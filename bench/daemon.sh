@@ -5,9 +5,10 @@
 # sequential runs, the wall time of 10 runs in parallel, and each daemon's
 # idle RSS; and docker stats --no-stream over 20 running containers.
 # Then `docker run --rm IMAGE true` on the default bridge network, hull
-# beside dockerd (given a bridge of its own, hbench0, without iptables),
-# each interleaved with the same run on --network none, and what the
-# bridge adds to each (the difference of the two medians). Prints ratios.
+# and dockerd (given a bridge of its own, hbench0, without iptables), each
+# in a block of its own beside the same run on --network none, pairs in
+# alternating order, and what the bridge adds to each (the difference of
+# the two medians). Prints ratios.
 #
 #   bash bench/daemon.sh [-n 20] [--no-install]
 #
@@ -143,23 +144,35 @@ for _ in $(seq 10); do DOCKER_HOST=${hosts[hull]} DOCKER_API_VERSION=1.41 docker
 wait_all=$(jobs -p | grep -v -x -F -f <(printf '%s\n' "${pids[@]}") || true)
 for j in $wait_all; do wait "$j"; done
 floor_par=$((($(now) - t0) / 1000))
-# The default bridge network (issues 6, 16): hull and dockerd, each bridge
-# run beside a --network none run, all interleaved, so that what the bridge
-# adds is measured under the same load.
+# The default bridge network (issues 6, 16): what the bridge adds to a
+# run, hull's and dockerd's, each measured in a block of its own — a bridge
+# run beside a --network none run, the pair's order alternating — after the
+# other daemon's work has settled. Interleaved with the other daemon, a run
+# shares the machine with that daemon's exits (dockerd's veth and namespace
+# teardown: kernel work a bridge attach's netlink calls contend with, most
+# likely for the rtnl lock), and what the bridge adds then is partly the
+# other daemon's (hull 7.8 ms interleaved, 0.7–1.8 ms in blocks, one run
+# apart).
 declare -A bseq nseq
 for c in "${contenders[@]}"; do
 	[ "$c" = podman ] && continue
 	run_one "$c" bridge >/dev/null 2>&1 || { echo "$c cannot run on its bridge network:"; run_one "$c" bridge; exit 1; }
 done
-for _ in $(seq "$RUNS"); do
-	for c in "${contenders[@]}"; do
-		[ "$c" = podman ] && continue
-		t0=$(now)
-		run_one "$c" bridge >/dev/null
-		bseq[$c]+="$((($(now) - t0) / 1000)) "
-		t0=$(now)
-		run_one "$c" none >/dev/null
-		nseq[$c]+="$((($(now) - t0) / 1000)) "
+for c in "${contenders[@]}"; do
+	[ "$c" = podman ] && continue
+	sleep 3
+	for i in $(seq "$RUNS"); do
+		order=(bridge none)
+		((i % 2)) || order=(none bridge)
+		for net in "${order[@]}"; do
+			t0=$(now)
+			run_one "$c" "$net" >/dev/null
+			if [ "$net" = bridge ]; then
+				bseq[$c]+="$((($(now) - t0) / 1000)) "
+			else
+				nseq[$c]+="$((($(now) - t0) / 1000)) "
+			fi
+		done
 	done
 done
 # docker stats --no-stream over 20 running containers (issue 5).
