@@ -250,45 +250,6 @@ func leanCreate(stateRoot, id string, cfg *configs.Config, p *libcontainer.Proce
 	}
 	defer fifo.Close()
 	step("prepared")
-	var unshare int
-	if pre != nil {
-		var why string
-		nfiles := leaninit.FirstExtraFd // stdio, sync, fifo; console and namespaces:
-		if p.ConsoleSocket != nil {
-			nfiles++
-		}
-		for _, ns := range cfg.Namespaces {
-			if ns.Path != "" {
-				nfiles++
-			}
-		}
-		if unshare, why = pre.fits(cfg, nfiles); why != "" {
-			step("pre-forked init not taken: " + why)
-			go pre.discard() // its reaping off the create's path
-			pre = nil
-		}
-	}
-	var exe, parentSync, childSync *os.File
-	if pre == nil {
-		if exe = sealed; exe == nil {
-			if exe, err = sealedInit(initPath, stateDir); err != nil {
-				return time.Time{}, 0, nil, nil, err
-			}
-			defer exe.Close()
-		}
-		step("sealed")
-		if parentSync, childSync, err = socketpair(); err != nil {
-			return time.Time{}, 0, nil, nil, err
-		}
-	} else {
-		parentSync = pre.sync
-	}
-	defer func() {
-		if pending == nil {
-			parentSync.Close()
-		}
-	}()
-
 	var files []*os.File
 	var closeAfter []*os.File
 	defer func() {
@@ -296,9 +257,6 @@ func leanCreate(stateRoot, id string, cfg *configs.Config, p *libcontainer.Proce
 			f.Close()
 		}
 	}()
-	if childSync != nil {
-		closeAfter = append(closeAfter, childSync)
-	}
 	stdio := make([]*os.File, 3)
 	for i, x := range []any{p.Stdin, p.Stdout, p.Stderr} {
 		if f, ok := x.(*os.File); ok {
@@ -315,18 +273,18 @@ func leanCreate(stateRoot, id string, cfg *configs.Config, p *libcontainer.Proce
 			stdio[i] = null
 		}
 	}
-	files = append(stdio, childSync, fifo)
+	files = append(stdio, nil, fifo) // the sync socket's place: below
 	lc.Seccomp = filter
 	if p.ConsoleSocket != nil {
 		lc.Terminal = true
 		lc.ConsoleFd = len(files)
 		files = append(files, p.ConsoleSocket)
 	}
-	var flags uintptr
+	var flags int
 	for _, ns := range cfg.Namespaces {
 		if ns.Path == "" {
 			if ns.Type != configs.NEWCGROUP { // unshared by the init once in its cgroups
-				flags |= uintptr(ns.Syscall())
+				flags |= ns.Syscall()
 			}
 			continue
 		}
@@ -339,8 +297,36 @@ func leanCreate(stateRoot, id string, cfg *configs.Config, p *libcontainer.Proce
 		files = append(files, f)
 	}
 	if pre != nil {
-		lc.Unshare = unshare
+		why := ""
+		if lc.Unshare, why = pre.fits(flags, len(files)); why != "" {
+			step("pre-forked init not taken: " + why)
+			go pre.discard() // its reaping off the create's path
+			pre = nil
+		}
 	}
+	var exe, parentSync *os.File
+	if pre == nil {
+		if exe = sealed; exe == nil {
+			if exe, err = sealedInit(initPath, stateDir); err != nil {
+				return time.Time{}, 0, nil, nil, err
+			}
+			defer exe.Close()
+		}
+		step("sealed")
+		var childSync *os.File
+		if parentSync, childSync, err = socketpair(); err != nil {
+			return time.Time{}, 0, nil, nil, err
+		}
+		closeAfter = append(closeAfter, childSync)
+		files[leaninit.SyncFd] = childSync
+	} else {
+		parentSync = pre.sync
+	}
+	defer func() {
+		if pending == nil {
+			parentSync.Close()
+		}
+	}()
 	cfgJSON, err := json.Marshal(lc)
 	if err != nil {
 		return time.Time{}, 0, nil, nil, err
@@ -373,7 +359,7 @@ func leanCreate(stateRoot, id string, cfg *configs.Config, p *libcontainer.Proce
 		pid, err = syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(int(exe.Fd())), []string{"hull-init"}, &syscall.ProcAttr{
 			Env:   []string{},
 			Files: fds,
-			Sys:   &syscall.SysProcAttr{Cloneflags: flags, Setsid: true},
+			Sys:   &syscall.SysProcAttr{Cloneflags: uintptr(flags), Setsid: true},
 		})
 		if err != nil {
 			return time.Time{}, 0, nil, nil, fmt.Errorf("start hull-init: %w", err)
@@ -494,7 +480,7 @@ func (s *shim) startInit(r *Runtime, self string, cfg *configs.Config, p *libcon
 	pre := takePreforked()
 	defer func() {
 		if pre != nil {
-			pre.discard()
+			go pre.discard() // its reaping off the create's path
 		}
 	}()
 	why := "asked for"

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"syscall"
 
-	"github.com/opencontainers/runc/libcontainer/configs"
 	"golang.org/x/sys/unix"
 
 	"github.com/hullproject/hull/internal/runtime/leaninit"
@@ -94,11 +93,12 @@ func (p *preforkedInit) discard() {
 	unix.Wait4(p.pid, &ws, 0, nil)
 }
 
-// fits says whether the init can become the init of cfg's container,
-// with nfiles descriptors (0…, the sync socket's place included), and
-// which namespaces it then unshares itself; else why not. It waits (a second at
-// most) for the init to say it is ready.
-func (p *preforkedInit) fits(cfg *configs.Config, nfiles int) (unshare int, why string) {
+// fits says whether the init can become the init of a container whose
+// new namespaces are flags (clone flags; cgroup's left out: the init makes
+// that one itself either way), with nfiles descriptors (0…, the sync
+// socket's place included), and which namespaces it then unshares; else
+// why not. It waits (a second at most) for the init to say it is ready.
+func (p *preforkedInit) fits(flags, nfiles int) (unshare int, why string) {
 	fds := []unix.PollFd{{Fd: int32(p.sync.Fd()), Events: unix.POLLIN}}
 	var w [1]byte
 	if n, err := unix.Poll(fds, 1000); err != nil || n != 1 {
@@ -107,20 +107,12 @@ func (p *preforkedInit) fits(cfg *configs.Config, nfiles int) (unshare int, why 
 	if _, err := io.ReadFull(p.sync, w[:]); err != nil || w[0] != 'w' {
 		return 0, "it did not start"
 	}
-	var flags int
-	for _, ns := range cfg.Namespaces {
-		if ns.Path == "" && ns.Type != configs.NEWCGROUP {
-			flags |= ns.Syscall()
-		}
-	}
-	if nfiles > leaninit.SyncFd+leaninit.PreforkPlaces+1 {
+	switch unshare = flags &^ unix.CLONE_NEWPID; {
+	case nfiles > leaninit.SyncFd+1+leaninit.PreforkPlaces:
 		return 0, "more descriptors than it has places for"
-	}
-	if flags&unix.CLONE_NEWPID == 0 {
+	case flags&unix.CLONE_NEWPID == 0:
 		return 0, "the container shares a pid namespace"
-	}
-	unshare = flags &^ unix.CLONE_NEWPID
-	if unshare&^(unix.CLONE_NEWNS|unix.CLONE_NEWNET|unix.CLONE_NEWIPC|unix.CLONE_NEWUTS) != 0 {
+	case unshare&^(unix.CLONE_NEWNS|unix.CLONE_NEWNET|unix.CLONE_NEWIPC|unix.CLONE_NEWUTS) != 0:
 		return 0, "namespaces the init cannot make itself"
 	}
 	return unshare, ""

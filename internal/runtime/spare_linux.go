@@ -23,8 +23,9 @@ import (
 // its exec, its static C library's and Go's start-up (~2–3 ms) are paid
 // while the previous container runs, not on the next container's create.
 // The runtime keeps at most one, made after each create and let go of
-// after spareIdle (2 s) without one — a burst of creates is what it serves —; a create that finds it sends it the arguments
-// and descriptors an exec'd shim would have got, and from then on it is
+// after spareIdle (2 s) without one — a burst of creates is what it
+// serves —; a create that finds it sends it the arguments and
+// descriptors an exec'd shim would have got, and from then on it is
 // that container's shim, in every way the same. It exits when its
 // control socket closes (the runtime's process went away).
 const spareIdle = 2 * time.Second
@@ -83,13 +84,8 @@ func (r *Runtime) takeSpare(shimPath string, args []string, logf *os.File, extra
 	if sp == nil {
 		return nil
 	}
-	if sp.path != shimPath || len(extra) > spareFds {
-		sp.stop()
-		return nil
-	}
-	defer sp.ctl.Close()
 	b, err := json.Marshal(args)
-	if err != nil {
+	if err != nil || sp.path != shimPath || len(extra) > spareFds {
 		sp.stop()
 		return nil
 	}
@@ -101,6 +97,7 @@ func (r *Runtime) takeSpare(shimPath string, args []string, logf *os.File, extra
 		sp.stop()
 		return nil
 	}
+	sp.ctl.Close() // the spare has its create
 	return sp.cmd
 }
 
